@@ -1,0 +1,10 @@
+//! The `ec` command's library: what `ec dev`, `ec serve` and `ec migrate` do, kept out of `main.rs` so the
+//! end-to-end tests start exactly the platform a user starts.
+//!
+//! - [`platform`]: every service and the BFF in one process, each on its own port, sharing one shutdown
+//!   token, after migrating every schema.
+//! - [`embedded_pg`]: a development PostgreSQL run from the locally installed server binaries (`initdb`,
+//!   `pg_ctl`), with its data kept between runs.
+
+pub mod embedded_pg;
+pub mod platform;

@@ -1,0 +1,264 @@
+//! `ec`: the platform's command line. See `ec --help`.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use ec_cli::{
+    embedded_pg::{self, EmbeddedPgArgs, EmbeddedPostgres},
+    platform::{self, Platform, PlatformConfig},
+};
+use ec_platform::{
+    config::{DatabaseArgs, ShutdownArgs},
+    db,
+    shutdown::{self, CancellationToken},
+    telemetry::{self, LogArgs, LogFormat},
+};
+
+/// The e-commerce platform: a BFF (Connect, gRPC-Web, gRPC) in front of user, product and order services.
+#[derive(Parser)]
+#[command(name = "ec", version, propagate_version = true)]
+struct Cli {
+    /// Log line format: json or pretty. Default: pretty for `dev`, json otherwise. Level filter: RUST_LOG.
+    #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, global = true)]
+    log_format: Option<LogFormat>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run every service and the BFF in one process on the standard ports (BFF 8080, user 50051, product 50052,
+    /// order 50053). Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and
+    /// stops it on exit. Ctrl-C stops everything.
+    Dev(DevArgs),
+    /// Run one service (or the BFF) as its own process, as in production. Services migrate their schema at
+    /// start-up.
+    #[command(subcommand)]
+    Serve(Service),
+    /// Apply every service's database migrations, then exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct DevArgs {
+    /// PostgreSQL URL. Unset: use the embedded PostgreSQL described by the --pg-* flags.
+    #[arg(
+        id = "database_url",
+        long = "database-url",
+        env = "DATABASE_URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+
+    #[command(flatten)]
+    embedded: EmbeddedPgArgs,
+
+    #[command(flatten)]
+    platform: PlatformConfig,
+}
+
+#[derive(Subcommand)]
+enum Service {
+    /// The user service (accounts and credentials).
+    User {
+        #[command(flatten)]
+        config: ec_user::config::UserConfig,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
+    /// The product service (catalog and inventory).
+    Product {
+        #[command(flatten)]
+        config: ec_product::config::ProductConfig,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
+    /// The order service (carts and orders).
+    Order {
+        #[command(flatten)]
+        config: ec_order::config::OrderConfig,
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
+    /// The BFF, the public front door.
+    Bff {
+        #[command(flatten)]
+        config: ec_bff::config::BffConfig,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let default_format = match cli.command {
+        Command::Dev(_) => LogFormat::Pretty,
+        _ => LogFormat::Json,
+    };
+    telemetry::init(&LogArgs {
+        format: cli.log_format.unwrap_or(default_format),
+    });
+    let stop = CancellationToken::new();
+    shutdown::cancel_on_signal(stop.clone());
+
+    match cli.command {
+        Command::Dev(args) => dev(args, stop).await,
+        Command::Serve(service) => serve(service, stop).await,
+        Command::Migrate { database } => {
+            let pool = db::connect(&database)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            platform::migrate_all(&pool).await?;
+            Ok(())
+        }
+    }
+}
+
+async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
+    let mut embedded = None;
+    let url = match args.database_url {
+        Some(url) => url,
+        None => {
+            let settings = args.embedded.clone();
+            let pg =
+                tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&settings)).await??;
+            create_database_if_missing(&pg.admin_url(), embedded_pg::DATABASE).await?;
+            let url = pg.url();
+            embedded = Some(pg);
+            url
+        }
+    };
+    let result = run_platform(&url, &args.platform, stop).await;
+    if let Some(mut pg) = embedded {
+        tokio::task::spawn_blocking(move || pg.stop()).await??;
+    }
+    result
+}
+
+async fn run_platform(
+    url: &str,
+    config: &PlatformConfig,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
+    let database = DatabaseArgs {
+        url: url.to_owned(),
+        max_connections: 20,
+    };
+    let pool = db::connect(&database)
+        .await
+        .context("cannot connect to PostgreSQL")?;
+    platform::migrate_all(&pool).await?;
+    let running = Platform::start(config, pool, stop).await?;
+    let a = running.addresses;
+    println!(
+        "\nThe platform is up. Ctrl-C stops it.\n\
+         \n  BFF (Connect, gRPC-Web, gRPC)  http://{}\
+         \n  user service                   http://{}\
+         \n  product service                http://{}\
+         \n  order service                  http://{}\n\
+         \nTry it:\n  curl -H 'Content-Type: application/json' \\\n    -d '{{\"email\":\"a@example.com\",\"password\":\"correct horse\"}}' \\\n    http://{}/user.v1.UserService/CreateUser\n",
+        a.bff, a.user, a.product, a.order, a.bff
+    );
+    running.wait().await
+}
+
+async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
+    let admin = sqlx::PgPool::connect(admin_url)
+        .await
+        .context("cannot connect to the embedded PostgreSQL")?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(&admin)
+            .await?;
+    if !exists {
+        // Identifiers cannot be bound as parameters; `name` is our own constant, not input.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .execute(&admin)
+            .await?;
+    }
+    admin.close().await;
+    Ok(())
+}
+
+async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
+    let (server, grace) = match service {
+        Service::User {
+            config,
+            database,
+            shutdown,
+        } => {
+            let pool = db::connect(&database)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
+            (
+                ec_user::startup::build(&config, pool).await?,
+                shutdown.grace(),
+            )
+        }
+        Service::Product {
+            config,
+            database,
+            shutdown,
+        } => {
+            let pool = db::connect(&database)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
+            (
+                ec_product::startup::build(&config, pool).await?,
+                shutdown.grace(),
+            )
+        }
+        Service::Order {
+            config,
+            database,
+            shutdown,
+        } => {
+            let pool = db::connect(&database)
+                .await
+                .context("cannot connect to PostgreSQL")?;
+            db::migrate(&pool, ec_order::SCHEMA, ec_order::migrator()).await?;
+            (
+                ec_order::startup::build(&config, pool).await?,
+                shutdown.grace(),
+            )
+        }
+        Service::Bff { config, shutdown } => {
+            (ec_bff::startup::build(&config).await?, shutdown.grace())
+        }
+    };
+    server.serve(stop, grace).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn every_flag_is_unique_and_documented() {
+        super::Cli::command().debug_assert();
+        for sub in super::Cli::command().get_subcommands() {
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "ec {} --{:?} has no help text",
+                    sub.get_name(),
+                    arg.get_long()
+                );
+            }
+        }
+    }
+}

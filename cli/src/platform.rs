@@ -1,0 +1,127 @@
+//! The whole platform in one process.
+
+use std::net::SocketAddr;
+
+use ec_bff::config::BffConfig;
+use ec_order::config::OrderConfig;
+use ec_platform::{db, server::RpcServer, shutdown::CancellationToken};
+use ec_product::config::ProductConfig;
+use ec_user::config::UserConfig;
+use sqlx::PgPool;
+use tokio::task::JoinSet;
+
+/// The settings of every service that runs in the all-in-one process.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PlatformConfig {
+    #[command(flatten)]
+    pub user: UserConfig,
+    #[command(flatten)]
+    pub product: ProductConfig,
+    #[command(flatten)]
+    pub order: OrderConfig,
+    #[command(flatten)]
+    pub bff: BffConfig,
+    #[command(flatten)]
+    pub shutdown: ec_platform::config::ShutdownArgs,
+}
+
+/// Applies every service's migrations, each in its own schema.
+pub async fn migrate_all(pool: &PgPool) -> Result<(), db::MigrateError> {
+    db::migrate(pool, ec_user::SCHEMA, ec_user::migrator()).await?;
+    db::migrate(pool, ec_product::SCHEMA, ec_product::migrator()).await?;
+    db::migrate(pool, ec_order::SCHEMA, ec_order::migrator()).await?;
+    Ok(())
+}
+
+/// Where each part of a running platform listens.
+#[derive(Clone, Copy, Debug)]
+pub struct Addresses {
+    pub user: SocketAddr,
+    pub product: SocketAddr,
+    pub order: SocketAddr,
+    pub bff: SocketAddr,
+}
+
+/// A running platform: four servers sharing one shutdown token.
+pub struct Platform {
+    pub addresses: Addresses,
+    servers: JoinSet<Result<(), ec_platform::server::ServerError>>,
+    shutdown: CancellationToken,
+}
+
+impl Platform {
+    /// Binds every port and starts serving. The schemas must already be migrated ([`migrate_all`]).
+    ///
+    /// The BFF is pointed at the user service actually bound, so ports given as 0 (tests) work.
+    pub async fn start(
+        config: &PlatformConfig,
+        pool: PgPool,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let user = ec_user::startup::build(&config.user, pool.clone()).await?;
+        let product = ec_product::startup::build(&config.product, pool.clone()).await?;
+        let order = ec_order::startup::build(&config.order, pool).await?;
+
+        let mut bff_config = config.bff.clone();
+        bff_config.user_service_url =
+            format!("http://{}", connectable(user.local_addr())).parse()?;
+        let bff = ec_bff::startup::build(&bff_config).await?;
+
+        let addresses = Addresses {
+            user: user.local_addr(),
+            product: product.local_addr(),
+            order: order.local_addr(),
+            bff: bff.local_addr(),
+        };
+        let mut servers = JoinSet::new();
+        for server in [user, product, order, bff] {
+            servers.spawn(serve(server, shutdown.clone(), config.shutdown.grace()));
+        }
+        Ok(Self {
+            addresses,
+            servers,
+            shutdown,
+        })
+    }
+
+    /// Waits until every server has stopped. If one fails, the others are told to stop too, and the first
+    /// error is returned after they have.
+    pub async fn wait(mut self) -> anyhow::Result<()> {
+        let mut first_error = None;
+        while let Some(joined) = self.servers.join_next().await {
+            let result = joined
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r.map_err(anyhow::Error::from));
+            if let Err(e) = result {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "a server failed; stopping the platform"
+                );
+                self.shutdown.cancel();
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+async fn serve(
+    server: RpcServer,
+    shutdown: CancellationToken,
+    grace: std::time::Duration,
+) -> Result<(), ec_platform::server::ServerError> {
+    server.serve(shutdown, grace).await
+}
+
+/// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.
+pub fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => {
+            SocketAddr::from(([127, 0, 0, 1], a.port()))
+        }
+        SocketAddr::V6(a) if a.ip().is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
+        }
+        other => other,
+    }
+}

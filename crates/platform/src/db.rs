@@ -1,0 +1,152 @@
+//! PostgreSQL: the connection pool and the per-schema migrator.
+//!
+//! Every service owns one schema and keeps its migration history in a `_sqlx_migrations` table *inside* that
+//! schema. Three services can therefore share one database, each numbering its migrations from 1, without
+//! seeing each other's history; and a service can move to its own database later with nothing to rename.
+//! Migration SQL names its tables with the schema (`user_service.users`), so it does not depend on the
+//! connection's `search_path`.
+
+use std::time::Duration;
+
+use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+
+use crate::config::DatabaseArgs;
+
+pub use sqlx::migrate::MigrateError;
+
+/// Opens a pool and checks that PostgreSQL answers.
+pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
+    PgPoolOptions::new()
+        .max_connections(args.max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(&args.url)
+        .await
+}
+
+/// Applies `migrator`'s pending migrations inside `schema`, creating the schema if needed. Safe to run
+/// concurrently from several replicas: sqlx takes a database-wide advisory lock while migrating.
+pub async fn migrate(
+    pool: &PgPool,
+    schema: &'static str,
+    mut migrator: Migrator,
+) -> Result<(), MigrateError> {
+    migrator.create_schema(schema);
+    migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
+    migrator.run(pool).await?;
+    tracing::info!(schema, "database schema is up to date");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh, empty database on the server named by `DATABASE_URL` (or the local default), dropped by the
+    /// caller. Fails loudly when PostgreSQL is not there.
+    async fn scratch_database() -> (PgPool, PgPool, String) {
+        let admin_url = std::env::var("DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        let admin = PgPool::connect(&admin_url)
+            .await
+            .expect("PostgreSQL must be running for these tests (see README: make test starts it)");
+        let name = format!("ec_platform_test_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let mut url: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
+        url = url.database(&name);
+        let pool = PgPoolOptions::new().connect_with(url).await.unwrap();
+        (admin, pool, name)
+    }
+
+    async fn drop_database(admin: &PgPool, pool: PgPool, name: &str) {
+        pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+            .execute(admin)
+            .await
+            .unwrap();
+    }
+
+    fn migrator(sql: &'static str) -> Migrator {
+        Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
+            1,
+            "first".into(),
+            sqlx::migrate::MigrationType::Simple,
+            sql.into(),
+            false,
+        )])
+    }
+
+    #[tokio::test]
+    async fn two_schemas_with_the_same_migration_version_do_not_collide() {
+        let (admin, pool, name) = scratch_database().await;
+
+        migrate(
+            &pool,
+            "alpha_service",
+            migrator("CREATE TABLE alpha_service.things (id int)"),
+        )
+        .await
+        .unwrap();
+        migrate(
+            &pool,
+            "beta_service",
+            migrator("CREATE TABLE beta_service.things (id int)"),
+        )
+        .await
+        .unwrap();
+        // Running again is a no-op, not an error.
+        migrate(
+            &pool,
+            "alpha_service",
+            migrator("CREATE TABLE alpha_service.things (id int)"),
+        )
+        .await
+        .unwrap();
+
+        for schema in ["alpha_service", "beta_service"] {
+            let versions: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "SELECT version FROM {schema}._sqlx_migrations"
+            )))
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert_eq!(versions, vec![1], "schema {schema} keeps its own history");
+        }
+        let in_public: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert_eq!(in_public, None, "nothing is written to the public schema");
+
+        drop_database(&admin, pool, &name).await;
+    }
+
+    #[tokio::test]
+    async fn an_edited_migration_is_refused() {
+        let (admin, pool, name) = scratch_database().await;
+        migrate(
+            &pool,
+            "gamma_service",
+            migrator("CREATE TABLE gamma_service.t (id int)"),
+        )
+        .await
+        .unwrap();
+
+        let err = migrate(
+            &pool,
+            "gamma_service",
+            migrator("CREATE TABLE gamma_service.t (id bigint)"),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, MigrateError::VersionMismatch(1)),
+            "got {err:?}"
+        );
+
+        drop_database(&admin, pool, &name).await;
+    }
+}

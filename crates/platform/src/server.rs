@@ -1,0 +1,139 @@
+//! Serving a connectrpc router.
+//!
+//! [`RpcServer`] mounts a service's connectrpc router together with the standard `grpc.health.v1.Health`
+//! service (what Kubernetes `grpc:` probes and `grpc_health_probe` call) and gRPC server reflection (what
+//! `grpcurl`, `buf curl` and Postman use to discover the API), and serves all of it on one port with axum:
+//! HTTP/1.1 and h2c, so Connect, gRPC-Web and gRPC clients all reach it.
+//!
+//! Shutdown: when the token fires, health flips to NOT_SERVING, the listener stops accepting, in-flight
+//! requests get the grace period to finish, and whatever is still open after that is dropped.
+
+use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+
+use connectrpc_health::StaticChecker;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Errors from binding or serving.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The address could not be bound (in use, or not ours).
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Accepting or serving connections failed.
+    #[error("server failed")]
+    Serve(#[source] std::io::Error),
+    /// The API descriptor set could not be loaded for reflection (a build problem).
+    #[error("cannot load the API descriptors for reflection")]
+    Reflection(#[from] connectrpc_reflection::ReflectionError),
+}
+
+/// A bound, not yet running, RPC server.
+pub struct RpcServer {
+    name: &'static str,
+    listener: TcpListener,
+    app: axum::Router,
+    health: Arc<StaticChecker>,
+}
+
+impl RpcServer {
+    /// Binds `addr` (port 0 picks a free port, as tests do) and prepares `router` to be served with health and
+    /// reflection. `services` are the fully-qualified names of the services `router` implements; each is
+    /// reported SERVING by the health service and listed by reflection.
+    pub async fn bind(
+        name: &'static str,
+        addr: SocketAddr,
+        router: connectrpc::Router,
+        services: &[&str],
+    ) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        let (router, health) = connectrpc_health::install_static(router, services.iter().copied());
+
+        let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(
+            ec_proto::FILE_DESCRIPTOR_SET,
+        )?;
+        reflector.add_descriptor_set_bytes(connectrpc_reflection::FILE_DESCRIPTOR_SET)?;
+        let advertised = services.iter().map(|s| s.to_string()).chain([
+            connectrpc_health::HEALTH_SERVICE_NAME.to_string(),
+            connectrpc_reflection::SERVER_REFLECTION_SERVICE_NAME.to_string(),
+            connectrpc_reflection::SERVER_REFLECTION_V1ALPHA_SERVICE_NAME.to_string(),
+        ]);
+        let router = connectrpc_reflection::install(router, reflector.with_services(advertised));
+
+        Ok(Self {
+            name,
+            listener,
+            app: axum::Router::new().fallback_service(router.into_axum_service()),
+            health,
+        })
+    }
+
+    /// Adds plain HTTP routes (such as `/health` on the BFF) beside the RPC routes; RPC paths win.
+    pub fn with_http_routes(mut self, routes: axum::Router) -> Self {
+        self.app = routes.merge(self.app);
+        self
+    }
+
+    /// Wraps everything served in `f` (tower layers: CORS, request ids, limits).
+    pub fn map_app(mut self, f: impl FnOnce(axum::Router) -> axum::Router) -> Self {
+        self.app = f(self.app);
+        self
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has an address")
+    }
+
+    /// The health checker, to report a service NOT_SERVING while a dependency is down.
+    pub fn health(&self) -> Arc<StaticChecker> {
+        self.health.clone()
+    }
+
+    /// Serves until `shutdown` fires, then drains for at most `grace`.
+    pub async fn serve(
+        self,
+        shutdown: CancellationToken,
+        grace: Duration,
+    ) -> Result<(), ServerError> {
+        let Self {
+            name,
+            listener,
+            app,
+            health,
+        } = self;
+        let addr = listener.local_addr().map_err(ServerError::Serve)?;
+        tracing::info!(service = name, %addr, "listening (Connect, gRPC-Web and gRPC; HTTP/1.1 and h2c)");
+
+        let stop = shutdown.clone();
+        let server = axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            stop.cancelled().await;
+            health.shutdown();
+        })
+        .into_future();
+        let deadline = async {
+            shutdown.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.map_err(ServerError::Serve)?,
+            () = deadline => tracing::warn!(service = name, ?grace, "grace period over; closing open connections"),
+        }
+        tracing::info!(service = name, "stopped");
+        Ok(())
+    }
+}

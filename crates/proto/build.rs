@@ -1,0 +1,39 @@
+//! Compiles `proto/` with protox (pure Rust, no system `protoc`) and generates buffa message types plus
+//! connectrpc service traits and clients from the resulting descriptor set.
+
+use std::{env, fs, path::PathBuf};
+
+const FILES: &[&str] = &[
+    "user/v1/user_service.proto",
+    "product/v1/types.proto",
+    "product/v1/product_service.proto",
+    "product/v1/inventory_service.proto",
+    "order/v1/types.proto",
+    "order/v1/cart_service.proto",
+    "order/v1/order_service.proto",
+];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let proto_root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+
+    let descriptors = protox::Compiler::new([&proto_root])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(FILES)?
+        .encode_file_descriptor_set();
+
+    // connectrpc-build watches the descriptor file; rewriting identical bytes would rerun this script on
+    // every build, so write only when the contents change.
+    let set_path = PathBuf::from(env::var("OUT_DIR")?).join("ec_descriptor_set.bin");
+    if fs::read(&set_path).ok().as_deref() != Some(descriptors.as_slice()) {
+        fs::write(&set_path, &descriptors)?;
+    }
+
+    connectrpc_build::Config::new()
+        .files(FILES)
+        .descriptor_set(&set_path)
+        .include_file("_connectrpc.rs")
+        .compile()?;
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! The user service: accounts, roles and credentials, on gRPC port 50051.
+//!
+//! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
+//! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
+//! against the `user_service` schema; [`api`] implements the generated `UserService` trait by gluing those
+//! together; [`error`] is the one mapping from this crate's errors to Connect/gRPC codes; [`startup`] wires a
+//! server from a [`UserConfig`](config::UserConfig).
+//!
+//! Passwords and emails are never logged. Database errors are logged with their cause and answered with a
+//! generic `internal` error.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod password;
+pub mod startup;
+
+/// The PostgreSQL schema this service owns.
+pub const SCHEMA: &str = "user_service";
+
+/// This service's migrations, applied inside [`SCHEMA`].
+pub fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}

@@ -1,0 +1,86 @@
+//! Argon2id password hashing with the OWASP parameters (19 MiB, 2 passes, 1 lane).
+//!
+//! Hashing deliberately costs tens of milliseconds of CPU, so it runs on the blocking thread pool and never
+//! stalls the async workers that serve other requests.
+
+use argon2::{
+    Algorithm, Argon2, Params, Version,
+    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
+};
+
+use crate::{domain::Password, error::Error};
+
+fn argon2() -> Argon2<'static> {
+    let params =
+        Params::new(19 * 1024, 2, 1, None).expect("the OWASP Argon2id parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Hashes `password` with a fresh random salt into a PHC string (`$argon2id$v=19$m=19456,t=2,p=1$...`).
+pub async fn hash(password: Password) -> Result<String, Error> {
+    tokio::task::spawn_blocking(move || {
+        argon2()
+            .hash_password(password.expose().as_bytes())
+            .map(|hash| hash.to_string())
+            .map_err(|e| Error::Hashing(e.to_string()))
+    })
+    .await
+    .map_err(|e| Error::Hashing(e.to_string()))?
+}
+
+/// Checks `password` against a stored PHC string. A malformed stored hash counts as a mismatch.
+pub async fn verify(password: String, stored: String) -> Result<bool, Error> {
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&stored) else {
+            tracing::error!("a stored password hash is not a valid PHC string");
+            return false;
+        };
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .map_err(|e| Error::Hashing(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let stored = hash(Password::parse("correct horse").unwrap())
+            .await
+            .unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{stored}"
+        );
+        assert!(
+            verify("correct horse".into(), stored.clone())
+                .await
+                .unwrap()
+        );
+        assert!(!verify("correct horsE".into(), stored).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_same_password_hashes_differently_each_time() {
+        let a = hash(Password::parse("correct horse").unwrap())
+            .await
+            .unwrap();
+        let b = hash(Password::parse("correct horse").unwrap())
+            .await
+            .unwrap();
+        assert_ne!(a, b, "each hash has its own salt");
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_stored_hash_is_a_mismatch_not_an_error() {
+        assert!(
+            !verify("anything".into(), "not-a-phc-string".into())
+                .await
+                .unwrap()
+        );
+    }
+}
