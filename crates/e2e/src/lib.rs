@@ -1,1 +1,167 @@
+//! The end-to-end test harness.
+//!
+//! [`TestPlatform::start`] runs the same all-in-one platform as `ec dev` (every service and the BFF, each on a
+//! free port) against a fresh database created on the PostgreSQL named by `DATABASE_URL` (default: the local
+//! server at 127.0.0.1:5432). Tests then drive the BFF with the clients a user would use. Missing PostgreSQL is a
+//! loud failure, never a skip.
+//!
+//! [`clients`] builds those clients: Connect (JSON and binary), gRPC-Web and gRPC.
 
+use std::net::SocketAddr;
+
+use ec_cli::platform::{Addresses, Platform, PlatformConfig, connectable, migrate_all};
+use ec_platform::shutdown::CancellationToken;
+use sqlx::{PgPool, postgres::PgConnectOptions};
+use tokio::task::JoinHandle;
+
+/// The server the tests create their databases on.
+pub fn admin_database_url() -> String {
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database of its own for one test, dropped by [`TestDatabase::drop_now`].
+pub struct TestDatabase {
+    pub pool: PgPool,
+    admin: PgPool,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates an empty database with a unique name.
+    pub async fn create() -> Self {
+        let admin_url = admin_database_url();
+        let admin = PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL must be running at DATABASE_URL ({admin_url}); `make test` starts it: {e}")
+        });
+        let name = format!("ec_test_{}", uuid::Uuid::now_v7().simple());
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("the DATABASE_URL role must be allowed to create databases");
+        let options: PgConnectOptions = admin_url.parse().expect("DATABASE_URL is a valid URL");
+        let pool = PgPool::connect_with(options.database(&name))
+            .await
+            .expect("connect to the test database");
+        Self { pool, admin, name }
+    }
+
+    /// Closes every connection and drops the database.
+    pub async fn drop_now(self) {
+        self.pool.close().await;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
+            .execute(&self.admin)
+            .await
+            .expect("drop the test database");
+    }
+}
+
+/// The whole platform, running in this process on free ports over its own database.
+pub struct TestPlatform {
+    pub addresses: Addresses,
+    pub database: TestDatabase,
+    shutdown: CancellationToken,
+    running: JoinHandle<Result<(), String>>,
+}
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+impl TestPlatform {
+    /// Creates a database, migrates it, and starts every service and the BFF.
+    pub async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        migrate_all(&database.pool).await.expect("migrations apply");
+        let config = PlatformConfig {
+            user: ec_user::config::UserConfig { addr: any_port() },
+            product: ec_product::config::ProductConfig { addr: any_port() },
+            order: ec_order::config::OrderConfig { addr: any_port() },
+            bff: ec_bff::config::BffConfig {
+                addr: any_port(),
+                // Replaced by the bound user service address at start.
+                user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
+            },
+            shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
+        };
+        let shutdown = CancellationToken::new();
+        let platform = Platform::start(&config, database.pool.clone(), shutdown.clone())
+            .await
+            .expect("the platform starts");
+        let addresses = platform.addresses;
+        let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
+        Self {
+            addresses,
+            database,
+            shutdown,
+            running,
+        }
+    }
+
+    /// The BFF's base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn bff_url(&self) -> String {
+        format!("http://{}", connectable(self.addresses.bff))
+    }
+
+    /// Base URL of any part of the platform.
+    pub fn url_of(&self, addr: SocketAddr) -> String {
+        format!("http://{}", connectable(addr))
+    }
+
+    /// Stops every server (checking that each stopped cleanly) and drops the database.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.running
+            .await
+            .expect("the platform task does not panic")
+            .expect("every server stops cleanly");
+        self.database.drop_now().await;
+    }
+}
+
+pub mod clients {
+    //! The clients a user of the API would use, one per protocol.
+
+    use connectrpc::{
+        Protocol,
+        client::{ClientConfig, HttpClient},
+    };
+
+    /// A protocol and encoding a client can speak to the BFF.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Wire {
+        /// Connect protocol, JSON messages, HTTP/1.1 (what `curl` and `fetch` do).
+        ConnectJson,
+        /// Connect protocol, binary protobuf messages.
+        ConnectProto,
+        /// gRPC-Web, binary, HTTP/1.1 (what browser gRPC-Web clients do).
+        GrpcWeb,
+        /// gRPC over HTTP/2 cleartext (what mobile and server gRPC clients do).
+        Grpc,
+    }
+
+    impl Wire {
+        /// Every wire a client can use.
+        pub const ALL: [Wire; 4] = [Wire::ConnectJson, Wire::ConnectProto, Wire::GrpcWeb, Wire::Grpc];
+    }
+
+    /// An HTTP transport and client configuration for `wire` against `base_url`.
+    pub fn transport(base_url: &str, wire: Wire) -> (HttpClient, ClientConfig) {
+        let uri: http::Uri = base_url.parse().expect("a valid base URL");
+        let config = ClientConfig::new(uri);
+        match wire {
+            Wire::ConnectJson => (HttpClient::plaintext(), config.json()),
+            Wire::ConnectProto => (HttpClient::plaintext(), config.proto()),
+            Wire::GrpcWeb => (HttpClient::plaintext(), config.with_protocol(Protocol::GrpcWeb).proto()),
+            Wire::Grpc => (
+                HttpClient::plaintext_http2_only(),
+                config.with_protocol(Protocol::Grpc).proto(),
+            ),
+        }
+    }
+
+    /// A `user.v1.UserService` client speaking `wire`.
+    pub fn users(base_url: &str, wire: Wire) -> ec_proto::user::v1::UserServiceClient<HttpClient> {
+        let (http, config) = transport(base_url, wire);
+        ec_proto::user::v1::UserServiceClient::new(http, config)
+    }
+}

@@ -73,7 +73,7 @@ mod tests {
             1,
             "first".into(),
             sqlx::migrate::MigrationType::Simple,
-            sql.into(),
+            sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(sql)),
             false,
         )])
     }
