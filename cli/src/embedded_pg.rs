@@ -298,7 +298,7 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedPgError
             Some((version, entry.path().join("bin")))
         })
         .collect();
-    debian.sort_by(|a, b| b.0.cmp(&a.0));
+    debian.sort_by_key(|(version, _)| std::cmp::Reverse(*version));
 
     on_path
         .into_iter()

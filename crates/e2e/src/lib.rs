@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 /// The server the tests create their databases on.
 pub fn admin_database_url() -> String {
-    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A database of its own for one test, dropped by [`TestDatabase::drop_now`].
@@ -48,10 +49,13 @@ impl TestDatabase {
     /// Closes every connection and drops the database.
     pub async fn drop_now(self) {
         self.pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-            .execute(&self.admin)
-            .await
-            .expect("drop the test database");
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )))
+        .execute(&self.admin)
+        .await
+        .expect("drop the test database");
     }
 }
 
@@ -88,7 +92,8 @@ impl TestPlatform {
             .await
             .expect("the platform starts");
         let addresses = platform.addresses;
-        let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
+        let running =
+            tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
         Self {
             addresses,
             database,
@@ -141,7 +146,12 @@ pub mod clients {
 
     impl Wire {
         /// Every wire a client can use.
-        pub const ALL: [Wire; 4] = [Wire::ConnectJson, Wire::ConnectProto, Wire::GrpcWeb, Wire::Grpc];
+        pub const ALL: [Wire; 4] = [
+            Wire::ConnectJson,
+            Wire::ConnectProto,
+            Wire::GrpcWeb,
+            Wire::Grpc,
+        ];
     }
 
     /// An HTTP transport and client configuration for `wire` against `base_url`.
@@ -151,7 +161,10 @@ pub mod clients {
         match wire {
             Wire::ConnectJson => (HttpClient::plaintext(), config.json()),
             Wire::ConnectProto => (HttpClient::plaintext(), config.proto()),
-            Wire::GrpcWeb => (HttpClient::plaintext(), config.with_protocol(Protocol::GrpcWeb).proto()),
+            Wire::GrpcWeb => (
+                HttpClient::plaintext(),
+                config.with_protocol(Protocol::GrpcWeb).proto(),
+            ),
             Wire::Grpc => (
                 HttpClient::plaintext_http2_only(),
                 config.with_protocol(Protocol::Grpc).proto(),

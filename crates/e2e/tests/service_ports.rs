@@ -7,7 +7,10 @@ use connectrpc::{
 use connectrpc_health::{HealthClient, wire::HealthCheckRequest, wire::ServingStatus};
 use connectrpc_reflection::{
     ServerReflectionClient,
-    wire::v1::{ServerReflectionRequest, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse},
+    wire::v1::{
+        ServerReflectionRequest, server_reflection_request::MessageRequest,
+        server_reflection_response::MessageResponse,
+    },
 };
 use ec_e2e::TestPlatform;
 
@@ -43,9 +46,16 @@ async fn listed_services(url: &str) -> Vec<String> {
         .await
         .unwrap();
     stream.close_send();
-    let response = stream.message().await.unwrap().expect("one response").to_owned_message();
+    let response = stream
+        .message()
+        .await
+        .unwrap()
+        .expect("one response")
+        .to_owned_message();
     match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => list.service.iter().map(|s| s.name.clone()).collect(),
+        Some(MessageResponse::ListServicesResponse(list)) => {
+            list.service.iter().map(|s| s.name.clone()).collect()
+        }
         other => panic!("expected a service list, got {other:?}"),
     }
 }
@@ -68,15 +78,27 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
 
     for (name, addr, services) in ports {
         let url = platform.url_of(addr);
-        assert_eq!(health(&url, "").await.unwrap(), ServingStatus::SERVING, "{name}: whole server");
+        assert_eq!(
+            health(&url, "").await.unwrap(),
+            ServingStatus::SERVING,
+            "{name}: whole server"
+        );
         for service in &services {
-            assert_eq!(health(&url, service).await.unwrap(), ServingStatus::SERVING, "{name}: {service}");
+            assert_eq!(
+                health(&url, service).await.unwrap(),
+                ServingStatus::SERVING,
+                "{name}: {service}"
+            );
         }
         let unknown = health(&url, "no.such.Service").await.unwrap_err();
         assert_eq!(unknown.code, ErrorCode::NotFound, "{name}");
 
         let listed = listed_services(&url).await;
-        let expected: Vec<String> = services.iter().chain(standard.iter()).map(|s| s.to_string()).collect();
+        let expected: Vec<String> = services
+            .iter()
+            .chain(standard.iter())
+            .map(|s| s.to_string())
+            .collect();
         assert_eq!(listed, expected, "{name}");
     }
 
@@ -112,11 +134,17 @@ async fn internal_and_unserved_procedures_are_not_reachable_through_the_bff() {
 async fn health_turns_not_serving_when_shutdown_begins() {
     let platform = TestPlatform::start().await;
     let url = platform.url_of(platform.addresses.user);
-    assert_eq!(health(&url, "user.v1.UserService").await.unwrap(), ServingStatus::SERVING);
+    assert_eq!(
+        health(&url, "user.v1.UserService").await.unwrap(),
+        ServingStatus::SERVING
+    );
 
     // Stopping returns only once every server has drained and exited cleanly.
     platform.stop().await;
 
     let after = health(&url, "").await;
-    assert!(after.is_err(), "the port is closed after shutdown: {after:?}");
+    assert!(
+        after.is_err(),
+        "the port is closed after shutdown: {after:?}"
+    );
 }

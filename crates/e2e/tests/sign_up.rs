@@ -24,7 +24,12 @@ async fn post_json(platform: &TestPlatform, path: &str, body: &str) -> (u16, Val
     post(platform, path, "application/json", body.as_bytes().to_vec()).await
 }
 
-async fn post(platform: &TestPlatform, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+async fn post(
+    platform: &TestPlatform,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", platform.bff_url()))
         .header("content-type", content_type)
@@ -57,13 +62,19 @@ async fn create_user_over_connect_json_returns_the_user_and_never_the_password()
     assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
     assert!(user["createdAt"].as_str().unwrap().ends_with('Z'));
     let text = body.to_string();
-    assert!(!text.contains("correct horse") && !text.contains("argon2"), "no secret leaks: {text}");
+    assert!(
+        !text.contains("correct horse") && !text.contains("argon2"),
+        "no secret leaks: {text}"
+    );
 
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM user_service.users")
         .fetch_one(&platform.database.pool)
         .await
         .unwrap();
-    assert!(stored.starts_with("$argon2id$"), "stored as an Argon2id hash");
+    assert!(
+        stored.starts_with("$argon2id$"),
+        "stored as an Argon2id hash"
+    );
 
     platform.stop().await;
 }
@@ -83,7 +94,11 @@ async fn create_and_get_user_work_over_connect_json_connect_binary_grpc_web_and_
             .into_owned();
         let user = created.user.as_option().expect("a user");
         assert_eq!(user.email, email, "{wire:?}");
-        assert_eq!(user.roles, vec![buffa::EnumValue::from(Role::ROLE_CUSTOMER)], "{wire:?}");
+        assert_eq!(
+            user.roles,
+            vec![buffa::EnumValue::from(Role::ROLE_CUSTOMER)],
+            "{wire:?}"
+        );
 
         let fetched = client
             .get_user(GetUserRequest {
@@ -131,7 +146,11 @@ async fn concurrent_sign_ups_with_one_email_create_exactly_one_account() {
     let attempts = (0..8).map(|i| {
         let client = &client;
         async move {
-            let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
+            let email = if i % 2 == 0 {
+                "race@example.com"
+            } else {
+                "RACE@example.com"
+            };
             client.create_user(new_user(email)).await
         }
     });
@@ -171,7 +190,13 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         let (status, error) = post_json(&platform, CREATE_USER, &case.to_string()).await;
         assert_eq!(status, 400, "{case}: {error}");
         assert_eq!(error["code"], "invalid_argument", "{case}");
-        assert!(!error["message"].as_str().unwrap_or_default().contains("xxxxxxxx"), "input is not echoed");
+        assert!(
+            !error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("xxxxxxxx"),
+            "input is not echoed"
+        );
     }
     let err = clients::users(&platform.bff_url(), Wire::Grpc)
         .create_user(CreateUserRequest {
@@ -182,7 +207,10 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
-    assert_eq!(err.message.as_deref(), Some("password must be at least 8 characters"));
+    assert_eq!(
+        err.message.as_deref(),
+        Some("password must be at least 8 characters")
+    );
 
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users")
         .fetch_one(&platform.database.pool)
@@ -200,9 +228,21 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("application/json", b"{\"email\":".to_vec(), 400),
         ("application/json", b"not json at all".to_vec(), 400),
-        ("application/json", br#"{"email": 12, "password": true}"#.to_vec(), 400),
-        ("application/json", br#"{"email": ["a@example.com"]}"#.to_vec(), 400),
-        ("application/proto", vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 400),
+        (
+            "application/json",
+            br#"{"email": 12, "password": true}"#.to_vec(),
+            400,
+        ),
+        (
+            "application/json",
+            br#"{"email": ["a@example.com"]}"#.to_vec(),
+            400,
+        ),
+        (
+            "application/proto",
+            vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            400,
+        ),
         ("application/proto", vec![0x0a, 0x50, b'a'], 400),
         ("text/plain", b"hello".to_vec(), 415),
         ("application/xml", b"<user/>".to_vec(), 415),
@@ -219,7 +259,8 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
     // A body far larger than any real request is refused as soon as it passes the limit, not buffered without
     // bound. Over HTTP/2 the client reads that early answer cleanly (over HTTP/1.1 the server closes the
     // connection while the client is still sending, which clients report as a broken pipe).
-    let huge = json!({"email": "a@example.com", "password": "x".repeat(8 * 1024 * 1024)}).to_string();
+    let huge =
+        json!({"email": "a@example.com", "password": "x".repeat(8 * 1024 * 1024)}).to_string();
     let response = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
@@ -232,7 +273,11 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
         .expect("an answer");
     let status = response.status().as_u16();
     let error: Value = response.json().await.unwrap();
-    assert_eq!((status, error["code"].as_str()), (429, Some("resource_exhausted")), "{error}");
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (429, Some("resource_exhausted")),
+        "{error}"
+    );
 
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users")
         .fetch_one(&platform.database.pool)
@@ -247,12 +292,27 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
 async fn get_user_distinguishes_unknown_ids_from_malformed_ones() {
     let platform = TestPlatform::start().await;
 
-    let (status, error) = post_json(&platform, GET_USER, r#"{"id":"01a223a3-39f9-7297-8de7-6bc0d3bc4a01"}"#).await;
+    let (status, error) = post_json(
+        &platform,
+        GET_USER,
+        r#"{"id":"01a223a3-39f9-7297-8de7-6bc0d3bc4a01"}"#,
+    )
+    .await;
     assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
 
-    for id in ["", "42", "'; DROP TABLE user_service.users; --", &"f".repeat(10_000)] {
-        let (status, error) = post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
-        assert_eq!((status, error["code"].as_str()), (400, Some("invalid_argument")), "{id:?}");
+    for id in [
+        "",
+        "42",
+        "'; DROP TABLE user_service.users; --",
+        &"f".repeat(10_000),
+    ] {
+        let (status, error) =
+            post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
+        assert_eq!(
+            (status, error["code"].as_str()),
+            (400, Some("invalid_argument")),
+            "{id:?}"
+        );
     }
 
     platform.stop().await;
@@ -261,7 +321,12 @@ async fn get_user_distinguishes_unknown_ids_from_malformed_ones() {
 #[tokio::test]
 async fn get_user_is_also_served_as_a_connect_get_request() {
     let platform = TestPlatform::start().await;
-    let (_, created) = post_json(&platform, CREATE_USER, r#"{"email":"get@example.com","password":"correct horse"}"#).await;
+    let (_, created) = post_json(
+        &platform,
+        CREATE_USER,
+        r#"{"email":"get@example.com","password":"correct horse"}"#,
+    )
+    .await;
     let id = created["user"]["id"].as_str().unwrap();
 
     let message = format!(r#"{{"id":"{id}"}}"#);

@@ -1,0 +1,176 @@
+//! `ec dev` as a user runs it: the real binary, its embedded PostgreSQL, Ctrl-C, and a second start that finds
+//! the first one's data.
+
+use std::{
+    net::{SocketAddr, TcpListener, TcpStream},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Ports {
+    bff: u16,
+    user: u16,
+    product: u16,
+    order: u16,
+    postgres: u16,
+}
+
+/// A running `ec dev`; interrupted like Ctrl-C if a test fails half-way, so nothing is left running.
+struct Dev {
+    child: Option<Child>,
+}
+
+impl Dev {
+    fn start(data_dir: &Path, ports: &Ports) -> Self {
+        let addr = |port: u16| format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_ec"))
+            .arg("dev")
+            .args(["--pg-data-dir", data_dir.to_str().unwrap()])
+            .args(["--pg-port", &ports.postgres.to_string()])
+            .args(["--bff-addr", &addr(ports.bff)])
+            .args(["--user-addr", &addr(ports.user)])
+            .args(["--product-addr", &addr(ports.product)])
+            .args(["--order-addr", &addr(ports.order)])
+            // The embedded database is what is under test, whatever the test runner's environment says.
+            .env_remove("DATABASE_URL")
+            .env_remove("USER_SERVICE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ec starts");
+        Self { child: Some(child) }
+    }
+
+    /// Sends SIGINT, as Ctrl-C does, and waits for a clean exit.
+    fn interrupt(&mut self) {
+        let mut child = self.child.take().expect("still running");
+        let status = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "ec dev exits cleanly on Ctrl-C, got {status}"
+                );
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ec dev did not stop within 30 s of Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        if self.child.is_some() && !std::thread::panicking() {
+            self.interrupt();
+        } else if let Some(child) = &mut self.child {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
+async fn create_user(bff: u16, email: &str) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{bff}/user.v1.UserService/CreateUser"
+        ))
+        .header("content-type", "application/json")
+        .body(json!({"email": email, "password": "correct horse"}).to_string())
+        .send()
+        .await
+        .expect("the BFF answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+async fn wait_until_listening(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "ec dev did not open port {port} within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn port_is_closed(port: u16) -> bool {
+    TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err()
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_and_keeps_its_data() {
+    let dir = TempDir(
+        std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())),
+    );
+    let ports = Ports {
+        bff: free_port(),
+        user: free_port(),
+        product: free_port(),
+        order: free_port(),
+        postgres: free_port(),
+    };
+
+    let mut first = Dev::start(&dir.0, &ports);
+    wait_until_listening(ports.bff).await;
+    let (status, created) = create_user(ports.bff, "keep@example.com").await;
+    assert_eq!(status, 200, "{created}");
+    first.interrupt();
+
+    for (name, port) in [
+        ("BFF", ports.bff),
+        ("user", ports.user),
+        ("product", ports.product),
+        ("order", ports.order),
+        ("PostgreSQL", ports.postgres),
+    ] {
+        assert!(
+            port_is_closed(port),
+            "{name} still listens on {port} after Ctrl-C"
+        );
+    }
+    assert!(
+        !dir.0.join("data/postmaster.pid").exists(),
+        "the embedded PostgreSQL was shut down cleanly"
+    );
+
+    let mut second = Dev::start(&dir.0, &ports);
+    wait_until_listening(ports.bff).await;
+    let (status, error) = create_user(ports.bff, "keep@example.com").await;
+    assert_eq!(
+        (status, error["code"].as_str()),
+        (409, Some("already_exists")),
+        "the account survived the restart"
+    );
+    second.interrupt();
+}

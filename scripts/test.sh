@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: services, formatting, lints, proto lint, every test.
+#
+#   scripts/test.sh              everything
+#   scripts/test.sh --lint-only  formatting, clippy and buf lint, no tests
+#
+# PostgreSQL and Redis come from DATABASE_URL / REDIS_URL, or are the local servers on their standard ports,
+# started here if they are down (as root on a machine with Debian's packages, like CI).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+
+step() { printf '\n==> %s\n' "$*"; }
+lint_only=false
+[ "${1:-}" = "--lint-only" ] && lint_only=true
+
+postgres_answers() { pg_isready -q -d "$DATABASE_URL" 2>/dev/null; }
+redis_answers() { [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = "PONG" ]; }
+
+wait_for() { # wait_for NAME CHECK
+  for _ in $(seq 1 30); do "$2" && return 0; sleep 1; done
+  echo "$1 did not come up" >&2; return 1
+}
+
+ensure_services() {
+  step "PostgreSQL and Redis"
+  if ! postgres_answers; then
+    echo "PostgreSQL does not answer at $DATABASE_URL; starting the local cluster"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
+    wait_for PostgreSQL postgres_answers
+  fi
+  echo "PostgreSQL answers"
+  if ! redis_answers; then
+    echo "Redis does not answer at $REDIS_URL; starting a local server"
+    mkdir -p /var/lib/redis /var/log/redis
+    redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+      --dir /var/lib/redis --logfile /var/log/redis/ci.log
+    wait_for Redis redis_answers
+  fi
+  echo "Redis answers"
+}
+
+ensure_tools() {
+  step "Tools"
+  # rust-toolchain.toml pins 1.95.0. Offline machines whose stable toolchain *is* 1.95.0 get it by a link
+  # instead of a download.
+  if ! rustup run 1.95.0 rustc --version >/dev/null 2>&1; then
+    if rustc +stable --version 2>/dev/null | grep -q '^rustc 1\.95\.0 '; then
+      rustup toolchain link 1.95.0 "$(rustc +stable --print sysroot)"
+    fi
+  fi
+  rustc --version
+  if ! cargo nextest --version >/dev/null 2>&1; then
+    cargo install cargo-nextest --locked
+  fi
+  cargo nextest --version | head -n 1
+  if [ ! -x node_modules/.bin/buf ]; then
+    npm ci --no-audit --no-fund
+  fi
+  echo "buf $(node_modules/.bin/buf --version)"
+}
+
+ensure_tools
+step "cargo fmt --check"
+cargo fmt --all --check
+step "buf lint"
+node_modules/.bin/buf lint
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+$lint_only && exit 0
+
+ensure_services
+step "cargo nextest (the whole suite)"
+cargo nextest run --workspace --locked --no-fail-fast
