@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 
 use ec_bff::config::BffConfig;
 use ec_order::config::OrderConfig;
-use ec_platform::{db, server::RpcServer, shutdown::CancellationToken};
+use ec_platform::{db, server::ServerError, shutdown::CancellationToken};
 use ec_product::config::ProductConfig;
 use ec_user::config::UserConfig;
 use sqlx::PgPool;
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 
 /// The settings of every service that runs in the all-in-one process.
 #[derive(Clone, Debug, clap::Args)]
@@ -42,10 +42,16 @@ pub struct Addresses {
     pub bff: SocketAddr,
 }
 
-/// A running platform: four servers sharing one shutdown token.
+/// A running platform: four servers.
+///
+/// Shutdown runs front to back: when the token fires, the BFF stops accepting and drains its in-flight
+/// requests while the services behind it are still up to answer them; only then are the services stopped
+/// (and drained in turn). Stopping everything at once would fail the BFF's last requests on their way in.
 pub struct Platform {
     pub addresses: Addresses,
-    servers: JoinSet<Result<(), ec_platform::server::ServerError>>,
+    bff: JoinHandle<Result<(), ServerError>>,
+    backends: JoinSet<Result<(), ServerError>>,
+    backends_stop: CancellationToken,
     shutdown: CancellationToken,
 }
 
@@ -73,22 +79,28 @@ impl Platform {
             order: order.local_addr(),
             bff: bff.local_addr(),
         };
-        let mut servers = JoinSet::new();
-        for server in [user, product, order, bff] {
-            servers.spawn(serve(server, shutdown.clone(), config.shutdown.grace()));
+        let grace = config.shutdown.grace();
+        let backends_stop = CancellationToken::new();
+        let mut backends = JoinSet::new();
+        for server in [user, product, order] {
+            backends.spawn(server.serve(backends_stop.clone(), grace));
         }
+        let bff = tokio::spawn(bff.serve(shutdown.clone(), grace));
         Ok(Self {
             addresses,
-            servers,
+            bff,
+            backends,
+            backends_stop,
             shutdown,
         })
     }
 
-    /// Waits until every server has stopped. If one fails, the others are told to stop too, and the first
-    /// error is returned after they have.
+    /// Waits until every server has stopped, BFF first. If any server fails, the whole platform is stopped
+    /// and the first error is returned once everything has.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
-        while let Some(joined) = self.servers.join_next().await {
+        let mut record = |joined: Result<Result<(), ServerError>, tokio::task::JoinError>,
+                          shutdown: &CancellationToken| {
             let result = joined
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r.map_err(anyhow::Error::from));
@@ -97,20 +109,27 @@ impl Platform {
                     error = format!("{e:#}"),
                     "a server failed; stopping the platform"
                 );
-                self.shutdown.cancel();
+                shutdown.cancel();
                 first_error.get_or_insert(e);
             }
+        };
+        // Until the BFF has stopped (asked to, or failed), a failing backend stops the platform.
+        loop {
+            tokio::select! {
+                joined = &mut self.bff => {
+                    record(joined, &self.shutdown);
+                    break;
+                }
+                Some(joined) = self.backends.join_next() => record(joined, &self.shutdown),
+            }
+        }
+        // The front door is closed and drained: stop the services behind it.
+        self.backends_stop.cancel();
+        while let Some(joined) = self.backends.join_next().await {
+            record(joined, &self.shutdown);
         }
         first_error.map_or(Ok(()), Err)
     }
-}
-
-async fn serve(
-    server: RpcServer,
-    shutdown: CancellationToken,
-    grace: std::time::Duration,
-) -> Result<(), ec_platform::server::ServerError> {
-    server.serve(shutdown, grace).await
 }
 
 /// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.

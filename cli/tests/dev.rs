@@ -54,9 +54,18 @@ impl Dev {
 
     /// Sends SIGINT, as Ctrl-C does, and waits for a clean exit.
     fn interrupt(&mut self) {
+        self.signal("-INT");
+    }
+
+    /// Sends SIGTERM, as `docker stop` and Kubernetes do, and waits for a clean exit.
+    fn terminate(&mut self) {
+        self.signal("-TERM");
+    }
+
+    fn signal(&mut self, signal: &str) {
         let mut child = self.child.take().expect("still running");
         let status = Command::new("kill")
-            .args(["-INT", &child.id().to_string()])
+            .args([signal, &child.id().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
@@ -129,7 +138,7 @@ impl Drop for TempDir {
 }
 
 #[tokio::test]
-async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_and_keeps_its_data() {
+async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_keeps_its_data() {
     let dir = TempDir(
         std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())),
     );
@@ -172,5 +181,9 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_and_keeps_its_da
         (409, Some("already_exists")),
         "the account survived the restart"
     );
-    second.interrupt();
+    second.terminate();
+    assert!(
+        port_is_closed(ports.postgres),
+        "SIGTERM stops the embedded PostgreSQL too"
+    );
 }

@@ -112,6 +112,11 @@ impl TestPlatform {
         format!("http://{}", connectable(addr))
     }
 
+    /// Fires the shutdown signal, as SIGTERM would, without waiting; [`TestPlatform::stop`] then waits.
+    pub fn begin_shutdown(&self) {
+        self.shutdown.cancel();
+    }
+
     /// Stops every server (checking that each stopped cleanly) and drops the database.
     pub async fn stop(self) {
         self.shutdown.cancel();

@@ -22,3 +22,52 @@ pub async fn connect(args: &RedisArgs) -> Result<Option<ConnectionManager>, Redi
     tracing::info!("connected to Redis");
     Ok(Some(manager))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn redis_url() -> String {
+        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    }
+
+    #[tokio::test]
+    async fn a_configured_redis_is_connected_and_answers() {
+        let args = RedisArgs {
+            url: Some(redis_url()),
+        };
+        let mut redis = connect(&args)
+            .await
+            .expect("Redis must be running for these tests (see README: make test starts it)")
+            .expect("a URL was given");
+        let key = format!("ec:test:{}", uuid::Uuid::now_v7());
+        let () = redis::cmd("SET")
+            .arg(&key)
+            .arg("1")
+            .arg("EX")
+            .arg(10)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let value: String = redis::cmd("GET")
+            .arg(&key)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        assert_eq!(value, "1");
+    }
+
+    #[tokio::test]
+    async fn no_url_means_no_redis_and_no_error() {
+        assert!(connect(&RedisArgs::default()).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_redis_is_an_error_at_start_up() {
+        // Port 1 on loopback: nothing listens there.
+        let args = RedisArgs {
+            url: Some("redis://127.0.0.1:1".into()),
+        };
+        assert!(connect(&args).await.is_err());
+    }
+}
