@@ -1,5 +1,9 @@
 //! Compiles `proto/` with protox (pure Rust, no system `protoc`) and generates buffa message types plus
 //! connectrpc service traits and clients from the resulting descriptor set.
+//!
+//! The descriptor set also carries the standard `grpc.health.v1` file (vendored in `vendor/`, no code is
+//! generated from it: `connectrpc-health` has its own), so reflection can describe every service a port
+//! lists.
 
 use std::{env, fs, path::PathBuf};
 
@@ -13,14 +17,20 @@ const FILES: &[&str] = &[
     "order/v1/order_service.proto",
 ];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let proto_root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    println!("cargo:rerun-if-changed={}", proto_root.display());
+/// Files described for reflection only.
+const REFLECTION_ONLY_FILES: &[&str] = &["grpc/health/v1/health.proto"];
 
-    let descriptors = protox::Compiler::new([&proto_root])?
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?);
+    let proto_root = manifest_dir.join("../../proto");
+    let vendor_root = manifest_dir.join("vendor");
+    println!("cargo:rerun-if-changed={}", proto_root.display());
+    println!("cargo:rerun-if-changed={}", vendor_root.display());
+
+    let descriptors = protox::Compiler::new([&proto_root, &vendor_root])?
         .include_imports(true)
         .include_source_info(true)
-        .open_files(FILES)?
+        .open_files(FILES.iter().chain(REFLECTION_ONLY_FILES))?
         .encode_file_descriptor_set();
 
     // connectrpc-build watches the descriptor file; rewriting identical bytes would rerun this script on

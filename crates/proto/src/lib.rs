@@ -12,6 +12,6 @@
 
 connectrpc::include_generated!();
 
-/// The encoded `FileDescriptorSet` of every API file and its imports, for server reflection.
+/// The encoded `FileDescriptorSet` of every API file, its imports and `grpc.health.v1`, for server reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/ec_descriptor_set.bin"));
