@@ -247,18 +247,27 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
 mod tests {
     use clap::CommandFactory;
 
-    #[test]
-    fn every_flag_is_unique_and_documented() {
-        super::Cli::command().debug_assert();
-        for sub in super::Cli::command().get_subcommands() {
-            for arg in sub.get_arguments() {
-                assert!(
-                    arg.get_help().is_some(),
-                    "ec {} --{:?} has no help text",
-                    sub.get_name(),
-                    arg.get_long()
-                );
-            }
+    fn assert_documented(command: &clap::Command, path: &str) {
+        for arg in command.get_arguments() {
+            assert!(
+                arg.get_help().is_some(),
+                "`{path}` flag {:?} has no help text",
+                arg.get_id()
+            );
         }
+        for sub in command.get_subcommands() {
+            assert!(
+                sub.get_about().is_some(),
+                "`{path} {}` has no description",
+                sub.get_name()
+            );
+            assert_documented(sub, &format!("{path} {}", sub.get_name()));
+        }
+    }
+
+    #[test]
+    fn every_command_and_flag_is_unique_and_documented() {
+        super::Cli::command().debug_assert();
+        assert_documented(&super::Cli::command(), "ec");
     }
 }

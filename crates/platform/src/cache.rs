@@ -4,7 +4,9 @@
 //! the whole process shares one. Features that use Redis (rate limits, JWKS cache, login throttling,
 //! idempotency fast path) take an `Option` of it and keep their state in process when it is `None`.
 
-use redis::aio::ConnectionManager;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::config::RedisArgs;
 
@@ -17,7 +19,13 @@ pub async fn connect(args: &RedisArgs) -> Result<Option<ConnectionManager>, Redi
         return Ok(None);
     };
     let client = redis::Client::open(url.as_str())?;
-    let mut manager = ConnectionManager::new(client).await?;
+    // Bounded, so a Redis that is down fails start-up within seconds instead of retrying for long; once
+    // connected, the manager reconnects on its own.
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    let mut manager = ConnectionManager::new_with_config(client, config).await?;
     let _: String = redis::cmd("PING").query_async(&mut manager).await?;
     tracing::info!("connected to Redis");
     Ok(Some(manager))
