@@ -2,12 +2,7 @@
 
 use std::process::Command;
 
-use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
-
-fn admin_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+use ec_platform::testing::TestDatabase;
 
 fn ec() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
@@ -19,16 +14,8 @@ fn ec() -> Command {
 
 #[tokio::test]
 async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
-    let admin = PgPool::connect(&admin_url())
-        .await
-        .expect("PostgreSQL must be running (make test starts it)");
-    let name = format!("ec_migrate_test_{}", uuid::Uuid::now_v7().simple());
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let options: PgConnectOptions = admin_url().parse().unwrap();
-    let url = options.clone().database(&name).to_url_lossy().to_string();
+    let database = TestDatabase::create().await;
+    let url = database.url();
 
     for run in 1..=2 {
         let output = ec()
@@ -42,28 +29,22 @@ async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
         );
     }
 
-    let pool = PgPool::connect_with(options.database(&name)).await.unwrap();
+    let pool = &database.pool;
     for schema in ["user_service", "product_service", "order_service"] {
         let history: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
             .bind(format!("{schema}._sqlx_migrations"))
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await
             .unwrap();
         assert!(history.is_some(), "{schema} has its own migration history");
     }
     let users: Option<String> =
         sqlx::query_scalar("SELECT to_regclass('user_service.users')::text")
-            .fetch_one(&pool)
+            .fetch_one(pool)
             .await
             .unwrap();
     assert!(users.is_some());
-    pool.close().await;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE {name} WITH (FORCE)"
-    )))
-    .execute(&admin)
-    .await
-    .unwrap();
+    database.drop_now().await;
 }
 
 #[test]

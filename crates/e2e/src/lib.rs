@@ -11,53 +11,8 @@ use std::net::SocketAddr;
 
 use ec_cli::platform::{Addresses, Platform, PlatformConfig, connectable, migrate_all};
 use ec_platform::shutdown::CancellationToken;
-use sqlx::{PgPool, postgres::PgConnectOptions};
+pub use ec_platform::testing::TestDatabase;
 use tokio::task::JoinHandle;
-
-/// The server the tests create their databases on.
-pub fn admin_database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
-/// A database of its own for one test, dropped by [`TestDatabase::drop_now`].
-pub struct TestDatabase {
-    pub pool: PgPool,
-    admin: PgPool,
-    name: String,
-}
-
-impl TestDatabase {
-    /// Creates an empty database with a unique name.
-    pub async fn create() -> Self {
-        let admin_url = admin_database_url();
-        let admin = PgPool::connect(&admin_url).await.unwrap_or_else(|e| {
-            panic!("PostgreSQL must be running at DATABASE_URL ({admin_url}); `make test` starts it: {e}")
-        });
-        let name = format!("ec_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .expect("the DATABASE_URL role must be allowed to create databases");
-        let options: PgConnectOptions = admin_url.parse().expect("DATABASE_URL is a valid URL");
-        let pool = PgPool::connect_with(options.database(&name))
-            .await
-            .expect("connect to the test database");
-        Self { pool, admin, name }
-    }
-
-    /// Closes every connection and drops the database.
-    pub async fn drop_now(self) {
-        self.pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&self.admin)
-        .await
-        .expect("drop the test database");
-    }
-}
 
 /// The whole platform, running in this process on free ports over its own database.
 pub struct TestPlatform {

@@ -43,6 +43,14 @@ async fn post(
     (status, json)
 }
 
+/// How many account rows exist, deleted or not: what a refused request must not have changed.
+async fn stored_users(platform: &TestPlatform) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM user_service.users")
+        .fetch_one(&platform.database.pool)
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn create_user_over_connect_json_returns_the_user_and_never_the_password() {
     let platform = TestPlatform::start().await;
@@ -161,10 +169,7 @@ async fn concurrent_sign_ups_with_one_email_create_exactly_one_account() {
     for result in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(result.code, ErrorCode::AlreadyExists);
     }
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users")
-        .fetch_one(&platform.database.pool)
-        .await
-        .unwrap();
+    let rows = stored_users(&platform).await;
     assert_eq!(rows, 1);
 
     platform.stop().await;
@@ -212,10 +217,7 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         Some("password must be at least 8 characters")
     );
 
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users")
-        .fetch_one(&platform.database.pool)
-        .await
-        .unwrap();
+    let rows = stored_users(&platform).await;
     assert_eq!(rows, 0, "nothing was stored");
 
     platform.stop().await;
@@ -279,10 +281,7 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
         "{error}"
     );
 
-    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users")
-        .fetch_one(&platform.database.pool)
-        .await
-        .unwrap();
+    let rows = stored_users(&platform).await;
     assert_eq!(rows, 0, "nothing was stored");
 
     platform.stop().await;

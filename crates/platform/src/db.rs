@@ -40,33 +40,7 @@ pub async fn migrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A fresh, empty database on the server named by `DATABASE_URL` (or the local default), dropped by the
-    /// caller. Fails loudly when PostgreSQL is not there.
-    async fn scratch_database() -> (PgPool, PgPool, String) {
-        let admin_url = std::env::var("DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let admin = PgPool::connect(&admin_url)
-            .await
-            .expect("PostgreSQL must be running for these tests (see README: make test starts it)");
-        let name = format!("ec_platform_test_{}", uuid::Uuid::now_v7().simple());
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let mut url: sqlx::postgres::PgConnectOptions = admin_url.parse().unwrap();
-        url = url.database(&name);
-        let pool = PgPoolOptions::new().connect_with(url).await.unwrap();
-        (admin, pool, name)
-    }
-
-    async fn drop_database(admin: &PgPool, pool: PgPool, name: &str) {
-        pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
-            .execute(admin)
-            .await
-            .unwrap();
-    }
+    use crate::testing::TestDatabase;
 
     fn migrator(sql: &'static str) -> Migrator {
         Migrator::with_migrations(vec![sqlx::migrate::Migration::new(
@@ -80,17 +54,18 @@ mod tests {
 
     #[tokio::test]
     async fn two_schemas_with_the_same_migration_version_do_not_collide() {
-        let (admin, pool, name) = scratch_database().await;
+        let database = TestDatabase::create().await;
+        let pool = &database.pool;
 
         migrate(
-            &pool,
+            pool,
             "alpha_service",
             migrator("CREATE TABLE alpha_service.things (id int)"),
         )
         .await
         .unwrap();
         migrate(
-            &pool,
+            pool,
             "beta_service",
             migrator("CREATE TABLE beta_service.things (id int)"),
         )
@@ -98,7 +73,7 @@ mod tests {
         .unwrap();
         // Running again is a no-op, not an error.
         migrate(
-            &pool,
+            pool,
             "alpha_service",
             migrator("CREATE TABLE alpha_service.things (id int)"),
         )
@@ -109,26 +84,27 @@ mod tests {
             let versions: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
                 "SELECT version FROM {schema}._sqlx_migrations"
             )))
-            .fetch_all(&pool)
+            .fetch_all(pool)
             .await
             .unwrap();
             assert_eq!(versions, vec![1], "schema {schema} keeps its own history");
         }
         let in_public: Option<String> =
             sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
-                .fetch_one(&pool)
+                .fetch_one(pool)
                 .await
                 .unwrap();
         assert_eq!(in_public, None, "nothing is written to the public schema");
 
-        drop_database(&admin, pool, &name).await;
+        database.drop_now().await;
     }
 
     #[tokio::test]
     async fn an_edited_migration_is_refused() {
-        let (admin, pool, name) = scratch_database().await;
+        let database = TestDatabase::create().await;
+        let pool = &database.pool;
         migrate(
-            &pool,
+            pool,
             "gamma_service",
             migrator("CREATE TABLE gamma_service.t (id int)"),
         )
@@ -136,7 +112,7 @@ mod tests {
         .unwrap();
 
         let err = migrate(
-            &pool,
+            pool,
             "gamma_service",
             migrator("CREATE TABLE gamma_service.t (id bigint)"),
         )
@@ -147,6 +123,6 @@ mod tests {
             "got {err:?}"
         );
 
-        drop_database(&admin, pool, &name).await;
+        database.drop_now().await;
     }
 }

@@ -10,6 +10,7 @@
 //! - [`cache`]: the optional Redis connection.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
+//! - [`testing`]: a fresh PostgreSQL database per test.
 
 pub mod cache;
 pub mod config;
@@ -17,3 +18,4 @@ pub mod db;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;
+pub mod testing;
