@@ -76,28 +76,11 @@ impl RpcServer {
         })
     }
 
-    /// Adds plain HTTP routes (such as `/health` on the BFF) beside the RPC routes; RPC paths win.
-    pub fn with_http_routes(mut self, routes: axum::Router) -> Self {
-        self.app = routes.merge(self.app);
-        self
-    }
-
-    /// Wraps everything served in `f` (tower layers: CORS, request ids, limits).
-    pub fn map_app(mut self, f: impl FnOnce(axum::Router) -> axum::Router) -> Self {
-        self.app = f(self.app);
-        self
-    }
-
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .expect("a bound TCP listener has an address")
-    }
-
-    /// The health checker, to report a service NOT_SERVING while a dependency is down.
-    pub fn health(&self) -> Arc<StaticChecker> {
-        self.health.clone()
     }
 
     /// Serves until `shutdown` fires, then drains for at most `grace`.
