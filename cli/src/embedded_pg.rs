@@ -62,12 +62,7 @@ pub struct EmbeddedPgArgs {
     pub data_dir: PathBuf,
 
     /// Loopback port of the embedded PostgreSQL.
-    #[arg(
-        id = "pg_port",
-        long = "pg-port",
-        env = "EC_PG_PORT",
-        default_value_t = 54320
-    )]
+    #[arg(id = "pg_port", long = "pg-port", env = "EC_PG_PORT", default_value_t = 54320)]
     pub port: u16,
 
     /// Directory holding initdb and pg_ctl. Searched for when unset: PATH, `pg_config --bindir`, then
@@ -192,10 +187,7 @@ impl EmbeddedPostgres {
             })?;
         }
         if self.as_postgres_user {
-            run(Command::new("chown")
-                .arg("-R")
-                .arg("postgres:postgres")
-                .arg(&self.root))?;
+            run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&self.root))?;
             let writable = Command::new("runuser")
                 .args(["-u", "postgres", "--", "test", "-w"])
                 .arg(self.data_dir())

@@ -9,6 +9,7 @@ use ec_cli::{
 use ec_platform::{
     config::{DatabaseArgs, ShutdownArgs},
     db,
+    identity::{IdentityVerifier, InternalAuthArgs},
     shutdown::{self, CancellationToken},
     telemetry::{self, LogArgs, LogFormat},
 };
@@ -69,6 +70,8 @@ enum Service {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
+        internal: InternalAuthArgs,
+        #[command(flatten)]
         shutdown: ShutdownArgs,
     },
     /// The product service (catalog and inventory).
@@ -115,9 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(args) => dev(args, stop).await,
         Command::Serve(service) => serve(service, stop).await,
         Command::Migrate { database } => {
-            let pool = db::connect(&database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
+            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             platform::migrate_all(&pool).await?;
             Ok(())
         }
@@ -130,8 +131,7 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
         Some(url) => url,
         None => {
             let settings = args.embedded.clone();
-            let pg =
-                tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&settings)).await??;
+            let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&settings)).await??;
             create_database_if_missing(&pg.admin_url(), embedded_pg::DATABASE).await?;
             let url = pg.url();
             embedded = Some(pg);
@@ -145,18 +145,12 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
     result
 }
 
-async fn run_platform(
-    url: &str,
-    config: &PlatformConfig,
-    stop: CancellationToken,
-) -> anyhow::Result<()> {
+async fn run_platform(url: &str, config: &PlatformConfig, stop: CancellationToken) -> anyhow::Result<()> {
     let database = DatabaseArgs {
         url: url.to_owned(),
         max_connections: 20,
     };
-    let pool = db::connect(&database)
-        .await
-        .context("cannot connect to PostgreSQL")?;
+    let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
     platform::migrate_all(&pool).await?;
     let running = Platform::start(config, pool, stop).await?;
     let a = running.addresses;
@@ -176,11 +170,10 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
     let admin = sqlx::PgPool::connect(admin_url)
         .await
         .context("cannot connect to the embedded PostgreSQL")?;
-    let exists: bool =
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-            .bind(name)
-            .fetch_one(&admin)
-            .await?;
+    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+        .bind(name)
+        .fetch_one(&admin)
+        .await?;
     if !exists {
         // Identifiers cannot be bound as parameters; `name` is our own constant, not input.
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
@@ -196,14 +189,14 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
         Service::User {
             config,
             database,
+            internal,
             shutdown,
         } => {
-            let pool = db::connect(&database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
+            let identity = IdentityVerifier::new(&internal)?;
+            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
             (
-                ec_user::startup::build(&config, pool).await?,
+                ec_user::startup::build(&config, pool, identity).await?,
                 shutdown.grace(),
             )
         }
@@ -212,32 +205,20 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             database,
             shutdown,
         } => {
-            let pool = db::connect(&database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
+            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
-            (
-                ec_product::startup::build(&config, pool).await?,
-                shutdown.grace(),
-            )
+            (ec_product::startup::build(&config, pool).await?, shutdown.grace())
         }
         Service::Order {
             config,
             database,
             shutdown,
         } => {
-            let pool = db::connect(&database)
-                .await
-                .context("cannot connect to PostgreSQL")?;
+            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_order::SCHEMA, ec_order::migrator()).await?;
-            (
-                ec_order::startup::build(&config, pool).await?,
-                shutdown.grace(),
-            )
+            (ec_order::startup::build(&config, pool).await?, shutdown.grace())
         }
-        Service::Bff { config, shutdown } => {
-            (ec_bff::startup::build(&config).await?, shutdown.grace())
-        }
+        Service::Bff { config, shutdown } => (ec_bff::startup::build(&config).await?, shutdown.grace()),
     };
     server.serve(stop, grace).await?;
     Ok(())

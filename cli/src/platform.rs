@@ -4,7 +4,12 @@ use std::net::SocketAddr;
 
 use ec_bff::config::BffConfig;
 use ec_order::config::OrderConfig;
-use ec_platform::{db, server::ServerError, shutdown::CancellationToken};
+use ec_platform::{
+    db,
+    identity::{IdentityVerifier, InternalAuthArgs},
+    server::ServerError,
+    shutdown::CancellationToken,
+};
 use ec_product::config::ProductConfig;
 use ec_user::config::UserConfig;
 use sqlx::PgPool;
@@ -23,6 +28,8 @@ pub struct PlatformConfig {
     pub bff: BffConfig,
     #[command(flatten)]
     pub shutdown: ec_platform::config::ShutdownArgs,
+    #[command(flatten)]
+    pub internal: InternalAuthArgs,
 }
 
 /// Applies every service's migrations, each in its own schema.
@@ -58,19 +65,26 @@ pub struct Platform {
 impl Platform {
     /// Binds every port and starts serving. The schemas must already be migrated ([`migrate_all`]).
     ///
-    /// The BFF is pointed at the user service actually bound, so ports given as 0 (tests) work.
-    pub async fn start(
-        config: &PlatformConfig,
-        pool: PgPool,
-        shutdown: CancellationToken,
-    ) -> anyhow::Result<Self> {
-        let user = ec_user::startup::build(&config.user, pool.clone()).await?;
+    /// The BFF is pointed at the user service actually bound, so ports given as 0 (tests) work. Without a
+    /// configured internal auth token, one is generated: every part runs in this process, so none needs to be
+    /// shared with anything else.
+    pub async fn start(config: &PlatformConfig, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<Self> {
+        let internal = InternalAuthArgs {
+            token: Some(
+                config
+                    .internal
+                    .token
+                    .clone()
+                    .unwrap_or_else(IdentityVerifier::generate_token),
+            ),
+        };
+        let identity = IdentityVerifier::new(&internal)?;
+        let user = ec_user::startup::build(&config.user, pool.clone(), identity).await?;
         let product = ec_product::startup::build(&config.product, pool.clone()).await?;
         let order = ec_order::startup::build(&config.order, pool).await?;
 
         let mut bff_config = config.bff.clone();
-        bff_config.user_service_url =
-            format!("http://{}", connectable(user.local_addr())).parse()?;
+        bff_config.user_service_url = format!("http://{}", connectable(user.local_addr())).parse()?;
         let bff = ec_bff::startup::build(&bff_config).await?;
 
         let addresses = Addresses {
@@ -105,10 +119,7 @@ impl Platform {
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r.map_err(anyhow::Error::from));
             if let Err(e) = result {
-                tracing::error!(
-                    error = format!("{e:#}"),
-                    "a server failed; stopping the platform"
-                );
+                tracing::error!(error = format!("{e:#}"), "a server failed; stopping the platform");
                 shutdown.cancel();
                 first_error.get_or_insert(e);
             }
@@ -135,12 +146,8 @@ impl Platform {
 /// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.
 pub fn connectable(addr: SocketAddr) -> SocketAddr {
     match addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => {
-            SocketAddr::from(([127, 0, 0, 1], a.port()))
-        }
-        SocketAddr::V6(a) if a.ip().is_unspecified() => {
-            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port()))
-        }
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
         other => other,
     }
 }

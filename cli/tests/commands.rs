@@ -18,10 +18,7 @@ async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
     let url = database.url();
 
     for run in 1..=2 {
-        let output = ec()
-            .args(["migrate", "--database-url", &url])
-            .output()
-            .unwrap();
+        let output = ec().args(["migrate", "--database-url", &url]).output().unwrap();
         assert!(
             output.status.success(),
             "run {run}: {}",
@@ -38,11 +35,10 @@ async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
             .unwrap();
         assert!(history.is_some(), "{schema} has its own migration history");
     }
-    let users: Option<String> =
-        sqlx::query_scalar("SELECT to_regclass('user_service.users')::text")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+    let users: Option<String> = sqlx::query_scalar("SELECT to_regclass('user_service.users')::text")
+        .fetch_one(pool)
+        .await
+        .unwrap();
     assert!(users.is_some());
     database.drop_now().await;
 }
@@ -80,14 +76,8 @@ fn ec_serve_bff_refuses_a_backend_url_it_cannot_use() {
 fn ec_serve_reports_a_port_that_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = ec()
-        .args(["serve", "bff", "--bff-addr", &addr])
-        .output()
-        .unwrap();
+    let output = ec().args(["serve", "bff", "--bff-addr", &addr]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains(&format!("cannot listen on {addr}")),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
 }

@@ -11,11 +11,7 @@ use std::{
 use serde_json::{Value, json};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Ports {
@@ -72,16 +68,10 @@ impl Dev {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                assert!(
-                    status.success(),
-                    "ec dev exits cleanly on Ctrl-C, got {status}"
-                );
+                assert!(status.success(), "ec dev exits cleanly on Ctrl-C, got {status}");
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "ec dev did not stop within 30 s of Ctrl-C"
-            );
+            assert!(Instant::now() < deadline, "ec dev did not stop within 30 s of Ctrl-C");
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -92,9 +82,7 @@ impl Drop for Dev {
         if self.child.is_some() && !std::thread::panicking() {
             self.interrupt();
         } else if let Some(child) = &mut self.child {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
+            let _ = Command::new("kill").args(["-INT", &child.id().to_string()]).status();
             let _ = child.wait();
         }
     }
@@ -102,9 +90,7 @@ impl Drop for Dev {
 
 async fn create_user(bff: u16, email: &str) -> (u16, Value) {
     let response = reqwest::Client::new()
-        .post(format!(
-            "http://127.0.0.1:{bff}/user.v1.UserService/CreateUser"
-        ))
+        .post(format!("http://127.0.0.1:{bff}/user.v1.UserService/CreateUser"))
         .header("content-type", "application/json")
         .body(json!({"email": email, "password": "correct horse"}).to_string())
         .send()
@@ -139,9 +125,7 @@ impl Drop for TempDir {
 
 #[tokio::test]
 async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_keeps_its_data() {
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())),
-    );
+    let dir = TempDir(std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())));
     let ports = Ports {
         bff: free_port(),
         user: free_port(),
@@ -163,10 +147,7 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
         ("order", ports.order),
         ("PostgreSQL", ports.postgres),
     ] {
-        assert!(
-            port_is_closed(port),
-            "{name} still listens on {port} after Ctrl-C"
-        );
+        assert!(port_is_closed(port), "{name} still listens on {port} after Ctrl-C");
     }
     assert!(
         !dir.0.join("data/postmaster.pid").exists(),

@@ -10,14 +10,19 @@
 use std::net::SocketAddr;
 
 use ec_cli::platform::{Addresses, Platform, PlatformConfig, connectable, migrate_all};
-use ec_platform::shutdown::CancellationToken;
 pub use ec_platform::testing::TestDatabase;
+use ec_platform::{
+    identity::{IdentityVerifier, InternalAuthArgs},
+    shutdown::CancellationToken,
+};
 use tokio::task::JoinHandle;
 
 /// The whole platform, running in this process on free ports over its own database.
 pub struct TestPlatform {
     pub addresses: Addresses,
     pub database: TestDatabase,
+    /// Holds the platform's internal secret, to call a service directly the way the BFF does.
+    pub identity: IdentityVerifier,
     shutdown: CancellationToken,
     running: JoinHandle<Result<(), String>>,
 }
@@ -31,6 +36,7 @@ impl TestPlatform {
     pub async fn start() -> Self {
         let database = TestDatabase::create().await;
         migrate_all(&database.pool).await.expect("migrations apply");
+        let internal_token = IdentityVerifier::generate_token();
         let config = PlatformConfig {
             user: ec_user::config::UserConfig { addr: any_port() },
             product: ec_product::config::ProductConfig { addr: any_port() },
@@ -41,17 +47,23 @@ impl TestPlatform {
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
+            internal: InternalAuthArgs {
+                token: Some(internal_token.clone()),
+            },
         };
         let shutdown = CancellationToken::new();
         let platform = Platform::start(&config, database.pool.clone(), shutdown.clone())
             .await
             .expect("the platform starts");
         let addresses = platform.addresses;
-        let running =
-            tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
+        let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
         Self {
             addresses,
             database,
+            identity: IdentityVerifier::new(&InternalAuthArgs {
+                token: Some(internal_token),
+            })
+            .expect("a generated token is long enough"),
             shutdown,
             running,
         }
@@ -106,12 +118,7 @@ pub mod clients {
 
     impl Wire {
         /// Every wire a client can use.
-        pub const ALL: [Wire; 4] = [
-            Wire::ConnectJson,
-            Wire::ConnectProto,
-            Wire::GrpcWeb,
-            Wire::Grpc,
-        ];
+        pub const ALL: [Wire; 4] = [Wire::ConnectJson, Wire::ConnectProto, Wire::GrpcWeb, Wire::Grpc];
     }
 
     /// An HTTP transport and client configuration for `wire` against `base_url`.
@@ -121,10 +128,7 @@ pub mod clients {
         match wire {
             Wire::ConnectJson => (HttpClient::plaintext(), config.json()),
             Wire::ConnectProto => (HttpClient::plaintext(), config.proto()),
-            Wire::GrpcWeb => (
-                HttpClient::plaintext(),
-                config.with_protocol(Protocol::GrpcWeb).proto(),
-            ),
+            Wire::GrpcWeb => (HttpClient::plaintext(), config.with_protocol(Protocol::GrpcWeb).proto()),
             Wire::Grpc => (
                 HttpClient::plaintext_http2_only(),
                 config.with_protocol(Protocol::Grpc).proto(),

@@ -8,8 +8,7 @@ use connectrpc_health::{HealthClient, wire::HealthCheckRequest, wire::ServingSta
 use connectrpc_reflection::{
     ServerReflectionClient,
     wire::v1::{
-        ServerReflectionRequest, server_reflection_request::MessageRequest,
-        server_reflection_response::MessageResponse,
+        ServerReflectionRequest, server_reflection_request::MessageRequest, server_reflection_response::MessageResponse,
     },
 };
 use ec_e2e::TestPlatform;
@@ -53,9 +52,7 @@ async fn listed_services(url: &str) -> Vec<String> {
         .expect("one response")
         .to_owned_message();
     match response.message_response {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            list.service.iter().map(|s| s.name.clone()).collect()
-        }
+        Some(MessageResponse::ListServicesResponse(list)) => list.service.iter().map(|s| s.name.clone()).collect(),
         other => panic!("expected a service list, got {other:?}"),
     }
 }
@@ -71,7 +68,7 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
     ];
     let ports = [
         ("bff", a.bff, vec!["user.v1.UserService"]),
-        ("user", a.user, vec!["user.v1.UserService"]),
+        ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
         ("product", a.product, vec![]),
         ("order", a.order, vec![]),
     ];
@@ -94,11 +91,7 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
         assert_eq!(unknown.code, ErrorCode::NotFound, "{name}");
 
         let listed = listed_services(&url).await;
-        let expected: Vec<String> = services
-            .iter()
-            .chain(standard.iter())
-            .map(|s| s.to_string())
-            .collect();
+        let expected: Vec<String> = services.iter().chain(standard.iter()).map(|s| s.to_string()).collect();
         assert_eq!(listed, expected, "{name}");
     }
 
@@ -143,8 +136,5 @@ async fn health_turns_not_serving_when_shutdown_begins() {
     platform.stop().await;
 
     let after = health(&url, "").await;
-    assert!(
-        after.is_err(),
-        "the port is closed after shutdown: {after:?}"
-    );
+    assert!(after.is_err(), "the port is closed after shutdown: {after:?}");
 }

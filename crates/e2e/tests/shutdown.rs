@@ -29,9 +29,7 @@ async fn a_request_in_flight_when_shutdown_begins_still_completes_through_the_bf
     // New connections are no longer served...
     let refused = tokio::time::timeout(Duration::from_secs(2), async {
         let mut fresh = tokio::net::TcpStream::connect(bff).await?;
-        fresh
-            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await?;
+        fresh.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await?;
         let mut buf = [0u8; 1];
         fresh.read(&mut buf).await
     })
@@ -44,13 +42,10 @@ async fn a_request_in_flight_when_shutdown_begins_still_completes_through_the_bf
     // ...but the request already in flight is finished, backend call included.
     socket.write_all(second_half.as_bytes()).await.unwrap();
     let mut response = String::new();
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        socket.read_to_string(&mut response),
-    )
-    .await
-    .expect("the in-flight request is answered before the grace period ends")
-    .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), socket.read_to_string(&mut response))
+        .await
+        .expect("the in-flight request is answered before the grace period ends")
+        .unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.contains("drain@example.com"), "{response}");
 

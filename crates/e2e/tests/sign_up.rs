@@ -24,12 +24,7 @@ async fn post_json(platform: &TestPlatform, path: &str, body: &str) -> (u16, Val
     post(platform, path, "application/json", body.as_bytes().to_vec()).await
 }
 
-async fn post(
-    platform: &TestPlatform,
-    path: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> (u16, Value) {
+async fn post(platform: &TestPlatform, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
     let response = reqwest::Client::new()
         .post(format!("{}{path}", platform.bff_url()))
         .header("content-type", content_type)
@@ -79,16 +74,13 @@ async fn create_user_over_connect_json_returns_the_user_and_never_the_password()
         .fetch_one(&platform.database.pool)
         .await
         .unwrap();
-    assert!(
-        stored.starts_with("$argon2id$"),
-        "stored as an Argon2id hash"
-    );
+    assert!(stored.starts_with("$argon2id$"), "stored as an Argon2id hash");
 
     platform.stop().await;
 }
 
 #[tokio::test]
-async fn create_and_get_user_work_over_connect_json_connect_binary_grpc_web_and_grpc() {
+async fn sign_up_works_over_connect_json_connect_binary_grpc_web_and_grpc() {
     let platform = TestPlatform::start().await;
 
     for wire in Wire::ALL {
@@ -108,15 +100,15 @@ async fn create_and_get_user_work_over_connect_json_connect_binary_grpc_web_and_
             "{wire:?}"
         );
 
-        let fetched = client
+        // Reading it back needs a signed-in caller, in every protocol.
+        let err = client
             .get_user(GetUserRequest {
                 id: user.id.clone(),
                 ..Default::default()
             })
             .await
-            .unwrap_or_else(|e| panic!("{wire:?}: GetUser failed: {e:?}"))
-            .into_owned();
-        assert_eq!(fetched.user.as_option(), Some(user), "{wire:?}");
+            .unwrap_err();
+        assert_eq!(err.code, ErrorCode::Unauthenticated, "{wire:?}");
     }
 
     platform.stop().await;
@@ -196,10 +188,7 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         assert_eq!(status, 400, "{case}: {error}");
         assert_eq!(error["code"], "invalid_argument", "{case}");
         assert!(
-            !error["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("xxxxxxxx"),
+            !error["message"].as_str().unwrap_or_default().contains("xxxxxxxx"),
             "input is not echoed"
         );
     }
@@ -212,10 +201,7 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         .await
         .unwrap_err();
     assert_eq!(err.code, ErrorCode::InvalidArgument);
-    assert_eq!(
-        err.message.as_deref(),
-        Some("password must be at least 8 characters")
-    );
+    assert_eq!(err.message.as_deref(), Some("password must be at least 8 characters"));
 
     let rows = stored_users(&platform).await;
     assert_eq!(rows, 0, "nothing was stored");
@@ -230,21 +216,9 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
     let cases: Vec<(&str, Vec<u8>, u16)> = vec![
         ("application/json", b"{\"email\":".to_vec(), 400),
         ("application/json", b"not json at all".to_vec(), 400),
-        (
-            "application/json",
-            br#"{"email": 12, "password": true}"#.to_vec(),
-            400,
-        ),
-        (
-            "application/json",
-            br#"{"email": ["a@example.com"]}"#.to_vec(),
-            400,
-        ),
-        (
-            "application/proto",
-            vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
-            400,
-        ),
+        ("application/json", br#"{"email": 12, "password": true}"#.to_vec(), 400),
+        ("application/json", br#"{"email": ["a@example.com"]}"#.to_vec(), 400),
+        ("application/proto", vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff], 400),
         ("application/proto", vec![0x0a, 0x50, b'a'], 400),
         ("text/plain", b"hello".to_vec(), 415),
         ("application/xml", b"<user/>".to_vec(), 415),
@@ -261,8 +235,7 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
     // A body far larger than any real request is refused as soon as it passes the limit, not buffered without
     // bound. Over HTTP/2 the client reads that early answer cleanly (over HTTP/1.1 the server closes the
     // connection while the client is still sending, which clients report as a broken pipe).
-    let huge =
-        json!({"email": "a@example.com", "password": "x".repeat(8 * 1024 * 1024)}).to_string();
+    let huge = json!({"email": "a@example.com", "password": "x".repeat(8 * 1024 * 1024)}).to_string();
     let response = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()
@@ -288,30 +261,57 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
 }
 
 #[tokio::test]
-async fn get_user_distinguishes_unknown_ids_from_malformed_ones() {
+async fn get_user_without_a_token_is_unauthenticated_whatever_the_id() {
     let platform = TestPlatform::start().await;
-
-    let (status, error) = post_json(
+    let (_, created) = post_json(
         &platform,
-        GET_USER,
-        r#"{"id":"01a223a3-39f9-7297-8de7-6bc0d3bc4a01"}"#,
+        CREATE_USER,
+        r#"{"email":"a@example.com","password":"correct horse"}"#,
     )
     .await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
+    let id = created["user"]["id"].as_str().unwrap();
 
-    for id in [
-        "",
-        "42",
-        "'; DROP TABLE user_service.users; --",
-        &"f".repeat(10_000),
-    ] {
-        let (status, error) =
-            post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
+    for id in [id, "01a223a3-39f9-7297-8de7-6bc0d3bc4a01", "", "not-a-uuid"] {
+        let (status, error) = post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
         assert_eq!(
             (status, error["code"].as_str()),
-            (400, Some("invalid_argument")),
+            (401, Some("unauthenticated")),
             "{id:?}"
         );
+        assert_eq!(
+            error["message"], "sign in to do this",
+            "nothing about the id leaks: {id:?}"
+        );
+    }
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn client_sent_identity_headers_are_not_believed() {
+    let platform = TestPlatform::start().await;
+    let (_, created) = post_json(
+        &platform,
+        CREATE_USER,
+        r#"{"email":"a@example.com","password":"correct horse"}"#,
+    )
+    .await;
+    let id = created["user"]["id"].as_str().unwrap();
+
+    // A client claiming to be the account, with and without a guessed secret, through the BFF and directly.
+    for base in [platform.bff_url(), platform.url_of(platform.addresses.user)] {
+        for secret in [None, Some("guess".repeat(10))] {
+            let mut request = reqwest::Client::new()
+                .post(format!("{base}{GET_USER}"))
+                .header("content-type", "application/json")
+                .header("x-ec-caller-id", id)
+                .header("x-ec-caller-roles", "customer,admin");
+            if let Some(secret) = &secret {
+                request = request.header("x-ec-internal-token", secret);
+            }
+            let response = request.body(json!({ "id": id }).to_string()).send().await.unwrap();
+            assert_eq!(response.status(), 401, "{base} with secret {secret:?}");
+        }
     }
 
     platform.stop().await;
@@ -327,14 +327,32 @@ async fn get_user_is_also_served_as_a_connect_get_request() {
     )
     .await;
     let id = created["user"]["id"].as_str().unwrap();
-
     let message = format!(r#"{{"id":"{id}"}}"#);
-    let response = reqwest::Client::new()
-        .get(format!("{}{GET_USER}", platform.bff_url()))
-        .query(&[("encoding", "json"), ("message", message.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let get = |base: String, headers: http::HeaderMap| {
+        let message = message.clone();
+        async move {
+            reqwest::Client::new()
+                .get(format!("{base}{GET_USER}"))
+                .query(&[("encoding", "json"), ("message", message.as_str())])
+                .headers(headers)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+
+    // Through the BFF, without a token: routed as a GET (not 405), and refused for want of a caller.
+    let response = get(platform.bff_url(), http::HeaderMap::new()).await;
+    assert_eq!(response.status(), 401);
+
+    // At the service, as the BFF calls it for the signed-in account holder.
+    let mut headers = http::HeaderMap::new();
+    let caller = ec_platform::identity::Caller {
+        user_id: id.parse().unwrap(),
+        roles: vec![ec_platform::identity::Role::Customer],
+    };
+    platform.identity.stamp(Some(&caller), &mut headers);
+    let response = get(platform.url_of(platform.addresses.user), headers).await;
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["user"]["email"], "get@example.com");

@@ -41,9 +41,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_configured_redis_is_connected_and_answers() {
-        let args = RedisArgs {
-            url: Some(redis_url()),
-        };
+        let args = RedisArgs { url: Some(redis_url()) };
         let mut redis = connect(&args)
             .await
             .expect("Redis must be running for these tests (see README: make test starts it)")
@@ -57,11 +55,7 @@ mod tests {
             .query_async(&mut redis)
             .await
             .unwrap();
-        let value: String = redis::cmd("GET")
-            .arg(&key)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+        let value: String = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
         assert_eq!(value, "1");
     }
 

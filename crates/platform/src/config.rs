@@ -40,12 +40,7 @@ impl std::fmt::Debug for DatabaseArgs {
 pub struct RedisArgs {
     /// Redis URL, e.g. redis://127.0.0.1:6379. Unset: features that would share state through Redis keep
     /// it in process instead.
-    #[arg(
-        id = "redis_url",
-        long = "redis-url",
-        env = "REDIS_URL",
-        hide_env_values = true
-    )]
+    #[arg(id = "redis_url", long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
     pub url: Option<String>,
 }
 

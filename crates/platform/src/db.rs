@@ -25,11 +25,7 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
 
 /// Applies `migrator`'s pending migrations inside `schema`, creating the schema if needed. Safe to run
 /// concurrently from several replicas: sqlx takes a database-wide advisory lock while migrating.
-pub async fn migrate(
-    pool: &PgPool,
-    schema: &'static str,
-    mut migrator: Migrator,
-) -> Result<(), MigrateError> {
+pub async fn migrate(pool: &PgPool, schema: &'static str, mut migrator: Migrator) -> Result<(), MigrateError> {
     migrator.create_schema(schema);
     migrator.dangerous_set_table_name(format!("{schema}._sqlx_migrations"));
     migrator.run(pool).await?;
@@ -89,11 +85,10 @@ mod tests {
             .unwrap();
             assert_eq!(versions, vec![1], "schema {schema} keeps its own history");
         }
-        let in_public: Option<String> =
-            sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let in_public: Option<String> = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
+            .fetch_one(pool)
+            .await
+            .unwrap();
         assert_eq!(in_public, None, "nothing is written to the public schema");
 
         database.drop_now().await;
@@ -103,13 +98,9 @@ mod tests {
     async fn an_edited_migration_is_refused() {
         let database = TestDatabase::create().await;
         let pool = &database.pool;
-        migrate(
-            pool,
-            "gamma_service",
-            migrator("CREATE TABLE gamma_service.t (id int)"),
-        )
-        .await
-        .unwrap();
+        migrate(pool, "gamma_service", migrator("CREATE TABLE gamma_service.t (id int)"))
+            .await
+            .unwrap();
 
         let err = migrate(
             pool,
@@ -118,10 +109,7 @@ mod tests {
         )
         .await
         .unwrap_err();
-        assert!(
-            matches!(err, MigrateError::VersionMismatch(1)),
-            "got {err:?}"
-        );
+        assert!(matches!(err, MigrateError::VersionMismatch(1)), "got {err:?}");
 
         database.drop_now().await;
     }

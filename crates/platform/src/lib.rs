@@ -8,6 +8,8 @@
 //!   (`user_service`, ...) and keeps its migration history *inside* that schema, so services share a database
 //!   without their migration versions colliding.
 //! - [`cache`]: the optional Redis connection.
+//! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
+//!   trustworthy.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 //! - [`testing`]: a fresh PostgreSQL database per test.
@@ -15,6 +17,7 @@
 pub mod cache;
 pub mod config;
 pub mod db;
+pub mod identity;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

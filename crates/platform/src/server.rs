@@ -57,9 +57,7 @@ impl RpcServer {
             .map_err(|source| ServerError::Bind { addr, source })?;
         let (router, health) = connectrpc_health::install_static(router, services.iter().copied());
 
-        let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(
-            ec_proto::FILE_DESCRIPTOR_SET,
-        )?;
+        let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(ec_proto::FILE_DESCRIPTOR_SET)?;
         reflector.add_descriptor_set_bytes(connectrpc_reflection::FILE_DESCRIPTOR_SET)?;
         let advertised = services.iter().map(|s| s.to_string()).chain([
             connectrpc_health::HEALTH_SERVICE_NAME.to_string(),
@@ -78,17 +76,11 @@ impl RpcServer {
 
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound TCP listener has an address")
+        self.listener.local_addr().expect("a bound TCP listener has an address")
     }
 
     /// Serves until `shutdown` fires, then drains for at most `grace`.
-    pub async fn serve(
-        self,
-        shutdown: CancellationToken,
-        grace: Duration,
-    ) -> Result<(), ServerError> {
+    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         let Self {
             name,
             listener,
@@ -99,15 +91,12 @@ impl RpcServer {
         tracing::info!(service = name, %addr, "listening (Connect, gRPC-Web and gRPC; HTTP/1.1 and h2c)");
 
         let stop = shutdown.clone();
-        let server = axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            stop.cancelled().await;
-            health.shutdown();
-        })
-        .into_future();
+        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                stop.cancelled().await;
+                health.shutdown();
+            })
+            .into_future();
         let deadline = async {
             shutdown.cancelled().await;
             tokio::time::sleep(grace).await;

@@ -18,10 +18,7 @@ pub fn cancel_on_signal(token: CancellationToken) {
 #[cfg(unix)]
 async fn wait_for_signal() -> &'static str {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::terminate()),
-    ) else {
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         tracing::error!("cannot listen for SIGINT/SIGTERM; stop the process with SIGKILL");
         return std::future::pending().await;
     };

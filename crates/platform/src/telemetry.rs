@@ -30,12 +30,7 @@ pub fn init(args: &LogArgs) {
     let registry = tracing_subscriber::registry().with(filter);
     let result = match args.format {
         LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
-            )
+            .with(fmt::layer().json().flatten_event(true).with_current_span(true))
             .try_init(),
         LogFormat::Pretty => registry.with(fmt::layer()).try_init(),
     };

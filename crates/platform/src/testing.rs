@@ -5,8 +5,7 @@ use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
 
 /// The server tests create their databases on: `DATABASE_URL`, or the local PostgreSQL.
 pub fn admin_database_url() -> String {
-    std::env::var("DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
 /// A database of its own for one test, dropped by [`TestDatabase::drop_now`]. Missing PostgreSQL is a loud

@@ -13,5 +13,4 @@
 connectrpc::include_generated!();
 
 /// The encoded `FileDescriptorSet` of every API file, its imports and `grpc.health.v1`, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] =
-    include_bytes!(concat!(env!("OUT_DIR"), "/ec_descriptor_set.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ec_descriptor_set.bin"));

@@ -10,10 +10,9 @@ use connectrpc::{
     client::{CallOptions, ClientConfig, Http2Connection, SharedHttp2Connection},
 };
 use ec_proto::user::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
-    DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
-    ListUsersResponse, SetUserRoleRequest, SetUserRoleResponse, UpdateUserRequest,
-    UpdateUserResponse, UserService, UserServiceClient,
+    ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
+    DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse, SetUserRoleRequest,
+    SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, UserService, UserServiceClient,
 };
 
 /// The one inbound header passed to backends, so a request can be followed through the logs of every hop.

@@ -1,71 +1,52 @@
 //! The `user.v1.UserService` and `user.v1.CredentialService` handlers.
 //!
-//! Each handler parses the wire message into domain values (refusing bad input with `invalid_argument`
-//! before touching the database), calls [`crate::db`], and maps the row back to the wire type.
+//! Each handler reads the caller from the metadata, parses the wire message into domain values (refusing bad
+//! input with `invalid_argument` before touching the database), calls [`crate::accounts`], and maps the
+//! result back to the wire type.
 
 use buffa::MessageField;
-use connectrpc::{ConnectError, RequestContext, Response, ServiceRequest, ServiceResult};
+use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
+use ec_platform::identity::{Caller, IdentityVerifier, Role};
 use ec_proto::user::v1::{
-    ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
-    DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
-    ListUsersResponse, Role, SetUserRoleRequest, SetUserRoleResponse, UpdateUserRequest,
-    UpdateUserResponse, User, UserService,
+    self as wire, ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
+    CredentialService, DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
+    ListUsersResponse, SetUserRoleRequest, SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, User,
+    UserService, VerifyPasswordRequest, VerifyPasswordResponse,
 };
 use sqlx::PgPool;
 
 use crate::{
-    db::{self, NewUser, UserRow},
+    accounts,
+    db::{NameChange, UserRow},
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
-    password,
 };
 
-/// The user service's RPC handlers.
+/// The user service's public RPC handlers.
 #[derive(Clone)]
 pub struct UserApi {
     pool: PgPool,
+    identity: IdentityVerifier,
 }
 
 impl UserApi {
-    /// Handlers over `pool`.
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    /// Handlers over `pool`, trusting caller metadata checked by `identity`.
+    pub fn new(pool: PgPool, identity: IdentityVerifier) -> Self {
+        Self { pool, identity }
     }
 
-    async fn create(&self, request: CreateUserRequest) -> Result<User, Error> {
-        let email = Email::parse(&request.email)?;
-        let password = Password::parse(&request.password)?;
-        let name = request
-            .name
-            .as_deref()
-            .map(DisplayName::parse)
-            .transpose()?;
-        let password_hash = password::hash(password).await?;
-        let id = UserId::new();
-        let row = db::insert_user(
-            &self.pool,
-            NewUser {
-                id,
-                email: &email,
-                name: name.as_ref(),
-                password_hash: &password_hash,
-            },
-        )
-        .await?;
-        tracing::info!(user_id = %id, "account created");
-        Ok(to_wire(row))
+    fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Error> {
+        Ok(self.identity.caller(ctx.headers())?)
     }
 
-    async fn get(&self, id: &str) -> Result<User, Error> {
-        let id = UserId::parse(id)?;
-        db::find_user(&self.pool, id)
-            .await?
-            .map(to_wire)
-            .ok_or(Error::NotFound)
+    /// The signed-in caller; checked before the request is looked at, so anonymous callers learn nothing.
+    fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, Error> {
+        self.caller(ctx)?.ok_or(Error::Unauthenticated)
     }
 }
 
-fn to_wire(row: UserRow) -> User {
+/// Maps a stored account to the wire.
+pub fn to_wire(row: UserRow) -> User {
     User {
         id: row.id.to_string(),
         email: row.email,
@@ -75,18 +56,28 @@ fn to_wire(row: UserRow) -> User {
         roles: row
             .roles
             .iter()
-            .filter_map(|role| match role.as_str() {
-                "customer" => Some(Role::ROLE_CUSTOMER.into()),
-                "admin" => Some(Role::ROLE_ADMIN.into()),
-                _ => None,
-            })
+            .filter_map(|name| Role::parse(name))
+            .map(|role| role_to_wire(role).into())
             .collect(),
         ..Default::default()
     }
 }
 
-fn not_yet(rpc: &'static str) -> ConnectError {
-    Error::NotYetServed(rpc).into()
+fn role_to_wire(role: Role) -> wire::Role {
+    match role {
+        Role::Customer => wire::Role::ROLE_CUSTOMER,
+        Role::Admin => wire::Role::ROLE_ADMIN,
+    }
+}
+
+fn role_from_wire(role: buffa::EnumValue<wire::Role>) -> Result<Role, Error> {
+    match role.as_known() {
+        Some(wire::Role::ROLE_CUSTOMER) => Ok(Role::Customer),
+        Some(wire::Role::ROLE_ADMIN) => Ok(Role::Admin),
+        _ => Err(Error::InvalidArgument(
+            "role must be ROLE_CUSTOMER or ROLE_ADMIN".into(),
+        )),
+    }
 }
 
 #[allow(refining_impl_trait)]
@@ -96,62 +87,147 @@ impl UserService for UserApi {
         _ctx: RequestContext,
         request: ServiceRequest<'_, CreateUserRequest>,
     ) -> ServiceResult<CreateUserResponse> {
-        let user = self.create(request.to_owned_message()).await?;
+        let email = Email::parse(request.email)?;
+        let password = Password::parse(request.password)?;
+        let name = request.name.map(DisplayName::parse).transpose()?;
+        let row = accounts::create(&self.pool, email, password, name).await?;
         Response::ok(CreateUserResponse {
-            user: MessageField::some(user),
+            user: MessageField::some(to_wire(row)),
             ..Default::default()
         })
     }
 
     async fn get_user(
         &self,
-        _ctx: RequestContext,
+        ctx: RequestContext,
         request: ServiceRequest<'_, GetUserRequest>,
     ) -> ServiceResult<GetUserResponse> {
-        let user = self.get(request.id).await?;
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        let row = accounts::get(&self.pool, &caller, id).await?;
         Response::ok(GetUserResponse {
-            user: MessageField::some(user),
+            user: MessageField::some(to_wire(row)),
             ..Default::default()
         })
     }
 
     async fn update_user(
         &self,
-        _ctx: RequestContext,
-        _request: ServiceRequest<'_, UpdateUserRequest>,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, UpdateUserRequest>,
     ) -> ServiceResult<UpdateUserResponse> {
-        Err(not_yet("UpdateUser"))
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        let email = request.email.map(Email::parse).transpose()?;
+        let name = match request.name {
+            None => None,
+            Some(raw) if raw.trim().is_empty() => Some(None),
+            Some(raw) => Some(Some(DisplayName::parse(raw)?)),
+        };
+        let change = match &name {
+            None => NameChange::Keep,
+            Some(None) => NameChange::Remove,
+            Some(Some(name)) => NameChange::Set(name),
+        };
+        let row = accounts::update(&self.pool, &caller, id, email, change).await?;
+        Response::ok(UpdateUserResponse {
+            user: MessageField::some(to_wire(row)),
+            ..Default::default()
+        })
     }
 
     async fn change_password(
         &self,
-        _ctx: RequestContext,
-        _request: ServiceRequest<'_, ChangePasswordRequest>,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ChangePasswordRequest>,
     ) -> ServiceResult<ChangePasswordResponse> {
-        Err(not_yet("ChangePassword"))
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        let new = Password::parse(request.new_password)?;
+        accounts::change_password(&self.pool, &caller, id, request.current_password.to_owned(), new).await?;
+        Response::ok(ChangePasswordResponse::default())
     }
 
     async fn delete_user(
         &self,
-        _ctx: RequestContext,
-        _request: ServiceRequest<'_, DeleteUserRequest>,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, DeleteUserRequest>,
     ) -> ServiceResult<DeleteUserResponse> {
-        Err(not_yet("DeleteUser"))
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        accounts::delete(&self.pool, &caller, id).await?;
+        Response::ok(DeleteUserResponse::default())
     }
 
     async fn list_users(
         &self,
-        _ctx: RequestContext,
-        _request: ServiceRequest<'_, ListUsersRequest>,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ListUsersRequest>,
     ) -> ServiceResult<ListUsersResponse> {
-        Err(not_yet("ListUsers"))
+        let caller = self.signed_in(&ctx)?;
+        let (rows, next_page_token) = accounts::list(
+            &self.pool,
+            &caller,
+            request.page_size,
+            request.page_token,
+            request.email_contains,
+        )
+        .await?;
+        Response::ok(ListUsersResponse {
+            users: rows.into_iter().map(to_wire).collect(),
+            next_page_token,
+            ..Default::default()
+        })
     }
 
     async fn set_user_role(
         &self,
-        _ctx: RequestContext,
-        _request: ServiceRequest<'_, SetUserRoleRequest>,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, SetUserRoleRequest>,
     ) -> ServiceResult<SetUserRoleResponse> {
-        Err(not_yet("SetUserRole"))
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        let role = role_from_wire(request.role)?;
+        let row = accounts::set_role(&self.pool, &caller, id, role, request.granted).await?;
+        Response::ok(SetUserRoleResponse {
+            user: MessageField::some(to_wire(row)),
+            ..Default::default()
+        })
+    }
+}
+
+/// The user service's internal RPC handlers: only callers holding the internal secret get an answer.
+#[derive(Clone)]
+pub struct CredentialApi {
+    pool: PgPool,
+    identity: IdentityVerifier,
+}
+
+impl CredentialApi {
+    /// Handlers over `pool`, answering only calls that carry the secret checked by `identity`.
+    pub fn new(pool: PgPool, identity: IdentityVerifier) -> Self {
+        Self { pool, identity }
+    }
+}
+
+#[allow(refining_impl_trait)]
+impl CredentialService for CredentialApi {
+    async fn verify_password(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, VerifyPasswordRequest>,
+    ) -> ServiceResult<VerifyPasswordResponse> {
+        if !self.identity.is_internal(ctx.headers()) {
+            return Err(Error::PermissionDenied("this is an internal RPC").into());
+        }
+        if request.email.trim().is_empty() || request.password.is_empty() {
+            return Err(Error::InvalidArgument("email and password are required".into()).into());
+        }
+        let (id, roles) = accounts::verify_password(&self.pool, request.email, request.password.to_owned()).await?;
+        Response::ok(VerifyPasswordResponse {
+            user_id: id.to_string(),
+            roles: roles.into_iter().map(|r| role_to_wire(r).into()).collect(),
+            ..Default::default()
+        })
     }
 }

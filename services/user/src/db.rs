@@ -1,6 +1,9 @@
-//! SQL for the `user_service` schema. Plain functions over a pool; each statement is one transaction.
+//! SQL for the `user_service` schema: plain functions over a pool, one statement (so one transaction) each.
+//! Invariants live in the database: one live account per normalised email (a partial unique index), known
+//! roles only, `customer` always present (check constraints).
 
 use chrono::{DateTime, Utc};
+use ec_platform::identity::Role;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -9,7 +12,9 @@ use crate::{
     error::Error,
 };
 
-/// An account row, without the password hash (which only [`password_hash_by_email`]-style queries read).
+const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
+
+/// An account row, without the password hash.
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
@@ -29,16 +34,37 @@ pub struct NewUser<'a> {
     pub password_hash: &'a str,
 }
 
+/// What checking a password needs.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub roles: Vec<String>,
+    pub password_hash: String,
+}
+
+/// A change to the display name.
+#[derive(Debug)]
+pub enum NameChange<'a> {
+    Keep,
+    Remove,
+    Set(&'a DisplayName),
+}
+
+fn email_taken_or(e: sqlx::Error) -> Error {
+    match e.as_database_error() {
+        Some(db) if db.constraint() == Some("users_live_email_key") => Error::EmailTaken,
+        _ => Error::Database(e),
+    }
+}
+
 /// Inserts an account. A live account with the same normalised email makes this [`Error::EmailTaken`]; the
-/// partial unique index decides, so two concurrent sign-ups with one address cannot both succeed.
+/// unique index decides, so two concurrent sign-ups with one address cannot both succeed.
 pub async fn insert_user(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, Error> {
-    sqlx::query_as(
-        r#"
-        INSERT INTO user_service.users (id, email, email_normalized, password_hash, name)
-        VALUES ($1, $2, $3, $4, $5)
-        RETURNING id, email, name, roles, created_at, updated_at
-        "#,
-    )
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO user_service.users (id, email, email_normalized, password_hash, name)
+         VALUES ($1, $2, $3, $4, $5)
+         RETURNING {USER_COLUMNS}"
+    )))
     .bind(user.id.0)
     .bind(user.email.as_str())
     .bind(user.email.normalized())
@@ -46,22 +72,136 @@ pub async fn insert_user(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, Er
     .bind(user.name.map(DisplayName::as_str))
     .fetch_one(pool)
     .await
-    .map_err(|e| match e.as_database_error() {
-        Some(db) if db.constraint() == Some("users_live_email_key") => Error::EmailTaken,
-        _ => Error::Database(e),
-    })
+    .map_err(email_taken_or)
 }
 
 /// Reads a live account.
 pub async fn find_user(pool: &PgPool, id: UserId) -> Result<Option<UserRow>, Error> {
-    Ok(sqlx::query_as(
-        r#"
-        SELECT id, email, name, roles, created_at, updated_at
-        FROM user_service.users
-        WHERE id = $1 AND deleted_at IS NULL
-        "#,
-    )
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM user_service.users WHERE id = $1 AND deleted_at IS NULL"
+    )))
     .bind(id.0)
     .fetch_optional(pool)
     .await?)
+}
+
+/// The credentials of the live account with this email.
+pub async fn find_credentials_by_email(pool: &PgPool, email: &Email) -> Result<Option<Credentials>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT id, roles, password_hash FROM user_service.users
+         WHERE email_normalized = $1 AND deleted_at IS NULL",
+    )
+    .bind(email.normalized())
+    .fetch_optional(pool)
+    .await?)
+}
+
+/// The password hash of a live account.
+pub async fn find_password_hash(pool: &PgPool, id: UserId) -> Result<Option<String>, Error> {
+    Ok(
+        sqlx::query_scalar("SELECT password_hash FROM user_service.users WHERE id = $1 AND deleted_at IS NULL")
+            .bind(id.0)
+            .fetch_optional(pool)
+            .await?,
+    )
+}
+
+/// Changes email and/or name of a live account; `None` when there is no such account.
+pub async fn update_user(
+    pool: &PgPool,
+    id: UserId,
+    email: Option<&Email>,
+    name: NameChange<'_>,
+) -> Result<Option<UserRow>, Error> {
+    let (set_name, new_name) = match name {
+        NameChange::Keep => (false, None),
+        NameChange::Remove => (true, None),
+        NameChange::Set(name) => (true, Some(name.as_str())),
+    };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE user_service.users
+         SET email = coalesce($2, email),
+             email_normalized = coalesce($3, email_normalized),
+             name = CASE WHEN $4 THEN $5 ELSE name END,
+             updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL
+         RETURNING {USER_COLUMNS}"
+    )))
+    .bind(id.0)
+    .bind(email.map(Email::as_str))
+    .bind(email.map(Email::normalized))
+    .bind(set_name)
+    .bind(new_name)
+    .fetch_optional(pool)
+    .await
+    .map_err(email_taken_or)
+}
+
+/// Replaces the password hash of a live account; `false` when there is no such account.
+pub async fn set_password_hash(pool: &PgPool, id: UserId, hash: &str) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE user_service.users SET password_hash = $2, updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id.0)
+    .bind(hash)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Soft-deletes a live account, freeing its email; `false` when there is no such account.
+pub async fn soft_delete_user(pool: &PgPool, id: UserId) -> Result<bool, Error> {
+    let done = sqlx::query(
+        "UPDATE user_service.users SET deleted_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id.0)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// One page of live accounts, newest first (ids are UUID v7, so id order is creation order), starting after
+/// `after`, optionally only those whose email contains `email_contains` (case-insensitively).
+pub async fn list_users(
+    pool: &PgPool,
+    after: Option<Uuid>,
+    limit: i64,
+    email_contains: Option<&str>,
+) -> Result<Vec<UserRow>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {USER_COLUMNS} FROM user_service.users
+         WHERE deleted_at IS NULL
+           AND ($1::uuid IS NULL OR id < $1)
+           AND ($2::text IS NULL OR strpos(email_normalized, lower($2)) > 0)
+         ORDER BY id DESC
+         LIMIT $3"
+    )))
+    .bind(after)
+    .bind(email_contains)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Grants (`granted`) or revokes a role on a live account; `None` when there is no such account.
+pub async fn set_role(pool: &PgPool, id: UserId, role: Role, granted: bool) -> Result<Option<UserRow>, Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "UPDATE user_service.users
+         SET roles = CASE
+                 WHEN $3 AND NOT ($2 = ANY (roles)) THEN array_append(roles, $2)
+                 WHEN NOT $3 THEN array_remove(roles, $2)
+                 ELSE roles
+             END,
+             updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL
+         RETURNING {USER_COLUMNS}"
+    )))
+    .bind(id.0)
+    .bind(role.as_str())
+    .bind(granted)
+    .fetch_optional(pool)
+    .await
+    .map_err(Error::from)
 }

@@ -53,8 +53,7 @@ impl Email {
 
     /// Trims and validates `raw`.
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        let invalid =
-            || Error::InvalidArgument("email must be a valid address like name@example.com".into());
+        let invalid = || Error::InvalidArgument("email must be a valid address like name@example.com".into());
         let trimmed = raw.trim();
         if trimmed.is_empty() || trimmed.chars().count() > Self::MAX_CHARS {
             return Err(invalid());
@@ -238,10 +237,7 @@ mod tests {
     #[test]
     fn huge_passwords_are_refused_without_error_or_panic() {
         let huge = "x".repeat(10_000_000);
-        assert!(matches!(
-            Password::parse(&huge),
-            Err(Error::InvalidArgument(_))
-        ));
+        assert!(matches!(Password::parse(&huge), Err(Error::InvalidArgument(_))));
     }
 
     #[test]

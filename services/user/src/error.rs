@@ -1,6 +1,7 @@
 //! The user service's errors and their one mapping to Connect/gRPC codes.
 
 use connectrpc::ConnectError;
+use ec_platform::identity::IdentityError;
 
 /// Everything that can go wrong in the user service.
 #[derive(Debug, thiserror::Error)]
@@ -14,9 +15,22 @@ pub enum Error {
     /// A live account already uses the email.
     #[error("an account with this email already exists")]
     EmailTaken,
-    /// The RPC is part of the contract but this version of the service does not serve it yet.
-    #[error("{0} is not served by this version of the user service")]
-    NotYetServed(&'static str),
+    /// The call needs a signed-in caller and has none.
+    #[error("sign in to do this")]
+    Unauthenticated,
+    /// An email and password pair that does not match a live account. One variant for every reason, so the
+    /// answer does not reveal which accounts exist.
+    #[error("wrong email or password")]
+    InvalidCredentials,
+    /// The caller is signed in but may not do this.
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    /// The account is not in a state that allows this; the message says why.
+    #[error("{0}")]
+    FailedPrecondition(&'static str),
+    /// Caller metadata that did not come from the BFF.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
     /// PostgreSQL failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
@@ -31,7 +45,13 @@ impl From<Error> for ConnectError {
             Error::InvalidArgument(message) => ConnectError::invalid_argument(message),
             Error::NotFound => ConnectError::not_found(err.to_string()),
             Error::EmailTaken => ConnectError::already_exists(err.to_string()),
-            Error::NotYetServed(_) => ConnectError::unimplemented(err.to_string()),
+            Error::Unauthenticated | Error::InvalidCredentials => ConnectError::unauthenticated(err.to_string()),
+            Error::PermissionDenied(message) => ConnectError::permission_denied(message),
+            Error::FailedPrecondition(message) => ConnectError::failed_precondition(message),
+            Error::Identity(e) => {
+                tracing::warn!(error = %e, "refused caller metadata");
+                ConnectError::unauthenticated("caller identity is not trusted")
+            }
             Error::Database(_) | Error::Hashing(_) => {
                 tracing::error!(error = &err as &dyn std::error::Error, "internal error");
                 ConnectError::internal("internal error")

@@ -2,13 +2,18 @@
 //!
 //! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
 //! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
-//! against the `user_service` schema; [`api`] implements the generated `UserService` trait by gluing those
-//! together; [`error`] is the one mapping from this crate's errors to Connect/gRPC codes; [`startup`] wires a
-//! server from a [`UserConfig`](config::UserConfig).
+//! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it;
+//! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is the one
+//! mapping from this crate's errors to Connect/gRPC codes; [`startup`] wires a server from a
+//! [`UserConfig`](config::UserConfig).
+//!
+//! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
+//! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
 //!
 //! Passwords and emails are never logged. Database errors are logged with their cause and answered with a
 //! generic `internal` error.
 
+pub mod accounts;
 pub mod api;
 pub mod config;
 pub mod db;

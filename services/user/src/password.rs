@@ -3,6 +3,8 @@
 //! Hashing deliberately costs tens of milliseconds of CPU, so it runs on the blocking thread pool and never
 //! stalls the async workers that serve other requests.
 
+use std::sync::LazyLock;
+
 use argon2::{
     Algorithm, Argon2, Params, Version,
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
@@ -11,8 +13,7 @@ use argon2::{
 use crate::{domain::Password, error::Error};
 
 fn argon2() -> Argon2<'static> {
-    let params =
-        Params::new(19 * 1024, 2, 1, None).expect("the OWASP Argon2id parameters are valid");
+    let params = Params::new(19 * 1024, 2, 1, None).expect("the OWASP Argon2id parameters are valid");
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
@@ -29,19 +30,32 @@ pub async fn hash(password: Password) -> Result<String, Error> {
 }
 
 /// Checks `password` against a stored PHC string. A malformed stored hash counts as a mismatch.
-pub async fn verify(password: String, stored: String) -> Result<bool, Error> {
+///
+/// With no stored hash (an unknown or deleted account) it checks against a hash of a random password instead
+/// and answers `false`: the caller spends the same time either way, so response times do not reveal which
+/// accounts exist.
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Error> {
     tokio::task::spawn_blocking(move || {
-        let Ok(parsed) = PasswordHash::new(&stored) else {
+        let known = stored.is_some();
+        let Ok(parsed) = PasswordHash::new(stored.as_deref().unwrap_or(&STAND_IN_HASH)) else {
             tracing::error!("a stored password hash is not a valid PHC string");
             return false;
         };
-        argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+        argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known
     })
     .await
     .map_err(|e| Error::Hashing(e.to_string()))
 }
+
+/// A hash, with the real parameters, of a random password nobody knows; made once per process.
+static STAND_IN_HASH: LazyLock<String> = LazyLock::new(|| {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret).expect("the operating system provides randomness");
+    argon2()
+        .hash_password(&secret)
+        .expect("hashing a fixed-size secret succeeds")
+        .to_string()
+});
 
 #[cfg(test)]
 mod tests {
@@ -49,38 +63,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_verifies_its_password_only() {
-        let stored = hash(Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
-        assert!(
-            stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{stored}"
-        );
-        assert!(
-            verify("correct horse".into(), stored.clone())
-                .await
-                .unwrap()
-        );
-        assert!(!verify("correct horsE".into(), stored).await.unwrap());
+        let stored = hash(Password::parse("correct horse").unwrap()).await.unwrap();
+        assert!(stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{stored}");
+        assert!(verify("correct horse".into(), Some(stored.clone())).await.unwrap());
+        assert!(!verify("correct horsE".into(), Some(stored)).await.unwrap());
     }
 
     #[tokio::test]
     async fn the_same_password_hashes_differently_each_time() {
-        let a = hash(Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
-        let b = hash(Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
+        let a = hash(Password::parse("correct horse").unwrap()).await.unwrap();
+        let b = hash(Password::parse("correct horse").unwrap()).await.unwrap();
         assert_ne!(a, b, "each hash has its own salt");
     }
 
     #[tokio::test]
     async fn a_corrupt_stored_hash_is_a_mismatch_not_an_error() {
         assert!(
-            !verify("anything".into(), "not-a-phc-string".into())
+            !verify("anything".into(), Some("not-a-phc-string".into()))
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn an_unknown_account_never_matches_but_still_costs_a_real_check() {
+        assert!(!verify("anything".into(), None).await.unwrap());
+        assert!(STAND_IN_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
     }
 }

@@ -1,0 +1,305 @@
+//! Who is calling: the caller identity the BFF hands to the services.
+//!
+//! The BFF verifies the caller's access token and sends the result to a service as metadata: the user id
+//! ([`CALLER_ID_HEADER`]) and roles ([`CALLER_ROLES_HEADER`]). A service must believe those headers only when
+//! they come from the BFF, because anything that can reach a service port could send them. So every
+//! internal call also carries a shared secret ([`INTERNAL_TOKEN_HEADER`], configured as
+//! `INTERNAL_AUTH_TOKEN` on the BFF and every service), compared in constant time. Identity headers without
+//! the right secret are treated as forged: the call is refused, never downgraded to anonymous, so a
+//! misconfiguration shows up at once instead of as a silent loss of access control.
+//!
+//! Services scope every query by [`Caller::user_id`], never by a user id taken from a request body.
+//!
+//! The secret travels in clear over h2c between BFF and services: run them on a private network (or behind
+//! mTLS in a service mesh) in production.
+
+use std::{fmt, sync::Arc};
+
+use http::HeaderMap;
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// The caller's user id (a UUID), set by the BFF.
+pub const CALLER_ID_HEADER: &str = "x-ec-caller-id";
+/// The caller's roles, comma-separated (`customer,admin`), set by the BFF.
+pub const CALLER_ROLES_HEADER: &str = "x-ec-caller-roles";
+/// The shared secret proving a call comes from inside the platform.
+pub const INTERNAL_TOKEN_HEADER: &str = "x-ec-internal-token";
+
+/// Shortest secret accepted: 32 characters.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// What an account may do beyond its own data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A shopper: their own account, cart and orders. Every account has it.
+    Customer,
+    /// Back office: catalog, inventory, all orders and accounts.
+    Admin,
+}
+
+impl Role {
+    /// The role's name on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+        }
+    }
+
+    /// Parses a role name; unknown names are `None`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "customer" => Some(Role::Customer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A signed-in caller, as vouched for by the BFF.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The account id (the access token's `sub`).
+    pub user_id: Uuid,
+    /// The account's roles.
+    pub roles: Vec<Role>,
+}
+
+impl Caller {
+    /// Whether the caller has the admin role.
+    pub fn is_admin(&self) -> bool {
+        self.roles.contains(&Role::Admin)
+    }
+
+    /// Whether the caller may act on the account `user_id`: their own, or any for an admin.
+    pub fn may_act_for(&self, user_id: Uuid) -> bool {
+        self.user_id == user_id || self.is_admin()
+    }
+}
+
+/// Why caller metadata was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum IdentityError {
+    /// Identity headers or an internal token were sent without the right secret.
+    #[error("caller identity is not from a trusted peer")]
+    Untrusted,
+    /// The headers are there but malformed (a bug in the sender).
+    #[error("caller identity is malformed")]
+    Malformed,
+}
+
+/// The shared secret between the BFF and the services.
+#[derive(Clone, Default, clap::Args)]
+pub struct InternalAuthArgs {
+    /// Shared secret (at least 32 characters) the BFF sends with every call so services can trust the caller
+    /// identity it passes on. Must be the same on the BFF and every service. Unset: services trust no caller
+    /// identity (only public RPCs work); `ec dev` generates one.
+    #[arg(
+        id = "internal_auth_token",
+        long = "internal-auth-token",
+        env = "INTERNAL_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+}
+
+impl fmt::Debug for InternalAuthArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InternalAuthArgs")
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+/// An internal auth token that is too short to be a secret.
+#[derive(Debug, thiserror::Error)]
+#[error("INTERNAL_AUTH_TOKEN must be at least {MIN_TOKEN_CHARS} characters")]
+pub struct WeakTokenError;
+
+/// Reads and checks caller identity metadata.
+#[derive(Clone)]
+pub struct IdentityVerifier {
+    token: Option<Arc<str>>,
+}
+
+impl fmt::Debug for IdentityVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdentityVerifier")
+            .field("configured", &self.token.is_some())
+            .finish()
+    }
+}
+
+impl IdentityVerifier {
+    /// A verifier for the configured secret. Without one, no identity is ever trusted.
+    pub fn new(args: &InternalAuthArgs) -> Result<Self, WeakTokenError> {
+        match &args.token {
+            Some(token) if token.chars().count() < MIN_TOKEN_CHARS => Err(WeakTokenError),
+            Some(token) => Ok(Self {
+                token: Some(token.as_str().into()),
+            }),
+            None => {
+                tracing::warn!("no INTERNAL_AUTH_TOKEN: caller identity is never trusted; only public RPCs work");
+                Ok(Self { token: None })
+            }
+        }
+    }
+
+    /// A fresh random secret, for a platform whose parts all run in one process (`ec dev`, tests).
+    pub fn generate_token() -> String {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether the call carries the internal secret.
+    pub fn is_internal(&self, headers: &HeaderMap) -> bool {
+        let (Some(expected), Some(sent)) = (&self.token, headers.get(INTERNAL_TOKEN_HEADER)) else {
+            return false;
+        };
+        bool::from(expected.as_bytes().ct_eq(sent.as_bytes()))
+    }
+
+    /// The caller named by the metadata: `Ok(None)` for an anonymous call (no identity headers), an error
+    /// when identity is claimed without the secret or is malformed.
+    pub fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, IdentityError> {
+        let id = headers.get(CALLER_ID_HEADER);
+        let roles = headers.get(CALLER_ROLES_HEADER);
+        if id.is_none() && roles.is_none() {
+            return Ok(None);
+        }
+        if !self.is_internal(headers) {
+            return Err(IdentityError::Untrusted);
+        }
+        let user_id = id
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| Uuid::try_parse(v).ok())
+            .ok_or(IdentityError::Malformed)?;
+        let roles = roles
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .split(',')
+            .filter(|name| !name.is_empty())
+            .map(|name| Role::parse(name.trim()).ok_or(IdentityError::Malformed))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Caller { user_id, roles }))
+    }
+
+    /// Writes `caller` and the secret into outgoing metadata (the BFF's side). Without a configured secret
+    /// nothing is written, so services treat the call as anonymous.
+    pub fn stamp(&self, caller: Option<&Caller>, headers: &mut HeaderMap) {
+        let Some(token) = &self.token else { return };
+        headers.insert(
+            INTERNAL_TOKEN_HEADER,
+            token.parse().expect("a configured token is a valid header value"),
+        );
+        if let Some(caller) = caller {
+            headers.insert(
+                CALLER_ID_HEADER,
+                caller
+                    .user_id
+                    .to_string()
+                    .parse()
+                    .expect("a UUID is a valid header value"),
+            );
+            let roles: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
+            headers.insert(
+                CALLER_ROLES_HEADER,
+                roles.join(",").parse().expect("role names are valid header values"),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn verifier(token: &str) -> IdentityVerifier {
+        IdentityVerifier::new(&InternalAuthArgs {
+            token: Some(token.into()),
+        })
+        .unwrap()
+    }
+
+    fn admin() -> Caller {
+        Caller {
+            user_id: Uuid::now_v7(),
+            roles: vec![Role::Customer, Role::Admin],
+        }
+    }
+
+    #[test]
+    fn a_stamped_identity_is_read_back_by_a_peer_with_the_same_secret() {
+        let secret = IdentityVerifier::generate_token();
+        let mut headers = HeaderMap::new();
+        verifier(&secret).stamp(Some(&admin()), &mut headers);
+        let caller = verifier(&secret).caller(&headers).unwrap().unwrap();
+        assert!(caller.is_admin());
+        assert!(verifier(&secret).is_internal(&headers));
+    }
+
+    #[test]
+    fn identity_without_the_secret_is_refused_not_ignored() {
+        let mut headers = HeaderMap::new();
+        verifier(&"a".repeat(32)).stamp(Some(&admin()), &mut headers);
+        assert_eq!(
+            verifier(&"b".repeat(32)).caller(&headers),
+            Err(IdentityError::Untrusted)
+        );
+        headers.remove(INTERNAL_TOKEN_HEADER);
+        assert_eq!(
+            verifier(&"a".repeat(32)).caller(&headers),
+            Err(IdentityError::Untrusted)
+        );
+    }
+
+    #[test]
+    fn a_service_without_a_secret_trusts_no_identity() {
+        let none = IdentityVerifier::new(&InternalAuthArgs::default()).unwrap();
+        let mut headers = HeaderMap::new();
+        verifier(&"a".repeat(32)).stamp(Some(&admin()), &mut headers);
+        assert_eq!(none.caller(&headers), Err(IdentityError::Untrusted));
+        assert!(!none.is_internal(&headers));
+    }
+
+    #[test]
+    fn no_identity_headers_is_an_anonymous_call() {
+        assert_eq!(verifier(&"a".repeat(32)).caller(&HeaderMap::new()), Ok(None));
+    }
+
+    #[test]
+    fn malformed_identity_is_refused() {
+        let secret = "s".repeat(32);
+        for (id, roles) in [
+            ("not-a-uuid", "customer"),
+            (&*Uuid::now_v7().to_string(), "customer,root"),
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(INTERNAL_TOKEN_HEADER, secret.parse().unwrap());
+            headers.insert(CALLER_ID_HEADER, id.parse().unwrap());
+            headers.insert(CALLER_ROLES_HEADER, roles.parse().unwrap());
+            assert_eq!(
+                verifier(&secret).caller(&headers),
+                Err(IdentityError::Malformed),
+                "{id} {roles}"
+            );
+        }
+    }
+
+    #[test]
+    fn short_secrets_are_refused_at_start_up() {
+        let short = InternalAuthArgs {
+            token: Some("too-short".into()),
+        };
+        assert!(IdentityVerifier::new(&short).is_err());
+    }
+
+    #[test]
+    fn generated_secrets_are_long_and_distinct() {
+        let (a, b) = (IdentityVerifier::generate_token(), IdentityVerifier::generate_token());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
+}

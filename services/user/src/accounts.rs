@@ -1,0 +1,241 @@
+//! What can be done with accounts, and who may do it. Called by the RPC handlers ([`crate::api`]) with
+//! parsed domain values and the caller the BFF vouched for, and by the `ec` command for operator tasks.
+//!
+//! The authorisation rule is the same everywhere: a caller acts on their own account; an admin on any.
+//! Identity always comes from the caller metadata, never from the request body.
+
+use ec_platform::identity::{Caller, Role};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::{
+    db::{self, NameChange, NewUser, UserRow},
+    domain::{DisplayName, Email, Password, UserId},
+    error::Error,
+    password,
+};
+
+/// Largest page ListUsers returns.
+pub const MAX_PAGE_SIZE: i32 = 100;
+/// Page size when the request asks for none.
+pub const DEFAULT_PAGE_SIZE: i32 = 20;
+
+/// A signed-in caller, or [`Error::Unauthenticated`].
+pub fn signed_in(caller: Option<&Caller>) -> Result<&Caller, Error> {
+    caller.ok_or(Error::Unauthenticated)
+}
+
+fn may_act_for(caller: &Caller, id: UserId) -> Result<(), Error> {
+    if caller.may_act_for(id.0) {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied("you may only act on your own account"))
+    }
+}
+
+fn admin(caller: &Caller) -> Result<(), Error> {
+    if caller.is_admin() {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied("this needs the admin role"))
+    }
+}
+
+/// Registers a customer account.
+pub async fn create(
+    pool: &PgPool,
+    email: Email,
+    password: Password,
+    name: Option<DisplayName>,
+) -> Result<UserRow, Error> {
+    let password_hash = password::hash(password).await?;
+    let id = UserId::new();
+    let row = db::insert_user(
+        pool,
+        NewUser {
+            id,
+            email: &email,
+            name: name.as_ref(),
+            password_hash: &password_hash,
+        },
+    )
+    .await?;
+    tracing::info!(user_id = %id, "account created");
+    Ok(row)
+}
+
+/// Reads an account the caller may see.
+pub async fn get(pool: &PgPool, caller: &Caller, id: UserId) -> Result<UserRow, Error> {
+    may_act_for(caller, id)?;
+    db::find_user(pool, id).await?.ok_or(Error::NotFound)
+}
+
+/// Changes email and/or name of an account the caller may act on.
+pub async fn update(
+    pool: &PgPool,
+    caller: &Caller,
+    id: UserId,
+    email: Option<Email>,
+    name: NameChange<'_>,
+) -> Result<UserRow, Error> {
+    may_act_for(caller, id)?;
+    let row = db::update_user(pool, id, email.as_ref(), name)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tracing::info!(user_id = %id, by = %caller.user_id, "account updated");
+    Ok(row)
+}
+
+/// Replaces the caller's own password after checking the current one.
+pub async fn change_password(
+    pool: &PgPool,
+    caller: &Caller,
+    id: UserId,
+    current: String,
+    new: Password,
+) -> Result<(), Error> {
+    if caller.user_id != id.0 {
+        return Err(Error::PermissionDenied(
+            "only the account holder can change its password",
+        ));
+    }
+    let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
+    if !password::verify(current, Some(stored)).await? {
+        return Err(Error::FailedPrecondition("the current password is wrong"));
+    }
+    let hash = password::hash(new).await?;
+    if !db::set_password_hash(pool, id, &hash).await? {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(user_id = %id, "password changed");
+    Ok(())
+}
+
+/// Soft-deletes an account the caller may act on.
+pub async fn delete(pool: &PgPool, caller: &Caller, id: UserId) -> Result<(), Error> {
+    may_act_for(caller, id)?;
+    if !db::soft_delete_user(pool, id).await? {
+        return Err(Error::NotFound);
+    }
+    tracing::info!(user_id = %id, by = %caller.user_id, "account deleted");
+    Ok(())
+}
+
+/// One page of accounts and the token of the next (admin only).
+pub async fn list(
+    pool: &PgPool,
+    caller: &Caller,
+    page_size: i32,
+    page_token: &str,
+    email_contains: &str,
+) -> Result<(Vec<UserRow>, String), Error> {
+    admin(caller)?;
+    let size = match page_size {
+        0 => DEFAULT_PAGE_SIZE,
+        1..=MAX_PAGE_SIZE => page_size,
+        _ => {
+            return Err(Error::InvalidArgument(format!(
+                "page_size must be between 0 and {MAX_PAGE_SIZE}"
+            )));
+        }
+    };
+    let after = PageToken::parse(page_token)?;
+    let filter = Some(email_contains.trim()).filter(|f| !f.is_empty());
+    if filter.is_some_and(|f| f.chars().count() > Email::MAX_CHARS) {
+        return Err(Error::InvalidArgument("email_contains is too long".into()));
+    }
+    // One row more than asked tells whether another page exists.
+    let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter).await?;
+    let next = if rows.len() > size as usize {
+        rows.truncate(size as usize);
+        rows.last().map(|last| PageToken::encode(last.id)).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    Ok((rows, next))
+}
+
+/// Grants or revokes the admin role (admin only, never on oneself).
+pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, granted: bool) -> Result<UserRow, Error> {
+    admin(caller)?;
+    if role == Role::Customer {
+        return Err(Error::InvalidArgument(
+            "every account has ROLE_CUSTOMER; it cannot be changed".into(),
+        ));
+    }
+    if !granted && caller.user_id == id.0 {
+        return Err(Error::FailedPrecondition("an admin cannot remove their own admin role"));
+    }
+    let row = db::set_role(pool, id, role, granted).await?.ok_or(Error::NotFound)?;
+    tracing::info!(user_id = %id, by = %caller.user_id, role = role.as_str(), granted, "role changed");
+    Ok(row)
+}
+
+/// Makes the live account with `email` an admin. For operators (`ec user make-admin`), who are trusted by
+/// having database access.
+pub async fn make_admin_by_email(pool: &PgPool, email: &Email) -> Result<UserRow, Error> {
+    let credentials = db::find_credentials_by_email(pool, email)
+        .await?
+        .ok_or(Error::NotFound)?;
+    let id = UserId(credentials.id);
+    let row = db::set_role(pool, id, Role::Admin, true)
+        .await?
+        .ok_or(Error::NotFound)?;
+    tracing::info!(user_id = %id, "admin role granted by an operator");
+    Ok(row)
+}
+
+/// The account an email and password pair belongs to. Every failure is the same [`Error::InvalidCredentials`]
+/// and costs one full hash check, whether the account exists or not.
+pub async fn verify_password(pool: &PgPool, email: &str, password: String) -> Result<(UserId, Vec<Role>), Error> {
+    // A malformed email cannot belong to an account, but still costs a check, like an unknown one.
+    let credentials = match Email::parse(email) {
+        Ok(email) => db::find_credentials_by_email(pool, &email).await?,
+        Err(_) => None,
+    };
+    let (id, roles, stored) = match credentials {
+        Some(c) => (Some(c.id), c.roles, Some(c.password_hash)),
+        None => (None, Vec::new(), None),
+    };
+    match (password::verify(password, stored).await?, id) {
+        (true, Some(id)) => Ok((UserId(id), roles.iter().filter_map(|r| Role::parse(r)).collect())),
+        _ => Err(Error::InvalidCredentials),
+    }
+}
+
+/// An opaque ListUsers page token: the id of the last account of the previous page.
+struct PageToken;
+
+impl PageToken {
+    const PREFIX: &'static str = "u1.";
+
+    fn encode(last: Uuid) -> String {
+        format!("{}{}", Self::PREFIX, last.simple())
+    }
+
+    fn parse(token: &str) -> Result<Option<Uuid>, Error> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        token
+            .strip_prefix(Self::PREFIX)
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .map(Some)
+            .ok_or_else(|| Error::InvalidArgument("page_token is not one this server issued".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_foreign_ones_are_refused() {
+        let id = Uuid::now_v7();
+        assert_eq!(PageToken::parse(&PageToken::encode(id)).unwrap(), Some(id));
+        assert_eq!(PageToken::parse("").unwrap(), None);
+        for bad in ["x", "u1.", "u1.not-a-uuid", &id.to_string()] {
+            assert!(PageToken::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
