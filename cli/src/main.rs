@@ -41,6 +41,22 @@ enum Command {
         #[command(flatten)]
         database: DatabaseArgs,
     },
+    /// Operator tasks on accounts, run directly against the database.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Give an existing account the admin role. This is how the first admin is made: sign up, then run this.
+    /// Later admins can be made by an admin through SetUserRole.
+    MakeAdmin {
+        /// Email of the account (any case).
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[derive(clap::Args)]
@@ -105,7 +121,7 @@ enum Service {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_format = match cli.command {
-        Command::Dev(_) => LogFormat::Pretty,
+        Command::Dev(_) | Command::User(_) => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
     telemetry::init(&LogArgs {
@@ -122,6 +138,23 @@ async fn main() -> anyhow::Result<()> {
             platform::migrate_all(&pool).await?;
             Ok(())
         }
+        Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
+    }
+}
+
+async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
+    let email = ec_user::domain::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+    db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
+    match ec_user::accounts::make_admin_by_email(&pool, &email).await {
+        Ok(row) => {
+            println!("{} ({}) is now an admin", row.email, row.id);
+            Ok(())
+        }
+        Err(ec_user::error::Error::NotFound) => {
+            anyhow::bail!("no live account has the email {}; sign up first", email.as_str())
+        }
+        Err(e) => Err(e.into()),
     }
 }
 

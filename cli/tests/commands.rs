@@ -81,3 +81,49 @@ fn ec_serve_reports_a_port_that_is_taken() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
 }
+
+#[tokio::test]
+async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_ones() {
+    let database = TestDatabase::create().await;
+    ec_cli::platform::migrate_all(&database.pool).await.unwrap();
+    let email = ec_user::domain::Email::parse("boss@example.com").unwrap();
+    let password = ec_user::domain::Password::parse("correct horse").unwrap();
+    ec_user::accounts::create(&database.pool, email, password, None)
+        .await
+        .unwrap();
+
+    let output = ec()
+        .args([
+            "user",
+            "make-admin",
+            "--email",
+            "BOSS@example.com",
+            "--database-url",
+            &database.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("boss@example.com"));
+    let roles: Vec<String> = sqlx::query_scalar("SELECT roles FROM user_service.users")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(roles, ["customer", "admin"]);
+
+    let output = ec()
+        .args([
+            "user",
+            "make-admin",
+            "--email",
+            "nobody@example.com",
+            "--database-url",
+            &database.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("sign up first"));
+
+    database.drop_now().await;
+}

@@ -1,0 +1,581 @@
+//! The user service against a real PostgreSQL, called the way the BFF calls it: gRPC, with the caller's
+//! identity in metadata. Every error code of the contract, and the cases that are easy to get wrong.
+
+use std::net::SocketAddr;
+
+use connectrpc::{
+    ConnectError, ErrorCode, Protocol,
+    client::{ClientConfig, HttpClient},
+};
+use ec_platform::{
+    identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
+    shutdown::CancellationToken,
+    testing::TestDatabase,
+};
+use ec_proto::user::v1::{
+    self as wire, ChangePasswordRequest, CreateUserRequest, CredentialServiceClient, DeleteUserRequest, GetUserRequest,
+    ListUsersRequest, SetUserRoleRequest, UpdateUserRequest, User, UserServiceClient, VerifyPasswordRequest,
+};
+use ec_user::{accounts, config::UserConfig, domain::Email};
+use uuid::Uuid;
+
+/// The user service alone, on a free port, over its own database.
+struct Service {
+    url: http::Uri,
+    identity: IdentityVerifier,
+    database: TestDatabase,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Service {
+    async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        ec_platform::db::migrate(&database.pool, ec_user::SCHEMA, ec_user::migrator())
+            .await
+            .unwrap();
+        let identity = IdentityVerifier::new(&InternalAuthArgs {
+            token: Some(IdentityVerifier::generate_token()),
+        })
+        .unwrap();
+        let config = UserConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let server = ec_user::startup::build(&config, database.pool.clone(), identity.clone())
+            .await
+            .unwrap();
+        let url = format!("http://{}", server.local_addr()).parse().unwrap();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move { server.serve(stop, std::time::Duration::from_secs(5)).await.unwrap() });
+        Self {
+            url,
+            identity,
+            database,
+            shutdown,
+            server,
+        }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.unwrap();
+        self.database.drop_now().await;
+    }
+
+    fn config(&self, headers: http::HeaderMap) -> ClientConfig {
+        ClientConfig::new(self.url.clone())
+            .with_protocol(Protocol::Grpc)
+            .with_default_headers(headers)
+    }
+
+    /// A client acting for `caller` (anonymous when `None`), as the BFF would send it.
+    fn users_as(&self, caller: Option<&Caller>) -> UserServiceClient<HttpClient> {
+        let mut headers = http::HeaderMap::new();
+        self.identity.stamp(caller, &mut headers);
+        UserServiceClient::new(HttpClient::plaintext_http2_only(), self.config(headers))
+    }
+
+    fn anonymous(&self) -> UserServiceClient<HttpClient> {
+        UserServiceClient::new(HttpClient::plaintext_http2_only(), self.config(http::HeaderMap::new()))
+    }
+
+    fn credentials(&self, internal: bool) -> CredentialServiceClient<HttpClient> {
+        let mut headers = http::HeaderMap::new();
+        if internal {
+            self.identity.stamp(None, &mut headers);
+        }
+        CredentialServiceClient::new(HttpClient::plaintext_http2_only(), self.config(headers))
+    }
+
+    async fn sign_up(&self, email: &str) -> (User, Caller) {
+        let user = self
+            .anonymous()
+            .create_user(CreateUserRequest {
+                email: email.into(),
+                password: "correct horse".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_owned()
+            .user
+            .into_option()
+            .unwrap();
+        let caller = Caller {
+            user_id: user.id.parse().unwrap(),
+            roles: vec![Role::Customer],
+        };
+        (user, caller)
+    }
+
+    async fn sign_up_admin(&self, email: &str) -> (User, Caller) {
+        let (_, mut caller) = self.sign_up(email).await;
+        let row = accounts::make_admin_by_email(&self.database.pool, &Email::parse(email).unwrap())
+            .await
+            .unwrap();
+        caller.roles.push(Role::Admin);
+        (ec_user::api::to_wire(row), caller)
+    }
+}
+
+fn code<T>(result: Result<T, ConnectError>) -> ErrorCode {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.code,
+    }
+}
+
+fn get(id: &str) -> GetUserRequest {
+    GetUserRequest {
+        id: id.into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn get_user_enforces_sign_in_then_input_then_ownership() {
+    let service = Service::start().await;
+    let (alice, alice_caller) = service.sign_up("alice@example.com").await;
+    let (bob, _) = service.sign_up("bob@example.com").await;
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+
+    assert_eq!(
+        code(service.anonymous().get_user(get(&alice.id)).await),
+        ErrorCode::Unauthenticated
+    );
+    let as_alice = service.users_as(Some(&alice_caller));
+    assert_eq!(
+        code(as_alice.get_user(get("not-a-uuid")).await),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(as_alice.get_user(get(&"f".repeat(10_000))).await),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(code(as_alice.get_user(get(&bob.id)).await), ErrorCode::PermissionDenied);
+    let own = as_alice.get_user(get(&alice.id)).await.unwrap().into_owned();
+    assert_eq!(own.user.as_option(), Some(&alice));
+
+    let as_admin = service.users_as(Some(&admin));
+    assert_eq!(
+        as_admin
+            .get_user(get(&bob.id))
+            .await
+            .unwrap()
+            .into_owned()
+            .user
+            .as_option(),
+        Some(&bob)
+    );
+    assert_eq!(
+        code(as_admin.get_user(get(&Uuid::now_v7().to_string())).await),
+        ErrorCode::NotFound
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn a_deleted_account_is_gone_and_its_email_can_register_again() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("Alice@Example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    let delete = || DeleteUserRequest {
+        id: alice.id.clone(),
+        ..Default::default()
+    };
+
+    as_alice.delete_user(delete()).await.unwrap();
+    assert_eq!(code(as_alice.delete_user(delete()).await), ErrorCode::NotFound);
+    assert_eq!(code(as_alice.get_user(get(&alice.id)).await), ErrorCode::NotFound);
+
+    // The address is free again, in any case; the new account is a different one.
+    let (again, _) = service.sign_up("alice@example.COM").await;
+    assert_ne!(again.id, alice.id);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users WHERE email_normalized = $1")
+        .bind("alice@example.com")
+        .fetch_one(&service.database.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 2, "the deleted row is kept (soft delete)");
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn deleting_someone_else_is_refused_unless_admin() {
+    let service = Service::start().await;
+    let (alice, alice_caller) = service.sign_up("alice@example.com").await;
+    let (bob, _) = service.sign_up("bob@example.com").await;
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let delete = |id: &str| DeleteUserRequest {
+        id: id.into(),
+        ..Default::default()
+    };
+
+    let as_alice = service.users_as(Some(&alice_caller));
+    assert_eq!(
+        code(as_alice.delete_user(delete(&bob.id)).await),
+        ErrorCode::PermissionDenied
+    );
+    assert_eq!(
+        code(service.anonymous().delete_user(delete(&bob.id)).await),
+        ErrorCode::Unauthenticated
+    );
+    service
+        .users_as(Some(&admin))
+        .delete_user(delete(&bob.id))
+        .await
+        .unwrap();
+    assert!(as_alice.get_user(get(&alice.id)).await.is_ok(), "alice is untouched");
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn update_user_changes_only_what_is_set_and_keeps_emails_unique() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    service.sign_up("bob@example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    let update = |email: Option<&str>, name: Option<&str>| UpdateUserRequest {
+        id: alice.id.clone(),
+        email: email.map(Into::into),
+        name: name.map(Into::into),
+        ..Default::default()
+    };
+
+    let named = as_alice
+        .update_user(update(None, Some("  Alice  ")))
+        .await
+        .unwrap()
+        .into_owned();
+    let named = named.user.into_option().unwrap();
+    assert_eq!(
+        (named.email.as_str(), named.name.as_deref()),
+        ("alice@example.com", Some("Alice"))
+    );
+    let seconds = |user: &User| user.updated_at.as_option().map(|t| (t.seconds, t.nanos)).unwrap();
+    assert!(seconds(&named) > seconds(&alice), "updated_at moves");
+
+    let moved = as_alice
+        .update_user(update(Some("Alice@New.example"), None))
+        .await
+        .unwrap()
+        .into_owned();
+    let moved = moved.user.into_option().unwrap();
+    assert_eq!(
+        (moved.email.as_str(), moved.name.as_deref()),
+        ("Alice@New.example", Some("Alice"))
+    );
+
+    let unnamed = as_alice.update_user(update(None, Some(""))).await.unwrap().into_owned();
+    assert_eq!(unnamed.user.into_option().unwrap().name, None);
+
+    assert_eq!(
+        code(as_alice.update_user(update(Some("BOB@example.com"), None)).await),
+        ErrorCode::AlreadyExists
+    );
+    let huge = "n".repeat(10_000);
+    for (email, name) in [
+        (Some("not-an-email"), None),
+        (None, Some(huge.as_str())),
+        (Some(huge.as_str()), None),
+    ] {
+        assert_eq!(
+            code(as_alice.update_user(update(email, name)).await),
+            ErrorCode::InvalidArgument
+        );
+    }
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn two_accounts_racing_for_one_new_email_cannot_both_get_it() {
+    let service = Service::start().await;
+    let (alice, alice_caller) = service.sign_up("alice@example.com").await;
+    let (bob, bob_caller) = service.sign_up("bob@example.com").await;
+    let claim = |user: &User, caller: &Caller| {
+        let client = service.users_as(Some(caller));
+        let request = UpdateUserRequest {
+            id: user.id.clone(),
+            email: Some("prize@example.com".into()),
+            ..Default::default()
+        };
+        async move { client.update_user(request).await }
+    };
+
+    let (a, b) = futures::join!(claim(&alice, &alice_caller), claim(&bob, &bob_caller));
+    let codes: Vec<_> = [a.err().map(|e| e.code), b.err().map(|e| e.code)].into();
+    assert!(
+        codes.contains(&None) && codes.contains(&Some(ErrorCode::AlreadyExists)),
+        "exactly one wins: {codes:?}"
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn change_password_needs_the_current_one_and_only_the_holder_may() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let change = |current: &str, new: &str| ChangePasswordRequest {
+        id: alice.id.clone(),
+        current_password: current.into(),
+        new_password: new.into(),
+        ..Default::default()
+    };
+    let as_alice = service.users_as(Some(&caller));
+
+    assert_eq!(
+        code(as_alice.change_password(change("wrong horse", "battery staple")).await),
+        ErrorCode::FailedPrecondition
+    );
+    assert_eq!(
+        code(as_alice.change_password(change("correct horse", "short")).await),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(
+            service
+                .users_as(Some(&admin))
+                .change_password(change("correct horse", "battery staple"))
+                .await
+        ),
+        ErrorCode::PermissionDenied
+    );
+    as_alice
+        .change_password(change("correct horse", "battery staple"))
+        .await
+        .unwrap();
+
+    let verify = |password: &str| VerifyPasswordRequest {
+        email: "alice@example.com".into(),
+        password: password.into(),
+        ..Default::default()
+    };
+    let credentials = service.credentials(true);
+    assert!(credentials.verify_password(verify("battery staple")).await.is_ok());
+    assert_eq!(
+        code(credentials.verify_password(verify("correct horse")).await),
+        ErrorCode::Unauthenticated
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn verify_password_says_the_same_for_every_failure_and_answers_internal_callers_only() {
+    let service = Service::start().await;
+    let (alice, _) = service.sign_up("alice@example.com").await;
+    let (gone, gone_caller) = service.sign_up("gone@example.com").await;
+    service
+        .users_as(Some(&gone_caller))
+        .delete_user(DeleteUserRequest {
+            id: gone.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let verify = |email: &str, password: &str| VerifyPasswordRequest {
+        email: email.into(),
+        password: password.into(),
+        ..Default::default()
+    };
+    let credentials = service.credentials(true);
+
+    let ok = credentials
+        .verify_password(verify("  ALICE@example.com ", "correct horse"))
+        .await
+        .unwrap();
+    let ok = ok.into_owned();
+    assert_eq!(ok.user_id, alice.id);
+    assert_eq!(ok.roles, vec![buffa::EnumValue::from(wire::Role::ROLE_CUSTOMER)]);
+
+    let mut failures = Vec::new();
+    for (email, password) in [
+        ("alice@example.com", "wrong horse"),
+        ("nobody@example.com", "correct horse"),
+        ("gone@example.com", "correct horse"),
+        ("not-an-email", "correct horse"),
+    ] {
+        let err = credentials.verify_password(verify(email, password)).await.unwrap_err();
+        failures.push((err.code, err.message));
+    }
+    assert!(
+        failures.iter().all(|f| f == &failures[0]),
+        "every failure looks the same: {failures:?}"
+    );
+    assert_eq!(failures[0].0, ErrorCode::Unauthenticated);
+
+    assert_eq!(
+        code(credentials.verify_password(verify("", "")).await),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(
+            service
+                .credentials(false)
+                .verify_password(verify("alice@example.com", "correct horse"))
+                .await
+        ),
+        ErrorCode::PermissionDenied,
+        "a caller without the internal secret cannot use it to guess passwords"
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn list_users_is_for_admins_and_pages_without_gaps_or_repeats() {
+    let service = Service::start().await;
+    let (_, customer) = service.sign_up("customer@example.com").await;
+    for i in 0..6 {
+        service.sign_up(&format!("user{i}@example.com")).await;
+    }
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let list = |size: i32, token: &str, filter: &str| ListUsersRequest {
+        page_size: size,
+        page_token: token.into(),
+        email_contains: filter.into(),
+        ..Default::default()
+    };
+
+    assert_eq!(
+        code(service.users_as(Some(&customer)).list_users(list(0, "", "")).await),
+        ErrorCode::PermissionDenied
+    );
+    let as_admin = service.users_as(Some(&admin));
+    let mut seen = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = as_admin.list_users(list(3, &token, "")).await.unwrap().into_owned();
+        assert!(page.users.len() <= 3);
+        seen.extend(page.users.into_iter().map(|u| u.email));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 8, "{seen:?}");
+    assert_eq!(seen[0], "admin@example.com", "newest first");
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), 8, "no account twice");
+
+    let filtered = as_admin.list_users(list(0, "", "USER")).await.unwrap().into_owned();
+    assert_eq!(filtered.users.len(), 6);
+
+    for bad in [
+        list(101, "", ""),
+        list(-1, "", ""),
+        list(0, "forged", ""),
+        list(0, "", &"x".repeat(10_000)),
+    ] {
+        assert_eq!(code(as_admin.list_users(bad).await), ErrorCode::InvalidArgument);
+    }
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn only_admins_change_roles_and_never_their_own_admin_role() {
+    let service = Service::start().await;
+    let (alice, alice_caller) = service.sign_up("alice@example.com").await;
+    let (admin_user, admin) = service.sign_up_admin("admin@example.com").await;
+    let set = |id: &str, role: wire::Role, granted: bool| SetUserRoleRequest {
+        id: id.into(),
+        role: role.into(),
+        granted,
+        ..Default::default()
+    };
+
+    assert_eq!(
+        code(
+            service
+                .users_as(Some(&alice_caller))
+                .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
+                .await
+        ),
+        ErrorCode::PermissionDenied
+    );
+    let as_admin = service.users_as(Some(&admin));
+    let promoted = as_admin
+        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
+        .await
+        .unwrap();
+    let roles = promoted.into_owned().user.into_option().unwrap().roles;
+    assert_eq!(
+        roles,
+        vec![
+            buffa::EnumValue::from(wire::Role::ROLE_CUSTOMER),
+            buffa::EnumValue::from(wire::Role::ROLE_ADMIN)
+        ]
+    );
+    // Granting twice changes nothing.
+    let again = as_admin
+        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
+        .await
+        .unwrap();
+    assert_eq!(again.into_owned().user.into_option().unwrap().roles.len(), 2);
+    let demoted = as_admin
+        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, false))
+        .await
+        .unwrap();
+    assert_eq!(demoted.into_owned().user.into_option().unwrap().roles.len(), 1);
+
+    assert_eq!(
+        code(
+            as_admin
+                .set_user_role(set(&admin_user.id, wire::Role::ROLE_ADMIN, false))
+                .await
+        ),
+        ErrorCode::FailedPrecondition
+    );
+    assert_eq!(
+        code(
+            as_admin
+                .set_user_role(set(&alice.id, wire::Role::ROLE_CUSTOMER, false))
+                .await
+        ),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(
+            as_admin
+                .set_user_role(set(&alice.id, wire::Role::ROLE_UNSPECIFIED, true))
+                .await
+        ),
+        ErrorCode::InvalidArgument
+    );
+    assert_eq!(
+        code(
+            as_admin
+                .set_user_role(set(&Uuid::now_v7().to_string(), wire::Role::ROLE_ADMIN, true))
+                .await
+        ),
+        ErrorCode::NotFound
+    );
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn identity_metadata_without_the_internal_secret_is_refused() {
+    let service = Service::start().await;
+    let (alice, _) = service.sign_up("alice@example.com").await;
+
+    let mut forged = http::HeaderMap::new();
+    forged.insert("x-ec-caller-id", alice.id.parse().unwrap());
+    forged.insert("x-ec-caller-roles", "customer,admin".parse().unwrap());
+    forged.insert("x-ec-internal-token", "0".repeat(64).parse().unwrap());
+    let client = UserServiceClient::new(HttpClient::plaintext_http2_only(), service.config(forged));
+    let err = client.get_user(get(&alice.id)).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Unauthenticated);
+
+    service.stop().await;
+}
