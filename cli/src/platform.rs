@@ -7,7 +7,7 @@ use ec_order::config::OrderConfig;
 use ec_platform::{
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    server::ServerError,
+    server::{ServerError, connectable},
     shutdown::CancellationToken,
 };
 use ec_product::config::ProductConfig;
@@ -140,14 +140,5 @@ impl Platform {
             record(joined, &self.shutdown);
         }
         first_error.map_or(Ok(()), Err)
-    }
-}
-
-/// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.
-pub fn connectable(addr: SocketAddr) -> SocketAddr {
-    match addr {
-        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
-        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
-        other => other,
     }
 }

@@ -9,10 +9,11 @@
 
 use std::net::SocketAddr;
 
-use ec_cli::platform::{Addresses, Platform, PlatformConfig, connectable, migrate_all};
+use ec_cli::platform::{Addresses, Platform, PlatformConfig, migrate_all};
 pub use ec_platform::testing::TestDatabase;
 use ec_platform::{
     identity::{IdentityVerifier, InternalAuthArgs},
+    server::connectable,
     shutdown::CancellationToken,
 };
 use tokio::task::JoinHandle;

@@ -109,3 +109,12 @@ impl RpcServer {
         Ok(())
     }
 }
+
+/// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.
+pub fn connectable(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
+        other => other,
+    }
+}

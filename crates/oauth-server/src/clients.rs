@@ -1,0 +1,165 @@
+//! The OAuth2 client registry: fixed at start-up, from the built-in single-page app and an optional JSON file
+//! in Hydra's client format.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::config::OAuthServerConfig;
+
+/// How a client proves who it is at the token endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// HTTP Basic with client_id and client_secret (Hydra's default).
+    ClientSecretBasic,
+    /// client_id and client_secret in the form body.
+    ClientSecretPost,
+    /// A public client (browser or mobile app): no secret, PKCE required.
+    None,
+}
+
+/// A registered client, as Hydra describes one (the subset the platform uses).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Client {
+    pub client_id: String,
+    #[serde(default, skip_serializing)]
+    pub client_secret: Option<String>,
+    #[serde(default)]
+    pub client_name: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<String>,
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    /// Space-separated scopes the client may ask for.
+    #[serde(default)]
+    pub scope: String,
+    #[serde(default)]
+    pub audience: Vec<String>,
+    #[serde(default = "default_auth_method")]
+    pub token_endpoint_auth_method: AuthMethod,
+    /// A trusted first-party client: the consent app accepts without asking.
+    #[serde(default)]
+    pub skip_consent: bool,
+}
+
+fn default_grant_types() -> Vec<String> {
+    vec!["authorization_code".into(), "refresh_token".into()]
+}
+
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+
+fn default_auth_method() -> AuthMethod {
+    AuthMethod::ClientSecretBasic
+}
+
+impl Client {
+    /// Whether the client may use `grant_type`.
+    pub fn allows_grant(&self, grant_type: &str) -> bool {
+        self.grant_types.iter().any(|g| g == grant_type)
+    }
+
+    /// Whether the client may ask for `scope`.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scope.split_whitespace().any(|s| s == scope)
+    }
+
+    /// Whether `secret` is the client's secret (constant time).
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        self.client_secret
+            .as_deref()
+            .is_some_and(|own| bool::from(own.as_bytes().ct_eq(secret.as_bytes())))
+    }
+
+    /// A public client has no secret and must use PKCE.
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == AuthMethod::None
+    }
+}
+
+/// Why the client registry could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientsError {
+    #[error("cannot read the clients file {path}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the clients file {path} is not a JSON array of clients")]
+    Parse {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("client {0} is invalid: {1}")]
+    Invalid(String, &'static str),
+}
+
+/// Every registered client by id.
+#[derive(Clone, Debug, Default)]
+pub struct Clients(HashMap<String, Client>);
+
+impl Clients {
+    /// The built-in single-page app plus the clients of the configured file.
+    pub fn from_config(config: &OAuthServerConfig) -> Result<Self, ClientsError> {
+        let mut clients = vec![Client {
+            client_id: config.spa_client_id.clone(),
+            client_secret: None,
+            client_name: "Storefront (first-party single-page app)".into(),
+            redirect_uris: config.spa_redirect_uris.clone(),
+            post_logout_redirect_uris: config.spa_redirect_uris.clone(),
+            grant_types: default_grant_types(),
+            response_types: default_response_types(),
+            scope: "openid offline_access profile email".into(),
+            audience: vec![config.api_audience.clone()],
+            token_endpoint_auth_method: AuthMethod::None,
+            skip_consent: true,
+        }];
+        if let Some(path) = &config.clients_file {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path).map_err(|source| ClientsError::Read {
+                path: shown.clone(),
+                source,
+            })?;
+            let extra: Vec<Client> =
+                serde_json::from_str(&text).map_err(|source| ClientsError::Parse { path: shown, source })?;
+            clients.extend(extra);
+        }
+        Self::new(clients)
+    }
+
+    /// A registry of exactly these clients.
+    pub fn new(clients: Vec<Client>) -> Result<Self, ClientsError> {
+        let mut by_id = HashMap::new();
+        for client in clients {
+            let id = client.client_id.clone();
+            let invalid = |why| Err(ClientsError::Invalid(id.clone(), why));
+            if id.is_empty() {
+                return invalid("client_id is empty");
+            }
+            if client.is_public() && client.client_secret.is_some() {
+                return invalid("a public client (token_endpoint_auth_method none) has no secret");
+            }
+            if !client.is_public() && client.client_secret.as_deref().is_none_or(|s| s.len() < 16) {
+                return invalid("a confidential client needs a client_secret of 16 characters or more");
+            }
+            if by_id.insert(id.clone(), client).is_some() {
+                return invalid("registered twice");
+            }
+        }
+        Ok(Self(by_id))
+    }
+
+    /// The client with this id.
+    pub fn get(&self, id: &str) -> Option<&Client> {
+        self.0.get(id)
+    }
+}
