@@ -1,10 +1,12 @@
 //! The `ec` command's library: what `ec dev`, `ec serve` and `ec migrate` do, kept out of `main.rs` so the
 //! end-to-end tests start exactly the platform a user starts.
 //!
-//! - [`platform`]: every service and the BFF in one process, each on its own port, sharing one shutdown
-//!   token, after migrating every schema.
+//! - [`platform`]: every service, the BFF, the login pages and (without Hydra) the embedded OAuth2 server in
+//!   one process, each on its own port, sharing one shutdown token, after migrating every schema.
+//! - [`demo`]: the demo accounts and start-up banner of `ec dev`.
 //! - [`embedded_pg`]: a development PostgreSQL run from the locally installed server binaries (`initdb`,
 //!   `pg_ctl`), with its data kept between runs.
 
+pub mod demo;
 pub mod embedded_pg;
 pub mod platform;

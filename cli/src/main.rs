@@ -3,13 +3,16 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ec_cli::{
+    demo,
     embedded_pg::{self, EmbeddedPgArgs, EmbeddedPostgres},
     platform::{self, Platform, PlatformConfig},
 };
 use ec_platform::{
-    config::{DatabaseArgs, ShutdownArgs},
+    cache,
+    config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
+    server::Server,
     shutdown::{self, CancellationToken},
     telemetry::{self, LogArgs, LogFormat},
 };
@@ -18,7 +21,8 @@ use ec_platform::{
 #[derive(Parser)]
 #[command(name = "ec", version, propagate_version = true)]
 struct Cli {
-    /// Log line format: json or pretty. Default: pretty for `dev`, json otherwise. Level filter: RUST_LOG.
+    /// Log line format: json or pretty. Default: pretty for `dev` and `user`, json otherwise. Level filter:
+    /// RUST_LOG.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, global = true)]
     log_format: Option<LogFormat>,
 
@@ -26,11 +30,14 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up; boxing the big variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// Run every service and the BFF in one process on the standard ports (BFF 8080, user 50051, product 50052,
-    /// order 50053). Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and
-    /// stops it on exit. Ctrl-C stops everything.
+    /// Run every service, the BFF, the login pages and an embedded OAuth2 server in one process on the standard
+    /// ports (BFF 8080, user 50051, product 50052, order 50053, login 8051, OAuth2 4444/4445), with demo
+    /// accounts. Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and stops it
+    /// on exit. With HYDRA_ADMIN_URL, uses that Hydra instead of the embedded server. Ctrl-C stops everything.
     Dev(DevArgs),
     /// Run one service (or the BFF) as its own process, as in production. Services migrate their schema at
     /// start-up.
@@ -46,19 +53,6 @@ enum Command {
     User(UserCommand),
 }
 
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Give an existing account the admin role. This is how the first admin is made: sign up, then run this.
-    /// Later admins can be made by an admin through SetUserRole.
-    MakeAdmin {
-        /// Email of the account (any case).
-        #[arg(long)]
-        email: String,
-        #[command(flatten)]
-        database: DatabaseArgs,
-    },
-}
-
 #[derive(clap::Args)]
 struct DevArgs {
     /// PostgreSQL URL. Unset: use the embedded PostgreSQL described by the --pg-* flags.
@@ -70,6 +64,10 @@ struct DevArgs {
     )]
     database_url: Option<String>,
 
+    /// Do not create the demo accounts.
+    #[arg(long = "no-demo-data")]
+    no_demo_data: bool,
+
     #[command(flatten)]
     embedded: EmbeddedPgArgs,
 
@@ -77,14 +75,17 @@ struct DevArgs {
     platform: PlatformConfig,
 }
 
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Service {
-    /// The user service (accounts and credentials).
+    /// The user service (accounts and credentials), with the login pages when HYDRA_ADMIN_URL is set.
     User {
         #[command(flatten)]
         config: ec_user::config::UserConfig,
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        redis: RedisArgs,
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
@@ -115,6 +116,26 @@ enum Service {
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
+    /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production).
+    Oauth {
+        #[command(flatten)]
+        config: ec_oauth_server::config::OAuthServerConfig,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Give an existing account the admin role. This is how the first admin is made: sign up, then run this.
+    /// Later admins can be made by an admin through SetUserRole.
+    MakeAdmin {
+        /// Email of the account (any case).
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
 }
 
 #[tokio::main]
@@ -142,22 +163,6 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
-    let email = ec_user::domain::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
-    db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
-    match ec_user::accounts::make_admin_by_email(&pool, &email).await {
-        Ok(row) => {
-            println!("{} ({}) is now an admin", row.email, row.id);
-            Ok(())
-        }
-        Err(ec_user::error::Error::NotFound) => {
-            anyhow::bail!("no live account has the email {}; sign up first", email.as_str())
-        }
-        Err(e) => Err(e.into()),
-    }
-}
-
 async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
     let mut embedded = None;
     let url = match args.database_url {
@@ -171,31 +176,31 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
             url
         }
     };
-    let result = run_platform(&url, &args.platform, stop).await;
+    let demo_data = !args.no_demo_data && demo::allowed(&args.platform.oauth);
+    let result = run_platform(&url, &args.platform, demo_data, stop).await;
     if let Some(mut pg) = embedded {
         tokio::task::spawn_blocking(move || pg.stop()).await??;
     }
     result
 }
 
-async fn run_platform(url: &str, config: &PlatformConfig, stop: CancellationToken) -> anyhow::Result<()> {
+async fn run_platform(
+    url: &str,
+    config: &PlatformConfig,
+    demo_data: bool,
+    stop: CancellationToken,
+) -> anyhow::Result<()> {
     let database = DatabaseArgs {
         url: url.to_owned(),
         max_connections: 20,
     };
     let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
     platform::migrate_all(&pool).await?;
+    if demo_data {
+        demo::ensure_accounts(&pool).await?;
+    }
     let running = Platform::start(config, pool, stop).await?;
-    let a = running.addresses;
-    println!(
-        "\nThe platform is up. Ctrl-C stops it.\n\
-         \n  BFF (Connect, gRPC-Web, gRPC)  http://{}\
-         \n  user service                   http://{}\
-         \n  product service                http://{}\
-         \n  order service                  http://{}\n\
-         \nTry it:\n  curl -H 'Content-Type: application/json' \\\n    -d '{{\"email\":\"a@example.com\",\"password\":\"correct horse\"}}' \\\n    http://{}/user.v1.UserService/CreateUser\n",
-        a.bff, a.user, a.product, a.order, a.bff
-    );
+    println!("{}", demo::banner(&running.addresses, &config.oauth, demo_data));
     running.wait().await
 }
 
@@ -217,21 +222,58 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
     Ok(())
 }
 
+async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> {
+    let email = ec_user::domain::Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+    db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
+    match ec_user::accounts::make_admin_by_email(&pool, &email).await {
+        Ok(row) => {
+            println!("{} ({}) is now an admin", row.email, row.id);
+            Ok(())
+        }
+        Err(ec_user::error::Error::NotFound) => {
+            anyhow::bail!("no live account has the email {}; sign up first", email.as_str())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Serves every server of one process until `stop` fires.
+async fn serve_all(servers: Vec<Server>, stop: CancellationToken, grace: std::time::Duration) -> anyhow::Result<()> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for server in servers {
+        tasks.spawn(server.serve(stop.clone(), grace));
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined? {
+            stop.cancel();
+            return Err(e.into());
+        }
+    }
+    Ok(())
+}
+
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
-    let (server, grace) = match service {
+    match service {
         Service::User {
             config,
             database,
+            redis,
             internal,
             shutdown,
         } => {
             let identity = IdentityVerifier::new(&internal)?;
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
-            (
-                ec_user::startup::build(&config, pool, identity).await?,
-                shutdown.grace(),
-            )
+            let deps = ec_user::startup::Dependencies {
+                pool,
+                identity,
+                redis: cache::connect(&redis).await?,
+                redis_prefix: redis.key_prefix.clone(),
+            };
+            let servers = ec_user::startup::build(&config, deps).await?;
+            let all = [Some(servers.rpc), servers.login].into_iter().flatten().collect();
+            serve_all(all, stop, shutdown.grace()).await
         }
         Service::Product {
             config,
@@ -240,7 +282,8 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
         } => {
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
-            (ec_product::startup::build(&config, pool).await?, shutdown.grace())
+            let server = ec_product::startup::build(&config, pool).await?;
+            serve_all(vec![server], stop, shutdown.grace()).await
         }
         Service::Order {
             config,
@@ -249,12 +292,18 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
         } => {
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_order::SCHEMA, ec_order::migrator()).await?;
-            (ec_order::startup::build(&config, pool).await?, shutdown.grace())
+            let server = ec_order::startup::build(&config, pool).await?;
+            serve_all(vec![server], stop, shutdown.grace()).await
         }
-        Service::Bff { config, shutdown } => (ec_bff::startup::build(&config).await?, shutdown.grace()),
-    };
-    server.serve(stop, grace).await?;
-    Ok(())
+        Service::Bff { config, shutdown } => {
+            let server = ec_bff::startup::build(&config).await?;
+            serve_all(vec![server], stop, shutdown.grace()).await
+        }
+        Service::Oauth { config, shutdown } => {
+            let server = ec_oauth_server::OAuthServer::bind(&config).await?;
+            Ok(server.serve(stop, shutdown.grace()).await?)
+        }
+    }
 }
 
 #[cfg(test)]

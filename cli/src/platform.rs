@@ -3,11 +3,14 @@
 use std::net::SocketAddr;
 
 use ec_bff::config::BffConfig;
+use ec_oauth_server::{OAuthServer, config::OAuthServerConfig};
 use ec_order::config::OrderConfig;
 use ec_platform::{
+    cache,
+    config::RedisArgs,
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    server::{ServerError, connectable},
+    server::connectable,
     shutdown::CancellationToken,
 };
 use ec_product::config::ProductConfig;
@@ -26,6 +29,11 @@ pub struct PlatformConfig {
     pub order: OrderConfig,
     #[command(flatten)]
     pub bff: BffConfig,
+    /// The embedded OAuth2 server, started when no HYDRA_ADMIN_URL is given.
+    #[command(flatten)]
+    pub oauth: OAuthServerConfig,
+    #[command(flatten)]
+    pub redis: RedisArgs,
     #[command(flatten)]
     pub shutdown: ec_platform::config::ShutdownArgs,
     #[command(flatten)]
@@ -41,33 +49,51 @@ pub async fn migrate_all(pool: &PgPool) -> Result<(), db::MigrateError> {
 }
 
 /// Where each part of a running platform listens.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Addresses {
     pub user: SocketAddr,
     pub product: SocketAddr,
     pub order: SocketAddr,
     pub bff: SocketAddr,
+    /// The login, consent and logout pages.
+    pub login: Option<SocketAddr>,
+    /// The embedded OAuth2 server's issuer URL and ports, when it runs.
+    pub oauth: Option<EmbeddedOAuth>,
 }
 
-/// A running platform: four servers.
+/// Where the embedded OAuth2 server is.
+#[derive(Clone, Debug)]
+pub struct EmbeddedOAuth {
+    pub issuer: String,
+    pub public: SocketAddr,
+    pub admin: SocketAddr,
+}
+
+type Task = JoinHandle<anyhow::Result<()>>;
+
+/// A running platform: the BFF, the services behind it, and (in development) the OAuth2 server.
 ///
 /// Shutdown runs front to back: when the token fires, the BFF stops accepting and drains its in-flight
 /// requests while the services behind it are still up to answer them; only then are the services stopped
 /// (and drained in turn). Stopping everything at once would fail the BFF's last requests on their way in.
 pub struct Platform {
     pub addresses: Addresses,
-    bff: JoinHandle<Result<(), ServerError>>,
-    backends: JoinSet<Result<(), ServerError>>,
+    bff: Task,
+    backends: JoinSet<anyhow::Result<()>>,
     backends_stop: CancellationToken,
     shutdown: CancellationToken,
+}
+
+fn base_url(addr: SocketAddr) -> url::Url {
+    url::Url::parse(&format!("http://{}", connectable(addr))).expect("an address makes a URL")
 }
 
 impl Platform {
     /// Binds every port and starts serving. The schemas must already be migrated ([`migrate_all`]).
     ///
-    /// The BFF is pointed at the user service actually bound, so ports given as 0 (tests) work. Without a
-    /// configured internal auth token, one is generated: every part runs in this process, so none needs to be
-    /// shared with anything else.
+    /// The BFF is pointed at the user service actually bound, and the login pages at the embedded OAuth2
+    /// server (and back), so ports given as 0 (tests) work. Without a configured internal auth token, one is
+    /// generated: every part runs in this process, so none needs to be shared with anything else.
     pub async fn start(config: &PlatformConfig, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let internal = InternalAuthArgs {
             token: Some(
@@ -79,27 +105,68 @@ impl Platform {
             ),
         };
         let identity = IdentityVerifier::new(&internal)?;
-        let user = ec_user::startup::build(&config.user, pool.clone(), identity).await?;
+        let redis = cache::connect(&config.redis).await?;
+
+        let mut user_config = config.user.clone();
+        let oauth = match &user_config.login.hydra_admin_url {
+            Some(_) => None,
+            None => {
+                let server = OAuthServer::bind(&config.oauth).await?;
+                user_config.login.hydra_admin_url = Some(base_url(server.admin_addr()));
+                Some(server)
+            }
+        };
+        let user = ec_user::startup::build(
+            &user_config,
+            ec_user::startup::Dependencies {
+                pool: pool.clone(),
+                identity,
+                redis,
+                redis_prefix: config.redis.key_prefix.clone(),
+            },
+        )
+        .await?;
         let product = ec_product::startup::build(&config.product, pool.clone()).await?;
         let order = ec_order::startup::build(&config.order, pool).await?;
 
         let mut bff_config = config.bff.clone();
-        bff_config.user_service_url = format!("http://{}", connectable(user.local_addr())).parse()?;
+        bff_config.user_service_url = format!("http://{}", connectable(user.rpc.local_addr())).parse()?;
         let bff = ec_bff::startup::build(&bff_config).await?;
 
+        let login_addr = user.login.as_ref().map(|login| login.local_addr());
+        let oauth = match (oauth, login_addr) {
+            (Some(server), Some(login)) => Some(server.with_login_app(&base_url(login))),
+            (server, _) => server,
+        };
         let addresses = Addresses {
-            user: user.local_addr(),
+            user: user.rpc.local_addr(),
             product: product.local_addr(),
             order: order.local_addr(),
             bff: bff.local_addr(),
+            login: login_addr,
+            oauth: oauth.as_ref().map(|s| EmbeddedOAuth {
+                issuer: s.issuer().to_owned(),
+                public: s.public_addr(),
+                admin: s.admin_addr(),
+            }),
         };
+
         let grace = config.shutdown.grace();
         let backends_stop = CancellationToken::new();
         let mut backends = JoinSet::new();
-        for server in [user, product, order] {
-            backends.spawn(server.serve(backends_stop.clone(), grace));
+        for server in [Some(user.rpc), user.login, Some(product), Some(order)]
+            .into_iter()
+            .flatten()
+        {
+            let stop = backends_stop.clone();
+            backends.spawn(async move { Ok(server.serve(stop, grace).await?) });
         }
-        let bff = tokio::spawn(bff.serve(shutdown.clone(), grace));
+        if let Some(server) = oauth {
+            let stop = backends_stop.clone();
+            backends.spawn(async move { Ok(server.serve(stop, grace).await?) });
+        }
+        let stop = shutdown.clone();
+        let bff = tokio::spawn(async move { Ok(bff.serve(stop, grace).await?) });
         Ok(Self {
             addresses,
             bff,
@@ -113,12 +180,8 @@ impl Platform {
     /// and the first error is returned once everything has.
     pub async fn wait(mut self) -> anyhow::Result<()> {
         let mut first_error = None;
-        let mut record = |joined: Result<Result<(), ServerError>, tokio::task::JoinError>,
-                          shutdown: &CancellationToken| {
-            let result = joined
-                .map_err(anyhow::Error::from)
-                .and_then(|r| r.map_err(anyhow::Error::from));
-            if let Err(e) = result {
+        let mut record = |joined: Result<anyhow::Result<()>, tokio::task::JoinError>, shutdown: &CancellationToken| {
+            if let Err(e) = joined.map_err(anyhow::Error::from).and_then(|r| r) {
                 tracing::error!(error = format!("{e:#}"), "a server failed; stopping the platform");
                 shutdown.cancel();
                 first_error.get_or_insert(e);

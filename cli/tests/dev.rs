@@ -19,6 +19,9 @@ struct Ports {
     user: u16,
     product: u16,
     order: u16,
+    login: u16,
+    oauth_public: u16,
+    oauth_admin: u16,
     postgres: u16,
 }
 
@@ -38,9 +41,14 @@ impl Dev {
             .args(["--user-addr", &addr(ports.user)])
             .args(["--product-addr", &addr(ports.product)])
             .args(["--order-addr", &addr(ports.order)])
+            .args(["--login-addr", &addr(ports.login)])
+            .args(["--oauth-public-addr", &addr(ports.oauth_public)])
+            .args(["--oauth-admin-addr", &addr(ports.oauth_admin)])
             // The embedded database is what is under test, whatever the test runner's environment says.
             .env_remove("DATABASE_URL")
             .env_remove("USER_SERVICE_URL")
+            .env_remove("HYDRA_ADMIN_URL")
+            .env_remove("REDIS_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -131,6 +139,9 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
         user: free_port(),
         product: free_port(),
         order: free_port(),
+        login: free_port(),
+        oauth_public: free_port(),
+        oauth_admin: free_port(),
         postgres: free_port(),
     };
 
@@ -145,6 +156,9 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
         ("user", ports.user),
         ("product", ports.product),
         ("order", ports.order),
+        ("login pages", ports.login),
+        ("OAuth2 public", ports.oauth_public),
+        ("OAuth2 admin", ports.oauth_admin),
         ("PostgreSQL", ports.postgres),
     ] {
         assert!(port_is_closed(port), "{name} still listens on {port} after Ctrl-C");

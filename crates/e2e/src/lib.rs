@@ -28,6 +28,11 @@ pub struct TestPlatform {
     running: JoinHandle<Result<(), String>>,
 }
 
+/// The Redis the tests share (each platform under its own key prefix): `REDIS_URL`, or the local server.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
 fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -39,13 +44,21 @@ impl TestPlatform {
         migrate_all(&database.pool).await.expect("migrations apply");
         let internal_token = IdentityVerifier::generate_token();
         let config = PlatformConfig {
-            user: ec_user::config::UserConfig { addr: any_port() },
+            user: ec_user::config::UserConfig {
+                addr: any_port(),
+                login: ec_user::config::LoginConfig::local(any_port(), None),
+            },
             product: ec_product::config::ProductConfig { addr: any_port() },
             order: ec_order::config::OrderConfig { addr: any_port() },
             bff: ec_bff::config::BffConfig {
                 addr: any_port(),
                 // Replaced by the bound user service address at start.
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
+            },
+            oauth: ec_oauth_server::config::OAuthServerConfig::local(any_port(), any_port()),
+            redis: ec_platform::config::RedisArgs {
+                url: Some(redis_url()),
+                key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7().simple()),
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
             internal: InternalAuthArgs {
@@ -56,7 +69,7 @@ impl TestPlatform {
         let platform = Platform::start(&config, database.pool.clone(), shutdown.clone())
             .await
             .expect("the platform starts");
-        let addresses = platform.addresses;
+        let addresses = platform.addresses.clone();
         let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
         Self {
             addresses,

@@ -60,7 +60,7 @@ async fn listed_services(url: &str) -> Vec<String> {
 #[tokio::test]
 async fn every_port_reports_serving_and_lists_what_it_serves() {
     let platform = TestPlatform::start().await;
-    let a = platform.addresses;
+    let a = platform.addresses.clone();
     let standard = [
         "grpc.health.v1.Health",
         "grpc.reflection.v1.ServerReflection",

@@ -160,18 +160,9 @@ pub struct OAuthServerConfig {
 }
 
 impl OAuthServerConfig {
-    /// The configuration `ec dev` and the tests start from: every default, on the given addresses.
+    /// The configuration the tests start from: every default, on the given addresses.
     pub fn local(public_addr: SocketAddr, admin_addr: SocketAddr) -> Self {
-        use clap::{FromArgMatches, Parser};
-        #[derive(Parser)]
-        struct Defaults {
-            #[command(flatten)]
-            config: OAuthServerConfig,
-        }
-        let matches = <Defaults as clap::CommandFactory>::command()
-            .no_binary_name(true)
-            .get_matches_from(Vec::<String>::new());
-        let mut config = Defaults::from_arg_matches(&matches).expect("the defaults parse").config;
+        let mut config: Self = ec_platform::config::defaults();
         config.public_addr = public_addr;
         config.admin_addr = admin_addr;
         config

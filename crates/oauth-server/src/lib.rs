@@ -154,6 +154,19 @@ impl OAuthServer {
         Ok(Self { shared, public, admin })
     }
 
+    /// Points the login, consent, logout and error URLs at a login app served at `base` (its
+    /// `/oauth2/login`, `/oauth2/consent`, `/oauth2/logout` and `/oauth2/error`), for a platform that binds the
+    /// app after this server.
+    pub fn with_login_app(mut self, base: &url::Url) -> Self {
+        let shared = Arc::get_mut(&mut self.shared).expect("not serving yet, so not shared");
+        let at = |path: &str| base.join(path).expect("a path joins a base URL");
+        shared.login_url = at("/oauth2/login");
+        shared.consent_url = at("/oauth2/consent");
+        shared.logout_url = at("/oauth2/logout");
+        shared.error_url = at("/oauth2/error");
+        self
+    }
+
     /// The issuer URL (what goes in `iss`, and where discovery is).
     pub fn issuer(&self) -> &str {
         &self.shared.minter.issuer

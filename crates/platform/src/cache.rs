@@ -41,7 +41,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_configured_redis_is_connected_and_answers() {
-        let args = RedisArgs { url: Some(redis_url()) };
+        let args = RedisArgs {
+            url: Some(redis_url()),
+            ..Default::default()
+        };
         let mut redis = connect(&args)
             .await
             .expect("Redis must be running for these tests (see README: make test starts it)")
@@ -69,6 +72,7 @@ mod tests {
         // Port 1 on loopback: nothing listens there.
         let args = RedisArgs {
             url: Some("redis://127.0.0.1:1".into()),
+            ..Default::default()
         };
         assert!(connect(&args).await.is_err());
     }

@@ -36,18 +36,37 @@ impl std::fmt::Debug for DatabaseArgs {
 }
 
 /// Where Redis is, if anywhere.
-#[derive(Clone, Default, clap::Args)]
+#[derive(Clone, clap::Args)]
 pub struct RedisArgs {
     /// Redis URL, e.g. redis://127.0.0.1:6379. Unset: features that would share state through Redis keep
     /// it in process instead.
     #[arg(id = "redis_url", long = "redis-url", env = "REDIS_URL", hide_env_values = true)]
     pub url: Option<String>,
+
+    /// Prefix of every Redis key the platform writes, so several platforms (or tests) can share one Redis.
+    #[arg(
+        id = "redis_key_prefix",
+        long = "redis-key-prefix",
+        env = "REDIS_KEY_PREFIX",
+        default_value = "ec:"
+    )]
+    pub key_prefix: String,
+}
+
+impl Default for RedisArgs {
+    fn default() -> Self {
+        Self {
+            url: None,
+            key_prefix: "ec:".into(),
+        }
+    }
 }
 
 impl std::fmt::Debug for RedisArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisArgs")
             .field("url", &self.url.as_ref().map(|_| "<redacted>"))
+            .field("key_prefix", &self.key_prefix)
             .finish()
     }
 }
@@ -76,4 +95,14 @@ impl Default for ShutdownArgs {
     fn default() -> Self {
         Self { grace_secs: 10 }
     }
+}
+
+/// A settings group with every flag at its default (environment variables ignored), for code that builds a
+/// configuration itself: tests, and `ec dev`'s in-process wiring.
+pub fn defaults<T: clap::Args + clap::FromArgMatches>() -> T {
+    let command = T::augment_args(clap::Command::new("defaults").no_binary_name(true));
+    // Environment fallbacks must not leak into a value meant to be the documented default.
+    let command = command.mut_args(|arg| arg.env(None::<&str>));
+    let matches = command.get_matches_from(Vec::<String>::new());
+    T::from_arg_matches(&matches).expect("every flag of a settings group has a default or is optional")
 }

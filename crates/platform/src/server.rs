@@ -1,6 +1,6 @@
-//! Serving a connectrpc router.
+//! Serving a connectrpc router (or a plain HTTP app).
 //!
-//! [`RpcServer`] mounts a service's connectrpc router together with the standard `grpc.health.v1.Health`
+//! [`Server::bind`] mounts a service's connectrpc router together with the standard `grpc.health.v1.Health`
 //! service (what Kubernetes `grpc:` probes and `grpc_health_probe` call) and gRPC server reflection (what
 //! `grpcurl`, `buf curl` and Postman use to discover the API), and serves all of it on one port with axum:
 //! HTTP/1.1 and h2c, so Connect, gRPC-Web and gRPC clients all reach it.
@@ -34,15 +34,15 @@ pub enum ServerError {
     Reflection(#[from] connectrpc_reflection::ReflectionError),
 }
 
-/// A bound, not yet running, RPC server.
-pub struct RpcServer {
+/// A bound, not yet running, server.
+pub struct Server {
     name: &'static str,
     listener: TcpListener,
     app: axum::Router,
-    health: Arc<StaticChecker>,
+    health: Option<Arc<StaticChecker>>,
 }
 
-impl RpcServer {
+impl Server {
     /// Binds `addr` (port 0 picks a free port, as tests do) and prepares `router` to be served with health and
     /// reflection. `services` are the fully-qualified names of the services `router` implements; each is
     /// reported SERVING by the health service and listed by reflection.
@@ -70,7 +70,20 @@ impl RpcServer {
             name,
             listener,
             app: axum::Router::new().fallback_service(router.into_axum_service()),
-            health,
+            health: Some(health),
+        })
+    }
+
+    /// Binds `addr` for a plain HTTP app (such as the login pages), served and stopped like an RPC server.
+    pub async fn http(name: &'static str, addr: SocketAddr, app: axum::Router) -> Result<Self, ServerError> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self {
+            name,
+            listener,
+            app,
+            health: None,
         })
     }
 
@@ -88,13 +101,15 @@ impl RpcServer {
             health,
         } = self;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
-        tracing::info!(service = name, %addr, "listening (Connect, gRPC-Web and gRPC; HTTP/1.1 and h2c)");
+        tracing::info!(service = name, %addr, "listening");
 
         let stop = shutdown.clone();
         let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 stop.cancelled().await;
-                health.shutdown();
+                if let Some(health) = health {
+                    health.shutdown();
+                }
             })
             .into_future();
         let deadline = async {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use ec_platform::server::{RpcServer, ServerError};
+use ec_platform::server::{Server, ServerError};
 use ec_proto::user::v1::{USER_SERVICE_SERVICE_NAME, UserServiceExt};
 
 use crate::{
@@ -22,8 +22,8 @@ pub enum StartupError {
 }
 
 /// Binds the BFF's port and prepares its backend connections.
-pub async fn build(config: &BffConfig) -> Result<RpcServer, StartupError> {
+pub async fn build(config: &BffConfig) -> Result<Server, StartupError> {
     let users = Arc::new(UserProxy::new(&config.user_service_url)?);
     let router = users.register(connectrpc::Router::new());
-    Ok(RpcServer::bind("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME]).await?)
+    Ok(Server::bind("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME]).await?)
 }

@@ -13,4 +13,79 @@ pub struct UserConfig {
         default_value = "127.0.0.1:50051"
     )]
     pub addr: SocketAddr,
+
+    #[command(flatten)]
+    pub login: LoginConfig,
+}
+
+/// Settings of the login, consent and logout pages.
+#[derive(Clone, Debug, clap::Args)]
+pub struct LoginConfig {
+    /// Address of the login, consent and logout pages Hydra sends browsers to.
+    #[arg(
+        id = "login_addr",
+        long = "login-addr",
+        env = "LOGIN_ADDR",
+        default_value = "127.0.0.1:8051"
+    )]
+    pub addr: SocketAddr,
+
+    /// Base URL of Ory Hydra's admin API (e.g. http://hydra:4445). Unset: the login pages are not served
+    /// (`ec dev` points it at its embedded OAuth2 server).
+    #[arg(id = "hydra_admin_url", long = "hydra-admin-url", env = "HYDRA_ADMIN_URL")]
+    pub hydra_admin_url: Option<url::Url>,
+
+    /// Days a "keep me signed in" login is remembered.
+    #[arg(
+        id = "login_remember_days",
+        long = "login-remember-days",
+        env = "LOGIN_REMEMBER_DAYS",
+        default_value_t = 30
+    )]
+    pub remember_days: u32,
+
+    /// Mark the pages' cookies Secure. Set it whenever the pages are served over HTTPS (production).
+    #[arg(
+        id = "login_secure_cookies",
+        long = "login-secure-cookies",
+        env = "LOGIN_SECURE_COOKIES"
+    )]
+    pub secure_cookies: bool,
+
+    /// Failed sign-ins allowed per account in a lockout window.
+    #[arg(
+        id = "login_max_failures_per_account",
+        long = "login-max-failures-per-account",
+        env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+        default_value_t = 5
+    )]
+    pub max_failures_per_account: u32,
+
+    /// Failed sign-ins allowed per client IP in a lockout window.
+    #[arg(
+        id = "login_max_failures_per_ip",
+        long = "login-max-failures-per-ip",
+        env = "LOGIN_MAX_FAILURES_PER_IP",
+        default_value_t = 50
+    )]
+    pub max_failures_per_ip: u32,
+
+    /// Length of the lockout window, in minutes.
+    #[arg(
+        id = "login_lockout_minutes",
+        long = "login-lockout-minutes",
+        env = "LOGIN_LOCKOUT_MINUTES",
+        default_value_t = 15
+    )]
+    pub lockout_minutes: u64,
+}
+
+impl LoginConfig {
+    /// The defaults, on `addr`, talking to the Hydra admin API at `hydra` (tests).
+    pub fn local(addr: SocketAddr, hydra: Option<url::Url>) -> Self {
+        let mut config: Self = ec_platform::config::defaults();
+        config.addr = addr;
+        config.hydra_admin_url = hydra;
+        config
+    }
 }

@@ -7,6 +7,9 @@
 //! mapping from this crate's errors to Connect/gRPC codes; [`startup`] wires a server from a
 //! [`UserConfig`](config::UserConfig).
 //!
+//! The same process serves Hydra's login, consent and logout pages ([`login`], on port 8051), talking to Hydra's
+//! admin API through [`hydra`], with brute-force protection in [`throttle`].
+//!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
 //! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
 //!
@@ -19,8 +22,11 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod hydra;
+pub mod login;
 pub mod password;
 pub mod startup;
+pub mod throttle;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "user_service";

@@ -16,7 +16,12 @@ use ec_proto::user::v1::{
     self as wire, ChangePasswordRequest, CreateUserRequest, CredentialServiceClient, DeleteUserRequest, GetUserRequest,
     ListUsersRequest, SetUserRoleRequest, UpdateUserRequest, User, UserServiceClient, VerifyPasswordRequest,
 };
-use ec_user::{accounts, config::UserConfig, domain::Email};
+use ec_user::{
+    accounts,
+    config::{LoginConfig, UserConfig},
+    domain::Email,
+    startup::Dependencies,
+};
 use uuid::Uuid;
 
 /// The user service alone, on a free port, over its own database.
@@ -38,12 +43,18 @@ impl Service {
             token: Some(IdentityVerifier::generate_token()),
         })
         .unwrap();
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = UserConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            addr: any,
+            login: LoginConfig::local(any, None),
         };
-        let server = ec_user::startup::build(&config, database.pool.clone(), identity.clone())
-            .await
-            .unwrap();
+        let deps = Dependencies {
+            pool: database.pool.clone(),
+            identity: identity.clone(),
+            redis: None,
+            redis_prefix: String::new(),
+        };
+        let server = ec_user::startup::build(&config, deps).await.unwrap().rpc;
         let url = format!("http://{}", server.local_addr()).parse().unwrap();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();

@@ -1,0 +1,459 @@
+//! The login, consent and logout app Ory Hydra sends browsers to (HTTP, port 8051).
+//!
+//! Hydra (or the embedded development server) redirects a browser here with a challenge; the app reads the
+//! request through Hydra's admin API ([`crate::hydra`]), shows a form (no JavaScript needed), and answers
+//! through the admin API, which tells it where to send the browser next.
+//!
+//! - Login: email and password are checked like `VerifyPassword` (same answer and cost for an unknown email
+//!   and a wrong password), behind the [`throttle`](crate::throttle). A login Hydra remembers (`skip`) is
+//!   accepted without a form.
+//! - Consent: skipped for trusted first-party clients (`skip_consent`) and when Hydra remembers a consent;
+//!   otherwise the user picks the scopes to grant, and only those (of the ones requested) are granted, so an
+//!   empty choice grants nothing. The requested audience is granted. Tokens carry the user's real claims:
+//!   `email`, `name`, `roles` (access token; the ID token has `email` with the `email` scope and `name` with
+//!   `profile`).
+//! - Logout: a confirmation, then Hydra ends the session.
+//!
+//! Every form is protected by a double-submit CSRF token ([`csrf`]).
+
+mod csrf;
+mod pages;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{
+    Router,
+    extract::{ConnectInfo, DefaultBodyLimit, Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use axum_extra::extract::{CookieJar, Form};
+use ec_platform::identity::Role;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use sqlx::PgPool;
+
+use crate::{
+    accounts,
+    db::{self, UserRow},
+    domain::{Email, UserId},
+    error::Error,
+    hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, HydraError, Reject},
+    throttle::{Throttle, Verdict},
+};
+use pages::{ConsentPage, LoginPage, LogoutPage, message, render, see_other};
+
+/// What the app needs.
+pub struct LoginApp {
+    pub pool: PgPool,
+    pub hydra: HydraAdmin,
+    pub throttle: Throttle,
+    /// How long a "keep me signed in" login is remembered, in seconds.
+    pub remember_for: i64,
+    /// Mark cookies `Secure` (set when the pages are served over HTTPS, as in production).
+    pub secure_cookies: bool,
+}
+
+/// The app's routes.
+pub fn router(app: Arc<LoginApp>) -> Router {
+    Router::new()
+        .route("/oauth2/login", get(login_page).post(login_submit))
+        .route("/oauth2/consent", get(consent_page).post(consent_submit))
+        .route("/oauth2/logout", get(logout_page).post(logout_submit))
+        .route("/oauth2/error", get(error_page))
+        // Forms are a few hundred bytes; nothing legitimate comes near this.
+        .layer(DefaultBodyLimit::max(64 * 1024))
+        .with_state(app)
+}
+
+#[derive(Deserialize)]
+struct Challenge {
+    #[serde(default)]
+    login_challenge: String,
+    #[serde(default)]
+    consent_challenge: String,
+    #[serde(default)]
+    logout_challenge: String,
+}
+
+fn expired() -> Response {
+    message(
+        StatusCode::NOT_FOUND,
+        "This sign-in link has expired",
+        "Go back to the shop and start again.",
+    )
+}
+
+fn forged() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "Please try again",
+        "The form expired or did not come from this site. Reload the page and submit it again.",
+    )
+}
+
+fn hydra_failed(e: HydraError) -> Response {
+    match e {
+        HydraError::NotFound => expired(),
+        HydraError::AlreadyHandled { redirect_to: Some(to) } => see_other(&to),
+        HydraError::AlreadyHandled { redirect_to: None } => expired(),
+        HydraError::Call(detail) => {
+            tracing::error!(detail, "the OAuth2 server's admin API failed");
+            message(
+                StatusCode::BAD_GATEWAY,
+                "Sign-in is unavailable",
+                "The sign-in service did not answer. Try again in a moment.",
+            )
+        }
+    }
+}
+
+fn internal(e: Error) -> Response {
+    tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
+    message(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "Try again in a moment.",
+    )
+}
+
+fn missing_challenge() -> Response {
+    message(
+        StatusCode::BAD_REQUEST,
+        "Nothing to do here",
+        "This page is part of signing in to the shop. Start from the shop.",
+    )
+}
+
+async fn login_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
+    if query.login_challenge.is_empty() {
+        return missing_challenge();
+    }
+    let request = match app.hydra.login_request(&query.login_challenge).await {
+        Ok(request) => request,
+        Err(e) => return hydra_failed(e),
+    };
+    if request.skip {
+        // Hydra remembers this browser's login: confirm it without asking again.
+        let accepted = AcceptLogin {
+            subject: request.subject,
+            remember: true,
+            remember_for: app.remember_for,
+        };
+        return match app.hydra.accept_login(&request.challenge, &accepted).await {
+            Ok(to) => see_other(&to),
+            Err(e) => hydra_failed(e),
+        };
+    }
+    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let page = render(
+        StatusCode::OK,
+        LoginPage {
+            challenge: &request.challenge,
+            csrf_token: &csrf_token,
+            client_name: &request.client.client_name,
+            email: "",
+            error: None,
+        },
+    );
+    (jar, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    challenge: String,
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    remember: Option<String>,
+    #[serde(default)]
+    action: String,
+}
+
+async fn login_submit(
+    State(app): State<Arc<LoginApp>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    jar: CookieJar,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    if !csrf::verify(&jar, &form.csrf_token) {
+        return forged();
+    }
+    if form.challenge.is_empty() {
+        return missing_challenge();
+    }
+    if form.action == "cancel" {
+        let reject = Reject {
+            error: "access_denied".into(),
+            error_description: "The user cancelled the sign-in.".into(),
+        };
+        return match app.hydra.reject_login(&form.challenge, &reject).await {
+            Ok(to) => see_other(&to),
+            Err(e) => hydra_failed(e),
+        };
+    }
+
+    let again = |status: StatusCode, error: &str, jar: CookieJar| {
+        let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+        let email: String = form.email.chars().take(Email::MAX_CHARS).collect();
+        let page = render(
+            status,
+            LoginPage {
+                challenge: &form.challenge,
+                csrf_token: &csrf_token,
+                client_name: "",
+                email: &email,
+                error: Some(error),
+            },
+        );
+        (jar, page).into_response()
+    };
+
+    // Throttle by the address as normalised for uniqueness, so case and spacing do not buy extra attempts.
+    let throttle_key = form.email.trim().to_lowercase();
+    if let Verdict::Locked { retry_after } = app.throttle.check(&throttle_key, peer.ip()).await {
+        let minutes = retry_after.as_secs().div_ceil(60).max(1);
+        let text = format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
+        return again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
+    }
+    match accounts::verify_password(&app.pool, &form.email, form.password.clone()).await {
+        Ok((user_id, _)) => {
+            app.throttle.record_success(&throttle_key).await;
+            let accepted = AcceptLogin {
+                subject: user_id.to_string(),
+                remember: form.remember.as_deref() == Some("true"),
+                remember_for: app.remember_for,
+            };
+            match app.hydra.accept_login(&form.challenge, &accepted).await {
+                Ok(to) => see_other(&to),
+                Err(e) => hydra_failed(e),
+            }
+        }
+        Err(Error::InvalidCredentials) => {
+            app.throttle.record_failure(&throttle_key, peer.ip()).await;
+            again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)
+        }
+        Err(e) => internal(e),
+    }
+}
+
+/// The claims tokens carry for `user`: the access token always has email, name and roles (what the BFF and
+/// services need); the ID token has roles, plus email and name with the `email` and `profile` scopes.
+fn session_claims(user: &UserRow, granted: &[String]) -> ConsentSession {
+    let roles: Vec<&str> = user
+        .roles
+        .iter()
+        .filter_map(|r| Role::parse(r))
+        .map(Role::as_str)
+        .collect();
+    let mut access_token = Map::new();
+    access_token.insert("email".into(), json!(user.email));
+    access_token.insert("roles".into(), json!(roles));
+    if let Some(name) = &user.name {
+        access_token.insert("name".into(), json!(name));
+    }
+    let mut id_token = Map::new();
+    id_token.insert("roles".into(), json!(roles));
+    if granted.iter().any(|s| s == "email") {
+        id_token.insert("email".into(), json!(user.email));
+    }
+    if granted.iter().any(|s| s == "profile")
+        && let Some(name) = &user.name
+    {
+        id_token.insert("name".into(), Value::String(name.clone()));
+    }
+    ConsentSession { access_token, id_token }
+}
+
+/// The live account a consent request is for, or a rejection if it is gone.
+async fn consenting_user(app: &LoginApp, request: &ConsentRequest) -> Result<Option<UserRow>, Error> {
+    let Ok(id) = UserId::parse(&request.subject) else {
+        return Ok(None);
+    };
+    db::find_user(&app.pool, id).await
+}
+
+async fn grant(
+    app: &LoginApp,
+    request: &ConsentRequest,
+    user: &UserRow,
+    scopes: Vec<String>,
+    remember: bool,
+) -> Response {
+    let accepted = AcceptConsent {
+        session: session_claims(user, &scopes),
+        grant_scope: scopes,
+        grant_access_token_audience: request.requested_access_token_audience.clone(),
+        remember,
+        remember_for: 0,
+    };
+    match app.hydra.accept_consent(&request.challenge, &accepted).await {
+        Ok(to) => see_other(&to),
+        Err(e) => hydra_failed(e),
+    }
+}
+
+async fn deny_consent(app: &LoginApp, challenge: &str, description: &str) -> Response {
+    let reject = Reject {
+        error: "access_denied".into(),
+        error_description: description.into(),
+    };
+    match app.hydra.reject_consent(challenge, &reject).await {
+        Ok(to) => see_other(&to),
+        Err(e) => hydra_failed(e),
+    }
+}
+
+async fn consent_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
+    if query.consent_challenge.is_empty() {
+        return missing_challenge();
+    }
+    let request = match app.hydra.consent_request(&query.consent_challenge).await {
+        Ok(request) => request,
+        Err(e) => return hydra_failed(e),
+    };
+    let user = match consenting_user(&app, &request).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return deny_consent(&app, &request.challenge, "The account no longer exists.").await,
+        Err(e) => return internal(e),
+    };
+    if request.skip || request.client.skip_consent {
+        // A trusted first-party client, or a choice this user already made and asked to remember.
+        let scopes = request.requested_scope.clone();
+        return grant(&app, &request, &user, scopes, request.skip).await;
+    }
+    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let client_name = if request.client.client_name.is_empty() {
+        &request.client.client_id
+    } else {
+        &request.client.client_name
+    };
+    let page = render(
+        StatusCode::OK,
+        ConsentPage {
+            challenge: &request.challenge,
+            csrf_token: &csrf_token,
+            client_name,
+            scopes: &request.requested_scope,
+        },
+    );
+    (jar, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    #[serde(default)]
+    challenge: String,
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    grant_scope: Vec<String>,
+    #[serde(default)]
+    remember: Option<String>,
+    #[serde(default)]
+    action: String,
+}
+
+async fn consent_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<ConsentForm>) -> Response {
+    if !csrf::verify(&jar, &form.csrf_token) {
+        return forged();
+    }
+    if form.challenge.is_empty() {
+        return missing_challenge();
+    }
+    if form.action != "allow" {
+        return deny_consent(&app, &form.challenge, "The user denied access.").await;
+    }
+    // What was requested comes from Hydra, never from the form: a tampered form can only grant less.
+    let request = match app.hydra.consent_request(&form.challenge).await {
+        Ok(request) => request,
+        Err(e) => return hydra_failed(e),
+    };
+    let user = match consenting_user(&app, &request).await {
+        Ok(Some(user)) => user,
+        Ok(None) => return deny_consent(&app, &request.challenge, "The account no longer exists.").await,
+        Err(e) => return internal(e),
+    };
+    let scopes: Vec<String> = request
+        .requested_scope
+        .iter()
+        .filter(|s| form.grant_scope.contains(s))
+        .cloned()
+        .collect();
+    grant(&app, &request, &user, scopes, form.remember.as_deref() == Some("true")).await
+}
+
+async fn logout_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
+    if query.logout_challenge.is_empty() {
+        return missing_challenge();
+    }
+    let request = match app.hydra.logout_request(&query.logout_challenge).await {
+        Ok(request) => request,
+        Err(e) => return hydra_failed(e),
+    };
+    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let page = render(
+        StatusCode::OK,
+        LogoutPage {
+            challenge: &request.challenge,
+            csrf_token: &csrf_token,
+        },
+    );
+    (jar, page).into_response()
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    challenge: String,
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    action: String,
+}
+
+async fn logout_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<LogoutForm>) -> Response {
+    if !csrf::verify(&jar, &form.csrf_token) {
+        return forged();
+    }
+    if form.challenge.is_empty() {
+        return missing_challenge();
+    }
+    if form.action == "logout" {
+        return match app.hydra.accept_logout(&form.challenge).await {
+            Ok(to) => see_other(&to),
+            Err(e) => hydra_failed(e),
+        };
+    }
+    match app.hydra.reject_logout(&form.challenge).await {
+        Ok(()) => message(StatusCode::OK, "You are still signed in", "You can close this page."),
+        Err(e) => hydra_failed(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct ErrorQuery {
+    #[serde(default)]
+    error: String,
+    #[serde(default)]
+    error_description: String,
+}
+
+async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
+    let text = if query.error_description.is_empty() {
+        "Signing in failed. Go back to the shop and start again.".to_owned()
+    } else {
+        query.error_description.chars().take(500).collect()
+    };
+    tracing::info!(
+        error = query.error.chars().take(100).collect::<String>(),
+        "OAuth2 error page shown"
+    );
+    message(StatusCode::BAD_REQUEST, "Signing in failed", &text)
+}
