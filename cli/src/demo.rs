@@ -12,10 +12,8 @@ use sqlx::PgPool;
 use crate::platform::Addresses;
 
 /// The demo accounts: email, password, admin.
-pub const ACCOUNTS: [(&str, &str, bool); 2] = [
-    ("shopper@example.com", "shopper-password", false),
-    ("admin@example.com", "admin-password", true),
-];
+pub const ACCOUNTS: [(&str, &str, bool); 2] =
+    [("shopper@example.com", "shopper-password", false), ("admin@example.com", "admin-password", true)];
 
 /// Creates the demo accounts if they do not exist (their passwords are public: development only).
 pub async fn ensure_accounts(pool: &PgPool) -> anyhow::Result<()> {
@@ -50,10 +48,8 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
         let mut verifier = [0u8; 32];
         getrandom::fill(&mut verifier).expect("the operating system provides randomness");
         let verifier = URL_SAFE_NO_PAD.encode(verifier);
-        let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(
-            &aws_lc_rs::digest::SHA256,
-            verifier.as_bytes(),
-        ));
+        let challenge =
+            URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
         let redirect = oauth.spa_redirect_uris.first().cloned().unwrap_or_default();
         let authorize = format!(
             "{}oauth2/auth?response_type=code&client_id={}&redirect_uri={}&scope=openid+offline_access+email+profile&audience={}&state=demo-state-1&code_challenge={challenge}&code_challenge_method=S256",

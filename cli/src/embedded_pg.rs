@@ -53,12 +53,7 @@ pub enum EmbeddedPgError {
 pub struct EmbeddedPgArgs {
     /// Directory of the embedded PostgreSQL (cluster in `data/`, server log in `postgres.log`). Kept between
     /// runs.
-    #[arg(
-        id = "pg_data_dir",
-        long = "pg-data-dir",
-        env = "EC_PG_DATA_DIR",
-        default_value = ".ec/postgres"
-    )]
+    #[arg(id = "pg_data_dir", long = "pg-data-dir", env = "EC_PG_DATA_DIR", default_value = ".ec/postgres")]
     pub data_dir: PathBuf,
 
     /// Loopback port of the embedded PostgreSQL.
@@ -90,13 +85,7 @@ impl EmbeddedPostgres {
             return Err(EmbeddedPgError::NoPostgresUser);
         }
         let root = absolute(&args.data_dir)?;
-        let mut pg = Self {
-            bin_dir,
-            root,
-            port: args.port,
-            as_postgres_user,
-            running: false,
-        };
+        let mut pg = Self { bin_dir, root, port: args.port, as_postgres_user, running: false };
         pg.prepare_directories()?;
         if !pg.data_dir().join("PG_VERSION").exists() {
             tracing::info!(dir = %pg.data_dir().display(), "creating the embedded PostgreSQL cluster");
@@ -114,11 +103,7 @@ impl EmbeddedPostgres {
                 ],
             )?;
         }
-        let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {}",
-            pg.port,
-            pg.socket_dir().display()
-        );
+        let options = format!("-p {} -c listen_addresses=127.0.0.1 -k {}", pg.port, pg.socket_dir().display());
         pg.run_server_tool(
             "pg_ctl",
             [
@@ -181,10 +166,7 @@ impl EmbeddedPostgres {
 
     fn prepare_directories(&self) -> Result<(), EmbeddedPgError> {
         for dir in [self.root.clone(), self.data_dir(), self.socket_dir()] {
-            fs::create_dir_all(&dir).map_err(|source| EmbeddedPgError::Io {
-                path: dir.clone(),
-                source,
-            })?;
+            fs::create_dir_all(&dir).map_err(|source| EmbeddedPgError::Io { path: dir.clone(), source })?;
         }
         if self.as_postgres_user {
             run(Command::new("chown").arg("-R").arg("postgres:postgres").arg(&self.root))?;
@@ -236,10 +218,8 @@ impl Drop for EmbeddedPostgres {
 
 fn run(command: &mut Command) -> Result<Output, EmbeddedPgError> {
     let described = format!("{command:?}").replace('"', "");
-    let output = command.output().map_err(|e| EmbeddedPgError::Command {
-        command: described.clone(),
-        detail: e.to_string(),
-    })?;
+    let output =
+        command.output().map_err(|e| EmbeddedPgError::Command { command: described.clone(), detail: e.to_string() })?;
     if !output.status.success() {
         return Err(EmbeddedPgError::Command {
             command: described,
@@ -255,25 +235,17 @@ fn run(command: &mut Command) -> Result<Output, EmbeddedPgError> {
 }
 
 fn absolute(path: &Path) -> Result<PathBuf, EmbeddedPgError> {
-    std::path::absolute(path).map_err(|source| EmbeddedPgError::Io {
-        path: path.to_owned(),
-        source,
-    })
+    std::path::absolute(path).map_err(|source| EmbeddedPgError::Io { path: path.to_owned(), source })
 }
 
 /// Finds a directory holding both `initdb` and `pg_ctl`.
 pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedPgError> {
     let has_tools = |dir: &Path| dir.join("initdb").is_file() && dir.join("pg_ctl").is_file();
     if let Some(dir) = explicit {
-        return if has_tools(dir) {
-            Ok(dir.to_owned())
-        } else {
-            Err(EmbeddedPgError::BinariesNotFound)
-        };
+        return if has_tools(dir) { Ok(dir.to_owned()) } else { Err(EmbeddedPgError::BinariesNotFound) };
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
-        .unwrap_or_default();
+    let on_path =
+        std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>()).unwrap_or_default();
     let from_pg_config = Command::new("pg_config")
         .arg("--bindir")
         .output()
@@ -301,18 +273,11 @@ pub fn find_binaries(explicit: Option<&Path>) -> Result<PathBuf, EmbeddedPgError
 }
 
 fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+    Command::new("id").arg("-u").output().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
 fn user_exists(name: &str) -> bool {
-    Command::new("id")
-        .arg("-u")
-        .arg(name)
-        .output()
-        .is_ok_and(|o| o.status.success())
+    Command::new("id").arg("-u").arg(name).output().is_ok_and(|o| o.status.success())
 }
 
 #[cfg(test)]

@@ -56,12 +56,7 @@ enum Command {
 #[derive(clap::Args)]
 struct DevArgs {
     /// PostgreSQL URL. Unset: use the embedded PostgreSQL described by the --pg-* flags.
-    #[arg(
-        id = "database_url",
-        long = "database-url",
-        env = "DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
     /// Do not create the demo accounts.
@@ -145,9 +140,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(_) | Command::User(_) => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
-    telemetry::init(&LogArgs {
-        format: cli.log_format.unwrap_or(default_format),
-    });
+    telemetry::init(&LogArgs { format: cli.log_format.unwrap_or(default_format) });
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
 
@@ -190,10 +183,7 @@ async fn run_platform(
     demo_data: bool,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let database = DatabaseArgs {
-        url: url.to_owned(),
-        max_connections: 20,
-    };
+    let database = DatabaseArgs { url: url.to_owned(), max_connections: 20 };
     let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
     platform::migrate_all(&pool).await?;
     if demo_data {
@@ -205,18 +195,14 @@ async fn run_platform(
 }
 
 async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let admin = sqlx::PgPool::connect(admin_url)
-        .await
-        .context("cannot connect to the embedded PostgreSQL")?;
+    let admin = sqlx::PgPool::connect(admin_url).await.context("cannot connect to the embedded PostgreSQL")?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
         .bind(name)
         .fetch_one(&admin)
         .await?;
     if !exists {
         // Identifiers cannot be bound as parameters; `name` is our own constant, not input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-            .execute(&admin)
-            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await?;
     }
     admin.close().await;
     Ok(())
@@ -255,13 +241,7 @@ async fn serve_all(servers: Vec<Server>, stop: CancellationToken, grace: std::ti
 
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
     match service {
-        Service::User {
-            config,
-            database,
-            redis,
-            internal,
-            shutdown,
-        } => {
+        Service::User { config, database, redis, internal, shutdown } => {
             let identity = IdentityVerifier::new(&internal)?;
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
@@ -275,21 +255,13 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let all = [Some(servers.rpc), servers.login].into_iter().flatten().collect();
             serve_all(all, stop, shutdown.grace()).await
         }
-        Service::Product {
-            config,
-            database,
-            shutdown,
-        } => {
+        Service::Product { config, database, shutdown } => {
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
             let server = ec_product::startup::build(&config, pool).await?;
             serve_all(vec![server], stop, shutdown.grace()).await
         }
-        Service::Order {
-            config,
-            database,
-            shutdown,
-        } => {
+        Service::Order { config, database, shutdown } => {
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_order::SCHEMA, ec_order::migrator()).await?;
             let server = ec_order::startup::build(&config, pool).await?;
@@ -312,18 +284,10 @@ mod tests {
 
     fn assert_documented(command: &clap::Command, path: &str) {
         for arg in command.get_arguments() {
-            assert!(
-                arg.get_help().is_some(),
-                "`{path}` flag {:?} has no help text",
-                arg.get_id()
-            );
+            assert!(arg.get_help().is_some(), "`{path}` flag {:?} has no help text", arg.get_id());
         }
         for sub in command.get_subcommands() {
-            assert!(
-                sub.get_about().is_some(),
-                "`{path} {}` has no description",
-                sub.get_name()
-            );
+            assert!(sub.get_about().is_some(), "`{path} {}` has no description", sub.get_name());
             assert_documented(sub, &format!("{path} {}", sub.get_name()));
         }
     }

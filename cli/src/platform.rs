@@ -96,13 +96,7 @@ impl Platform {
     /// generated: every part runs in this process, so none needs to be shared with anything else.
     pub async fn start(config: &PlatformConfig, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<Self> {
         let internal = InternalAuthArgs {
-            token: Some(
-                config
-                    .internal
-                    .token
-                    .clone()
-                    .unwrap_or_else(IdentityVerifier::generate_token),
-            ),
+            token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
         let identity = IdentityVerifier::new(&internal)?;
         let redis = cache::connect(&config.redis).await?;
@@ -154,10 +148,7 @@ impl Platform {
         let grace = config.shutdown.grace();
         let backends_stop = CancellationToken::new();
         let mut backends = JoinSet::new();
-        for server in [Some(user.rpc), user.login, Some(product), Some(order)]
-            .into_iter()
-            .flatten()
-        {
+        for server in [Some(user.rpc), user.login, Some(product), Some(order)].into_iter().flatten() {
             let stop = backends_stop.clone();
             backends.spawn(async move { Ok(server.serve(stop, grace).await?) });
         }
@@ -167,13 +158,7 @@ impl Platform {
         }
         let stop = shutdown.clone();
         let bff = tokio::spawn(async move { Ok(bff.serve(stop, grace).await?) });
-        Ok(Self {
-            addresses,
-            bff,
-            backends,
-            backends_stop,
-            shutdown,
-        })
+        Ok(Self { addresses, bff, backends, backends_stop, shutdown })
     }
 
     /// Waits until every server has stopped, BFF first. If any server fails, the whole platform is stopped

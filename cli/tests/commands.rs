@@ -19,11 +19,7 @@ async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
 
     for run in 1..=2 {
         let output = ec().args(["migrate", "--database-url", &url]).output().unwrap();
-        assert!(
-            output.status.success(),
-            "run {run}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        assert!(output.status.success(), "run {run}: {}", String::from_utf8_lossy(&output.stderr));
     }
 
     let pool = &database.pool;
@@ -35,10 +31,8 @@ async fn ec_migrate_creates_every_schema_and_is_safe_to_repeat() {
             .unwrap();
         assert!(history.is_some(), "{schema} has its own migration history");
     }
-    let users: Option<String> = sqlx::query_scalar("SELECT to_regclass('user_service.users')::text")
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    let users: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('user_service.users')::text").fetch_one(pool).await.unwrap();
     assert!(users.is_some());
     database.drop_now().await;
 }
@@ -54,22 +48,12 @@ fn ec_migrate_without_a_database_url_says_what_is_missing() {
 #[test]
 fn ec_serve_bff_refuses_a_backend_url_it_cannot_use() {
     let output = ec()
-        .args([
-            "serve",
-            "bff",
-            "--bff-addr",
-            "127.0.0.1:0",
-            "--user-service-url",
-            "https://user:50051",
-        ])
+        .args(["serve", "bff", "--bff-addr", "127.0.0.1:0", "--user-service-url", "https://user:50051"])
         .output()
         .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("https://user:50051") && stderr.contains("http://host:port"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("https://user:50051") && stderr.contains("http://host:port"), "{stderr}");
 }
 
 #[test]
@@ -88,38 +72,20 @@ async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_one
     ec_cli::platform::migrate_all(&database.pool).await.unwrap();
     let email = ec_user::domain::Email::parse("boss@example.com").unwrap();
     let password = ec_user::domain::Password::parse("correct horse").unwrap();
-    ec_user::accounts::create(&database.pool, email, password, None)
-        .await
-        .unwrap();
+    ec_user::accounts::create(&database.pool, email, password, None).await.unwrap();
 
     let output = ec()
-        .args([
-            "user",
-            "make-admin",
-            "--email",
-            "BOSS@example.com",
-            "--database-url",
-            &database.url(),
-        ])
+        .args(["user", "make-admin", "--email", "BOSS@example.com", "--database-url", &database.url()])
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     assert!(String::from_utf8_lossy(&output.stdout).contains("boss@example.com"));
-    let roles: Vec<String> = sqlx::query_scalar("SELECT roles FROM user_service.users")
-        .fetch_one(&database.pool)
-        .await
-        .unwrap();
+    let roles: Vec<String> =
+        sqlx::query_scalar("SELECT roles FROM user_service.users").fetch_one(&database.pool).await.unwrap();
     assert_eq!(roles, ["customer", "admin"]);
 
     let output = ec()
-        .args([
-            "user",
-            "make-admin",
-            "--email",
-            "nobody@example.com",
-            "--database-url",
-            &database.url(),
-        ])
+        .args(["user", "make-admin", "--email", "nobody@example.com", "--database-url", &database.url()])
         .output()
         .unwrap();
     assert!(!output.status.success());

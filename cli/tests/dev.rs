@@ -68,10 +68,7 @@ impl Dev {
 
     fn signal(&mut self, signal: &str) {
         let mut child = self.child.take().expect("still running");
-        let status = Command::new("kill")
-            .args([signal, &child.id().to_string()])
-            .status()
-            .unwrap();
+        let status = Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -111,10 +108,7 @@ async fn create_user(bff: u16, email: &str) -> (u16, Value) {
 async fn wait_until_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "ec dev did not open port {port} within 120 s"
-        );
+        assert!(Instant::now() < deadline, "ec dev did not open port {port} within 120 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -163,22 +157,12 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
     ] {
         assert!(port_is_closed(port), "{name} still listens on {port} after Ctrl-C");
     }
-    assert!(
-        !dir.0.join("data/postmaster.pid").exists(),
-        "the embedded PostgreSQL was shut down cleanly"
-    );
+    assert!(!dir.0.join("data/postmaster.pid").exists(), "the embedded PostgreSQL was shut down cleanly");
 
     let mut second = Dev::start(&dir.0, &ports);
     wait_until_listening(ports.bff).await;
     let (status, error) = create_user(ports.bff, "keep@example.com").await;
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (409, Some("already_exists")),
-        "the account survived the restart"
-    );
+    assert_eq!((status, error["code"].as_str()), (409, Some("already_exists")), "the account survived the restart");
     second.terminate();
-    assert!(
-        port_is_closed(ports.postgres),
-        "SIGTERM stops the embedded PostgreSQL too"
-    );
+    assert!(port_is_closed(ports.postgres), "SIGTERM stops the embedded PostgreSQL too");
 }

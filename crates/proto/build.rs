@@ -40,10 +40,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fs::write(&set_path, &descriptors)?;
     }
 
-    connectrpc_build::Config::new()
-        .files(FILES)
-        .descriptor_set(&set_path)
-        .include_file("_connectrpc.rs")
-        .compile()?;
+    connectrpc_build::Config::new().files(FILES).descriptor_set(&set_path).include_file("_connectrpc.rs").compile()?;
     Ok(())
 }

@@ -40,6 +40,11 @@ fn any_port() -> SocketAddr {
 impl TestPlatform {
     /// Creates a database, migrates it, and starts every service and the BFF.
     pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Like [`TestPlatform::start`], with the configuration adjusted first.
+    pub async fn start_with(adjust: impl FnOnce(&mut PlatformConfig)) -> Self {
         let database = TestDatabase::create().await;
         migrate_all(&database.pool).await.expect("migrations apply");
         let internal_token = IdentityVerifier::generate_token();
@@ -61,23 +66,20 @@ impl TestPlatform {
                 key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7().simple()),
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
-            internal: InternalAuthArgs {
-                token: Some(internal_token.clone()),
-            },
+            internal: InternalAuthArgs { token: Some(internal_token.clone()) },
         };
+        let mut config = config;
+        adjust(&mut config);
         let shutdown = CancellationToken::new();
-        let platform = Platform::start(&config, database.pool.clone(), shutdown.clone())
-            .await
-            .expect("the platform starts");
+        let platform =
+            Platform::start(&config, database.pool.clone(), shutdown.clone()).await.expect("the platform starts");
         let addresses = platform.addresses.clone();
         let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
         Self {
             addresses,
             database,
-            identity: IdentityVerifier::new(&InternalAuthArgs {
-                token: Some(internal_token),
-            })
-            .expect("a generated token is long enough"),
+            identity: IdentityVerifier::new(&InternalAuthArgs { token: Some(internal_token) })
+                .expect("a generated token is long enough"),
             shutdown,
             running,
         }
@@ -101,10 +103,7 @@ impl TestPlatform {
     /// Stops every server (checking that each stopped cleanly) and drops the database.
     pub async fn stop(self) {
         self.shutdown.cancel();
-        self.running
-            .await
-            .expect("the platform task does not panic")
-            .expect("every server stops cleanly");
+        self.running.await.expect("the platform task does not panic").expect("every server stops cleanly");
         self.database.drop_now().await;
     }
 }
@@ -143,10 +142,7 @@ pub mod clients {
             Wire::ConnectJson => (HttpClient::plaintext(), config.json()),
             Wire::ConnectProto => (HttpClient::plaintext(), config.proto()),
             Wire::GrpcWeb => (HttpClient::plaintext(), config.with_protocol(Protocol::GrpcWeb).proto()),
-            Wire::Grpc => (
-                HttpClient::plaintext_http2_only(),
-                config.with_protocol(Protocol::Grpc).proto(),
-            ),
+            Wire::Grpc => (HttpClient::plaintext_http2_only(), config.with_protocol(Protocol::Grpc).proto()),
         }
     }
 

@@ -15,19 +15,13 @@ use ec_e2e::TestPlatform;
 
 fn grpc_config(url: &str) -> (HttpClient, ClientConfig) {
     let uri: http::Uri = url.parse().unwrap();
-    (
-        HttpClient::plaintext_http2_only(),
-        ClientConfig::new(uri).with_protocol(Protocol::Grpc),
-    )
+    (HttpClient::plaintext_http2_only(), ClientConfig::new(uri).with_protocol(Protocol::Grpc))
 }
 
 async fn health(url: &str, service: &str) -> Result<ServingStatus, connectrpc::ConnectError> {
     let (connection, config) = grpc_config(url);
     let response = HealthClient::new(connection, config)
-        .check(HealthCheckRequest {
-            service: service.into(),
-            ..Default::default()
-        })
+        .check(HealthCheckRequest { service: service.into(), ..Default::default() })
         .await?
         .into_owned();
     Ok(response.status.as_known().expect("a known status"))
@@ -45,12 +39,7 @@ async fn listed_services(url: &str) -> Vec<String> {
         .await
         .unwrap();
     stream.close_send();
-    let response = stream
-        .message()
-        .await
-        .unwrap()
-        .expect("one response")
-        .to_owned_message();
+    let response = stream.message().await.unwrap().expect("one response").to_owned_message();
     match response.message_response {
         Some(MessageResponse::ListServicesResponse(list)) => list.service.iter().map(|s| s.name.clone()).collect(),
         other => panic!("expected a service list, got {other:?}"),
@@ -61,11 +50,8 @@ async fn listed_services(url: &str) -> Vec<String> {
 async fn every_port_reports_serving_and_lists_what_it_serves() {
     let platform = TestPlatform::start().await;
     let a = platform.addresses.clone();
-    let standard = [
-        "grpc.health.v1.Health",
-        "grpc.reflection.v1.ServerReflection",
-        "grpc.reflection.v1alpha.ServerReflection",
-    ];
+    let standard =
+        ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
     let ports = [
         ("bff", a.bff, vec!["user.v1.UserService"]),
         ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
@@ -75,17 +61,9 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
 
     for (name, addr, services) in ports {
         let url = platform.url_of(addr);
-        assert_eq!(
-            health(&url, "").await.unwrap(),
-            ServingStatus::SERVING,
-            "{name}: whole server"
-        );
+        assert_eq!(health(&url, "").await.unwrap(), ServingStatus::SERVING, "{name}: whole server");
         for service in &services {
-            assert_eq!(
-                health(&url, service).await.unwrap(),
-                ServingStatus::SERVING,
-                "{name}: {service}"
-            );
+            assert_eq!(health(&url, service).await.unwrap(), ServingStatus::SERVING, "{name}: {service}");
         }
         let unknown = health(&url, "no.such.Service").await.unwrap_err();
         assert_eq!(unknown.code, ErrorCode::NotFound, "{name}");
@@ -127,10 +105,7 @@ async fn internal_and_unserved_procedures_are_not_reachable_through_the_bff() {
 async fn health_turns_not_serving_when_shutdown_begins() {
     let platform = TestPlatform::start().await;
     let url = platform.url_of(platform.addresses.user);
-    assert_eq!(
-        health(&url, "user.v1.UserService").await.unwrap(),
-        ServingStatus::SERVING
-    );
+    assert_eq!(health(&url, "user.v1.UserService").await.unwrap(), ServingStatus::SERVING);
 
     // Stopping returns only once every server has drained and exited cleanly.
     platform.stop().await;

@@ -34,10 +34,7 @@ async fn a_request_in_flight_when_shutdown_begins_still_completes_through_the_bf
         fresh.read(&mut buf).await
     })
     .await;
-    assert!(
-        !matches!(refused, Ok(Ok(n)) if n > 0),
-        "a connection made after shutdown began was served"
-    );
+    assert!(!matches!(refused, Ok(Ok(n)) if n > 0), "a connection made after shutdown began was served");
 
     // ...but the request already in flight is finished, backend call included.
     socket.write_all(second_half.as_bytes()).await.unwrap();

@@ -12,11 +12,7 @@ const CREATE_USER: &str = "/user.v1.UserService/CreateUser";
 const GET_USER: &str = "/user.v1.UserService/GetUser";
 
 fn new_user(email: &str) -> CreateUserRequest {
-    CreateUserRequest {
-        email: email.into(),
-        password: "correct horse".into(),
-        ..Default::default()
-    }
+    CreateUserRequest { email: email.into(), password: "correct horse".into(), ..Default::default() }
 }
 
 /// Posts a Connect JSON request the way `curl -H 'Content-Type: application/json' -d ...` does.
@@ -40,22 +36,15 @@ async fn post(platform: &TestPlatform, path: &str, content_type: &str, body: Vec
 
 /// How many account rows exist, deleted or not: what a refused request must not have changed.
 async fn stored_users(platform: &TestPlatform) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM user_service.users")
-        .fetch_one(&platform.database.pool)
-        .await
-        .unwrap()
+    sqlx::query_scalar("SELECT count(*) FROM user_service.users").fetch_one(&platform.database.pool).await.unwrap()
 }
 
 #[tokio::test]
 async fn create_user_over_connect_json_returns_the_user_and_never_the_password() {
     let platform = TestPlatform::start().await;
 
-    let (status, body) = post_json(
-        &platform,
-        CREATE_USER,
-        r#"{"email":"a@example.com","password":"correct horse","name":"Ada"}"#,
-    )
-    .await;
+    let (status, body) =
+        post_json(&platform, CREATE_USER, r#"{"email":"a@example.com","password":"correct horse","name":"Ada"}"#).await;
 
     assert_eq!(status, 200, "{body}");
     let user = &body["user"];
@@ -65,10 +54,7 @@ async fn create_user_over_connect_json_returns_the_user_and_never_the_password()
     assert!(uuid::Uuid::parse_str(user["id"].as_str().unwrap()).is_ok());
     assert!(user["createdAt"].as_str().unwrap().ends_with('Z'));
     let text = body.to_string();
-    assert!(
-        !text.contains("correct horse") && !text.contains("argon2"),
-        "no secret leaks: {text}"
-    );
+    assert!(!text.contains("correct horse") && !text.contains("argon2"), "no secret leaks: {text}");
 
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM user_service.users")
         .fetch_one(&platform.database.pool)
@@ -94,20 +80,10 @@ async fn sign_up_works_over_connect_json_connect_binary_grpc_web_and_grpc() {
             .into_owned();
         let user = created.user.as_option().expect("a user");
         assert_eq!(user.email, email, "{wire:?}");
-        assert_eq!(
-            user.roles,
-            vec![buffa::EnumValue::from(Role::ROLE_CUSTOMER)],
-            "{wire:?}"
-        );
+        assert_eq!(user.roles, vec![buffa::EnumValue::from(Role::ROLE_CUSTOMER)], "{wire:?}");
 
         // Reading it back needs a signed-in caller, in every protocol.
-        let err = client
-            .get_user(GetUserRequest {
-                id: user.id.clone(),
-                ..Default::default()
-            })
-            .await
-            .unwrap_err();
+        let err = client.get_user(GetUserRequest { id: user.id.clone(), ..Default::default() }).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::Unauthenticated, "{wire:?}");
     }
 
@@ -128,10 +104,7 @@ async fn the_same_email_twice_is_already_exists_whatever_its_case_or_spacing() {
         assert_eq!(error["code"], "already_exists", "{duplicate:?}");
     }
     for wire in Wire::ALL {
-        let err = clients::users(&platform.bff_url(), wire)
-            .create_user(new_user("A@EXAMPLE.com"))
-            .await
-            .unwrap_err();
+        let err = clients::users(&platform.bff_url(), wire).create_user(new_user("A@EXAMPLE.com")).await.unwrap_err();
         assert_eq!(err.code, ErrorCode::AlreadyExists, "{wire:?}");
     }
 
@@ -146,11 +119,7 @@ async fn concurrent_sign_ups_with_one_email_create_exactly_one_account() {
     let attempts = (0..8).map(|i| {
         let client = &client;
         async move {
-            let email = if i % 2 == 0 {
-                "race@example.com"
-            } else {
-                "RACE@example.com"
-            };
+            let email = if i % 2 == 0 { "race@example.com" } else { "RACE@example.com" };
             client.create_user(new_user(email)).await
         }
     });
@@ -187,10 +156,7 @@ async fn bad_emails_passwords_and_names_are_invalid_argument_and_store_nothing()
         let (status, error) = post_json(&platform, CREATE_USER, &case.to_string()).await;
         assert_eq!(status, 400, "{case}: {error}");
         assert_eq!(error["code"], "invalid_argument", "{case}");
-        assert!(
-            !error["message"].as_str().unwrap_or_default().contains("xxxxxxxx"),
-            "input is not echoed"
-        );
+        assert!(!error["message"].as_str().unwrap_or_default().contains("xxxxxxxx"), "input is not echoed");
     }
     let err = clients::users(&platform.bff_url(), Wire::Grpc)
         .create_user(CreateUserRequest {
@@ -248,11 +214,7 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
         .expect("an answer");
     let status = response.status().as_u16();
     let error: Value = response.json().await.unwrap();
-    assert_eq!(
-        (status, error["code"].as_str()),
-        (429, Some("resource_exhausted")),
-        "{error}"
-    );
+    assert_eq!((status, error["code"].as_str()), (429, Some("resource_exhausted")), "{error}");
 
     let rows = stored_users(&platform).await;
     assert_eq!(rows, 0, "nothing was stored");
@@ -263,25 +225,14 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
 #[tokio::test]
 async fn get_user_without_a_token_is_unauthenticated_whatever_the_id() {
     let platform = TestPlatform::start().await;
-    let (_, created) = post_json(
-        &platform,
-        CREATE_USER,
-        r#"{"email":"a@example.com","password":"correct horse"}"#,
-    )
-    .await;
+    let (_, created) =
+        post_json(&platform, CREATE_USER, r#"{"email":"a@example.com","password":"correct horse"}"#).await;
     let id = created["user"]["id"].as_str().unwrap();
 
     for id in [id, "01a223a3-39f9-7297-8de7-6bc0d3bc4a01", "", "not-a-uuid"] {
         let (status, error) = post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
-        assert_eq!(
-            (status, error["code"].as_str()),
-            (401, Some("unauthenticated")),
-            "{id:?}"
-        );
-        assert_eq!(
-            error["message"], "sign in to do this",
-            "nothing about the id leaks: {id:?}"
-        );
+        assert_eq!((status, error["code"].as_str()), (401, Some("unauthenticated")), "{id:?}");
+        assert_eq!(error["message"], "sign in to do this", "nothing about the id leaks: {id:?}");
     }
 
     platform.stop().await;
@@ -290,12 +241,8 @@ async fn get_user_without_a_token_is_unauthenticated_whatever_the_id() {
 #[tokio::test]
 async fn client_sent_identity_headers_are_not_believed() {
     let platform = TestPlatform::start().await;
-    let (_, created) = post_json(
-        &platform,
-        CREATE_USER,
-        r#"{"email":"a@example.com","password":"correct horse"}"#,
-    )
-    .await;
+    let (_, created) =
+        post_json(&platform, CREATE_USER, r#"{"email":"a@example.com","password":"correct horse"}"#).await;
     let id = created["user"]["id"].as_str().unwrap();
 
     // A client claiming to be the account, with and without a guessed secret, through the BFF and directly.
@@ -320,12 +267,8 @@ async fn client_sent_identity_headers_are_not_believed() {
 #[tokio::test]
 async fn get_user_is_also_served_as_a_connect_get_request() {
     let platform = TestPlatform::start().await;
-    let (_, created) = post_json(
-        &platform,
-        CREATE_USER,
-        r#"{"email":"get@example.com","password":"correct horse"}"#,
-    )
-    .await;
+    let (_, created) =
+        post_json(&platform, CREATE_USER, r#"{"email":"get@example.com","password":"correct horse"}"#).await;
     let id = created["user"]["id"].as_str().unwrap();
     let message = format!(r#"{{"id":"{id}"}}"#);
     let get = |base: String, headers: http::HeaderMap| {

@@ -43,11 +43,7 @@ fn error(status: StatusCode, error: &str, description: &str) -> Response {
 }
 
 fn not_found() -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "Not Found",
-        "Unable to locate the requested resource",
-    )
+    error(StatusCode::NOT_FOUND, "Not Found", "Unable to locate the requested resource")
 }
 
 fn already_used(what: &str) -> Response {
@@ -68,19 +64,11 @@ fn redirect_to(url: String) -> Response {
 
 /// `challenge` is accepted as an alias of the specific parameter name, as in Hydra.
 fn challenge<'a>(params: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
-    params
-        .get(name)
-        .or_else(|| params.get("challenge"))
-        .map(String::as_str)
-        .filter(|c| !c.is_empty())
+    params.get(name).or_else(|| params.get("challenge")).map(String::as_str).filter(|c| !c.is_empty())
 }
 
 fn missing(name: &str) -> Response {
-    error(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        &format!("Query parameter '{name}' is not present."),
-    )
+    error(StatusCode::BAD_REQUEST, "invalid_request", &format!("Query parameter '{name}' is not present."))
 }
 
 fn with_verifier(flow: &Flow, name: &str, verifier: &str) -> String {
@@ -90,11 +78,7 @@ fn with_verifier(flow: &Flow, name: &str, verifier: &str) -> String {
 }
 
 fn client_json(shared: &Shared, client_id: &str) -> Value {
-    shared
-        .clients
-        .get(client_id)
-        .map(|c| serde_json::to_value(c).expect("clients serialise"))
-        .unwrap_or(Value::Null)
+    shared.clients.get(client_id).map(|c| serde_json::to_value(c).expect("clients serialise")).unwrap_or(Value::Null)
 }
 
 async fn get_login(State(shared): State<Arc<Shared>>, Query(params): Query<HashMap<String, String>>) -> Response {
@@ -106,11 +90,7 @@ async fn get_login(State(shared): State<Arc<Shared>>, Query(params): Query<HashM
         return not_found();
     };
     if !matches!(flow.login, Decision::Pending) {
-        return (
-            StatusCode::GONE,
-            Json(json!({"redirect_to": flow.request.request_url.to_string()})),
-        )
-            .into_response();
+        return (StatusCode::GONE, Json(json!({"redirect_to": flow.request.request_url.to_string()}))).into_response();
     }
     Json(json!({
         "challenge": challenge,
@@ -162,17 +142,9 @@ async fn accept_login(
         Err(rejection) => return bad_body(rejection),
     };
     // Accepted for wire compatibility; they change nothing in this server.
-    let _ = (
-        body.extend_session_lifespan,
-        body.force_subject_identifier,
-        body.identity_provider_session_id,
-    );
+    let _ = (body.extend_session_lifespan, body.force_subject_identifier, body.identity_provider_session_id);
     if body.subject.is_empty() {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            "Field 'subject' must not be empty.",
-        );
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Field 'subject' must not be empty.");
     }
     let mut state = shared.store.lock();
     let Some(flow) = state.flow_by(Handle::LoginChallenge, challenge) else {
@@ -235,11 +207,7 @@ async fn get_consent(State(shared): State<Arc<Shared>>, Query(params): Query<Has
         return not_found();
     };
     if !matches!(flow.consent, Decision::Pending) {
-        return (
-            StatusCode::GONE,
-            Json(json!({"redirect_to": flow.request.request_url.to_string()})),
-        )
-            .into_response();
+        return (StatusCode::GONE, Json(json!({"redirect_to": flow.request.request_url.to_string()}))).into_response();
     }
     let Decision::Accepted(login) = &flow.login else {
         return not_found();
@@ -320,10 +288,7 @@ async fn accept_consent(
         access_token_claims: body.session.access_token.unwrap_or_default(),
         id_token_claims: body.session.id_token.unwrap_or_default(),
     });
-    let verifier = flow
-        .consent_verifier
-        .clone()
-        .expect("a consent challenge comes with its verifier");
+    let verifier = flow.consent_verifier.clone().expect("a consent challenge comes with its verifier");
     redirect_to(with_verifier(flow, "consent_verifier", &verifier))
 }
 
@@ -347,10 +312,7 @@ async fn reject_consent(
         return already_used("consent");
     }
     flow.consent = Decision::Rejected(rejection);
-    let verifier = flow
-        .consent_verifier
-        .clone()
-        .expect("a consent challenge comes with its verifier");
+    let verifier = flow.consent_verifier.clone().expect("a consent challenge comes with its verifier");
     redirect_to(with_verifier(flow, "consent_verifier", &verifier))
 }
 
@@ -384,11 +346,7 @@ async fn accept_logout(State(shared): State<Arc<Shared>>, Query(params): Query<H
         return not_found();
     };
     flow.accepted = true;
-    redirect_to(format!(
-        "{}/oauth2/sessions/logout?logout_verifier={}",
-        shared.public_base(),
-        flow.verifier
-    ))
+    redirect_to(format!("{}/oauth2/sessions/logout?logout_verifier={}", shared.public_base(), flow.verifier))
 }
 
 async fn reject_logout(State(shared): State<Arc<Shared>>, Query(params): Query<HashMap<String, String>>) -> Response {

@@ -73,9 +73,7 @@ impl Client {
 
     /// Whether `secret` is the client's secret (constant time).
     pub fn secret_matches(&self, secret: &str) -> bool {
-        self.client_secret
-            .as_deref()
-            .is_some_and(|own| bool::from(own.as_bytes().ct_eq(secret.as_bytes())))
+        self.client_secret.as_deref().is_some_and(|own| bool::from(own.as_bytes().ct_eq(secret.as_bytes())))
     }
 
     /// A public client has no secret and must use PKCE.
@@ -125,10 +123,8 @@ impl Clients {
         }];
         if let Some(path) = &config.clients_file {
             let shown = path.display().to_string();
-            let text = std::fs::read_to_string(path).map_err(|source| ClientsError::Read {
-                path: shown.clone(),
-                source,
-            })?;
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ClientsError::Read { path: shown.clone(), source })?;
             let extra: Vec<Client> =
                 serde_json::from_str(&text).map_err(|source| ClientsError::Parse { path: shown, source })?;
             clients.extend(extra);

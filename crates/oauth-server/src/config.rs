@@ -69,11 +69,7 @@ pub struct OAuthServerConfig {
     pub error_url: Option<url::Url>,
 
     /// PEM RSA private key to sign tokens with, so they survive restarts. Unset: a new key per start.
-    #[arg(
-        id = "oauth_signing_key_file",
-        long = "oauth-signing-key-file",
-        env = "OAUTH_SIGNING_KEY_FILE"
-    )]
+    #[arg(id = "oauth_signing_key_file", long = "oauth-signing-key-file", env = "OAUTH_SIGNING_KEY_FILE")]
     pub signing_key_file: Option<PathBuf>,
 
     /// JSON file with extra OAuth2 clients, in Hydra's client format (client_id, client_secret,
@@ -136,22 +132,12 @@ pub struct OAuthServerConfig {
     pub refresh_token_ttl: u64,
 
     /// Authorization code lifetime, in seconds (Hydra: ttl.auth_code, 10m).
-    #[arg(
-        id = "oauth_code_ttl",
-        long = "oauth-code-ttl",
-        env = "OAUTH_CODE_TTL",
-        default_value_t = 600
-    )]
+    #[arg(id = "oauth_code_ttl", long = "oauth-code-ttl", env = "OAUTH_CODE_TTL", default_value_t = 600)]
     pub code_ttl: u64,
 
     /// How long a login or consent request may wait for an answer, in seconds (Hydra:
     /// ttl.login_consent_request, 30m).
-    #[arg(
-        id = "oauth_request_ttl",
-        long = "oauth-request-ttl",
-        env = "OAUTH_REQUEST_TTL",
-        default_value_t = 1800
-    )]
+    #[arg(id = "oauth_request_ttl", long = "oauth-request-ttl", env = "OAUTH_REQUEST_TTL", default_value_t = 1800)]
     pub request_ttl: u64,
 
     /// development or production. The embedded server refuses to start in production.

@@ -82,9 +82,7 @@ impl Shared {
     /// The claims of a token this server signed (expired ones included, as an `id_token_hint` may be).
     pub fn verify_own_token(&self, token: &str) -> Option<Value> {
         let (key, validation) = &self.verification;
-        jsonwebtoken::decode::<Value>(token, key, validation)
-            .ok()
-            .map(|t| t.claims)
+        jsonwebtoken::decode::<Value>(token, key, validation).ok().map(|t| t.claims)
     }
 }
 
@@ -102,16 +100,12 @@ impl OAuthServer {
             return Err(StartError::Production);
         }
         let bind = |addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .map_err(|source| StartError::Bind { addr, source })
+            TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })
         };
         let public = bind(config.public_addr).await?;
         let admin = bind(config.admin_addr).await?;
-        let public_addr = public.local_addr().map_err(|source| StartError::Bind {
-            addr: config.public_addr,
-            source,
-        })?;
+        let public_addr =
+            public.local_addr().map_err(|source| StartError::Bind { addr: config.public_addr, source })?;
         let issuer = config
             .issuer
             .as_ref()
@@ -191,11 +185,7 @@ impl OAuthServer {
         );
         let serve = |listener: TcpListener, app: axum::Router| {
             let stop = shutdown.clone();
-            async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await
-            }
+            async move { axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await }
         };
         let both = async {
             tokio::try_join!(

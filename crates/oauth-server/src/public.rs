@@ -79,9 +79,7 @@ fn to_client(redirect_uri: &str, error: &str, description: &str, state: Option<&
     let mut url = url::Url::parse(redirect_uri).expect("registered redirect URIs are URLs");
     {
         let mut query = url.query_pairs_mut();
-        query
-            .append_pair("error", error)
-            .append_pair("error_description", description);
+        query.append_pair("error", error).append_pair("error_description", description);
         if let Some(state) = state {
             query.append_pair("state", state);
         }
@@ -91,9 +89,7 @@ fn to_client(redirect_uri: &str, error: &str, description: &str, state: Option<&
 
 fn to_error_page(shared: &Shared, error: &str, description: &str) -> Response {
     let mut url = shared.error_url.clone();
-    url.query_pairs_mut()
-        .append_pair("error", error)
-        .append_pair("error_description", description);
+    url.query_pairs_mut().append_pair("error", error).append_pair("error_description", description);
     found(url.as_str())
 }
 
@@ -132,11 +128,7 @@ async fn authorize(
 fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, jar: CookieJar) -> Response {
     let param = |name: &str| params.get(name).map(String::as_str).filter(|v| !v.is_empty());
     let Some(client) = param("client_id").and_then(|id| shared.clients.get(id)) else {
-        return to_error_page(
-            shared,
-            "invalid_client",
-            "The requested OAuth 2.0 Client does not exist.",
-        );
+        return to_error_page(shared, "invalid_client", "The requested OAuth 2.0 Client does not exist.");
     };
     let redirect_uri = match param("redirect_uri") {
         Some(uri) if client.redirect_uris.iter().any(|r| r == uri) => uri.to_owned(),
@@ -163,22 +155,11 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
             "The state is missing or does not have enough characters and is therefore considered too weak.",
         );
     };
-    let scopes: Vec<String> = param("scope")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let scopes: Vec<String> = param("scope").unwrap_or_default().split_whitespace().map(String::from).collect();
     if let Some(denied) = scopes.iter().find(|s| !client.allows_scope(s)) {
-        return fail(
-            "invalid_scope",
-            &format!("The OAuth 2.0 Client is not allowed to request scope '{denied}'."),
-        );
+        return fail("invalid_scope", &format!("The OAuth 2.0 Client is not allowed to request scope '{denied}'."));
     }
-    let audience: Vec<String> = param("audience")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(String::from)
-        .collect();
+    let audience: Vec<String> = param("audience").unwrap_or_default().split_whitespace().map(String::from).collect();
     if let Some(denied) = audience.iter().find(|a| !client.audience.contains(a)) {
         return fail(
             "invalid_request",
@@ -194,10 +175,7 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
             );
         }
         (Some(_), method) if method != Some("S256") => {
-            return fail(
-                "invalid_request",
-                "The code_challenge_method must be S256; plain is not allowed.",
-            );
+            return fail("invalid_request", "The code_challenge_method must be S256; plain is not allowed.");
         }
         (Some(challenge), _) if !valid_pkce_string(challenge) => {
             return fail("invalid_request", "The code_challenge is malformed.");
@@ -210,17 +188,11 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
     let remembered = jar
         .get(SESSION_COOKIE)
         .and_then(|c| {
-            state_store
-                .sessions
-                .get(c.value())
-                .map(|s| (c.value().to_owned(), s.subject.clone(), s.auth_time))
+            state_store.sessions.get(c.value()).map(|s| (c.value().to_owned(), s.subject.clone(), s.auth_time))
         })
         .filter(|_| !prompt.split_whitespace().any(|p| p == "login"));
     if prompt.split_whitespace().any(|p| p == "none") && remembered.is_none() {
-        return fail(
-            "login_required",
-            "Prompt 'none' was requested, but no existing login session was found.",
-        );
+        return fail("login_required", "Prompt 'none' was requested, but no existing login session was found.");
     }
 
     let flow_id = random_token();
@@ -266,15 +238,8 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
     drop(state_store);
 
     let mut login_url = shared.login_url.clone();
-    login_url
-        .query_pairs_mut()
-        .append_pair("login_challenge", &login_challenge);
-    let jar = jar.add(set_cookie(
-        shared,
-        csrf_cookie_name(&flow_id),
-        csrf,
-        Some(shared.request_ttl),
-    ));
+    login_url.query_pairs_mut().append_pair("login_challenge", &login_challenge);
+    let jar = jar.add(set_cookie(shared, csrf_cookie_name(&flow_id), csrf, Some(shared.request_ttl)));
     (jar, found(login_url.as_str())).into_response()
 }
 
@@ -286,20 +251,15 @@ fn verified_flow<'a>(
     verifier: &str,
     jar: &CookieJar,
 ) -> Result<(String, &'a mut Flow), (&'static str, &'static str)> {
-    const INVALID: (&str, &str) = (
-        "invalid_request",
-        "The verifier has already been used, has not been granted, or is invalid.",
-    );
+    const INVALID: (&str, &str) =
+        ("invalid_request", "The verifier has already been used, has not been granted, or is invalid.");
     let Some((_, flow_id)) = state.handles.get(verifier).filter(|(k, _)| *k == kind).cloned() else {
         return Err(INVALID);
     };
     let flow = state.flows.get_mut(&flow_id).ok_or(INVALID)?;
-    let cookie_ok = jar.get(&csrf_cookie_name(&flow_id)).is_some_and(|c| {
-        bool::from(subtle::ConstantTimeEq::ct_eq(
-            c.value().as_bytes(),
-            flow.csrf.as_bytes(),
-        ))
-    });
+    let cookie_ok = jar
+        .get(&csrf_cookie_name(&flow_id))
+        .is_some_and(|c| bool::from(subtle::ConstantTimeEq::ct_eq(c.value().as_bytes(), flow.csrf.as_bytes())));
     if !cookie_ok {
         return Err((
             "request_forbidden",
@@ -335,11 +295,7 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
         Decision::Accepted(login) => login.clone(),
         Decision::Rejected(rejection) => return rejection_to_client(flow, rejection),
         Decision::Pending => {
-            return to_error_page(
-                shared,
-                "invalid_request",
-                "The login request has not been answered yet.",
-            );
+            return to_error_page(shared, "invalid_request", "The login request has not been answered yet.");
         }
     };
     let session_id = flow.session_id.clone();
@@ -354,17 +310,10 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
     let auth_time = flow.auth_time;
 
     let consent_skip = !prompt_consent
-        && state
-            .consents
-            .get(&(login.subject.clone(), client_id))
-            .is_some_and(|remembered| {
-                requested_scopes
-                    .iter()
-                    .all(|s| remembered.consent.grant_scope.contains(s))
-                    && requested_audience
-                        .iter()
-                        .all(|a| remembered.consent.grant_audience.contains(a))
-            });
+        && state.consents.get(&(login.subject.clone(), client_id)).is_some_and(|remembered| {
+            requested_scopes.iter().all(|s| remembered.consent.grant_scope.contains(s))
+                && requested_audience.iter().all(|a| remembered.consent.grant_audience.contains(a))
+        });
     if let Some(flow) = state.flows.get_mut(&flow_id) {
         flow.consent_skip = consent_skip;
     }
@@ -373,18 +322,10 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
 
     let mut jar = jar;
     if login.remember {
-        let ttl = if login.remember_for > 0 {
-            login.remember_for
-        } else {
-            720 * 3600
-        };
+        let ttl = if login.remember_for > 0 { login.remember_for } else { 720 * 3600 };
         state.sessions.insert(
             session_id.clone(),
-            LoginSession {
-                subject: login.subject.clone(),
-                auth_time,
-                expires_at: now() + ttl,
-            },
+            LoginSession { subject: login.subject.clone(), auth_time, expires_at: now() + ttl },
         );
         jar = jar.add(set_cookie(shared, SESSION_COOKIE.into(), session_id, Some(ttl)));
     } else {
@@ -395,9 +336,7 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
     drop(state);
 
     let mut consent_url = shared.consent_url.clone();
-    consent_url
-        .query_pairs_mut()
-        .append_pair("consent_challenge", &consent_challenge);
+    consent_url.query_pairs_mut().append_pair("consent_challenge", &consent_challenge);
     (jar, found(consent_url.as_str())).into_response()
 }
 
@@ -415,11 +354,7 @@ fn after_consent(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
         Decision::Accepted(consent) => consent.clone(),
         Decision::Rejected(rejection) => return rejection_to_client(flow, rejection),
         Decision::Pending => {
-            return to_error_page(
-                shared,
-                "invalid_request",
-                "The consent request has not been answered yet.",
-            );
+            return to_error_page(shared, "invalid_request", "The consent request has not been answered yet.");
         }
     };
     let subject = flow.subject().expect("consent follows an accepted login").to_owned();
@@ -438,18 +373,10 @@ fn after_consent(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
         family: random_token(),
     };
     if consent.remember {
-        let expires_at = if consent.remember_for > 0 {
-            now() + consent.remember_for
-        } else {
-            0
-        };
-        state.consents.insert(
-            (subject, request.client_id.clone()),
-            RememberedConsent {
-                consent: consent.clone(),
-                expires_at,
-            },
-        );
+        let expires_at = if consent.remember_for > 0 { now() + consent.remember_for } else { 0 };
+        state
+            .consents
+            .insert((subject, request.client_id.clone()), RememberedConsent { consent: consent.clone(), expires_at });
     }
     let code = random_token();
     state.codes.insert(
@@ -482,10 +409,7 @@ impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
         let mut response = (self.0, Json(json!({"error": self.1, "error_description": self.2}))).into_response();
         if self.0 == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Basic realm=\"oauth2\""),
-            );
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"oauth2\""));
         }
         response
     }
@@ -519,9 +443,8 @@ fn authenticate<'a>(
                 .ok()
                 .and_then(|b| String::from_utf8(b).ok())
                 .ok_or_else(|| invalid_client("The Authorization header is malformed."))?;
-            let (id, secret) = decoded
-                .split_once(':')
-                .ok_or_else(|| invalid_client("The Authorization header is malformed."))?;
+            let (id, secret) =
+                decoded.split_once(':').ok_or_else(|| invalid_client("The Authorization header is malformed."))?;
             let unescape = |s: &str| {
                 url::form_urlencoded::parse(format!("x={s}").as_bytes())
                     .next()
@@ -533,16 +456,10 @@ fn authenticate<'a>(
         .transpose()?;
     let (client_id, secret, method) = match (basic, form.get("client_secret")) {
         (Some((id, secret)), _) => (id, Some(secret), AuthMethod::ClientSecretBasic),
-        (None, Some(secret)) => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            Some(secret.clone()),
-            AuthMethod::ClientSecretPost,
-        ),
-        (None, None) => (
-            form.get("client_id").cloned().unwrap_or_default(),
-            None,
-            AuthMethod::None,
-        ),
+        (None, Some(secret)) => {
+            (form.get("client_id").cloned().unwrap_or_default(), Some(secret.clone()), AuthMethod::ClientSecretPost)
+        }
+        (None, None) => (form.get("client_id").cloned().unwrap_or_default(), None, AuthMethod::None),
     };
     let generic = "Client authentication failed (e.g., unknown client, no client authentication included, or unsupported authentication method).";
     let client = shared.clients.get(&client_id).ok_or_else(|| invalid_client(generic))?;
@@ -606,9 +523,7 @@ fn authorization_code(
             "The client is not allowed to use the authorization_code grant.".into(),
         ));
     }
-    let code_value = form
-        .get("code")
-        .ok_or_else(|| invalid_request("The code parameter is missing."))?;
+    let code_value = form.get("code").ok_or_else(|| invalid_request("The code parameter is missing."))?;
     let mut state = shared.store.lock();
     let code = state
         .codes
@@ -631,9 +546,7 @@ fn authorization_code(
     if let Some(challenge) = &code.code_challenge {
         let verifier = form.get("code_verifier").map(String::as_str).unwrap_or_default();
         if !pkce_matches(verifier, challenge) {
-            return Err(invalid_grant(
-                "The PKCE code challenge did not match the code verifier.",
-            ));
+            return Err(invalid_grant("The PKCE code challenge did not match the code verifier."));
         }
     }
     code.used = true;
@@ -650,9 +563,8 @@ fn refresh(shared: &Shared, headers: &HeaderMap, form: &HashMap<String, String>)
             "The client is not allowed to use the refresh_token grant.".into(),
         ));
     }
-    let presented = form
-        .get("refresh_token")
-        .ok_or_else(|| invalid_request("The refresh_token parameter is missing."))?;
+    let presented =
+        form.get("refresh_token").ok_or_else(|| invalid_request("The refresh_token parameter is missing."))?;
     let mut state = shared.store.lock();
     let token = state
         .refresh_tokens
@@ -664,9 +576,7 @@ fn refresh(shared: &Shared, headers: &HeaderMap, form: &HashMap<String, String>)
     if token.used {
         let family = token.grant.family.clone();
         state.revoke_family(&family);
-        return Err(invalid_grant(
-            "The refresh token has already been used; every token of its grant is revoked.",
-        ));
+        return Err(invalid_grant("The refresh token has already been used; every token of its grant is revoked."));
     }
     token.used = true;
     let grant = token.grant.clone();
@@ -686,10 +596,8 @@ fn client_credentials(
             "The client is not allowed to use the client_credentials grant.".into(),
         ));
     }
-    let scopes: Vec<String> = form
-        .get("scope")
-        .map(|s| s.split_whitespace().map(String::from).collect())
-        .unwrap_or_default();
+    let scopes: Vec<String> =
+        form.get("scope").map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
     if let Some(denied) = scopes.iter().find(|s| !client.allows_scope(s)) {
         return Err(TokenError(
             StatusCode::BAD_REQUEST,
@@ -697,10 +605,8 @@ fn client_credentials(
             format!("The OAuth 2.0 Client is not allowed to request scope '{denied}'."),
         ));
     }
-    let audience: Vec<String> = form
-        .get("audience")
-        .map(|s| s.split_whitespace().map(String::from).collect())
-        .unwrap_or_default();
+    let audience: Vec<String> =
+        form.get("audience").map(|s| s.split_whitespace().map(String::from).collect()).unwrap_or_default();
     if let Some(denied) = audience.iter().find(|a| !client.audience.contains(a)) {
         return Err(invalid_request(&format!(
             "Requested audience '{denied}' has not been whitelisted by the OAuth 2.0 Client."
@@ -741,11 +647,7 @@ fn issue(shared: &Shared, state: &mut crate::store::State, client: &Client, gran
         let refresh_token = random_token();
         state.refresh_tokens.insert(
             refresh_token.clone(),
-            RefreshToken {
-                grant,
-                expires_at: now() + shared.refresh_token_ttl,
-                used: false,
-            },
+            RefreshToken { grant, expires_at: now() + shared.refresh_token_ttl, used: false },
         );
         body["refresh_token"] = json!(refresh_token);
     }
@@ -783,7 +685,8 @@ async fn logout(
         };
         let aud = claims["aud"].as_array().and_then(|a| a.first()).and_then(Value::as_str);
         client_id = aud.map(String::from);
-        hinted_session = claims["sid"].as_str().map(String::from);
+        hinted_session =
+            claims["sid"].as_str().zip(claims["sub"].as_str()).map(|(sid, sub)| (sid.to_owned(), sub.to_owned()));
         if let Some(uri) = post_logout {
             let registered = client_id
                 .as_deref()
@@ -799,11 +702,12 @@ async fn logout(
         }
     }
     let mut state = shared.store.lock();
+    // The browser's remembered session, or the one the ID token names (a login that was not remembered still
+    // has a session id, and refresh tokens bound to it).
     let session = jar
         .get(SESSION_COOKIE)
-        .map(|c| c.value().to_owned())
-        .or(hinted_session)
-        .and_then(|sid| state.sessions.get(&sid).map(|s| (sid, s.subject.clone())));
+        .and_then(|c| state.sessions.get(c.value()).map(|s| (c.value().to_owned(), s.subject.clone())))
+        .or(hinted_session);
     let Some((session_id, subject)) = session else {
         drop(state);
         return found(&post_logout_target(&shared, post_logout, state_param));
@@ -816,11 +720,7 @@ async fn logout(
             subject,
             session_id,
             client_id,
-            request_url: format!(
-                "{}/oauth2/sessions/logout?{}",
-                shared.public_base(),
-                raw.unwrap_or_default()
-            ),
+            request_url: format!("{}/oauth2/sessions/logout?{}", shared.public_base(), raw.unwrap_or_default()),
             rp_initiated: hint.is_some(),
             post_logout_redirect_uri: post_logout.cloned(),
             state: state_param.cloned(),
@@ -853,11 +753,7 @@ fn post_logout_target(shared: &Shared, uri: Option<&String>, state: Option<&Stri
 fn finish_logout(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
     let mut state = shared.store.lock();
     let Some(challenge) = state.logout_verifiers.remove(verifier) else {
-        return to_error_page(
-            shared,
-            "invalid_request",
-            "The logout verifier is invalid or has been used.",
-        );
+        return to_error_page(shared, "invalid_request", "The logout verifier is invalid or has been used.");
     };
     let Some(flow) = state.logouts.remove(&challenge).filter(|f| f.accepted) else {
         return to_error_page(shared, "invalid_request", "The logout request was not accepted.");
@@ -872,11 +768,7 @@ fn finish_logout(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
 async fn fallback_error(Query(params): Query<HashMap<String, String>>) -> Response {
     let error = params.get("error").map(String::as_str).unwrap_or("unknown_error");
     let description = params.get("error_description").map(String::as_str).unwrap_or_default();
-    (
-        StatusCode::BAD_REQUEST,
-        format!("The sign-in request failed.\n\nerror: {error}\n{description}\n"),
-    )
-        .into_response()
+    (StatusCode::BAD_REQUEST, format!("The sign-in request failed.\n\nerror: {error}\n{description}\n")).into_response()
 }
 
 async fn fallback_logged_out() -> &'static str {

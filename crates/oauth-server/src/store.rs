@@ -12,10 +12,7 @@ use serde_json::{Map, Value};
 
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970")
-        .as_secs() as i64
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("the clock is after 1970").as_secs() as i64
 }
 
 /// A random, URL-safe string with 256 bits of entropy.
@@ -237,8 +234,7 @@ impl State {
         self.consents.retain(|_, c| c.expires_at == 0 || c.expires_at > now);
         self.logouts.retain(|_, l| l.expires_at > now);
         let logouts = &self.logouts;
-        self.logout_verifiers
-            .retain(|_, challenge| logouts.contains_key(challenge));
+        self.logout_verifiers.retain(|_, challenge| logouts.contains_key(challenge));
     }
 
     /// Revokes every refresh token of a family (a reused token means it leaked).

@@ -17,18 +17,7 @@ use crate::{
 };
 
 /// Claim names a consent session can never set at the top level.
-const RESERVED: &[&str] = &[
-    "iss",
-    "sub",
-    "aud",
-    "exp",
-    "nbf",
-    "iat",
-    "jti",
-    "client_id",
-    "scp",
-    "ext",
-];
+const RESERVED: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scp", "ext"];
 
 /// Signs tokens for one issuer.
 #[derive(Debug)]

@@ -47,13 +47,7 @@ impl Server {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let task = tokio::spawn(async move { server.serve(stop, Duration::from_secs(2)).await.unwrap() });
-        Self {
-            public,
-            admin,
-            issuer,
-            shutdown,
-            task,
-        }
+        Self { public, admin, issuer, shutdown, task }
     }
 
     async fn stop(self) {
@@ -80,9 +74,7 @@ impl Server {
                 params.push((name, value));
             }
         }
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params)
-            .finish();
+        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
         format!("{}/oauth2/auth?{query}", self.public)
     }
 
@@ -110,58 +102,37 @@ impl Server {
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
-        let response = reqwest::Client::new()
-            .post(format!("{}/oauth2/token", self.public))
-            .form(form)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            reqwest::Client::new().post(format!("{}/oauth2/token", self.public)).form(form).send().await.unwrap();
         let status = response.status();
         (status, response.json().await.unwrap())
     }
 
     async fn jwks(&self) -> JwkSet {
-        reqwest::get(format!("{}/.well-known/jwks.json", self.public))
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        reqwest::get(format!("{}/.well-known/jwks.json", self.public)).await.unwrap().json().await.unwrap()
     }
 
     async fn verify(&self, token: &str, audience: &str) -> Value {
         let header = jsonwebtoken::decode_header(token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("JWT"));
         let jwks = self.jwks().await;
-        let jwk = jwks
-            .find(header.kid.as_deref().expect("a kid"))
-            .expect("the kid is published");
+        let jwk = jwks.find(header.kid.as_deref().expect("a kid")).expect("the kid is published");
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[audience]);
-        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
-            .unwrap()
-            .claims
+        jsonwebtoken::decode::<Value>(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation).unwrap().claims
     }
 }
 
 /// A browser: keeps cookies, never follows redirects.
 fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap()
 }
 
 async fn visit(browser: &reqwest::Client, url: &str) -> (StatusCode, String) {
     let response = browser.get(url).send().await.unwrap();
     let status = response.status();
-    let location = response
-        .headers()
-        .get(LOCATION)
-        .map(|l| l.to_str().unwrap().to_owned())
-        .unwrap_or_default();
+    let location = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned()).unwrap_or_default();
     (status, location)
 }
 
@@ -192,19 +163,11 @@ fn accept_consent_body() -> Value {
 /// A whole flow through to the client's redirect; returns the code.
 async fn code_for(server: &Server, browser: &reqwest::Client, subject: &str) -> String {
     let login_challenge = start_flow(server, browser, &[]).await;
-    let (_, accepted) = server
-        .admin_put(
-            "login",
-            "accept",
-            &login_challenge,
-            json!({"subject": subject, "remember": true}),
-        )
-        .await;
+    let (_, accepted) =
+        server.admin_put("login", "accept", &login_challenge, json!({"subject": subject, "remember": true})).await;
     let (_, location) = visit(browser, accepted["redirect_to"].as_str().unwrap()).await;
     let consent_challenge = query_of(&location)["consent_challenge"].clone();
-    let (_, accepted) = server
-        .admin_put("consent", "accept", &consent_challenge, accept_consent_body())
-        .await;
+    let (_, accepted) = server.admin_put("consent", "accept", &consent_challenge, accept_consent_body()).await;
     let (_, location) = visit(browser, accepted["redirect_to"].as_str().unwrap()).await;
     assert!(location.starts_with(REDIRECT), "{location}");
     query_of(&location)["code"].clone()
@@ -238,12 +201,7 @@ async fn the_authorization_code_flow_with_pkce_issues_tokens_shaped_like_hydras(
     assert_eq!(login["client"]["client_id"], SPA);
     assert_eq!(login["client"]["skip_consent"], true);
     assert!(login["client"].get("client_secret").is_none());
-    assert!(
-        login["request_url"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("{}/oauth2/auth?", server.public))
-    );
+    assert!(login["request_url"].as_str().unwrap().starts_with(&format!("{}/oauth2/auth?", server.public)));
 
     let (status, accepted) = server
         .admin_put(
@@ -265,9 +223,7 @@ async fn the_authorization_code_flow_with_pkce_issues_tokens_shaped_like_hydras(
     assert_eq!(consent["login_challenge"], login_challenge.as_str());
     assert_eq!(consent["requested_access_token_audience"], json!(["ec-api"]));
 
-    let (_, accepted) = server
-        .admin_put("consent", "accept", &consent_challenge, accept_consent_body())
-        .await;
+    let (_, accepted) = server.admin_put("consent", "accept", &consent_challenge, accept_consent_body()).await;
     let (_, location) = visit(&browser, accepted["redirect_to"].as_str().unwrap()).await;
     let callback = query_of(&location);
     assert_eq!(callback["state"], "state-1234567");
@@ -287,10 +243,7 @@ async fn the_authorization_code_flow_with_pkce_issues_tokens_shaped_like_hydras(
     assert_eq!(access["client_id"], SPA);
     assert_eq!(access["scp"], json!(["openid", "offline_access", "email"]));
     assert_eq!(access["ext"]["internal_note"], "ext only");
-    assert_eq!(
-        access["email"], "ada@example.com",
-        "allowed top-level claims are copied"
-    );
+    assert_eq!(access["email"], "ada@example.com", "allowed top-level claims are copied");
     assert_eq!(access["roles"], json!(["customer"]));
     assert!(access.get("internal_note").is_none(), "other claims stay under ext");
     for claim in ["exp", "iat", "nbf", "jti"] {
@@ -320,10 +273,7 @@ async fn discovery_names_the_endpoints_and_the_key_in_the_jwks() {
         .await
         .unwrap();
     assert_eq!(discovery["issuer"], server.issuer.as_str());
-    assert_eq!(
-        discovery["jwks_uri"],
-        format!("{}/.well-known/jwks.json", server.public)
-    );
+    assert_eq!(discovery["jwks_uri"], format!("{}/.well-known/jwks.json", server.public));
     assert_eq!(discovery["token_endpoint"], format!("{}/oauth2/token", server.public));
     assert_eq!(discovery["code_challenge_methods_supported"], json!(["S256"]));
     let jwks = server.jwks().await;
@@ -340,23 +290,12 @@ async fn codes_are_single_use_and_a_replay_revokes_what_the_code_gave() {
     let (status, tokens) = exchange(&server, &code).await;
     assert_eq!(status, StatusCode::OK);
     let (status, error) = exchange(&server, &code).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 
     let refresh = tokens["refresh_token"].as_str().unwrap();
-    let (status, error) = server
-        .token(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh),
-            ("client_id", SPA),
-        ])
-        .await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    let (status, error) =
+        server.token(&[("grant_type", "refresh_token"), ("refresh_token", refresh), ("client_id", SPA)]).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 
     server.stop().await;
 }
@@ -366,10 +305,7 @@ async fn an_expired_code_is_refused() {
     let server = Server::start_with(|c| c.code_ttl = 0).await;
     let code = code_for(&server, &browser(), "user-1").await;
     let (status, error) = exchange(&server, &code).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     server.stop().await;
 }
 
@@ -395,10 +331,7 @@ async fn a_wrong_pkce_verifier_or_redirect_uri_or_client_gets_no_tokens() {
             ])
             .await;
         assert!(status.is_client_error(), "{verifier} {redirect} {client}: {status}");
-        assert!(
-            ["invalid_grant", "invalid_client"].contains(&error["error"].as_str().unwrap()),
-            "{error}"
-        );
+        assert!(["invalid_grant", "invalid_client"].contains(&error["error"].as_str().unwrap()), "{error}");
     }
     server.stop().await;
 }
@@ -410,15 +343,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_grant() {
     let (_, first) = exchange(&server, &code).await;
     let refresh = |token: String| {
         let server = &server;
-        async move {
-            server
-                .token(&[
-                    ("grant_type", "refresh_token"),
-                    ("refresh_token", &token),
-                    ("client_id", SPA),
-                ])
-                .await
-        }
+        async move { server.token(&[("grant_type", "refresh_token"), ("refresh_token", &token), ("client_id", SPA)]).await }
     };
 
     let (status, second) = refresh(first["refresh_token"].as_str().unwrap().to_owned()).await;
@@ -432,10 +357,7 @@ async fn refresh_tokens_rotate_and_a_reused_one_revokes_the_whole_grant() {
     let (status, _) = refresh(first["refresh_token"].as_str().unwrap().to_owned()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, error) = refresh(second["refresh_token"].as_str().unwrap().to_owned()).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
-    );
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 
     server.stop().await;
 }
@@ -445,16 +367,10 @@ async fn bad_authorization_requests_never_redirect_to_an_unregistered_uri() {
     let server = Server::start().await;
     let browser = browser();
 
-    for extra in [
-        vec![("redirect_uri", "https://attacker.example/steal")],
-        vec![("client_id", "no-such-client")],
-    ] {
+    for extra in [vec![("redirect_uri", "https://attacker.example/steal")], vec![("client_id", "no-such-client")]] {
         let (status, location) = visit(&browser, &server.authorize_url(&extra)).await;
         assert_eq!(status, StatusCode::FOUND);
-        assert!(
-            location.starts_with(&format!("{}/oauth2/fallbacks/error?", server.public)),
-            "{location}"
-        );
+        assert!(location.starts_with(&format!("{}/oauth2/fallbacks/error?", server.public)), "{location}");
         let (status, _) = visit(&browser, &location).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
     }
@@ -494,25 +410,14 @@ async fn rejected_login_or_consent_sends_the_user_back_with_access_denied() {
     let (_, location) = visit(&browser, rejected["redirect_to"].as_str().unwrap()).await;
     let back = query_of(&location);
     assert!(location.starts_with(REDIRECT));
-    assert_eq!(
-        (back["error"].as_str(), back["state"].as_str()),
-        ("access_denied", "state-1234567")
-    );
+    assert_eq!((back["error"].as_str(), back["state"].as_str()), ("access_denied", "state-1234567"));
 
     let login_challenge = start_flow(&server, &browser, &[]).await;
-    let (_, accepted) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"}))
-        .await;
+    let (_, accepted) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"})).await;
     let (_, location) = visit(&browser, accepted["redirect_to"].as_str().unwrap()).await;
     let consent_challenge = query_of(&location)["consent_challenge"].clone();
-    let (_, rejected) = server
-        .admin_put(
-            "consent",
-            "reject",
-            &consent_challenge,
-            json!({"error": "access_denied"}),
-        )
-        .await;
+    let (_, rejected) =
+        server.admin_put("consent", "reject", &consent_challenge, json!({"error": "access_denied"})).await;
     let (_, location) = visit(&browser, rejected["redirect_to"].as_str().unwrap()).await;
     assert_eq!(query_of(&location)["error"], "access_denied");
     assert!(!query_of(&location).contains_key("code"));
@@ -524,9 +429,7 @@ async fn rejected_login_or_consent_sends_the_user_back_with_access_denied() {
 async fn a_flow_cannot_be_finished_from_another_browser() {
     let server = Server::start().await;
     let login_challenge = start_flow(&server, &browser(), &[]).await;
-    let (_, accepted) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"}))
-        .await;
+    let (_, accepted) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"})).await;
 
     // The verifier is followed by a browser that did not start the flow (no CSRF cookie).
     let (_, location) = visit(&browser(), accepted["redirect_to"].as_str().unwrap()).await;
@@ -542,32 +445,17 @@ async fn the_admin_api_refuses_unknown_used_and_malformed_requests_like_hydra() 
     let browser = browser();
 
     let (status, error) = server.admin_get("login", "no-such-challenge").await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::NOT_FOUND, Some("Not Found"))
-    );
+    assert_eq!((status, error["error"].as_str()), (StatusCode::NOT_FOUND, Some("Not Found")));
 
     let login_challenge = start_flow(&server, &browser, &[]).await;
-    let (status, _) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": ""}))
-        .await;
+    let (status, _) = server.admin_put("login", "accept", &login_challenge, json!({"subject": ""})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = server
-        .admin_put(
-            "login",
-            "accept",
-            &login_challenge,
-            json!({"subject": "u", "surprise": true}),
-        )
-        .await;
+    let (status, _) =
+        server.admin_put("login", "accept", &login_challenge, json!({"subject": "u", "surprise": true})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused");
-    let (status, _) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "u"}))
-        .await;
+    let (status, _) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "u"})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "u"}))
-        .await;
+    let (status, _) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "u"})).await;
     assert_eq!(status, StatusCode::CONFLICT);
     let (status, gone) = server.admin_get("login", &login_challenge).await;
     assert_eq!(status, StatusCode::GONE);
@@ -584,21 +472,12 @@ async fn a_remembered_login_is_offered_as_skip_and_must_keep_its_subject() {
 
     let login_challenge = start_flow(&server, &browser, &[]).await;
     let (_, login) = server.admin_get("login", &login_challenge).await;
-    assert_eq!(
-        (login["skip"].as_bool(), login["subject"].as_str()),
-        (Some(true), Some("user-1"))
-    );
-    let (status, _) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "user-2"}))
-        .await;
+    assert_eq!((login["skip"].as_bool(), login["subject"].as_str()), (Some(true), Some("user-1")));
+    let (status, _) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "user-2"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (_, accepted) = server
-        .admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"}))
-        .await;
+    let (_, accepted) = server.admin_put("login", "accept", &login_challenge, json!({"subject": "user-1"})).await;
     let (_, location) = visit(&browser, accepted["redirect_to"].as_str().unwrap()).await;
-    let (_, consent) = server
-        .admin_get("consent", &query_of(&location)["consent_challenge"])
-        .await;
+    let (_, consent) = server.admin_get("consent", &query_of(&location)["consent_challenge"]).await;
     assert_eq!(consent["skip"], true, "the consent was remembered too");
 
     // prompt=login forces a fresh login.
@@ -629,10 +508,7 @@ async fn rp_initiated_logout_ends_the_session_and_its_refresh_tokens() {
     let challenge = query_of(&location)["logout_challenge"].clone();
     let (status, logout) = server.admin_get("logout", &challenge).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        (logout["subject"].as_str(), logout["rp_initiated"].as_bool()),
-        (Some("user-1"), Some(true))
-    );
+    assert_eq!((logout["subject"].as_str(), logout["rp_initiated"].as_bool()), (Some("user-1"), Some(true)));
     assert_eq!(logout["client"]["client_id"], SPA);
 
     let (_, accepted) = server.admin_put("logout", "accept", &challenge, Value::Null).await;
@@ -647,11 +523,7 @@ async fn rp_initiated_logout_ends_the_session_and_its_refresh_tokens() {
             ("client_id", SPA),
         ])
         .await;
-    assert_eq!(
-        status,
-        StatusCode::BAD_REQUEST,
-        "refresh tokens of the session are revoked"
-    );
+    assert_eq!(status, StatusCode::BAD_REQUEST, "refresh tokens of the session are revoked");
     let login_challenge = start_flow(&server, &browser, &[]).await;
     let (_, login) = server.admin_get("login", &login_challenge).await;
     assert_eq!(login["skip"], false, "the login session is gone");
@@ -681,11 +553,7 @@ async fn confidential_clients_get_client_credentials_tokens_only_with_their_secr
         reqwest::Client::new()
             .post(format!("{}/oauth2/token", server.public))
             .basic_auth("back-office", Some(secret))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", "orders.read"),
-                ("audience", "ec-api"),
-            ])
+            .form(&[("grant_type", "client_credentials"), ("scope", "orders.read"), ("audience", "ec-api")])
             .send()
     };
 
@@ -694,29 +562,15 @@ async fn confidential_clients_get_client_credentials_tokens_only_with_their_secr
     let body: Value = response.json().await.unwrap();
     assert!(body.get("refresh_token").is_none() && body.get("id_token").is_none());
     let claims = server.verify(body["access_token"].as_str().unwrap(), "ec-api").await;
-    assert_eq!(
-        (claims["sub"].as_str(), claims["scp"].clone()),
-        (Some("back-office"), json!(["orders.read"]))
-    );
+    assert_eq!((claims["sub"].as_str(), claims["scp"].clone()), (Some("back-office"), json!(["orders.read"])));
 
     let response = ask("the-wrong-secret-entirely").await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let (status, error) = server
-        .token(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", SPA),
-            ("scope", "openid"),
-        ])
-        .await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unauthorized_client"))
-    );
+    let (status, error) =
+        server.token(&[("grant_type", "client_credentials"), ("client_id", SPA), ("scope", "openid")]).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unauthorized_client")));
     let (status, error) = server.token(&[("grant_type", "password"), ("client_id", SPA)]).await;
-    assert_eq!(
-        (status, error["error"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
-    );
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
 
     std::fs::remove_file(clients).unwrap();
     server.stop().await;

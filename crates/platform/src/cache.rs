@@ -41,23 +41,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_configured_redis_is_connected_and_answers() {
-        let args = RedisArgs {
-            url: Some(redis_url()),
-            ..Default::default()
-        };
+        let args = RedisArgs { url: Some(redis_url()), ..Default::default() };
         let mut redis = connect(&args)
             .await
             .expect("Redis must be running for these tests (see README: make test starts it)")
             .expect("a URL was given");
         let key = format!("ec:test:{}", uuid::Uuid::now_v7());
-        let () = redis::cmd("SET")
-            .arg(&key)
-            .arg("1")
-            .arg("EX")
-            .arg(10)
-            .query_async(&mut redis)
-            .await
-            .unwrap();
+        let () = redis::cmd("SET").arg(&key).arg("1").arg("EX").arg(10).query_async(&mut redis).await.unwrap();
         let value: String = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
         assert_eq!(value, "1");
     }
@@ -70,10 +60,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_redis_is_an_error_at_start_up() {
         // Port 1 on loopback: nothing listens there.
-        let args = RedisArgs {
-            url: Some("redis://127.0.0.1:1".into()),
-            ..Default::default()
-        };
+        let args = RedisArgs { url: Some("redis://127.0.0.1:1".into()), ..Default::default() };
         assert!(connect(&args).await.is_err());
     }
 }

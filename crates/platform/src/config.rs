@@ -7,12 +7,7 @@ use std::time::Duration;
 #[derive(Clone, clap::Args)]
 pub struct DatabaseArgs {
     /// PostgreSQL connection URL, e.g. postgres://postgres@127.0.0.1:5432/ec.
-    #[arg(
-        id = "database_url",
-        long = "database-url",
-        env = "DATABASE_URL",
-        hide_env_values = true
-    )]
+    #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
 
     /// Most connections this process keeps open to PostgreSQL.
@@ -44,21 +39,13 @@ pub struct RedisArgs {
     pub url: Option<String>,
 
     /// Prefix of every Redis key the platform writes, so several platforms (or tests) can share one Redis.
-    #[arg(
-        id = "redis_key_prefix",
-        long = "redis-key-prefix",
-        env = "REDIS_KEY_PREFIX",
-        default_value = "ec:"
-    )]
+    #[arg(id = "redis_key_prefix", long = "redis-key-prefix", env = "REDIS_KEY_PREFIX", default_value = "ec:")]
     pub key_prefix: String,
 }
 
 impl Default for RedisArgs {
     fn default() -> Self {
-        Self {
-            url: None,
-            key_prefix: "ec:".into(),
-        }
+        Self { url: None, key_prefix: "ec:".into() }
     }
 }
 
@@ -75,12 +62,7 @@ impl std::fmt::Debug for RedisArgs {
 #[derive(Clone, Debug, clap::Args)]
 pub struct ShutdownArgs {
     /// Seconds to let in-flight requests finish after SIGINT/SIGTERM before closing connections.
-    #[arg(
-        id = "shutdown_grace_secs",
-        long = "shutdown-grace-secs",
-        env = "SHUTDOWN_GRACE_SECS",
-        default_value_t = 10
-    )]
+    #[arg(id = "shutdown_grace_secs", long = "shutdown-grace-secs", env = "SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     pub grace_secs: u64,
 }
 

@@ -53,42 +53,21 @@ mod tests {
         let database = TestDatabase::create().await;
         let pool = &database.pool;
 
-        migrate(
-            pool,
-            "alpha_service",
-            migrator("CREATE TABLE alpha_service.things (id int)"),
-        )
-        .await
-        .unwrap();
-        migrate(
-            pool,
-            "beta_service",
-            migrator("CREATE TABLE beta_service.things (id int)"),
-        )
-        .await
-        .unwrap();
+        migrate(pool, "alpha_service", migrator("CREATE TABLE alpha_service.things (id int)")).await.unwrap();
+        migrate(pool, "beta_service", migrator("CREATE TABLE beta_service.things (id int)")).await.unwrap();
         // Running again is a no-op, not an error.
-        migrate(
-            pool,
-            "alpha_service",
-            migrator("CREATE TABLE alpha_service.things (id int)"),
-        )
-        .await
-        .unwrap();
+        migrate(pool, "alpha_service", migrator("CREATE TABLE alpha_service.things (id int)")).await.unwrap();
 
         for schema in ["alpha_service", "beta_service"] {
-            let versions: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "SELECT version FROM {schema}._sqlx_migrations"
-            )))
-            .fetch_all(pool)
-            .await
-            .unwrap();
+            let versions: Vec<i64> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT version FROM {schema}._sqlx_migrations")))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap();
             assert_eq!(versions, vec![1], "schema {schema} keeps its own history");
         }
-        let in_public: Option<String> = sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text")
-            .fetch_one(pool)
-            .await
-            .unwrap();
+        let in_public: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('public._sqlx_migrations')::text").fetch_one(pool).await.unwrap();
         assert_eq!(in_public, None, "nothing is written to the public schema");
 
         database.drop_now().await;
@@ -98,17 +77,10 @@ mod tests {
     async fn an_edited_migration_is_refused() {
         let database = TestDatabase::create().await;
         let pool = &database.pool;
-        migrate(pool, "gamma_service", migrator("CREATE TABLE gamma_service.t (id int)"))
-            .await
-            .unwrap();
+        migrate(pool, "gamma_service", migrator("CREATE TABLE gamma_service.t (id int)")).await.unwrap();
 
-        let err = migrate(
-            pool,
-            "gamma_service",
-            migrator("CREATE TABLE gamma_service.t (id bigint)"),
-        )
-        .await
-        .unwrap_err();
+        let err =
+            migrate(pool, "gamma_service", migrator("CREATE TABLE gamma_service.t (id bigint)")).await.unwrap_err();
         assert!(matches!(err, MigrateError::VersionMismatch(1)), "got {err:?}");
 
         database.drop_now().await;

@@ -106,9 +106,7 @@ pub struct InternalAuthArgs {
 
 impl fmt::Debug for InternalAuthArgs {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("InternalAuthArgs")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
+        f.debug_struct("InternalAuthArgs").field("token", &self.token.as_ref().map(|_| "<redacted>")).finish()
     }
 }
 
@@ -125,9 +123,7 @@ pub struct IdentityVerifier {
 
 impl fmt::Debug for IdentityVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IdentityVerifier")
-            .field("configured", &self.token.is_some())
-            .finish()
+        f.debug_struct("IdentityVerifier").field("configured", &self.token.is_some()).finish()
     }
 }
 
@@ -136,9 +132,7 @@ impl IdentityVerifier {
     pub fn new(args: &InternalAuthArgs) -> Result<Self, WeakTokenError> {
         match &args.token {
             Some(token) if token.chars().count() < MIN_TOKEN_CHARS => Err(WeakTokenError),
-            Some(token) => Ok(Self {
-                token: Some(token.as_str().into()),
-            }),
+            Some(token) => Ok(Self { token: Some(token.as_str().into()) }),
             None => {
                 tracing::warn!("no INTERNAL_AUTH_TOKEN: caller identity is never trusted; only public RPCs work");
                 Ok(Self { token: None })
@@ -172,10 +166,8 @@ impl IdentityVerifier {
         if !self.is_internal(headers) {
             return Err(IdentityError::Untrusted);
         }
-        let user_id = id
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| Uuid::try_parse(v).ok())
-            .ok_or(IdentityError::Malformed)?;
+        let user_id =
+            id.and_then(|v| v.to_str().ok()).and_then(|v| Uuid::try_parse(v).ok()).ok_or(IdentityError::Malformed)?;
         let roles = roles
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
@@ -190,24 +182,12 @@ impl IdentityVerifier {
     /// nothing is written, so services treat the call as anonymous.
     pub fn stamp(&self, caller: Option<&Caller>, headers: &mut HeaderMap) {
         let Some(token) = &self.token else { return };
-        headers.insert(
-            INTERNAL_TOKEN_HEADER,
-            token.parse().expect("a configured token is a valid header value"),
-        );
+        headers.insert(INTERNAL_TOKEN_HEADER, token.parse().expect("a configured token is a valid header value"));
         if let Some(caller) = caller {
-            headers.insert(
-                CALLER_ID_HEADER,
-                caller
-                    .user_id
-                    .to_string()
-                    .parse()
-                    .expect("a UUID is a valid header value"),
-            );
+            headers
+                .insert(CALLER_ID_HEADER, caller.user_id.to_string().parse().expect("a UUID is a valid header value"));
             let roles: Vec<&str> = caller.roles.iter().map(|r| r.as_str()).collect();
-            headers.insert(
-                CALLER_ROLES_HEADER,
-                roles.join(",").parse().expect("role names are valid header values"),
-            );
+            headers.insert(CALLER_ROLES_HEADER, roles.join(",").parse().expect("role names are valid header values"));
         }
     }
 }
@@ -217,17 +197,11 @@ mod tests {
     use super::*;
 
     fn verifier(token: &str) -> IdentityVerifier {
-        IdentityVerifier::new(&InternalAuthArgs {
-            token: Some(token.into()),
-        })
-        .unwrap()
+        IdentityVerifier::new(&InternalAuthArgs { token: Some(token.into()) }).unwrap()
     }
 
     fn admin() -> Caller {
-        Caller {
-            user_id: Uuid::now_v7(),
-            roles: vec![Role::Customer, Role::Admin],
-        }
+        Caller { user_id: Uuid::now_v7(), roles: vec![Role::Customer, Role::Admin] }
     }
 
     #[test]
@@ -244,15 +218,9 @@ mod tests {
     fn identity_without_the_secret_is_refused_not_ignored() {
         let mut headers = HeaderMap::new();
         verifier(&"a".repeat(32)).stamp(Some(&admin()), &mut headers);
-        assert_eq!(
-            verifier(&"b".repeat(32)).caller(&headers),
-            Err(IdentityError::Untrusted)
-        );
+        assert_eq!(verifier(&"b".repeat(32)).caller(&headers), Err(IdentityError::Untrusted));
         headers.remove(INTERNAL_TOKEN_HEADER);
-        assert_eq!(
-            verifier(&"a".repeat(32)).caller(&headers),
-            Err(IdentityError::Untrusted)
-        );
+        assert_eq!(verifier(&"a".repeat(32)).caller(&headers), Err(IdentityError::Untrusted));
     }
 
     #[test]
@@ -272,27 +240,18 @@ mod tests {
     #[test]
     fn malformed_identity_is_refused() {
         let secret = "s".repeat(32);
-        for (id, roles) in [
-            ("not-a-uuid", "customer"),
-            (&*Uuid::now_v7().to_string(), "customer,root"),
-        ] {
+        for (id, roles) in [("not-a-uuid", "customer"), (&*Uuid::now_v7().to_string(), "customer,root")] {
             let mut headers = HeaderMap::new();
             headers.insert(INTERNAL_TOKEN_HEADER, secret.parse().unwrap());
             headers.insert(CALLER_ID_HEADER, id.parse().unwrap());
             headers.insert(CALLER_ROLES_HEADER, roles.parse().unwrap());
-            assert_eq!(
-                verifier(&secret).caller(&headers),
-                Err(IdentityError::Malformed),
-                "{id} {roles}"
-            );
+            assert_eq!(verifier(&secret).caller(&headers), Err(IdentityError::Malformed), "{id} {roles}");
         }
     }
 
     #[test]
     fn short_secrets_are_refused_at_start_up() {
-        let short = InternalAuthArgs {
-            token: Some("too-short".into()),
-        };
+        let short = InternalAuthArgs { token: Some("too-short".into()) };
         assert!(IdentityVerifier::new(&short).is_err());
     }
 

@@ -52,9 +52,7 @@ impl Server {
         router: connectrpc::Router,
         services: &[&str],
     ) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let (router, health) = connectrpc_health::install_static(router, services.iter().copied());
 
         let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(ec_proto::FILE_DESCRIPTOR_SET)?;
@@ -76,15 +74,8 @@ impl Server {
 
     /// Binds `addr` for a plain HTTP app (such as the login pages), served and stopped like an RPC server.
     pub async fn http(name: &'static str, addr: SocketAddr, app: axum::Router) -> Result<Self, ServerError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self {
-            name,
-            listener,
-            app,
-            health: None,
-        })
+        let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
+        Ok(Self { name, listener, app, health: None })
     }
 
     /// The address actually bound.
@@ -94,12 +85,7 @@ impl Server {
 
     /// Serves until `shutdown` fires, then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        let Self {
-            name,
-            listener,
-            app,
-            health,
-        } = self;
+        let Self { name, listener, app, health } = self;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         tracing::info!(service = name, %addr, "listening");
 

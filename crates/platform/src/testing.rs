@@ -29,19 +29,9 @@ impl TestDatabase {
             .execute(&admin)
             .await
             .expect("the DATABASE_URL role must be allowed to create databases");
-        let options = admin_url
-            .parse::<PgConnectOptions>()
-            .expect("DATABASE_URL is a valid URL")
-            .database(&name);
-        let pool = PgPool::connect_with(options.clone())
-            .await
-            .expect("connect to the test database");
-        Self {
-            pool,
-            options,
-            admin,
-            name,
-        }
+        let options = admin_url.parse::<PgConnectOptions>().expect("DATABASE_URL is a valid URL").database(&name);
+        let pool = PgPool::connect_with(options.clone()).await.expect("connect to the test database");
+        Self { pool, options, admin, name }
     }
 
     /// The database's URL, for a child process.
@@ -52,12 +42,9 @@ impl TestDatabase {
     /// Closes every connection and drops the database.
     pub async fn drop_now(self) {
         self.pool.close().await;
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-            self.name
-        )))
-        .execute(&self.admin)
-        .await
-        .expect("drop the test database");
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
+            .execute(&self.admin)
+            .await
+            .expect("drop the test database");
     }
 }

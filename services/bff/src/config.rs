@@ -6,12 +6,7 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug, clap::Args)]
 pub struct BffConfig {
     /// Address of the BFF's public port (Connect, gRPC-Web and gRPC).
-    #[arg(
-        id = "bff_addr",
-        long = "bff-addr",
-        env = "BFF_ADDR",
-        default_value = "127.0.0.1:8080"
-    )]
+    #[arg(id = "bff_addr", long = "bff-addr", env = "BFF_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
     /// Base URL of the user service's gRPC port.

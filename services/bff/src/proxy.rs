@@ -75,9 +75,7 @@ impl UserProxy {
     /// A proxy to the user service at `url`.
     pub fn new(url: &http::Uri) -> Result<Self, BackendUrlError> {
         let (connection, config) = backend(url)?;
-        Ok(Self {
-            client: UserServiceClient::new(connection, config),
-        })
+        Ok(Self { client: UserServiceClient::new(connection, config) })
     }
 }
 

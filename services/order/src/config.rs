@@ -6,11 +6,6 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug, clap::Args)]
 pub struct OrderConfig {
     /// Address of the order service's gRPC port (Connect, gRPC-Web and gRPC).
-    #[arg(
-        id = "order_addr",
-        long = "order-addr",
-        env = "ORDER_ADDR",
-        default_value = "127.0.0.1:50053"
-    )]
+    #[arg(id = "order_addr", long = "order-addr", env = "ORDER_ADDR", default_value = "127.0.0.1:50053")]
     pub addr: SocketAddr,
 }

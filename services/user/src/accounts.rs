@@ -26,19 +26,11 @@ pub fn signed_in(caller: Option<&Caller>) -> Result<&Caller, Error> {
 }
 
 fn may_act_for(caller: &Caller, id: UserId) -> Result<(), Error> {
-    if caller.may_act_for(id.0) {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied("you may only act on your own account"))
-    }
+    if caller.may_act_for(id.0) { Ok(()) } else { Err(Error::PermissionDenied("you may only act on your own account")) }
 }
 
 fn admin(caller: &Caller) -> Result<(), Error> {
-    if caller.is_admin() {
-        Ok(())
-    } else {
-        Err(Error::PermissionDenied("this needs the admin role"))
-    }
+    if caller.is_admin() { Ok(()) } else { Err(Error::PermissionDenied("this needs the admin role")) }
 }
 
 /// Registers a customer account.
@@ -50,16 +42,8 @@ pub async fn create(
 ) -> Result<UserRow, Error> {
     let password_hash = password::hash(password).await?;
     let id = UserId::new();
-    let row = db::insert_user(
-        pool,
-        NewUser {
-            id,
-            email: &email,
-            name: name.as_ref(),
-            password_hash: &password_hash,
-        },
-    )
-    .await?;
+    let row = db::insert_user(pool, NewUser { id, email: &email, name: name.as_ref(), password_hash: &password_hash })
+        .await?;
     tracing::info!(user_id = %id, "account created");
     Ok(row)
 }
@@ -79,9 +63,7 @@ pub async fn update(
     name: NameChange<'_>,
 ) -> Result<UserRow, Error> {
     may_act_for(caller, id)?;
-    let row = db::update_user(pool, id, email.as_ref(), name)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = db::update_user(pool, id, email.as_ref(), name).await?.ok_or(Error::NotFound)?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account updated");
     Ok(row)
 }
@@ -95,9 +77,7 @@ pub async fn change_password(
     new: Password,
 ) -> Result<(), Error> {
     if caller.user_id != id.0 {
-        return Err(Error::PermissionDenied(
-            "only the account holder can change its password",
-        ));
+        return Err(Error::PermissionDenied("only the account holder can change its password"));
     }
     let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
     if !password::verify(current, Some(stored)).await? {
@@ -134,9 +114,7 @@ pub async fn list(
         0 => DEFAULT_PAGE_SIZE,
         1..=MAX_PAGE_SIZE => page_size,
         _ => {
-            return Err(Error::InvalidArgument(format!(
-                "page_size must be between 0 and {MAX_PAGE_SIZE}"
-            )));
+            return Err(Error::InvalidArgument(format!("page_size must be between 0 and {MAX_PAGE_SIZE}")));
         }
     };
     let after = PageToken::parse(page_token)?;
@@ -159,9 +137,7 @@ pub async fn list(
 pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, granted: bool) -> Result<UserRow, Error> {
     admin(caller)?;
     if role == Role::Customer {
-        return Err(Error::InvalidArgument(
-            "every account has ROLE_CUSTOMER; it cannot be changed".into(),
-        ));
+        return Err(Error::InvalidArgument("every account has ROLE_CUSTOMER; it cannot be changed".into()));
     }
     if !granted && caller.user_id == id.0 {
         return Err(Error::FailedPrecondition("an admin cannot remove their own admin role"));
@@ -174,13 +150,9 @@ pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, gr
 /// Makes the live account with `email` an admin. For operators (`ec user make-admin`), who are trusted by
 /// having database access.
 pub async fn make_admin_by_email(pool: &PgPool, email: &Email) -> Result<UserRow, Error> {
-    let credentials = db::find_credentials_by_email(pool, email)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let credentials = db::find_credentials_by_email(pool, email).await?.ok_or(Error::NotFound)?;
     let id = UserId(credentials.id);
-    let row = db::set_role(pool, id, Role::Admin, true)
-        .await?
-        .ok_or(Error::NotFound)?;
+    let row = db::set_role(pool, id, Role::Admin, true).await?.ok_or(Error::NotFound)?;
     tracing::info!(user_id = %id, "admin role granted by an operator");
     Ok(row)
 }

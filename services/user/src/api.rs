@@ -53,12 +53,7 @@ pub fn to_wire(row: UserRow) -> User {
         name: row.name,
         created_at: MessageField::some(row.created_at.into()),
         updated_at: MessageField::some(row.updated_at.into()),
-        roles: row
-            .roles
-            .iter()
-            .filter_map(|name| Role::parse(name))
-            .map(|role| role_to_wire(role).into())
-            .collect(),
+        roles: row.roles.iter().filter_map(|name| Role::parse(name)).map(|role| role_to_wire(role).into()).collect(),
         ..Default::default()
     }
 }
@@ -74,9 +69,7 @@ fn role_from_wire(role: buffa::EnumValue<wire::Role>) -> Result<Role, Error> {
     match role.as_known() {
         Some(wire::Role::ROLE_CUSTOMER) => Ok(Role::Customer),
         Some(wire::Role::ROLE_ADMIN) => Ok(Role::Admin),
-        _ => Err(Error::InvalidArgument(
-            "role must be ROLE_CUSTOMER or ROLE_ADMIN".into(),
-        )),
+        _ => Err(Error::InvalidArgument("role must be ROLE_CUSTOMER or ROLE_ADMIN".into())),
     }
 }
 
@@ -91,10 +84,7 @@ impl UserService for UserApi {
         let password = Password::parse(request.password)?;
         let name = request.name.map(DisplayName::parse).transpose()?;
         let row = accounts::create(&self.pool, email, password, name).await?;
-        Response::ok(CreateUserResponse {
-            user: MessageField::some(to_wire(row)),
-            ..Default::default()
-        })
+        Response::ok(CreateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 
     async fn get_user(
@@ -105,10 +95,7 @@ impl UserService for UserApi {
         let caller = self.signed_in(&ctx)?;
         let id = UserId::parse(request.id)?;
         let row = accounts::get(&self.pool, &caller, id).await?;
-        Response::ok(GetUserResponse {
-            user: MessageField::some(to_wire(row)),
-            ..Default::default()
-        })
+        Response::ok(GetUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 
     async fn update_user(
@@ -130,10 +117,7 @@ impl UserService for UserApi {
             Some(Some(name)) => NameChange::Set(name),
         };
         let row = accounts::update(&self.pool, &caller, id, email, change).await?;
-        Response::ok(UpdateUserResponse {
-            user: MessageField::some(to_wire(row)),
-            ..Default::default()
-        })
+        Response::ok(UpdateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 
     async fn change_password(
@@ -165,14 +149,8 @@ impl UserService for UserApi {
         request: ServiceRequest<'_, ListUsersRequest>,
     ) -> ServiceResult<ListUsersResponse> {
         let caller = self.signed_in(&ctx)?;
-        let (rows, next_page_token) = accounts::list(
-            &self.pool,
-            &caller,
-            request.page_size,
-            request.page_token,
-            request.email_contains,
-        )
-        .await?;
+        let (rows, next_page_token) =
+            accounts::list(&self.pool, &caller, request.page_size, request.page_token, request.email_contains).await?;
         Response::ok(ListUsersResponse {
             users: rows.into_iter().map(to_wire).collect(),
             next_page_token,
@@ -189,10 +167,7 @@ impl UserService for UserApi {
         let id = UserId::parse(request.id)?;
         let role = role_from_wire(request.role)?;
         let row = accounts::set_role(&self.pool, &caller, id, role, request.granted).await?;
-        Response::ok(SetUserRoleResponse {
-            user: MessageField::some(to_wire(row)),
-            ..Default::default()
-        })
+        Response::ok(SetUserRoleResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 }
 

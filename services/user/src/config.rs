@@ -6,12 +6,7 @@ use std::net::SocketAddr;
 #[derive(Clone, Debug, clap::Args)]
 pub struct UserConfig {
     /// Address of the user service's gRPC port (Connect, gRPC-Web and gRPC).
-    #[arg(
-        id = "user_addr",
-        long = "user-addr",
-        env = "USER_ADDR",
-        default_value = "127.0.0.1:50051"
-    )]
+    #[arg(id = "user_addr", long = "user-addr", env = "USER_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: SocketAddr,
 
     #[command(flatten)]
@@ -22,12 +17,7 @@ pub struct UserConfig {
 #[derive(Clone, Debug, clap::Args)]
 pub struct LoginConfig {
     /// Address of the login, consent and logout pages Hydra sends browsers to.
-    #[arg(
-        id = "login_addr",
-        long = "login-addr",
-        env = "LOGIN_ADDR",
-        default_value = "127.0.0.1:8051"
-    )]
+    #[arg(id = "login_addr", long = "login-addr", env = "LOGIN_ADDR", default_value = "127.0.0.1:8051")]
     pub addr: SocketAddr,
 
     /// Base URL of Ory Hydra's admin API (e.g. http://hydra:4445). Unset: the login pages are not served
@@ -36,20 +26,11 @@ pub struct LoginConfig {
     pub hydra_admin_url: Option<url::Url>,
 
     /// Days a "keep me signed in" login is remembered.
-    #[arg(
-        id = "login_remember_days",
-        long = "login-remember-days",
-        env = "LOGIN_REMEMBER_DAYS",
-        default_value_t = 30
-    )]
+    #[arg(id = "login_remember_days", long = "login-remember-days", env = "LOGIN_REMEMBER_DAYS", default_value_t = 30)]
     pub remember_days: u32,
 
     /// Mark the pages' cookies Secure. Set it whenever the pages are served over HTTPS (production).
-    #[arg(
-        id = "login_secure_cookies",
-        long = "login-secure-cookies",
-        env = "LOGIN_SECURE_COOKIES"
-    )]
+    #[arg(id = "login_secure_cookies", long = "login-secure-cookies", env = "LOGIN_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
     /// Failed sign-ins allowed per account in a lockout window.

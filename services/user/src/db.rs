@@ -98,12 +98,10 @@ pub async fn find_credentials_by_email(pool: &PgPool, email: &Email) -> Result<O
 
 /// The password hash of a live account.
 pub async fn find_password_hash(pool: &PgPool, id: UserId) -> Result<Option<String>, Error> {
-    Ok(
-        sqlx::query_scalar("SELECT password_hash FROM user_service.users WHERE id = $1 AND deleted_at IS NULL")
-            .bind(id.0)
-            .fetch_optional(pool)
-            .await?,
-    )
+    Ok(sqlx::query_scalar("SELECT password_hash FROM user_service.users WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id.0)
+        .fetch_optional(pool)
+        .await?)
 }
 
 /// Changes email and/or name of a live account; `None` when there is no such account.

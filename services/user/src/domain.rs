@@ -18,9 +18,7 @@ impl UserId {
 
     /// Parses the textual form a client sends.
     pub fn parse(raw: &str) -> Result<Self, Error> {
-        Uuid::try_parse(raw)
-            .map(Self)
-            .map_err(|_| Error::InvalidArgument("id must be a UUID".into()))
+        Uuid::try_parse(raw).map(Self).map_err(|_| Error::InvalidArgument("id must be a UUID".into()))
     }
 }
 
@@ -64,9 +62,7 @@ impl Email {
             && !local.starts_with('.')
             && !local.ends_with('.')
             && !local.contains("..")
-            && local
-                .chars()
-                .all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
+            && local.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c));
         let labels: Vec<&str> = domain.split('.').collect();
         let domain_ok = labels.len() >= 2
             && labels.iter().all(|label| {
@@ -79,10 +75,7 @@ impl Email {
         if !local_ok || !domain_ok {
             return Err(invalid());
         }
-        Ok(Self {
-            display: trimmed.to_owned(),
-            normalized: trimmed.to_lowercase(),
-        })
+        Ok(Self { display: trimmed.to_owned(), normalized: trimmed.to_lowercase() })
     }
 
     /// The address as given, trimmed.
@@ -118,16 +111,10 @@ impl Password {
         // Count at most MAX_CHARS + 1 characters, so a huge input costs no more than a long one.
         let chars = raw.chars().take(Self::MAX_CHARS + 1).count();
         if chars < Self::MIN_CHARS {
-            return Err(Error::InvalidArgument(format!(
-                "password must be at least {} characters",
-                Self::MIN_CHARS
-            )));
+            return Err(Error::InvalidArgument(format!("password must be at least {} characters", Self::MIN_CHARS)));
         }
         if chars > Self::MAX_CHARS {
-            return Err(Error::InvalidArgument(format!(
-                "password must be at most {} characters",
-                Self::MAX_CHARS
-            )));
+            return Err(Error::InvalidArgument(format!("password must be at most {} characters", Self::MAX_CHARS)));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -185,12 +172,9 @@ mod tests {
 
     #[test]
     fn ordinary_and_international_addresses_are_accepted() {
-        for ok in [
-            "a@example.com",
-            "first.last+tag@sub.example.co.jp",
-            "user@xn--bcher-kva.example",
-            "ユーザー@例え.jp",
-        ] {
+        for ok in
+            ["a@example.com", "first.last+tag@sub.example.co.jp", "user@xn--bcher-kva.example", "ユーザー@例え.jp"]
+        {
             assert!(Email::parse(ok).is_ok(), "{ok} should be accepted");
         }
     }

@@ -119,10 +119,8 @@ pub struct HydraAdmin {
 impl HydraAdmin {
     /// A client for the admin API at `base` (e.g. `http://hydra:4445`).
     pub fn new(base: url::Url) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("a plain HTTP client builds");
+        let http =
+            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("a plain HTTP client builds");
         Self { base, http }
     }
 
@@ -133,18 +131,13 @@ impl HydraAdmin {
             None => format!("/admin/oauth2/auth/requests/{kind}"),
         };
         url.set_path(&path);
-        url.query_pairs_mut()
-            .append_pair(&format!("{kind}_challenge"), challenge);
+        url.query_pairs_mut().append_pair(&format!("{kind}_challenge"), challenge);
         url
     }
 
     async fn get<T: for<'de> Deserialize<'de>>(&self, kind: &str, challenge: &str) -> Result<T, HydraError> {
-        let response = self
-            .http
-            .get(self.url(kind, None, challenge))
-            .send()
-            .await
-            .map_err(|e| HydraError::Call(e.to_string()))?;
+        let response =
+            self.http.get(self.url(kind, None, challenge)).send().await.map_err(|e| HydraError::Call(e.to_string()))?;
         Self::read(response).await
     }
 
@@ -176,10 +169,7 @@ impl HydraAdmin {
             }
             status => {
                 let body = response.text().await.unwrap_or_default();
-                Err(HydraError::Call(format!(
-                    "HTTP {status}: {}",
-                    body.chars().take(300).collect::<String>()
-                )))
+                Err(HydraError::Call(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>())))
             }
         }
     }

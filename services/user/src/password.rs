@@ -51,10 +51,7 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Er
 static STAND_IN_HASH: LazyLock<String> = LazyLock::new(|| {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).expect("the operating system provides randomness");
-    argon2()
-        .hash_password(&secret)
-        .expect("hashing a fixed-size secret succeeds")
-        .to_string()
+    argon2().hash_password(&secret).expect("hashing a fixed-size secret succeeds").to_string()
 });
 
 #[cfg(test)]
@@ -78,11 +75,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_corrupt_stored_hash_is_a_mismatch_not_an_error() {
-        assert!(
-            !verify("anything".into(), Some("not-a-phc-string".into()))
-                .await
-                .unwrap()
-        );
+        assert!(!verify("anything".into(), Some("not-a-phc-string".into())).await.unwrap());
     }
 
     #[tokio::test]

@@ -42,13 +42,8 @@ pub async fn build(config: &UserConfig, deps: Dependencies) -> Result<UserServer
     let users = Arc::new(UserApi::new(deps.pool.clone(), deps.identity.clone()));
     let credentials = Arc::new(CredentialApi::new(deps.pool.clone(), deps.identity));
     let router = credentials.register(users.register(connectrpc::Router::new()));
-    let rpc = Server::bind(
-        "user",
-        config.addr,
-        router,
-        &[USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME],
-    )
-    .await?;
+    let rpc = Server::bind("user", config.addr, router, &[USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME])
+        .await?;
 
     let login = match &config.login.hydra_admin_url {
         Some(hydra) => {

@@ -42,10 +42,7 @@ pub struct Throttle {
 
 impl std::fmt::Debug for Throttle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Throttle")
-            .field("limits", &self.limits)
-            .field("shared", &self.redis.is_some())
-            .finish()
+        f.debug_struct("Throttle").field("limits", &self.limits).field("shared", &self.redis.is_some()).finish()
     }
 }
 
@@ -66,18 +63,11 @@ impl Throttle {
     }
 
     fn keys(email: &str, ip: IpAddr) -> [(String, bool); 2] {
-        [
-            (format!("account:{}", sha256_hex(email)), true),
-            (format!("ip:{ip}"), false),
-        ]
+        [(format!("account:{}", sha256_hex(email)), true), (format!("ip:{ip}"), false)]
     }
 
     fn limit(&self, is_account: bool) -> u32 {
-        if is_account {
-            self.limits.per_account
-        } else {
-            self.limits.per_ip
-        }
+        if is_account { self.limits.per_account } else { self.limits.per_ip }
     }
 
     /// Whether `email` may try to sign in from `ip` now.
@@ -107,10 +97,7 @@ impl Throttle {
         let [(key, _), _] = Self::keys(email, IpAddr::from([0, 0, 0, 0]));
         if let Some((redis, prefix)) = &self.redis {
             let mut redis = redis.clone();
-            let deleted: Result<(), _> = redis::cmd("DEL")
-                .arg(format!("{prefix}{key}"))
-                .query_async(&mut redis)
-                .await;
+            let deleted: Result<(), _> = redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async(&mut redis).await;
             if let Err(e) = deleted {
                 tracing::warn!(error = %e, "Redis failed; clearing the login throttle in process only");
             }

@@ -36,18 +36,11 @@ struct Service {
 impl Service {
     async fn start() -> Self {
         let database = TestDatabase::create().await;
-        ec_platform::db::migrate(&database.pool, ec_user::SCHEMA, ec_user::migrator())
-            .await
-            .unwrap();
-        let identity = IdentityVerifier::new(&InternalAuthArgs {
-            token: Some(IdentityVerifier::generate_token()),
-        })
-        .unwrap();
+        ec_platform::db::migrate(&database.pool, ec_user::SCHEMA, ec_user::migrator()).await.unwrap();
+        let identity =
+            IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let config = UserConfig {
-            addr: any,
-            login: LoginConfig::local(any, None),
-        };
+        let config = UserConfig { addr: any, login: LoginConfig::local(any, None) };
         let deps = Dependencies {
             pool: database.pool.clone(),
             identity: identity.clone(),
@@ -59,13 +52,7 @@ impl Service {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(async move { server.serve(stop, std::time::Duration::from_secs(5)).await.unwrap() });
-        Self {
-            url,
-            identity,
-            database,
-            shutdown,
-            server,
-        }
+        Self { url, identity, database, shutdown, server }
     }
 
     async fn stop(self) {
@@ -75,9 +62,7 @@ impl Service {
     }
 
     fn config(&self, headers: http::HeaderMap) -> ClientConfig {
-        ClientConfig::new(self.url.clone())
-            .with_protocol(Protocol::Grpc)
-            .with_default_headers(headers)
+        ClientConfig::new(self.url.clone()).with_protocol(Protocol::Grpc).with_default_headers(headers)
     }
 
     /// A client acting for `caller` (anonymous when `None`), as the BFF would send it.
@@ -113,18 +98,13 @@ impl Service {
             .user
             .into_option()
             .unwrap();
-        let caller = Caller {
-            user_id: user.id.parse().unwrap(),
-            roles: vec![Role::Customer],
-        };
+        let caller = Caller { user_id: user.id.parse().unwrap(), roles: vec![Role::Customer] };
         (user, caller)
     }
 
     async fn sign_up_admin(&self, email: &str) -> (User, Caller) {
         let (_, mut caller) = self.sign_up(email).await;
-        let row = accounts::make_admin_by_email(&self.database.pool, &Email::parse(email).unwrap())
-            .await
-            .unwrap();
+        let row = accounts::make_admin_by_email(&self.database.pool, &Email::parse(email).unwrap()).await.unwrap();
         caller.roles.push(Role::Admin);
         (ec_user::api::to_wire(row), caller)
     }
@@ -138,10 +118,7 @@ fn code<T>(result: Result<T, ConnectError>) -> ErrorCode {
 }
 
 fn get(id: &str) -> GetUserRequest {
-    GetUserRequest {
-        id: id.into(),
-        ..Default::default()
-    }
+    GetUserRequest { id: id.into(), ..Default::default() }
 }
 
 #[tokio::test]
@@ -151,38 +128,17 @@ async fn get_user_enforces_sign_in_then_input_then_ownership() {
     let (bob, _) = service.sign_up("bob@example.com").await;
     let (_, admin) = service.sign_up_admin("admin@example.com").await;
 
-    assert_eq!(
-        code(service.anonymous().get_user(get(&alice.id)).await),
-        ErrorCode::Unauthenticated
-    );
+    assert_eq!(code(service.anonymous().get_user(get(&alice.id)).await), ErrorCode::Unauthenticated);
     let as_alice = service.users_as(Some(&alice_caller));
-    assert_eq!(
-        code(as_alice.get_user(get("not-a-uuid")).await),
-        ErrorCode::InvalidArgument
-    );
-    assert_eq!(
-        code(as_alice.get_user(get(&"f".repeat(10_000))).await),
-        ErrorCode::InvalidArgument
-    );
+    assert_eq!(code(as_alice.get_user(get("not-a-uuid")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(as_alice.get_user(get(&"f".repeat(10_000))).await), ErrorCode::InvalidArgument);
     assert_eq!(code(as_alice.get_user(get(&bob.id)).await), ErrorCode::PermissionDenied);
     let own = as_alice.get_user(get(&alice.id)).await.unwrap().into_owned();
     assert_eq!(own.user.as_option(), Some(&alice));
 
     let as_admin = service.users_as(Some(&admin));
-    assert_eq!(
-        as_admin
-            .get_user(get(&bob.id))
-            .await
-            .unwrap()
-            .into_owned()
-            .user
-            .as_option(),
-        Some(&bob)
-    );
-    assert_eq!(
-        code(as_admin.get_user(get(&Uuid::now_v7().to_string())).await),
-        ErrorCode::NotFound
-    );
+    assert_eq!(as_admin.get_user(get(&bob.id)).await.unwrap().into_owned().user.as_option(), Some(&bob));
+    assert_eq!(code(as_admin.get_user(get(&Uuid::now_v7().to_string())).await), ErrorCode::NotFound);
 
     service.stop().await;
 }
@@ -192,10 +148,7 @@ async fn a_deleted_account_is_gone_and_its_email_can_register_again() {
     let service = Service::start().await;
     let (alice, caller) = service.sign_up("Alice@Example.com").await;
     let as_alice = service.users_as(Some(&caller));
-    let delete = || DeleteUserRequest {
-        id: alice.id.clone(),
-        ..Default::default()
-    };
+    let delete = || DeleteUserRequest { id: alice.id.clone(), ..Default::default() };
 
     as_alice.delete_user(delete()).await.unwrap();
     assert_eq!(code(as_alice.delete_user(delete()).await), ErrorCode::NotFound);
@@ -220,25 +173,12 @@ async fn deleting_someone_else_is_refused_unless_admin() {
     let (alice, alice_caller) = service.sign_up("alice@example.com").await;
     let (bob, _) = service.sign_up("bob@example.com").await;
     let (_, admin) = service.sign_up_admin("admin@example.com").await;
-    let delete = |id: &str| DeleteUserRequest {
-        id: id.into(),
-        ..Default::default()
-    };
+    let delete = |id: &str| DeleteUserRequest { id: id.into(), ..Default::default() };
 
     let as_alice = service.users_as(Some(&alice_caller));
-    assert_eq!(
-        code(as_alice.delete_user(delete(&bob.id)).await),
-        ErrorCode::PermissionDenied
-    );
-    assert_eq!(
-        code(service.anonymous().delete_user(delete(&bob.id)).await),
-        ErrorCode::Unauthenticated
-    );
-    service
-        .users_as(Some(&admin))
-        .delete_user(delete(&bob.id))
-        .await
-        .unwrap();
+    assert_eq!(code(as_alice.delete_user(delete(&bob.id)).await), ErrorCode::PermissionDenied);
+    assert_eq!(code(service.anonymous().delete_user(delete(&bob.id)).await), ErrorCode::Unauthenticated);
+    service.users_as(Some(&admin)).delete_user(delete(&bob.id)).await.unwrap();
     assert!(as_alice.get_user(get(&alice.id)).await.is_ok(), "alice is untouched");
 
     service.stop().await;
@@ -257,47 +197,23 @@ async fn update_user_changes_only_what_is_set_and_keeps_emails_unique() {
         ..Default::default()
     };
 
-    let named = as_alice
-        .update_user(update(None, Some("  Alice  ")))
-        .await
-        .unwrap()
-        .into_owned();
+    let named = as_alice.update_user(update(None, Some("  Alice  "))).await.unwrap().into_owned();
     let named = named.user.into_option().unwrap();
-    assert_eq!(
-        (named.email.as_str(), named.name.as_deref()),
-        ("alice@example.com", Some("Alice"))
-    );
+    assert_eq!((named.email.as_str(), named.name.as_deref()), ("alice@example.com", Some("Alice")));
     let seconds = |user: &User| user.updated_at.as_option().map(|t| (t.seconds, t.nanos)).unwrap();
     assert!(seconds(&named) > seconds(&alice), "updated_at moves");
 
-    let moved = as_alice
-        .update_user(update(Some("Alice@New.example"), None))
-        .await
-        .unwrap()
-        .into_owned();
+    let moved = as_alice.update_user(update(Some("Alice@New.example"), None)).await.unwrap().into_owned();
     let moved = moved.user.into_option().unwrap();
-    assert_eq!(
-        (moved.email.as_str(), moved.name.as_deref()),
-        ("Alice@New.example", Some("Alice"))
-    );
+    assert_eq!((moved.email.as_str(), moved.name.as_deref()), ("Alice@New.example", Some("Alice")));
 
     let unnamed = as_alice.update_user(update(None, Some(""))).await.unwrap().into_owned();
     assert_eq!(unnamed.user.into_option().unwrap().name, None);
 
-    assert_eq!(
-        code(as_alice.update_user(update(Some("BOB@example.com"), None)).await),
-        ErrorCode::AlreadyExists
-    );
+    assert_eq!(code(as_alice.update_user(update(Some("BOB@example.com"), None)).await), ErrorCode::AlreadyExists);
     let huge = "n".repeat(10_000);
-    for (email, name) in [
-        (Some("not-an-email"), None),
-        (None, Some(huge.as_str())),
-        (Some(huge.as_str()), None),
-    ] {
-        assert_eq!(
-            code(as_alice.update_user(update(email, name)).await),
-            ErrorCode::InvalidArgument
-        );
+    for (email, name) in [(Some("not-an-email"), None), (None, Some(huge.as_str())), (Some(huge.as_str()), None)] {
+        assert_eq!(code(as_alice.update_user(update(email, name)).await), ErrorCode::InvalidArgument);
     }
 
     service.stop().await;
@@ -310,20 +226,14 @@ async fn two_accounts_racing_for_one_new_email_cannot_both_get_it() {
     let (bob, bob_caller) = service.sign_up("bob@example.com").await;
     let claim = |user: &User, caller: &Caller| {
         let client = service.users_as(Some(caller));
-        let request = UpdateUserRequest {
-            id: user.id.clone(),
-            email: Some("prize@example.com".into()),
-            ..Default::default()
-        };
+        let request =
+            UpdateUserRequest { id: user.id.clone(), email: Some("prize@example.com".into()), ..Default::default() };
         async move { client.update_user(request).await }
     };
 
     let (a, b) = futures::join!(claim(&alice, &alice_caller), claim(&bob, &bob_caller));
     let codes: Vec<_> = [a.err().map(|e| e.code), b.err().map(|e| e.code)].into();
-    assert!(
-        codes.contains(&None) && codes.contains(&Some(ErrorCode::AlreadyExists)),
-        "exactly one wins: {codes:?}"
-    );
+    assert!(codes.contains(&None) && codes.contains(&Some(ErrorCode::AlreadyExists)), "exactly one wins: {codes:?}");
 
     service.stop().await;
 }
@@ -345,23 +255,12 @@ async fn change_password_needs_the_current_one_and_only_the_holder_may() {
         code(as_alice.change_password(change("wrong horse", "battery staple")).await),
         ErrorCode::FailedPrecondition
     );
+    assert_eq!(code(as_alice.change_password(change("correct horse", "short")).await), ErrorCode::InvalidArgument);
     assert_eq!(
-        code(as_alice.change_password(change("correct horse", "short")).await),
-        ErrorCode::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            service
-                .users_as(Some(&admin))
-                .change_password(change("correct horse", "battery staple"))
-                .await
-        ),
+        code(service.users_as(Some(&admin)).change_password(change("correct horse", "battery staple")).await),
         ErrorCode::PermissionDenied
     );
-    as_alice
-        .change_password(change("correct horse", "battery staple"))
-        .await
-        .unwrap();
+    as_alice.change_password(change("correct horse", "battery staple")).await.unwrap();
 
     let verify = |password: &str| VerifyPasswordRequest {
         email: "alice@example.com".into(),
@@ -370,10 +269,7 @@ async fn change_password_needs_the_current_one_and_only_the_holder_may() {
     };
     let credentials = service.credentials(true);
     assert!(credentials.verify_password(verify("battery staple")).await.is_ok());
-    assert_eq!(
-        code(credentials.verify_password(verify("correct horse")).await),
-        ErrorCode::Unauthenticated
-    );
+    assert_eq!(code(credentials.verify_password(verify("correct horse")).await), ErrorCode::Unauthenticated);
 
     service.stop().await;
 }
@@ -385,10 +281,7 @@ async fn verify_password_says_the_same_for_every_failure_and_answers_internal_ca
     let (gone, gone_caller) = service.sign_up("gone@example.com").await;
     service
         .users_as(Some(&gone_caller))
-        .delete_user(DeleteUserRequest {
-            id: gone.id.clone(),
-            ..Default::default()
-        })
+        .delete_user(DeleteUserRequest { id: gone.id.clone(), ..Default::default() })
         .await
         .unwrap();
     let verify = |email: &str, password: &str| VerifyPasswordRequest {
@@ -398,10 +291,7 @@ async fn verify_password_says_the_same_for_every_failure_and_answers_internal_ca
     };
     let credentials = service.credentials(true);
 
-    let ok = credentials
-        .verify_password(verify("  ALICE@example.com ", "correct horse"))
-        .await
-        .unwrap();
+    let ok = credentials.verify_password(verify("  ALICE@example.com ", "correct horse")).await.unwrap();
     let ok = ok.into_owned();
     assert_eq!(ok.user_id, alice.id);
     assert_eq!(ok.roles, vec![buffa::EnumValue::from(wire::Role::ROLE_CUSTOMER)]);
@@ -416,23 +306,12 @@ async fn verify_password_says_the_same_for_every_failure_and_answers_internal_ca
         let err = credentials.verify_password(verify(email, password)).await.unwrap_err();
         failures.push((err.code, err.message));
     }
-    assert!(
-        failures.iter().all(|f| f == &failures[0]),
-        "every failure looks the same: {failures:?}"
-    );
+    assert!(failures.iter().all(|f| f == &failures[0]), "every failure looks the same: {failures:?}");
     assert_eq!(failures[0].0, ErrorCode::Unauthenticated);
 
+    assert_eq!(code(credentials.verify_password(verify("", "")).await), ErrorCode::InvalidArgument);
     assert_eq!(
-        code(credentials.verify_password(verify("", "")).await),
-        ErrorCode::InvalidArgument
-    );
-    assert_eq!(
-        code(
-            service
-                .credentials(false)
-                .verify_password(verify("alice@example.com", "correct horse"))
-                .await
-        ),
+        code(service.credentials(false).verify_password(verify("alice@example.com", "correct horse")).await),
         ErrorCode::PermissionDenied,
         "a caller without the internal secret cannot use it to guess passwords"
     );
@@ -455,10 +334,7 @@ async fn list_users_is_for_admins_and_pages_without_gaps_or_repeats() {
         ..Default::default()
     };
 
-    assert_eq!(
-        code(service.users_as(Some(&customer)).list_users(list(0, "", "")).await),
-        ErrorCode::PermissionDenied
-    );
+    assert_eq!(code(service.users_as(Some(&customer)).list_users(list(0, "", "")).await), ErrorCode::PermissionDenied);
     let as_admin = service.users_as(Some(&admin));
     let mut seen = Vec::new();
     let mut token = String::new();
@@ -481,12 +357,7 @@ async fn list_users_is_for_admins_and_pages_without_gaps_or_repeats() {
     let filtered = as_admin.list_users(list(0, "", "USER")).await.unwrap().into_owned();
     assert_eq!(filtered.users.len(), 6);
 
-    for bad in [
-        list(101, "", ""),
-        list(-1, "", ""),
-        list(0, "forged", ""),
-        list(0, "", &"x".repeat(10_000)),
-    ] {
+    for bad in [list(101, "", ""), list(-1, "", ""), list(0, "forged", ""), list(0, "", &"x".repeat(10_000))] {
         assert_eq!(code(as_admin.list_users(bad).await), ErrorCode::InvalidArgument);
     }
 
@@ -506,69 +377,36 @@ async fn only_admins_change_roles_and_never_their_own_admin_role() {
     };
 
     assert_eq!(
-        code(
-            service
-                .users_as(Some(&alice_caller))
-                .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
-                .await
-        ),
+        code(service.users_as(Some(&alice_caller)).set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true)).await),
         ErrorCode::PermissionDenied
     );
     let as_admin = service.users_as(Some(&admin));
-    let promoted = as_admin
-        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
-        .await
-        .unwrap();
+    let promoted = as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true)).await.unwrap();
     let roles = promoted.into_owned().user.into_option().unwrap().roles;
     assert_eq!(
         roles,
-        vec![
-            buffa::EnumValue::from(wire::Role::ROLE_CUSTOMER),
-            buffa::EnumValue::from(wire::Role::ROLE_ADMIN)
-        ]
+        vec![buffa::EnumValue::from(wire::Role::ROLE_CUSTOMER), buffa::EnumValue::from(wire::Role::ROLE_ADMIN)]
     );
     // Granting twice changes nothing.
-    let again = as_admin
-        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true))
-        .await
-        .unwrap();
+    let again = as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true)).await.unwrap();
     assert_eq!(again.into_owned().user.into_option().unwrap().roles.len(), 2);
-    let demoted = as_admin
-        .set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, false))
-        .await
-        .unwrap();
+    let demoted = as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, false)).await.unwrap();
     assert_eq!(demoted.into_owned().user.into_option().unwrap().roles.len(), 1);
 
     assert_eq!(
-        code(
-            as_admin
-                .set_user_role(set(&admin_user.id, wire::Role::ROLE_ADMIN, false))
-                .await
-        ),
+        code(as_admin.set_user_role(set(&admin_user.id, wire::Role::ROLE_ADMIN, false)).await),
         ErrorCode::FailedPrecondition
     );
     assert_eq!(
-        code(
-            as_admin
-                .set_user_role(set(&alice.id, wire::Role::ROLE_CUSTOMER, false))
-                .await
-        ),
+        code(as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_CUSTOMER, false)).await),
         ErrorCode::InvalidArgument
     );
     assert_eq!(
-        code(
-            as_admin
-                .set_user_role(set(&alice.id, wire::Role::ROLE_UNSPECIFIED, true))
-                .await
-        ),
+        code(as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_UNSPECIFIED, true)).await),
         ErrorCode::InvalidArgument
     );
     assert_eq!(
-        code(
-            as_admin
-                .set_user_role(set(&Uuid::now_v7().to_string(), wire::Role::ROLE_ADMIN, true))
-                .await
-        ),
+        code(as_admin.set_user_role(set(&Uuid::now_v7().to_string(), wire::Role::ROLE_ADMIN, true)).await),
         ErrorCode::NotFound
     );
 

@@ -10,11 +10,18 @@ use subtle::ConstantTimeEq;
 /// The cookie's name.
 pub const COOKIE: &str = "ec_login_csrf";
 
-/// A fresh token, and the jar that carries its cookie.
+/// The browser's token (a new one if it has none), and the jar that carries its cookie. The token stays the
+/// same for the browser, so a form re-shown after a mistake, a second tab and the back button all keep
+/// working.
 pub fn issue(jar: CookieJar, secure: bool) -> (CookieJar, String) {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let token = match jar.get(COOKIE).map(|c| c.value().to_owned()) {
+        Some(existing) if existing.len() == 43 => existing,
+        _ => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+            URL_SAFE_NO_PAD.encode(bytes)
+        }
+    };
     let cookie = Cookie::build((COOKIE, token.clone()))
         .path("/oauth2")
         .http_only(true)
@@ -45,5 +52,13 @@ mod tests {
         assert!(!verify(&CookieJar::new(), &token), "no cookie, no pass");
         let (_, other) = issue(CookieJar::new(), false);
         assert!(!verify(&jar, &other));
+    }
+
+    #[test]
+    fn a_browser_keeps_its_token_across_forms() {
+        let (jar, first) = issue(CookieJar::new(), false);
+        let (jar, second) = issue(jar, false);
+        assert_eq!(first, second);
+        assert!(verify(&jar, &first));
     }
 }

@@ -78,11 +78,7 @@ struct Challenge {
 }
 
 fn expired() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "This sign-in link has expired",
-        "Go back to the shop and start again.",
-    )
+    message(StatusCode::NOT_FOUND, "This sign-in link has expired", "Go back to the shop and start again.")
 }
 
 fn forged() -> Response {
@@ -111,11 +107,7 @@ fn hydra_failed(e: HydraError) -> Response {
 
 fn internal(e: Error) -> Response {
     tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
-    message(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "Something went wrong",
-        "Try again in a moment.",
-    )
+    message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again in a moment.")
 }
 
 fn missing_challenge() -> Response {
@@ -136,11 +128,7 @@ async fn login_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challe
     };
     if request.skip {
         // Hydra remembers this browser's login: confirm it without asking again.
-        let accepted = AcceptLogin {
-            subject: request.subject,
-            remember: true,
-            remember_for: app.remember_for,
-        };
+        let accepted = AcceptLogin { subject: request.subject, remember: true, remember_for: app.remember_for };
         return match app.hydra.accept_login(&request.challenge, &accepted).await {
             Ok(to) => see_other(&to),
             Err(e) => hydra_failed(e),
@@ -189,10 +177,8 @@ async fn login_submit(
         return missing_challenge();
     }
     if form.action == "cancel" {
-        let reject = Reject {
-            error: "access_denied".into(),
-            error_description: "The user cancelled the sign-in.".into(),
-        };
+        let reject =
+            Reject { error: "access_denied".into(), error_description: "The user cancelled the sign-in.".into() };
         return match app.hydra.reject_login(&form.challenge, &reject).await {
             Ok(to) => see_other(&to),
             Err(e) => hydra_failed(e),
@@ -246,12 +232,7 @@ async fn login_submit(
 /// The claims tokens carry for `user`: the access token always has email, name and roles (what the BFF and
 /// services need); the ID token has roles, plus email and name with the `email` and `profile` scopes.
 fn session_claims(user: &UserRow, granted: &[String]) -> ConsentSession {
-    let roles: Vec<&str> = user
-        .roles
-        .iter()
-        .filter_map(|r| Role::parse(r))
-        .map(Role::as_str)
-        .collect();
+    let roles: Vec<&str> = user.roles.iter().filter_map(|r| Role::parse(r)).map(Role::as_str).collect();
     let mut access_token = Map::new();
     access_token.insert("email".into(), json!(user.email));
     access_token.insert("roles".into(), json!(roles));
@@ -300,10 +281,7 @@ async fn grant(
 }
 
 async fn deny_consent(app: &LoginApp, challenge: &str, description: &str) -> Response {
-    let reject = Reject {
-        error: "access_denied".into(),
-        error_description: description.into(),
-    };
+    let reject = Reject { error: "access_denied".into(), error_description: description.into() };
     match app.hydra.reject_consent(challenge, &reject).await {
         Ok(to) => see_other(&to),
         Err(e) => hydra_failed(e),
@@ -329,11 +307,8 @@ async fn consent_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Chal
         return grant(&app, &request, &user, scopes, request.skip).await;
     }
     let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
-    let client_name = if request.client.client_name.is_empty() {
-        &request.client.client_id
-    } else {
-        &request.client.client_name
-    };
+    let client_name =
+        if request.client.client_name.is_empty() { &request.client.client_id } else { &request.client.client_name };
     let page = render(
         StatusCode::OK,
         ConsentPage {
@@ -380,12 +355,8 @@ async fn consent_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(f
         Ok(None) => return deny_consent(&app, &request.challenge, "The account no longer exists.").await,
         Err(e) => return internal(e),
     };
-    let scopes: Vec<String> = request
-        .requested_scope
-        .iter()
-        .filter(|s| form.grant_scope.contains(s))
-        .cloned()
-        .collect();
+    let scopes: Vec<String> =
+        request.requested_scope.iter().filter(|s| form.grant_scope.contains(s)).cloned().collect();
     grant(&app, &request, &user, scopes, form.remember.as_deref() == Some("true")).await
 }
 
@@ -398,13 +369,7 @@ async fn logout_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Chall
         Err(e) => return hydra_failed(e),
     };
     let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
-    let page = render(
-        StatusCode::OK,
-        LogoutPage {
-            challenge: &request.challenge,
-            csrf_token: &csrf_token,
-        },
-    );
+    let page = render(StatusCode::OK, LogoutPage { challenge: &request.challenge, csrf_token: &csrf_token });
     (jar, page).into_response()
 }
 
@@ -451,9 +416,6 @@ async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
     } else {
         query.error_description.chars().take(500).collect()
     };
-    tracing::info!(
-        error = query.error.chars().take(100).collect::<String>(),
-        "OAuth2 error page shown"
-    );
+    tracing::info!(error = query.error.chars().take(100).collect::<String>(), "OAuth2 error page shown");
     message(StatusCode::BAD_REQUEST, "Signing in failed", &text)
 }

@@ -71,24 +71,15 @@ pub fn render(status: StatusCode, page: impl Template) -> Response {
 
 /// A page with a title and one message.
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
-    render(
-        status,
-        MessagePage {
-            title,
-            message,
-            is_error: status.is_client_error() || status.is_server_error(),
-        },
-    )
+    render(status, MessagePage { title, message, is_error: status.is_client_error() || status.is_server_error() })
 }
 
 /// Sends the browser on after a form post (303, so the next request is a GET).
 pub fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
-        Err(_) => message(
-            StatusCode::BAD_GATEWAY,
-            "Sign-in failed",
-            "The sign-in service answered with an invalid address.",
-        ),
+        Err(_) => {
+            message(StatusCode::BAD_GATEWAY, "Sign-in failed", "The sign-in service answered with an invalid address.")
+        }
     }
 }

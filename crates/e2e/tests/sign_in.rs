@@ -1,0 +1,498 @@
+//! Signing in the way a browser and a storefront do: OAuth2 authorization code with PKCE through the
+//! embedded OAuth2 server and the user service's login and consent pages, with an ordinary HTTP client
+//! and a cookie jar. Every hop is checked, and every way it can go wrong.
+
+use std::collections::HashMap;
+
+use aws_lc_rs::digest;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ec_e2e::TestPlatform;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
+use reqwest::{StatusCode, header::LOCATION, redirect::Policy};
+use serde_json::{Value, json};
+
+const SPA: &str = "ec-spa";
+const SPA_REDIRECT: &str = "http://127.0.0.1:5173/callback";
+const PARTNER: &str = "partner-app";
+const PARTNER_REDIRECT: &str = "http://127.0.0.1:5174/cb";
+const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
+
+/// A browser: keeps cookies, follows no redirect by itself.
+struct Browser(reqwest::Client);
+
+/// Where a step of the flow ended.
+#[derive(Debug)]
+enum Stop {
+    /// A page was shown (status and HTML).
+    Page(StatusCode, String),
+    /// The browser was sent to the client's redirect URI with these query parameters.
+    Client(HashMap<String, String>),
+}
+
+impl Browser {
+    fn new() -> Self {
+        Self(reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap())
+    }
+
+    /// Follows redirects from `response` until a page is shown or the client is reached.
+    async fn follow(&self, mut response: reqwest::Response, client_redirect: &str) -> Stop {
+        for _ in 0..10 {
+            let Some(location) = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned()) else {
+                let status = response.status();
+                return Stop::Page(status, response.text().await.unwrap());
+            };
+            if location.starts_with(client_redirect) {
+                let query = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
+                return Stop::Client(query);
+            }
+            response = self.0.get(&location).send().await.unwrap();
+        }
+        panic!("redirect loop");
+    }
+
+    async fn open(&self, url: &str, client_redirect: &str) -> Stop {
+        let response = self.0.get(url).send().await.unwrap();
+        self.follow(response, client_redirect).await
+    }
+
+    async fn submit(&self, url: &str, form: &[(&str, &str)], client_redirect: &str) -> Stop {
+        let response = self.0.post(url).form(form).send().await.unwrap();
+        self.follow(response, client_redirect).await
+    }
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+fn page(stop: Stop) -> (StatusCode, String) {
+    match stop {
+        Stop::Page(status, html) => (status, html),
+        other => panic!("expected a page, got {other:?}"),
+    }
+}
+
+fn callback(stop: Stop) -> HashMap<String, String> {
+    match stop {
+        Stop::Client(query) => query,
+        other => panic!("expected the client's redirect, got {other:?}"),
+    }
+}
+
+struct Env {
+    platform: TestPlatform,
+    issuer: String,
+    login: String,
+}
+
+impl Env {
+    async fn start() -> Self {
+        let clients = std::env::temp_dir().join(format!("ec-e2e-clients-{}.json", uuid::Uuid::now_v7()));
+        std::fs::write(
+            &clients,
+            json!([{
+                "client_id": PARTNER,
+                "client_name": "Partner <b>App</b>",
+                "redirect_uris": [PARTNER_REDIRECT],
+                "scope": "openid offline_access email profile",
+                "audience": ["ec-api"],
+                "token_endpoint_auth_method": "none"
+            }])
+            .to_string(),
+        )
+        .unwrap();
+        let platform = TestPlatform::start_with(|config| config.oauth.clients_file = Some(clients)).await;
+        let issuer = platform.addresses.oauth.as_ref().expect("the embedded OAuth2 server runs").issuer.clone();
+        let login = format!("http://{}", platform.addresses.login.expect("the login pages run"));
+        let env = Self { platform, issuer, login };
+        for (email, password) in [("ada@example.com", "correct horse"), ("bob@example.com", "battery staple")] {
+            let response = reqwest::Client::new()
+                .post(format!("{}/user.v1.UserService/CreateUser", env.platform.bff_url()))
+                .json(&json!({"email": email, "password": password, "name": "Ada Lovelace"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+        }
+        env
+    }
+
+    fn authorize_url(&self, client: &str, redirect: &str, scope: &str) -> String {
+        let challenge = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, VERIFIER.as_bytes()));
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", scope)
+            .append_pair("audience", "ec-api")
+            .append_pair("state", "storefront-state")
+            .append_pair("code_challenge", &challenge)
+            .append_pair("code_challenge_method", "S256")
+            .finish();
+        format!("{}oauth2/auth?{query}", self.issuer)
+    }
+
+    /// Opens the authorize URL of the single-page app and returns the login page's HTML.
+    async fn login_page(&self, browser: &Browser) -> String {
+        let (status, html) = page(
+            browser
+                .open(&self.authorize_url(SPA, SPA_REDIRECT, "openid offline_access email profile"), SPA_REDIRECT)
+                .await,
+        );
+        assert_eq!(status, StatusCode::OK, "{html}");
+        html
+    }
+
+    async fn sign_in(&self, browser: &Browser, html: &str, email: &str, password: &str, redirect: &str) -> Stop {
+        let form = [
+            ("challenge", hidden(html, "challenge")),
+            ("csrf_token", hidden(html, "csrf_token")),
+            ("email", email.to_owned()),
+            ("password", password.to_owned()),
+            ("action", "login".to_owned()),
+        ];
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        browser.submit(&format!("{}/oauth2/login", self.login), &form, redirect).await
+    }
+
+    async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
+        let response =
+            reqwest::Client::new().post(format!("{}oauth2/token", self.issuer)).form(form).send().await.unwrap();
+        (response.status(), response.json().await.unwrap())
+    }
+
+    async fn exchange(&self, client: &str, redirect: &str, code: &str, verifier: &str) -> (StatusCode, Value) {
+        self.token(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", client),
+            ("redirect_uri", redirect),
+            ("code", code),
+            ("code_verifier", verifier),
+        ])
+        .await
+    }
+
+    async fn claims(&self, token: &str, audience: &str) -> Value {
+        let jwks: JwkSet =
+            reqwest::get(format!("{}.well-known/jwks.json", self.issuer)).await.unwrap().json().await.unwrap();
+        let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[audience]);
+        let key = DecodingKey::from_jwk(jwks.find(&kid).unwrap()).unwrap();
+        jsonwebtoken::decode::<Value>(token, &key, &validation).unwrap().claims
+    }
+
+    async fn user_id(&self, email: &str) -> String {
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM user_service.users WHERE email = $1")
+            .bind(email)
+            .fetch_one(&self.platform.database.pool)
+            .await
+            .unwrap();
+        id.to_string()
+    }
+}
+
+#[tokio::test]
+async fn a_user_signs_in_gets_tokens_with_real_claims_refreshes_and_signs_out() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+
+    let html = env.login_page(&browser).await;
+    assert!(html.contains(r#"name="password""#) && html.contains(r#"type="checkbox""#));
+    let back = callback(env.sign_in(&browser, &html, "  ADA@example.com ", "correct horse", SPA_REDIRECT).await);
+    assert_eq!(back["state"], "storefront-state");
+
+    let (status, tokens) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let ada = env.user_id("ada@example.com").await;
+    let access = env.claims(tokens["access_token"].as_str().unwrap(), "ec-api").await;
+    assert_eq!(access["sub"], ada.as_str());
+    assert_eq!(access["email"], "ada@example.com");
+    assert_eq!(access["name"], "Ada Lovelace");
+    assert_eq!(access["roles"], json!(["customer"]));
+    assert_eq!(access["scp"], json!(["openid", "offline_access", "email", "profile"]));
+    let id = env.claims(tokens["id_token"].as_str().unwrap(), SPA).await;
+    assert_eq!((id["sub"].as_str(), id["email"].as_str()), (Some(ada.as_str()), Some("ada@example.com")));
+
+    let (status, refreshed) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", SPA),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(env.claims(refreshed["access_token"].as_str().unwrap(), "ec-api").await["sub"], ada.as_str());
+
+    // Sign out, as the storefront starts it, confirmed on the logout page.
+    let logout = format!(
+        "{}oauth2/sessions/logout?{}",
+        env.issuer,
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("id_token_hint", tokens["id_token"].as_str().unwrap())
+            .append_pair("post_logout_redirect_uri", SPA_REDIRECT)
+            .append_pair("state", "signed-out")
+            .finish()
+    );
+    let (status, html) = page(browser.open(&logout, SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::OK);
+    let form = [
+        ("challenge", hidden(&html, "challenge")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("action", "logout".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = callback(browser.submit(&format!("{}/oauth2/logout", env.login), &form, SPA_REDIRECT).await);
+    assert_eq!(back["state"], "signed-out");
+    let (status, _) = env
+        .token(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", SPA),
+            ("refresh_token", refreshed["refresh_token"].as_str().unwrap()),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "signing out ends the refresh tokens");
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn remember_me_skips_the_login_form_next_time_and_admins_get_the_admin_role() {
+    let env = Env::start().await;
+    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = 'bob@example.com'")
+        .execute(&env.platform.database.pool)
+        .await
+        .unwrap();
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let form = [
+        ("challenge", hidden(&html, "challenge")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("email", "bob@example.com".to_owned()),
+        ("password", "battery staple".to_owned()),
+        ("remember", "true".to_owned()),
+        ("action", "login".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = callback(browser.submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+    let (_, tokens) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!(
+        env.claims(tokens["access_token"].as_str().unwrap(), "ec-api").await["roles"],
+        json!(["customer", "admin"])
+    );
+
+    // The same browser again: straight through to the client, no form.
+    let back = callback(browser.open(&env.authorize_url(SPA, SPA_REDIRECT, "openid"), SPA_REDIRECT).await);
+    assert!(back.contains_key("code"));
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_third_party_client_gets_only_the_scopes_the_user_approves() {
+    let env = Env::start().await;
+
+    for (approved, expected) in [(vec!["openid", "email"], json!(["openid", "email"])), (vec![], json!([]))] {
+        let browser = Browser::new();
+        let (_, html) = page(
+            browser.open(&env.authorize_url(PARTNER, PARTNER_REDIRECT, "openid email profile"), PARTNER_REDIRECT).await,
+        );
+        let consent = page(env.sign_in(&browser, &html, "ada@example.com", "correct horse", PARTNER_REDIRECT).await).1;
+        assert!(
+            consent.contains("Partner &#60;b&#62;App&#60;/b&#62; wants access") && !consent.contains("<b>"),
+            "the client's name is escaped: {consent}"
+        );
+        let mut form = vec![
+            ("challenge", hidden(&consent, "challenge")),
+            ("csrf_token", hidden(&consent, "csrf_token")),
+            ("action", "allow".to_owned()),
+            // A tampered form cannot add a scope that was not requested.
+            ("grant_scope", "offline_access".to_owned()),
+        ];
+        form.extend(approved.iter().map(|s| ("grant_scope", (*s).to_owned())));
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let back = callback(browser.submit(&format!("{}/oauth2/consent", env.login), &form, PARTNER_REDIRECT).await);
+        let (status, tokens) = env.exchange(PARTNER, PARTNER_REDIRECT, &back["code"], VERIFIER).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let access = env.claims(tokens["access_token"].as_str().unwrap(), "ec-api").await;
+        assert_eq!(access["scp"], expected, "approved {approved:?}");
+        assert!(tokens.get("refresh_token").is_none(), "offline access was not granted");
+    }
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn denying_consent_or_cancelling_sign_in_returns_access_denied_to_the_client() {
+    let env = Env::start().await;
+
+    let browser = Browser::new();
+    let (_, html) = page(browser.open(&env.authorize_url(PARTNER, PARTNER_REDIRECT, "openid"), PARTNER_REDIRECT).await);
+    let consent = page(env.sign_in(&browser, &html, "ada@example.com", "correct horse", PARTNER_REDIRECT).await).1;
+    let form = [
+        ("challenge", hidden(&consent, "challenge")),
+        ("csrf_token", hidden(&consent, "csrf_token")),
+        ("action", "deny".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = callback(browser.submit(&format!("{}/oauth2/consent", env.login), &form, PARTNER_REDIRECT).await);
+    assert_eq!((back["error"].as_str(), back.get("code")), ("access_denied", None));
+
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let form = [
+        ("challenge", hidden(&html, "challenge")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("action", "cancel".to_owned()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let back = callback(browser.submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+    assert_eq!(back["error"], "access_denied");
+    assert_eq!(back["state"], "storefront-state");
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_shows_the_form_again_with_one_message_for_every_failure() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+
+    let mut messages = Vec::new();
+    for (email, password) in [("ada@example.com", "wrong horse"), ("nobody@example.com", "correct horse")] {
+        let (status, again) = page(env.sign_in(&browser, &html, email, password, SPA_REDIRECT).await);
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let start = again.find("role=\"alert\"").unwrap();
+        messages.push(again[start..].split('<').next().unwrap().to_owned());
+    }
+    assert_eq!(messages[0], messages[1], "unknown email and wrong password look the same");
+    assert!(messages[0].contains("Wrong email or password"));
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_and_a_success_resets_the_count() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let attempt = |password: &'static str| {
+        let (browser, env, html) = (&browser, &env, &html);
+        async move { env.sign_in(browser, html, "ada@example.com", password, SPA_REDIRECT).await }
+    };
+
+    // Four failures, then the right password: signed in, and the count starts again.
+    for _ in 0..4 {
+        assert_eq!(page(attempt("wrong horse").await).0, StatusCode::UNAUTHORIZED);
+    }
+    callback(attempt("correct horse").await);
+
+    let html = env.login_page(&browser).await;
+    for _ in 0..5 {
+        assert_eq!(
+            page(env.sign_in(&browser, &html, "ada@example.com", "wrong horse", SPA_REDIRECT).await).0,
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // Now locked: even the right password is refused, with a clear message, in any spelling of the address.
+    let (status, locked) = page(env.sign_in(&browser, &html, " ADA@EXAMPLE.COM", "correct horse", SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.contains("Too many failed sign-in attempts. Try again in 15 minute(s)."), "{locked}");
+    // Another account from the same address is not locked.
+    callback(env.sign_in(&browser, &html, "bob@example.com", "battery staple", SPA_REDIRECT).await);
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let challenge = hidden(&html, "challenge");
+
+    for token in ["", "forged-token-value"] {
+        let form = [
+            ("challenge", challenge.as_str()),
+            ("csrf_token", token),
+            ("email", "ada@example.com"),
+            ("password", "correct horse"),
+            ("action", "login"),
+        ];
+        let (status, _) = page(browser.submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+        assert_eq!(status, StatusCode::FORBIDDEN, "token {token:?}");
+    }
+    // The right token from a browser without the cookie (a cross-site post) is refused too.
+    let form = [
+        ("challenge", challenge.as_str()),
+        ("csrf_token", &hidden(&html, "csrf_token")),
+        ("email", "ada@example.com"),
+        ("password", "correct horse"),
+        ("action", "login"),
+    ];
+    let (status, _) = page(Browser::new().submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn codes_are_single_use_and_bound_to_the_pkce_verifier() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let back = callback(env.sign_in(&browser, &html, "ada@example.com", "correct horse", SPA_REDIRECT).await);
+
+    let (status, error) =
+        env.exchange(SPA, SPA_REDIRECT, &back["code"], "an-attackers-guess-at-the-code-verifier-0000000").await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    let (status, _) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, error) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_clients_and_unregistered_redirects_end_on_the_error_page_not_at_the_redirect() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    for url in [
+        env.authorize_url(SPA, "https://attacker.example/steal", "openid"),
+        env.authorize_url("no-such-client", SPA_REDIRECT, "openid"),
+    ] {
+        let (status, html) = page(browser.open(&url, "https://attacker.example").await);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(html.contains("Signing in failed"), "{html}");
+    }
+
+    // The error page escapes what it is given.
+    let (_, html) = page(
+        browser
+            .open(
+                &format!("{}/oauth2/error?error=x&error_description=%3Cscript%3Ealert(1)%3C/script%3E", env.login),
+                "-",
+            )
+            .await,
+    );
+    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !html.contains("<script>"), "{html}");
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn login_pages_need_a_live_challenge() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let (status, _) = page(browser.open(&format!("{}/oauth2/login", env.login), "-").await);
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, html) = page(browser.open(&format!("{}/oauth2/login?login_challenge=made-up", env.login), "-").await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(html.contains("expired"));
+    env.platform.stop().await;
+}
