@@ -162,3 +162,81 @@ fn sha256_hex(value: &str) -> String {
         hex
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ThrottleLimits {
+        ThrottleLimits { per_account: 3, per_ip: 5, window: Duration::from_secs(60) }
+    }
+
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
+    const ELSEWHERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
+
+    async fn redis() -> ConnectionManager {
+        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let client = redis::Client::open(url).unwrap();
+        ConnectionManager::new(client)
+            .await
+            .expect("Redis must be running for these tests (see README: make test starts it)")
+    }
+
+    async fn locks_after_the_limit_and_success_resets(throttle: &Throttle) {
+        for _ in 0..3 {
+            assert_eq!(throttle.check("ada@example.com", HOME).await, Verdict::Allowed);
+            throttle.record_failure("ada@example.com", HOME).await;
+        }
+        let Verdict::Locked { retry_after } = throttle.check("ada@example.com", ELSEWHERE).await else {
+            panic!("the account is locked from anywhere");
+        };
+        assert!(retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60));
+        assert_eq!(throttle.check("bob@example.com", HOME).await, Verdict::Allowed, "other accounts are not");
+
+        throttle.record_success("ada@example.com").await;
+        assert_eq!(throttle.check("ada@example.com", HOME).await, Verdict::Allowed);
+
+        // The address itself is limited too, across accounts: 3 failures so far, 2 more reach 5.
+        for user in ["c@example.com", "d@example.com"] {
+            throttle.record_failure(user, HOME).await;
+        }
+        assert!(matches!(throttle.check("e@example.com", HOME).await, Verdict::Locked { .. }));
+        assert_eq!(throttle.check("e@example.com", ELSEWHERE).await, Verdict::Allowed);
+    }
+
+    #[tokio::test]
+    async fn in_process_counters_lock_and_reset() {
+        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), None, "")).await;
+    }
+
+    #[tokio::test]
+    async fn redis_counters_lock_and_reset() {
+        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
+        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), Some(redis().await), &prefix)).await;
+    }
+
+    #[tokio::test]
+    async fn replicas_sharing_redis_share_the_count_and_concurrent_failures_all_count() {
+        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
+        let a = Throttle::new(limits(), Some(redis().await), &prefix);
+        let b = Throttle::new(limits(), Some(redis().await), &prefix);
+        futures::join!(
+            a.record_failure("ada@example.com", HOME),
+            b.record_failure("ada@example.com", ELSEWHERE),
+            a.record_failure("ada@example.com", ELSEWHERE)
+        );
+        assert!(matches!(b.check("ada@example.com", HOME).await, Verdict::Locked { .. }));
+        assert!(matches!(a.check("ada@example.com", HOME).await, Verdict::Locked { .. }));
+    }
+
+    #[tokio::test]
+    async fn emails_are_not_stored_in_clear() {
+        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
+        let throttle = Throttle::new(limits(), Some(redis().await), &prefix);
+        throttle.record_failure("secret.person@example.com", HOME).await;
+        let mut redis = redis().await;
+        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut redis).await.unwrap();
+        assert_eq!(keys.len(), 2);
+        assert!(keys.iter().all(|k| !k.contains("secret")), "{keys:?}");
+    }
+}
