@@ -111,7 +111,7 @@ impl Clients {
         let mut clients = vec![Client {
             client_id: config.spa_client_id.clone(),
             client_secret: None,
-            client_name: "Storefront (first-party single-page app)".into(),
+            client_name: "Shop".into(),
             redirect_uris: config.spa_redirect_uris.clone(),
             post_logout_redirect_uris: config.spa_redirect_uris.clone(),
             grant_types: default_grant_types(),
