@@ -109,6 +109,10 @@ enum Service {
         #[command(flatten)]
         config: ec_bff::config::BffConfig,
         #[command(flatten)]
+        redis: RedisArgs,
+        #[command(flatten)]
+        internal: InternalAuthArgs,
+        #[command(flatten)]
         shutdown: ShutdownArgs,
     },
     /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production).
@@ -267,8 +271,13 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let server = ec_order::startup::build(&config, pool).await?;
             serve_all(vec![server], stop, shutdown.grace()).await
         }
-        Service::Bff { config, shutdown } => {
-            let server = ec_bff::startup::build(&config).await?;
+        Service::Bff { config, redis, internal, shutdown } => {
+            let deps = ec_bff::startup::Dependencies {
+                identity: IdentityVerifier::new(&internal)?,
+                redis: cache::connect(&redis).await?,
+                redis_prefix: redis.key_prefix.clone(),
+            };
+            let server = ec_bff::startup::build(&config, deps).await?;
             serve_all(vec![server], stop, shutdown.grace()).await
         }
         Service::Oauth { config, shutdown } => {

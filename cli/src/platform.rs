@@ -114,8 +114,8 @@ impl Platform {
             &user_config,
             ec_user::startup::Dependencies {
                 pool: pool.clone(),
-                identity,
-                redis,
+                identity: identity.clone(),
+                redis: redis.clone(),
                 redis_prefix: config.redis.key_prefix.clone(),
             },
         )
@@ -125,7 +125,11 @@ impl Platform {
 
         let mut bff_config = config.bff.clone();
         bff_config.user_service_url = format!("http://{}", connectable(user.rpc.local_addr())).parse()?;
-        let bff = ec_bff::startup::build(&bff_config).await?;
+        if let (None, Some(server)) = (&bff_config.oidc.issuer, &oauth) {
+            bff_config.oidc.issuer = Some(server.issuer().to_owned());
+        }
+        let bff_deps = ec_bff::startup::Dependencies { identity, redis, redis_prefix: config.redis.key_prefix.clone() };
+        let bff = ec_bff::startup::build(&bff_config, bff_deps).await?;
 
         let login_addr = user.login.as_ref().map(|login| login.local_addr());
         let oauth = match (oauth, login_addr) {

@@ -7,6 +7,8 @@
 //!
 //! [`clients`] builds those clients: Connect (JSON and binary), gRPC-Web and gRPC.
 
+pub mod browser;
+
 use std::net::SocketAddr;
 
 use ec_cli::platform::{Addresses, Platform, PlatformConfig, migrate_all};
@@ -59,6 +61,8 @@ impl TestPlatform {
                 addr: any_port(),
                 // Replaced by the bound user service address at start.
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
+                // No issuer: the embedded OAuth2 server's is used.
+                oidc: ec_platform::config::defaults(),
             },
             oauth: ec_oauth_server::config::OAuthServerConfig::local(any_port(), any_port()),
             redis: ec_platform::config::RedisArgs {

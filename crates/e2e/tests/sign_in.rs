@@ -2,13 +2,14 @@
 //! embedded OAuth2 server and the user service's login and consent pages, with an ordinary HTTP client
 //! and a cookie jar. Every hop is checked, and every way it can go wrong.
 
-use std::collections::HashMap;
-
 use aws_lc_rs::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ec_e2e::TestPlatform;
+use ec_e2e::{
+    TestPlatform,
+    browser::{Browser, Stop, callback, hidden, page},
+};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
-use reqwest::{StatusCode, header::LOCATION, redirect::Policy};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const SPA: &str = "ec-spa";
@@ -16,70 +17,6 @@ const SPA_REDIRECT: &str = "http://127.0.0.1:5173/callback";
 const PARTNER: &str = "partner-app";
 const PARTNER_REDIRECT: &str = "http://127.0.0.1:5174/cb";
 const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
-
-/// A browser: keeps cookies, follows no redirect by itself.
-struct Browser(reqwest::Client);
-
-/// Where a step of the flow ended.
-#[derive(Debug)]
-enum Stop {
-    /// A page was shown (status and HTML).
-    Page(StatusCode, String),
-    /// The browser was sent to the client's redirect URI with these query parameters.
-    Client(HashMap<String, String>),
-}
-
-impl Browser {
-    fn new() -> Self {
-        Self(reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).build().unwrap())
-    }
-
-    /// Follows redirects from `response` until a page is shown or the client is reached.
-    async fn follow(&self, mut response: reqwest::Response, client_redirect: &str) -> Stop {
-        for _ in 0..10 {
-            let Some(location) = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned()) else {
-                let status = response.status();
-                return Stop::Page(status, response.text().await.unwrap());
-            };
-            if location.starts_with(client_redirect) {
-                let query = url::Url::parse(&location).unwrap().query_pairs().into_owned().collect();
-                return Stop::Client(query);
-            }
-            response = self.0.get(&location).send().await.unwrap();
-        }
-        panic!("redirect loop");
-    }
-
-    async fn open(&self, url: &str, client_redirect: &str) -> Stop {
-        let response = self.0.get(url).send().await.unwrap();
-        self.follow(response, client_redirect).await
-    }
-
-    async fn submit(&self, url: &str, form: &[(&str, &str)], client_redirect: &str) -> Stop {
-        let response = self.0.post(url).form(form).send().await.unwrap();
-        self.follow(response, client_redirect).await
-    }
-}
-
-fn hidden(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} field in {html}")) + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
-
-fn page(stop: Stop) -> (StatusCode, String) {
-    match stop {
-        Stop::Page(status, html) => (status, html),
-        other => panic!("expected a page, got {other:?}"),
-    }
-}
-
-fn callback(stop: Stop) -> HashMap<String, String> {
-    match stop {
-        Stop::Client(query) => query,
-        other => panic!("expected the client's redirect, got {other:?}"),
-    }
-}
 
 struct Env {
     platform: TestPlatform,

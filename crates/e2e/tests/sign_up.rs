@@ -232,7 +232,7 @@ async fn get_user_without_a_token_is_unauthenticated_whatever_the_id() {
     for id in [id, "01a223a3-39f9-7297-8de7-6bc0d3bc4a01", "", "not-a-uuid"] {
         let (status, error) = post_json(&platform, GET_USER, &json!({ "id": id }).to_string()).await;
         assert_eq!((status, error["code"].as_str()), (401, Some("unauthenticated")), "{id:?}");
-        assert_eq!(error["message"], "sign in to do this", "nothing about the id leaks: {id:?}");
+        assert_eq!(error["message"], "invalid or missing access token", "nothing about the id leaks: {id:?}");
     }
 
     platform.stop().await;

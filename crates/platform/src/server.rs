@@ -78,6 +78,12 @@ impl Server {
         Ok(Self { name, listener, app, health: None })
     }
 
+    /// Adds plain HTTP routes (such as the BFF's `/health` and `/ready`) beside the RPC routes.
+    pub fn with_routes(mut self, routes: axum::Router) -> Self {
+        self.app = routes.merge(self.app);
+        self
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound TCP listener has an address")

@@ -9,10 +9,16 @@
 //! for `user.v1.UserService`); a service's internal RPCs live in separate services (such as
 //! `user.v1.CredentialService`) that the BFF never mounts, so they are unreachable from outside.
 //!
-//! Status: forwarding, deadline propagation and request-id passing are in place for the user service. Token
-//! verification, BOLA/BFLA checks, rate limiting, CORS, `/health`, `/ready` and `/metrics` are not built yet,
-//! so until they are the BFF must not be exposed beyond a development machine.
+//! Security: bearer access tokens are verified locally against the issuer's JWKS ([`auth`], [`jwks`]); each RPC
+//! has a policy (public, signed in, own resource, admin) enforced before forwarding; the caller's identity
+//! goes to the backends signed with the internal secret ([`ec_platform::identity`]). `/health` says the process
+//! is up; `/ready` that the backends serve and the issuer's keys can be had.
+//!
+//! Status: rate limiting, CORS, `/metrics`, the deadline cap and the request body limit are not built yet, so
+//! the BFF should not be exposed to the internet until they are.
 
+pub mod auth;
 pub mod config;
+pub mod jwks;
 pub mod proxy;
 pub mod startup;

@@ -1,19 +1,28 @@
-//! Forwarding to the backend services over gRPC.
+//! Forwarding to the backend services over gRPC, behind the access checks.
 //!
-//! A proxy implements a generated service trait by calling the same RPC on the backend with the generated
-//! client. The client's deadline is passed on (the time left of the incoming call), as is the request id;
-//! no other inbound header is forwarded. Backend errors come back with their code and message unchanged,
-//! because the backends already answer with client-safe messages.
+//! A proxy implements a generated service trait. Each method first applies its policy through the
+//! [`Gate`]: public (no token needed), signed in, the caller's own resource (BOLA: another user's id is
+//! refused with `permission_denied`, unless the caller is an admin), or admin only (BFLA). It then calls the
+//! same RPC on the backend with the generated client, passing on the caller's identity (signed with the
+//! internal secret), the remaining deadline and the request id; no other inbound header is forwarded. Backend
+//! errors come back with their code and message unchanged, because the backends answer with client-safe
+//! messages.
+
+use std::sync::Arc;
 
 use connectrpc::{
-    RequestContext, Response, ServiceRequest, ServiceResult,
+    ConnectError, RequestContext, Response, ServiceRequest, ServiceResult,
     client::{CallOptions, ClientConfig, Http2Connection, SharedHttp2Connection},
 };
+use ec_platform::identity::{Caller, IdentityVerifier};
 use ec_proto::user::v1::{
     ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
     DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse, SetUserRoleRequest,
     SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, UserService, UserServiceClient,
 };
+use uuid::Uuid;
+
+use crate::auth::Authenticator;
 
 /// The one inbound header passed to backends, so a request can be followed through the logs of every hop.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -37,57 +46,158 @@ pub fn backend(url: &http::Uri) -> Result<(SharedHttp2Connection, ClientConfig),
     Ok((connection.shared(CONNECTION_QUEUE), config))
 }
 
-/// The options of a forwarded call: the caller's remaining deadline and request id.
-fn forwarded(ctx: &RequestContext) -> CallOptions {
-    let mut options = CallOptions::default();
-    if let Some(remaining) = ctx.time_remaining() {
-        options = options.with_timeout(remaining);
-    }
-    if let Some(id) = ctx.header(REQUEST_ID_HEADER) {
-        options = options.with_header(REQUEST_ID_HEADER, id.clone());
-    }
-    options
+/// Who may call what: token verification, and the identity passed on to backends.
+#[derive(Debug)]
+pub struct Gate {
+    /// `None` when no issuer is configured: then no token is accepted and only public RPCs work.
+    pub authenticator: Option<Authenticator>,
+    pub identity: IdentityVerifier,
 }
 
-/// Writes one forwarding method per RPC: same request in, backend's answer out.
-macro_rules! forward {
-    ($($method:ident / $with_options:ident: $request:ty => $response:ty;)*) => {
-        $(
-            async fn $method(
-                &self,
-                ctx: RequestContext,
-                request: ServiceRequest<'_, $request>,
-            ) -> ServiceResult<$response> {
-                let answer = self.client.$with_options(request.to_owned_message(), forwarded(&ctx)).await?;
-                Response::ok(answer.into_owned())
+fn unauthenticated() -> ConnectError {
+    ConnectError::unauthenticated("invalid or missing access token")
+}
+
+impl Gate {
+    /// The signed-in caller, or `unauthenticated` with no detail that helps an attacker.
+    pub async fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, ConnectError> {
+        let Some(authenticator) = &self.authenticator else {
+            return Err(unauthenticated());
+        };
+        match authenticator.caller(ctx.headers()).await {
+            Ok(Some(caller)) => Ok(caller),
+            Ok(None) => Err(unauthenticated()),
+            Err(reason) => {
+                tracing::info!(%reason, path = ctx.path().unwrap_or_default(), "access token refused");
+                Err(unauthenticated())
             }
-        )*
-    };
+        }
+    }
+
+    /// The options of a forwarded call: the caller's identity, remaining deadline and request id.
+    pub fn forward(&self, ctx: &RequestContext, caller: Option<&Caller>) -> CallOptions {
+        let mut headers = http::HeaderMap::new();
+        self.identity.stamp(caller, &mut headers);
+        if let Some(id) = ctx.header(REQUEST_ID_HEADER) {
+            headers.insert(REQUEST_ID_HEADER, id.clone());
+        }
+        let mut options = CallOptions::default();
+        for (name, value) in &headers {
+            options = options.with_header(name.clone(), value.clone());
+        }
+        if let Some(remaining) = ctx.time_remaining() {
+            options = options.with_timeout(remaining);
+        }
+        options
+    }
+}
+
+/// BOLA: the caller may name only their own account, unless an admin.
+fn own(caller: &Caller, id: &str) -> Result<(), ConnectError> {
+    let id = Uuid::try_parse(id).map_err(|_| ConnectError::invalid_argument("id must be a UUID"))?;
+    if caller.may_act_for(id) {
+        Ok(())
+    } else {
+        Err(ConnectError::permission_denied("you may only act on your own account"))
+    }
+}
+
+/// BFLA: back-office RPCs need the admin role.
+fn admin(caller: &Caller) -> Result<(), ConnectError> {
+    if caller.is_admin() { Ok(()) } else { Err(ConnectError::permission_denied("this needs the admin role")) }
 }
 
 /// `user.v1.UserService` at the BFF.
 #[derive(Clone)]
 pub struct UserProxy {
     client: UserServiceClient<SharedHttp2Connection>,
+    gate: Arc<Gate>,
 }
 
 impl UserProxy {
     /// A proxy to the user service at `url`.
-    pub fn new(url: &http::Uri) -> Result<Self, BackendUrlError> {
+    pub fn new(url: &http::Uri, gate: Arc<Gate>) -> Result<Self, BackendUrlError> {
         let (connection, config) = backend(url)?;
-        Ok(Self { client: UserServiceClient::new(connection, config) })
+        Ok(Self { client: UserServiceClient::new(connection, config), gate })
     }
+}
+
+/// Forwards `$request` with `$method` on behalf of `$caller` and answers with the backend's response.
+macro_rules! forward {
+    ($self:ident, $ctx:ident, $caller:expr, $method:ident, $request:ident) => {{
+        let options = $self.gate.forward(&$ctx, $caller);
+        let answer = $self.client.$method($request.to_owned_message(), options).await?;
+        Response::ok(answer.into_owned())
+    }};
 }
 
 #[allow(refining_impl_trait)]
 impl UserService for UserProxy {
-    forward! {
-        create_user / create_user_with_options: CreateUserRequest => CreateUserResponse;
-        get_user / get_user_with_options: GetUserRequest => GetUserResponse;
-        update_user / update_user_with_options: UpdateUserRequest => UpdateUserResponse;
-        change_password / change_password_with_options: ChangePasswordRequest => ChangePasswordResponse;
-        delete_user / delete_user_with_options: DeleteUserRequest => DeleteUserResponse;
-        list_users / list_users_with_options: ListUsersRequest => ListUsersResponse;
-        set_user_role / set_user_role_with_options: SetUserRoleRequest => SetUserRoleResponse;
+    async fn create_user(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, CreateUserRequest>,
+    ) -> ServiceResult<CreateUserResponse> {
+        forward!(self, ctx, None, create_user_with_options, request)
+    }
+
+    async fn get_user(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, GetUserRequest>,
+    ) -> ServiceResult<GetUserResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        own(&caller, request.id)?;
+        forward!(self, ctx, Some(&caller), get_user_with_options, request)
+    }
+
+    async fn update_user(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, UpdateUserRequest>,
+    ) -> ServiceResult<UpdateUserResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        own(&caller, request.id)?;
+        forward!(self, ctx, Some(&caller), update_user_with_options, request)
+    }
+
+    async fn change_password(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ChangePasswordRequest>,
+    ) -> ServiceResult<ChangePasswordResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        own(&caller, request.id)?;
+        forward!(self, ctx, Some(&caller), change_password_with_options, request)
+    }
+
+    async fn delete_user(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, DeleteUserRequest>,
+    ) -> ServiceResult<DeleteUserResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        own(&caller, request.id)?;
+        forward!(self, ctx, Some(&caller), delete_user_with_options, request)
+    }
+
+    async fn list_users(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ListUsersRequest>,
+    ) -> ServiceResult<ListUsersResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        admin(&caller)?;
+        forward!(self, ctx, Some(&caller), list_users_with_options, request)
+    }
+
+    async fn set_user_role(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, SetUserRoleRequest>,
+    ) -> ServiceResult<SetUserRoleResponse> {
+        let caller = self.gate.signed_in(&ctx).await?;
+        admin(&caller)?;
+        forward!(self, ctx, Some(&caller), set_user_role_with_options, request)
     }
 }

@@ -1,0 +1,135 @@
+//! Who may call what through the BFF, with tokens from the real sign-in flow: the Go project's end-to-end
+//! table, BOLA (another user's id) and BFLA (admin RPCs).
+
+use connectrpc::ErrorCode;
+use ec_e2e::{
+    TestPlatform,
+    browser::sign_in,
+    clients::{self, Wire},
+};
+use ec_proto::user::v1::{GetUserRequest, ListUsersRequest};
+use serde_json::{Value, json};
+
+async fn call(platform: &TestPlatform, method: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/user.v1.UserService/{method}", platform.bff_url()))
+        .header("content-type", "application/json")
+        .body(body.to_string());
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn sign_up(platform: &TestPlatform, email: &str) -> String {
+    let (status, body) = call(platform, "CreateUser", None, json!({"email": email, "password": "correct horse"})).await;
+    assert_eq!(status, 200, "{body}");
+    body["user"]["id"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn the_go_projects_end_to_end_table_holds() {
+    let platform = TestPlatform::start().await;
+    let get = |status: reqwest::StatusCode| status.as_u16();
+
+    let health = reqwest::get(format!("{}/health", platform.bff_url())).await.unwrap();
+    assert_eq!(get(health.status()), 200);
+    let ready = reqwest::get(format!("{}/ready", platform.bff_url())).await.unwrap();
+    assert_eq!(get(ready.status()), 200, "{:?}", ready.text().await);
+
+    // CreateUser without a token: 200.
+    let alice = sign_up(&platform, "alice@example.com").await;
+    let bob = sign_up(&platform, "bob@example.com").await;
+
+    // GetUser without a token, or with a malformed or forged one: 401.
+    let (status, error) = call(&platform, "GetUser", None, json!({ "id": alice })).await;
+    assert_eq!((status, error["code"].as_str()), (401, Some("unauthenticated")));
+    let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let (head, rest) = token.split_once('.').unwrap();
+    let (payload, signature) = rest.split_once('.').unwrap();
+    let tampered_payload = format!("{head}.{}x.{signature}", &payload[..payload.len() - 1]);
+    let wrong_signature = format!("{head}.{payload}.{}", signature.chars().rev().collect::<String>());
+    for bad in [
+        "not-a-jwt",
+        "a.b.c",
+        tampered_payload.as_str(),
+        wrong_signature.as_str(),
+        tokens["id_token"].as_str().unwrap(),
+    ] {
+        let (status, error) = call(&platform, "GetUser", Some(bad), json!({ "id": alice })).await;
+        assert_eq!((status, error["message"].as_str()), (401, Some("invalid or missing access token")), "{bad}");
+    }
+
+    // A valid token for the caller's own id: 200; for another user's id: 403.
+    let (status, body) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["email"], "alice@example.com");
+    let (status, error) = call(&platform, "GetUser", Some(token), json!({ "id": bob })).await;
+    assert_eq!((status, error["code"].as_str()), (403, Some("permission_denied")));
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn signed_in_calls_work_in_every_protocol_and_bola_holds_in_each() {
+    let platform = TestPlatform::start().await;
+    let alice = sign_up(&platform, "alice@example.com").await;
+    let bob = sign_up(&platform, "bob@example.com").await;
+    let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+
+    for wire in Wire::ALL {
+        let (http, config) = clients::transport(&platform.bff_url(), wire);
+        let client = ec_proto::user::v1::UserServiceClient::new(
+            http,
+            config.with_default_header("authorization", bearer.as_str()),
+        );
+        let own = client.get_user(GetUserRequest { id: alice.clone(), ..Default::default() }).await;
+        assert_eq!(own.unwrap().into_owned().user.into_option().unwrap().id, alice, "{wire:?}");
+        let other = client.get_user(GetUserRequest { id: bob.clone(), ..Default::default() }).await;
+        assert_eq!(other.unwrap_err().code, ErrorCode::PermissionDenied, "{wire:?}");
+        let listing = client.list_users(ListUsersRequest::default()).await;
+        assert_eq!(listing.unwrap_err().code, ErrorCode::PermissionDenied, "{wire:?}: BFLA");
+    }
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn admins_may_read_and_list_every_account() {
+    let platform = TestPlatform::start().await;
+    let alice = sign_up(&platform, "alice@example.com").await;
+    sign_up(&platform, "root@example.com").await;
+    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = 'root@example.com'")
+        .execute(&platform.database.pool)
+        .await
+        .unwrap();
+    let tokens = sign_in(&platform, "root@example.com", "correct horse").await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let (status, body) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!((status, body["user"]["email"].as_str()), (200, Some("alice@example.com")));
+    let (status, body) = call(&platform, "ListUsers", Some(token), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["users"].as_array().unwrap().len(), 2);
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_of_a_deleted_account_reaches_nothing() {
+    let platform = TestPlatform::start().await;
+    let alice = sign_up(&platform, "alice@example.com").await;
+    let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
+    let token = tokens["access_token"].as_str().unwrap();
+
+    let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!(status, 200);
+    let (status, error) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
+
+    platform.stop().await;
+}

@@ -1,0 +1,149 @@
+//! Access token verification: a bearer JWT is checked locally against the issuer's JWKS.
+//!
+//! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
+//! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` is
+//! required, `nbf` and `iat` get a small leeway, and `sub` must be an account id. Roles come from `roles` at the
+//! top level or under `ext` (Hydra puts consent claims there). Every failure is the same `unauthenticated`
+//! answer to the client; the reason is only logged.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ec_platform::identity::{Caller, Role};
+use http::HeaderMap;
+use jsonwebtoken::{
+    Algorithm, DecodingKey, Validation,
+    errors::ErrorKind,
+    jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm},
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::jwks::{Jwks, JwksError};
+
+/// Why a token was refused. Logged (and later counted), never sent to the client.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the Authorization header is not a bearer token")]
+    Malformed,
+    #[error("the token's algorithm or type is not accepted")]
+    Algorithm,
+    #[error("the token names no key the issuer publishes")]
+    UnknownKey,
+    #[error("the issuer's keys cannot be fetched")]
+    KeysUnavailable,
+    #[error("the signature does not verify")]
+    Signature,
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid yet")]
+    NotYetValid,
+    #[error("the token is from another issuer")]
+    Issuer,
+    #[error("the token is for another audience")]
+    Audience,
+    #[error("the token lacks a required claim or has a malformed one")]
+    Claims,
+}
+
+/// Verifies access tokens of one issuer for one audience.
+#[derive(Debug)]
+pub struct Authenticator {
+    jwks: Jwks,
+    issuer: String,
+    audience: String,
+    leeway: u64,
+}
+
+impl Authenticator {
+    pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64) -> Self {
+        Self { jwks, issuer, audience, leeway: leeway_secs }
+    }
+
+    /// Whether the issuer's keys can be had (for readiness).
+    pub async fn ready(&self) -> bool {
+        self.jwks.ready().await
+    }
+
+    /// The caller named by the request's bearer token: `Ok(None)` when there is no Authorization header.
+    pub async fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, AuthError> {
+        let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+            return Ok(None);
+        };
+        let token = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(AuthError::Malformed)?;
+        self.verify(token).await.map(Some)
+    }
+
+    /// Verifies one token.
+    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
+            return Err(AuthError::Algorithm);
+        }
+        if !header.typ.as_deref().is_some_and(|t| t.eq_ignore_ascii_case("JWT") || t.eq_ignore_ascii_case("at+jwt")) {
+            return Err(AuthError::Algorithm);
+        }
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let jwk = self.jwks.key(&kid).await.map_err(|e| match e {
+            JwksError::UnknownKey => AuthError::UnknownKey,
+            JwksError::Unavailable(_) => AuthError::KeysUnavailable,
+        })?;
+        if key_algorithm(&jwk) != Some(header.alg) {
+            return Err(AuthError::Algorithm);
+        }
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| AuthError::UnknownKey)?;
+
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.leeway;
+        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::InvalidIssuer => AuthError::Issuer,
+                ErrorKind::InvalidAudience => AuthError::Audience,
+                ErrorKind::InvalidSignature => AuthError::Signature,
+                ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthError::Claims,
+                _ => AuthError::Malformed,
+            })?
+            .claims;
+
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+        if claims["iat"].as_u64().is_some_and(|iat| iat > now + self.leeway) {
+            return Err(AuthError::NotYetValid);
+        }
+        let user_id = claims["sub"].as_str().and_then(|s| Uuid::try_parse(s).ok()).ok_or(AuthError::Claims)?;
+        let roles = claims
+            .get("roles")
+            .or_else(|| claims.get("ext").and_then(|ext| ext.get("roles")))
+            .and_then(Value::as_array)
+            .map(|names| names.iter().filter_map(Value::as_str).filter_map(Role::parse).collect())
+            .unwrap_or_else(|| vec![Role::Customer]);
+        Ok(Caller { user_id, roles })
+    }
+}
+
+/// The one algorithm a key may verify: RS256 for RSA keys, ES256 for P-256 keys; the key's own `alg`, if it
+/// states one, must agree.
+fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
+    let by_type = match &jwk.algorithm {
+        AlgorithmParameters::RSA(_) => Algorithm::RS256,
+        AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+        _ => return None,
+    };
+    match jwk.common.key_algorithm {
+        None => Some(by_type),
+        Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
+        Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
+        Some(_) => None,
+    }
+}

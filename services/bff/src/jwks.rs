@@ -1,0 +1,150 @@
+//! The issuer's signing keys (JWKS), cached.
+//!
+//! Keys are kept in process and, when Redis is configured, in Redis too, so replicas share one fetch (with a
+//! TTL). A token whose `kid` is not cached triggers a refetch, but at most one at a time (concurrent callers
+//! wait for it instead of fetching again) and at most one per `min_refresh_interval`, so a flood of made-up
+//! kids cannot hammer the issuer. When the issuer is down, keys already cached keep working past their TTL:
+//! an outage of the issuer does not take down requests with known keys.
+
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::{Jwk, JwkSet};
+use redis::aio::ConnectionManager;
+use tokio::sync::{Mutex, RwLock};
+
+/// Why no key could be found.
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    /// The issuer publishes no key with this id.
+    #[error("no signing key with this kid")]
+    UnknownKey,
+    /// The keys could not be fetched and none are cached.
+    #[error("the issuer's JWKS could not be fetched: {0}")]
+    Unavailable(String),
+}
+
+struct Cached {
+    set: JwkSet,
+    fetched: Instant,
+}
+
+/// A cached JWKS of one issuer.
+pub struct Jwks {
+    url: url::Url,
+    http: reqwest::Client,
+    ttl: Duration,
+    min_refresh_interval: Duration,
+    redis: Option<(ConnectionManager, String)>,
+    cache: RwLock<Option<Cached>>,
+    /// Held while fetching (so there is one fetch at a time), and when the last fetch was.
+    refresh: Mutex<Option<Instant>>,
+}
+
+impl std::fmt::Debug for Jwks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwks").field("url", &self.url.as_str()).finish_non_exhaustive()
+    }
+}
+
+impl Jwks {
+    /// A cache of the JWKS at `url`, shared through `redis` (under `redis_key`) when given.
+    pub fn new(
+        url: url::Url,
+        ttl: Duration,
+        min_refresh_interval: Duration,
+        redis: Option<(ConnectionManager, String)>,
+    ) -> Self {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client builds");
+        Self { url, http, ttl, min_refresh_interval, redis, cache: RwLock::new(None), refresh: Mutex::new(None) }
+    }
+
+    /// The key with id `kid`.
+    pub async fn key(&self, kid: &str) -> Result<Jwk, JwksError> {
+        if let Some(key) = self.cached(kid, true).await {
+            return Ok(key);
+        }
+        let mut last = self.refresh.lock().await;
+        // Someone else may have refreshed while this caller waited for the lock.
+        if let Some(key) = self.cached(kid, true).await {
+            return Ok(key);
+        }
+        if last.is_some_and(|at| at.elapsed() < self.min_refresh_interval) {
+            return self.cached(kid, false).await.ok_or(JwksError::UnknownKey);
+        }
+        *last = Some(Instant::now());
+        match self.fetch(kid).await {
+            Ok(set) => {
+                let key = set.find(kid).cloned();
+                *self.cache.write().await = Some(Cached { set, fetched: Instant::now() });
+                key.ok_or(JwksError::UnknownKey)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, url = %self.url, "cannot fetch the JWKS; using cached keys");
+                match self.cached(kid, false).await {
+                    Some(key) => Ok(key),
+                    None if self.cache.read().await.is_some() => Err(JwksError::UnknownKey),
+                    None => Err(e),
+                }
+            }
+        }
+    }
+
+    /// Whether keys can be had now (for readiness): cached, or fetchable.
+    pub async fn ready(&self) -> bool {
+        if self.cache.read().await.is_some() {
+            return true;
+        }
+        match self.fetch("").await {
+            Ok(set) => {
+                *self.cache.write().await = Some(Cached { set, fetched: Instant::now() });
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn cached(&self, kid: &str, fresh_only: bool) -> Option<Jwk> {
+        let cache = self.cache.read().await;
+        let cached = cache.as_ref()?;
+        if fresh_only && cached.fetched.elapsed() > self.ttl {
+            return None;
+        }
+        cached.set.find(kid).cloned()
+    }
+
+    /// The shared copy in Redis if it has `kid`, else the issuer's (stored back to Redis).
+    async fn fetch(&self, kid: &str) -> Result<JwkSet, JwksError> {
+        if let Some((redis, key)) = &self.redis {
+            let mut redis = redis.clone();
+            let shared: Result<Option<String>, _> = redis::cmd("GET").arg(key).query_async(&mut redis).await;
+            if let Ok(Some(json)) = shared
+                && let Ok(set) = serde_json::from_str::<JwkSet>(&json)
+                && set.find(kid).is_some()
+            {
+                return Ok(set);
+            }
+        }
+        tracing::info!(url = %self.url, "fetching the issuer's JWKS");
+        let response =
+            self.http.get(self.url.clone()).send().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(JwksError::Unavailable(format!("HTTP {}", response.status())));
+        }
+        let text = response.text().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let set: JwkSet = serde_json::from_str(&text).map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        if let Some((redis, key)) = &self.redis {
+            let mut redis = redis.clone();
+            let stored: Result<(), _> = redis::cmd("SET")
+                .arg(key)
+                .arg(&text)
+                .arg("EX")
+                .arg(self.ttl.as_secs().max(1))
+                .query_async(&mut redis)
+                .await;
+            if let Err(e) = stored {
+                tracing::warn!(error = %e, "cannot share the JWKS through Redis");
+            }
+        }
+        Ok(set)
+    }
+}
