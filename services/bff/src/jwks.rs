@@ -69,10 +69,20 @@ impl Jwks {
             return Ok(key);
         }
         if last.is_some_and(|at| at.elapsed() < self.min_refresh_interval) {
-            return self.cached(kid, false).await.ok_or(JwksError::UnknownKey);
+            return match self.cached(kid, false).await {
+                Some(key) => Ok(key),
+                None if self.cache.read().await.is_some() => Err(JwksError::UnknownKey),
+                None => Err(JwksError::Unavailable("the last fetch failed moments ago".into())),
+            };
         }
-        *last = Some(Instant::now());
-        match self.fetch(kid).await {
+        // Refetches are rationed, and so are failed fetches; only the first successful fill of an empty cache
+        // does not start the interval, so a key rotated in right after start-up is still picked up.
+        let had_cache = self.cache.read().await.is_some();
+        let fetched = self.fetch(kid).await;
+        if had_cache || fetched.is_err() {
+            *last = Some(Instant::now());
+        }
+        match fetched {
             Ok(set) => {
                 let key = set.find(kid).cloned();
                 *self.cache.write().await = Some(Cached { set, fetched: Instant::now() });

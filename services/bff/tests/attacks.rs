@@ -1,0 +1,243 @@
+//! Attacks on access token verification, each a test: forged algorithms, bad claims, a flood of unknown key
+//! ids, tampering, key rotation and an issuer outage. The issuer is a real HTTP JWKS endpoint that counts its
+//! hits.
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ec_bff::{
+    auth::{AuthError, Authenticator},
+    jwks::Jwks,
+};
+use ec_oauth_server::keys::SigningKey;
+use ec_platform::identity::Role;
+use serde_json::{Value, json};
+
+const ISSUER: &str = "https://auth.shop.test/";
+const AUDIENCE: &str = "ec-api";
+const USER: &str = "01a223a3-39f9-7297-8de7-6bc0d3bc4a01";
+
+#[derive(Default)]
+struct Issuer {
+    keys: Mutex<Vec<Value>>,
+    hits: AtomicUsize,
+    down: AtomicBool,
+}
+
+async fn jwks(State(issuer): State<Arc<Issuer>>) -> axum::response::Response {
+    issuer.hits.fetch_add(1, Ordering::SeqCst);
+    if issuer.down.load(Ordering::SeqCst) {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    Json(json!({ "keys": *issuer.keys.lock().unwrap() })).into_response()
+}
+
+struct Fixture {
+    key: SigningKey,
+    issuer: Arc<Issuer>,
+    auth: Authenticator,
+}
+
+impl Fixture {
+    async fn new() -> Self {
+        let key = SigningKey::generate().unwrap();
+        let issuer = Arc::new(Issuer::default());
+        issuer.keys.lock().unwrap().push(key.jwk().clone());
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap()).parse().unwrap();
+        let app = axum::Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(issuer.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), None);
+        Self { key, issuer, auth: Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30) }
+    }
+
+    fn hits(&self) -> usize {
+        self.issuer.hits.load(Ordering::SeqCst)
+    }
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+fn claims() -> Value {
+    json!({
+        "iss": ISSUER, "sub": USER, "aud": [AUDIENCE], "exp": now() + 600, "iat": now(), "nbf": now(),
+        "jti": "j-1", "scp": ["openid"], "ext": {"roles": ["customer", "admin"]}
+    })
+}
+
+fn with(changes: &[(&str, Value)]) -> Value {
+    let mut claims = claims();
+    for (name, value) in changes {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(*name);
+        } else {
+            claims[*name] = value.clone();
+        }
+    }
+    claims
+}
+
+fn b64(value: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(value.to_string())
+}
+
+/// A token with any header, signed (or not) by hand.
+fn raw(header: Value, claims: &Value, signature: &[u8]) -> String {
+    format!("{}.{}.{}", b64(&header), b64(claims), URL_SAFE_NO_PAD.encode(signature))
+}
+
+#[tokio::test]
+async fn a_well_formed_token_names_its_caller_and_roles() {
+    let f = Fixture::new().await;
+    let caller = f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    assert_eq!(caller.user_id.to_string(), USER);
+    assert_eq!(caller.roles, vec![Role::Customer, Role::Admin]);
+}
+
+#[tokio::test]
+async fn alg_none_is_refused() {
+    let f = Fixture::new().await;
+    let token = raw(json!({"alg": "none", "typ": "JWT", "kid": f.key.kid()}), &claims(), b"");
+    assert!(f.auth.verify(&token).await.is_err());
+}
+
+#[tokio::test]
+async fn hs256_signed_with_the_public_key_is_refused() {
+    let f = Fixture::new().await;
+    let header = json!({"alg": "HS256", "typ": "JWT", "kid": f.key.kid()});
+    let signing_input = format!("{}.{}", b64(&header), b64(&claims()));
+    // The classic confusion: the verifier's public key used as an HMAC secret.
+    let secret = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, f.key.jwk().to_string().as_bytes());
+    let signature = aws_lc_rs::hmac::sign(&secret, signing_input.as_bytes());
+    let token = format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Algorithm));
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("exp", json!(now() - 120))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Expired));
+}
+
+#[tokio::test]
+async fn a_token_not_yet_valid_is_refused_beyond_the_leeway() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("nbf", json!(now() + 600))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::NotYetValid));
+    let token = f.key.sign(&with(&[("iat", json!(now() + 600))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::NotYetValid));
+    // Within the leeway, clock skew is forgiven.
+    assert!(f.auth.verify(&f.key.sign(&with(&[("nbf", json!(now() + 10))]))).await.is_ok());
+}
+
+#[tokio::test]
+async fn a_token_from_another_issuer_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("iss", json!("https://evil.test/"))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Issuer));
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("aud", json!(["another-api"]))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Audience));
+}
+
+#[tokio::test]
+async fn a_token_without_exp_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("exp", Value::Null)]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+}
+
+#[tokio::test]
+async fn a_token_whose_subject_is_not_an_account_is_refused() {
+    let f = Fixture::new().await;
+    // A client_credentials token: the subject is a client, not a user.
+    let token = f.key.sign(&with(&[("sub", json!("back-office"))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+}
+
+#[tokio::test]
+async fn a_tampered_payload_fails_the_signature() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&claims());
+    let parts: Vec<&str> = token.split('.').collect();
+    let promoted = with(&[("sub", json!("01a223a3-0000-7000-8000-000000000000"))]);
+    let forged = format!("{}.{}.{}", parts[0], b64(&promoted), parts[2]);
+    assert_eq!(f.auth.verify(&forged).await, Err(AuthError::Signature));
+}
+
+#[tokio::test]
+async fn a_wrong_typ_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&claims());
+    let (_, rest) = token.split_once('.').unwrap();
+    let header = json!({"alg": "RS256", "typ": "dpop+jwt", "kid": f.key.kid()});
+    let forged = format!("{}.{rest}", b64(&header));
+    assert_eq!(f.auth.verify(&forged).await, Err(AuthError::Algorithm));
+}
+
+#[tokio::test]
+async fn a_flood_of_unknown_key_ids_hits_the_issuer_at_most_a_handful_of_times() {
+    let f = Fixture::new().await;
+    f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    let before = f.hits();
+    let forged: Vec<String> = (0..200)
+        .map(|i| raw(json!({"alg": "RS256", "typ": "JWT", "kid": format!("kid-{i}")}), &claims(), b"sig"))
+        .collect();
+    let results = futures::future::join_all(forged.iter().map(|t| f.auth.verify(t))).await;
+    assert!(results.iter().all(|r| *r == Err(AuthError::UnknownKey)));
+    assert!(f.hits() - before <= 1, "{} JWKS fetches for 200 unknown kids", f.hits() - before);
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up_with_one_fetch() {
+    let f = Fixture::new().await;
+    f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    let rotated = SigningKey::generate().unwrap();
+    f.issuer.keys.lock().unwrap().push(rotated.jwk().clone());
+    let before = f.hits();
+    assert!(f.auth.verify(&rotated.sign(&claims())).await.is_ok());
+    assert!(f.auth.verify(&rotated.sign(&claims())).await.is_ok());
+    assert_eq!(f.hits() - before, 1);
+}
+
+#[tokio::test]
+async fn cached_keys_keep_working_while_the_issuer_is_down() {
+    let f = Fixture::new().await;
+    f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    f.issuer.down.store(true, Ordering::SeqCst);
+    assert!(f.auth.verify(&f.key.sign(&claims())).await.is_ok());
+    let unknown = SigningKey::generate().unwrap();
+    assert_eq!(f.auth.verify(&unknown.sign(&claims())).await, Err(AuthError::UnknownKey));
+}
+
+#[tokio::test]
+async fn without_any_key_an_unreachable_issuer_refuses_every_token() {
+    let f = Fixture::new().await;
+    f.issuer.down.store(true, Ordering::SeqCst);
+    assert_eq!(f.auth.verify(&f.key.sign(&claims())).await, Err(AuthError::KeysUnavailable));
+}
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_not_retried_on_every_request() {
+    let f = Fixture::new().await;
+    f.issuer.down.store(true, Ordering::SeqCst);
+    for _ in 0..20 {
+        assert_eq!(f.auth.verify(&f.key.sign(&claims())).await, Err(AuthError::KeysUnavailable));
+    }
+    assert_eq!(f.hits(), 1, "one attempt per refresh interval");
+}
