@@ -127,6 +127,16 @@ impl Platform {
         bff_config.user_service_url = format!("http://{}", connectable(user.rpc.local_addr())).parse()?;
         if let (None, Some(server)) = (&bff_config.oidc.issuer, &oauth) {
             bff_config.oidc.issuer = Some(server.issuer().to_owned());
+            // The embedded server's storefront may call the API from its own origin.
+            if bff_config.edge.cors_allowed_origins.is_empty() {
+                bff_config.edge.cors_allowed_origins = config
+                    .oauth
+                    .spa_redirect_uris
+                    .iter()
+                    .filter_map(|uri| url::Url::parse(uri).ok())
+                    .map(|uri| uri.origin().ascii_serialization())
+                    .collect();
+            }
         }
         let bff_deps = ec_bff::startup::Dependencies { identity, redis, redis_prefix: config.redis.key_prefix.clone() };
         let bff = ec_bff::startup::build(&bff_config, bff_deps).await?;

@@ -63,6 +63,12 @@ impl TestPlatform {
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
                 // No issuer: the embedded OAuth2 server's is used.
                 oidc: ec_platform::config::defaults(),
+                // Generous, so tests that make many calls are not limited; the rate-limit tests set their own.
+                edge: ec_bff::config::EdgeConfig {
+                    anonymous_burst: 10_000,
+                    user_burst: 10_000,
+                    ..ec_platform::config::defaults()
+                },
             },
             oauth: ec_oauth_server::config::OAuthServerConfig::local(any_port(), any_port()),
             redis: ec_platform::config::RedisArgs {

@@ -52,6 +52,18 @@ impl Server {
         router: connectrpc::Router,
         services: &[&str],
     ) -> Result<Self, ServerError> {
+        Self::bind_with(name, addr, router, services, |service| service).await
+    }
+
+    /// Like [`Server::bind`], with the connectrpc service adjusted by `configure` (request size limits, the
+    /// deadline policy).
+    pub async fn bind_with(
+        name: &'static str,
+        addr: SocketAddr,
+        router: connectrpc::Router,
+        services: &[&str],
+        configure: impl FnOnce(connectrpc::ConnectRpcService) -> connectrpc::ConnectRpcService,
+    ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let (router, health) = connectrpc_health::install_static(router, services.iter().copied());
 
@@ -67,7 +79,7 @@ impl Server {
         Ok(Self {
             name,
             listener,
-            app: axum::Router::new().fallback_service(router.into_axum_service()),
+            app: axum::Router::new().fallback_service(configure(router.into_axum_service())),
             health: Some(health),
         })
     }
@@ -76,6 +88,12 @@ impl Server {
     pub async fn http(name: &'static str, addr: SocketAddr, app: axum::Router) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         Ok(Self { name, listener, app, health: None })
+    }
+
+    /// Wraps everything served in `f` (tower layers: CORS, request ids).
+    pub fn map_app(mut self, f: impl FnOnce(axum::Router) -> axum::Router) -> Self {
+        self.app = f(self.app);
+        self
     }
 
     /// Adds plain HTTP routes (such as the BFF's `/health` and `/ready`) beside the RPC routes.
@@ -95,6 +113,14 @@ impl Server {
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         tracing::info!(service = name, %addr, "listening");
 
+        // Handlers read the peer address through connectrpc's `RequestContext::peer_addr`.
+        let app = app.layer(axum::middleware::map_request(
+            |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
+             mut request: axum::extract::Request| async move {
+                request.extensions_mut().insert(connectrpc::server::PeerAddr(peer));
+                request
+            },
+        ));
         let stop = shutdown.clone();
         let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {

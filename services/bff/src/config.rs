@@ -20,6 +20,76 @@ pub struct BffConfig {
 
     #[command(flatten)]
     pub oidc: OidcConfig,
+
+    #[command(flatten)]
+    pub edge: EdgeConfig,
+}
+
+/// What the BFF allows in from the internet: origins, sizes, deadlines, rates, proxies.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EdgeConfig {
+    /// Browser origins allowed to call the API (CORS), comma-separated, e.g. https://shop.example. Empty: no
+    /// cross-origin calls (`ec dev` allows its storefront's origins).
+    #[arg(
+        id = "cors_allowed_origins",
+        long = "cors-allowed-origins",
+        env = "CORS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// Largest request body accepted, in bytes.
+    #[arg(id = "max_request_bytes", long = "max-request-bytes", env = "MAX_REQUEST_BYTES", default_value_t = 256 * 1024)]
+    pub max_request_bytes: usize,
+
+    /// Longest deadline a client may ask for (connect-timeout-ms, grpc-timeout), in seconds; also the deadline
+    /// of calls that ask for none. Backends get what is left of it.
+    #[arg(id = "max_deadline_secs", long = "max-deadline-secs", env = "MAX_DEADLINE_SECS", default_value_t = 30)]
+    pub max_deadline_secs: u64,
+
+    /// Calls per minute allowed per client IP without a valid token.
+    #[arg(
+        id = "rate_anonymous_per_minute",
+        long = "rate-anonymous-per-minute",
+        env = "RATE_ANONYMOUS_PER_MINUTE",
+        default_value_t = 120
+    )]
+    pub anonymous_per_minute: u32,
+
+    /// Burst of calls allowed per client IP without a valid token.
+    #[arg(
+        id = "rate_anonymous_burst",
+        long = "rate-anonymous-burst",
+        env = "RATE_ANONYMOUS_BURST",
+        default_value_t = 30
+    )]
+    pub anonymous_burst: u32,
+
+    /// Calls per minute allowed per signed-in user.
+    #[arg(
+        id = "rate_user_per_minute",
+        long = "rate-user-per-minute",
+        env = "RATE_USER_PER_MINUTE",
+        default_value_t = 600
+    )]
+    pub user_per_minute: u32,
+
+    /// Burst of calls allowed per signed-in user.
+    #[arg(id = "rate_user_burst", long = "rate-user-burst", env = "RATE_USER_BURST", default_value_t = 100)]
+    pub user_burst: u32,
+
+    /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is believed. A peer not in the list
+    /// is the client, whatever its headers say.
+    #[arg(id = "trusted_proxies", long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+/// An IP range (`10.0.0.0/8`) or a single address (`10.0.0.7`).
+fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR range"))
 }
 
 /// Which access tokens the BFF accepts.

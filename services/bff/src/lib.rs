@@ -21,4 +21,5 @@ pub mod auth;
 pub mod config;
 pub mod jwks;
 pub mod proxy;
+pub mod ratelimit;
 pub mod startup;

@@ -14,6 +14,8 @@ use connectrpc::{
     ConnectError, RequestContext, Response, ServiceRequest, ServiceResult,
     client::{CallOptions, ClientConfig, Http2Connection, SharedHttp2Connection},
 };
+use std::net::IpAddr;
+
 use ec_platform::identity::{Caller, IdentityVerifier};
 use ec_proto::user::v1::{
     ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
@@ -22,7 +24,10 @@ use ec_proto::user::v1::{
 };
 use uuid::Uuid;
 
-use crate::auth::Authenticator;
+use crate::{
+    auth::Authenticator,
+    ratelimit::{Limit, RateLimiter},
+};
 
 /// The one inbound header passed to backends, so a request can be followed through the logs of every hop.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -46,12 +51,42 @@ pub fn backend(url: &http::Uri) -> Result<(SharedHttp2Connection, ClientConfig),
     Ok((connection.shared(CONNECTION_QUEUE), config))
 }
 
-/// Who may call what: token verification, and the identity passed on to backends.
+/// Who may call what, and how often: token verification, rate limits, and the identity passed on to
+/// backends.
 #[derive(Debug)]
 pub struct Gate {
     /// `None` when no issuer is configured: then no token is accepted and only public RPCs work.
     pub authenticator: Option<Authenticator>,
     pub identity: IdentityVerifier,
+    pub limiter: RateLimiter,
+    /// The bucket of each client IP for calls without a valid token.
+    pub anonymous: Limit,
+    /// The bucket of each signed-in user.
+    pub user: Limit,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+fn too_many(retry_after: std::time::Duration) -> ConnectError {
+    let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::RETRY_AFTER, seconds.into());
+    ConnectError::resource_exhausted(format!("too many requests; retry in {seconds} s")).with_headers(headers)
+}
+
+/// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most address
+/// of X-Forwarded-For that is not itself a trusted proxy (entries further left are the client's own claims).
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    forwarded_for
+        .into_iter()
+        .flat_map(|header| header.rsplit(','))
+        .map_while(|entry| entry.trim().parse::<IpAddr>().ok())
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
 }
 
 fn unauthenticated() -> ConnectError {
@@ -59,16 +94,38 @@ fn unauthenticated() -> ConnectError {
 }
 
 impl Gate {
-    /// The signed-in caller, or `unauthenticated` with no detail that helps an attacker.
-    pub async fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, ConnectError> {
-        let Some(authenticator) = &self.authenticator else {
-            return Err(unauthenticated());
+    fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
+        let forwarded = ctx.header("x-forwarded-for").and_then(|v| v.to_str().ok());
+        ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded, &self.trusted_proxies))
+    }
+
+    /// Admits a call without a valid token, by the client's IP.
+    pub async fn anonymous(&self, ctx: &RequestContext) -> Result<(), ConnectError> {
+        let Some(ip) = self.client(ctx) else {
+            return Ok(());
         };
-        match authenticator.caller(ctx.headers()).await {
-            Ok(Some(caller)) => Ok(caller),
-            Ok(None) => Err(unauthenticated()),
+        self.limiter.admit(&format!("ip:{ip}"), self.anonymous).await.map_err(too_many)
+    }
+
+    /// The signed-in caller, or `unauthenticated` with no detail that helps an attacker. Failed attempts count
+    /// against the client IP's anonymous bucket, so guessing tokens is rate limited too.
+    pub async fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, ConnectError> {
+        let verified = match &self.authenticator {
+            Some(authenticator) => authenticator.caller(ctx.headers()).await,
+            None => Ok(None),
+        };
+        match verified {
+            Ok(Some(caller)) => {
+                self.limiter.admit(&format!("user:{}", caller.user_id), self.user).await.map_err(too_many)?;
+                Ok(caller)
+            }
+            Ok(None) => {
+                self.anonymous(ctx).await?;
+                Err(unauthenticated())
+            }
             Err(reason) => {
                 tracing::info!(%reason, path = ctx.path().unwrap_or_default(), "access token refused");
+                self.anonymous(ctx).await?;
                 Err(unauthenticated())
             }
         }
@@ -138,6 +195,7 @@ impl UserService for UserProxy {
         ctx: RequestContext,
         request: ServiceRequest<'_, CreateUserRequest>,
     ) -> ServiceResult<CreateUserResponse> {
+        self.gate.anonymous(&ctx).await?;
         forward!(self, ctx, None, create_user_with_options, request)
     }
 
@@ -199,5 +257,32 @@ impl UserService for UserProxy {
         let caller = self.gate.signed_in(&ctx).await?;
         admin(&caller)?;
         forward!(self, ctx, Some(&caller), set_user_role_with_options, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
+        let peer: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(client_ip(peer, Some("1.2.3.4"), &nets(&["10.0.0.0/8"])), peer);
+        assert_eq!(client_ip(peer, Some("1.2.3.4"), &[]), peer);
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_rightmost_untrusted_address_is_the_client() {
+        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
+        let trusted = nets(&["10.0.0.0/8"]);
+        // The client claimed 1.2.3.4 itself; the proxies saw 198.51.100.7.
+        let header = "1.2.3.4, 198.51.100.7, 10.0.0.5";
+        assert_eq!(client_ip(proxy, Some(header), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(client_ip(proxy, None, &trusted), proxy);
+        assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
     }
 }

@@ -2,7 +2,14 @@
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use axum::{
+    Json,
+    extract::{Request, State},
+    http::{HeaderName, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+};
 use connectrpc_health::{HealthClient, wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
     identity::IdentityVerifier,
@@ -12,11 +19,18 @@ use ec_proto::user::v1::{USER_SERVICE_SERVICE_NAME, UserServiceExt};
 use redis::aio::ConnectionManager;
 use serde_json::json;
 
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+};
+use tracing::Instrument;
+
 use crate::{
     auth::Authenticator,
-    config::BffConfig,
+    config::{BffConfig, EdgeConfig},
     jwks::Jwks,
-    proxy::{BackendUrlError, Gate, UserProxy, backend},
+    proxy::{BackendUrlError, Gate, REQUEST_ID_HEADER, UserProxy, backend},
+    ratelimit::{Limit, RateLimiter},
 };
 
 /// Errors building the BFF.
@@ -51,7 +65,7 @@ pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, Sta
     let authenticator = match &config.oidc.issuer {
         Some(issuer) => {
             let url = config.oidc.jwks_url().ok_or_else(|| StartupError::Jwks(issuer.clone()))?;
-            let redis = deps.redis.map(|r| (r, format!("{}jwks:{issuer}", deps.redis_prefix)));
+            let redis = deps.redis.clone().map(|r| (r, format!("{}jwks:{issuer}", deps.redis_prefix)));
             let jwks = Jwks::new(
                 url,
                 Duration::from_secs(config.oidc.jwks_cache_secs),
@@ -65,7 +79,15 @@ pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, Sta
             None
         }
     };
-    let gate = Arc::new(Gate { authenticator, identity: deps.identity });
+    let edge = &config.edge;
+    let gate = Arc::new(Gate {
+        authenticator,
+        identity: deps.identity,
+        limiter: RateLimiter::new(deps.redis, &deps.redis_prefix),
+        anonymous: Limit { per_minute: edge.anonymous_per_minute, burst: edge.anonymous_burst },
+        user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
+        trusted_proxies: edge.trusted_proxies.clone(),
+    });
     let users = Arc::new(UserProxy::new(&config.user_service_url, gate.clone())?);
     let router = users.register(connectrpc::Router::new());
 
@@ -75,7 +97,70 @@ pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, Sta
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/ready", get(ready))
         .with_state(readiness);
-    Ok(Server::bind("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME]).await?.with_routes(probes))
+    let limits = connectrpc::Limits::default().with_max_request_body_size(edge.max_request_bytes);
+    let deadline = Duration::from_secs(edge.max_deadline_secs);
+    let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
+    let server = Server::bind_with("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME], |service| {
+        service.with_limits(limits).with_deadline_policy(policy)
+    })
+    .await?;
+    Ok(server.with_routes(probes).map_app(|app| edge_layers(app, edge)))
+}
+
+/// Request ids (kept when a client sends a sane one, made otherwise; echoed in the response, logged with every
+/// line of the request, and passed to the backends) and CORS for the configured origins.
+fn edge_layers(app: axum::Router, edge: &EdgeConfig) -> axum::Router {
+    let request_id = HeaderName::from_static(REQUEST_ID_HEADER);
+    let app = app
+        .layer(axum::middleware::from_fn(log_with_request_id))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(axum::middleware::map_request(drop_unsafe_request_id));
+    let origins: Vec<HeaderValue> = edge.cors_allowed_origins.iter().filter_map(|o| o.parse().ok()).collect();
+    if origins.is_empty() {
+        return app;
+    }
+    let header = |name: &'static str| HeaderName::from_static(name);
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([
+            header("content-type"),
+            header("authorization"),
+            header("connect-protocol-version"),
+            header("connect-timeout-ms"),
+            header("grpc-timeout"),
+            header("x-grpc-web"),
+            header("x-user-agent"),
+            header(REQUEST_ID_HEADER),
+        ])
+        .expose_headers([
+            header("grpc-status"),
+            header("grpc-message"),
+            header("grpc-status-details-bin"),
+            header("retry-after"),
+            header(REQUEST_ID_HEADER),
+        ])
+        .max_age(Duration::from_secs(2 * 3600));
+    app.layer(cors)
+}
+
+/// A client's own request id is kept only if it is short and plain, so it cannot flood or forge log lines.
+async fn drop_unsafe_request_id(mut request: Request) -> Request {
+    let sane = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .is_some_and(|v| v.len() <= 64 && v.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b)));
+    if !sane {
+        request.headers_mut().remove(REQUEST_ID_HEADER);
+    }
+    request
+}
+
+async fn log_with_request_id(request: Request, next: Next) -> Response {
+    let id = request.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let span = tracing::info_span!("request", request_id = %id, path = %request.uri().path());
+    next.run(request).instrument(span).await
 }
 
 /// Ready when every backend reports SERVING and the issuer's keys can be had.

@@ -1,0 +1,176 @@
+//! The BFF's edge: rate limits (per IP, per user, shared, not fooled by forged forwarding headers), CORS,
+//! request size, deadlines and request ids.
+
+use ec_e2e::{TestPlatform, browser::sign_in};
+use serde_json::{Value, json};
+
+const CREATE_USER: &str = "/user.v1.UserService/CreateUser";
+
+async fn post(platform: &TestPlatform, path: &str, headers: &[(&str, &str)], body: String) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}{path}", platform.bff_url()))
+        .header("content-type", "application/json")
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+fn sign_up_body(i: usize) -> String {
+    json!({"email": format!("user{i}@example.com"), "password": "correct horse"}).to_string()
+}
+
+async fn limited(anonymous_burst: u32, trusted: &[&str]) -> TestPlatform {
+    let trusted: Vec<ipnet::IpNet> = trusted.iter().map(|n| n.parse().unwrap()).collect();
+    TestPlatform::start_with(|config| {
+        config.bff.edge.anonymous_burst = anonymous_burst;
+        config.bff.edge.anonymous_per_minute = 1;
+        config.bff.edge.trusted_proxies = trusted;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn anonymous_calls_past_the_burst_get_429_with_retry_after_even_with_forged_forwarding_headers() {
+    let platform = limited(3, &[]).await;
+    for i in 0..3 {
+        let response =
+            post(&platform, CREATE_USER, &[("x-forwarded-for", &format!("203.0.113.{i}"))], sign_up_body(i)).await;
+        assert_eq!(response.status(), 200);
+    }
+    // A new X-Forwarded-For from an untrusted peer does not make a new client.
+    let response = post(&platform, CREATE_USER, &[("x-forwarded-for", "198.51.100.77")], sign_up_body(9)).await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "resource_exhausted");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM user_service.users").fetch_one(&platform.database.pool).await.unwrap();
+    assert_eq!(stored, 3, "the refused call did nothing");
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket() {
+    let platform = limited(1, &["127.0.0.1/32"]).await;
+    for i in 0..4 {
+        let client = format!("203.0.113.{i}");
+        let response = post(&platform, CREATE_USER, &[("x-forwarded-for", &client)], sign_up_body(i)).await;
+        assert_eq!(response.status(), 200, "client {client}");
+    }
+    let response = post(&platform, CREATE_USER, &[("x-forwarded-for", "203.0.113.0")], sign_up_body(7)).await;
+    assert_eq!(response.status(), 429, "the same client again");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn signed_in_users_are_limited_per_user() {
+    let platform = TestPlatform::start_with(|config| {
+        config.bff.edge.user_burst = 2;
+        config.bff.edge.user_per_minute = 1;
+    })
+    .await;
+    let response = post(&platform, CREATE_USER, &[], sign_up_body(1)).await;
+    let id = response.json::<Value>().await.unwrap()["user"]["id"].as_str().unwrap().to_owned();
+    let tokens = sign_in(&platform, "user1@example.com", "correct horse").await;
+    let bearer = format!("Bearer {}", tokens["access_token"].as_str().unwrap());
+    let headers = [("authorization", bearer.as_str())];
+    for expected in [200, 200, 429] {
+        let response = post(&platform, "/user.v1.UserService/GetUser", &headers, json!({ "id": id }).to_string()).await;
+        assert_eq!(response.status(), expected);
+    }
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn cors_answers_preflights_for_configured_origins_only() {
+    let platform = TestPlatform::start_with(|config| {
+        config.bff.edge.cors_allowed_origins = vec!["https://shop.example".into()];
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        reqwest::Client::new()
+            .request(reqwest::Method::OPTIONS, format!("{}{CREATE_USER}", platform.bff_url()))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type,connect-protocol-version,authorization")
+            .send()
+    };
+
+    let allowed = preflight("https://shop.example").await.unwrap();
+    assert_eq!(allowed.status(), 200);
+    let headers = allowed.headers();
+    assert_eq!(headers["access-control-allow-origin"], "https://shop.example");
+    let allow_headers = headers["access-control-allow-headers"].to_str().unwrap();
+    assert!(allow_headers.contains("connect-protocol-version") && allow_headers.contains("authorization"));
+
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert!(refused.headers().get("access-control-allow-origin").is_none());
+
+    let response = reqwest::Client::new()
+        .post(format!("{}{CREATE_USER}", platform.bff_url()))
+        .header("origin", "https://shop.example")
+        .header("content-type", "application/json")
+        .body(sign_up_body(1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["access-control-allow-origin"], "https://shop.example");
+    let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("grpc-status") && exposed.contains("retry-after"), "{exposed}");
+
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_refused_before_reaching_a_service() {
+    let platform = TestPlatform::start().await;
+    let body = json!({"email": "a@example.com", "password": "x".repeat(300 * 1024)}).to_string();
+    let response = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
+        .post(format!("{}{CREATE_USER}", platform.bff_url()))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let error: Value = response.json().await.unwrap();
+    assert_eq!((status.as_u16(), error["code"].as_str()), (429, Some("resource_exhausted")), "{error}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_deadline_too_short_for_the_work_ends_the_call_with_deadline_exceeded() {
+    let platform = TestPlatform::start().await;
+    // Hashing a password alone takes longer than a millisecond.
+    let response = post(&platform, CREATE_USER, &[("connect-timeout-ms", "1")], sign_up_body(1)).await;
+    let status = response.status();
+    let error: Value = response.json().await.unwrap();
+    assert_eq!(error["code"], "deadline_exceeded", "{status} {error}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_a_sane_client_id_is_kept() {
+    let platform = TestPlatform::start().await;
+
+    let response = post(&platform, CREATE_USER, &[], sign_up_body(1)).await;
+    let id = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+
+    let response = post(&platform, CREATE_USER, &[("x-request-id", "checkout-42.retry_1")], sign_up_body(2)).await;
+    assert_eq!(response.headers()["x-request-id"], "checkout-42.retry_1");
+
+    let forged = "a\"}{\"level\":\"error";
+    let response = post(&platform, CREATE_USER, &[("x-request-id", forged)], sign_up_body(3)).await;
+    let id = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "a forged id is replaced: {id}");
+
+    platform.stop().await;
+}
