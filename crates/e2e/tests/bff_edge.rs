@@ -174,3 +174,34 @@ async fn every_response_carries_a_request_id_and_a_sane_client_id_is_kept() {
 
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_procedure_protocol_and_code_and_auth_failures_by_reason() {
+    let platform = limited(2, &[]).await;
+    post(&platform, CREATE_USER, &[], sign_up_body(1)).await;
+    post(
+        &platform,
+        "/user.v1.UserService/GetUser",
+        &[("authorization", "Bearer not.a.jwt")],
+        json!({"id": "x"}).to_string(),
+    )
+    .await;
+    post(&platform, CREATE_USER, &[], sign_up_body(2)).await;
+
+    let text = reqwest::get(format!("{}/metrics", platform.bff_url())).await.unwrap().text().await.unwrap();
+    let has = |needle: &[&str]| text.lines().any(|line| needle.iter().all(|n| line.contains(n)));
+    assert!(
+        has(&[
+            "ec_bff_requests_total{",
+            "procedure=\"/user.v1.UserService/CreateUser\"",
+            "protocol=\"connect\"",
+            "code=\"ok\""
+        ]),
+        "{text}"
+    );
+    assert!(has(&["ec_bff_requests_total{", "UserService/CreateUser", "code=\"resource_exhausted\""]), "{text}");
+    assert!(has(&["ec_bff_request_duration_seconds_bucket{", "UserService/CreateUser"]), "{text}");
+    assert!(has(&["ec_bff_auth_failures_total{", "reason=\"malformed\""]), "{text}");
+    assert!(has(&["ec_bff_rate_limited_total{", "class=\"anonymous\""]), "{text}");
+    platform.stop().await;
+}

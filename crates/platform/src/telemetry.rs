@@ -3,6 +3,9 @@
 //! Logs are JSON lines by default (one object per event, with the span fields), which is what a log pipeline
 //! wants; `pretty` is for a developer's terminal. The filter is `RUST_LOG` (default `info`).
 
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
 /// The shape of log lines.
@@ -34,4 +37,20 @@ pub fn init(args: &LogArgs) {
     };
     // An error only means a subscriber is already installed, which is what we want.
     drop(result);
+}
+
+/// The process's Prometheus recorder, installed on first use; render it to serve `/metrics`. One per process,
+/// shared by every server in it (the metric names say which component counts).
+pub fn metrics() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+            PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .expect("fixed buckets are valid")
+                .install_recorder()
+                .expect("no other metrics recorder is installed")
+        })
+        .clone()
 }

@@ -135,13 +135,10 @@ impl Jwks {
             }
         }
         tracing::info!(url = %self.url, "fetching the issuer's JWKS");
-        let response =
-            self.http.get(self.url.clone()).send().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
-        if !response.status().is_success() {
-            return Err(JwksError::Unavailable(format!("HTTP {}", response.status())));
-        }
-        let text = response.text().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
-        let set: JwkSet = serde_json::from_str(&text).map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let fetched = self.fetch_from_issuer().await;
+        metrics::counter!("ec_bff_jwks_fetches_total", "result" => if fetched.is_ok() { "ok" } else { "error" })
+            .increment(1);
+        let (text, set) = fetched?;
         if let Some((redis, key)) = &self.redis {
             let mut redis = redis.clone();
             let stored: Result<(), _> = redis::cmd("SET")
@@ -156,5 +153,16 @@ impl Jwks {
             }
         }
         Ok(set)
+    }
+
+    async fn fetch_from_issuer(&self) -> Result<(String, JwkSet), JwksError> {
+        let response =
+            self.http.get(self.url.clone()).send().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        if !response.status().is_success() {
+            return Err(JwksError::Unavailable(format!("HTTP {}", response.status())));
+        }
+        let text = response.text().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let set = serde_json::from_str(&text).map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        Ok((text, set))
     }
 }

@@ -14,12 +14,14 @@
 //! goes to the backends signed with the internal secret ([`ec_platform::identity`]). `/health` says the process
 //! is up; `/ready` that the backends serve and the issuer's keys can be had.
 //!
-//! Status: rate limiting, CORS, `/metrics`, the deadline cap and the request body limit are not built yet, so
-//! the BFF should not be exposed to the internet until they are.
+//! At the edge ([`startup`]): token-bucket rate limits per client IP and per user ([`ratelimit`], shared through
+//! Redis), client IPs from forwarding headers only behind trusted proxies, CORS for configured origins, a
+//! request body limit, a deadline cap, request ids, and Prometheus metrics at `/metrics` ([`metrics`]).
 
 pub mod auth;
 pub mod config;
 pub mod jwks;
+pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
 pub mod startup;

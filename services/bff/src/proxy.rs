@@ -67,7 +67,14 @@ pub struct Gate {
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
-fn too_many(retry_after: std::time::Duration) -> ConnectError {
+fn too_many(class: &'static str) -> impl Fn(std::time::Duration) -> ConnectError {
+    move |retry_after| {
+        metrics::counter!("ec_bff_rate_limited_total", "class" => class).increment(1);
+        retry_later(retry_after)
+    }
+}
+
+fn retry_later(retry_after: std::time::Duration) -> ConnectError {
     let seconds = retry_after.as_secs_f64().ceil().max(1.0) as u64;
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::RETRY_AFTER, seconds.into());
@@ -104,7 +111,7 @@ impl Gate {
         let Some(ip) = self.client(ctx) else {
             return Ok(());
         };
-        self.limiter.admit(&format!("ip:{ip}"), self.anonymous).await.map_err(too_many)
+        self.limiter.admit(&format!("ip:{ip}"), self.anonymous).await.map_err(too_many("anonymous"))
     }
 
     /// The signed-in caller, or `unauthenticated` with no detail that helps an attacker. Failed attempts count
@@ -116,7 +123,7 @@ impl Gate {
         };
         match verified {
             Ok(Some(caller)) => {
-                self.limiter.admit(&format!("user:{}", caller.user_id), self.user).await.map_err(too_many)?;
+                self.limiter.admit(&format!("user:{}", caller.user_id), self.user).await.map_err(too_many("user"))?;
                 Ok(caller)
             }
             Ok(None) => {
@@ -125,6 +132,7 @@ impl Gate {
             }
             Err(reason) => {
                 tracing::info!(%reason, path = ctx.path().unwrap_or_default(), "access token refused");
+                crate::metrics::auth_failure(&reason);
                 self.anonymous(ctx).await?;
                 Err(unauthenticated())
             }

@@ -101,12 +101,14 @@ impl RateLimiter {
                 Ok(wait) => {
                     if self.degraded.swap(false, Ordering::Relaxed) {
                         tracing::info!("Redis is back; rate limits are shared again");
+                        metrics::gauge!("ec_bff_rate_limit_local_fallback").set(0.0);
                     }
                     return if wait == 0 { Ok(()) } else { Err(Duration::from_millis(wait)) };
                 }
                 Err(e) => {
                     if !self.degraded.swap(true, Ordering::Relaxed) {
                         tracing::warn!(error = %e, "Redis failed; rate limits fall back to this process");
+                        metrics::gauge!("ec_bff_rate_limit_local_fallback").set(1.0);
                     }
                 }
             }

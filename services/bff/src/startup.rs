@@ -93,15 +93,17 @@ pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, Sta
 
     let (connection, client_config) = backend(&config.user_service_url)?;
     let readiness = Arc::new(Readiness { gate, user_health: HealthClient::new(connection, client_config) });
+    let prometheus = ec_platform::telemetry::metrics();
     let probes = axum::Router::new()
         .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/ready", get(ready))
+        .route("/metrics", get(move || std::future::ready(prometheus.render())))
         .with_state(readiness);
     let limits = connectrpc::Limits::default().with_max_request_body_size(edge.max_request_bytes);
     let deadline = Duration::from_secs(edge.max_deadline_secs);
     let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
     let server = Server::bind_with("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME], |service| {
-        service.with_limits(limits).with_deadline_policy(policy)
+        service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
     })
     .await?;
     Ok(server.with_routes(probes).map_app(|app| edge_layers(app, edge)))
