@@ -56,10 +56,10 @@ ensure_tools() {
     cargo install cargo-nextest --locked
   fi
   cargo nextest --version | head -n 1
-  if [ ! -x node_modules/.bin/buf ]; then
-    npm ci --no-audit --no-fund
-  fi
-  echo "buf $(node_modules/.bin/buf --version)"
+  # The pinned JavaScript tools: buf (lint, buf curl) and the Node Connect clients the tests drive.
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "buf $(node_modules/.bin/buf --version), node $(node --version)"
+  node_modules/.bin/buf generate --template clients/node/buf.gen.yaml
 }
 
 ensure_tools
