@@ -11,6 +11,7 @@
 //! - [`cache`]: the optional Redis connection.
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
+//! - [`net`]: the client's address behind trusted proxies.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 //! - [`testing`]: a fresh PostgreSQL database per test.
@@ -19,6 +20,7 @@ pub mod cache;
 pub mod config;
 pub mod db;
 pub mod identity;
+pub mod net;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

@@ -3,8 +3,8 @@
 //! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
 //! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` is
 //! required, `nbf` and `iat` get a small leeway, and `sub` must be an account id. Roles come from `roles` at the
-//! top level or under `ext` (Hydra puts consent claims there). Every failure is the same `unauthenticated`
-//! answer to the client; the reason is only logged.
+//! top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or `scope` (a
+//! string). Every failure is the same `unauthenticated` answer to the client; the reason is logged and counted.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -45,6 +45,15 @@ pub enum AuthError {
     Claims,
 }
 
+/// What a verified access token says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The account and its roles.
+    pub caller: Caller,
+    /// The granted scopes, from `scp` (an array, as Hydra writes it) or `scope` (a space-separated string).
+    pub scopes: Vec<String>,
+}
+
 /// Verifies access tokens of one issuer for one audience.
 #[derive(Debug)]
 pub struct Authenticator {
@@ -76,11 +85,11 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        self.verify(token).await.map(Some)
+        self.verify(token).await.map(|verified| Some(verified.caller))
     }
 
     /// Verifies one token.
-    pub async fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+    pub async fn verify(&self, token: &str) -> Result<Token, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::Algorithm);
@@ -128,7 +137,20 @@ impl Authenticator {
             .and_then(Value::as_array)
             .map(|names| names.iter().filter_map(Value::as_str).filter_map(Role::parse).collect())
             .unwrap_or_else(|| vec![Role::Customer]);
-        Ok(Caller { user_id, roles })
+        let scopes = scopes(&claims).ok_or(AuthError::Claims)?;
+        Ok(Token { caller: Caller { user_id, roles }, scopes })
+    }
+}
+
+/// The granted scopes: `scp` as an array of strings, else `scope` as a space-separated string, else none.
+/// `None` when either claim is there but malformed.
+fn scopes(claims: &Value) -> Option<Vec<String>> {
+    match (claims.get("scp"), claims.get("scope")) {
+        (Some(Value::Array(items)), _) => items.iter().map(|s| s.as_str().map(String::from)).collect(),
+        (Some(_), _) => None,
+        (None, Some(Value::String(list))) => Some(list.split_whitespace().map(String::from).collect()),
+        (None, Some(_)) => None,
+        (None, None) => Some(Vec::new()),
     }
 }
 
@@ -145,5 +167,22 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
         Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
         Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
         Some(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::scopes;
+
+    #[test]
+    fn scopes_come_from_scp_or_scope() {
+        assert_eq!(scopes(&json!({"scp": ["openid", "email"]})), Some(vec!["openid".into(), "email".into()]));
+        assert_eq!(scopes(&json!({"scope": "openid  email"})), Some(vec!["openid".into(), "email".into()]));
+        assert_eq!(scopes(&json!({})), Some(vec![]));
+        assert_eq!(scopes(&json!({"scp": "openid"})), None);
+        assert_eq!(scopes(&json!({"scp": [1]})), None);
+        assert_eq!(scopes(&json!({"scope": ["openid"]})), None);
     }
 }

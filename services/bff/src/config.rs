@@ -80,16 +80,8 @@ pub struct EdgeConfig {
 
     /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is believed. A peer not in the list
     /// is the client, whatever its headers say.
-    #[arg(id = "trusted_proxies", long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    #[arg(id = "trusted_proxies", long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = ec_platform::net::parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
-}
-
-/// An IP range (`10.0.0.0/8`) or a single address (`10.0.0.7`).
-fn parse_network(value: &str) -> Result<ipnet::IpNet, String> {
-    value
-        .parse::<ipnet::IpNet>()
-        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
-        .map_err(|_| format!("{value:?} is neither an IP address nor a CIDR range"))
 }
 
 /// Which access tokens the BFF accepts.

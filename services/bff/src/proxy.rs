@@ -16,7 +16,10 @@ use connectrpc::{
 };
 use std::net::IpAddr;
 
-use ec_platform::identity::{Caller, IdentityVerifier};
+use ec_platform::{
+    identity::{Caller, IdentityVerifier},
+    net::client_ip,
+};
 use ec_proto::user::v1::{
     ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
     DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest, ListUsersResponse, SetUserRoleRequest,
@@ -79,21 +82,6 @@ fn retry_later(retry_after: std::time::Duration) -> ConnectError {
     let mut headers = http::HeaderMap::new();
     headers.insert(http::header::RETRY_AFTER, seconds.into());
     ConnectError::resource_exhausted(format!("too many requests; retry in {seconds} s")).with_headers(headers)
-}
-
-/// The client's address: the peer, unless the peer is a trusted proxy, in which case the right-most address
-/// of X-Forwarded-For that is not itself a trusted proxy (entries further left are the client's own claims).
-pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[ipnet::IpNet]) -> IpAddr {
-    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
-    }
-    forwarded_for
-        .into_iter()
-        .flat_map(|header| header.rsplit(','))
-        .map_while(|entry| entry.trim().parse::<IpAddr>().ok())
-        .find(|ip| !is_trusted(ip))
-        .unwrap_or(peer)
 }
 
 fn unauthenticated() -> ConnectError {
@@ -265,32 +253,5 @@ impl UserService for UserProxy {
         let caller = self.gate.signed_in(&ctx).await?;
         admin(&caller)?;
         forward!(self, ctx, Some(&caller), set_user_role_with_options, request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn nets(list: &[&str]) -> Vec<ipnet::IpNet> {
-        list.iter().map(|n| n.parse().unwrap()).collect()
-    }
-
-    #[test]
-    fn an_untrusted_peer_is_the_client_whatever_it_forwards() {
-        let peer: IpAddr = "203.0.113.9".parse().unwrap();
-        assert_eq!(client_ip(peer, Some("1.2.3.4"), &nets(&["10.0.0.0/8"])), peer);
-        assert_eq!(client_ip(peer, Some("1.2.3.4"), &[]), peer);
-    }
-
-    #[test]
-    fn behind_trusted_proxies_the_rightmost_untrusted_address_is_the_client() {
-        let proxy: IpAddr = "10.0.0.2".parse().unwrap();
-        let trusted = nets(&["10.0.0.0/8"]);
-        // The client claimed 1.2.3.4 itself; the proxies saw 198.51.100.7.
-        let header = "1.2.3.4, 198.51.100.7, 10.0.0.5";
-        assert_eq!(client_ip(proxy, Some(header), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(client_ip(proxy, None, &trusted), proxy);
-        assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
     }
 }

@@ -99,9 +99,10 @@ fn raw(header: Value, claims: &Value, signature: &[u8]) -> String {
 #[tokio::test]
 async fn a_well_formed_token_names_its_caller_and_roles() {
     let f = Fixture::new().await;
-    let caller = f.auth.verify(&f.key.sign(&claims())).await.unwrap();
-    assert_eq!(caller.user_id.to_string(), USER);
-    assert_eq!(caller.roles, vec![Role::Customer, Role::Admin]);
+    let token = f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    assert_eq!(token.caller.user_id.to_string(), USER);
+    assert_eq!(token.caller.roles, vec![Role::Customer, Role::Admin]);
+    assert_eq!(token.scopes, vec!["openid".to_owned()]);
 }
 
 #[tokio::test]

@@ -51,6 +51,11 @@ pub struct LoginConfig {
     )]
     pub max_failures_per_ip: u32,
 
+    /// Proxies (IPs or CIDR ranges, comma-separated) in front of the login pages whose X-Forwarded-For is
+    /// believed, so the per-IP throttle sees clients, not the load balancer.
+    #[arg(id = "login_trusted_proxies", long = "login-trusted-proxies", env = "LOGIN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = ec_platform::net::parse_network)]
+    pub trusted_proxies: Vec<ec_platform::net::IpNet>,
+
     /// Length of the lockout window, in minutes.
     #[arg(
         id = "login_lockout_minutes",

@@ -58,6 +58,7 @@ pub async fn build(config: &UserConfig, deps: Dependencies) -> Result<UserServer
                 throttle: Throttle::new(limits, deps.redis, &deps.redis_prefix),
                 remember_for: i64::from(config.login.remember_days) * 24 * 3600,
                 secure_cookies: config.login.secure_cookies,
+                trusted_proxies: config.login.trusted_proxies.clone(),
             };
             Some(Server::http("login", config.login.addr, login::router(Arc::new(app))).await?)
         }

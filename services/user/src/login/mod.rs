@@ -24,7 +24,7 @@ use std::{net::SocketAddr, sync::Arc};
 use axum::{
     Router,
     extract::{ConnectInfo, DefaultBodyLimit, Query, State},
-    http::StatusCode,
+    http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -53,6 +53,8 @@ pub struct LoginApp {
     pub remember_for: i64,
     /// Mark cookies `Secure` (set when the pages are served over HTTPS, as in production).
     pub secure_cookies: bool,
+    /// Proxies whose X-Forwarded-For is believed for the per-IP throttle.
+    pub trusted_proxies: Vec<ec_platform::net::IpNet>,
 }
 
 /// The app's routes.
@@ -167,9 +169,12 @@ struct LoginForm {
 async fn login_submit(
     State(app): State<Arc<LoginApp>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let client = ec_platform::net::client_ip(peer.ip(), forwarded, &app.trusted_proxies);
     if !csrf::verify(&jar, &form.csrf_token) {
         return forged();
     }
@@ -203,7 +208,7 @@ async fn login_submit(
 
     // Throttle by the address as normalised for uniqueness, so case and spacing do not buy extra attempts.
     let throttle_key = form.email.trim().to_lowercase();
-    if let Verdict::Locked { retry_after } = app.throttle.check(&throttle_key, peer.ip()).await {
+    if let Verdict::Locked { retry_after } = app.throttle.check(&throttle_key, client).await {
         let minutes = retry_after.as_secs().div_ceil(60).max(1);
         let text = format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
         return again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
@@ -222,7 +227,7 @@ async fn login_submit(
             }
         }
         Err(Error::InvalidCredentials) => {
-            app.throttle.record_failure(&throttle_key, peer.ip()).await;
+            app.throttle.record_failure(&throttle_key, client).await;
             again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)
         }
         Err(e) => internal(e),
