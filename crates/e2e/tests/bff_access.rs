@@ -133,3 +133,34 @@ async fn a_token_of_a_deleted_account_reaches_nothing() {
 
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn signed_in_reads_are_also_served_as_connect_get_requests() {
+    let platform = TestPlatform::start().await;
+    let alice = sign_up(&platform, "alice@example.com").await;
+    let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
+    let message = json!({ "id": alice }).to_string();
+
+    let response = reqwest::Client::new()
+        .get(format!("{}/user.v1.UserService/GetUser", platform.bff_url()))
+        .query(&[("encoding", "json"), ("message", message.as_str())])
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["user"]["id"], alice.as_str());
+
+    // Writes are never served over GET.
+    let response = reqwest::Client::new()
+        .get(format!("{}/user.v1.UserService/DeleteUser", platform.bff_url()))
+        .query(&[("encoding", "json"), ("message", message.as_str())])
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 405);
+
+    platform.stop().await;
+}
