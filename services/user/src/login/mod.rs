@@ -120,6 +120,18 @@ fn missing_challenge() -> Response {
     )
 }
 
+/// What every form post must have: a CSRF token matching the cookie, and a challenge. `Some` is the page
+/// refusing the post.
+fn refuse_form(jar: &CookieJar, csrf_token: &str, challenge: &str) -> Option<Response> {
+    if !csrf::verify(jar, csrf_token) {
+        return Some(forged());
+    }
+    if challenge.is_empty() {
+        return Some(missing_challenge());
+    }
+    None
+}
+
 async fn login_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
     if query.login_challenge.is_empty() {
         return missing_challenge();
@@ -175,11 +187,8 @@ async fn login_submit(
 ) -> Response {
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let client = ec_platform::net::client_ip(peer.ip(), forwarded, &app.trusted_proxies);
-    if !csrf::verify(&jar, &form.csrf_token) {
-        return forged();
-    }
-    if form.challenge.is_empty() {
-        return missing_challenge();
+    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
+        return refused;
     }
     if form.action == "cancel" {
         let reject =
@@ -341,11 +350,8 @@ struct ConsentForm {
 }
 
 async fn consent_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<ConsentForm>) -> Response {
-    if !csrf::verify(&jar, &form.csrf_token) {
-        return forged();
-    }
-    if form.challenge.is_empty() {
-        return missing_challenge();
+    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
+        return refused;
     }
     if form.action != "allow" {
         return deny_consent(&app, &form.challenge, "The user denied access.").await;
@@ -389,11 +395,8 @@ struct LogoutForm {
 }
 
 async fn logout_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<LogoutForm>) -> Response {
-    if !csrf::verify(&jar, &form.csrf_token) {
-        return forged();
-    }
-    if form.challenge.is_empty() {
-        return missing_challenge();
+    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
+        return refused;
     }
     if form.action == "logout" {
         return match app.hydra.accept_logout(&form.challenge).await {
