@@ -1,10 +1,13 @@
-//! Brute-force protection for the login page: failed sign-ins are counted per account (normalised email)
-//! and per client IP in fixed windows; at the limit, that account or IP is locked out until the window ends.
-//! A successful sign-in clears the account's count.
+//! Brute-force protection for the login page: sign-in attempts are counted per account (normalised email)
+//! and per client IP in fixed windows; past the limit, that account or IP is locked out until the window ends.
 //!
-//! With Redis the counters are shared by every replica: one Lua script increments and sets the expiry
-//! atomically, so concurrent failures are all counted. Without Redis, or while Redis is failing, they are kept
-//! in process (and the fallback is logged). Emails are stored only as SHA-256 digests.
+//! An attempt is counted *before* the password is checked ([`Throttle::begin`]), and a successful one is
+//! given back afterwards ([`Throttle::succeeded`]: the account's count is cleared, the IP's decremented). So
+//! a burst of parallel guesses cannot all slip past the check while none has been counted yet.
+//!
+//! With Redis the counters are shared by every replica: one Lua script increments, sets the expiry and reads
+//! it atomically. Without Redis, or while Redis is failing, they are kept in process (and the fallback is
+//! logged). Emails are stored only as SHA-256 digests.
 
 use std::{
     collections::HashMap,
@@ -18,9 +21,9 @@ use redis::aio::ConnectionManager;
 /// Limits of the login throttle.
 #[derive(Clone, Debug)]
 pub struct ThrottleLimits {
-    /// Failed sign-ins per account per window.
+    /// Attempts per account per window (successful ones are given back).
     pub per_account: u32,
-    /// Failed sign-ins per client IP per window.
+    /// Attempts per client IP per window (successful ones are given back).
     pub per_ip: u32,
     /// Window length, which is also the lockout length.
     pub window: Duration,
@@ -46,10 +49,15 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
-const INCREMENT: &str = r"
+const COUNT: &str = r"
 local n = redis.call('INCR', KEYS[1])
 if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+return {n, redis.call('PTTL', KEYS[1])}
+";
+
+const GIVE_BACK: &str = r"
+if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+return 0
 ";
 
 impl Throttle {
@@ -57,92 +65,69 @@ impl Throttle {
     pub fn new(limits: ThrottleLimits, redis: Option<ConnectionManager>, prefix: &str) -> Self {
         Self {
             limits,
-            redis: redis.map(|r| (r, format!("{prefix}login-failures:"))),
+            redis: redis.map(|r| (r, format!("{prefix}login-attempts:"))),
             local: Mutex::new(HashMap::new()),
         }
     }
 
-    fn keys(email: &str, ip: IpAddr) -> [(String, bool); 2] {
-        [(format!("account:{}", sha256_hex(email)), true), (format!("ip:{ip}"), false)]
+    fn account_key(email: &str) -> String {
+        format!("account:{}", sha256_hex(email))
     }
 
-    fn limit(&self, is_account: bool) -> u32 {
-        if is_account { self.limits.per_account } else { self.limits.per_ip }
+    fn ip_key(ip: IpAddr) -> String {
+        format!("ip:{ip}")
     }
 
-    /// Whether `email` may try to sign in from `ip` now.
-    pub async fn check(&self, email: &str, ip: IpAddr) -> Verdict {
-        let mut longest = None;
-        for (key, is_account) in Self::keys(email, ip) {
-            let (count, remaining) = self.read(&key).await;
-            if count >= self.limit(is_account) {
-                longest = longest.max(Some(remaining));
+    /// Counts an attempt by `email` from `ip`, and says whether it may go ahead.
+    pub async fn begin(&self, email: &str, ip: IpAddr) -> Verdict {
+        let mut locked = None;
+        for (key, limit) in
+            [(Self::account_key(email), self.limits.per_account), (Self::ip_key(ip), self.limits.per_ip)]
+        {
+            let (count, remaining) = self.count(&key).await;
+            if count > limit {
+                locked = locked.max(Some(remaining));
             }
         }
-        match longest {
+        match locked {
             Some(retry_after) => Verdict::Locked { retry_after },
             None => Verdict::Allowed,
         }
     }
 
-    /// Counts a failed sign-in for `email` from `ip`.
-    pub async fn record_failure(&self, email: &str, ip: IpAddr) {
-        for (key, _) in Self::keys(email, ip) {
-            self.increment(&key).await;
-        }
-    }
-
-    /// Clears the account's failures after a successful sign-in (the IP's count stays).
-    pub async fn record_success(&self, email: &str) {
-        let [(key, _), _] = Self::keys(email, IpAddr::from([0, 0, 0, 0]));
+    /// After a successful sign-in: clears the account's count and gives the IP its attempt back.
+    pub async fn succeeded(&self, email: &str, ip: IpAddr) {
+        let account = Self::account_key(email);
+        let ip = Self::ip_key(ip);
         if let Some((redis, prefix)) = &self.redis {
             let mut redis = redis.clone();
-            let deleted: Result<(), _> = redis::cmd("DEL").arg(format!("{prefix}{key}")).query_async(&mut redis).await;
-            if let Err(e) = deleted {
-                tracing::warn!(error = %e, "Redis failed; clearing the login throttle in process only");
+            let cleared: Result<(), _> =
+                redis::cmd("DEL").arg(format!("{prefix}{account}")).query_async(&mut redis).await;
+            let given_back: Result<(), _> =
+                redis::Script::new(GIVE_BACK).key(format!("{prefix}{ip}")).invoke_async(&mut redis).await;
+            if let Err(e) = cleared.and(given_back) {
+                tracing::warn!(error = %e, "Redis failed; updating the login throttle in process only");
             }
         }
-        self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    }
-
-    async fn read(&self, key: &str) -> (u32, Duration) {
-        if let Some((redis, prefix)) = &self.redis {
-            let mut redis = redis.clone();
-            let full = format!("{prefix}{key}");
-            let result: Result<(Option<u32>, i64), _> =
-                redis::pipe().get(&full).pttl(&full).query_async(&mut redis).await;
-            match result {
-                Ok((count, ttl)) => {
-                    let local = self.read_local(key);
-                    let remaining = Duration::from_millis(ttl.max(0) as u64);
-                    return (count.unwrap_or(0).max(local.0), remaining.max(local.1));
-                }
-                Err(e) => tracing::warn!(error = %e, "Redis failed; using the in-process login throttle"),
-            }
-        }
-        self.read_local(key)
-    }
-
-    fn read_local(&self, key: &str) -> (u32, Duration) {
-        let now = Instant::now();
-        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        match local.get(key) {
-            Some((count, until)) if *until > now => (*count, *until - now),
-            _ => (0, Duration::ZERO),
+        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        local.remove(&account);
+        if let Some((count, _)) = local.get_mut(&ip) {
+            *count = count.saturating_sub(1);
         }
     }
 
-    async fn increment(&self, key: &str) {
+    /// Increments `key` and returns its count and the time left in its window.
+    async fn count(&self, key: &str) -> (u32, Duration) {
         if let Some((redis, prefix)) = &self.redis {
             let mut redis = redis.clone();
-            let counted: Result<u32, _> = redis::Script::new(INCREMENT)
+            let counted: Result<(u32, i64), _> = redis::Script::new(COUNT)
                 .key(format!("{prefix}{key}"))
                 .arg(self.limits.window.as_millis() as u64)
                 .invoke_async(&mut redis)
                 .await;
             match counted {
-                Ok(_) => return,
-                Err(e) => tracing::warn!(error = %e, "Redis failed; counting the login failure in process"),
+                Ok((count, ttl)) => return (count, Duration::from_millis(ttl.max(0) as u64)),
+                Err(e) => tracing::warn!(error = %e, "Redis failed; counting the login attempt in process"),
             }
         }
         let now = Instant::now();
@@ -150,6 +135,7 @@ impl Throttle {
         local.retain(|_, (_, until)| *until > now);
         let entry = local.entry(key.to_owned()).or_insert((0, now + self.limits.window));
         entry.0 += 1;
+        (entry.0, entry.1 - now)
     }
 }
 
@@ -182,26 +168,33 @@ mod tests {
             .expect("Redis must be running for these tests (see README: make test starts it)")
     }
 
+    /// A failed attempt: counted by `begin`, and nothing given back.
+    async fn fail(throttle: &Throttle, email: &str, ip: IpAddr) -> Verdict {
+        throttle.begin(email, ip).await
+    }
+
     async fn locks_after_the_limit_and_success_resets(throttle: &Throttle) {
         for _ in 0..3 {
-            assert_eq!(throttle.check("ada@example.com", HOME).await, Verdict::Allowed);
-            throttle.record_failure("ada@example.com", HOME).await;
+            assert_eq!(fail(throttle, "ada@example.com", HOME).await, Verdict::Allowed);
         }
-        let Verdict::Locked { retry_after } = throttle.check("ada@example.com", ELSEWHERE).await else {
+        let Verdict::Locked { retry_after } = throttle.begin("ada@example.com", ELSEWHERE).await else {
             panic!("the account is locked from anywhere");
         };
         assert!(retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60));
-        assert_eq!(throttle.check("bob@example.com", HOME).await, Verdict::Allowed, "other accounts are not");
+        assert_eq!(throttle.begin("bob@example.com", ELSEWHERE).await, Verdict::Allowed, "other accounts are not");
 
-        throttle.record_success("ada@example.com").await;
-        assert_eq!(throttle.check("ada@example.com", HOME).await, Verdict::Allowed);
+        throttle.succeeded("ada@example.com", ELSEWHERE).await;
+        assert_eq!(
+            throttle.begin("ada@example.com", ELSEWHERE).await,
+            Verdict::Allowed,
+            "a success clears the account"
+        );
 
-        // The address itself is limited too, across accounts: 3 failures so far, 2 more reach 5.
+        // The address itself is limited too, across accounts: 3 attempts so far, 2 more reach 5, the next is over.
         for user in ["c@example.com", "d@example.com"] {
-            throttle.record_failure(user, HOME).await;
+            assert_eq!(fail(throttle, user, HOME).await, Verdict::Allowed);
         }
-        assert!(matches!(throttle.check("e@example.com", HOME).await, Verdict::Locked { .. }));
-        assert_eq!(throttle.check("e@example.com", ELSEWHERE).await, Verdict::Allowed);
+        assert!(matches!(throttle.begin("e@example.com", HOME).await, Verdict::Locked { .. }));
     }
 
     #[tokio::test]
@@ -220,20 +213,21 @@ mod tests {
         let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
         let a = Throttle::new(limits(), Some(redis().await), &prefix);
         let b = Throttle::new(limits(), Some(redis().await), &prefix);
-        futures::join!(
-            a.record_failure("ada@example.com", HOME),
-            b.record_failure("ada@example.com", ELSEWHERE),
-            a.record_failure("ada@example.com", ELSEWHERE)
-        );
-        assert!(matches!(b.check("ada@example.com", HOME).await, Verdict::Locked { .. }));
-        assert!(matches!(a.check("ada@example.com", HOME).await, Verdict::Locked { .. }));
+        // Many parallel guesses at once: each is counted before any password is checked, so only the limit
+        // gets through, across both replicas.
+        let attempts = (0..10).map(|i| {
+            let throttle = if i % 2 == 0 { &a } else { &b };
+            throttle.begin("ada@example.com", if i % 3 == 0 { HOME } else { ELSEWHERE })
+        });
+        let verdicts = futures::future::join_all(attempts).await;
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Allowed).count(), 3);
     }
 
     #[tokio::test]
     async fn emails_are_not_stored_in_clear() {
         let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
         let throttle = Throttle::new(limits(), Some(redis().await), &prefix);
-        throttle.record_failure("secret.person@example.com", HOME).await;
+        throttle.begin("secret.person@example.com", HOME).await;
         let mut redis = redis().await;
         let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut redis).await.unwrap();
         assert_eq!(keys.len(), 2);

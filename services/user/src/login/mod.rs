@@ -217,14 +217,14 @@ async fn login_submit(
 
     // Throttle by the address as normalised for uniqueness, so case and spacing do not buy extra attempts.
     let throttle_key = form.email.trim().to_lowercase();
-    if let Verdict::Locked { retry_after } = app.throttle.check(&throttle_key, client).await {
+    if let Verdict::Locked { retry_after } = app.throttle.begin(&throttle_key, client).await {
         let minutes = retry_after.as_secs().div_ceil(60).max(1);
         let text = format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
         return again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
     }
     match accounts::verify_password(&app.pool, &form.email, form.password.clone()).await {
         Ok((user_id, _)) => {
-            app.throttle.record_success(&throttle_key).await;
+            app.throttle.succeeded(&throttle_key, client).await;
             let accepted = AcceptLogin {
                 subject: user_id.to_string(),
                 remember: form.remember.as_deref() == Some("true"),
@@ -235,10 +235,8 @@ async fn login_submit(
                 Err(e) => hydra_failed(e),
             }
         }
-        Err(Error::InvalidCredentials) => {
-            app.throttle.record_failure(&throttle_key, client).await;
-            again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)
-        }
+        // The attempt was counted before the check; a failure has nothing to add.
+        Err(Error::InvalidCredentials) => again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar),
         Err(e) => internal(e),
     }
 }
