@@ -20,17 +20,27 @@ pub const MAX_PAGE_SIZE: i32 = 100;
 /// Page size when the request asks for none.
 pub const DEFAULT_PAGE_SIZE: i32 = 20;
 
-/// A signed-in caller, or [`Error::Unauthenticated`].
-pub fn signed_in(caller: Option<&Caller>) -> Result<&Caller, Error> {
-    caller.ok_or(Error::Unauthenticated)
+/// Whether the caller is an admin *now*. The token's roles are a claim made when it was issued; a demoted or
+/// deleted admin's token says `admin` until it expires, so admin power is confirmed against the database.
+async fn is_admin(pool: &PgPool, caller: &Caller) -> Result<bool, Error> {
+    if !caller.is_admin() {
+        return Ok(false);
+    }
+    let current = db::find_user(pool, UserId(caller.user_id)).await?;
+    Ok(current.is_some_and(|user| user.roles.iter().any(|role| role == Role::Admin.as_str())))
 }
 
-fn may_act_for(caller: &Caller, id: UserId) -> Result<(), Error> {
-    if caller.may_act_for(id.0) { Ok(()) } else { Err(Error::PermissionDenied("you may only act on your own account")) }
+async fn admin(pool: &PgPool, caller: &Caller) -> Result<(), Error> {
+    if is_admin(pool, caller).await? { Ok(()) } else { Err(Error::PermissionDenied("this needs the admin role")) }
 }
 
-fn admin(caller: &Caller) -> Result<(), Error> {
-    if caller.is_admin() { Ok(()) } else { Err(Error::PermissionDenied("this needs the admin role")) }
+/// A caller acts on their own account; an admin on any.
+async fn may_act_for(pool: &PgPool, caller: &Caller, id: UserId) -> Result<(), Error> {
+    if caller.user_id == id.0 || is_admin(pool, caller).await? {
+        Ok(())
+    } else {
+        Err(Error::PermissionDenied("you may only act on your own account"))
+    }
 }
 
 /// Registers a customer account.
@@ -50,7 +60,7 @@ pub async fn create(
 
 /// Reads an account the caller may see.
 pub async fn get(pool: &PgPool, caller: &Caller, id: UserId) -> Result<UserRow, Error> {
-    may_act_for(caller, id)?;
+    may_act_for(pool, caller, id).await?;
     db::find_user(pool, id).await?.ok_or(Error::NotFound)
 }
 
@@ -62,7 +72,7 @@ pub async fn update(
     email: Option<Email>,
     name: NameChange<'_>,
 ) -> Result<UserRow, Error> {
-    may_act_for(caller, id)?;
+    may_act_for(pool, caller, id).await?;
     let row = db::update_user(pool, id, email.as_ref(), name).await?.ok_or(Error::NotFound)?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account updated");
     Ok(row)
@@ -93,7 +103,7 @@ pub async fn change_password(
 
 /// Soft-deletes an account the caller may act on.
 pub async fn delete(pool: &PgPool, caller: &Caller, id: UserId) -> Result<(), Error> {
-    may_act_for(caller, id)?;
+    may_act_for(pool, caller, id).await?;
     if !db::soft_delete_user(pool, id).await? {
         return Err(Error::NotFound);
     }
@@ -109,7 +119,7 @@ pub async fn list(
     page_token: &str,
     email_contains: &str,
 ) -> Result<(Vec<UserRow>, String), Error> {
-    admin(caller)?;
+    admin(pool, caller).await?;
     let size = match page_size {
         0 => DEFAULT_PAGE_SIZE,
         1..=MAX_PAGE_SIZE => page_size,
@@ -135,7 +145,7 @@ pub async fn list(
 
 /// Grants or revokes the admin role (admin only, never on oneself).
 pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, granted: bool) -> Result<UserRow, Error> {
-    admin(caller)?;
+    admin(pool, caller).await?;
     if role == Role::Customer {
         return Err(Error::InvalidArgument("every account has ROLE_CUSTOMER; it cannot be changed".into()));
     }

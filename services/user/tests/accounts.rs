@@ -428,3 +428,24 @@ async fn identity_metadata_without_the_internal_secret_is_refused() {
 
     service.stop().await;
 }
+
+#[tokio::test]
+async fn a_demoted_admins_token_no_longer_carries_admin_power() {
+    let service = Service::start().await;
+    let (bob, _) = service.sign_up("bob@example.com").await;
+    let (admin_user, admin) = service.sign_up_admin("admin@example.com").await;
+    let as_admin = service.users_as(Some(&admin));
+    assert!(as_admin.get_user(get(&bob.id)).await.is_ok());
+
+    // Demoted in the database (say, by another admin); the token still claims admin.
+    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer'] WHERE id = $1")
+        .bind(Uuid::parse_str(&admin_user.id).unwrap())
+        .execute(&service.database.pool)
+        .await
+        .unwrap();
+    assert_eq!(code(as_admin.get_user(get(&bob.id)).await), ErrorCode::PermissionDenied);
+    assert_eq!(code(as_admin.list_users(ListUsersRequest::default()).await), ErrorCode::PermissionDenied);
+    assert!(as_admin.get_user(get(&admin_user.id)).await.is_ok(), "their own account is still theirs");
+
+    service.stop().await;
+}
