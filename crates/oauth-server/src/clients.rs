@@ -147,6 +147,10 @@ impl Clients {
             if !client.is_public() && client.client_secret.as_deref().is_none_or(|s| s.len() < 16) {
                 return invalid("a confidential client needs a client_secret of 16 characters or more");
             }
+            let uris = client.redirect_uris.iter().chain(&client.post_logout_redirect_uris);
+            if uris.clone().any(|uri| url::Url::parse(uri).is_err()) {
+                return invalid("every redirect URI must be an absolute URL");
+            }
             if by_id.insert(id.clone(), client).is_some() {
                 return invalid("registered twice");
             }
@@ -157,5 +161,29 @@ impl Clients {
     /// The client with this id.
     pub fn get(&self, id: &str) -> Option<&Client> {
         self.0.get(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(id: &str, redirect: &str) -> Client {
+        serde_json::from_value(serde_json::json!({
+            "client_id": id, "redirect_uris": [redirect], "token_endpoint_auth_method": "none"
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn bad_clients_are_refused_at_start_up_not_at_request_time() {
+        assert!(Clients::new(vec![client("a", "https://app.example/cb")]).is_ok());
+        assert!(Clients::new(vec![client("a", "not a url")]).is_err());
+        assert!(Clients::new(vec![client("a", "https://x/cb"), client("a", "https://y/cb")]).is_err());
+        let confidential: Client = serde_json::from_value(serde_json::json!({
+            "client_id": "svc", "client_secret": "short", "grant_types": ["client_credentials"]
+        }))
+        .unwrap();
+        assert!(Clients::new(vec![confidential]).is_err(), "a short secret");
     }
 }

@@ -24,6 +24,10 @@ use crate::{
     },
 };
 
+/// Most authorization requests waiting for login or consent at once: anyone can start one, so their number is
+/// bounded (each also holds its request URL until it expires).
+const MAX_PENDING_FLOWS: usize = 10_000;
+
 /// Name of the cookie holding the login session id.
 pub const SESSION_COOKIE: &str = "ec_oauth_session";
 const CSRF_COOKIE_PREFIX: &str = "ec_oauth_csrf_";
@@ -185,6 +189,11 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
     let prompt = param("prompt").unwrap_or_default();
 
     let mut state_store = shared.store.lock();
+    if state_store.flows.len() >= MAX_PENDING_FLOWS {
+        tracing::warn!("too many pending authorization requests; refusing new ones");
+        return (StatusCode::SERVICE_UNAVAILABLE, "Too many sign-in requests in progress; try again shortly.\n")
+            .into_response();
+    }
     let remembered = jar
         .get(SESSION_COOKIE)
         .and_then(|c| {
@@ -704,10 +713,20 @@ async fn logout(
     let mut state = shared.store.lock();
     // The browser's remembered session, or the one the ID token names (a login that was not remembered still
     // has a session id, and refresh tokens bound to it).
-    let session = jar
+    let cookie_session = jar
         .get(SESSION_COOKIE)
-        .and_then(|c| state.sessions.get(c.value()).map(|s| (c.value().to_owned(), s.subject.clone())))
-        .or(hinted_session);
+        .and_then(|c| state.sessions.get(c.value()).map(|s| (c.value().to_owned(), s.subject.clone())));
+    if let (Some((_, subject)), Some((_, hinted_subject))) = (&cookie_session, &hinted_session)
+        && subject != hinted_subject
+    {
+        drop(state);
+        return to_error_page(
+            &shared,
+            "invalid_request",
+            "The id_token_hint belongs to another user than this session.",
+        );
+    }
+    let session = cookie_session.or(hinted_session);
     let Some((session_id, subject)) = session else {
         drop(state);
         return found(&post_logout_target(&shared, post_logout, state_param));

@@ -3,7 +3,7 @@
 //! sections (no await while holding it); expired entries are swept on every write.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Mutex, MutexGuard},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
@@ -200,7 +200,6 @@ pub struct State {
     pub handles: HashMap<String, (Handle, String)>,
     pub codes: HashMap<String, Code>,
     pub refresh_tokens: HashMap<String, RefreshToken>,
-    pub revoked_families: HashSet<String>,
     pub sessions: HashMap<String, LoginSession>,
     pub consents: HashMap<(String, String), RememberedConsent>,
     pub logouts: HashMap<String, LogoutFlow>,
@@ -240,7 +239,6 @@ impl State {
     /// Revokes every refresh token of a family (a reused token means it leaked).
     pub fn revoke_family(&mut self, family: &str) {
         self.refresh_tokens.retain(|_, t| t.grant.family != family);
-        self.revoked_families.insert(family.to_owned());
     }
 
     /// Ends a login session and every refresh token issued under it.

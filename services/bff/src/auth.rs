@@ -2,7 +2,8 @@
 //!
 //! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
 //! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` is
-//! required, `nbf` and `iat` get a small leeway, and `sub` must be an account id. Roles come from `roles` at the
+//! required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never passes as an
+//! access token), and `sub` must be an account id. Roles come from `roles` at the
 //! top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or `scope` (a
 //! string). Every failure is the same `unauthenticated` answer to the client; the reason is logged and counted.
 
@@ -130,7 +131,14 @@ impl Authenticator {
         if claims["iat"].as_u64().is_some_and(|iat| iat > now + self.leeway) {
             return Err(AuthError::NotYetValid);
         }
-        let user_id = claims["sub"].as_str().and_then(|s| Uuid::try_parse(s).ok()).ok_or(AuthError::Claims)?;
+        // Access tokens name the client they were issued to; ID tokens do not, and must never pass as one.
+        let client_id = claims["client_id"].as_str().ok_or(AuthError::Claims)?;
+        let subject = claims["sub"].as_str().ok_or(AuthError::Claims)?;
+        if subject == client_id {
+            // A client_credentials token: it speaks for a client, not for an account.
+            return Err(AuthError::Claims);
+        }
+        let user_id = Uuid::try_parse(subject).map_err(|_| AuthError::Claims)?;
         let roles = claims
             .get("roles")
             .or_else(|| claims.get("ext").and_then(|ext| ext.get("roles")))

@@ -34,7 +34,8 @@ pub struct EdgeConfig {
         id = "cors_allowed_origins",
         long = "cors-allowed-origins",
         env = "CORS_ALLOWED_ORIGINS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_origin
     )]
     pub cors_allowed_origins: Vec<String>,
 
@@ -52,7 +53,8 @@ pub struct EdgeConfig {
         id = "rate_anonymous_per_minute",
         long = "rate-anonymous-per-minute",
         env = "RATE_ANONYMOUS_PER_MINUTE",
-        default_value_t = 120
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub anonymous_per_minute: u32,
 
@@ -61,7 +63,8 @@ pub struct EdgeConfig {
         id = "rate_anonymous_burst",
         long = "rate-anonymous-burst",
         env = "RATE_ANONYMOUS_BURST",
-        default_value_t = 30
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub anonymous_burst: u32,
 
@@ -70,12 +73,13 @@ pub struct EdgeConfig {
         id = "rate_user_per_minute",
         long = "rate-user-per-minute",
         env = "RATE_USER_PER_MINUTE",
-        default_value_t = 600
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u32).range(1..)
     )]
     pub user_per_minute: u32,
 
     /// Burst of calls allowed per signed-in user.
-    #[arg(id = "rate_user_burst", long = "rate-user-burst", env = "RATE_USER_BURST", default_value_t = 100)]
+    #[arg(id = "rate_user_burst", long = "rate-user-burst", env = "RATE_USER_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub user_burst: u32,
 
     /// Proxies (IPs or CIDR ranges, comma-separated) whose X-Forwarded-For is believed. A peer not in the list
@@ -126,5 +130,44 @@ impl OidcConfig {
             let issuer = self.issuer.as_ref()?;
             url::Url::parse(&format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))).ok()
         })
+    }
+}
+
+/// An origin such as `https://shop.example`; `*` is refused, since credentials (bearer tokens) are sent.
+fn parse_origin(value: &str) -> Result<String, String> {
+    match url::Url::parse(value) {
+        Ok(url) if value != "*" && url.origin().is_tuple() && url.origin().ascii_serialization() == value => {
+            Ok(value.to_owned())
+        }
+        _ => Err(format!("{value:?} is not an origin like https://shop.example (no path, no trailing slash, no *)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        edge: EdgeConfig,
+    }
+
+    #[test]
+    fn origins_must_be_plain_origins() {
+        assert!(parse_origin("https://shop.example").is_ok());
+        assert!(parse_origin("http://127.0.0.1:5173").is_ok());
+        for bad in ["*", "https://shop.example/", "https://shop.example/path", "shop.example", ""] {
+            assert!(parse_origin(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_zero_rate_is_refused_at_start_up() {
+        assert!(Cli::try_parse_from(["bff", "--rate-user-per-minute", "0"]).is_err());
+        assert!(Cli::try_parse_from(["bff", "--rate-anonymous-burst", "0"]).is_err());
+        assert!(Cli::try_parse_from(["bff", "--rate-user-burst", "1"]).is_ok());
     }
 }

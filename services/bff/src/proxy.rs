@@ -5,8 +5,8 @@
 //! refused with `permission_denied`, unless the caller is an admin), or admin only (BFLA). It then calls the
 //! same RPC on the backend with the generated client, passing on the caller's identity (signed with the
 //! internal secret), the remaining deadline and the request id; no other inbound header is forwarded. Backend
-//! errors come back with their code and message unchanged, because the backends answer with client-safe
-//! messages.
+//! answers come back unchanged (the backends answer with client-safe messages); transport and internal failures
+//! keep their code but not their message.
 
 use std::sync::Arc;
 
@@ -90,16 +90,21 @@ fn unauthenticated() -> ConnectError {
 
 impl Gate {
     fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
-        let forwarded = ctx.header("x-forwarded-for").and_then(|v| v.to_str().ok());
-        ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded, &self.trusted_proxies))
+        let forwarded = forwarded_for(ctx.headers());
+        ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded.as_deref(), &self.trusted_proxies))
     }
 
-    /// Admits a call without a valid token, by the client's IP.
+    /// Admits a call without a valid token, by the client's IP (IPv6 clients by their /64: one host has that
+    /// many addresses to rotate through).
     pub async fn anonymous(&self, ctx: &RequestContext) -> Result<(), ConnectError> {
         let Some(ip) = self.client(ctx) else {
             return Ok(());
         };
-        self.limiter.admit(&format!("ip:{ip}"), self.anonymous).await.map_err(too_many("anonymous"))
+        let key = match ip {
+            IpAddr::V4(v4) => format!("ip:{v4}"),
+            IpAddr::V6(v6) => format!("ip6:{}", ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc()),
+        };
+        self.limiter.admit(&key, self.anonymous).await.map_err(too_many("anonymous"))
     }
 
     /// The signed-in caller, or `unauthenticated` with no detail that helps an attacker. Failed attempts count
@@ -145,6 +150,31 @@ impl Gate {
     }
 }
 
+/// Every X-Forwarded-For line, in order, as one list: a proxy may append its own line instead of extending the
+/// client's, and reading only the first would let the client choose its address.
+pub fn forwarded_for(headers: &http::HeaderMap) -> Option<String> {
+    let lines: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
+/// A backend's answer keeps its code, message and details (backends answer with client-safe messages). A call
+/// that got no proper answer (transport failure, undecodable response, internal error) keeps its code but
+/// loses its message, which may name internal hosts; the detail is logged instead.
+fn backend_error(error: ConnectError) -> ConnectError {
+    use connectrpc::ErrorCode::{DataLoss, Internal, Unavailable, Unknown};
+    match error.code {
+        Internal | Unknown | Unavailable | DataLoss => {
+            tracing::error!(
+                code = error.code.as_str(),
+                message = error.message.as_deref().unwrap_or_default(),
+                "backend call failed"
+            );
+            ConnectError::new(error.code, "the service is unavailable; try again shortly")
+        }
+        _ => error,
+    }
+}
+
 /// BOLA: the caller may name only their own account, unless an admin.
 fn own(caller: &Caller, id: &str) -> Result<(), ConnectError> {
     let id = Uuid::try_parse(id).map_err(|_| ConnectError::invalid_argument("id must be a UUID"))?;
@@ -179,7 +209,7 @@ impl UserProxy {
 macro_rules! forward {
     ($self:ident, $ctx:ident, $caller:expr, $method:ident, $request:ident) => {{
         let options = $self.gate.forward(&$ctx, $caller);
-        let answer = $self.client.$method($request.to_owned_message(), options).await?;
+        let answer = $self.client.$method($request.to_owned_message(), options).await.map_err(backend_error)?;
         Response::ok(answer.into_owned())
     }};
 }
@@ -253,5 +283,22 @@ impl UserService for UserProxy {
         let caller = self.gate.signed_in(&ctx).await?;
         admin(&caller)?;
         forward!(self, ctx, Some(&caller), set_user_role_with_options, request)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_forwarded_for_line_counts_so_a_client_line_first_cannot_win() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        let joined = forwarded_for(&headers).unwrap();
+        let trusted = vec![ec_platform::net::parse_network("10.0.0.0/8").unwrap()];
+        let client = client_ip("10.0.0.2".parse().unwrap(), Some(&joined), &trusted);
+        assert_eq!(client, "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(forwarded_for(&http::HeaderMap::new()), None);
     }
 }

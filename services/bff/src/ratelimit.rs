@@ -30,6 +30,9 @@ impl Limit {
     }
 }
 
+/// Most buckets kept in process before old ones are forgotten.
+const MAX_LOCAL_BUCKETS: usize = 100_000;
+
 /// How long a rate-limit decision may wait for Redis.
 const REDIS_BUDGET: Duration = Duration::from_millis(250);
 
@@ -119,10 +122,13 @@ impl RateLimiter {
     fn admit_locally(&self, key: &str, limit: Limit) -> Result<(), Duration> {
         let now = Instant::now();
         let mut buckets = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        if buckets.len() > 100_000 {
-            // Forget buckets that have refilled completely: they hold no information.
-            let full_after = Duration::from_secs_f64(f64::from(limit.burst) / limit.per_ms() / 1000.0);
-            buckets.retain(|_, (_, at)| now.duration_since(*at) < full_after);
+        if buckets.len() > MAX_LOCAL_BUCKETS {
+            // Forget buckets untouched for a while: with any sane limit they have refilled, so they hold no
+            // information. Bounded, so a flood of client addresses cannot grow memory without end.
+            buckets.retain(|_, (_, at)| now.duration_since(*at) < Duration::from_secs(600));
+            if buckets.len() > MAX_LOCAL_BUCKETS {
+                buckets.clear();
+            }
         }
         let (tokens, at) = buckets.entry(key.to_owned()).or_insert((f64::from(limit.burst), now));
         let elapsed_ms = now.duration_since(*at).as_secs_f64() * 1000.0;

@@ -71,7 +71,7 @@ fn now() -> u64 {
 fn claims() -> Value {
     json!({
         "iss": ISSUER, "sub": USER, "aud": [AUDIENCE], "exp": now() + 600, "iat": now(), "nbf": now(),
-        "jti": "j-1", "scp": ["openid"], "ext": {"roles": ["customer", "admin"]}
+        "jti": "j-1", "client_id": "ec-spa", "scp": ["openid"], "ext": {"roles": ["customer", "admin"]}
     })
 }
 
@@ -168,6 +168,22 @@ async fn a_token_whose_subject_is_not_an_account_is_refused() {
     let f = Fixture::new().await;
     // A client_credentials token: the subject is a client, not a user.
     let token = f.key.sign(&with(&[("sub", json!("back-office"))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+}
+
+#[tokio::test]
+async fn an_id_token_does_not_pass_as_an_access_token() {
+    let f = Fixture::new().await;
+    // Same issuer and key, audience set to the API, but no client_id: the shape of an ID token.
+    let token = f.key.sign(&with(&[("client_id", Value::Null), ("at_hash", json!("x")), ("sid", json!("s"))]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_does_not_pass_as_a_user() {
+    let f = Fixture::new().await;
+    let client = "01a223a3-39f9-7297-8de7-000000000001";
+    let token = f.key.sign(&with(&[("sub", json!(client)), ("client_id", json!(client))]));
     assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
 }
 
