@@ -164,3 +164,39 @@ async fn signed_in_reads_are_also_served_as_connect_get_requests() {
 
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn deleting_an_account_or_changing_its_password_signs_it_out_everywhere() {
+    let platform = TestPlatform::start().await;
+    let alice = sign_up(&platform, "alice@example.com").await;
+    let issuer = platform.addresses.oauth.as_ref().unwrap().issuer.clone();
+    let refresh = |tokens: &Value| {
+        let token = tokens["refresh_token"].as_str().unwrap().to_owned();
+        let issuer = issuer.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{issuer}oauth2/token"))
+                .form(&[("grant_type", "refresh_token"), ("client_id", "ec-spa"), ("refresh_token", token.as_str())])
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+
+    let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let change = json!({"id": alice, "currentPassword": "correct horse", "newPassword": "battery staple"});
+    let (status, body) = call(&platform, "ChangePassword", Some(token), change).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(refresh(&tokens).await, 400, "the old sessions end with the old password");
+
+    let tokens = sign_in(&platform, "alice@example.com", "battery staple").await;
+    let token = tokens["access_token"].as_str().unwrap();
+    let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!(status, 200);
+    assert_eq!(refresh(&tokens).await, 400, "a deleted account cannot refresh its way back in");
+
+    platform.stop().await;
+}

@@ -4,7 +4,8 @@
 //! login_challenge=…` returns an `OAuth2LoginRequest`; `PUT …/login/accept` takes an
 //! `AcceptOAuth2LoginRequest` and answers `{"redirect_to": …}`; the same for consent; logout accept answers
 //! `{"redirect_to"}` and logout reject 204. An unknown challenge is 404, a request already answered is 409 on
-//! accept/reject and 410 (with `redirect_to`) on read, as in Hydra.
+//! accept/reject and 410 (with `redirect_to`) on read, as in Hydra. `DELETE /admin/oauth2/auth/sessions/login`
+//! and `.../sessions/consent?all=true` sign a subject out everywhere and revoke its refresh tokens.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -34,6 +35,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/oauth2/auth/requests/logout", get(get_logout))
         .route("/admin/oauth2/auth/requests/logout/accept", put(accept_logout))
         .route("/admin/oauth2/auth/requests/logout/reject", put(reject_logout))
+        .route("/admin/oauth2/auth/sessions/login", axum::routing::delete(revoke_login_sessions))
+        .route("/admin/oauth2/auth/sessions/consent", axum::routing::delete(revoke_consent_sessions))
         .route("/health/ready", get(|| async { Json(json!({"status": "ok"})) }))
         .with_state(shared)
 }
@@ -361,4 +364,41 @@ async fn reject_logout(State(shared): State<Arc<Shared>>, Query(params): Query<H
         }
         None => not_found(),
     }
+}
+
+fn subject(params: &HashMap<String, String>) -> Option<&str> {
+    params.get("subject").map(String::as_str).filter(|s| !s.is_empty())
+}
+
+/// `DELETE /admin/oauth2/auth/sessions/login?subject=…`: signs the subject out everywhere (204).
+async fn revoke_login_sessions(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(subject) = subject(&params) else {
+        return missing("subject");
+    };
+    let mut state = shared.store.lock();
+    let ended: Vec<String> =
+        state.sessions.iter().filter(|(_, s)| s.subject == subject).map(|(id, _)| id.clone()).collect();
+    for session in ended {
+        state.end_session(&session);
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /admin/oauth2/auth/sessions/consent?subject=…&all=true`: forgets the subject's consents and revokes
+/// the tokens issued under them (204). This server supports the `all=true` form only.
+async fn revoke_consent_sessions(
+    State(shared): State<Arc<Shared>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(subject) = subject(&params) else {
+        return missing("subject");
+    };
+    if params.get("all").map(String::as_str) != Some("true") {
+        return error(StatusCode::BAD_REQUEST, "invalid_request", "Only all=true is supported by this server.");
+    }
+    shared.store.lock().revoke_subject(subject);
+    StatusCode::NO_CONTENT.into_response()
 }

@@ -241,6 +241,14 @@ impl State {
         self.refresh_tokens.retain(|_, t| t.grant.family != family);
     }
 
+    /// Ends every login session of `subject`, forgets its remembered consents and revokes its refresh tokens
+    /// (Hydra's `DELETE /admin/oauth2/auth/sessions/login` and `.../sessions/consent` together).
+    pub fn revoke_subject(&mut self, subject: &str) {
+        self.sessions.retain(|_, s| s.subject != subject);
+        self.consents.retain(|(who, _), _| who != subject);
+        self.refresh_tokens.retain(|_, t| t.grant.subject != subject);
+    }
+
     /// Ends a login session and every refresh token issued under it.
     pub fn end_session(&mut self, session_id: &str) {
         self.sessions.remove(session_id);

@@ -584,3 +584,37 @@ async fn it_refuses_to_start_in_production() {
     let err = OAuthServer::bind(&config).await.err().expect("refused");
     assert!(err.to_string().contains("Hydra"), "{err}");
 }
+
+#[tokio::test]
+async fn revoking_a_subjects_sessions_ends_its_refresh_tokens_and_remembered_login() {
+    let server = Server::start().await;
+    let browser = browser();
+    let code = code_for(&server, &browser, "user-1").await;
+    let (_, tokens) = exchange(&server, &code).await;
+    let other = code_for(&server, &self::browser(), "user-2").await;
+    let (_, other_tokens) = exchange(&server, &other).await;
+
+    let admin = reqwest::Client::new();
+    let delete = |path: &str, query: &[(&str, &str)]| {
+        admin.delete(format!("{}/admin/oauth2/auth/sessions/{path}", server.admin)).query(query).send()
+    };
+    assert_eq!(delete("consent", &[]).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    assert_eq!(delete("login", &[("subject", "user-1")]).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        delete("consent", &[("subject", "user-1"), ("all", "true")]).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let refresh = |token: &Value| {
+        let token = token["refresh_token"].as_str().unwrap().to_owned();
+        let server = &server;
+        async move { server.token(&[("grant_type", "refresh_token"), ("refresh_token", &token), ("client_id", SPA)]).await }
+    };
+    assert_eq!(refresh(&tokens).await.0, StatusCode::BAD_REQUEST, "user-1's refresh token is revoked");
+    assert_eq!(refresh(&other_tokens).await.0, StatusCode::OK, "user-2 is untouched");
+    let login_challenge = start_flow(&server, &browser, &[]).await;
+    let (_, login) = server.admin_get("login", &login_challenge).await;
+    assert_eq!(login["skip"], false, "the remembered login is gone");
+
+    server.stop().await;
+}

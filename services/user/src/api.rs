@@ -20,6 +20,7 @@ use crate::{
     db::{NameChange, UserRow},
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
+    hydra::HydraAdmin,
 };
 
 /// The user service's public RPC handlers.
@@ -27,12 +28,23 @@ use crate::{
 pub struct UserApi {
     pool: PgPool,
     identity: IdentityVerifier,
+    /// Hydra's admin API, to sign an account out everywhere when it is deleted, demoted or changes password.
+    sessions: Option<HydraAdmin>,
 }
 
 impl UserApi {
-    /// Handlers over `pool`, trusting caller metadata checked by `identity`.
-    pub fn new(pool: PgPool, identity: IdentityVerifier) -> Self {
-        Self { pool, identity }
+    /// Handlers over `pool`, trusting caller metadata checked by `identity`, ending sessions through `sessions`.
+    pub fn new(pool: PgPool, identity: IdentityVerifier, sessions: Option<HydraAdmin>) -> Self {
+        Self { pool, identity, sessions }
+    }
+
+    /// Signs `id` out everywhere. The account change has already been made; if Hydra cannot be reached, the
+    /// sessions live on until they expire, which is logged loudly rather than failing the change.
+    async fn end_sessions(&self, id: UserId) {
+        let Some(hydra) = &self.sessions else { return };
+        if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
+            tracing::error!(user_id = %id, error = %e, "could not end the account's sessions; they live until they expire");
+        }
     }
 
     fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Error> {
@@ -129,6 +141,7 @@ impl UserService for UserApi {
         let id = UserId::parse(request.id)?;
         let new = Password::parse(request.new_password)?;
         accounts::change_password(&self.pool, &caller, id, request.current_password.to_owned(), new).await?;
+        self.end_sessions(id).await;
         Response::ok(ChangePasswordResponse::default())
     }
 
@@ -140,6 +153,7 @@ impl UserService for UserApi {
         let caller = self.signed_in(&ctx)?;
         let id = UserId::parse(request.id)?;
         accounts::delete(&self.pool, &caller, id).await?;
+        self.end_sessions(id).await;
         Response::ok(DeleteUserResponse::default())
     }
 
@@ -167,6 +181,10 @@ impl UserService for UserApi {
         let id = UserId::parse(request.id)?;
         let role = role_from_wire(request.role)?;
         let row = accounts::set_role(&self.pool, &caller, id, role, request.granted).await?;
+        if !request.granted {
+            // Tokens would carry the old role until they expire.
+            self.end_sessions(id).await;
+        }
         Response::ok(SetUserRoleResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 }

@@ -206,6 +206,25 @@ impl HydraAdmin {
         self.put("logout", "accept", challenge, &serde_json::json!({})).await
     }
 
+    /// Signs `subject` out everywhere: ends its login sessions and revokes its consents and the tokens issued
+    /// under them (refresh tokens stop working; JWT access tokens live until they expire).
+    pub async fn revoke_subject(&self, subject: &str) -> Result<(), HydraError> {
+        for (path, all) in [("/admin/oauth2/auth/sessions/login", false), ("/admin/oauth2/auth/sessions/consent", true)]
+        {
+            let mut url = self.base.clone();
+            url.set_path(path);
+            url.query_pairs_mut().append_pair("subject", subject);
+            if all {
+                url.query_pairs_mut().append_pair("all", "true");
+            }
+            let response = self.http.delete(url).send().await.map_err(|e| HydraError::Call(e.to_string()))?;
+            if !response.status().is_success() {
+                return Err(HydraError::Call(format!("HTTP {} revoking sessions", response.status())));
+            }
+        }
+        Ok(())
+    }
+
     /// Hydra answers a logout rejection with 204 and no body.
     pub async fn reject_logout(&self, challenge: &str) -> Result<(), HydraError> {
         let response = self

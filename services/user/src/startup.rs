@@ -39,13 +39,14 @@ pub struct UserServers {
 
 /// Binds the user service's ports. The caller has already migrated the schema.
 pub async fn build(config: &UserConfig, deps: Dependencies) -> Result<UserServers, ServerError> {
-    let users = Arc::new(UserApi::new(deps.pool.clone(), deps.identity.clone()));
+    let hydra = config.login.hydra_admin_url.clone().map(HydraAdmin::new);
+    let users = Arc::new(UserApi::new(deps.pool.clone(), deps.identity.clone(), hydra.clone()));
     let credentials = Arc::new(CredentialApi::new(deps.pool.clone(), deps.identity));
     let router = credentials.register(users.register(connectrpc::Router::new()));
     let rpc = Server::bind("user", config.addr, router, &[USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME])
         .await?;
 
-    let login = match &config.login.hydra_admin_url {
+    let login = match hydra {
         Some(hydra) => {
             let limits = ThrottleLimits {
                 per_account: config.login.max_failures_per_account,
@@ -54,7 +55,7 @@ pub async fn build(config: &UserConfig, deps: Dependencies) -> Result<UserServer
             };
             let app = LoginApp {
                 pool: deps.pool,
-                hydra: HydraAdmin::new(hydra.clone()),
+                hydra,
                 throttle: Throttle::new(limits, deps.redis, &deps.redis_prefix),
                 remember_for: i64::from(config.login.remember_days) * 24 * 3600,
                 secure_cookies: config.login.secure_cookies,
