@@ -44,19 +44,37 @@ struct Fixture {
     key: SigningKey,
     issuer: Arc<Issuer>,
     auth: Authenticator,
+    jwks_url: url::Url,
 }
 
 impl Fixture {
     async fn new() -> Self {
+        Self::with_redis(None).await
+    }
+
+    /// A fixture whose key cache is shared through Redis under `key` (as BFF replicas share it).
+    async fn with_redis(redis: Option<(redis::aio::ConnectionManager, String)>) -> Self {
         let key = SigningKey::generate().unwrap();
         let issuer = Arc::new(Issuer::default());
         issuer.keys.lock().unwrap().push(key.jwk().clone());
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
-        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap()).parse().unwrap();
+        let url: url::Url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap()).parse().unwrap();
+        let jwks_url = url.clone();
         let app = axum::Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(issuer.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), None);
-        Self { key, issuer, auth: Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30) }
+        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
+        Self { key, issuer, auth: Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30), jwks_url }
+    }
+
+    /// A second BFF replica in front of the same issuer, sharing the key cache through `redis`.
+    fn replica(&self, redis: Option<(redis::aio::ConnectionManager, String)>) -> Authenticator {
+        let url = self.jwks_url.clone();
+        Authenticator::new(
+            Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis),
+            ISSUER.into(),
+            AUDIENCE.into(),
+            30,
+        )
     }
 
     fn hits(&self) -> usize {
@@ -257,4 +275,20 @@ async fn an_unreachable_issuer_is_not_retried_on_every_request() {
         assert_eq!(f.auth.verify(&f.key.sign(&claims())).await, Err(AuthError::KeysUnavailable));
     }
     assert_eq!(f.hits(), 1, "one attempt per refresh interval");
+}
+
+#[tokio::test]
+async fn replicas_sharing_redis_fetch_the_keys_once_between_them() {
+    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let redis = redis::aio::ConnectionManager::new(redis::Client::open(url).unwrap())
+        .await
+        .expect("Redis must be running for these tests (see README: make test starts it)");
+    let key = format!("ec-test:{}:jwks", uuid::Uuid::now_v7().simple());
+    let f = Fixture::with_redis(Some((redis.clone(), key.clone()))).await;
+    f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    assert_eq!(f.hits(), 1);
+
+    let replica = f.replica(Some((redis, key)));
+    replica.verify(&f.key.sign(&claims())).await.unwrap();
+    assert_eq!(f.hits(), 1, "the second replica found the keys in Redis");
 }
