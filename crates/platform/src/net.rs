@@ -20,6 +20,13 @@ pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -
         .unwrap_or(peer)
 }
 
+/// Every X-Forwarded-For line, in order, as one list: a proxy may append its own line instead of extending the
+/// client's, and reading only the first would let the client choose its address.
+pub fn forwarded_for(headers: &http::HeaderMap) -> Option<String> {
+    let lines: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+    (!lines.is_empty()).then(|| lines.join(","))
+}
+
 /// Parses an IP range (`10.0.0.0/8`) or a single address (`10.0.0.7`), for trusted-proxy settings.
 pub fn parse_network(value: &str) -> Result<IpNet, String> {
     value
@@ -52,6 +59,17 @@ mod tests {
         assert_eq!(client_ip(proxy, Some(header), &trusted), "198.51.100.7".parse::<IpAddr>().unwrap());
         assert_eq!(client_ip(proxy, None, &trusted), proxy);
         assert_eq!(client_ip(proxy, Some("garbage"), &trusted), proxy);
+    }
+
+    #[test]
+    fn every_forwarded_for_line_counts_so_a_client_line_first_cannot_win() {
+        let mut headers = http::HeaderMap::new();
+        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
+        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
+        let joined = forwarded_for(&headers).unwrap();
+        let client = client_ip("10.0.0.2".parse().unwrap(), Some(&joined), &nets(&["10.0.0.0/8"]));
+        assert_eq!(client, "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(forwarded_for(&http::HeaderMap::new()), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 
 use ec_platform::{
     identity::{Caller, IdentityVerifier},
-    net::client_ip,
+    net::{client_ip, forwarded_for},
 };
 use ec_proto::user::v1::{
     ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse, DeleteUserRequest,
@@ -150,13 +150,6 @@ impl Gate {
     }
 }
 
-/// Every X-Forwarded-For line, in order, as one list: a proxy may append its own line instead of extending the
-/// client's, and reading only the first would let the client choose its address.
-pub fn forwarded_for(headers: &http::HeaderMap) -> Option<String> {
-    let lines: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    (!lines.is_empty()).then(|| lines.join(","))
-}
-
 /// A backend's answer keeps its code, message and details (backends answer with client-safe messages). A call
 /// that got no proper answer (transport failure, undecodable response, internal error) keeps its code but
 /// loses its message, which may name internal hosts; the detail is logged instead.
@@ -283,22 +276,5 @@ impl UserService for UserProxy {
         let caller = self.gate.signed_in(&ctx).await?;
         admin(&caller)?;
         forward!(self, ctx, Some(&caller), set_user_role_with_options, request)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_forwarded_for_line_counts_so_a_client_line_first_cannot_win() {
-        let mut headers = http::HeaderMap::new();
-        headers.append("x-forwarded-for", "6.6.6.6".parse().unwrap());
-        headers.append("x-forwarded-for", "198.51.100.7".parse().unwrap());
-        let joined = forwarded_for(&headers).unwrap();
-        let trusted = vec![ec_platform::net::parse_network("10.0.0.0/8").unwrap()];
-        let client = client_ip("10.0.0.2".parse().unwrap(), Some(&joined), &trusted);
-        assert_eq!(client, "198.51.100.7".parse::<IpAddr>().unwrap());
-        assert_eq!(forwarded_for(&http::HeaderMap::new()), None);
     }
 }

@@ -185,8 +185,7 @@ async fn login_submit(
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let forwarded: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-    let forwarded = (!forwarded.is_empty()).then(|| forwarded.join(","));
+    let forwarded = ec_platform::net::forwarded_for(&headers);
     let client = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
     if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
         return refused;
