@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
 
+# A fresh clone gains nothing from incremental compilation, and its caches double the size of target/.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
+
 step() { printf '\n==> %s\n' "$*"; }
 lint_only=false
 [ "${1:-}" = "--lint-only" ] && lint_only=true
@@ -52,6 +55,7 @@ ensure_tools() {
     fi
   fi
   rustc --version
+  df -h . | tail -n 1 | awk '{print "disk: " $4 " free of " $2}'
   if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install cargo-nextest --locked
   fi
