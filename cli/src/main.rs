@@ -12,6 +12,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
+    revocation::Revocations,
     server::Server,
     shutdown::{self, CancellationToken},
     telemetry::{self, LogArgs, LogFormat},
@@ -249,10 +250,12 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let identity = IdentityVerifier::new(&internal)?;
             let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
             db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
+            let redis_connection = cache::connect(&redis).await?;
             let deps = ec_user::startup::Dependencies {
                 pool,
                 identity,
-                redis: cache::connect(&redis).await?,
+                revocations: Revocations::new(redis_connection.clone(), &redis.key_prefix),
+                redis: redis_connection,
                 redis_prefix: redis.key_prefix.clone(),
             };
             let servers = ec_user::startup::build(&config, deps).await?;
@@ -272,9 +275,11 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             serve_all(vec![server], stop, shutdown.grace()).await
         }
         Service::Bff { config, redis, internal, shutdown } => {
+            let redis_connection = cache::connect(&redis).await?;
             let deps = ec_bff::startup::Dependencies {
                 identity: IdentityVerifier::new(&internal)?,
-                redis: cache::connect(&redis).await?,
+                revocations: Revocations::new(redis_connection.clone(), &redis.key_prefix),
+                redis: redis_connection,
                 redis_prefix: redis.key_prefix.clone(),
             };
             let server = ec_bff::startup::build(&config, deps).await?;

@@ -10,6 +10,7 @@ use ec_platform::{
     config::RedisArgs,
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
+    revocation::Revocations,
     server::connectable,
     shutdown::CancellationToken,
 };
@@ -100,6 +101,9 @@ impl Platform {
         };
         let identity = IdentityVerifier::new(&internal)?;
         let redis = cache::connect(&config.redis).await?;
+        // One set of records for the user service, which writes them, and the BFF, which reads them: shared
+        // through Redis when there is one, and in this process in any case.
+        let revocations = Revocations::new(redis.clone(), &config.redis.key_prefix);
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {
@@ -117,6 +121,7 @@ impl Platform {
                 identity: identity.clone(),
                 redis: redis.clone(),
                 redis_prefix: config.redis.key_prefix.clone(),
+                revocations: revocations.clone(),
             },
         )
         .await?;
@@ -138,7 +143,12 @@ impl Platform {
                     .collect();
             }
         }
-        let bff_deps = ec_bff::startup::Dependencies { identity, redis, redis_prefix: config.redis.key_prefix.clone() };
+        let bff_deps = ec_bff::startup::Dependencies {
+            identity,
+            redis,
+            redis_prefix: config.redis.key_prefix.clone(),
+            revocations,
+        };
         let bff = ec_bff::startup::build(&bff_config, bff_deps).await?;
 
         let login_addr = user.login.as_ref().map(|login| login.local_addr());

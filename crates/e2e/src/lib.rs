@@ -51,10 +51,7 @@ impl TestPlatform {
         migrate_all(&database.pool).await.expect("migrations apply");
         let internal_token = IdentityVerifier::generate_token();
         let config = PlatformConfig {
-            user: ec_user::config::UserConfig {
-                addr: any_port(),
-                login: ec_user::config::LoginConfig::local(any_port(), None),
-            },
+            user: ec_user::config::UserConfig::local(any_port(), ec_user::config::LoginConfig::local(any_port(), None)),
             product: ec_product::config::ProductConfig { addr: any_port() },
             order: ec_order::config::OrderConfig { addr: any_port() },
             bff: ec_bff::config::BffConfig {

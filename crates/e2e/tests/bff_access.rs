@@ -1,5 +1,5 @@
 //! Who may call what through the BFF, with tokens from the real sign-in flow: the Go project's end-to-end
-//! table, BOLA (another user's id) and BFLA (admin RPCs).
+//! table, BOLA (another user's id) and BFLA (admin RPCs), and tokens revoked when their account changes.
 
 use connectrpc::ErrorCode;
 use ec_e2e::{
@@ -7,6 +7,7 @@ use ec_e2e::{
     browser::sign_in,
     clients::{self, Wire},
 };
+use ec_platform::identity::{Caller, Role};
 use ec_proto::user::v1::{GetUserRequest, ListUsersRequest};
 use serde_json::{Value, json};
 
@@ -128,8 +129,22 @@ async fn a_token_of_a_deleted_account_reaches_nothing() {
 
     let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
     assert_eq!(status, 200);
+    // The token is revoked at the BFF; even if it were not, the account is gone.
     let (status, error) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
-    assert_eq!((status, error["code"].as_str()), (404, Some("not_found")));
+    assert_eq!((status, error["code"].as_str()), (401, Some("unauthenticated")));
+    // Behind the BFF, the user service no longer knows the account.
+    let mut identity = http::HeaderMap::new();
+    let caller = Caller { user_id: alice.parse().unwrap(), roles: vec![Role::Customer] };
+    platform.identity.stamp(Some(&caller), &mut identity);
+    let response = reqwest::Client::new()
+        .post(format!("{}/user.v1.UserService/GetUser", platform.url_of(platform.addresses.user)))
+        .header("content-type", "application/json")
+        .headers(identity)
+        .body(json!({ "id": alice }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
 
     platform.stop().await;
 }
@@ -191,12 +206,61 @@ async fn deleting_an_account_or_changing_its_password_signs_it_out_everywhere() 
     let (status, body) = call(&platform, "ChangePassword", Some(token), change).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(refresh(&tokens).await, 400, "the old sessions end with the old password");
+    let (status, error) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!((status, error["code"].as_str()), (401, Some("unauthenticated")), "the old access token too");
 
+    // Tokens issued in the second of the revocation are refused too; a sign-in after it gets a working one.
+    next_second().await;
     let tokens = sign_in(&platform, "alice@example.com", "battery staple").await;
     let token = tokens["access_token"].as_str().unwrap();
+    let (status, body) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!(status, 200, "{body}");
     let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
     assert_eq!(status, 200);
     assert_eq!(refresh(&tokens).await, 400, "a deleted account cannot refresh its way back in");
+    let (status, _) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!(status, 401);
+
+    platform.stop().await;
+}
+
+/// Waits until the wall clock enters the next whole second (token times are whole seconds).
+async fn next_second() {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+    tokio::time::sleep(std::time::Duration::from_nanos(1_000_000_000 - u64::from(now.subsec_nanos()))).await;
+}
+
+#[tokio::test]
+async fn an_admin_who_loses_the_role_loses_it_in_the_tokens_already_issued() {
+    let platform = TestPlatform::start().await;
+    for email in ["root@example.com", "bob@example.com"] {
+        sign_up(&platform, email).await;
+    }
+    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin']")
+        .execute(&platform.database.pool)
+        .await
+        .unwrap();
+    let root =
+        sign_in(&platform, "root@example.com", "correct horse").await["access_token"].as_str().unwrap().to_owned();
+    let bob_tokens = sign_in(&platform, "bob@example.com", "correct horse").await;
+    let bob_token = bob_tokens["access_token"].as_str().unwrap();
+    let (status, body) = call(&platform, "ListUsers", Some(bob_token), json!({})).await;
+    assert_eq!(status, 200, "{body}");
+    let bob = body["users"].as_array().unwrap().iter().find(|u| u["email"] == "bob@example.com").unwrap()["id"].clone();
+
+    let demote = json!({"id": bob, "role": "ROLE_ADMIN", "granted": false});
+    let (status, body) = call(&platform, "SetUserRole", Some(&root), demote).await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = call(&platform, "ListUsers", Some(bob_token), json!({})).await;
+    assert_eq!(status, 401, "the token that still says admin is revoked");
+
+    next_second().await;
+    let bob_token =
+        sign_in(&platform, "bob@example.com", "correct horse").await["access_token"].as_str().unwrap().to_owned();
+    let (status, error) = call(&platform, "ListUsers", Some(&bob_token), json!({})).await;
+    assert_eq!((status, error["code"].as_str()), (403, Some("permission_denied")));
+    let (status, _) = call(&platform, "ListUsers", Some(&root), json!({})).await;
+    assert_eq!(status, 200, "the other admin is untouched");
 
     platform.stop().await;
 }

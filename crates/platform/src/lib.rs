@@ -12,6 +12,7 @@
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
+//! - [`revocation`]: signing an account out of the access tokens it already holds.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 //! - [`testing`]: a fresh PostgreSQL database per test.
@@ -21,6 +22,7 @@ pub mod config;
 pub mod db;
 pub mod identity;
 pub mod net;
+pub mod revocation;
 pub mod server;
 pub mod shutdown;
 pub mod telemetry;

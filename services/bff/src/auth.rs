@@ -1,15 +1,19 @@
 //! Access token verification: a bearer JWT is checked locally against the issuer's JWKS.
 //!
 //! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
-//! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` is
-//! required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never passes as an
-//! access token), and `sub` must be an account id. Roles come from `roles` at the
+//! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` and
+//! `iat` are required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never
+//! passes as an access token), and `sub` must be an account id. A token issued before its account was
+//! deleted, changed its password or lost a role is refused ([`ec_platform::revocation`]). Roles come from `roles` at the
 //! top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or `scope` (a
 //! string). Every failure is the same `unauthenticated` answer to the client; the reason is logged and counted.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use ec_platform::identity::{Caller, Role};
+use ec_platform::{
+    identity::{Caller, Role},
+    revocation::Revocations,
+};
 use http::HeaderMap;
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
@@ -44,6 +48,8 @@ pub enum AuthError {
     Audience,
     #[error("the token lacks a required claim or has a malformed one")]
     Claims,
+    #[error("the account's tokens were revoked after this one was issued")]
+    Revoked,
 }
 
 /// What a verified access token says.
@@ -53,6 +59,8 @@ pub struct Token {
     pub caller: Caller,
     /// The granted scopes, from `scp` (an array, as Hydra writes it) or `scope` (a space-separated string).
     pub scopes: Vec<String>,
+    /// When the token was issued (`iat`, Unix seconds).
+    pub issued_at: u64,
 }
 
 /// Verifies access tokens of one issuer for one audience.
@@ -62,11 +70,14 @@ pub struct Authenticator {
     issuer: String,
     audience: String,
     leeway: u64,
+    revocations: Revocations,
 }
 
 impl Authenticator {
-    pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64) -> Self {
-        Self { jwks, issuer, audience, leeway: leeway_secs }
+    /// Verifies tokens of `issuer` for `audience` against its keys in `jwks`, forgiving `leeway_secs` of
+    /// clock skew, and refusing tokens that `revocations` has revoked.
+    pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64, revocations: Revocations) -> Self {
+        Self { jwks, issuer, audience, leeway: leeway_secs, revocations }
     }
 
     /// Whether the issuer's keys can be had (for readiness).
@@ -74,7 +85,8 @@ impl Authenticator {
         self.jwks.ready().await
     }
 
-    /// The caller named by the request's bearer token: `Ok(None)` when there is no Authorization header.
+    /// The caller named by the request's bearer token, checked against the revocations: `Ok(None)` when
+    /// there is no Authorization header.
     pub async fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, AuthError> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Ok(None);
@@ -86,10 +98,14 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        self.verify(token).await.map(|verified| Some(verified.caller))
+        let verified = self.verify(token).await?;
+        if self.revocations.is_revoked(verified.caller.user_id, verified.issued_at).await {
+            return Err(AuthError::Revoked);
+        }
+        Ok(Some(verified.caller))
     }
 
-    /// Verifies one token.
+    /// Verifies one token on its own: signature and claims, not revocation.
     pub async fn verify(&self, token: &str) -> Result<Token, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
@@ -128,7 +144,8 @@ impl Authenticator {
             .claims;
 
         let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
-        if claims["iat"].as_u64().is_some_and(|iat| iat > now + self.leeway) {
+        let issued_at = claims["iat"].as_u64().ok_or(AuthError::Claims)?;
+        if issued_at > now + self.leeway {
             return Err(AuthError::NotYetValid);
         }
         // Access tokens name the client they were issued to; ID tokens do not, and must never pass as one.
@@ -146,7 +163,7 @@ impl Authenticator {
             .map(|names| names.iter().filter_map(Value::as_str).filter_map(Role::parse).collect())
             .unwrap_or_else(|| vec![Role::Customer]);
         let scopes = scopes(&claims).ok_or(AuthError::Claims)?;
-        Ok(Token { caller: Caller { user_id, roles }, scopes })
+        Ok(Token { caller: Caller { user_id, roles }, scopes, issued_at })
     }
 }
 

@@ -9,7 +9,8 @@
 //! for `user.v1.UserService`); a service's internal RPCs live in separate services (such as
 //! `user.v1.CredentialService`) that the BFF never mounts, so they are unreachable from outside.
 //!
-//! Security: bearer access tokens are verified locally against the issuer's JWKS ([`auth`], [`jwks`]); each RPC
+//! Security: bearer access tokens are verified locally against the issuer's JWKS ([`auth`], [`jwks`]) and the
+//! accounts' revocations ([`ec_platform::revocation`]); each RPC
 //! has a policy (public, signed in, own resource, admin) enforced before forwarding; the caller's identity
 //! goes to the backends signed with the internal secret ([`ec_platform::identity`]). `/health` says the process
 //! is up; `/ready` that the backends serve and the issuer's keys can be had.

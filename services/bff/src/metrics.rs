@@ -59,6 +59,7 @@ pub fn auth_failure(reason: &crate::auth::AuthError) {
         crate::auth::AuthError::Issuer => "issuer",
         crate::auth::AuthError::Audience => "audience",
         crate::auth::AuthError::Claims => "claims",
+        crate::auth::AuthError::Revoked => "revoked",
     };
     metrics::counter!("ec_bff_auth_failures_total", "reason" => reason).increment(1);
 }

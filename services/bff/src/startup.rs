@@ -13,6 +13,7 @@ use axum::{
 use connectrpc_health::{HealthClient, wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
     identity::IdentityVerifier,
+    revocation::Revocations,
     server::{Server, ServerError},
 };
 use ec_proto::user::v1::{USER_SERVICE_SERVICE_NAME, UserServiceExt};
@@ -53,6 +54,8 @@ pub struct Dependencies {
     pub redis: Option<ConnectionManager>,
     /// Prefix of every Redis key the BFF writes.
     pub redis_prefix: String,
+    /// The access-token revocations the user service records.
+    pub revocations: Revocations,
 }
 
 struct Readiness {
@@ -72,7 +75,13 @@ pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, Sta
                 Duration::from_secs(config.oidc.jwks_min_refresh_secs),
                 redis,
             );
-            Some(Authenticator::new(jwks, issuer.clone(), config.oidc.audience.clone(), config.oidc.leeway_secs))
+            Some(Authenticator::new(
+                jwks,
+                issuer.clone(),
+                config.oidc.audience.clone(),
+                config.oidc.leeway_secs,
+                deps.revocations.clone(),
+            ))
         }
         None => {
             tracing::warn!("no OIDC_ISSUER: no access token is accepted; only public RPCs work");

@@ -18,7 +18,7 @@ use ec_bff::{
     jwks::Jwks,
 };
 use ec_oauth_server::keys::SigningKey;
-use ec_platform::identity::Role;
+use ec_platform::{identity::Role, revocation::Revocations};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://auth.shop.test/";
@@ -45,6 +45,8 @@ struct Fixture {
     issuer: Arc<Issuer>,
     auth: Authenticator,
     jwks_url: url::Url,
+    /// The revocation records `auth` checks (in process).
+    revocations: Revocations,
 }
 
 impl Fixture {
@@ -63,7 +65,9 @@ impl Fixture {
         let app = axum::Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(issuer.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
-        Self { key, issuer, auth: Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30), jwks_url }
+        let revocations = Revocations::new(None, "");
+        let auth = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30, revocations.clone());
+        Self { key, issuer, auth, jwks_url, revocations }
     }
 
     /// A second BFF replica in front of the same issuer, sharing the key cache through `redis`.
@@ -74,6 +78,7 @@ impl Fixture {
             ISSUER.into(),
             AUDIENCE.into(),
             30,
+            self.revocations.clone(),
         )
     }
 
@@ -172,6 +177,35 @@ async fn a_token_for_another_audience_is_refused() {
     let f = Fixture::new().await;
     let token = f.key.sign(&with(&[("aud", json!(["another-api"]))]));
     assert_eq!(f.auth.verify(&token).await, Err(AuthError::Audience));
+}
+
+#[tokio::test]
+async fn a_token_without_iat_is_refused() {
+    let f = Fixture::new().await;
+    let token = f.key.sign(&with(&[("iat", Value::Null)]));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+}
+
+/// The request headers of a call bearing `token`.
+fn bearing(token: &str) -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+    headers
+}
+
+#[tokio::test]
+async fn tokens_issued_before_their_account_was_revoked_are_refused_and_later_ones_pass() {
+    let f = Fixture::new().await;
+    let before = f.key.sign(&with(&[("iat", json!(now() - 60))]));
+    assert!(f.auth.caller(&bearing(&before)).await.unwrap().is_some());
+
+    f.revocations.revoke(USER.parse().unwrap(), Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(f.auth.caller(&bearing(&before)).await, Err(AuthError::Revoked));
+    let after = f.key.sign(&with(&[("iat", json!(now() + 1))]));
+    assert_eq!(f.auth.caller(&bearing(&after)).await.unwrap().unwrap().user_id.to_string(), USER);
+    // Another account's tokens are untouched.
+    let other = f.key.sign(&with(&[("sub", json!(uuid::Uuid::now_v7().to_string())), ("iat", json!(now() - 60))]));
+    assert!(f.auth.caller(&bearing(&other)).await.unwrap().is_some());
 }
 
 #[tokio::test]

@@ -4,9 +4,14 @@
 //! input with `invalid_argument` before touching the database), calls [`crate::accounts`], and maps the
 //! result back to the wire type.
 
+use std::time::Duration;
+
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
-use ec_platform::identity::{Caller, IdentityVerifier, Role};
+use ec_platform::{
+    identity::{Caller, IdentityVerifier, Role},
+    revocation::Revocations,
+};
 use ec_proto::user::v1::{
     self as wire, ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
     CredentialService, DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
@@ -23,28 +28,44 @@ use crate::{
     hydra::HydraAdmin,
 };
 
+/// How an account is signed out everywhere when it is deleted, changes its password or loses a role.
+#[derive(Clone, Debug)]
+pub struct SignOut {
+    /// Hydra's admin API, which ends the account's login and consent sessions and so its refresh tokens.
+    pub sessions: Option<HydraAdmin>,
+    /// The revocation records the BFF checks access tokens against.
+    pub tokens: Revocations,
+    /// How long a revocation record is kept: the issuer's longest access-token lifetime.
+    pub token_lifetime: Duration,
+}
+
+impl SignOut {
+    /// Signs `id` out everywhere. The account change has already been made; a part that cannot be reached
+    /// (Hydra, Redis) is logged loudly rather than failing the change.
+    async fn everywhere(&self, id: UserId) {
+        if let Err(e) = self.tokens.revoke(id.0, self.token_lifetime).await {
+            tracing::error!(user_id = %id, error = %e, "could not share the revocation of the account's access tokens; other processes accept them until they expire");
+        }
+        let Some(hydra) = &self.sessions else { return };
+        if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
+            tracing::error!(user_id = %id, error = %e, "could not end the account's sessions; they live until they expire");
+        }
+    }
+}
+
 /// The user service's public RPC handlers.
 #[derive(Clone)]
 pub struct UserApi {
     pool: PgPool,
     identity: IdentityVerifier,
-    /// Hydra's admin API, to sign an account out everywhere when it is deleted, demoted or changes password.
-    sessions: Option<HydraAdmin>,
+    sign_out: SignOut,
 }
 
 impl UserApi {
-    /// Handlers over `pool`, trusting caller metadata checked by `identity`, ending sessions through `sessions`.
-    pub fn new(pool: PgPool, identity: IdentityVerifier, sessions: Option<HydraAdmin>) -> Self {
-        Self { pool, identity, sessions }
-    }
-
-    /// Signs `id` out everywhere. The account change has already been made; if Hydra cannot be reached, the
-    /// sessions live on until they expire, which is logged loudly rather than failing the change.
-    async fn end_sessions(&self, id: UserId) {
-        let Some(hydra) = &self.sessions else { return };
-        if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
-            tracing::error!(user_id = %id, error = %e, "could not end the account's sessions; they live until they expire");
-        }
+    /// Handlers over `pool`, trusting caller metadata checked by `identity`, signing changed accounts out
+    /// through `sign_out`.
+    pub fn new(pool: PgPool, identity: IdentityVerifier, sign_out: SignOut) -> Self {
+        Self { pool, identity, sign_out }
     }
 
     fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Error> {
@@ -141,7 +162,7 @@ impl UserService for UserApi {
         let id = UserId::parse(request.id)?;
         let new = Password::parse(request.new_password)?;
         accounts::change_password(&self.pool, &caller, id, request.current_password.to_owned(), new).await?;
-        self.end_sessions(id).await;
+        self.sign_out.everywhere(id).await;
         Response::ok(ChangePasswordResponse::default())
     }
 
@@ -153,7 +174,7 @@ impl UserService for UserApi {
         let caller = self.signed_in(&ctx)?;
         let id = UserId::parse(request.id)?;
         accounts::delete(&self.pool, &caller, id).await?;
-        self.end_sessions(id).await;
+        self.sign_out.everywhere(id).await;
         Response::ok(DeleteUserResponse::default())
     }
 
@@ -183,7 +204,7 @@ impl UserService for UserApi {
         let row = accounts::set_role(&self.pool, &caller, id, role, request.granted).await?;
         if !request.granted {
             // Tokens would carry the old role until they expire.
-            self.end_sessions(id).await;
+            self.sign_out.everywhere(id).await;
         }
         Response::ok(SetUserRoleResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }

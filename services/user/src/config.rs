@@ -9,8 +9,29 @@ pub struct UserConfig {
     #[arg(id = "user_addr", long = "user-addr", env = "USER_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: SocketAddr,
 
+    /// The longest lifetime of an access token the issuer grants, in seconds (Hydra's `ttl.access_token`,
+    /// 1 h by default). When an account is deleted, changes its password or loses a role, its tokens are
+    /// refused for this long (see `ec_platform::revocation`), so it must be at least that lifetime.
+    #[arg(
+        id = "access_token_max_ttl_secs",
+        long = "access-token-max-ttl-secs",
+        env = "ACCESS_TOKEN_MAX_TTL_SECS",
+        default_value_t = 86_400
+    )]
+    pub access_token_max_ttl_secs: u64,
+
     #[command(flatten)]
     pub login: LoginConfig,
+}
+
+impl UserConfig {
+    /// The defaults, on `addr`, with login pages on `login` (tests).
+    pub fn local(addr: SocketAddr, login: LoginConfig) -> Self {
+        let mut config: Self = ec_platform::config::defaults();
+        config.addr = addr;
+        config.login = login;
+        config
+    }
 }
 
 /// Settings of the login, consent and logout pages.

@@ -12,6 +12,8 @@
 //!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
 //! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
+//! Deleting an account, changing its password or taking a role signs it out everywhere ([`api::SignOut`]):
+//! Hydra's sessions and refresh tokens end, and its access tokens are revoked ([`ec_platform::revocation`]).
 //!
 //! Passwords and emails are never logged. Database errors are logged with their cause and answered with a
 //! generic `internal` error.

@@ -5,6 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     identity::IdentityVerifier,
+    revocation::Revocations,
     server::{Server, ServerError},
 };
 use ec_proto::user::v1::{
@@ -14,7 +15,7 @@ use redis::aio::ConnectionManager;
 use sqlx::PgPool;
 
 use crate::{
-    api::{CredentialApi, UserApi},
+    api::{CredentialApi, SignOut, UserApi},
     config::UserConfig,
     hydra::HydraAdmin,
     login::{self, LoginApp},
@@ -28,6 +29,8 @@ pub struct Dependencies {
     pub redis: Option<ConnectionManager>,
     /// Prefix of every Redis key this service writes.
     pub redis_prefix: String,
+    /// Where the access tokens of changed accounts are revoked; the BFF reads the same records.
+    pub revocations: Revocations,
 }
 
 /// The user service's bound servers.
@@ -40,7 +43,12 @@ pub struct UserServers {
 /// Binds the user service's ports. The caller has already migrated the schema.
 pub async fn build(config: &UserConfig, deps: Dependencies) -> Result<UserServers, ServerError> {
     let hydra = config.login.hydra_admin_url.clone().map(HydraAdmin::new);
-    let users = Arc::new(UserApi::new(deps.pool.clone(), deps.identity.clone(), hydra.clone()));
+    let sign_out = SignOut {
+        sessions: hydra.clone(),
+        tokens: deps.revocations,
+        token_lifetime: Duration::from_secs(config.access_token_max_ttl_secs),
+    };
+    let users = Arc::new(UserApi::new(deps.pool.clone(), deps.identity.clone(), sign_out));
     let credentials = Arc::new(CredentialApi::new(deps.pool.clone(), deps.identity));
     let router = credentials.register(users.register(connectrpc::Router::new()));
     let rpc = Server::bind("user", config.addr, router, &[USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME])

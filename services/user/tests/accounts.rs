@@ -9,6 +9,7 @@ use connectrpc::{
 };
 use ec_platform::{
     identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
+    revocation::Revocations,
     shutdown::CancellationToken,
     testing::TestDatabase,
 };
@@ -40,12 +41,13 @@ impl Service {
         let identity =
             IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        let config = UserConfig { addr: any, login: LoginConfig::local(any, None) };
+        let config = UserConfig::local(any, LoginConfig::local(any, None));
         let deps = Dependencies {
             pool: database.pool.clone(),
             identity: identity.clone(),
             redis: None,
             redis_prefix: String::new(),
+            revocations: Revocations::new(None, ""),
         };
         let server = ec_user::startup::build(&config, deps).await.unwrap().rpc;
         let url = format!("http://{}", server.local_addr()).parse().unwrap();
