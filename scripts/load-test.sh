@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Load test: a signed-in unary read (GetUser, own account) through the BFF, and the same read made directly
-# to the user service, each for DURATION seconds with CONNECTIONS connections, with wrk on loopback.
+# to the user service, in gRPC and in Connect JSON (both over h2c), each for DURATION seconds with CONNECTIONS
+# connections of one stream at a time, with h2load on loopback. Prints a Markdown table.
 #
-#   scripts/load-test.sh            # DURATION=15 CONNECTIONS=32 by default
+#   scripts/load-test.sh                # DURATION=15 CONNECTIONS=32 by default; shared state in process
+#   WITH_REDIS=1 scripts/load-test.sh   # shared state in Redis (REDIS_URL, default the local server), as in
+#                                       # production: a rate-limit script and a revocation GET per request
 #
 # It builds the release binary, starts `ec dev` on private ports with its own embedded PostgreSQL and the
 # embedded OAuth2 server, signs in through the real login flow to get an access token, runs both loads, and
-# stops everything. Rate limits are raised out of the way (they are measured by the tests, not here), and
-# without REDIS_URL the limiter works in process. Results: docs/performance.md.
+# stops everything. Rate limits are raised out of the way (they are measured by the tests, not here).
+# Results: docs/performance.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-15}"
 CONNECTIONS="${CONNECTIONS:-32}"
-command -v wrk >/dev/null || { echo "wrk is needed: apt-get install wrk" >&2; exit 1; }
+command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp2-client" >&2; exit 1; }
 
 cargo build --release --bin ec
 work=$(mktemp -d)
@@ -21,8 +24,12 @@ chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we a
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 BFF=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port); PG=$(port)
 TOKEN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+redis=(-u REDIS_URL)
+if [ "${WITH_REDIS:-}" = 1 ]; then
+  redis=(REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" REDIS_KEY_PREFIX="ec-load:$TOKEN_SECRET:")
+fi
 
-env -u DATABASE_URL -u REDIS_URL -u HYDRA_ADMIN_URL LOG_FORMAT=json RUST_LOG=warn \
+env -u DATABASE_URL -u HYDRA_ADMIN_URL "${redis[@]}" LOG_FORMAT=json RUST_LOG=warn \
   INTERNAL_AUTH_TOKEN="$TOKEN_SECRET" RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
   target/release/ec dev --pg-data-dir "$work/pg" --pg-port "$PG" \
   --bff-addr "127.0.0.1:$BFF" --user-addr "127.0.0.1:$USER_PORT" --login-addr "127.0.0.1:$LOGIN" \
@@ -52,15 +59,61 @@ token=$(curl -s -d grant_type=authorization_code -d client_id=ec-spa -d "redirec
   -d "code_verifier=$verifier" -d "code=$code" "http://127.0.0.1:$OAUTH/oauth2/token" \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 user_id=$(python3 -c "import base64,json,sys; p=sys.argv[1].split('.')[1]; print(json.loads(base64.urlsafe_b64decode(p+'='*(-len(p)%4)))['sub'])" "$token")
-body="{\"id\":\"$user_id\"}"
+# The request, GetUserRequest{id}, as Connect JSON and as a gRPC frame (flag byte, 4-byte length, protobuf).
+printf '{"id":"%s"}' "$user_id" >"$work/body.json"
+python3 - "$user_id" "$work/body.grpc" <<'PY'
+import struct, sys
+user_id = sys.argv[1].encode()
+message = b"\x0a" + bytes([len(user_id)]) + user_id  # field 1 (id), length-delimited
+open(sys.argv[2], "wb").write(b"\x00" + struct.pack(">I", len(message)) + message)
+PY
 
-run() { # run LABEL URL HEADERS
-  echo
-  echo "== $1"
-  BODY="$body" HEADERS="$3" wrk -t 1 -c "$CONNECTIONS" -d "${DURATION}s" --latency -s scripts/load/unary.lua "$2"
+identity=("x-ec-internal-token: $TOKEN_SECRET" "x-ec-caller-id: $user_id" "x-ec-caller-roles: customer")
+bearer=("authorization: Bearer $token")
+
+# h2load counts HTTP statuses only, and a gRPC error is HTTP 200: check one call of each kind answers OK first.
+check() { # check URL BODY CONTENT-TYPE HEADER...
+  local url=$1 data=$2 type=$3; shift 3
+  local args=(-s --http2-prior-knowledge -o /dev/null -D - -H "content-type: $type" --data-binary "@$data")
+  for h in "$@"; do args+=(-H "$h"); done
+  [ "$type" = application/grpc ] && args+=(-H "te: trailers")
+  local answer; answer=$(curl "${args[@]}" "$url")
+  if [ "$type" = application/grpc ]; then
+    grep -qi '^grpc-status: 0' <<<"$answer" || { echo "gRPC check failed at $url:"; echo "$answer"; exit 1; } >&2
+  else
+    grep -q '^HTTP/2 200' <<<"$answer" || { echo "Connect check failed at $url:"; echo "$answer"; exit 1; } >&2
+  fi
 }
-run "through the BFF (Connect JSON, bearer JWT verified, BOLA check, gRPC to the user service)" \
-  "http://127.0.0.1:$BFF/user.v1.UserService/GetUser" "Authorization: Bearer $token"
-run "directly to the user service (Connect JSON, identity metadata as the BFF sends it)" \
-  "http://127.0.0.1:$USER_PORT/user.v1.UserService/GetUser" \
-  "x-ec-internal-token: $TOKEN_SECRET|x-ec-caller-id: $user_id|x-ec-caller-roles: customer"
+
+echo "| path | protocol | requests/s | p50 | p75 | p90 | p99 | errors |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|"
+run() { # run PATH-LABEL URL BODY CONTENT-TYPE HEADER...
+  local label=$1 url=$2 data=$3 type=$4; shift 4
+  check "$url" "$data" "$type" "$@"
+  local args=(-c "$CONNECTIONS" -m 1 -t 1 --warm-up-time=2 -D "$DURATION" -d "$data" -H "content-type: $type")
+  for h in "$@"; do args+=(-H "$h"); done
+  [ "$type" = application/grpc ] && args+=(-H "te: trailers")
+  rm -f "$work/latency.tsv"
+  h2load "${args[@]}" --log-file="$work/latency.tsv" "$url" >"$work/h2load.out"
+  local protocol=gRPC; [ "$type" = application/json ] && protocol="Connect JSON"
+  python3 scripts/load/summarize.py "$label" "$protocol" "$DURATION" "$work/latency.tsv"
+}
+
+url() { echo "http://127.0.0.1:$1/user.v1.UserService/GetUser"; }
+
+# Warm up first (connection pools filled, the database's caches warm), unmeasured: the first seconds after
+# start-up are slower, and whichever run came first would pay for them.
+h2load -c "$CONNECTIONS" -m 1 -t 1 -D 5 -d "$work/body.json" -H "content-type: application/json" \
+  -H "${bearer[0]}" "$(url "$BFF")" >/dev/null
+run "through the BFF" "$(url "$BFF")" "$work/body.grpc" application/grpc "${bearer[@]}"
+run "directly to the user service" "$(url "$USER_PORT")" "$work/body.grpc" application/grpc "${identity[@]}"
+run "through the BFF" "$(url "$BFF")" "$work/body.json" application/json "${bearer[@]}"
+run "directly to the user service" "$(url "$USER_PORT")" "$work/body.json" application/json "${identity[@]}"
+
+# Every call the BFF answered during the runs, by result: anything but "ok" means the figures are not valid.
+echo
+curl -s "http://127.0.0.1:$BFF/metrics" | grep '^ec_bff_requests_total' | sed 's/^/# /'
+if curl -s "http://127.0.0.1:$BFF/metrics" | grep '^ec_bff_requests_total' | grep -v 'code="ok"' | grep -q .; then
+  echo "the BFF answered some calls with an error: the figures above are not valid" >&2
+  exit 1
+fi

@@ -1,5 +1,11 @@
 //! `ec`: the platform's command line. See `ec --help`.
 
+/// mimalloc instead of the system allocator: a request allocates many small, short-lived buffers (headers,
+/// messages, futures), and glibc's malloc spent a sixth of the CPU time on them under load
+/// (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ec_cli::{

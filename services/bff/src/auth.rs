@@ -7,8 +7,14 @@
 //! deleted, changed its password or lost a role is refused ([`ec_platform::revocation`]). Roles come from `roles` at the
 //! top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or `scope` (a
 //! string). Every failure is the same `unauthenticated` answer to the client; the reason is logged and counted.
+//!
+//! A client sends the same token with every call until it expires, so a verified token is remembered (by its
+//! SHA-256) for up to [`VERIFIED_FOR`], which spares the signature check and the claim parsing on the calls
+//! after the first; `exp` is still checked on each one, and so is revocation. Only tokens that verified are
+//! remembered, so made-up tokens cannot fill the cache, and a key the issuer withdraws stops working within
+//! that time after the BFF has seen the withdrawal.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ec_platform::{
     identity::{Caller, Role},
@@ -61,7 +67,18 @@ pub struct Token {
     pub scopes: Vec<String>,
     /// When the token was issued (`iat`, Unix seconds).
     pub issued_at: u64,
+    /// When it expires (`exp`, Unix seconds).
+    pub expires_at: u64,
 }
+
+/// How long a verified token is remembered at most.
+pub const VERIFIED_FOR: Duration = Duration::from_secs(60);
+
+/// How many verified tokens are remembered at most.
+const VERIFIED_CAPACITY: usize = 10_000;
+
+/// A verified token and when it was verified.
+type Verified = (Token, Instant);
 
 /// Verifies access tokens of one issuer for one audience.
 #[derive(Debug)]
@@ -71,13 +88,22 @@ pub struct Authenticator {
     audience: String,
     leeway: u64,
     revocations: Revocations,
+    /// Verified tokens by the SHA-256 of their text.
+    verified: quick_cache::sync::Cache<[u8; 32], Verified>,
 }
 
 impl Authenticator {
     /// Verifies tokens of `issuer` for `audience` against its keys in `jwks`, forgiving `leeway_secs` of
     /// clock skew, and refusing tokens that `revocations` has revoked.
     pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64, revocations: Revocations) -> Self {
-        Self { jwks, issuer, audience, leeway: leeway_secs, revocations }
+        Self {
+            jwks,
+            issuer,
+            audience,
+            leeway: leeway_secs,
+            revocations,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+        }
     }
 
     /// Whether the issuer's keys can be had (for readiness).
@@ -98,14 +124,35 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        let verified = self.verify(token).await?;
+        let verified = self.verify_remembered(token).await?;
         if self.revocations.is_revoked(verified.caller.user_id, verified.issued_at).await {
             return Err(AuthError::Revoked);
         }
         Ok(Some(verified.caller))
     }
 
-    /// Verifies one token on its own: signature and claims, not revocation.
+    /// [`verify`](Self::verify), remembering the result for calls with the same token.
+    async fn verify_remembered(&self, token: &str) -> Result<Token, AuthError> {
+        let digest: [u8; 32] = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        if let Some((verified, at)) = self.verified.get(&digest) {
+            if at.elapsed() < VERIFIED_FOR {
+                return if verified.expires_at + self.leeway < unix_now() {
+                    Err(AuthError::Expired)
+                } else {
+                    Ok(verified)
+                };
+            }
+            self.verified.remove(&digest);
+        }
+        let verified = self.verify(token).await?;
+        self.verified.insert(digest, (verified.clone(), Instant::now()));
+        Ok(verified)
+    }
+
+    /// Verifies one token on its own: signature and claims, not revocation; nothing is remembered.
     pub async fn verify(&self, token: &str) -> Result<Token, AuthError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
@@ -143,7 +190,8 @@ impl Authenticator {
             })?
             .claims;
 
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs();
+        let now = unix_now();
+        let expires_at = claims["exp"].as_u64().ok_or(AuthError::Claims)?;
         let issued_at = claims["iat"].as_u64().ok_or(AuthError::Claims)?;
         if issued_at > now + self.leeway {
             return Err(AuthError::NotYetValid);
@@ -163,8 +211,12 @@ impl Authenticator {
             .map(|names| names.iter().filter_map(Value::as_str).filter_map(Role::parse).collect())
             .unwrap_or_else(|| vec![Role::Customer]);
         let scopes = scopes(&claims).ok_or(AuthError::Claims)?;
-        Ok(Token { caller: Caller { user_id, roles }, scopes, issued_at })
+        Ok(Token { caller: Caller { user_id, roles }, scopes, issued_at, expires_at })
     }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
 }
 
 /// The granted scopes: `scp` as an array of strings, else `scope` as a space-separated string, else none.

@@ -209,6 +209,18 @@ async fn tokens_issued_before_their_account_was_revoked_are_refused_and_later_on
 }
 
 #[tokio::test]
+async fn a_remembered_token_still_expires() {
+    let f = Fixture::new().await;
+    // No leeway, so the token is dead one second after its exp.
+    let jwks = Jwks::new(f.jwks_url.clone(), Duration::from_secs(300), Duration::from_secs(5), None);
+    let strict = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 0, Revocations::new(None, ""));
+    let token = f.key.sign(&with(&[("exp", json!(now() + 1))]));
+    assert!(strict.caller(&bearing(&token)).await.unwrap().is_some(), "verified, and remembered");
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(strict.caller(&bearing(&token)).await, Err(AuthError::Expired));
+}
+
+#[tokio::test]
 async fn a_token_without_exp_is_refused() {
     let f = Fixture::new().await;
     let token = f.key.sign(&with(&[("exp", Value::Null)]));
