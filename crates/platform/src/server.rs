@@ -10,6 +10,7 @@
 
 use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
 
+use axum::serve::ListenerExt;
 use connectrpc_health::StaticChecker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -122,6 +123,12 @@ impl Server {
             },
         ));
         let stop = shutdown.clone();
+        // RPC answers are small writes that must leave at once, not wait for the previous one's ACK (Nagle).
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 stop.cancelled().await;
