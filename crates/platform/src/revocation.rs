@@ -10,8 +10,9 @@
 //! With Redis the records are shared by every replica of every service (`{prefix}revoked:{account}`, the
 //! revocation time in Unix seconds) and expire once no token issued before them can still be alive. Without
 //! Redis, or while Redis is failing, they are kept in process: enough when the whole platform runs in one
-//! process (`ec dev`), not across processes. Checks that cannot reach Redis let the token through (logged):
-//! refusing every signed-in call while Redis is down would take the shop down with it.
+//! process (`ec dev`), not across processes. A check that gets no answer from Redis within
+//! [`CHECK_BUDGET`] consults the in-process records only, so it lets through tokens revoked elsewhere
+//! (logged): refusing every signed-in call while Redis is down would take the shop down with it.
 
 use std::{
     collections::HashMap,
@@ -36,6 +37,9 @@ impl std::fmt::Debug for Revocations {
         f.debug_struct("Revocations").field("shared", &self.redis.is_some()).finish()
     }
 }
+
+/// How long a check waits for Redis before it consults the in-process records alone.
+pub const CHECK_BUDGET: Duration = Duration::from_millis(250);
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
@@ -71,12 +75,18 @@ impl Revocations {
     pub async fn is_revoked(&self, account: Uuid, issued_at: u64) -> bool {
         let revoked_at = match &self.redis {
             Some((redis, prefix)) => {
-                let stored: Result<Option<u64>, _> =
-                    redis::cmd("GET").arg(format!("{prefix}{account}")).query_async(&mut redis.clone()).await;
-                match stored {
-                    Ok(at) => at,
-                    Err(e) => {
+                let mut redis = redis.clone();
+                let mut command = redis::cmd("GET");
+                command.arg(format!("{prefix}{account}"));
+                let query = command.query_async(&mut redis);
+                match tokio::time::timeout(CHECK_BUDGET, query).await {
+                    Ok(Ok(at)) => at,
+                    Ok(Err(e)) => {
                         tracing::warn!(error = %e, "Redis failed; checking token revocations in process only");
+                        self.local_record(account)
+                    }
+                    Err(_) => {
+                        tracing::warn!("Redis is slow; checking token revocations in process only");
                         self.local_record(account)
                     }
                 }
@@ -93,8 +103,10 @@ impl Revocations {
 
 #[cfg(test)]
 mod tests {
+    use redis::aio::ConnectionManagerConfig;
+
     use super::*;
-    use crate::{cache, config::RedisArgs};
+    use crate::{cache, config::RedisArgs, testing::PrivateRedis};
 
     const KEEP: Duration = Duration::from_secs(60);
 
@@ -141,5 +153,31 @@ mod tests {
         let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
         let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut redis.clone()).await.unwrap();
         assert!((55..=60).contains(&ttl), "{ttl}");
+    }
+
+    #[tokio::test]
+    async fn a_hung_or_dead_redis_leaves_the_records_this_process_wrote() {
+        let mut server = PrivateRedis::start();
+        // No response timeout of its own: the check's budget is what must keep it from hanging.
+        let connect =
+            || server.connect(ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0));
+        let (here, elsewhere) =
+            (Revocations::new(Some(connect().await), ""), Revocations::new(Some(connect().await), ""));
+        let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
+        here.revoke(alice, KEEP).await.unwrap();
+        elsewhere.revoke(bob, KEEP).await.unwrap();
+        let issued = now() - 1;
+        assert!(here.is_revoked(bob, issued).await, "shared while Redis answers");
+
+        server.pause();
+        let hung = tokio::time::timeout(Duration::from_secs(10), async {
+            (here.is_revoked(alice, issued).await, here.is_revoked(bob, issued).await)
+        });
+        assert_eq!(hung.await, Ok((true, false)), "its own record still holds; the other is not known here");
+        server.resume();
+
+        server.stop();
+        assert!(here.is_revoked(alice, issued).await);
+        assert!(!here.is_revoked(bob, issued).await);
     }
 }

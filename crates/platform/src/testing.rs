@@ -1,5 +1,5 @@
-//! Helpers for tests that need a real PostgreSQL: a fresh database per test, so tests run in parallel without
-//! seeing each other's rows. Used by this workspace's tests only.
+//! Helpers for tests that need a real PostgreSQL (a fresh database per test, so tests run in parallel without
+//! seeing each other's rows) or a Redis of their own to stop or pause. Used by this workspace's tests only.
 
 use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
 
@@ -46,5 +46,68 @@ impl TestDatabase {
             .execute(&self.admin)
             .await
             .expect("drop the test database");
+    }
+}
+
+/// A `redis-server` of its own for one test, on a free port, so the test can stop or pause it without
+/// disturbing the others. Killed when dropped.
+pub struct PrivateRedis {
+    server: std::process::Child,
+    pub url: String,
+}
+
+impl PrivateRedis {
+    /// Starts the server. A missing `redis-server` is a loud failure, never a skip.
+    pub fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let server = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server is installed (make test ensures it)");
+        Self { server, url: format!("redis://127.0.0.1:{port}") }
+    }
+
+    /// A connection configured by `config`, once the server answers.
+    pub async fn connect(&self, config: redis::aio::ConnectionManagerConfig) -> redis::aio::ConnectionManager {
+        let client = redis::Client::open(self.url.as_str()).expect("a valid URL");
+        for _ in 0..50 {
+            if let Ok(connection) = redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone()).await
+            {
+                return connection;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the private redis-server at {} did not come up", self.url);
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing answers, like a hung Redis.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// Thaws a paused server (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.server.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{name} failed");
+    }
+
+    /// Stops the server for good.
+    pub fn stop(&mut self) {
+        let _ = self.server.kill();
+        let _ = self.server.wait();
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

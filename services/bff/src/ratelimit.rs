@@ -146,6 +146,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ec_platform::testing::PrivateRedis;
 
     // 600 a minute is one token every 100 ms.
     const LIMIT: Limit = Limit { per_minute: 600, burst: 3 };
@@ -209,32 +210,17 @@ mod tests {
     #[tokio::test]
     async fn a_redis_outage_falls_back_to_local_limits_instead_of_failing() {
         // A private Redis, so stopping it disturbs nobody.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut server = std::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (make test ensures it)");
-        let url = format!("redis://127.0.0.1:{port}");
-        let mut connection = None;
-        for _ in 0..50 {
-            let config = redis::aio::ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(Duration::from_millis(200)))
-                .set_response_timeout(Some(Duration::from_millis(200)))
-                .set_number_of_retries(0);
-            let client = redis::Client::open(url.as_str()).unwrap();
-            if let Ok(c) = ConnectionManager::new_with_config(client, config).await {
-                connection = Some(c);
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let mut server = PrivateRedis::start();
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_millis(200)))
+            .set_response_timeout(Some(Duration::from_millis(200)))
+            .set_number_of_retries(0);
+        let connection = Some(server.connect(config).await);
         let limiter = RateLimiter::new(connection, &prefix());
         let limit = Limit { per_minute: 1, burst: 2 };
         assert_eq!(limiter.admit("ip:192.0.2.9", limit).await, Ok(()));
 
-        server.kill().unwrap();
-        server.wait().unwrap();
+        server.stop();
         assert_eq!(limiter.admit("ip:192.0.2.9", limit).await, Ok(()), "requests still pass");
         assert!(limiter.degraded(), "and the fallback is visible");
         assert_eq!(limiter.admit("ip:192.0.2.9", limit).await, Ok(()));
