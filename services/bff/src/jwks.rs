@@ -99,17 +99,28 @@ impl Jwks {
         }
     }
 
-    /// Whether keys can be had now (for readiness): cached, or fetchable.
+    /// Whether keys can be had now (for readiness): cached, or fetchable. Fetches are rationed as for unknown
+    /// kids, so a flood of readiness probes while the issuer is down does not become a flood of fetches.
     pub async fn ready(&self) -> bool {
         if self.cache.read().await.is_some() {
             return true;
+        }
+        let mut last = self.refresh.lock().await;
+        if self.cache.read().await.is_some() {
+            return true;
+        }
+        if last.is_some_and(|at| at.elapsed() < self.min_refresh_interval) {
+            return false;
         }
         match self.fetch("").await {
             Ok(set) => {
                 *self.cache.write().await = Some(Cached { set, fetched: Instant::now() });
                 true
             }
-            Err(_) => false,
+            Err(_) => {
+                *last = Some(Instant::now());
+                false
+            }
         }
     }
 

@@ -324,6 +324,20 @@ async fn an_unreachable_issuer_is_not_retried_on_every_request() {
 }
 
 #[tokio::test]
+async fn readiness_probes_while_the_issuer_is_down_do_not_hammer_it() {
+    let f = Fixture::new().await;
+    f.issuer.down.store(true, Ordering::SeqCst);
+    let probes = futures::future::join_all((0..20).map(|_| f.auth.ready())).await;
+    assert!(probes.iter().all(|ready| !ready), "not ready without keys");
+    assert!(!f.auth.ready().await);
+    assert_eq!(f.hits(), 1, "one attempt per refresh interval");
+    // The issuer is back, but the next attempt waits for the interval (5 s here).
+    f.issuer.down.store(false, Ordering::SeqCst);
+    assert!(!f.auth.ready().await);
+    assert_eq!(f.hits(), 1);
+}
+
+#[tokio::test]
 async fn replicas_sharing_redis_fetch_the_keys_once_between_them() {
     let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(url).unwrap())
