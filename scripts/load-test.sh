@@ -26,7 +26,7 @@ BFF=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port
 TOKEN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 redis=(-u REDIS_URL)
 if [ "${WITH_REDIS:-}" = 1 ]; then
-  redis=(REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" REDIS_KEY_PREFIX="ec-load:$TOKEN_SECRET:")
+  redis=(REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" REDIS_KEY_PREFIX="ec-load:$(basename "$work"):")
 fi
 
 env -u DATABASE_URL -u HYDRA_ADMIN_URL "${redis[@]}" LOG_FORMAT=json RUST_LOG=warn \

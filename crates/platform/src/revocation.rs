@@ -7,16 +7,23 @@
 //! the same second as the revocation, even just after it, is refused too: signing in again within that second
 //! takes one more try.
 //!
+//! The comparison assumes the issuer's clock (`iat`) and the user service's agree to well within a second,
+//! as NTP keeps them.
+//!
 //! With Redis the records are shared by every replica of every service (`{prefix}revoked:{account}`, the
-//! revocation time in Unix seconds) and expire once no token issued before them can still be alive. Without
-//! Redis, or while Redis is failing, they are kept in process: enough when the whole platform runs in one
-//! process (`ec dev`), not across processes. A check that gets no answer from Redis within
-//! [`CHECK_BUDGET`] consults the in-process records only, so it lets through tokens revoked elsewhere
-//! (logged): refusing every signed-in call while Redis is down would take the shop down with it.
+//! revocation time in Unix seconds, only ever raised) and expire once no token issued before them can still
+//! be alive. Every record is also kept in process and consulted on every check, which is all there is without
+//! Redis: enough when the whole platform runs in one process (`ec dev`), not across processes. A check that
+//! gets no answer from Redis within [`CHECK_BUDGET`] lets through tokens revoked by other processes (logged
+//! once per outage, and visible as [`Revocations::degraded`]): refusing every signed-in call while Redis is
+//! down would take the shop down with it.
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -28,8 +35,10 @@ use uuid::Uuid;
 pub struct Revocations {
     redis: Option<(ConnectionManager, String)>,
     /// Account -> revocation time and the time the record may be forgotten (Unix seconds). Written on every
-    /// revocation, read when Redis is absent or failing.
+    /// revocation and read on every check, so this process's own revocations hold whatever Redis does.
     local: Arc<Mutex<HashMap<Uuid, (u64, u64)>>>,
+    /// Whether the last check could not reach Redis.
+    degraded: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Revocations {
@@ -41,6 +50,18 @@ impl std::fmt::Debug for Revocations {
 /// How long a check waits for Redis before it consults the in-process records alone.
 pub const CHECK_BUDGET: Duration = Duration::from_millis(250);
 
+/// Kept on top of the token lifetime: verifiers accept a token a little past its `exp` (clock leeway).
+const LEEWAY_MARGIN: Duration = Duration::from_secs(120);
+
+/// Raises the record, never lowers it: a replica that revoked a moment earlier must not undo a later record.
+const RAISE: &str = r"
+local current = tonumber(redis.call('GET', KEYS[1]))
+if current == nil or current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+return 0
+";
+
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
 }
@@ -48,52 +69,68 @@ fn now() -> u64 {
 impl Revocations {
     /// Records shared through `redis` (keys under `prefix`) when given, in process otherwise.
     pub fn new(redis: Option<ConnectionManager>, prefix: &str) -> Self {
-        Self { redis: redis.map(|r| (r, format!("{prefix}revoked:"))), local: Arc::default() }
+        Self { redis: redis.map(|r| (r, format!("{prefix}revoked:"))), local: Arc::default(), degraded: Arc::default() }
     }
 
-    /// Revokes every access token of `account` issued up to now. The record is kept for `keep_for`, which
-    /// must be at least the issuer's access-token lifetime: after that, no token it refuses can be alive.
+    /// Revokes every access token of `account` issued up to now. The record is kept for `keep_for` (at least
+    /// the issuer's access-token lifetime) and a margin for the verifiers' clock leeway: after that, no token
+    /// it refuses can be alive.
     pub async fn revoke(&self, account: Uuid, keep_for: Duration) -> Result<(), redis::RedisError> {
         let at = now();
-        let keep_for = keep_for.as_secs().max(1);
+        let keep_for = (keep_for + LEEWAY_MARGIN).as_secs();
         {
             let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
             local.retain(|_, (_, until)| *until >= at);
-            local.insert(account, (at, at + keep_for));
+            let record = local.entry(account).or_insert((at, at + keep_for));
+            *record = (record.0.max(at), at + keep_for);
         }
         let Some((redis, prefix)) = &self.redis else { return Ok(()) };
-        redis::cmd("SET")
-            .arg(format!("{prefix}{account}"))
+        redis::Script::new(RAISE)
+            .key(format!("{prefix}{account}"))
             .arg(at)
-            .arg("EX")
             .arg(keep_for)
-            .query_async(&mut redis.clone())
+            .invoke_async(&mut redis.clone())
             .await
     }
 
-    /// Whether a token of `account` issued at `issued_at` (Unix seconds) has been revoked.
+    /// Whether a token of `account` issued at `issued_at` (Unix seconds) has been revoked, by the shared
+    /// records or by this process's own.
     pub async fn is_revoked(&self, account: Uuid, issued_at: u64) -> bool {
-        let revoked_at = match &self.redis {
+        let shared = match &self.redis {
             Some((redis, prefix)) => {
                 let mut redis = redis.clone();
                 let mut command = redis::cmd("GET");
                 command.arg(format!("{prefix}{account}"));
-                let query = command.query_async(&mut redis);
-                match tokio::time::timeout(CHECK_BUDGET, query).await {
-                    Ok(Ok(at)) => at,
-                    Ok(Err(e)) => {
-                        tracing::warn!(error = %e, "Redis failed; checking token revocations in process only");
-                        self.local_record(account)
-                    }
-                    Err(_) => {
-                        tracing::warn!("Redis is slow; checking token revocations in process only");
-                        self.local_record(account)
-                    }
-                }
+                let query = command.query_async::<Option<u64>>(&mut redis);
+                let answer = tokio::time::timeout(CHECK_BUDGET, query).await;
+                self.note_redis(match &answer {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(e.to_string()),
+                    Err(_) => Some(format!("no answer within {CHECK_BUDGET:?}")),
+                });
+                answer.ok().and_then(Result::ok).flatten()
             }
-            None => self.local_record(account),
+            None => None,
         };
-        revoked_at.is_some_and(|at| issued_at <= at)
+        shared.max(self.local_record(account)).is_some_and(|at| issued_at <= at)
+    }
+
+    /// Logs when checks start and stop falling back to the in-process records (once, not on every call).
+    fn note_redis(&self, failure: Option<String>) {
+        match failure {
+            None if self.degraded.swap(false, Ordering::Relaxed) => {
+                tracing::info!("Redis answers again; token revocations are shared again");
+            }
+            Some(error) if !self.degraded.swap(true, Ordering::Relaxed) => {
+                tracing::warn!(%error, "Redis failed; token revocations recorded by other processes are not seen until it answers");
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether the last check could not reach Redis.
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
     }
 
     fn local_record(&self, account: Uuid) -> Option<u64> {
@@ -134,6 +171,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_record_that_never_reached_redis_still_holds_in_its_process() {
+        let prefix = format!("ec:test:{}:", Uuid::now_v7());
+        let revocations = shared(&prefix).await;
+        let alice = Uuid::now_v7();
+        revocations.revoke(alice, KEEP).await.unwrap();
+        let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
+        let () = redis::cmd("DEL").arg(key).query_async(&mut redis.clone()).await.unwrap(); // as if SET had failed
+        assert!(revocations.is_revoked(alice, now() - 1).await);
+    }
+
+    #[tokio::test]
+    async fn a_record_is_never_lowered() {
+        let prefix = format!("ec:test:{}:", Uuid::now_v7());
+        let revocations = shared(&prefix).await;
+        let alice = Uuid::now_v7();
+        let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
+        let later = now() + 100;
+        let () = redis::cmd("SET").arg(&key).arg(later).query_async(&mut redis.clone()).await.unwrap();
+        revocations.revoke(alice, KEEP).await.unwrap();
+        let stored: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis.clone()).await.unwrap();
+        assert_eq!(stored, later);
+    }
+
+    #[tokio::test]
     async fn without_redis_clones_share_the_records_in_process() {
         let revocations = Revocations::new(None, "ec:");
         let other = revocations.clone();
@@ -152,7 +213,8 @@ mod tests {
         revocations.revoke(alice, KEEP).await.unwrap();
         let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
         let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut redis.clone()).await.unwrap();
-        assert!((55..=60).contains(&ttl), "{ttl}");
+        let asked = (KEEP + LEEWAY_MARGIN).as_secs() as i64;
+        assert!((asked - 5..=asked).contains(&ttl), "{ttl}");
     }
 
     #[tokio::test]
@@ -174,7 +236,10 @@ mod tests {
             (here.is_revoked(alice, issued).await, here.is_revoked(bob, issued).await)
         });
         assert_eq!(hung.await, Ok((true, false)), "its own record still holds; the other is not known here");
+        assert!(here.degraded());
         server.resume();
+        assert!(here.is_revoked(bob, issued).await, "shared again");
+        assert!(!here.degraded());
 
         server.stop();
         assert!(here.is_revoked(alice, issued).await);

@@ -42,13 +42,22 @@ pub struct SignOut {
 impl SignOut {
     /// Signs `id` out everywhere. The account change has already been made; a part that cannot be reached
     /// (Hydra, Redis) is logged loudly rather than failing the change.
+    ///
+    /// The tokens are revoked both before and after the sessions end: before, so the tokens out there stop
+    /// at once; after, so a token refreshed while Hydra was still ending the sessions is refused too.
     async fn everywhere(&self, id: UserId) {
+        self.revoke_tokens(id).await;
+        if let Some(hydra) = &self.sessions {
+            if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
+                tracing::error!(user_id = %id, error = %e, "could not end the account's sessions; they live until they expire");
+            }
+            self.revoke_tokens(id).await;
+        }
+    }
+
+    async fn revoke_tokens(&self, id: UserId) {
         if let Err(e) = self.tokens.revoke(id.0, self.token_lifetime).await {
             tracing::error!(user_id = %id, error = %e, "could not share the revocation of the account's access tokens; other processes accept them until they expire");
-        }
-        let Some(hydra) = &self.sessions else { return };
-        if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
-            tracing::error!(user_id = %id, error = %e, "could not end the account's sessions; they live until they expire");
         }
     }
 }
