@@ -115,13 +115,16 @@ impl Revocations {
         shared.max(self.local_record(account)).is_some_and(|at| issued_at <= at)
     }
 
-    /// Logs when checks start and stop falling back to the in-process records (once, not on every call).
+    /// Logs when checks start and stop falling back to the in-process records (once, not on every call), and
+    /// exports it as the gauge `ec_revocation_check_local_fallback`.
     fn note_redis(&self, failure: Option<String>) {
         match failure {
             None if self.degraded.swap(false, Ordering::Relaxed) => {
+                metrics::gauge!("ec_revocation_check_local_fallback").set(0.0);
                 tracing::info!("Redis answers again; token revocations are shared again");
             }
             Some(error) if !self.degraded.swap(true, Ordering::Relaxed) => {
+                metrics::gauge!("ec_revocation_check_local_fallback").set(1.0);
                 tracing::warn!(%error, "Redis failed; token revocations recorded by other processes are not seen until it answers");
             }
             _ => {}

@@ -7,6 +7,8 @@
 //! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`).
 //! - `ec_bff_rate_limit_local_fallback`: 1 while Redis fails and rate limits are kept in process.
 //! - `ec_bff_jwks_fetches_total{result}`: fetches of the issuer's keys.
+//! - `ec_revocation_check_local_fallback`: 1 while Redis fails and token revocations recorded by other
+//!   processes are not seen ([`ec_platform::revocation`]).
 
 use std::time::Instant;
 
