@@ -125,7 +125,7 @@ impl Revocations {
             }
             Some(error) if !self.degraded.swap(true, Ordering::Relaxed) => {
                 metrics::gauge!("ec_revocation_check_local_fallback").set(1.0);
-                tracing::warn!(%error, "Redis failed; token revocations recorded by other processes are not seen until it answers");
+                tracing::warn!(%error, "Redis failed; revocations recorded by other processes are unseen until it answers");
             }
             _ => {}
         }

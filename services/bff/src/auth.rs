@@ -4,9 +4,10 @@
 //! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` and
 //! `iat` are required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never
 //! passes as an access token), and `sub` must be an account id. A token issued before its account was
-//! deleted, changed its password or lost a role is refused ([`ec_platform::revocation`]). Roles come from `roles` at the
-//! top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or `scope` (a
-//! string). Every failure is the same `unauthenticated` answer to the client; the reason is logged and counted.
+//! deleted, changed its password or lost a role is refused ([`ec_platform::revocation`]). Roles come from
+//! `roles` at the top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or
+//! `scope` (a string). Every failure is the same `unauthenticated` answer to the client; the reason is logged
+//! and counted.
 //!
 //! A client sends the same token with every call until it expires, so a verified token is remembered (by its
 //! SHA-256) for up to [`VERIFIED_FOR`], which spares the signature check and the claim parsing on the calls
