@@ -30,11 +30,6 @@ pub struct TestPlatform {
     running: JoinHandle<Result<(), String>>,
 }
 
-/// The Redis the tests share (each platform under its own key prefix): `REDIS_URL`, or the local server.
-pub fn redis_url() -> String {
-    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
-}
-
 fn any_port() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -69,7 +64,8 @@ impl TestPlatform {
             },
             oauth: ec_oauth_server::config::OAuthServerConfig::local(any_port(), any_port()),
             redis: ec_platform::config::RedisArgs {
-                url: Some(redis_url()),
+                // The Redis the tests share, each platform under its own key prefix.
+                url: Some(ec_platform::testing::redis_url()),
                 key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7().simple()),
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },

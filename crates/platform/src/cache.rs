@@ -34,10 +34,7 @@ pub async fn connect(args: &RedisArgs) -> Result<Option<ConnectionManager>, Redi
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn redis_url() -> String {
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
-    }
+    use crate::testing::redis_url;
 
     #[tokio::test]
     async fn a_configured_redis_is_connected_and_answers() {

@@ -151,7 +151,7 @@ mod tests {
     const KEEP: Duration = Duration::from_secs(60);
 
     async fn shared(prefix: &str) -> Revocations {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = crate::testing::redis_url();
         let redis = cache::connect(&RedisArgs { url: Some(url), ..Default::default() }).await.unwrap();
         Revocations::new(redis, prefix)
     }

@@ -8,6 +8,11 @@ pub fn admin_database_url() -> String {
     std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// The Redis tests use: `REDIS_URL`, or the local server.
+pub fn redis_url() -> String {
+    std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
 /// A database of its own for one test, dropped by [`TestDatabase::drop_now`]. Missing PostgreSQL is a loud
 /// failure, never a skip.
 pub struct TestDatabase {

@@ -146,7 +146,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ec_platform::testing::PrivateRedis;
+    use ec_platform::testing::{PrivateRedis, redis_url};
 
     // 600 a minute is one token every 100 ms.
     const LIMIT: Limit = Limit { per_minute: 600, burst: 3 };
@@ -160,10 +160,6 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(150)).await;
         assert_eq!(limiter.admit(key, LIMIT).await, Ok(()), "a token came back");
         assert!(limiter.admit(key, LIMIT).await.is_err());
-    }
-
-    fn redis_url() -> String {
-        std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
     }
 
     async fn redis(url: &str) -> ConnectionManager {

@@ -339,7 +339,7 @@ async fn readiness_probes_while_the_issuer_is_down_do_not_hammer_it() {
 
 #[tokio::test]
 async fn replicas_sharing_redis_fetch_the_keys_once_between_them() {
-    let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = ec_platform::testing::redis_url();
     let redis = redis::aio::ConnectionManager::new(redis::Client::open(url).unwrap())
         .await
         .expect("Redis must be running for these tests (see README: make test starts it)");

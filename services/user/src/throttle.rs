@@ -161,7 +161,7 @@ mod tests {
     const ELSEWHERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
     async fn redis() -> ConnectionManager {
-        let url = std::env::var("REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+        let url = ec_platform::testing::redis_url();
         let client = redis::Client::open(url).unwrap();
         ConnectionManager::new(client)
             .await
