@@ -14,13 +14,11 @@ use ec_cli::{
     platform::{self, Platform, PlatformConfig},
 };
 use ec_platform::{
-    cache,
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
-    identity::{IdentityVerifier, InternalAuthArgs},
-    revocation::Revocations,
-    server::Server,
+    identity::InternalAuthArgs,
     shutdown::{self, CancellationToken},
+    startup::Dependencies,
     telemetry::{self, LogArgs, LogFormat},
 };
 
@@ -100,6 +98,10 @@ enum Service {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
+        redis: RedisArgs,
+        #[command(flatten)]
+        internal: InternalAuthArgs,
+        #[command(flatten)]
         shutdown: ShutdownArgs,
     },
     /// The order service (carts and orders).
@@ -108,6 +110,10 @@ enum Service {
         config: ec_order::config::OrderConfig,
         #[command(flatten)]
         database: DatabaseArgs,
+        #[command(flatten)]
+        redis: RedisArgs,
+        #[command(flatten)]
+        internal: InternalAuthArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -181,7 +187,8 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
         }
     };
     let demo_data = !args.no_demo_data && demo::allowed(&args.platform.oauth);
-    let result = run_platform(&url, &args.platform, demo_data, stop).await;
+    let database = DatabaseArgs { url, max_connections: 10 };
+    let result = run_platform(&database, &args.platform, demo_data, stop).await;
     if let Some(mut pg) = embedded {
         tokio::task::spawn_blocking(move || pg.stop()).await??;
     }
@@ -189,18 +196,18 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
 }
 
 async fn run_platform(
-    url: &str,
+    database: &DatabaseArgs,
     config: &PlatformConfig,
     demo_data: bool,
     stop: CancellationToken,
 ) -> anyhow::Result<()> {
-    let database = DatabaseArgs { url: url.to_owned(), max_connections: 20 };
-    let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
-    platform::migrate_all(&pool).await?;
     if demo_data {
+        let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+        platform::migrate_all(&pool).await?;
         demo::ensure_accounts(&pool).await?;
+        pool.close().await;
     }
-    let running = Platform::start(config, pool, stop).await?;
+    let running = Platform::start(config, database, stop).await?;
     println!("{}", demo::banner(&running.addresses, &config.oauth, demo_data));
     running.wait().await
 }
@@ -235,61 +242,28 @@ async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> 
     }
 }
 
-/// Serves every server of one process until `stop` fires.
-async fn serve_all(servers: Vec<Server>, stop: CancellationToken, grace: std::time::Duration) -> anyhow::Result<()> {
-    let mut tasks = tokio::task::JoinSet::new();
-    for server in servers {
-        tasks.spawn(server.serve(stop.clone(), grace));
-    }
-    while let Some(joined) = tasks.join_next().await {
-        if let Err(e) = joined? {
-            stop.cancel();
-            return Err(e.into());
-        }
-    }
-    Ok(())
-}
-
+/// Runs one service as its own process, through the same `Application::build` as `ec dev` and the tests.
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
     match service {
         Service::User { config, database, redis, internal, shutdown } => {
-            let identity = IdentityVerifier::new(&internal)?;
-            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
-            db::migrate(&pool, ec_user::SCHEMA, ec_user::migrator()).await?;
-            let redis_connection = cache::connect(&redis).await?;
-            let deps = ec_user::startup::Dependencies {
-                pool,
-                identity,
-                revocations: Revocations::new(redis_connection.clone(), &redis.key_prefix),
-                redis: redis_connection,
-                redis_prefix: redis.key_prefix.clone(),
-            };
-            let servers = ec_user::startup::build(&config, deps).await?;
-            let all = [Some(servers.rpc), servers.login].into_iter().flatten().collect();
-            serve_all(all, stop, shutdown.grace()).await
+            let deps = Dependencies::connect(&redis, &internal).await?;
+            let app = ec_user::startup::Application::build(&config, &database, &deps).await?;
+            Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Product { config, database, shutdown } => {
-            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
-            db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
-            let server = ec_product::startup::build(&config, pool).await?;
-            serve_all(vec![server], stop, shutdown.grace()).await
+        Service::Product { config, database, redis, internal, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal).await?;
+            let app = ec_product::startup::Application::build(&config, &database, &deps).await?;
+            Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Order { config, database, shutdown } => {
-            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
-            db::migrate(&pool, ec_order::SCHEMA, ec_order::migrator()).await?;
-            let server = ec_order::startup::build(&config, pool).await?;
-            serve_all(vec![server], stop, shutdown.grace()).await
+        Service::Order { config, database, redis, internal, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal).await?;
+            let app = ec_order::startup::Application::build(&config, &database, &deps).await?;
+            Ok(app.serve(stop, shutdown.grace()).await?)
         }
         Service::Bff { config, redis, internal, shutdown } => {
-            let redis_connection = cache::connect(&redis).await?;
-            let deps = ec_bff::startup::Dependencies {
-                identity: IdentityVerifier::new(&internal)?,
-                revocations: Revocations::new(redis_connection.clone(), &redis.key_prefix),
-                redis: redis_connection,
-                redis_prefix: redis.key_prefix.clone(),
-            };
-            let server = ec_bff::startup::build(&config, deps).await?;
-            serve_all(vec![server], stop, shutdown.grace()).await
+            let deps = Dependencies::connect(&redis, &internal).await?;
+            let app = ec_bff::startup::Application::build(&config, &deps).await?;
+            Ok(app.serve(stop, shutdown.grace()).await?)
         }
         Service::Oauth { config, shutdown } => {
             let server = ec_oauth_server::OAuthServer::bind(&config).await?;

@@ -6,13 +6,12 @@ use ec_bff::config::BffConfig;
 use ec_oauth_server::{OAuthServer, config::OAuthServerConfig};
 use ec_order::config::OrderConfig;
 use ec_platform::{
-    cache,
-    config::RedisArgs,
+    config::{DatabaseArgs, RedisArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    revocation::Revocations,
     server::connectable,
     shutdown::CancellationToken,
+    startup::Dependencies,
 };
 use ec_product::config::ProductConfig;
 use ec_user::config::UserConfig;
@@ -90,20 +89,23 @@ fn base_url(addr: SocketAddr) -> url::Url {
 }
 
 impl Platform {
-    /// Binds every port and starts serving. The schemas must already be migrated ([`migrate_all`]).
+    /// Builds every service with its own `Application::build` (each connects to `database` and migrates its
+    /// schema) and starts serving.
     ///
-    /// The BFF is pointed at the user service actually bound, and the login pages at the embedded OAuth2
-    /// server (and back), so ports given as 0 (tests) work. Without a configured internal auth token, one is
-    /// generated: every part runs in this process, so none needs to be shared with anything else.
-    pub async fn start(config: &PlatformConfig, pool: PgPool, shutdown: CancellationToken) -> anyhow::Result<Self> {
+    /// The BFF is pointed at the services actually bound, and the login pages at the embedded OAuth2 server
+    /// (and back), so ports given as 0 (tests) work. Without a configured internal auth token, one is
+    /// generated: every part runs in this process, so none needs to be shared with anything else. The
+    /// services share one set of [`Dependencies`], so without Redis the BFF still sees the revocations the
+    /// user service records.
+    pub async fn start(
+        config: &PlatformConfig,
+        database: &DatabaseArgs,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
         let internal = InternalAuthArgs {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
-        let identity = IdentityVerifier::new(&internal)?;
-        let redis = cache::connect(&config.redis).await?;
-        // One set of records for the user service, which writes them, and the BFF, which reads them: shared
-        // through Redis when there is one, and in this process in any case.
-        let revocations = Revocations::new(redis.clone(), &config.redis.key_prefix);
+        let deps = Dependencies::connect(&config.redis, &internal).await?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {
@@ -114,22 +116,15 @@ impl Platform {
                 Some(server)
             }
         };
-        let user = ec_user::startup::build(
-            &user_config,
-            ec_user::startup::Dependencies {
-                pool: pool.clone(),
-                identity: identity.clone(),
-                redis: redis.clone(),
-                redis_prefix: config.redis.key_prefix.clone(),
-                revocations: revocations.clone(),
-            },
-        )
-        .await?;
-        let product = ec_product::startup::build(&config.product, pool.clone()).await?;
-        let order = ec_order::startup::build(&config.order, pool).await?;
+        let user = ec_user::startup::Application::build(&user_config, database, &deps).await?;
+        let product = ec_product::startup::Application::build(&config.product, database, &deps).await?;
+        let order = ec_order::startup::Application::build(&config.order, database, &deps).await?;
 
         let mut bff_config = config.bff.clone();
-        bff_config.user_service_url = format!("http://{}", connectable(user.rpc.local_addr())).parse()?;
+        let backend_url = |addr: SocketAddr| format!("http://{}", connectable(addr)).parse::<http::Uri>();
+        bff_config.user_service_url = backend_url(user.rpc_addr())?;
+        bff_config.product_service_url = backend_url(product.local_addr())?;
+        bff_config.order_service_url = backend_url(order.local_addr())?;
         if let (None, Some(server)) = (&bff_config.oidc.issuer, &oauth) {
             bff_config.oidc.issuer = Some(server.issuer().to_owned());
             // The embedded server's storefront may call the API from its own origin.
@@ -143,21 +138,15 @@ impl Platform {
                     .collect();
             }
         }
-        let bff_deps = ec_bff::startup::Dependencies {
-            identity,
-            redis,
-            redis_prefix: config.redis.key_prefix.clone(),
-            revocations,
-        };
-        let bff = ec_bff::startup::build(&bff_config, bff_deps).await?;
+        let bff = ec_bff::startup::Application::build(&bff_config, &deps).await?;
 
-        let login_addr = user.login.as_ref().map(|login| login.local_addr());
+        let login_addr = user.login_addr();
         let oauth = match (oauth, login_addr) {
             (Some(server), Some(login)) => Some(server.with_login_app(&base_url(login))),
             (server, _) => server,
         };
         let addresses = Addresses {
-            user: user.rpc.local_addr(),
+            user: user.rpc_addr(),
             product: product.local_addr(),
             order: order.local_addr(),
             bff: bff.local_addr(),
@@ -172,10 +161,12 @@ impl Platform {
         let grace = config.shutdown.grace();
         let backends_stop = CancellationToken::new();
         let mut backends = JoinSet::new();
-        for server in [Some(user.rpc), user.login, Some(product), Some(order)].into_iter().flatten() {
-            let stop = backends_stop.clone();
-            backends.spawn(async move { Ok(server.serve(stop, grace).await?) });
-        }
+        let stop = backends_stop.clone();
+        backends.spawn(async move { Ok(user.serve(stop, grace).await?) });
+        let stop = backends_stop.clone();
+        backends.spawn(async move { Ok(product.serve(stop, grace).await?) });
+        let stop = backends_stop.clone();
+        backends.spawn(async move { Ok(order.serve(stop, grace).await?) });
         if let Some(server) = oauth {
             let stop = backends_stop.clone();
             backends.spawn(async move { Ok(server.serve(stop, grace).await?) });

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use ec_platform::testing::TestDatabase;
+use ec_testing::TestDatabase;
 
 fn ec() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));

@@ -1,6 +1,6 @@
 // The user API through the BFF with the official Node clients (@connectrpc/connect-node), in every protocol
 // they speak: sign-up, a signed-in read of one's own account, BOLA (another user's id) and no token.
-// Run by crates/e2e/tests/independent_clients.rs with BASE_URL, TOKEN, USER_ID and OTHER_ID set.
+// Run by e2e/tests/independent_clients.rs with BASE_URL, TOKEN, USER_ID and OTHER_ID set.
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { UserService } from "../../target/node-gen/user/v1/user_service_pb.js";

@@ -36,7 +36,7 @@ pub async fn migrate(pool: &PgPool, schema: &'static str, mut migrator: Migrator
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::TestDatabase;
+    use ec_testing::TestDatabase;
 
     fn migrator(sql: &'static str) -> Migrator {
         Migrator::with_migrations(vec![sqlx::migrate::Migration::new(

@@ -8,22 +8,23 @@
 //! - [`db`]: the PostgreSQL pool and the per-schema migrator. Each service owns one schema
 //!   (`user_service`, ...) and keeps its migration history *inside* that schema, so services share a database
 //!   without their migration versions colliding.
-//! - [`cache`]: the optional Redis connection.
+//! - [`shared`]: state shared through Redis with an in-process fallback, the one way every feature uses Redis.
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
 //! - [`revocation`]: signing an account out of the access tokens it already holds.
+//! - [`startup`]: what each service's `Application::build` shares: connecting and migrating its schema, and the
+//!   dependencies the services of one process share (Redis, the internal secret, the revocation records).
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
-//! - [`testing`]: a fresh PostgreSQL database per test.
 
-pub mod cache;
 pub mod config;
 pub mod db;
 pub mod identity;
 pub mod net;
 pub mod revocation;
 pub mod server;
+pub mod shared;
 pub mod shutdown;
+pub mod startup;
 pub mod telemetry;
-pub mod testing;

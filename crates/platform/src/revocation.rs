@@ -13,42 +13,42 @@
 //! With Redis the records are shared by every replica of every service (`{prefix}revoked:{account}`, the
 //! revocation time in Unix seconds, only ever raised) and expire once no token issued before them can still
 //! be alive. Every record is also kept in process and consulted on every check, which is all there is without
-//! Redis: enough when the whole platform runs in one process (`ec dev`), not across processes. A check that
-//! gets no answer from Redis within [`CHECK_BUDGET`] lets through tokens revoked by other processes (logged
-//! once per outage, and visible as [`Revocations::degraded`]): refusing every signed-in call while Redis is
-//! down would take the shop down with it.
+//! Redis: enough when the whole platform runs in one process (`ec dev`), not across processes. Redis is used
+//! through [`crate::shared`]: a check that gets no answer within its budget lets through tokens revoked by
+//! other processes (logged once per outage, and the gauge `ec_redis_fallback{feature="revoked"}`): refusing
+//! every signed-in call while Redis is down would take the shop down with it.
+//!
+//! The BFF reads the record in the same Redis round trip as it takes the caller's rate-limit token
+//! ([`Revocations::shared_key`], [`Revocations::revoked_locally`]); [`Revocations::is_revoked`] is the check
+//! on its own.
 
 use std::{
     collections::HashMap,
-    sync::{
-        Arc, Mutex,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use redis::aio::ConnectionManager;
 use uuid::Uuid;
 
+use crate::shared::{Redis, Shared};
+
 /// The revocation records, shared through Redis when there is one. Clones share the in-process records.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Revocations {
-    redis: Option<(ConnectionManager, String)>,
+    shared: Shared,
     /// Account -> revocation time and the time the record may be forgotten (Unix seconds). Written on every
     /// revocation and read on every check, so this process's own revocations hold whatever Redis does.
     local: Arc<Mutex<HashMap<Uuid, (u64, u64)>>>,
-    /// Whether the last check could not reach Redis.
-    degraded: Arc<AtomicBool>,
 }
 
-impl std::fmt::Debug for Revocations {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Revocations").field("shared", &self.redis.is_some()).finish()
-    }
-}
+/// A revocation that holds in this process but could not be shared through Redis: other processes accept the
+/// account's tokens until they expire.
+#[derive(Debug, thiserror::Error)]
+#[error("the revocation could not be written to Redis; other processes do not see it")]
+pub struct NotShared;
 
-/// How long a check waits for Redis before it consults the in-process records alone.
-pub const CHECK_BUDGET: Duration = Duration::from_millis(250);
+/// How long writing a record may wait for Redis: longer than a check, since a lost write lets tokens live.
+const WRITE_BUDGET: Duration = Duration::from_secs(2);
 
 /// Kept on top of the token lifetime: verifiers accept a token a little past its `exp` (clock leeway).
 const LEEWAY_MARGIN: Duration = Duration::from_secs(120);
@@ -67,15 +67,15 @@ fn now() -> u64 {
 }
 
 impl Revocations {
-    /// Records shared through `redis` (keys under `prefix`) when given, in process otherwise.
-    pub fn new(redis: Option<ConnectionManager>, prefix: &str) -> Self {
-        Self { redis: redis.map(|r| (r, format!("{prefix}revoked:"))), local: Arc::default(), degraded: Arc::default() }
+    /// Records shared through `redis` when it is connected, in process in any case.
+    pub fn new(redis: &Redis) -> Self {
+        Self { shared: redis.feature("revoked"), local: Arc::default() }
     }
 
     /// Revokes every access token of `account` issued up to now. The record is kept for `keep_for` (at least
     /// the issuer's access-token lifetime) and a margin for the verifiers' clock leeway: after that, no token
-    /// it refuses can be alive.
-    pub async fn revoke(&self, account: Uuid, keep_for: Duration) -> Result<(), redis::RedisError> {
+    /// it refuses can be alive. It always holds in this process; `Err` says it could not be shared.
+    pub async fn revoke(&self, account: Uuid, keep_for: Duration) -> Result<(), NotShared> {
         let at = now();
         let keep_for = (keep_for + LEEWAY_MARGIN).as_secs();
         {
@@ -84,81 +84,82 @@ impl Revocations {
             let record = local.entry(account).or_insert((at, at + keep_for));
             *record = (record.0.max(at), at + keep_for);
         }
-        let Some((redis, prefix)) = &self.redis else { return Ok(()) };
-        redis::Script::new(RAISE)
-            .key(format!("{prefix}{account}"))
-            .arg(at)
-            .arg(keep_for)
-            .invoke_async(&mut redis.clone())
-            .await
+        if !self.shared.is_shared() {
+            return Ok(());
+        }
+        let key = self.shared.key(account);
+        let written = self
+            .shared
+            .clone()
+            .with_budget(WRITE_BUDGET)
+            .run(|mut redis| async move {
+                redis::Script::new(RAISE).key(key).arg(at).arg(keep_for).invoke_async::<()>(&mut redis).await
+            })
+            .await;
+        written.ok_or(NotShared)
     }
 
     /// Whether a token of `account` issued at `issued_at` (Unix seconds) has been revoked, by the shared
     /// records or by this process's own.
     pub async fn is_revoked(&self, account: Uuid, issued_at: u64) -> bool {
-        let shared = match &self.redis {
-            Some((redis, prefix)) => {
-                let mut redis = redis.clone();
-                let mut command = redis::cmd("GET");
-                command.arg(format!("{prefix}{account}"));
-                let query = command.query_async::<Option<u64>>(&mut redis);
-                let answer = tokio::time::timeout(CHECK_BUDGET, query).await;
-                self.note_redis(match &answer {
-                    Ok(Ok(_)) => None,
-                    Ok(Err(e)) => Some(e.to_string()),
-                    Err(_) => Some(format!("no answer within {CHECK_BUDGET:?}")),
-                });
-                answer.ok().and_then(Result::ok).flatten()
-            }
-            None => None,
-        };
-        shared.max(self.local_record(account)).is_some_and(|at| issued_at <= at)
-    }
-
-    /// Logs when checks start and stop falling back to the in-process records (once, not on every call), and
-    /// exports it as the gauge `ec_revocation_check_local_fallback`.
-    fn note_redis(&self, failure: Option<String>) {
-        match failure {
-            None if self.degraded.swap(false, Ordering::Relaxed) => {
-                metrics::gauge!("ec_revocation_check_local_fallback").set(0.0);
-                tracing::info!("Redis answers again; token revocations are shared again");
-            }
-            Some(error) if !self.degraded.swap(true, Ordering::Relaxed) => {
-                metrics::gauge!("ec_revocation_check_local_fallback").set(1.0);
-                tracing::warn!(%error, "Redis failed; revocations recorded by other processes are unseen until it answers");
-            }
-            _ => {}
+        if self.revoked_locally(account, issued_at) {
+            return true;
         }
+        let Some(key) = self.shared_key(account) else { return false };
+        let shared = self
+            .shared
+            .run(|mut redis| async move { redis::cmd("GET").arg(key).query_async::<Option<u64>>(&mut redis).await })
+            .await
+            .flatten();
+        shared.is_some_and(|at| issued_at <= at)
     }
 
-    /// Whether the last check could not reach Redis.
+    /// Whether this process's own records revoke a token of `account` issued at `issued_at`.
+    pub fn revoked_locally(&self, account: Uuid, issued_at: u64) -> bool {
+        let local = self.local.lock().unwrap_or_else(|p| p.into_inner());
+        local.get(&account).is_some_and(|(at, _)| issued_at <= *at)
+    }
+
+    /// The Redis key holding `account`'s shared record (the revocation time in Unix seconds), for a caller
+    /// that reads it in a script of its own; `None` when records are not shared.
+    pub fn shared_key(&self, account: Uuid) -> Option<String> {
+        self.shared.is_shared().then(|| self.shared.key(account))
+    }
+
+    /// Whether the last check or write could not reach Redis.
     pub fn degraded(&self) -> bool {
-        self.degraded.load(Ordering::Relaxed)
-    }
-
-    fn local_record(&self, account: Uuid) -> Option<u64> {
-        self.local.lock().unwrap_or_else(|p| p.into_inner()).get(&account).map(|(at, _)| *at)
+        self.shared.degraded()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use redis::aio::ConnectionManagerConfig;
+    use ec_testing::PrivateRedis;
+    use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
     use super::*;
-    use crate::{cache, config::RedisArgs, testing::PrivateRedis};
+    use crate::{config::RedisArgs, shared};
 
     const KEEP: Duration = Duration::from_secs(60);
 
     async fn shared(prefix: &str) -> Revocations {
-        let url = crate::testing::redis_url();
-        let redis = cache::connect(&RedisArgs { url: Some(url), ..Default::default() }).await.unwrap();
-        Revocations::new(redis, prefix)
+        let args = RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: prefix.to_owned() };
+        Revocations::new(&shared::connect(&args).await.unwrap())
+    }
+
+    fn prefix() -> String {
+        format!("ec:test:{}:", Uuid::now_v7())
+    }
+
+    /// A connection of the test's own, and the key of `account`'s record.
+    async fn raw(revocations: &Revocations, account: Uuid) -> (ConnectionManager, String) {
+        let client = redis::Client::open(ec_testing::redis_url()).unwrap();
+        (ConnectionManager::new(client).await.unwrap(), revocations.shared_key(account).expect("records are shared"))
     }
 
     #[tokio::test]
     async fn tokens_issued_up_to_the_revocation_are_refused_and_later_ones_pass() {
-        let prefix = format!("ec:test:{}:", Uuid::now_v7());
+        let prefix = prefix();
         let writer = shared(&prefix).await;
         let reader = shared(&prefix).await; // another replica: it sees the record through Redis only
         let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
@@ -167,6 +168,7 @@ mod tests {
 
         writer.revoke(alice, KEEP).await.unwrap();
         let at = now();
+        assert!(!reader.revoked_locally(alice, before - 10), "not this process's record");
         assert!(reader.is_revoked(alice, before - 10).await);
         assert!(reader.is_revoked(alice, before).await, "issued in the same second as the revocation");
         assert!(!reader.is_revoked(alice, at + 1).await, "issued after it");
@@ -175,47 +177,47 @@ mod tests {
 
     #[tokio::test]
     async fn a_record_that_never_reached_redis_still_holds_in_its_process() {
-        let prefix = format!("ec:test:{}:", Uuid::now_v7());
-        let revocations = shared(&prefix).await;
+        let revocations = shared(&prefix()).await;
         let alice = Uuid::now_v7();
         revocations.revoke(alice, KEEP).await.unwrap();
-        let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
-        let () = redis::cmd("DEL").arg(key).query_async(&mut redis.clone()).await.unwrap(); // as if SET had failed
+        let (mut redis, key) = raw(&revocations, alice).await;
+        let () = redis::cmd("DEL").arg(key).query_async(&mut redis).await.unwrap(); // as if SET had failed
+        assert!(revocations.revoked_locally(alice, now() - 1));
         assert!(revocations.is_revoked(alice, now() - 1).await);
     }
 
     #[tokio::test]
     async fn a_record_is_never_lowered() {
-        let prefix = format!("ec:test:{}:", Uuid::now_v7());
-        let revocations = shared(&prefix).await;
+        let revocations = shared(&prefix()).await;
         let alice = Uuid::now_v7();
-        let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
+        let (mut redis, key) = raw(&revocations, alice).await;
         let later = now() + 100;
-        let () = redis::cmd("SET").arg(&key).arg(later).query_async(&mut redis.clone()).await.unwrap();
+        let () = redis::cmd("SET").arg(&key).arg(later).query_async(&mut redis).await.unwrap();
         revocations.revoke(alice, KEEP).await.unwrap();
-        let stored: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis.clone()).await.unwrap();
+        let stored: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
         assert_eq!(stored, later);
     }
 
     #[tokio::test]
     async fn without_redis_clones_share_the_records_in_process() {
-        let revocations = Revocations::new(None, "ec:");
+        let local = Redis::local("ec:");
+        let revocations = Revocations::new(&local);
         let other = revocations.clone();
         let alice = Uuid::now_v7();
         revocations.revoke(alice, KEEP).await.unwrap();
+        assert_eq!(revocations.shared_key(alice), None);
         assert!(other.is_revoked(alice, now() - 1).await);
         assert!(!other.is_revoked(alice, now() + 1).await);
-        assert!(!Revocations::new(None, "ec:").is_revoked(alice, 0).await, "not shared");
+        assert!(!Revocations::new(&local).is_revoked(alice, 0).await, "not shared");
     }
 
     #[tokio::test]
     async fn records_are_kept_as_long_as_asked() {
-        let prefix = format!("ec:test:{}:", Uuid::now_v7());
-        let revocations = shared(&prefix).await;
+        let revocations = shared(&prefix()).await;
         let alice = Uuid::now_v7();
         revocations.revoke(alice, KEEP).await.unwrap();
-        let (redis, key) = revocations.redis.clone().map(|(r, p)| (r, format!("{p}{alice}"))).unwrap();
-        let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut redis.clone()).await.unwrap();
+        let (mut redis, key) = raw(&revocations, alice).await;
+        let ttl: i64 = redis::cmd("TTL").arg(key).query_async(&mut redis).await.unwrap();
         let asked = (KEEP + LEEWAY_MARGIN).as_secs() as i64;
         assert!((asked - 5..=asked).contains(&ttl), "{ttl}");
     }
@@ -224,10 +226,11 @@ mod tests {
     async fn a_hung_or_dead_redis_leaves_the_records_this_process_wrote() {
         let mut server = PrivateRedis::start();
         // No response timeout of its own: the check's budget is what must keep it from hanging.
-        let connect =
-            || server.connect(ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0));
-        let (here, elsewhere) =
-            (Revocations::new(Some(connect().await), ""), Revocations::new(Some(connect().await), ""));
+        let connect = || async {
+            let config = ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0);
+            Redis::new(Some(server.connect(config).await), "")
+        };
+        let (here, elsewhere) = (Revocations::new(&connect().await), Revocations::new(&connect().await));
         let (alice, bob) = (Uuid::now_v7(), Uuid::now_v7());
         here.revoke(alice, KEEP).await.unwrap();
         elsewhere.revoke(bob, KEEP).await.unwrap();
@@ -247,5 +250,7 @@ mod tests {
         server.stop();
         assert!(here.is_revoked(alice, issued).await);
         assert!(!here.is_revoked(bob, issued).await);
+        assert!(matches!(here.revoke(bob, KEEP).await, Err(NotShared)), "a write that cannot be shared says so");
+        assert!(here.is_revoked(bob, now()).await, "and still holds here");
     }
 }

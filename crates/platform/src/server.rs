@@ -150,6 +150,28 @@ impl Server {
     }
 }
 
+/// Serves every one of `servers` until `shutdown` fires, then drains each for at most `grace`. If one fails,
+/// the others are stopped too and its error is returned.
+pub async fn serve_all(
+    servers: impl IntoIterator<Item = Server>,
+    shutdown: CancellationToken,
+    grace: Duration,
+) -> Result<(), ServerError> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for server in servers {
+        tasks.spawn(server.serve(shutdown.clone(), grace));
+    }
+    let mut first_error = None;
+    while let Some(joined) = tasks.join_next().await {
+        let result = joined.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()));
+        if let Err(e) = result {
+            shutdown.cancel();
+            first_error.get_or_insert(e);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
 /// An address a client can dial: a server bound to 0.0.0.0 or [::] is reached on loopback.
 pub fn connectable(addr: SocketAddr) -> SocketAddr {
     match addr {

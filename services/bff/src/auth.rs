@@ -3,24 +3,22 @@
 //! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
 //! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` and
 //! `iat` are required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never
-//! passes as an access token), and `sub` must be an account id. A token issued before its account was
-//! deleted, changed its password or lost a role is refused ([`ec_platform::revocation`]). Roles come from
+//! passes as an access token), and `sub` must be an account id. Revocation (a token issued before its
+//! account was deleted, changed its password or lost a role) is the [gate](crate::gate)'s to check, in the same
+//! Redis round trip as the rate limit. Roles come from
 //! `roles` at the top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or
 //! `scope` (a string). Every failure is the same `unauthenticated` answer to the client; the reason is logged
 //! and counted.
 //!
 //! A client sends the same token with every call until it expires, so a verified token is remembered (by its
 //! SHA-256) for up to [`VERIFIED_FOR`], which spares the signature check and the claim parsing on the calls
-//! after the first; `exp` is still checked on each one, and so is revocation. Only tokens that verified are
+//! after the first; `exp` is still checked on each one. Only tokens that verified are
 //! remembered, so made-up tokens cannot fill the cache, and a key the issuer withdraws stops working within
 //! that time after the BFF has seen the withdrawal.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ec_platform::{
-    identity::{Caller, Role},
-    revocation::Revocations,
-};
+use ec_platform::identity::{Caller, Role};
 use http::HeaderMap;
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
@@ -88,23 +86,15 @@ pub struct Authenticator {
     issuer: String,
     audience: String,
     leeway: u64,
-    revocations: Revocations,
     /// Verified tokens by the SHA-256 of their text.
     verified: quick_cache::sync::Cache<[u8; 32], Verified>,
 }
 
 impl Authenticator {
     /// Verifies tokens of `issuer` for `audience` against its keys in `jwks`, forgiving `leeway_secs` of
-    /// clock skew, and refusing tokens that `revocations` has revoked.
-    pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64, revocations: Revocations) -> Self {
-        Self {
-            jwks,
-            issuer,
-            audience,
-            leeway: leeway_secs,
-            revocations,
-            verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
-        }
+    /// clock skew.
+    pub fn new(jwks: Jwks, issuer: String, audience: String, leeway_secs: u64) -> Self {
+        Self { jwks, issuer, audience, leeway: leeway_secs, verified: quick_cache::sync::Cache::new(VERIFIED_CAPACITY) }
     }
 
     /// Whether the issuer's keys can be had (for readiness).
@@ -112,9 +102,9 @@ impl Authenticator {
         self.jwks.ready().await
     }
 
-    /// The caller named by the request's bearer token, checked against the revocations: `Ok(None)` when
-    /// there is no Authorization header.
-    pub async fn caller(&self, headers: &HeaderMap) -> Result<Option<Caller>, AuthError> {
+    /// The verified bearer token of a request (not checked against revocations): `Ok(None)` when there is
+    /// no Authorization header.
+    pub async fn token(&self, headers: &HeaderMap) -> Result<Option<Token>, AuthError> {
         let Some(value) = headers.get(http::header::AUTHORIZATION) else {
             return Ok(None);
         };
@@ -125,11 +115,7 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(AuthError::Malformed)?;
-        let verified = self.verify_remembered(token).await?;
-        if self.revocations.is_revoked(verified.caller.user_id, verified.issued_at).await {
-            return Err(AuthError::Revoked);
-        }
-        Ok(Some(verified.caller))
+        self.verify_remembered(token).await.map(Some)
     }
 
     /// [`verify`](Self::verify), remembering the result for calls with the same token.
@@ -155,7 +141,7 @@ impl Authenticator {
 
     /// Verifies one token on its own: signature and claims, not revocation; nothing is remembered.
     pub async fn verify(&self, token: &str) -> Result<Token, AuthError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        let header = jsonwebtoken::decode_header(token).map_err(|_| unreadable_header(token))?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
             return Err(AuthError::Algorithm);
         }
@@ -214,6 +200,19 @@ impl Authenticator {
         let scopes = scopes(&claims).ok_or(AuthError::Claims)?;
         Ok(Token { caller: Caller { user_id, roles }, scopes, issued_at, expires_at })
     }
+}
+
+/// Why a header did not decode: an algorithm jsonwebtoken does not know (`none`, above all) is a refused
+/// algorithm, not a malformed token, so an operator reading the logs sees what was tried.
+fn unreadable_header(token: &str) -> AuthError {
+    use base64::Engine;
+    let header = token.split('.').next().unwrap_or_default();
+    let alg = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .ok()
+        .and_then(|json| serde_json::from_slice::<Value>(&json).ok())
+        .and_then(|header| header.get("alg").and_then(Value::as_str).map(str::to_owned));
+    if alg.is_some() { AuthError::Algorithm } else { AuthError::Malformed }
 }
 
 fn unix_now() -> u64 {

@@ -18,6 +18,24 @@ pub struct BffConfig {
     )]
     pub user_service_url: http::Uri,
 
+    /// Base URL of the product service's gRPC port.
+    #[arg(
+        id = "product_service_url",
+        long = "product-service-url",
+        env = "PRODUCT_SERVICE_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
+    pub product_service_url: http::Uri,
+
+    /// Base URL of the order service's gRPC port.
+    #[arg(
+        id = "order_service_url",
+        long = "order-service-url",
+        env = "ORDER_SERVICE_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
+    pub order_service_url: http::Uri,
+
     #[command(flatten)]
     pub oidc: OidcConfig,
 

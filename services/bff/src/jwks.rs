@@ -1,15 +1,15 @@
 //! The issuer's signing keys (JWKS), cached.
 //!
-//! Keys are kept in process and, when Redis is configured, in Redis too, so replicas share one fetch (with a
-//! TTL). A token whose `kid` is not cached triggers a refetch, but at most one at a time (concurrent callers
+//! Keys are kept in process and, when Redis is configured, in Redis too (`{prefix}jwks:{url}`, through
+//! [`ec_platform::shared`]), so replicas share one fetch (with a TTL). A token whose `kid` is not cached triggers a refetch, but at most one at a time (concurrent callers
 //! wait for it instead of fetching again) and at most one per `min_refresh_interval`, so a flood of made-up
 //! kids cannot hammer the issuer. When the issuer is down, keys already cached keep working past their TTL:
 //! an outage of the issuer does not take down requests with known keys.
 
 use std::time::{Duration, Instant};
 
+use ec_platform::shared::{Redis, Shared};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
-use redis::aio::ConnectionManager;
 use tokio::sync::{Mutex, RwLock};
 
 /// Why no key could be found.
@@ -34,7 +34,7 @@ pub struct Jwks {
     http: reqwest::Client,
     ttl: Duration,
     min_refresh_interval: Duration,
-    redis: Option<(ConnectionManager, String)>,
+    shared: Shared,
     cache: RwLock<Option<Cached>>,
     /// Held while fetching (so there is one fetch at a time), and when the last fetch was.
     refresh: Mutex<Option<Instant>>,
@@ -47,15 +47,12 @@ impl std::fmt::Debug for Jwks {
 }
 
 impl Jwks {
-    /// A cache of the JWKS at `url`, shared through `redis` (under `redis_key`) when given.
-    pub fn new(
-        url: url::Url,
-        ttl: Duration,
-        min_refresh_interval: Duration,
-        redis: Option<(ConnectionManager, String)>,
-    ) -> Self {
+    /// A cache of the JWKS at `url`, fresh for `ttl`, refetched for an unknown kid at most once per
+    /// `min_refresh_interval`, and shared through `redis` when it is connected.
+    pub fn new(url: url::Url, ttl: Duration, min_refresh_interval: Duration, redis: &Redis) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client builds");
-        Self { url, http, ttl, min_refresh_interval, redis, cache: RwLock::new(None), refresh: Mutex::new(None) }
+        let shared = redis.feature("jwks");
+        Self { url, http, ttl, min_refresh_interval, shared, cache: RwLock::new(None), refresh: Mutex::new(None) }
     }
 
     /// The key with id `kid`.
@@ -135,34 +132,32 @@ impl Jwks {
 
     /// The shared copy in Redis if it has `kid`, else the issuer's (stored back to Redis).
     async fn fetch(&self, kid: &str) -> Result<JwkSet, JwksError> {
-        if let Some((redis, key)) = &self.redis {
-            let mut redis = redis.clone();
-            let shared: Result<Option<String>, _> = redis::cmd("GET").arg(key).query_async(&mut redis).await;
-            if let Ok(Some(json)) = shared
-                && let Ok(set) = serde_json::from_str::<JwkSet>(&json)
-                && set.find(kid).is_some()
-            {
-                return Ok(set);
-            }
+        let key = self.shared.key(&self.url);
+        let shared = self
+            .shared
+            .run(|mut redis| {
+                let key = key.clone();
+                async move { redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut redis).await }
+            })
+            .await
+            .flatten();
+        if let Some(json) = shared
+            && let Ok(set) = serde_json::from_str::<JwkSet>(&json)
+            && set.find(kid).is_some()
+        {
+            return Ok(set);
         }
         tracing::info!(url = %self.url, "fetching the issuer's JWKS");
         let fetched = self.fetch_from_issuer().await;
         metrics::counter!("ec_bff_jwks_fetches_total", "result" => if fetched.is_ok() { "ok" } else { "error" })
             .increment(1);
         let (text, set) = fetched?;
-        if let Some((redis, key)) = &self.redis {
-            let mut redis = redis.clone();
-            let stored: Result<(), _> = redis::cmd("SET")
-                .arg(key)
-                .arg(&text)
-                .arg("EX")
-                .arg(self.ttl.as_secs().max(1))
-                .query_async(&mut redis)
-                .await;
-            if let Err(e) = stored {
-                tracing::warn!(error = %e, "cannot share the JWKS through Redis");
-            }
-        }
+        let ttl = self.ttl.as_secs().max(1);
+        self.shared
+            .run(|mut redis| async move {
+                redis::cmd("SET").arg(key).arg(&text).arg("EX").arg(ttl).query_async::<()>(&mut redis).await
+            })
+            .await;
         Ok(set)
     }
 

@@ -5,24 +5,29 @@
 //! message types on both sides, so a forward moves the message and never converts it. It holds no business
 //! logic.
 //!
-//! Each backend service gets a proxy type implementing the generated service trait ([`proxy::UserProxy`]
-//! for `user.v1.UserService`); a service's internal RPCs live in separate services (such as
-//! `user.v1.CredentialService`) that the BFF never mounts, so they are unreachable from outside.
+//! Who may call what is one table, [`routes::table`]: every routed procedure once, with its policy (public,
+//! signed in, own account by a named request field, admin) and the backend that owns it. A procedure that is
+//! not in the table is not reachable; internal RPCs (such as `user.v1.CredentialService` and the inventory
+//! reservations) are not in it, and a test holds the table to the API's descriptors.
 //!
-//! Security: bearer access tokens are verified locally against the issuer's JWKS ([`auth`], [`jwks`]) and the
-//! accounts' revocations ([`ec_platform::revocation`]); each RPC
-//! has a policy (public, signed in, own resource, admin) enforced before forwarding; the caller's identity
-//! goes to the backends signed with the internal secret ([`ec_platform::identity`]). `/health` says the process
-//! is up; `/ready` that the backends serve and the issuer's keys can be had.
+//! A call goes through the [`gate`] (bearer token verified locally against the issuer's JWKS ([`auth`],
+//! [`jwks`]), the account's revocations ([`ec_platform::revocation`]) and the rate limits ([`ratelimit`]), in one
+//! Redis round trip), then its route's policy, then to its backend ([`proxy`]) with the caller's identity
+//! signed with the internal secret ([`ec_platform::identity`]). Every refusal is a [`error::BffError`], mapped
+//! to Connect codes in one place. `/health` says the process is up; `/ready` that every backend serves and the
+//! issuer's keys can be had.
 //!
-//! At the edge ([`startup`]): token-bucket rate limits per client IP and per user ([`ratelimit`], shared through
-//! Redis), client IPs from forwarding headers only behind trusted proxies, CORS for configured origins, a
-//! request body limit, a deadline cap, request ids, and Prometheus metrics at `/metrics` ([`metrics`]).
+//! At the edge ([`startup`]): client IPs from forwarding headers only behind trusted proxies, CORS for
+//! configured origins, a request body limit, a deadline cap, request ids, and Prometheus metrics at `/metrics`
+//! ([`metrics`]).
 
 pub mod auth;
 pub mod config;
+pub mod error;
+pub mod gate;
 pub mod jwks;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;
+pub mod routes;
 pub mod startup;

@@ -1,4 +1,4 @@
-//! Building the BFF's server.
+//! Building the BFF: its [`Application`].
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,15 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
     routing::get,
 };
-use connectrpc_health::{HealthClient, wire::HealthCheckRequest, wire::ServingStatus};
+use connectrpc_health::{wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
-    identity::IdentityVerifier,
-    revocation::Revocations,
     server::{Server, ServerError},
+    shutdown::CancellationToken,
+    startup::Dependencies,
 };
-use ec_proto::user::v1::{USER_SERVICE_SERVICE_NAME, UserServiceExt};
-use redis::aio::ConnectionManager;
-use serde_json::json;
+use serde_json::{Map, Value, json};
 
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
@@ -29,9 +27,11 @@ use tracing::Instrument;
 use crate::{
     auth::Authenticator,
     config::{BffConfig, EdgeConfig},
+    gate::{Gate, REQUEST_ID_HEADER},
     jwks::Jwks,
-    proxy::{BackendUrlError, Gate, REQUEST_ID_HEADER, UserProxy, backend},
+    proxy::{Backend, BackendUrlError},
     ratelimit::{Limit, RateLimiter},
+    routes::{self, Backends, Routes},
 };
 
 /// Errors building the BFF.
@@ -48,74 +48,81 @@ pub enum StartupError {
     Server(#[from] ServerError),
 }
 
-/// What the BFF shares with the rest of the process.
-pub struct Dependencies {
-    pub identity: IdentityVerifier,
-    pub redis: Option<ConnectionManager>,
-    /// Prefix of every Redis key the BFF writes.
-    pub redis_prefix: String,
-    /// The access-token revocations the user service records.
-    pub revocations: Revocations,
+/// The BFF, bound and ready to serve.
+pub struct Application {
+    server: Server,
 }
 
 struct Readiness {
     gate: Arc<Gate>,
-    user_health: HealthClient<connectrpc::client::SharedHttp2Connection>,
+    backends: Backends,
 }
 
-/// Binds the BFF's port and prepares its backend connections.
-pub async fn build(config: &BffConfig, deps: Dependencies) -> Result<Server, StartupError> {
-    let authenticator = match &config.oidc.issuer {
-        Some(issuer) => {
-            let url = config.oidc.jwks_url().ok_or_else(|| StartupError::Jwks(issuer.clone()))?;
-            let redis = deps.redis.clone().map(|r| (r, format!("{}jwks:{issuer}", deps.redis_prefix)));
-            let jwks = Jwks::new(
-                url,
-                Duration::from_secs(config.oidc.jwks_cache_secs),
-                Duration::from_secs(config.oidc.jwks_min_refresh_secs),
-                redis,
-            );
-            Some(Authenticator::new(
-                jwks,
-                issuer.clone(),
-                config.oidc.audience.clone(),
-                config.oidc.leeway_secs,
-                deps.revocations.clone(),
-            ))
-        }
-        None => {
-            tracing::warn!("no OIDC_ISSUER: no access token is accepted; only public RPCs work");
-            None
-        }
-    };
-    let edge = &config.edge;
-    let gate = Arc::new(Gate {
-        authenticator,
-        identity: deps.identity,
-        limiter: RateLimiter::new(deps.redis, &deps.redis_prefix),
-        anonymous: Limit { per_minute: edge.anonymous_per_minute, burst: edge.anonymous_burst },
-        user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
-        trusted_proxies: edge.trusted_proxies.clone(),
-    });
-    let users = Arc::new(UserProxy::new(&config.user_service_url, gate.clone())?);
-    let router = users.register(connectrpc::Router::new());
+impl Application {
+    /// Verifies tokens of the configured issuer, routes the [table](routes::table) to the configured
+    /// backends (connected lazily), and binds the public port.
+    pub async fn build(config: &BffConfig, deps: &Dependencies) -> Result<Self, StartupError> {
+        let authenticator = match &config.oidc.issuer {
+            Some(issuer) => {
+                let url = config.oidc.jwks_url().ok_or_else(|| StartupError::Jwks(issuer.clone()))?;
+                let jwks = Jwks::new(
+                    url,
+                    Duration::from_secs(config.oidc.jwks_cache_secs),
+                    Duration::from_secs(config.oidc.jwks_min_refresh_secs),
+                    &deps.redis,
+                );
+                Some(Authenticator::new(jwks, issuer.clone(), config.oidc.audience.clone(), config.oidc.leeway_secs))
+            }
+            None => {
+                tracing::warn!("no OIDC_ISSUER: no access token is accepted; only public RPCs work");
+                None
+            }
+        };
+        let edge = &config.edge;
+        let gate = Arc::new(Gate {
+            authenticator,
+            revocations: deps.revocations.clone(),
+            identity: deps.identity.clone(),
+            limiter: RateLimiter::new(&deps.redis),
+            anonymous: Limit { per_minute: edge.anonymous_per_minute, burst: edge.anonymous_burst },
+            user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
+            trusted_proxies: edge.trusted_proxies.clone(),
+        });
+        let backends = Backends {
+            user: Backend::new("user", &config.user_service_url)?,
+            product: Backend::new("product", &config.product_service_url)?,
+            order: Backend::new("order", &config.order_service_url)?,
+        };
+        let mut routes = Routes::new(gate.clone());
+        routes::table(&mut routes, &backends);
+        let services = routes.services();
 
-    let (connection, client_config) = backend(&config.user_service_url)?;
-    let readiness = Arc::new(Readiness { gate, user_health: HealthClient::new(connection, client_config) });
-    let prometheus = ec_platform::telemetry::metrics();
-    let probes = axum::Router::new()
-        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
-        .route("/ready", get(ready))
-        .route("/metrics", get(move || std::future::ready(prometheus.render())))
-        .with_state(readiness);
-    let limits = connectrpc::Limits::default().with_max_request_body_size(edge.max_request_bytes);
-    let deadline = Duration::from_secs(edge.max_deadline_secs);
-    let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
-    let server = Server::bind_with("bff", config.addr, router, &[USER_SERVICE_SERVICE_NAME], |service| {
-        service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
-    })
-    .await?;
-    Ok(server.with_routes(probes).map_app(|app| edge_layers(app, edge)))
+        let readiness = Arc::new(Readiness { gate, backends });
+        let prometheus = ec_platform::telemetry::metrics();
+        let probes = axum::Router::new()
+            .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+            .route("/ready", get(ready))
+            .route("/metrics", get(move || std::future::ready(prometheus.render())))
+            .with_state(readiness);
+        let limits = connectrpc::Limits::default().with_max_request_body_size(edge.max_request_bytes);
+        let deadline = Duration::from_secs(edge.max_deadline_secs);
+        let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
+        let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, |service| {
+            service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
+        })
+        .await?;
+        Ok(Self { server: server.with_routes(probes).map_app(|app| edge_layers(app, edge)) })
+    }
+
+    /// The address the public port is bound to.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` fires, then drains for at most `grace`.
+    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        self.server.serve(shutdown, grace).await
+    }
 }
 
 /// Request ids (kept when a client sends a sane one, made otherwise; echoed in the response, logged with every
@@ -174,20 +181,29 @@ async fn log_with_request_id(request: Request, next: Next) -> Response {
     next.run(request).instrument(span).await
 }
 
-/// Ready when every backend reports SERVING and the issuer's keys can be had.
+/// Ready when every backend reports SERVING and the issuer's keys can be had. The backends are asked at once,
+/// each for at most 2 s.
 async fn ready(State(readiness): State<Arc<Readiness>>) -> impl IntoResponse {
-    let request = HealthCheckRequest { service: USER_SERVICE_SERVICE_NAME.into(), ..Default::default() };
-    let user = tokio::time::timeout(Duration::from_secs(2), readiness.user_health.check(request))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .is_some_and(|r| r.into_owned().status.as_known() == Some(ServingStatus::SERVING));
-    let keys = match &readiness.gate.authenticator {
-        Some(authenticator) => {
-            tokio::time::timeout(Duration::from_secs(5), authenticator.ready()).await.unwrap_or(false)
+    let serving = readiness.backends.all().map(|backend| async move {
+        let request = HealthCheckRequest { service: String::new(), ..Default::default() };
+        let answer = tokio::time::timeout(Duration::from_secs(2), backend.health().check(request)).await;
+        let serving = answer
+            .ok()
+            .and_then(Result::ok)
+            .is_some_and(|r| r.into_owned().status.as_known() == Some(ServingStatus::SERVING));
+        (format!("{}_service", backend.name), serving)
+    });
+    let keys = async {
+        match &readiness.gate.authenticator {
+            Some(authenticator) => {
+                tokio::time::timeout(Duration::from_secs(5), authenticator.ready()).await.unwrap_or(false)
+            }
+            None => true,
         }
-        None => true,
     };
-    let status = if user && keys { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(json!({"user_service": user, "jwks": keys})))
+    let (serving, keys) = tokio::join!(futures::future::join_all(serving), keys);
+    let ready = keys && serving.iter().all(|(_, up)| *up);
+    let mut report: Map<String, Value> = serving.into_iter().map(|(name, up)| (name, Value::Bool(up))).collect();
+    report.insert("jwks".into(), Value::Bool(keys));
+    (if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, Json(Value::Object(report)))
 }

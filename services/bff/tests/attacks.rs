@@ -13,12 +13,20 @@ use std::{
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use connectrpc::RequestContext;
 use ec_bff::{
     auth::{AuthError, Authenticator},
+    gate::Gate,
     jwks::Jwks,
+    ratelimit::{Limit, RateLimiter},
 };
 use ec_oauth_server::keys::SigningKey;
-use ec_platform::{identity::Role, revocation::Revocations};
+use ec_platform::{
+    config::RedisArgs,
+    identity::{IdentityVerifier, InternalAuthArgs, Role},
+    revocation::Revocations,
+    shared::{self, Redis},
+};
 use serde_json::{Value, json};
 
 const ISSUER: &str = "https://auth.shop.test/";
@@ -45,17 +53,15 @@ struct Fixture {
     issuer: Arc<Issuer>,
     auth: Authenticator,
     jwks_url: url::Url,
-    /// The revocation records `auth` checks (in process).
-    revocations: Revocations,
 }
 
 impl Fixture {
     async fn new() -> Self {
-        Self::with_redis(None).await
+        Self::with_redis(&Redis::local("")).await
     }
 
-    /// A fixture whose key cache is shared through Redis under `key` (as BFF replicas share it).
-    async fn with_redis(redis: Option<(redis::aio::ConnectionManager, String)>) -> Self {
+    /// A fixture whose key cache is shared through `redis` (as BFF replicas share it).
+    async fn with_redis(redis: &Redis) -> Self {
         let key = SigningKey::generate().unwrap();
         let issuer = Arc::new(Issuer::default());
         issuer.keys.lock().unwrap().push(key.jwk().clone());
@@ -65,21 +71,29 @@ impl Fixture {
         let app = axum::Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(issuer.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
-        let revocations = Revocations::new(None, "");
-        let auth = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30, revocations.clone());
-        Self { key, issuer, auth, jwks_url, revocations }
+        let auth = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30);
+        Self { key, issuer, auth, jwks_url }
     }
 
     /// A second BFF replica in front of the same issuer, sharing the key cache through `redis`.
-    fn replica(&self, redis: Option<(redis::aio::ConnectionManager, String)>) -> Authenticator {
+    fn replica(&self, redis: &Redis) -> Authenticator {
         let url = self.jwks_url.clone();
-        Authenticator::new(
-            Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis),
-            ISSUER.into(),
-            AUDIENCE.into(),
-            30,
-            self.revocations.clone(),
-        )
+        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
+        Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30)
+    }
+
+    /// A BFF's gate in front of the same issuer, checking the revocations in `redis` (and its own).
+    fn gate(&self, redis: &Redis) -> Gate {
+        let generous = Limit { per_minute: 6000, burst: 1000 };
+        Gate {
+            authenticator: Some(self.replica(redis)),
+            revocations: Revocations::new(redis),
+            identity: IdentityVerifier::new(&InternalAuthArgs::default()).unwrap(),
+            limiter: RateLimiter::new(redis),
+            anonymous: generous,
+            user: generous,
+            trusted_proxies: Vec::new(),
+        }
     }
 
     fn hits(&self) -> usize {
@@ -132,7 +146,7 @@ async fn a_well_formed_token_names_its_caller_and_roles() {
 async fn alg_none_is_refused() {
     let f = Fixture::new().await;
     let token = raw(json!({"alg": "none", "typ": "JWT", "kid": f.key.kid()}), &claims(), b"");
-    assert!(f.auth.verify(&token).await.is_err());
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Algorithm));
 }
 
 #[tokio::test]
@@ -193,31 +207,60 @@ fn bearing(token: &str) -> http::HeaderMap {
     headers
 }
 
-#[tokio::test]
-async fn tokens_issued_before_their_account_was_revoked_are_refused_and_later_ones_pass() {
-    let f = Fixture::new().await;
-    let before = f.key.sign(&with(&[("iat", json!(now() - 60))]));
-    assert!(f.auth.caller(&bearing(&before)).await.unwrap().is_some());
+/// The account a bearer token makes the call (`None`: anonymous, the token refused), as the gate decides it.
+async fn caller_of(gate: &Gate, token: &str) -> Option<uuid::Uuid> {
+    let ctx = RequestContext::new(bearing(token));
+    gate.admit(&ctx).await.expect("not rate limited").map(|caller| caller.user_id)
+}
 
-    f.revocations.revoke(USER.parse().unwrap(), Duration::from_secs(3600)).await.unwrap();
-    assert_eq!(f.auth.caller(&bearing(&before)).await, Err(AuthError::Revoked));
+async fn tokens_issued_before_a_revocation_are_refused_and_later_ones_pass(
+    f: &Fixture,
+    gate: &Gate,
+    revoker: &Revocations,
+) {
+    let user: uuid::Uuid = USER.parse().unwrap();
+    let before = f.key.sign(&with(&[("iat", json!(now() - 60))]));
+    assert_eq!(caller_of(gate, &before).await, Some(user));
+
+    revoker.revoke(user, Duration::from_secs(3600)).await.unwrap();
+    assert_eq!(caller_of(gate, &before).await, None, "revoked, though remembered as verified");
     let after = f.key.sign(&with(&[("iat", json!(now() + 1))]));
-    assert_eq!(f.auth.caller(&bearing(&after)).await.unwrap().unwrap().user_id.to_string(), USER);
+    assert_eq!(caller_of(gate, &after).await, Some(user));
     // Another account's tokens are untouched.
-    let other = f.key.sign(&with(&[("sub", json!(uuid::Uuid::now_v7().to_string())), ("iat", json!(now() - 60))]));
-    assert!(f.auth.caller(&bearing(&other)).await.unwrap().is_some());
+    let other_id = uuid::Uuid::now_v7();
+    let other = f.key.sign(&with(&[("sub", json!(other_id.to_string())), ("iat", json!(now() - 60))]));
+    assert_eq!(caller_of(gate, &other).await, Some(other_id));
+}
+
+#[tokio::test]
+async fn tokens_revoked_in_this_process_are_refused_and_later_ones_pass() {
+    let f = Fixture::new().await;
+    let gate = f.gate(&Redis::local(""));
+    let revoker = gate.revocations.clone(); // the user service, in the same process (`ec dev` without Redis)
+    tokens_issued_before_a_revocation_are_refused_and_later_ones_pass(&f, &gate, &revoker).await;
+}
+
+#[tokio::test]
+async fn tokens_revoked_by_another_process_are_refused_through_redis_in_the_rate_limit_round_trip() {
+    let args =
+        RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7()) };
+    let redis = shared::connect(&args).await.expect("Redis must be running (make test starts it)");
+    let f = Fixture::new().await;
+    let gate = f.gate(&redis);
+    let revoker = Revocations::new(&redis); // the user service, in its own process
+    tokens_issued_before_a_revocation_are_refused_and_later_ones_pass(&f, &gate, &revoker).await;
 }
 
 #[tokio::test]
 async fn a_remembered_token_still_expires() {
     let f = Fixture::new().await;
     // No leeway, so the token is dead one second after its exp.
-    let jwks = Jwks::new(f.jwks_url.clone(), Duration::from_secs(300), Duration::from_secs(5), None);
-    let strict = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 0, Revocations::new(None, ""));
+    let jwks = Jwks::new(f.jwks_url.clone(), Duration::from_secs(300), Duration::from_secs(5), &Redis::local(""));
+    let strict = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 0);
     let token = f.key.sign(&with(&[("exp", json!(now() + 1))]));
-    assert!(strict.caller(&bearing(&token)).await.unwrap().is_some(), "verified, and remembered");
+    assert!(strict.token(&bearing(&token)).await.unwrap().is_some(), "verified, and remembered");
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(strict.caller(&bearing(&token)).await, Err(AuthError::Expired));
+    assert_eq!(strict.token(&bearing(&token)).await, Err(AuthError::Expired));
 }
 
 #[tokio::test]
@@ -339,16 +382,14 @@ async fn readiness_probes_while_the_issuer_is_down_do_not_hammer_it() {
 
 #[tokio::test]
 async fn replicas_sharing_redis_fetch_the_keys_once_between_them() {
-    let url = ec_platform::testing::redis_url();
-    let redis = redis::aio::ConnectionManager::new(redis::Client::open(url).unwrap())
-        .await
-        .expect("Redis must be running for these tests (see README: make test starts it)");
-    let key = format!("ec-test:{}:jwks", uuid::Uuid::now_v7().simple());
-    let f = Fixture::with_redis(Some((redis.clone(), key.clone()))).await;
+    let args =
+        RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7()) };
+    let redis = shared::connect(&args).await.expect("Redis must be running (make test starts it)");
+    let f = Fixture::with_redis(&redis).await;
     f.auth.verify(&f.key.sign(&claims())).await.unwrap();
     assert_eq!(f.hits(), 1);
 
-    let replica = f.replica(Some((redis, key)));
+    let replica = f.replica(&redis);
     replica.verify(&f.key.sign(&claims())).await.unwrap();
     assert_eq!(f.hits(), 1, "the second replica found the keys in Redis");
 }

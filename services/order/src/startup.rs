@@ -1,11 +1,41 @@
-//! Building the order service's server.
+//! Building the order service: its [`Application`].
 
-use ec_platform::server::{Server, ServerError};
-use sqlx::PgPool;
+use std::time::Duration;
+
+use ec_platform::{
+    config::DatabaseArgs,
+    server::{Server, ServerError},
+    shutdown::CancellationToken,
+    startup::{Dependencies, StartupError},
+};
 
 use crate::config::OrderConfig;
 
-/// Binds the order service's port. The caller has already migrated the schema.
-pub async fn build(config: &OrderConfig, _pool: PgPool) -> Result<Server, ServerError> {
-    Server::bind("order", config.addr, connectrpc::Router::new(), &[]).await
+/// The order service, connected, migrated and bound, ready to serve.
+pub struct Application {
+    server: Server,
+}
+
+impl Application {
+    /// Connects to PostgreSQL at `database`, brings the `order_service` schema up to date, and binds the gRPC
+    /// port. No RPC is served yet: only health and reflection answer.
+    pub async fn build(
+        config: &OrderConfig,
+        database: &DatabaseArgs,
+        _deps: &Dependencies,
+    ) -> Result<Self, StartupError> {
+        let _pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        let server = Server::bind("order", config.addr, connectrpc::Router::new(), &[]).await?;
+        Ok(Self { server })
+    }
+
+    /// The address of the gRPC port.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Serves until `shutdown` fires, then drains for at most `grace`.
+    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        self.server.serve(shutdown, grace).await
+    }
 }

@@ -6,8 +6,8 @@
 //! a burst of parallel guesses cannot all slip past the check while none has been counted yet.
 //!
 //! With Redis the counters are shared by every replica: one Lua script increments, sets the expiry and reads
-//! it atomically. Without Redis, or while Redis is failing, they are kept in process (and the fallback is
-//! logged). Emails are stored only as SHA-256 digests.
+//! it atomically. Without Redis, or while Redis is failing or slow ([`ec_platform::shared`]: logged once per
+//! outage, and a gauge), they are kept in process. Emails are stored only as SHA-256 digests.
 
 use std::{
     collections::HashMap,
@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use redis::aio::ConnectionManager;
+use ec_platform::shared::{Redis, Shared};
 
 /// Limits of the login throttle.
 #[derive(Clone, Debug)]
@@ -37,16 +37,13 @@ pub enum Verdict {
 }
 
 /// The login throttle.
+#[derive(Debug)]
 pub struct Throttle {
     limits: ThrottleLimits,
-    redis: Option<(ConnectionManager, String)>,
+    shared: Shared,
+    count: redis::Script,
+    give_back: redis::Script,
     local: Mutex<HashMap<String, (u32, Instant)>>,
-}
-
-impl std::fmt::Debug for Throttle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Throttle").field("limits", &self.limits).field("shared", &self.redis.is_some()).finish()
-    }
 }
 
 const COUNT: &str = r"
@@ -61,11 +58,14 @@ return 0
 ";
 
 impl Throttle {
-    /// A throttle sharing its counters through `redis` (keys under `prefix`) when given, in process otherwise.
-    pub fn new(limits: ThrottleLimits, redis: Option<ConnectionManager>, prefix: &str) -> Self {
+    /// A throttle sharing its counters through `redis` (keys `{prefix}login-attempts:…`) when it is
+    /// connected, in process otherwise.
+    pub fn new(limits: ThrottleLimits, redis: &Redis) -> Self {
         Self {
             limits,
-            redis: redis.map(|r| (r, format!("{prefix}login-attempts:"))),
+            shared: redis.feature("login-attempts"),
+            count: redis::Script::new(COUNT),
+            give_back: redis::Script::new(GIVE_BACK),
             local: Mutex::new(HashMap::new()),
         }
     }
@@ -99,16 +99,13 @@ impl Throttle {
     pub async fn succeeded(&self, email: &str, ip: IpAddr) {
         let account = Self::account_key(email);
         let ip = Self::ip_key(ip);
-        if let Some((redis, prefix)) = &self.redis {
-            let mut redis = redis.clone();
-            let cleared: Result<(), _> =
-                redis::cmd("DEL").arg(format!("{prefix}{account}")).query_async(&mut redis).await;
-            let given_back: Result<(), _> =
-                redis::Script::new(GIVE_BACK).key(format!("{prefix}{ip}")).invoke_async(&mut redis).await;
-            if let Err(e) = cleared.and(given_back) {
-                tracing::warn!(error = %e, "Redis failed; updating the login throttle in process only");
-            }
-        }
+        let (shared_account, shared_ip) = (self.shared.key(&account), self.shared.key(&ip));
+        self.shared
+            .run(|mut redis| async move {
+                let () = redis::cmd("DEL").arg(shared_account).query_async(&mut redis).await?;
+                self.give_back.key(shared_ip).invoke_async::<()>(&mut redis).await
+            })
+            .await;
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
         local.remove(&account);
         if let Some((count, _)) = local.get_mut(&ip) {
@@ -118,17 +115,16 @@ impl Throttle {
 
     /// Increments `key` and returns its count and the time left in its window.
     async fn count(&self, key: &str) -> (u32, Duration) {
-        if let Some((redis, prefix)) = &self.redis {
-            let mut redis = redis.clone();
-            let counted: Result<(u32, i64), _> = redis::Script::new(COUNT)
-                .key(format!("{prefix}{key}"))
-                .arg(self.limits.window.as_millis() as u64)
-                .invoke_async(&mut redis)
-                .await;
-            match counted {
-                Ok((count, ttl)) => return (count, Duration::from_millis(ttl.max(0) as u64)),
-                Err(e) => tracing::warn!(error = %e, "Redis failed; counting the login attempt in process"),
-            }
+        let shared_key = self.shared.key(key);
+        let window = self.limits.window.as_millis() as u64;
+        let counted = self
+            .shared
+            .run(|mut redis| async move {
+                self.count.key(shared_key).arg(window).invoke_async::<(u32, i64)>(&mut redis).await
+            })
+            .await;
+        if let Some((count, ttl)) = counted {
+            return (count, Duration::from_millis(ttl.max(0) as u64));
         }
         let now = Instant::now();
         let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
@@ -160,10 +156,10 @@ mod tests {
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
     const ELSEWHERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
-    async fn redis() -> ConnectionManager {
-        let url = ec_platform::testing::redis_url();
-        let client = redis::Client::open(url).unwrap();
-        ConnectionManager::new(client)
+    /// The shared Redis, under `prefix`.
+    async fn redis(prefix: &str) -> Redis {
+        let args = ec_platform::config::RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: prefix.to_owned() };
+        ec_platform::shared::connect(&args)
             .await
             .expect("Redis must be running for these tests (see README: make test starts it)")
     }
@@ -199,20 +195,20 @@ mod tests {
 
     #[tokio::test]
     async fn in_process_counters_lock_and_reset() {
-        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), None, "")).await;
+        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), &Redis::local(""))).await;
     }
 
     #[tokio::test]
     async fn redis_counters_lock_and_reset() {
         let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), Some(redis().await), &prefix)).await;
+        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), &redis(&prefix).await)).await;
     }
 
     #[tokio::test]
     async fn replicas_sharing_redis_share_the_count_and_concurrent_failures_all_count() {
         let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        let a = Throttle::new(limits(), Some(redis().await), &prefix);
-        let b = Throttle::new(limits(), Some(redis().await), &prefix);
+        let a = Throttle::new(limits(), &redis(&prefix).await);
+        let b = Throttle::new(limits(), &redis(&prefix).await);
         // Many parallel guesses at once: each is counted before any password is checked, so only the limit
         // gets through, across both replicas.
         let attempts = (0..10).map(|i| {
@@ -226,11 +222,30 @@ mod tests {
     #[tokio::test]
     async fn emails_are_not_stored_in_clear() {
         let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        let throttle = Throttle::new(limits(), Some(redis().await), &prefix);
+        let throttle = Throttle::new(limits(), &redis(&prefix).await);
         throttle.begin("secret.person@example.com", HOME).await;
-        let mut redis = redis().await;
+        let client = redis::Client::open(ec_testing::redis_url()).unwrap();
+        let mut redis = redis::aio::ConnectionManager::new(client).await.unwrap();
         let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut redis).await.unwrap();
         assert_eq!(keys.len(), 2);
         assert!(keys.iter().all(|k| !k.contains("secret")), "{keys:?}");
+    }
+
+    #[tokio::test]
+    async fn a_redis_outage_keeps_counting_in_process_without_waiting_on_redis() {
+        let mut server = ec_testing::PrivateRedis::start();
+        let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0);
+        let throttle = Throttle::new(limits(), &Redis::new(Some(server.connect(config).await), ""));
+        assert_eq!(fail(&throttle, "ada@example.com", HOME).await, Verdict::Allowed, "counted in Redis");
+
+        server.pause(); // hung: only the time budget keeps sign-ins from waiting on it
+        let started = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(fail(&throttle, "ada@example.com", HOME).await, Verdict::Allowed, "counted in process");
+        }
+        assert!(matches!(throttle.begin("ada@example.com", HOME).await, Verdict::Locked { .. }), "and still limited");
+        assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+        server.stop();
+        assert!(matches!(throttle.begin("ada@example.com", ELSEWHERE).await, Verdict::Locked { .. }));
     }
 }

@@ -8,20 +8,22 @@ use connectrpc::{
     client::{ClientConfig, HttpClient},
 };
 use ec_platform::{
+    config::DatabaseArgs,
     identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
-    revocation::Revocations,
+    shared::Redis,
     shutdown::CancellationToken,
-    testing::TestDatabase,
+    startup::Dependencies,
 };
 use ec_proto::user::v1::{
     self as wire, ChangePasswordRequest, CreateUserRequest, CredentialServiceClient, DeleteUserRequest, GetUserRequest,
     ListUsersRequest, SetUserRoleRequest, UpdateUserRequest, User, UserServiceClient, VerifyPasswordRequest,
 };
+use ec_testing::TestDatabase;
 use ec_user::{
     accounts,
     config::{LoginConfig, UserConfig},
     domain::Email,
-    startup::Dependencies,
+    startup::Application,
 };
 use uuid::Uuid;
 
@@ -37,20 +39,15 @@ struct Service {
 impl Service {
     async fn start() -> Self {
         let database = TestDatabase::create().await;
-        ec_platform::db::migrate(&database.pool, ec_user::SCHEMA, ec_user::migrator()).await.unwrap();
         let identity =
             IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
         let config = UserConfig::local(any, LoginConfig::local(any, None));
-        let deps = Dependencies {
-            pool: database.pool.clone(),
-            identity: identity.clone(),
-            redis: None,
-            redis_prefix: String::new(),
-            revocations: Revocations::new(None, ""),
-        };
-        let server = ec_user::startup::build(&config, deps).await.unwrap().rpc;
-        let url = format!("http://{}", server.local_addr()).parse().unwrap();
+        let deps = Dependencies::new(Redis::local(""), identity.clone());
+        let connection = DatabaseArgs { url: database.url(), max_connections: 5 };
+        // The same start-up as `ec serve user`: connect, migrate, bind.
+        let server = Application::build(&config, &connection, &deps).await.unwrap();
+        let url = format!("http://{}", server.rpc_addr()).parse().unwrap();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(async move { server.serve(stop, std::time::Duration::from_secs(5)).await.unwrap() });

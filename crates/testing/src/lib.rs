@@ -1,5 +1,8 @@
 //! Helpers for tests that need a real PostgreSQL (a fresh database per test, so tests run in parallel without
-//! seeing each other's rows) or a Redis of their own to stop or pause. Used by this workspace's tests only.
+//! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause.
+//!
+//! A crate of its own, used only as a dev-dependency (and by the end-to-end harness), so nothing here is
+//! compiled into a production binary.
 
 use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
 

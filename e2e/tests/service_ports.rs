@@ -53,7 +53,17 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
     let standard =
         ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection", "grpc.reflection.v1alpha.ServerReflection"];
     let ports = [
-        ("bff", a.bff, vec!["user.v1.UserService"]),
+        (
+            "bff",
+            a.bff,
+            vec![
+                "user.v1.UserService",
+                "product.v1.ProductService",
+                "product.v1.InventoryService",
+                "order.v1.CartService",
+                "order.v1.OrderService",
+            ],
+        ),
         ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
         ("product", a.product, vec![]),
         ("order", a.order, vec![]),
@@ -105,11 +115,22 @@ async fn internal_and_unserved_procedures_are_not_reachable_through_the_bff() {
 async fn health_turns_not_serving_when_shutdown_begins() {
     let platform = TestPlatform::start().await;
     let url = platform.url_of(platform.addresses.user);
-    assert_eq!(health(&url, "user.v1.UserService").await.unwrap(), ServingStatus::SERVING);
+    let (connection, config) = grpc_config(&url);
+    let request = || HealthCheckRequest { service: "user.v1.UserService".into(), ..Default::default() };
+    // A Watch opened before the signal sees the status change on its open stream: a new connection could not
+    // be made once the listener has stopped accepting.
+    let mut watch = HealthClient::new(connection, config).watch(request()).await.unwrap();
+    let first = watch.message().await.unwrap().expect("a status").to_owned_message();
+    assert_eq!(first.status.as_known(), Some(ServingStatus::SERVING));
+
+    platform.begin_shutdown();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), watch.message()).await;
+    let next = next.expect("a status change within 10 s").unwrap().expect("a status").to_owned_message();
+    assert_eq!(next.status.as_known(), Some(ServingStatus::NOT_SERVING));
+    drop(watch);
 
     // Stopping returns only once every server has drained and exited cleanly.
     platform.stop().await;
-
     let after = health(&url, "").await;
     assert!(after.is_err(), "the port is closed after shutdown: {after:?}");
 }

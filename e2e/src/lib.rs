@@ -1,8 +1,8 @@
 //! The end-to-end test harness.
 //!
 //! [`TestPlatform::start`] runs the same all-in-one platform as `ec dev` (every service and the BFF, each on a
-//! free port) against a fresh database created on the PostgreSQL named by `DATABASE_URL` (default: the local
-//! server at 127.0.0.1:5432). Tests then drive the BFF with the clients a user would use. Missing PostgreSQL is a
+//! free port and started by its own `Application::build`) against a fresh database created on the PostgreSQL
+//! named by `DATABASE_URL` (default: the local server at 127.0.0.1:5432). Tests then drive the BFF with the clients a user would use. Missing PostgreSQL is a
 //! loud failure, never a skip.
 //!
 //! [`clients`] builds those clients: Connect (JSON and binary), gRPC-Web and gRPC.
@@ -11,13 +11,13 @@ pub mod browser;
 
 use std::net::SocketAddr;
 
-use ec_cli::platform::{Addresses, Platform, PlatformConfig, migrate_all};
-pub use ec_platform::testing::TestDatabase;
+use ec_cli::platform::{Addresses, Platform, PlatformConfig};
 use ec_platform::{
     identity::{IdentityVerifier, InternalAuthArgs},
     server::connectable,
     shutdown::CancellationToken,
 };
+pub use ec_testing::TestDatabase;
 use tokio::task::JoinHandle;
 
 /// The whole platform, running in this process on free ports over its own database.
@@ -43,7 +43,6 @@ impl TestPlatform {
     /// Like [`TestPlatform::start`], with the configuration adjusted first.
     pub async fn start_with(adjust: impl FnOnce(&mut PlatformConfig)) -> Self {
         let database = TestDatabase::create().await;
-        migrate_all(&database.pool).await.expect("migrations apply");
         let internal_token = IdentityVerifier::generate_token();
         let config = PlatformConfig {
             user: ec_user::config::UserConfig::local(any_port(), ec_user::config::LoginConfig::local(any_port(), None)),
@@ -51,8 +50,10 @@ impl TestPlatform {
             order: ec_order::config::OrderConfig { addr: any_port() },
             bff: ec_bff::config::BffConfig {
                 addr: any_port(),
-                // Replaced by the bound user service address at start.
+                // Replaced by the bound services' addresses at start.
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
+                product_service_url: http::Uri::from_static("http://127.0.0.1:1"),
+                order_service_url: http::Uri::from_static("http://127.0.0.1:1"),
                 // No issuer: the embedded OAuth2 server's is used.
                 oidc: ec_platform::config::defaults(),
                 // Generous, so tests that make many calls are not limited; the rate-limit tests set their own.
@@ -65,7 +66,7 @@ impl TestPlatform {
             oauth: ec_oauth_server::config::OAuthServerConfig::local(any_port(), any_port()),
             redis: ec_platform::config::RedisArgs {
                 // The Redis the tests share, each platform under its own key prefix.
-                url: Some(ec_platform::testing::redis_url()),
+                url: Some(ec_testing::redis_url()),
                 key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7().simple()),
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
@@ -74,8 +75,8 @@ impl TestPlatform {
         let mut config = config;
         adjust(&mut config);
         let shutdown = CancellationToken::new();
-        let platform =
-            Platform::start(&config, database.pool.clone(), shutdown.clone()).await.expect("the platform starts");
+        let connection = ec_platform::config::DatabaseArgs { url: database.url(), max_connections: 5 };
+        let platform = Platform::start(&config, &connection, shutdown.clone()).await.expect("the platform starts");
         let addresses = platform.addresses.clone();
         let running = tokio::spawn(async move { platform.wait().await.map_err(|e| format!("{e:#}")) });
         Self {

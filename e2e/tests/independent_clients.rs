@@ -8,7 +8,7 @@ use ec_e2e::{TestPlatform, browser::sign_in};
 use serde_json::{Value, json};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
 fn tool(path: &str) -> PathBuf {

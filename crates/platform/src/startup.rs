@@ -1,0 +1,72 @@
+//! What every service's start-up shares.
+//!
+//! Each service crate has an `Application::build` (in the style of zero2prod) that connects to PostgreSQL,
+//! migrates its own schema, and binds its ports; `ec serve <name>`, `ec dev` and the tests all start a service
+//! through it, so there is one start-up path to get right. What several services of one process share is
+//! made once, here ([`Dependencies::connect`]), and handed to each: the Redis connection, the internal secret
+//! that signs caller identities, and the token revocation records (which must be one set in a process, so
+//! that without Redis the BFF still sees what the user service revoked).
+
+use crate::{
+    config::{DatabaseArgs, RedisArgs},
+    db,
+    identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
+    revocation::Revocations,
+    shared::{self, Redis},
+};
+
+/// Why a service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot connect to PostgreSQL")]
+    Database(#[source] sqlx::Error),
+    #[error("cannot migrate the {schema} schema")]
+    Migrate {
+        schema: &'static str,
+        #[source]
+        source: db::MigrateError,
+    },
+    #[error("cannot connect to Redis")]
+    Redis(#[source] shared::RedisError),
+    #[error(transparent)]
+    WeakToken(#[from] WeakTokenError),
+    #[error(transparent)]
+    Server(#[from] crate::server::ServerError),
+}
+
+/// What the services of one process share.
+#[derive(Clone, Debug)]
+pub struct Dependencies {
+    /// The process's Redis, or none.
+    pub redis: Redis,
+    /// Signs and checks the caller identity the BFF passes to the services.
+    pub identity: IdentityVerifier,
+    /// The access-token revocations: written by the user service, read by the BFF.
+    pub revocations: Revocations,
+}
+
+impl Dependencies {
+    /// Connects to Redis (when configured) and reads the internal secret.
+    pub async fn connect(redis: &RedisArgs, internal: &InternalAuthArgs) -> Result<Self, StartupError> {
+        let identity = IdentityVerifier::new(internal)?;
+        let redis = shared::connect(redis).await.map_err(StartupError::Redis)?;
+        Ok(Self::new(redis, identity))
+    }
+
+    /// The dependencies over an already connected `redis`.
+    pub fn new(redis: Redis, identity: IdentityVerifier) -> Self {
+        let revocations = Revocations::new(&redis);
+        Self { redis, identity, revocations }
+    }
+}
+
+/// Connects a service's pool and brings its schema up to date: the first step of every service's start-up.
+pub async fn database(
+    args: &DatabaseArgs,
+    schema: &'static str,
+    migrator: sqlx::migrate::Migrator,
+) -> Result<sqlx::PgPool, StartupError> {
+    let pool = db::connect(args).await.map_err(StartupError::Database)?;
+    db::migrate(&pool, schema, migrator).await.map_err(|source| StartupError::Migrate { schema, source })?;
+    Ok(pool)
+}

@@ -1,0 +1,121 @@
+//! Who is calling, and whether they may call now: the bearer token, the revocations, the rate limits, and the
+//! identity passed on to the backends.
+//!
+//! Every routed call passes [`Gate::admit`] before its [policy](crate::routes::Policy) is applied:
+//!
+//! - A token that verifies ([`crate::auth`]) makes the call the account's. In one Redis round trip the gate
+//!   reads the account's revocation record and takes a token from the account's bucket
+//!   ([`RateLimiter::admit_caller`]); this process's own revocation records are consulted first, so they hold
+//!   while Redis is down.
+//! - No token, or one that is refused, makes the call anonymous, limited by the client's IP (IPv6 clients by
+//!   their /64: one host has that many addresses to rotate through). A refused token counts against that
+//!   bucket too, so guessing tokens is rate limited; its reason is logged and counted, never told.
+//!
+//! Forwarded calls carry the caller's identity (signed with the internal secret), the remaining deadline and
+//! the request id ([`Gate::forward`]); no other inbound header reaches a backend.
+
+use std::net::IpAddr;
+
+use connectrpc::{RequestContext, client::CallOptions};
+use ec_platform::{
+    identity::{Caller, IdentityVerifier},
+    net::{client_ip, forwarded_for},
+    revocation::Revocations,
+};
+
+use crate::{
+    auth::{AuthError, Authenticator},
+    error::BffError,
+    ratelimit::{Admission, Limit, RateLimiter},
+};
+
+/// The one inbound header passed to backends, so a request can be followed through the logs of every hop.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Token verification, revocations, rate limits, and the identity passed on to backends.
+#[derive(Debug)]
+pub struct Gate {
+    /// `None` when no issuer is configured: then no token is accepted and only public RPCs work.
+    pub authenticator: Option<Authenticator>,
+    /// The access-token revocations the user service records.
+    pub revocations: Revocations,
+    pub identity: IdentityVerifier,
+    pub limiter: RateLimiter,
+    /// The bucket of each client IP for calls without a valid token.
+    pub anonymous: Limit,
+    /// The bucket of each signed-in user.
+    pub user: Limit,
+    /// Proxies whose X-Forwarded-For is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+impl Gate {
+    /// Admits the call or refuses it: `Some` caller when a valid, unrevoked token came with it, `None` for an
+    /// anonymous call (no token, or a refused one). Refusal is only for rate limits here; whether an anonymous
+    /// call may go on is the route's policy.
+    pub async fn admit(&self, ctx: &RequestContext) -> Result<Option<Caller>, BffError> {
+        let verified = match &self.authenticator {
+            Some(authenticator) => authenticator.token(ctx.headers()).await,
+            None => Ok(None),
+        };
+        let refused = match verified {
+            Ok(None) => return self.anonymous(ctx).await.map(|()| None),
+            Ok(Some(token)) => {
+                let account = token.caller.user_id;
+                if self.revocations.revoked_locally(account, token.issued_at) {
+                    AuthError::Revoked
+                } else {
+                    let revocation = self.revocations.shared_key(account);
+                    match self.limiter.admit_caller(account, self.user, revocation, token.issued_at).await {
+                        Admission::Admitted => return Ok(Some(token.caller)),
+                        Admission::Wait(retry_after) => return Err(rate_limited("user", retry_after)),
+                        Admission::Revoked => AuthError::Revoked,
+                    }
+                }
+            }
+            Err(reason) => reason,
+        };
+        tracing::info!(reason = %refused, path = ctx.path().unwrap_or_default(), "access token refused");
+        crate::metrics::auth_failure(&refused);
+        self.anonymous(ctx).await.map(|()| None)
+    }
+
+    /// Takes a token from the client IP's bucket.
+    async fn anonymous(&self, ctx: &RequestContext) -> Result<(), BffError> {
+        let Some(ip) = self.client(ctx) else {
+            return Ok(());
+        };
+        let key = match ip {
+            IpAddr::V4(v4) => format!("ip:{v4}"),
+            IpAddr::V6(v6) => format!("ip6:{}", ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc()),
+        };
+        self.limiter.admit(&key, self.anonymous).await.map_err(|retry_after| rate_limited("anonymous", retry_after))
+    }
+
+    fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
+        let forwarded = forwarded_for(ctx.headers());
+        ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded.as_deref(), &self.trusted_proxies))
+    }
+
+    /// The options of a forwarded call: the caller's identity, remaining deadline and request id.
+    pub fn forward(&self, ctx: &RequestContext, caller: Option<&Caller>) -> CallOptions {
+        let mut headers = http::HeaderMap::new();
+        self.identity.stamp(caller, &mut headers);
+        if let Some(id) = ctx.header(REQUEST_ID_HEADER) {
+            headers.insert(REQUEST_ID_HEADER, id.clone());
+        }
+        let mut options = CallOptions::default();
+        for (name, value) in &headers {
+            options = options.with_header(name.clone(), value.clone());
+        }
+        if let Some(remaining) = ctx.time_remaining() {
+            options = options.with_timeout(remaining);
+        }
+        options
+    }
+}
+
+fn rate_limited(class: &'static str, retry_after: std::time::Duration) -> BffError {
+    metrics::counter!("ec_bff_rate_limited_total", "class" => class).increment(1);
+    BffError::RateLimited { retry_after }
+}

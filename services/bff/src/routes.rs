@@ -1,0 +1,240 @@
+//! Every procedure the BFF serves, and who may call it: one table, read top to bottom.
+//!
+//! A procedure that is not in [`table`] is not reachable through the BFF: the router knows nothing else.
+//! The internal RPCs (`user.v1.CredentialService`, the reservation RPCs of `product.v1.InventoryService`)
+//! are deliberately absent; a test walks every method of every service in the API's descriptor set and fails
+//! if a public-facing one has no line here or an internal one has one.
+//!
+//! Each line names the request and response types, the procedure (the generated `*_SPEC` constant), the
+//! backend that owns it, and its [`Policy`]. Adding a route is one line.
+
+use std::sync::Arc;
+
+use connectrpc::{HasMessageView, JsonDeserialize, JsonSerialize, RequestContext, Response, Spec};
+use ec_platform::identity::Caller;
+use ec_proto::{order::v1::*, product::v1::*, user::v1::*};
+use uuid::Uuid;
+
+use crate::{error::BffError, gate::Gate, proxy::Backend};
+
+/// Who may call a procedure.
+pub enum Policy<Req> {
+    /// Anyone, rate limited by client IP. A valid bearer token, if one comes, makes the caller known to the
+    /// service (admins see more of the catalog); a missing or refused one leaves the call anonymous.
+    Public,
+    /// A signed-in caller. The service scopes the call to them (carts, orders): there is no id to check.
+    SignedIn,
+    /// A signed-in caller naming their own account in the request field `field` (read by `id`), or an admin
+    /// naming any (BOLA).
+    OwnAccount { field: &'static str, id: fn(&Req) -> &str },
+    /// A signed-in admin (BFLA).
+    Admin,
+}
+
+/// `Policy::OwnAccount` for the request field `$field`.
+macro_rules! own_account {
+    ($field:ident) => {
+        Policy::OwnAccount { field: stringify!($field), id: |request| request.$field.as_str() }
+    };
+}
+
+/// Every routed procedure with its policy and backend. Read this to know who may call what.
+pub fn table(routes: &mut Routes, backends: &Backends) {
+    use Policy::*;
+    let Backends { user, product, order } = backends;
+
+    // user.v1.UserService: sign-up is public; an account is its owner's (or an admin's); roles are admins'.
+    routes.add::<CreateUserRequest, CreateUserResponse>(USER_SERVICE_CREATE_USER_SPEC, user, Public);
+    routes.add::<GetUserRequest, GetUserResponse>(USER_SERVICE_GET_USER_SPEC, user, own_account!(id));
+    routes.add::<UpdateUserRequest, UpdateUserResponse>(USER_SERVICE_UPDATE_USER_SPEC, user, own_account!(id));
+    routes.add::<ChangePasswordRequest, ChangePasswordResponse>(
+        USER_SERVICE_CHANGE_PASSWORD_SPEC,
+        user,
+        own_account!(id),
+    );
+    routes.add::<DeleteUserRequest, DeleteUserResponse>(USER_SERVICE_DELETE_USER_SPEC, user, own_account!(id));
+    routes.add::<ListUsersRequest, ListUsersResponse>(USER_SERVICE_LIST_USERS_SPEC, user, Admin);
+    routes.add::<SetUserRoleRequest, SetUserRoleResponse>(USER_SERVICE_SET_USER_ROLE_SPEC, user, Admin);
+
+    // product.v1.ProductService: the catalog is public to read (admins see unpublished products too); every
+    // change is admins'.
+    routes.add::<GetProductRequest, GetProductResponse>(PRODUCT_SERVICE_GET_PRODUCT_SPEC, product, Public);
+    routes.add::<ListProductsRequest, ListProductsResponse>(PRODUCT_SERVICE_LIST_PRODUCTS_SPEC, product, Public);
+    routes.add::<GetSkuRequest, GetSkuResponse>(PRODUCT_SERVICE_GET_SKU_SPEC, product, Public);
+    routes.add::<BatchGetSkusRequest, BatchGetSkusResponse>(PRODUCT_SERVICE_BATCH_GET_SKUS_SPEC, product, Public);
+    routes.add::<GetCategoryRequest, GetCategoryResponse>(PRODUCT_SERVICE_GET_CATEGORY_SPEC, product, Public);
+    routes.add::<ListCategoriesRequest, ListCategoriesResponse>(PRODUCT_SERVICE_LIST_CATEGORIES_SPEC, product, Public);
+    routes.add::<CreateProductRequest, CreateProductResponse>(PRODUCT_SERVICE_CREATE_PRODUCT_SPEC, product, Admin);
+    routes.add::<UpdateProductRequest, UpdateProductResponse>(PRODUCT_SERVICE_UPDATE_PRODUCT_SPEC, product, Admin);
+    routes.add::<DeleteProductRequest, DeleteProductResponse>(PRODUCT_SERVICE_DELETE_PRODUCT_SPEC, product, Admin);
+    routes.add::<PublishProductRequest, PublishProductResponse>(PRODUCT_SERVICE_PUBLISH_PRODUCT_SPEC, product, Admin);
+    routes.add::<HideProductRequest, HideProductResponse>(PRODUCT_SERVICE_HIDE_PRODUCT_SPEC, product, Admin);
+    routes.add::<AddProductImageRequest, AddProductImageResponse>(
+        PRODUCT_SERVICE_ADD_PRODUCT_IMAGE_SPEC,
+        product,
+        Admin,
+    );
+    routes.add::<RemoveProductImageRequest, RemoveProductImageResponse>(
+        PRODUCT_SERVICE_REMOVE_PRODUCT_IMAGE_SPEC,
+        product,
+        Admin,
+    );
+    routes.add::<CreateSkuRequest, CreateSkuResponse>(PRODUCT_SERVICE_CREATE_SKU_SPEC, product, Admin);
+    routes.add::<UpdateSkuRequest, UpdateSkuResponse>(PRODUCT_SERVICE_UPDATE_SKU_SPEC, product, Admin);
+    routes.add::<DeleteSkuRequest, DeleteSkuResponse>(PRODUCT_SERVICE_DELETE_SKU_SPEC, product, Admin);
+    routes.add::<CreateCategoryRequest, CreateCategoryResponse>(PRODUCT_SERVICE_CREATE_CATEGORY_SPEC, product, Admin);
+    routes.add::<UpdateCategoryRequest, UpdateCategoryResponse>(PRODUCT_SERVICE_UPDATE_CATEGORY_SPEC, product, Admin);
+    routes.add::<DeleteCategoryRequest, DeleteCategoryResponse>(PRODUCT_SERVICE_DELETE_CATEGORY_SPEC, product, Admin);
+
+    // product.v1.InventoryService: stock is admins'. The reservations are the order service's alone, never
+    // routed: BatchReserveInventory, ConfirmReservation, ReleaseReservation, GetReservation.
+    routes.add::<GetInventoryRequest, GetInventoryResponse>(INVENTORY_SERVICE_GET_INVENTORY_SPEC, product, Admin);
+    routes.add::<UpdateInventoryRequest, UpdateInventoryResponse>(
+        INVENTORY_SERVICE_UPDATE_INVENTORY_SPEC,
+        product,
+        Admin,
+    );
+    routes.add::<AdjustInventoryRequest, AdjustInventoryResponse>(
+        INVENTORY_SERVICE_ADJUST_INVENTORY_SPEC,
+        product,
+        Admin,
+    );
+
+    // order.v1.CartService: the signed-in caller's own cart; no request names a user.
+    routes.add::<GetCartRequest, GetCartResponse>(CART_SERVICE_GET_CART_SPEC, order, SignedIn);
+    routes.add::<AddCartItemRequest, AddCartItemResponse>(CART_SERVICE_ADD_CART_ITEM_SPEC, order, SignedIn);
+    routes.add::<UpdateCartItemRequest, UpdateCartItemResponse>(CART_SERVICE_UPDATE_CART_ITEM_SPEC, order, SignedIn);
+    routes.add::<RemoveCartItemRequest, RemoveCartItemResponse>(CART_SERVICE_REMOVE_CART_ITEM_SPEC, order, SignedIn);
+    routes.add::<ClearCartRequest, ClearCartResponse>(CART_SERVICE_CLEAR_CART_SPEC, order, SignedIn);
+
+    // order.v1.OrderService: the caller's own orders (the service scopes them); all orders are admins'.
+    routes.add::<CreateOrderRequest, CreateOrderResponse>(ORDER_SERVICE_CREATE_ORDER_SPEC, order, SignedIn);
+    routes.add::<GetOrderRequest, GetOrderResponse>(ORDER_SERVICE_GET_ORDER_SPEC, order, SignedIn);
+    routes.add::<ListOrdersRequest, ListOrdersResponse>(ORDER_SERVICE_LIST_ORDERS_SPEC, order, SignedIn);
+    routes.add::<CancelOrderRequest, CancelOrderResponse>(ORDER_SERVICE_CANCEL_ORDER_SPEC, order, SignedIn);
+    routes.add::<AdminListOrdersRequest, AdminListOrdersResponse>(ORDER_SERVICE_ADMIN_LIST_ORDERS_SPEC, order, Admin);
+    routes.add::<ShipOrderRequest, ShipOrderResponse>(ORDER_SERVICE_SHIP_ORDER_SPEC, order, Admin);
+}
+
+/// The backend services the table routes to.
+#[derive(Clone, Debug)]
+pub struct Backends {
+    pub user: Backend,
+    pub product: Backend,
+    pub order: Backend,
+}
+
+impl Backends {
+    /// Every backend, for readiness.
+    pub fn all(&self) -> [&Backend; 3] {
+        [&self.user, &self.product, &self.order]
+    }
+}
+
+/// A policy without its request type, for listing the table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Public,
+    SignedIn,
+    /// Own account, by the named request field.
+    OwnAccount(&'static str),
+    Admin,
+}
+
+impl<Req> Policy<Req> {
+    fn access(&self) -> Access {
+        match self {
+            Policy::Public => Access::Public,
+            Policy::SignedIn => Access::SignedIn,
+            Policy::OwnAccount { field, .. } => Access::OwnAccount(field),
+            Policy::Admin => Access::Admin,
+        }
+    }
+
+    /// Whether `caller` (`None`: anonymous) may make this call with `request`.
+    fn allows(&self, caller: Option<&Caller>, request: &Req) -> Result<(), BffError> {
+        let signed_in = || caller.ok_or(BffError::Unauthenticated);
+        match self {
+            Policy::Public => Ok(()),
+            Policy::SignedIn => signed_in().map(|_| ()),
+            Policy::OwnAccount { field, id } => {
+                let caller = signed_in()?;
+                let account = Uuid::try_parse(id(request)).map_err(|_| BffError::MalformedAccountId { field })?;
+                if caller.may_act_for(account) { Ok(()) } else { Err(BffError::NotOwnAccount) }
+            }
+            Policy::Admin => {
+                if signed_in()?.is_admin() {
+                    Ok(())
+                } else {
+                    Err(BffError::AdminOnly)
+                }
+            }
+        }
+    }
+}
+
+/// The router being built from the table, and the table as a list.
+pub struct Routes {
+    router: connectrpc::Router,
+    gate: Arc<Gate>,
+    listed: Vec<(&'static str, Access)>,
+}
+
+impl Routes {
+    /// Routes admitted by `gate`.
+    pub fn new(gate: Arc<Gate>) -> Self {
+        Self { router: connectrpc::Router::new(), gate, listed: Vec::new() }
+    }
+
+    /// Routes the unary procedure `spec` to `backend` under `policy`: the gate admits the call, the policy
+    /// decides, and the request is forwarded with the caller's identity.
+    pub fn add<Req, Res>(&mut self, spec: Spec, backend: &Backend, policy: Policy<Req>)
+    where
+        Req: buffa::Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
+        Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
+        for<'a> Res::View<'a>: Send,
+    {
+        let service_and_method = spec.procedure.trim_start_matches('/');
+        let (service, method) = service_and_method.split_once('/').expect("a procedure is /package.Service/Method");
+        self.listed.push((spec.procedure, policy.access()));
+        let (gate, backend, policy) = (self.gate.clone(), backend.clone(), Arc::new(policy));
+        let handler = connectrpc::handler_fn(move |ctx: RequestContext, request: Req| {
+            let (gate, backend, policy) = (gate.clone(), backend.clone(), policy.clone());
+            async move {
+                let caller = gate.admit(&ctx).await?;
+                policy.allows(caller.as_ref(), &request)?;
+                let options = gate.forward(&ctx, caller.as_ref());
+                let answer: Res = backend.forward(spec, request, options).await?;
+                Response::ok(answer)
+            }
+        });
+        let router = std::mem::take(&mut self.router);
+        let router = match spec.idempotency_level {
+            // Reads may come as Connect GETs (cacheable); the contract marks them NO_SIDE_EFFECTS.
+            connectrpc::IdempotencyLevel::NoSideEffects => router.route_idempotent(service, method, handler),
+            _ => router.route(service, method, handler),
+        };
+        self.router = router.with_spec(spec);
+    }
+
+    /// Every routed procedure (`/package.Service/Method`) and its access, in table order.
+    pub fn listed(&self) -> &[(&'static str, Access)] {
+        &self.listed
+    }
+
+    /// The fully-qualified names of the services with at least one routed procedure.
+    pub fn services(&self) -> Vec<&'static str> {
+        let mut services: Vec<&'static str> = self
+            .listed
+            .iter()
+            .map(|(procedure, _)| procedure.trim_start_matches('/').split_once('/').map_or("", |(s, _)| s))
+            .collect();
+        services.dedup();
+        services
+    }
+
+    /// The router serving the table.
+    pub fn into_router(self) -> connectrpc::Router {
+        self.router
+    }
+}
