@@ -6,7 +6,20 @@ use ec_testing::TestDatabase;
 
 fn ec() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
-    for variable in ["DATABASE_URL", "USER_SERVICE_URL", "BFF_ADDR", "USER_ADDR"] {
+    for variable in [
+        "DATABASE_URL",
+        "REDIS_URL",
+        "INTERNAL_AUTH_TOKEN",
+        "USER_SERVICE_URL",
+        "PRODUCT_SERVICE_URL",
+        "ORDER_SERVICE_URL",
+        "BFF_ADDR",
+        "USER_ADDR",
+        "PRODUCT_ADDR",
+        "ORDER_ADDR",
+        "OIDC_ISSUER",
+        "HYDRA_ADMIN_URL",
+    ] {
         command.env_remove(variable);
     }
     command
@@ -91,5 +104,113 @@ async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_one
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("sign up first"));
 
+    database.drop_now().await;
+}
+
+/// One `ec serve` process, stopped with SIGTERM (as an orchestrator does) when dropped.
+struct Served(std::process::Child);
+
+impl Served {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = ec();
+        command.args(args).envs(env.iter().copied()).env("RUST_LOG", "warn");
+        Self(command.stdout(std::process::Stdio::null()).spawn().expect("ec starts"))
+    }
+
+    /// Sends SIGTERM and checks the process drains and exits cleanly.
+    fn stop(mut self) {
+        let pid = self.0.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let status = self.0.wait().unwrap();
+        assert!(status.success(), "ec serve exited with {status}");
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+    }
+}
+
+fn free_addr() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_them() {
+    let database = TestDatabase::create().await;
+    let url = database.url();
+    let secret = "a-shared-internal-secret-of-32-characters";
+    let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
+    let redis = ec_testing::redis_url();
+    let env = [("INTERNAL_AUTH_TOKEN", secret), ("REDIS_URL", redis.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
+    let (user, product, order, bff) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let db = ["--database-url", url.as_str()];
+    let services = [
+        Served::start(&[&["serve", "user", "--user-addr", &user][..], &db].concat(), &env),
+        Served::start(&[&["serve", "product", "--product-addr", &product][..], &db].concat(), &env),
+        Served::start(&[&["serve", "order", "--order-addr", &order][..], &db].concat(), &env),
+    ];
+    let backend = |addr: &str| format!("http://{addr}");
+    let (user_url, product_url, order_url) = (backend(&user), backend(&product), backend(&order));
+    let front = Served::start(
+        &[
+            "serve",
+            "bff",
+            "--bff-addr",
+            &bff,
+            "--user-service-url",
+            &user_url,
+            "--product-service-url",
+            &product_url,
+            "--order-service-url",
+            &order_url,
+        ],
+        &env,
+    );
+
+    // Ready once every backend has migrated its schema, bound its port and reports SERVING.
+    let http = reqwest::Client::new();
+    let mut ready = None;
+    for _ in 0..100 {
+        if let Ok(response) = http.get(format!("http://{bff}/ready")).send().await {
+            if response.status() == 200 {
+                ready = Some(response.json::<serde_json::Value>().await.unwrap());
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let ready = ready.expect("the BFF became ready within 20 s");
+    for backend in ["user_service", "product_service", "order_service"] {
+        assert_eq!(ready[backend], true, "{ready}");
+    }
+
+    // A call through the BFF reaches the user service and its database.
+    let created = http
+        .post(format!("http://{bff}/user.v1.UserService/CreateUser"))
+        .json(&serde_json::json!({"email": "served@example.com", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 200, "{:?}", created.text().await);
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users WHERE email = 'served@example.com'")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 1);
+    for schema in ["product_service", "order_service"] {
+        let history: Option<String> = sqlx::query_scalar("SELECT to_regclass($1)::text")
+            .bind(format!("{schema}._sqlx_migrations"))
+            .fetch_one(&database.pool)
+            .await
+            .unwrap();
+        assert!(history.is_some(), "{schema} was migrated by its own service at start-up");
+    }
+
+    front.stop();
+    for service in services {
+        service.stop();
+    }
     database.drop_now().await;
 }

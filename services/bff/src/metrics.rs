@@ -5,10 +5,10 @@
 //!   every protocol, gRPC trailers included).
 //! - `ec_bff_auth_failures_total{reason}`: refused access tokens, by reason.
 //! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`).
-//! - `ec_bff_rate_limit_local_fallback`: 1 while Redis fails and rate limits are kept in process.
 //! - `ec_bff_jwks_fetches_total{result}`: fetches of the issuer's keys.
-//! - `ec_revocation_check_local_fallback`: 1 while Redis fails and token revocations recorded by other
-//!   processes are not seen ([`ec_platform::revocation`]).
+//! - `ec_redis_fallback{feature}` ([`ec_platform::shared`]): 1 while Redis fails and a feature decides in
+//!   process. `rate` covers the rate limits and, read in the same round trip, the revocations recorded by other
+//!   processes, which go unseen meanwhile; `jwks` the shared key cache.
 
 use std::time::Instant;
 

@@ -1,12 +1,14 @@
 //! The backend services, and forwarding one call to them.
 //!
 //! Each backend is one lazily connected h2c connection speaking gRPC ([`Backend`]): it connects on first use
-//! and reconnects after a drop, so the BFF starts even while a backend is still starting. [`forward`] sends a
-//! request with the generated message types the BFF decoded it into (the same types on both sides, so a
-//! forward moves the message and never converts it) and answers with the backend's response.
+//! and reconnects after a drop, so the BFF starts even while a backend is still starting.
+//! [`Backend::forward`] sends a request with the generated message types the BFF decoded it into (the same
+//! types on both sides, so a forward moves the message and never converts it). The backend's answer is passed
+//! on as the bytes it came in: a binary client (gRPC, gRPC-Web, Connect proto) gets them as they are, with no
+//! decoding and encoding in between; only a JSON client's answer is decoded, to be written as JSON.
 
 use connectrpc::{
-    ConnectError, HasMessageView, JsonDeserialize, JsonSerialize, Spec, SpecOrigin,
+    ConnectError, HasMessageView, JsonDeserialize, JsonSerialize, PreEncoded, Spec, SpecOrigin,
     client::{CallOptions, ClientConfig, Http2Connection, SharedHttp2Connection, call_unary},
 };
 use connectrpc_health::HealthClient;
@@ -52,9 +54,15 @@ impl Backend {
         HealthClient::new(self.connection.clone(), self.config.clone())
     }
 
-    /// Calls the unary RPC `spec` with `request` and returns the backend's answer. An error answer comes back
-    /// as [`BffError::Backend`], which passes it on, or hides its detail when it was no proper answer.
-    pub async fn forward<Req, Res>(&self, spec: Spec, request: Req, options: CallOptions) -> Result<Res, BffError>
+    /// Calls the unary RPC `spec` with `request` and returns the backend's answer, still encoded (it was
+    /// decoded once, so it is known to be a valid `Res`). An error answer comes back as
+    /// [`BffError::Backend`], which passes it on, or hides its detail when it was no proper answer.
+    pub async fn forward<Req, Res>(
+        &self,
+        spec: Spec,
+        request: Req,
+        options: CallOptions,
+    ) -> Result<PreEncoded<Res>, BffError>
     where
         Req: buffa::Message + JsonSerialize,
         Res: HasMessageView + JsonDeserialize,
@@ -64,6 +72,7 @@ impl Backend {
         let answer = call_unary::<_, Req, Res::View<'static>>(&self.connection, &self.config, spec, request, options)
             .await
             .map_err(|e: ConnectError| BffError::Backend(e))?;
-        Ok(answer.into_owned())
+        let (_, body, _) = answer.into_parts();
+        Ok(PreEncoded::from_bytes_unchecked(body.bytes().clone()))
     }
 }

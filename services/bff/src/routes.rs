@@ -204,15 +204,17 @@ impl Routes {
                 let caller = gate.admit(&ctx).await?;
                 policy.allows(caller.as_ref(), &request)?;
                 let options = gate.forward(&ctx, caller.as_ref());
-                let answer: Res = backend.forward(spec, request, options).await?;
+                let answer = backend.forward::<Req, Res>(spec, request, options).await?;
                 Response::ok(answer)
             }
         });
         let router = std::mem::take(&mut self.router);
         let router = match spec.idempotency_level {
             // Reads may come as Connect GETs (cacheable); the contract marks them NO_SIDE_EFFECTS.
-            connectrpc::IdempotencyLevel::NoSideEffects => router.route_idempotent(service, method, handler),
-            _ => router.route(service, method, handler),
+            connectrpc::IdempotencyLevel::NoSideEffects => {
+                router.route_idempotent::<_, Req, Res>(service, method, handler)
+            }
+            _ => router.route::<_, Req, Res>(service, method, handler),
         };
         self.router = router.with_spec(spec);
     }
