@@ -173,11 +173,11 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     let http = reqwest::Client::new();
     let mut ready = None;
     for _ in 0..100 {
-        if let Ok(response) = http.get(format!("http://{bff}/ready")).send().await {
-            if response.status() == 200 {
-                ready = Some(response.json::<serde_json::Value>().await.unwrap());
-                break;
-            }
+        if let Ok(response) = http.get(format!("http://{bff}/ready")).send().await
+            && response.status() == 200
+        {
+            ready = Some(response.json::<serde_json::Value>().await.unwrap());
+            break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
