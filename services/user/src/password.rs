@@ -3,7 +3,10 @@
 //! Hashing deliberately costs tens of milliseconds of CPU, so it runs on the blocking thread pool and never
 //! stalls the async workers that serve other requests.
 
-use std::sync::LazyLock;
+use std::sync::{
+    LazyLock,
+    atomic::{AtomicU64, Ordering},
+};
 
 use argon2::{
     Algorithm, Argon2, Params, Version,
@@ -41,11 +44,16 @@ pub async fn verify(password: String, stored: Option<String>) -> Result<bool, Er
             tracing::error!("a stored password hash is not a valid PHC string");
             return false;
         };
-        argon2().verify_password(password.as_bytes(), &parsed).is_ok() && known
+        let matches = argon2().verify_password(password.as_bytes(), &parsed).is_ok();
+        CHECKS.fetch_add(1, Ordering::Relaxed);
+        matches && known
     })
     .await
     .map_err(|e| Error::Hashing(e.to_string()))
 }
+
+/// How many Argon2 checks this process has run, so a test can tell that an unknown account cost a real one.
+static CHECKS: AtomicU64 = AtomicU64::new(0);
 
 /// A hash, with the real parameters, of a random password nobody knows; made once per process.
 static STAND_IN_HASH: LazyLock<String> = LazyLock::new(|| {
@@ -80,7 +88,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_account_never_matches_but_still_costs_a_real_check() {
+        // nextest runs each test in a process of its own, so no other check runs meanwhile.
+        let before = CHECKS.load(Ordering::Relaxed);
         assert!(!verify("anything".into(), None).await.unwrap());
-        assert!(STAND_IN_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert_eq!(CHECKS.load(Ordering::Relaxed) - before, 1, "an Argon2 check ran, as for a known account");
+        assert!(STAND_IN_HASH.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "with the real parameters");
     }
 }
