@@ -14,9 +14,12 @@
 //!   `profile`).
 //! - Logout: a confirmation, then Hydra ends the session.
 //!
-//! Every form is protected by a double-submit CSRF token ([`csrf`]).
+//! Every form is protected by a double-submit CSRF token ([`csrf`]). Handlers return
+//! `Result<Response, PageError>`: whatever stops a page (an expired challenge, a forged form, Hydra or the
+//! database failing) is answered in one place, `error.rs`.
 
 mod csrf;
+mod error;
 mod pages;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -39,9 +42,10 @@ use crate::{
     db::{self, UserRow},
     domain::{Email, UserId},
     error::Error,
-    hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, HydraError, Reject},
+    hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, Reject},
     throttle::{Throttle, Verdict},
 };
+use error::PageError;
 use pages::{ConsentPage, LoginPage, LogoutPage, message, render, see_other};
 
 /// What the app needs.
@@ -79,74 +83,30 @@ struct Challenge {
     logout_challenge: String,
 }
 
-fn expired() -> Response {
-    message(StatusCode::NOT_FOUND, "This sign-in link has expired", "Go back to the shop and start again.")
+/// The challenge a page was opened with; an empty one means it was not opened through a sign-in.
+fn required(challenge: &str) -> Result<&str, PageError> {
+    if challenge.is_empty() { Err(PageError::MissingChallenge) } else { Ok(challenge) }
 }
 
-fn forged() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "Please try again",
-        "The form expired or did not come from this site. Reload the page and submit it again.",
-    )
-}
-
-fn hydra_failed(e: HydraError) -> Response {
-    match e {
-        HydraError::NotFound => expired(),
-        HydraError::AlreadyHandled { redirect_to: Some(to) } => see_other(&to),
-        HydraError::AlreadyHandled { redirect_to: None } => expired(),
-        HydraError::Call(detail) => {
-            tracing::error!(detail, "the OAuth2 server's admin API failed");
-            message(
-                StatusCode::BAD_GATEWAY,
-                "Sign-in is unavailable",
-                "The sign-in service did not answer. Try again in a moment.",
-            )
-        }
-    }
-}
-
-fn internal(e: Error) -> Response {
-    tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
-    message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again in a moment.")
-}
-
-fn missing_challenge() -> Response {
-    message(
-        StatusCode::BAD_REQUEST,
-        "Nothing to do here",
-        "This page is part of signing in to the shop. Start from the shop.",
-    )
-}
-
-/// What every form post must have: a CSRF token matching the cookie, and a challenge. `Some` is the page
-/// refusing the post.
-fn refuse_form(jar: &CookieJar, csrf_token: &str, challenge: &str) -> Option<Response> {
+/// What every form post must have: a CSRF token matching the cookie, and a challenge.
+fn check_form(jar: &CookieJar, csrf_token: &str, challenge: &str) -> Result<(), PageError> {
     if !csrf::verify(jar, csrf_token) {
-        return Some(forged());
+        return Err(PageError::Forged);
     }
-    if challenge.is_empty() {
-        return Some(missing_challenge());
-    }
-    None
+    required(challenge)?;
+    Ok(())
 }
 
-async fn login_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
-    if query.login_challenge.is_empty() {
-        return missing_challenge();
-    }
-    let request = match app.hydra.login_request(&query.login_challenge).await {
-        Ok(request) => request,
-        Err(e) => return hydra_failed(e),
-    };
+async fn login_page(
+    State(app): State<Arc<LoginApp>>,
+    Query(query): Query<Challenge>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let request = app.hydra.login_request(required(&query.login_challenge)?).await?;
     if request.skip {
         // Hydra remembers this browser's login: confirm it without asking again.
         let accepted = AcceptLogin { subject: request.subject, remember: true, remember_for: app.remember_for };
-        return match app.hydra.accept_login(&request.challenge, &accepted).await {
-            Ok(to) => see_other(&to),
-            Err(e) => hydra_failed(e),
-        };
+        return Ok(see_other(&app.hydra.accept_login(&request.challenge, &accepted).await?));
     }
     let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
     let page = render(
@@ -159,7 +119,7 @@ async fn login_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challe
             error: None,
         },
     );
-    (jar, page).into_response()
+    Ok((jar, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -184,19 +144,14 @@ async fn login_submit(
     headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     let forwarded = ec_platform::net::forwarded_for(&headers);
     let client = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
-    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
-        return refused;
-    }
+    check_form(&jar, &form.csrf_token, &form.challenge)?;
     if form.action == "cancel" {
         let reject =
             Reject { error: "access_denied".into(), error_description: "The user cancelled the sign-in.".into() };
-        return match app.hydra.reject_login(&form.challenge, &reject).await {
-            Ok(to) => see_other(&to),
-            Err(e) => hydra_failed(e),
-        };
+        return Ok(see_other(&app.hydra.reject_login(&form.challenge, &reject).await?));
     }
 
     let again = |status: StatusCode, error: &str, jar: CookieJar| {
@@ -220,7 +175,7 @@ async fn login_submit(
     if let Verdict::Locked { retry_after } = app.throttle.begin(&throttle_key, client).await {
         let minutes = retry_after.as_secs().div_ceil(60).max(1);
         let text = format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
-        return again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
+        return Ok(again(StatusCode::TOO_MANY_REQUESTS, &text, jar));
     }
     match accounts::verify_password(&app.pool, &form.email, form.password.clone()).await {
         Ok((user_id, _)) => {
@@ -230,14 +185,11 @@ async fn login_submit(
                 remember: form.remember.as_deref() == Some("true"),
                 remember_for: app.remember_for,
             };
-            match app.hydra.accept_login(&form.challenge, &accepted).await {
-                Ok(to) => see_other(&to),
-                Err(e) => hydra_failed(e),
-            }
+            Ok(see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?))
         }
         // The attempt was counted before the check; a failure has nothing to add.
-        Err(Error::InvalidCredentials) => again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar),
-        Err(e) => internal(e),
+        Err(Error::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -278,7 +230,7 @@ async fn grant(
     user: &UserRow,
     scopes: Vec<String>,
     remember: bool,
-) -> Response {
+) -> Result<Response, PageError> {
     let accepted = AcceptConsent {
         session: session_claims(user, &scopes),
         grant_scope: scopes,
@@ -286,32 +238,22 @@ async fn grant(
         remember,
         remember_for: 0,
     };
-    match app.hydra.accept_consent(&request.challenge, &accepted).await {
-        Ok(to) => see_other(&to),
-        Err(e) => hydra_failed(e),
-    }
+    Ok(see_other(&app.hydra.accept_consent(&request.challenge, &accepted).await?))
 }
 
-async fn deny_consent(app: &LoginApp, challenge: &str, description: &str) -> Response {
+async fn deny_consent(app: &LoginApp, challenge: &str, description: &str) -> Result<Response, PageError> {
     let reject = Reject { error: "access_denied".into(), error_description: description.into() };
-    match app.hydra.reject_consent(challenge, &reject).await {
-        Ok(to) => see_other(&to),
-        Err(e) => hydra_failed(e),
-    }
+    Ok(see_other(&app.hydra.reject_consent(challenge, &reject).await?))
 }
 
-async fn consent_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
-    if query.consent_challenge.is_empty() {
-        return missing_challenge();
-    }
-    let request = match app.hydra.consent_request(&query.consent_challenge).await {
-        Ok(request) => request,
-        Err(e) => return hydra_failed(e),
-    };
-    let user = match consenting_user(&app, &request).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return deny_consent(&app, &request.challenge, "The account no longer exists.").await,
-        Err(e) => return internal(e),
+async fn consent_page(
+    State(app): State<Arc<LoginApp>>,
+    Query(query): Query<Challenge>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let request = app.hydra.consent_request(required(&query.consent_challenge)?).await?;
+    let Some(user) = consenting_user(&app, &request).await? else {
+        return deny_consent(&app, &request.challenge, "The account no longer exists.").await;
     };
     if request.skip || request.client.skip_consent {
         // A trusted first-party client, or a choice this user already made and asked to remember.
@@ -330,7 +272,7 @@ async fn consent_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Chal
             scopes: &request.requested_scope,
         },
     );
-    (jar, page).into_response()
+    Ok((jar, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -347,39 +289,34 @@ struct ConsentForm {
     action: String,
 }
 
-async fn consent_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<ConsentForm>) -> Response {
-    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
-        return refused;
-    }
+async fn consent_submit(
+    State(app): State<Arc<LoginApp>>,
+    jar: CookieJar,
+    Form(form): Form<ConsentForm>,
+) -> Result<Response, PageError> {
+    check_form(&jar, &form.csrf_token, &form.challenge)?;
     if form.action != "allow" {
         return deny_consent(&app, &form.challenge, "The user denied access.").await;
     }
     // What was requested comes from Hydra, never from the form: a tampered form can only grant less.
-    let request = match app.hydra.consent_request(&form.challenge).await {
-        Ok(request) => request,
-        Err(e) => return hydra_failed(e),
-    };
-    let user = match consenting_user(&app, &request).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return deny_consent(&app, &request.challenge, "The account no longer exists.").await,
-        Err(e) => return internal(e),
+    let request = app.hydra.consent_request(&form.challenge).await?;
+    let Some(user) = consenting_user(&app, &request).await? else {
+        return deny_consent(&app, &request.challenge, "The account no longer exists.").await;
     };
     let scopes: Vec<String> =
         request.requested_scope.iter().filter(|s| form.grant_scope.contains(s)).cloned().collect();
     grant(&app, &request, &user, scopes, form.remember.as_deref() == Some("true")).await
 }
 
-async fn logout_page(State(app): State<Arc<LoginApp>>, Query(query): Query<Challenge>, jar: CookieJar) -> Response {
-    if query.logout_challenge.is_empty() {
-        return missing_challenge();
-    }
-    let request = match app.hydra.logout_request(&query.logout_challenge).await {
-        Ok(request) => request,
-        Err(e) => return hydra_failed(e),
-    };
+async fn logout_page(
+    State(app): State<Arc<LoginApp>>,
+    Query(query): Query<Challenge>,
+    jar: CookieJar,
+) -> Result<Response, PageError> {
+    let request = app.hydra.logout_request(required(&query.logout_challenge)?).await?;
     let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
     let page = render(StatusCode::OK, LogoutPage { challenge: &request.challenge, csrf_token: &csrf_token });
-    (jar, page).into_response()
+    Ok((jar, page).into_response())
 }
 
 #[derive(Deserialize)]
@@ -392,20 +329,17 @@ struct LogoutForm {
     action: String,
 }
 
-async fn logout_submit(State(app): State<Arc<LoginApp>>, jar: CookieJar, Form(form): Form<LogoutForm>) -> Response {
-    if let Some(refused) = refuse_form(&jar, &form.csrf_token, &form.challenge) {
-        return refused;
-    }
+async fn logout_submit(
+    State(app): State<Arc<LoginApp>>,
+    jar: CookieJar,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, PageError> {
+    check_form(&jar, &form.csrf_token, &form.challenge)?;
     if form.action == "logout" {
-        return match app.hydra.accept_logout(&form.challenge).await {
-            Ok(to) => see_other(&to),
-            Err(e) => hydra_failed(e),
-        };
+        return Ok(see_other(&app.hydra.accept_logout(&form.challenge).await?));
     }
-    match app.hydra.reject_logout(&form.challenge).await {
-        Ok(()) => message(StatusCode::OK, "You are still signed in", "You can close this page."),
-        Err(e) => hydra_failed(e),
-    }
+    app.hydra.reject_logout(&form.challenge).await?;
+    Ok(message(StatusCode::OK, "You are still signed in", "You can close this page."))
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,80 @@
+//! Why a login, consent or logout page cannot go on, and the one place each case becomes an answer for the
+//! browser. Handlers return `Result<Response, PageError>` and use `?`; the statuses, pages and redirects
+//! below are what the browser sees.
+//!
+//! This is the pages' boundary, not a second error type for the service's logic: the service's own
+//! [`Error`] arrives whole as [`PageError::Internal`], and Hydra's admin API answers are sorted into the
+//! cases a page treats differently (see the `From<HydraError>` impl).
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+
+use super::pages::{message, see_other};
+use crate::{error::Error, hydra::HydraError};
+
+#[derive(Debug, thiserror::Error)]
+pub(super) enum PageError {
+    /// Hydra does not know the challenge: it expired, was made up, or was answered with nowhere to go.
+    #[error("the sign-in request is unknown or has expired")]
+    Expired,
+    /// Hydra already answered the request and says where the browser should go instead.
+    #[error("the sign-in request was already answered")]
+    AlreadyAnswered { redirect_to: String },
+    /// A form post whose CSRF token does not match the browser's cookie.
+    #[error("the form's CSRF token does not match its cookie")]
+    Forged,
+    /// A page or form without its challenge: opened directly rather than through a sign-in.
+    #[error("no challenge was given")]
+    MissingChallenge,
+    /// Hydra's admin API failed or did not answer.
+    #[error("the OAuth2 server's admin API failed: {0}")]
+    Hydra(String),
+    /// The service itself failed (the database, password hashing).
+    #[error(transparent)]
+    Internal(#[from] Error),
+}
+
+impl From<HydraError> for PageError {
+    fn from(e: HydraError) -> Self {
+        match e {
+            HydraError::NotFound | HydraError::AlreadyHandled { redirect_to: None } => Self::Expired,
+            HydraError::AlreadyHandled { redirect_to: Some(redirect_to) } => Self::AlreadyAnswered { redirect_to },
+            HydraError::Call(detail) => Self::Hydra(detail),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Expired => {
+                message(StatusCode::NOT_FOUND, "This sign-in link has expired", "Go back to the shop and start again.")
+            }
+            Self::AlreadyAnswered { redirect_to } => see_other(&redirect_to),
+            Self::Forged => message(
+                StatusCode::FORBIDDEN,
+                "Please try again",
+                "The form expired or did not come from this site. Reload the page and submit it again.",
+            ),
+            Self::MissingChallenge => message(
+                StatusCode::BAD_REQUEST,
+                "Nothing to do here",
+                "This page is part of signing in to the shop. Start from the shop.",
+            ),
+            Self::Hydra(detail) => {
+                tracing::error!(detail, "the OAuth2 server's admin API failed");
+                message(
+                    StatusCode::BAD_GATEWAY,
+                    "Sign-in is unavailable",
+                    "The sign-in service did not answer. Try again in a moment.",
+                )
+            }
+            Self::Internal(e) => {
+                tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
+                message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again in a moment.")
+            }
+        }
+    }
+}
