@@ -89,7 +89,7 @@ impl SigningKey {
     }
 
     /// Signs `claims` as a JWT with the given `typ` header (Hydra uses `JWT` for both token kinds).
-    pub fn sign(&self, claims: &Value) -> String {
+    pub fn sign(&self, claims: &impl serde::Serialize) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
         header.typ = Some("JWT".into());

@@ -1,14 +1,17 @@
 //! Minting tokens the way Hydra's JWT strategy does.
 //!
-//! Access token: a JWT with `iss`, `sub`, `aud` (the granted audience, an array), `exp`, `iat`, `nbf`, `jti`,
-//! `client_id`, `scp` (the granted scopes, an array) and `ext` (the consent's `session.access_token`); keys of
-//! `ext` named in the top-level claims setting are also copied to the top level, except the reserved ones.
+//! Access token: [`AccessTokenClaims`] (the platform's one type for them, [`ec_platform::claims`]): `iss`,
+//! `sub`, `aud` (the granted audience, an array), `exp`, `iat`, `nbf`, `jti`, `client_id`, `scp` (the granted
+//! scopes, an array) and `ext` (the consent's `session.access_token`, passed through as it came, as Hydra
+//! does); keys of `ext` named in the top-level claims setting are also copied to the top level, except the
+//! reserved ones.
 //! ID token (only when `openid` was granted): `iss`, `sub`, `aud` = [client_id], `exp`, `iat`, `jti`, `rat`,
 //! `auth_time`, `sid`, `at_hash`, `nonce`, plus the consent's `session.id_token` at the top level (standard
 //! claims win). Header: `alg` RS256, `typ` JWT, `kid` the signing key's id.
 
 use aws_lc_rs::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ec_platform::claims::{AccessTokenClaims, Audience};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -17,7 +20,7 @@ use crate::{
 };
 
 /// Claim names a consent session can never set at the top level.
-const RESERVED: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scp", "ext"];
+const RESERVED: &[&str] = &["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "scp", "scope", "ext"];
 
 /// Signs tokens for one issuer.
 #[derive(Debug)]
@@ -31,27 +34,28 @@ pub struct Minter {
 impl Minter {
     /// An access token for `grant`, and its lifetime in seconds.
     pub fn access_token(&self, grant: &Grant) -> String {
-        let issued = now();
-        let mut claims = Map::new();
-        for (name, value) in &grant.access_token_claims {
-            if self.top_level_claims.contains(name) && !RESERVED.contains(&name.as_str()) {
-                claims.insert(name.clone(), value.clone());
-            }
-        }
-        let standard = json!({
-            "iss": self.issuer,
-            "sub": grant.subject,
-            "aud": grant.audience,
-            "exp": issued + self.access_token_ttl,
-            "iat": issued,
-            "nbf": issued,
-            "jti": uuid::Uuid::new_v4().to_string(),
-            "client_id": grant.client_id,
-            "scp": grant.scopes,
-            "ext": grant.access_token_claims,
-        });
-        merge(&mut claims, standard);
-        self.key.sign(&Value::Object(claims))
+        let issued = now().max(0) as u64;
+        let top_level: Map<String, Value> = grant
+            .access_token_claims
+            .iter()
+            .filter(|(name, _)| self.top_level_claims.contains(name) && !RESERVED.contains(&name.as_str()))
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: grant.subject.clone(),
+            aud: Audience::Many(grant.audience.clone()),
+            exp: issued + self.access_token_ttl.max(0) as u64,
+            iat: issued,
+            nbf: Some(issued),
+            jti: Some(uuid::Uuid::new_v4().to_string()),
+            client_id: Some(grant.client_id.clone()),
+            scp: Some(grant.scopes.clone()),
+            scope: None,
+            ext: Some(grant.access_token_claims.clone()),
+            top_level,
+        };
+        self.key.sign(&claims)
     }
 
     /// An ID token for `grant`, bound to `access_token` by `at_hash`.

@@ -30,7 +30,11 @@ pub const INTERNAL_TOKEN_HEADER: &str = "x-ec-internal-token";
 pub const MIN_TOKEN_CHARS: usize = 32;
 
 /// What an account may do beyond its own data.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+///
+/// Decoded once wherever a role name enters (the database row, the access token's claims, the identity
+/// headers) and refused there if it is unknown, so the rest of the code never handles a role as a string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Role {
     /// A shopper: their own account, cart and orders. Every account has it.
     Customer,
@@ -46,14 +50,55 @@ impl Role {
             Role::Admin => "admin",
         }
     }
+}
 
-    /// Parses a role name; unknown names are `None`.
-    pub fn parse(name: &str) -> Option<Self> {
+/// A role name the platform does not know.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}")]
+pub struct UnknownRole(pub String);
+
+impl std::str::FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(name: &str) -> Result<Self, UnknownRole> {
         match name {
-            "customer" => Some(Role::Customer),
-            "admin" => Some(Role::Admin),
-            _ => None,
+            "customer" => Ok(Role::Customer),
+            "admin" => Ok(Role::Admin),
+            other => Err(UnknownRole(other.to_owned())),
         }
+    }
+}
+
+/// Stored as its name in a `text` column (the user service's `roles text[]`, which a check constraint keeps
+/// to the known names); an unknown name fails the row's decoding instead of vanishing.
+impl sqlx::Type<sqlx::Postgres> for Role {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <&str as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl sqlx::postgres::PgHasArrayType for Role {
+    fn array_type_info() -> sqlx::postgres::PgTypeInfo {
+        <&str as sqlx::postgres::PgHasArrayType>::array_type_info()
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for Role {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        Ok(<&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?.parse()?)
+    }
+}
+
+impl sqlx::Encode<'_, sqlx::Postgres> for Role {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<sqlx::Postgres>>::encode_by_ref(&self.as_str(), buf)
     }
 }
 
@@ -173,7 +218,7 @@ impl IdentityVerifier {
             .unwrap_or_default()
             .split(',')
             .filter(|name| !name.is_empty())
-            .map(|name| Role::parse(name.trim()).ok_or(IdentityError::Malformed))
+            .map(|name| name.trim().parse::<Role>().map_err(|_| IdentityError::Malformed))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Some(Caller { user_id, roles }))
     }

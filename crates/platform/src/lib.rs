@@ -9,6 +9,8 @@
 //!   (`user_service`, ...) and keeps its migration history *inside* that schema, so services share a database
 //!   without their migration versions colliding.
 //! - [`shared`]: state shared through Redis with an in-process fallback, the one way every feature uses Redis.
+//! - [`claims`]: the claims of the platform's access tokens, one type for the login pages that write them, the
+//!   embedded OAuth2 server that mints them and the BFF that reads them.
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
@@ -18,6 +20,7 @@
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 
+pub mod claims;
 pub mod config;
 pub mod db;
 pub mod identity;

@@ -3,12 +3,13 @@
 //! Algorithms are pinned (RS256 and ES256, and the key must be of the matching type: the `alg` header never
 //! chooses how a token is checked), `typ` must be `JWT` or `at+jwt`, `iss` and `aud` must match, `exp` and
 //! `iat` are required, `nbf` and `iat` get a small leeway, `client_id` must be there (so an ID token never
-//! passes as an access token), and `sub` must be an account id. Revocation (a token issued before its
-//! account was deleted, changed its password or lost a role) is the [gate](crate::gate)'s to check, in the same
-//! Redis round trip as the rate limit. Roles come from
-//! `roles` at the top level or under `ext` (Hydra puts consent claims there); scopes from `scp` (an array) or
-//! `scope` (a string). Every failure is the same `unauthenticated` answer to the client; the reason is logged
-//! and counted.
+//! passes as an access token), and `sub` must be an account id. The claims are decoded as
+//! [`AccessTokenClaims`] ([`ec_platform::claims`]): roles from `roles` at the top level or under `ext` (Hydra
+//! puts consent claims there), scopes from `scp` (an array) or `scope` (a string), and a claim that does not
+//! decode (an unknown role, say) refuses the token. Every failure is the same `unauthenticated` answer to the
+//! client; the reason is logged and counted. Revocation (a token issued before its account was deleted,
+//! changed its password or lost a role) is the [gate](crate::gate)'s to check, in the same Redis round trip as
+//! the rate limit.
 //!
 //! A client sends the same token with every call until it expires, so a verified token is remembered (by its
 //! SHA-256) for up to [`VERIFIED_FOR`], which spares the signature check and the claim parsing on the calls
@@ -18,7 +19,10 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use ec_platform::identity::{Caller, Role};
+use ec_platform::{
+    claims::{AccessTokenClaims, AccountClaims},
+    identity::Caller,
+};
 use http::HeaderMap;
 use jsonwebtoken::{
     Algorithm, DecodingKey, Validation,
@@ -164,7 +168,7 @@ impl Authenticator {
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = self.leeway;
-        let claims = jsonwebtoken::decode::<Value>(token, &key, &validation)
+        let claims = jsonwebtoken::decode::<AccessTokenClaims<AccountClaims>>(token, &key, &validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 ErrorKind::ImmatureSignature => AuthError::NotYetValid,
@@ -172,33 +176,26 @@ impl Authenticator {
                 ErrorKind::InvalidAudience => AuthError::Audience,
                 ErrorKind::InvalidSignature => AuthError::Signature,
                 ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
-                ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => AuthError::Claims,
+                // A signed token whose claims do not decode: a missing `iat`, an unknown role, a malformed `scp`.
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) | ErrorKind::Json(_) => {
+                    AuthError::Claims
+                }
                 _ => AuthError::Malformed,
             })?
             .claims;
 
-        let now = unix_now();
-        let expires_at = claims["exp"].as_u64().ok_or(AuthError::Claims)?;
-        let issued_at = claims["iat"].as_u64().ok_or(AuthError::Claims)?;
-        if issued_at > now + self.leeway {
+        if claims.iat > unix_now() + self.leeway {
             return Err(AuthError::NotYetValid);
         }
         // Access tokens name the client they were issued to; ID tokens do not, and must never pass as one.
-        let client_id = claims["client_id"].as_str().ok_or(AuthError::Claims)?;
-        let subject = claims["sub"].as_str().ok_or(AuthError::Claims)?;
-        if subject == client_id {
+        let client_id = claims.client_id.as_deref().ok_or(AuthError::Claims)?;
+        if claims.sub == client_id {
             // A client_credentials token: it speaks for a client, not for an account.
             return Err(AuthError::Claims);
         }
-        let user_id = Uuid::try_parse(subject).map_err(|_| AuthError::Claims)?;
-        let roles = claims
-            .get("roles")
-            .or_else(|| claims.get("ext").and_then(|ext| ext.get("roles")))
-            .and_then(Value::as_array)
-            .map(|names| names.iter().filter_map(Value::as_str).filter_map(Role::parse).collect())
-            .unwrap_or_else(|| vec![Role::Customer]);
-        let scopes = scopes(&claims).ok_or(AuthError::Claims)?;
-        Ok(Token { caller: Caller { user_id, roles }, scopes, issued_at, expires_at })
+        let user_id = Uuid::try_parse(&claims.sub).map_err(|_| AuthError::Claims)?;
+        let caller = Caller { user_id, roles: claims.roles() };
+        Ok(Token { caller, scopes: claims.scopes(), issued_at: claims.iat, expires_at: claims.exp })
     }
 }
 
@@ -219,18 +216,6 @@ fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
 }
 
-/// The granted scopes: `scp` as an array of strings, else `scope` as a space-separated string, else none.
-/// `None` when either claim is there but malformed.
-fn scopes(claims: &Value) -> Option<Vec<String>> {
-    match (claims.get("scp"), claims.get("scope")) {
-        (Some(Value::Array(items)), _) => items.iter().map(|s| s.as_str().map(String::from)).collect(),
-        (Some(_), _) => None,
-        (None, Some(Value::String(list))) => Some(list.split_whitespace().map(String::from).collect()),
-        (None, Some(_)) => None,
-        (None, None) => Some(Vec::new()),
-    }
-}
-
 /// The one algorithm a key may verify: RS256 for RSA keys, ES256 for P-256 keys; the key's own `alg`, if it
 /// states one, must agree.
 fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
@@ -244,22 +229,5 @@ fn key_algorithm(jwk: &Jwk) -> Option<Algorithm> {
         Some(KeyAlgorithm::RS256) if by_type == Algorithm::RS256 => Some(by_type),
         Some(KeyAlgorithm::ES256) if by_type == Algorithm::ES256 => Some(by_type),
         Some(_) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::scopes;
-
-    #[test]
-    fn scopes_come_from_scp_or_scope() {
-        assert_eq!(scopes(&json!({"scp": ["openid", "email"]})), Some(vec!["openid".into(), "email".into()]));
-        assert_eq!(scopes(&json!({"scope": "openid  email"})), Some(vec!["openid".into(), "email".into()]));
-        assert_eq!(scopes(&json!({})), Some(vec![]));
-        assert_eq!(scopes(&json!({"scp": "openid"})), None);
-        assert_eq!(scopes(&json!({"scp": [1]})), None);
-        assert_eq!(scopes(&json!({"scope": ["openid"]})), None);
     }
 }

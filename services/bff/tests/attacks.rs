@@ -279,6 +279,26 @@ async fn a_token_whose_subject_is_not_an_account_is_refused() {
 }
 
 #[tokio::test]
+async fn a_token_claiming_a_role_the_platform_does_not_know_is_refused_not_trimmed() {
+    let f = Fixture::new().await;
+    for roles in [json!(["customer", "root"]), json!("admin"), json!([1])] {
+        let top = f.key.sign(&with(&[("roles", roles.clone())]));
+        assert_eq!(f.auth.verify(&top).await, Err(AuthError::Claims), "top-level {roles}");
+        let ext = f.key.sign(&with(&[("ext", json!({"roles": roles.clone()}))]));
+        assert_eq!(f.auth.verify(&ext).await, Err(AuthError::Claims), "under ext {roles}");
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_scope_claim_is_refused() {
+    let f = Fixture::new().await;
+    for (name, value) in [("scp", json!("openid")), ("scp", json!([1])), ("scope", json!(["openid"]))] {
+        let token = f.key.sign(&with(&[(name, value.clone())]));
+        assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims), "{name}: {value}");
+    }
+}
+
+#[tokio::test]
 async fn an_id_token_does_not_pass_as_an_access_token() {
     let f = Fixture::new().await;
     // Same issuer and key, audience set to the API, but no client_id: the shape of an ID token.

@@ -27,7 +27,7 @@ async fn is_admin(pool: &PgPool, caller: &Caller) -> Result<bool, Error> {
         return Ok(false);
     }
     let current = db::find_user(pool, UserId(caller.user_id)).await?;
-    Ok(current.is_some_and(|user| user.roles.iter().any(|role| role == Role::Admin.as_str())))
+    Ok(current.is_some_and(|user| user.roles.contains(&Role::Admin)))
 }
 
 async fn admin(pool: &PgPool, caller: &Caller) -> Result<(), Error> {
@@ -180,7 +180,7 @@ pub async fn verify_password(pool: &PgPool, email: &str, password: String) -> Re
         None => (None, Vec::new(), None),
     };
     match (password::verify(password, stored).await?, id) {
-        (true, Some(id)) => Ok((UserId(id), roles.iter().filter_map(|r| Role::parse(r)).collect())),
+        (true, Some(id)) => Ok((UserId(id), roles)),
         _ => Err(Error::InvalidCredentials),
     }
 }

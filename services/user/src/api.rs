@@ -95,7 +95,7 @@ pub fn to_wire(row: UserRow) -> User {
         name: row.name,
         created_at: MessageField::some(row.created_at.into()),
         updated_at: MessageField::some(row.updated_at.into()),
-        roles: row.roles.iter().filter_map(|name| Role::parse(name)).map(|role| role_to_wire(role).into()).collect(),
+        roles: row.roles.into_iter().map(|role| role_to_wire(role).into()).collect(),
         ..Default::default()
     }
 }

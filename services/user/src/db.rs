@@ -20,7 +20,7 @@ pub struct UserRow {
     pub id: Uuid,
     pub email: String,
     pub name: Option<String>,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -38,7 +38,7 @@ pub struct NewUser<'a> {
 #[derive(Debug, sqlx::FromRow)]
 pub struct Credentials {
     pub id: Uuid,
-    pub roles: Vec<String>,
+    pub roles: Vec<Role>,
     pub password_hash: String,
 }
 
@@ -197,7 +197,7 @@ pub async fn set_role(pool: &PgPool, id: UserId, role: Role, granted: bool) -> R
          RETURNING {USER_COLUMNS}"
     )))
     .bind(id.0)
-    .bind(role.as_str())
+    .bind(role)
     .bind(granted)
     .fetch_optional(pool)
     .await

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
+use ec_platform::claims::AccountClaims;
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
 
 /// What went wrong talking to Hydra.
 #[derive(Debug, thiserror::Error)]
@@ -90,11 +90,12 @@ pub struct AcceptConsent {
     pub session: ConsentSession,
 }
 
-/// Claims for the tokens Hydra will issue.
+/// Claims for the tokens Hydra will issue: the platform's [`AccountClaims`], which Hydra puts under the access
+/// token's `ext` (and copies to its top level as configured) and at the ID token's top level.
 #[derive(Debug, Default, Serialize)]
 pub struct ConsentSession {
-    pub access_token: Map<String, Value>,
-    pub id_token: Map<String, Value>,
+    pub access_token: AccountClaims,
+    pub id_token: AccountClaims,
 }
 
 /// Hydra's `RejectOAuth2Request`.

@@ -32,9 +32,8 @@ use axum::{
     routing::get,
 };
 use axum_extra::extract::{CookieJar, Form};
-use ec_platform::identity::Role;
+use ec_platform::claims::AccountClaims;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
 use sqlx::PgPool;
 
 use crate::{
@@ -196,23 +195,14 @@ async fn login_submit(
 /// The claims tokens carry for `user`: the access token always has email, name and roles (what the BFF and
 /// services need); the ID token has roles, plus email and name with the `email` and `profile` scopes.
 fn session_claims(user: &UserRow, granted: &[String]) -> ConsentSession {
-    let roles: Vec<&str> = user.roles.iter().filter_map(|r| Role::parse(r)).map(Role::as_str).collect();
-    let mut access_token = Map::new();
-    access_token.insert("email".into(), json!(user.email));
-    access_token.insert("roles".into(), json!(roles));
-    if let Some(name) = &user.name {
-        access_token.insert("name".into(), json!(name));
-    }
-    let mut id_token = Map::new();
-    id_token.insert("roles".into(), json!(roles));
-    if granted.iter().any(|s| s == "email") {
-        id_token.insert("email".into(), json!(user.email));
-    }
-    if granted.iter().any(|s| s == "profile")
-        && let Some(name) = &user.name
-    {
-        id_token.insert("name".into(), Value::String(name.clone()));
-    }
+    let granted = |scope: &str| granted.iter().any(|s| s == scope);
+    let access_token =
+        AccountClaims { email: Some(user.email.clone()), name: user.name.clone(), roles: Some(user.roles.clone()) };
+    let id_token = AccountClaims {
+        email: granted("email").then(|| user.email.clone()),
+        name: user.name.clone().filter(|_| granted("profile")),
+        roles: Some(user.roles.clone()),
+    };
     ConsentSession { access_token, id_token }
 }
 

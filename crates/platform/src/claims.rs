@@ -1,0 +1,147 @@
+//! The claims of the platform's access tokens, typed once for everyone who writes or reads them.
+//!
+//! Hydra's JWT strategy writes an access token as [`AccessTokenClaims`]: the registered claims, `client_id`,
+//! the granted scopes as `scp`, and the consent session's `access_token` object under `ext`, with the names
+//! listed in its `strategies.jwt` settings copied to the top level too. The platform's part of that object is
+//! [`AccountClaims`]:
+//!
+//! - the login pages (the user service) put an [`AccountClaims`] into the consent session;
+//! - the embedded OAuth2 server (Hydra's stand-in) mints `AccessTokenClaims<serde_json::Map>`, passing the
+//!   consent session through untouched, as Hydra does;
+//! - the BFF reads `AccessTokenClaims<AccountClaims>`, so a role name it does not know, or a claim of the wrong
+//!   type, fails the token's decoding instead of being skipped.
+
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Role;
+
+/// What the platform says about an account in its tokens.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<Role>>,
+}
+
+/// A JWT access token's claims as Hydra writes them. `E` is the consent session's `access_token` object:
+/// [`AccountClaims`] for readers, any JSON object for an issuer that passes it through.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessTokenClaims<E> {
+    pub iss: String,
+    pub sub: String,
+    pub aud: Audience,
+    pub exp: u64,
+    pub iat: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// The client the token was issued to. Access tokens have it; ID tokens do not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The granted scopes as an array, as Hydra writes them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scp: Option<Vec<String>>,
+    /// The granted scopes as one space-separated string, as some other issuers write them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// The consent session's claims.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ext: Option<E>,
+    /// The consent session's claims copied to the top level.
+    #[serde(flatten)]
+    pub top_level: E,
+}
+
+impl<E> AccessTokenClaims<E> {
+    /// The granted scopes: `scp` if the token has it, else `scope` split at spaces, else none.
+    pub fn scopes(&self) -> Vec<String> {
+        match (&self.scp, &self.scope) {
+            (Some(scp), _) => scp.clone(),
+            (None, Some(scope)) => scope.split_whitespace().map(String::from).collect(),
+            (None, None) => Vec::new(),
+        }
+    }
+}
+
+impl AccessTokenClaims<AccountClaims> {
+    /// The account's roles: at the top level, else under `ext`, else those of every account (customer).
+    pub fn roles(&self) -> Vec<Role> {
+        self.top_level
+            .roles
+            .clone()
+            .or_else(|| self.ext.as_ref().and_then(|ext| ext.roles.clone()))
+            .unwrap_or_else(|| vec![Role::Customer])
+    }
+}
+
+/// `aud`: one audience or several (RFC 7519 allows either; Hydra writes an array).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn read(claims: serde_json::Value) -> Result<AccessTokenClaims<AccountClaims>, serde_json::Error> {
+        serde_json::from_value(claims)
+    }
+
+    fn hydra_shaped(extra: serde_json::Value) -> serde_json::Value {
+        let mut claims = json!({"iss": "https://issuer/", "sub": "s", "aud": ["ec-api"], "exp": 2, "iat": 1});
+        claims.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        claims
+    }
+
+    #[test]
+    fn roles_are_read_at_the_top_level_then_under_ext_and_default_to_customer() {
+        let top = read(hydra_shaped(json!({"roles": ["admin"], "ext": {"roles": ["customer"]}}))).unwrap();
+        assert_eq!(top.roles(), vec![Role::Admin]);
+        let ext = read(hydra_shaped(json!({"ext": {"roles": ["customer", "admin"]}}))).unwrap();
+        assert_eq!(ext.roles(), vec![Role::Customer, Role::Admin]);
+        assert_eq!(read(hydra_shaped(json!({}))).unwrap().roles(), vec![Role::Customer]);
+    }
+
+    #[test]
+    fn an_unknown_role_fails_the_claims_instead_of_vanishing() {
+        assert!(read(hydra_shaped(json!({"roles": ["customer", "root"]}))).is_err());
+        assert!(read(hydra_shaped(json!({"ext": {"roles": ["superuser"]}}))).is_err());
+    }
+
+    #[test]
+    fn scopes_come_from_scp_or_scope_and_a_malformed_one_fails() {
+        let scp = read(hydra_shaped(json!({"scp": ["openid", "email"]}))).unwrap();
+        assert_eq!(scp.scopes(), ["openid", "email"]);
+        let scope = read(hydra_shaped(json!({"scope": "openid  email"}))).unwrap();
+        assert_eq!(scope.scopes(), ["openid", "email"]);
+        assert!(read(hydra_shaped(json!({}))).unwrap().scopes().is_empty());
+        assert!(read(hydra_shaped(json!({"scp": "openid"}))).is_err());
+        assert!(read(hydra_shaped(json!({"scp": [1]}))).is_err());
+        assert!(read(hydra_shaped(json!({"scope": ["openid"]}))).is_err());
+    }
+
+    #[test]
+    fn what_the_login_pages_write_is_what_the_bff_reads() {
+        let account =
+            AccountClaims { email: Some("a@example.com".into()), name: None, roles: Some(vec![Role::Customer]) };
+        let written = serde_json::to_value(&account).unwrap();
+        assert_eq!(written, json!({"email": "a@example.com", "roles": ["customer"]}), "absent claims are left out");
+        let token = read(hydra_shaped(json!({"ext": written.clone()}))).unwrap();
+        assert_eq!(token.ext, Some(account));
+    }
+
+    #[test]
+    fn an_audience_is_one_string_or_many() {
+        assert_eq!(read(hydra_shaped(json!({"aud": "ec-api"}))).unwrap().aud, Audience::One("ec-api".into()));
+        assert!(read(hydra_shaped(json!({"aud": 7}))).is_err());
+    }
+}
