@@ -208,9 +208,26 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
         assert!(history.is_some(), "{schema} was migrated by its own service at start-up");
     }
 
-    front.stop();
-    for service in services {
-        service.stop();
+    // Readiness covers every backend: with the product service gone, the BFF is not ready.
+    let [user_service, product_service, order_service] = services;
+    product_service.stop();
+    let mut not_ready = None;
+    for _ in 0..50 {
+        let response = http.get(format!("http://{bff}/ready")).send().await.unwrap();
+        if response.status() == 503 {
+            not_ready = Some(response.json::<serde_json::Value>().await.unwrap());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let not_ready = not_ready.expect("the BFF is not ready once the product service has stopped");
+    assert_eq!(
+        (not_ready["product_service"].as_bool(), not_ready["user_service"].as_bool()),
+        (Some(false), Some(true))
+    );
+
+    front.stop();
+    user_service.stop();
+    order_service.stop();
     database.drop_now().await;
 }

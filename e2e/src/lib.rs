@@ -5,7 +5,9 @@
 //! named by `DATABASE_URL` (default: the local server at 127.0.0.1:5432). Tests then drive the BFF with the clients a user would use. Missing PostgreSQL is a
 //! loud failure, never a skip.
 //!
-//! [`clients`] builds those clients: Connect (JSON and binary), gRPC-Web and gRPC.
+//! [`clients`] builds those clients: Connect (JSON and binary), gRPC-Web and gRPC. For requests made the way
+//! `curl` makes them (Connect JSON over HTTP/1.1, any header), every test uses [`TestPlatform::post`],
+//! [`TestPlatform::call`] and [`answer`].
 
 pub mod browser;
 
@@ -99,6 +101,34 @@ impl TestPlatform {
         format!("http://{}", connectable(addr))
     }
 
+    /// A Connect JSON POST to `procedure` (`/package.Service/Method`) at the BFF, as `curl -H 'Content-Type:
+    /// application/json'` sends it; add a body and any headers, then [`answer`] it.
+    pub fn post(&self, procedure: &str) -> reqwest::RequestBuilder {
+        reqwest::Client::new().post(format!("{}{procedure}", self.bff_url())).header("content-type", "application/json")
+    }
+
+    /// Calls `procedure` at the BFF with `body` as Connect JSON, with `token` as the bearer token if given.
+    pub async fn call(
+        &self,
+        procedure: &str,
+        token: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.post(procedure).body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        answer(request).await
+    }
+
+    /// Signs up `email` with `password` through the BFF and answers the new account's id.
+    pub async fn sign_up(&self, email: &str, password: &str) -> String {
+        let body = serde_json::json!({"email": email, "password": password});
+        let (status, answer) = self.call("/user.v1.UserService/CreateUser", None, &body).await;
+        assert_eq!(status, 200, "signing up {email}: {answer}");
+        answer["user"]["id"].as_str().expect("the new account's id").to_owned()
+    }
+
     /// Fires the shutdown signal, as SIGTERM would, without waiting; [`TestPlatform::stop`] then waits.
     pub fn begin_shutdown(&self) {
         self.shutdown.cancel();
@@ -110,6 +140,20 @@ impl TestPlatform {
         self.running.await.expect("the platform task does not panic").expect("every server stops cleanly");
         self.database.drop_now().await;
     }
+}
+
+/// Sends `request` and answers its HTTP status and body: the JSON when it is JSON, else the text as a JSON
+/// string (`Null` when empty).
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
+    let response = request.send().await.expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("a complete body");
+    let body = match serde_json::from_str(&text) {
+        Ok(json) => json,
+        Err(_) if text.is_empty() => serde_json::Value::Null,
+        Err(_) => serde_json::Value::String(text),
+    };
+    (status, body)
 }
 
 pub mod clients {

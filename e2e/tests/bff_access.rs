@@ -11,23 +11,13 @@ use ec_platform::identity::{Caller, Role};
 use ec_proto::user::v1::{GetUserRequest, ListUsersRequest};
 use serde_json::{Value, json};
 
+/// Calls `method` of the user API through the BFF as Connect JSON.
 async fn call(platform: &TestPlatform, method: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}/user.v1.UserService/{method}", platform.bff_url()))
-        .header("content-type", "application/json")
-        .body(body.to_string());
-    if let Some(token) = token {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    platform.call(&format!("/user.v1.UserService/{method}"), token, &body).await
 }
 
 async fn sign_up(platform: &TestPlatform, email: &str) -> String {
-    let (status, body) = call(platform, "CreateUser", None, json!({"email": email, "password": "correct horse"})).await;
-    assert_eq!(status, 200, "{body}");
-    body["user"]["id"].as_str().unwrap().to_owned()
+    platform.sign_up(email, "correct horse").await
 }
 
 #[tokio::test]

@@ -7,10 +7,7 @@ use serde_json::{Value, json};
 const CREATE_USER: &str = "/user.v1.UserService/CreateUser";
 
 async fn post(platform: &TestPlatform, path: &str, headers: &[(&str, &str)], body: String) -> reqwest::Response {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", platform.bff_url()))
-        .header("content-type", "application/json")
-        .body(body);
+    let mut request = platform.post(path).body(body);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -110,14 +107,7 @@ async fn cors_answers_preflights_for_configured_origins_only() {
     let refused = preflight("https://evil.example").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());
 
-    let response = reqwest::Client::new()
-        .post(format!("{}{CREATE_USER}", platform.bff_url()))
-        .header("origin", "https://shop.example")
-        .header("content-type", "application/json")
-        .body(sign_up_body(1))
-        .send()
-        .await
-        .unwrap();
+    let response = post(&platform, CREATE_USER, &[("origin", "https://shop.example")], sign_up_body(1)).await;
     assert_eq!(response.headers()["access-control-allow-origin"], "https://shop.example");
     let exposed = response.headers()["access-control-expose-headers"].to_str().unwrap();
     assert!(exposed.contains("grpc-status") && exposed.contains("retry-after"), "{exposed}");

@@ -24,18 +24,10 @@ fn tool(path: &str) -> PathBuf {
 
 /// Two accounts and a token for the first.
 async fn accounts(platform: &TestPlatform) -> (String, String, String) {
-    let mut ids = Vec::new();
-    for email in ["alice@example.com", "bob@example.com"] {
-        let response = reqwest::Client::new()
-            .post(format!("{}/user.v1.UserService/CreateUser", platform.bff_url()))
-            .json(&json!({"email": email, "password": "correct horse"}))
-            .send()
-            .await
-            .unwrap();
-        ids.push(response.json::<Value>().await.unwrap()["user"]["id"].as_str().unwrap().to_owned());
-    }
+    let alice = platform.sign_up("alice@example.com", "correct horse").await;
+    let bob = platform.sign_up("bob@example.com", "correct horse").await;
     let tokens = sign_in(platform, "alice@example.com", "correct horse").await;
-    (ids[0].clone(), ids[1].clone(), tokens["access_token"].as_str().unwrap().to_owned())
+    (alice, bob, tokens["access_token"].as_str().unwrap().to_owned())
 }
 
 #[tokio::test]

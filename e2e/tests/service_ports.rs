@@ -96,15 +96,9 @@ async fn internal_and_unserved_procedures_are_not_reachable_through_the_bff() {
         "/product.v1.InventoryService/BatchReserveInventory",
         "/no.such.Service/Method",
     ] {
-        let response = reqwest::Client::new()
-            .post(format!("{}{path}", platform.bff_url()))
-            .header("content-type", "application/json")
-            .body(r#"{"email":"a@example.com","password":"correct horse"}"#)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 404, "{path}");
-        let body: serde_json::Value = response.json().await.unwrap();
+        let request = platform.post(path).body(r#"{"email":"a@example.com","password":"correct horse"}"#);
+        let (status, body) = ec_e2e::answer(request).await;
+        assert_eq!(status, 404, "{path}");
         assert_eq!(body["code"], "unimplemented", "{path}");
     }
 

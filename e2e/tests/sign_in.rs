@@ -45,13 +45,9 @@ impl Env {
         let login = format!("http://{}", platform.addresses.login.expect("the login pages run"));
         let env = Self { platform, issuer, login };
         for (email, password) in [("ada@example.com", "correct horse"), ("bob@example.com", "battery staple")] {
-            let response = reqwest::Client::new()
-                .post(format!("{}/user.v1.UserService/CreateUser", env.platform.bff_url()))
-                .json(&json!({"email": email, "password": password, "name": "Ada Lovelace"}))
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(response.status(), 200);
+            let body = json!({"email": email, "password": password, "name": "Ada Lovelace"});
+            let (status, answer) = env.platform.call("/user.v1.UserService/CreateUser", None, &body).await;
+            assert_eq!(status, 200, "{answer}");
         }
         env
     }

@@ -2,7 +2,7 @@
 
 use connectrpc::ErrorCode;
 use ec_e2e::{
-    TestPlatform,
+    TestPlatform, answer,
     clients::{self, Wire},
 };
 use ec_proto::user::v1::{CreateUserRequest, GetUserRequest, Role};
@@ -21,17 +21,8 @@ async fn post_json(platform: &TestPlatform, path: &str, body: &str) -> (u16, Val
 }
 
 async fn post(platform: &TestPlatform, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}{path}", platform.bff_url()))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("the BFF answers");
-    let status = response.status().as_u16();
-    let text = response.text().await.expect("a complete body");
-    let json = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, json)
+    let request = reqwest::Client::new().post(format!("{}{path}", platform.bff_url()));
+    answer(request.header("content-type", content_type).body(body)).await
 }
 
 /// How many account rows exist, deleted or not: what a refused request must not have changed.

@@ -413,3 +413,20 @@ async fn replicas_sharing_redis_fetch_the_keys_once_between_them() {
     replica.verify(&f.key.sign(&claims())).await.unwrap();
     assert_eq!(f.hits(), 1, "the second replica found the keys in Redis");
 }
+
+#[tokio::test]
+async fn a_hung_redis_delays_a_key_fetch_by_its_budget_only_and_keys_still_come_from_the_issuer() {
+    let server = ec_testing::PrivateRedis::start();
+    // No response timeout of its own: only the shared state's budget keeps the fetch from hanging.
+    let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0);
+    let redis = Redis::new(Some(server.connect(config).await), "");
+    let f = Fixture::with_redis(&redis).await;
+    server.pause();
+
+    let started = std::time::Instant::now();
+    let verified = tokio::time::timeout(Duration::from_secs(10), f.auth.verify(&f.key.sign(&claims()))).await;
+    assert!(verified.expect("not hung").is_ok());
+    assert!(started.elapsed() < Duration::from_secs(3), "read and write each wait 250 ms: {:?}", started.elapsed());
+    assert_eq!(f.hits(), 1, "fetched from the issuer instead");
+    server.resume();
+}
