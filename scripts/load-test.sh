@@ -5,7 +5,8 @@
 #
 #   scripts/load-test.sh                # DURATION=15 CONNECTIONS=32 by default; shared state in process
 #   WITH_REDIS=1 scripts/load-test.sh   # shared state in Redis (REDIS_URL, default the local server), as in
-#                                       # production: a rate-limit script and a revocation GET per request
+#                                       # production: one script per request reads the revocation record and
+#                                       # takes the rate-limit token
 #
 # It builds the release binary, starts `ec dev` on private ports with its own embedded PostgreSQL and the
 # embedded OAuth2 server, signs in through the real login flow to get an access token, runs both loads, and
