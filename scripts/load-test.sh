@@ -23,7 +23,7 @@ cargo build --release --bin ec
 work=$(mktemp -d)
 chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BFF=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port); PG=$(port)
+BFF=$(port); OPS=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port); PG=$(port)
 TOKEN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 redis=(-u REDIS_URL)
 if [ "${WITH_REDIS:-}" = 1 ]; then
@@ -33,15 +33,15 @@ fi
 env -u DATABASE_URL -u HYDRA_ADMIN_URL "${redis[@]}" LOG_FORMAT=json RUST_LOG=warn \
   INTERNAL_AUTH_TOKEN="$TOKEN_SECRET" RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
   target/release/ec dev --pg-data-dir "$work/pg" --pg-port "$PG" \
-  --bff-addr "127.0.0.1:$BFF" --user-addr "127.0.0.1:$USER_PORT" --login-addr "127.0.0.1:$LOGIN" \
+  --bff-addr "127.0.0.1:$BFF" --ops-addr "127.0.0.1:$OPS" --user-addr "127.0.0.1:$USER_PORT" --login-addr "127.0.0.1:$LOGIN" \
   --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 \
   --oauth-public-addr "127.0.0.1:$OAUTH" --oauth-admin-addr "127.0.0.1:$OAUTH_ADMIN" >"$work/ec.log" 2>&1 &
 ec_pid=$!
 cleanup() { kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$BFF/ready" >/dev/null && break; sleep 0.5; done
-curl -sf "http://127.0.0.1:$BFF/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
+for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null && break; sleep 0.5; done
+curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
 
 # Sign in as the storefront would: authorization code with PKCE through the login page.
 verifier=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
@@ -113,8 +113,8 @@ run "directly to the user service" "$(url "$USER_PORT")" "$work/body.json" appli
 
 # Every call the BFF answered during the runs, by result: anything but "ok" means the figures are not valid.
 echo
-curl -s "http://127.0.0.1:$BFF/metrics" | grep '^ec_bff_requests_total' | sed 's/^/# /'
-if curl -s "http://127.0.0.1:$BFF/metrics" | grep '^ec_bff_requests_total' | grep -v 'code="ok"' | grep -q .; then
+curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | sed 's/^/# /'
+if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | grep -v 'code="ok"' | grep -q .; then
   echo "the BFF answered some calls with an error: the figures above are not valid" >&2
   exit 1
 fi

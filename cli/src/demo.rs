@@ -36,10 +36,11 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
     let mut text = format!(
         "\nThe platform is up. Ctrl-C stops it.\n\
          \n  BFF (Connect, gRPC-Web, gRPC)  http://{}\
+         \n  BFF /ready and /metrics        http://{}\
          \n  user service                   http://{}\
          \n  product service                http://{}\
          \n  order service                  http://{}\n",
-        addresses.bff, addresses.user, addresses.product, addresses.order
+        addresses.bff, addresses.bff_ops, addresses.user, addresses.product, addresses.order
     );
     if let Some(login) = addresses.login {
         text += &format!("  login and consent pages        http://{login}/oauth2/login\n");

@@ -55,6 +55,8 @@ pub struct Addresses {
     pub product: SocketAddr,
     pub order: SocketAddr,
     pub bff: SocketAddr,
+    /// The BFF's operations port (`/health`, `/ready`, `/metrics`).
+    pub bff_ops: SocketAddr,
     /// The login, consent and logout pages.
     pub login: Option<SocketAddr>,
     /// The embedded OAuth2 server's issuer URL and ports, when it runs.
@@ -150,6 +152,7 @@ impl Platform {
             product: product.local_addr(),
             order: order.local_addr(),
             bff: bff.local_addr(),
+            bff_ops: bff.ops_addr(),
             login: login_addr,
             oauth: oauth.as_ref().map(|s| EmbeddedOAuth {
                 issuer: s.issuer().to_owned(),

@@ -14,6 +14,7 @@ fn ec() -> Command {
         "PRODUCT_SERVICE_URL",
         "ORDER_SERVICE_URL",
         "BFF_ADDR",
+        "OPS_ADDR",
         "USER_ADDR",
         "PRODUCT_ADDR",
         "ORDER_ADDR",
@@ -61,7 +62,8 @@ fn ec_migrate_without_a_database_url_says_what_is_missing() {
 #[test]
 fn ec_serve_bff_refuses_a_backend_url_it_cannot_use() {
     let output = ec()
-        .args(["serve", "bff", "--bff-addr", "127.0.0.1:0", "--user-service-url", "https://user:50051"])
+        .args(["serve", "bff", "--bff-addr", "127.0.0.1:0", "--ops-addr", "127.0.0.1:0"])
+        .args(["--user-service-url", "https://user:50051"])
         .output()
         .unwrap();
     assert!(!output.status.success());
@@ -73,7 +75,7 @@ fn ec_serve_bff_refuses_a_backend_url_it_cannot_use() {
 fn ec_serve_reports_a_port_that_is_taken() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
-    let output = ec().args(["serve", "bff", "--bff-addr", &addr]).output().unwrap();
+    let output = ec().args(["serve", "bff", "--bff-addr", &addr, "--ops-addr", "127.0.0.1:0"]).output().unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains(&format!("cannot listen on {addr}")), "{stderr}");
@@ -144,7 +146,7 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
     let redis = ec_testing::redis_url();
     let env = [("INTERNAL_AUTH_TOKEN", secret), ("REDIS_URL", redis.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
-    let (user, product, order, bff) = (free_addr(), free_addr(), free_addr(), free_addr());
+    let (user, product, order, bff, ops) = (free_addr(), free_addr(), free_addr(), free_addr(), free_addr());
     let db = ["--database-url", url.as_str()];
     let services = [
         Served::start(&[&["serve", "user", "--user-addr", &user][..], &db].concat(), &env),
@@ -159,6 +161,8 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
             "bff",
             "--bff-addr",
             &bff,
+            "--ops-addr",
+            &ops,
             "--user-service-url",
             &user_url,
             "--product-service-url",
@@ -173,7 +177,7 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     let http = reqwest::Client::new();
     let mut ready = None;
     for _ in 0..100 {
-        if let Ok(response) = http.get(format!("http://{bff}/ready")).send().await
+        if let Ok(response) = http.get(format!("http://{ops}/ready")).send().await
             && response.status() == 200
         {
             ready = Some(response.json::<serde_json::Value>().await.unwrap());
@@ -213,7 +217,7 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     product_service.stop();
     let mut not_ready = None;
     for _ in 0..50 {
-        let response = http.get(format!("http://{bff}/ready")).send().await.unwrap();
+        let response = http.get(format!("http://{ops}/ready")).send().await.unwrap();
         if response.status() == 503 {
             not_ready = Some(response.json::<serde_json::Value>().await.unwrap());
             break;

@@ -38,6 +38,7 @@ impl Dev {
             .args(["--pg-data-dir", data_dir.to_str().unwrap()])
             .args(["--pg-port", &ports.postgres.to_string()])
             .args(["--bff-addr", &addr(ports.bff)])
+            .args(["--ops-addr", "127.0.0.1:0"])
             .args(["--user-addr", &addr(ports.user)])
             .args(["--product-addr", &addr(ports.product)])
             .args(["--order-addr", &addr(ports.order)])

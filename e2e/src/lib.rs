@@ -52,6 +52,7 @@ impl TestPlatform {
             order: ec_order::config::OrderConfig { addr: any_port() },
             bff: ec_bff::config::BffConfig {
                 addr: any_port(),
+                ops_addr: any_port(),
                 // Replaced by the bound services' addresses at start.
                 user_service_url: http::Uri::from_static("http://127.0.0.1:1"),
                 product_service_url: http::Uri::from_static("http://127.0.0.1:1"),
@@ -96,6 +97,11 @@ impl TestPlatform {
         format!("http://{}", connectable(self.addresses.bff))
     }
 
+    /// The BFF's operations base URL (`/health`, `/ready`, `/metrics`).
+    pub fn ops_url(&self) -> String {
+        format!("http://{}", connectable(self.addresses.bff_ops))
+    }
+
     /// Base URL of any part of the platform.
     pub fn url_of(&self, addr: SocketAddr) -> String {
         format!("http://{}", connectable(addr))
@@ -105,6 +111,13 @@ impl TestPlatform {
     /// application/json'` sends it; add a body and any headers, then [`answer`] it.
     pub fn post(&self, procedure: &str) -> reqwest::RequestBuilder {
         reqwest::Client::new().post(format!("{}{procedure}", self.bff_url())).header("content-type", "application/json")
+    }
+
+    /// Like [`post`](Self::post), over HTTP/2 (h2c with prior knowledge), as gRPC clients and `curl
+    /// --http2-prior-knowledge` connect.
+    pub fn post_h2(&self, procedure: &str) -> reqwest::RequestBuilder {
+        let client = reqwest::Client::builder().http2_prior_knowledge().build().expect("an HTTP/2 client");
+        client.post(format!("{}{procedure}", self.bff_url())).header("content-type", "application/json")
     }
 
     /// Calls `procedure` at the BFF with `body` as Connect JSON, with `token` as the bearer token if given.

@@ -27,7 +27,7 @@ async fn the_go_projects_end_to_end_table_holds() {
 
     let health = reqwest::get(format!("{}/health", platform.bff_url())).await.unwrap();
     assert_eq!(get(health.status()), 200);
-    let ready = reqwest::get(format!("{}/ready", platform.bff_url())).await.unwrap();
+    let ready = reqwest::get(format!("{}/ready", platform.ops_url())).await.unwrap();
     assert_eq!(get(ready.status()), 200, "{:?}", ready.text().await);
 
     // CreateUser without a token: 200.

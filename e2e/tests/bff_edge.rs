@@ -119,16 +119,7 @@ async fn cors_answers_preflights_for_configured_origins_only() {
 async fn bodies_over_the_limit_are_refused_before_reaching_a_service() {
     let platform = TestPlatform::start().await;
     let body = json!({"email": "a@example.com", "password": "x".repeat(300 * 1024)}).to_string();
-    let response = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap()
-        .post(format!("{}{CREATE_USER}", platform.bff_url()))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    let response = platform.post_h2(CREATE_USER).body(body).send().await.unwrap();
     let status = response.status();
     let error: Value = response.json().await.unwrap();
     assert_eq!((status.as_u16(), error["code"].as_str()), (429, Some("resource_exhausted")), "{error}");
@@ -178,7 +169,7 @@ async fn metrics_count_requests_by_procedure_protocol_and_code_and_auth_failures
     .await;
     post(&platform, CREATE_USER, &[], sign_up_body(2)).await;
 
-    let text = reqwest::get(format!("{}/metrics", platform.bff_url())).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(format!("{}/metrics", platform.ops_url())).await.unwrap().text().await.unwrap();
     let has = |needle: &[&str]| text.lines().any(|line| needle.iter().all(|n| line.contains(n)));
     assert!(
         has(&[
@@ -193,5 +184,21 @@ async fn metrics_count_requests_by_procedure_protocol_and_code_and_auth_failures
     assert!(has(&["ec_bff_request_duration_seconds_bucket{", "UserService/CreateUser"]), "{text}");
     assert!(has(&["ec_bff_auth_failures_total{", "reason=\"malformed\""]), "{text}");
     assert!(has(&["ec_bff_rate_limited_total{", "class=\"anonymous\""]), "{text}");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_and_readiness_are_served_on_the_operations_port_only() {
+    let platform = TestPlatform::start().await;
+    // What the counters would tell an attacker (why a token was refused), and a probe that calls every backend.
+    for path in ["/metrics", "/ready"] {
+        let public = reqwest::get(format!("{}{path}", platform.bff_url())).await.unwrap();
+        assert_eq!(public.status(), 404, "{path} on the public port");
+        let ops = reqwest::get(format!("{}{path}", platform.ops_url())).await.unwrap();
+        assert_eq!(ops.status(), 200, "{path} on the operations port");
+    }
+    for base in [platform.bff_url(), platform.ops_url()] {
+        assert_eq!(reqwest::get(format!("{base}/health")).await.unwrap().status(), 200, "{base}/health");
+    }
     platform.stop().await;
 }

@@ -193,16 +193,7 @@ async fn malformed_requests_get_a_client_error_never_a_hang_or_a_500() {
     // bound. Over HTTP/2 the client reads that early answer cleanly (over HTTP/1.1 the server closes the
     // connection while the client is still sending, which clients report as a broken pipe).
     let huge = json!({"email": "a@example.com", "password": "x".repeat(8 * 1024 * 1024)}).to_string();
-    let response = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap()
-        .post(format!("{}{CREATE_USER}", platform.bff_url()))
-        .header("content-type", "application/json")
-        .body(huge)
-        .send()
-        .await
-        .expect("an answer");
+    let response = platform.post_h2(CREATE_USER).body(huge).send().await.expect("an answer");
     let status = response.status().as_u16();
     let error: Value = response.json().await.unwrap();
     assert_eq!((status, error["code"].as_str()), (429, Some("resource_exhausted")), "{error}");

@@ -57,6 +57,12 @@ pub enum AuthError {
     Audience,
     #[error("the token lacks a required claim or has a malformed one")]
     Claims,
+    #[error("the token has no client_id, so it is not an access token (an ID token, say)")]
+    NotAnAccessToken,
+    #[error("the token's subject is its client (client credentials): it speaks for a client, not an account")]
+    ClientToken,
+    #[error("the token's subject is not an account id")]
+    NotAnAccount,
     #[error("the account's tokens were revoked after this one was issued")]
     Revoked,
 }
@@ -188,12 +194,12 @@ impl Authenticator {
             return Err(AuthError::NotYetValid);
         }
         // Access tokens name the client they were issued to; ID tokens do not, and must never pass as one.
-        let client_id = claims.client_id.as_deref().ok_or(AuthError::Claims)?;
+        let client_id = claims.client_id.as_deref().ok_or(AuthError::NotAnAccessToken)?;
         if claims.sub == client_id {
             // A client_credentials token: it speaks for a client, not for an account.
-            return Err(AuthError::Claims);
+            return Err(AuthError::ClientToken);
         }
-        let user_id = Uuid::try_parse(&claims.sub).map_err(|_| AuthError::Claims)?;
+        let user_id = Uuid::try_parse(&claims.sub).map_err(|_| AuthError::NotAnAccount)?;
         let caller = Caller { user_id, roles: claims.roles() };
         Ok(Token { caller, scopes: claims.scopes(), issued_at: claims.iat, expires_at: claims.exp })
     }

@@ -9,6 +9,12 @@ pub struct BffConfig {
     #[arg(id = "bff_addr", long = "bff-addr", env = "BFF_ADDR", default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
 
+    /// Address of the BFF's operations port: `/health`, `/ready` and `/metrics`, kept off the public port so
+    /// that the internet can neither read the counters (which would tell why a token was refused) nor make
+    /// readiness probes call every backend. Reachable by the load balancer's and Prometheus's network only.
+    #[arg(id = "ops_addr", long = "ops-addr", env = "OPS_ADDR", default_value = "127.0.0.1:8090")]
+    pub ops_addr: SocketAddr,
+
     /// Base URL of the user service's gRPC port.
     #[arg(
         id = "user_service_url",
@@ -57,7 +63,7 @@ pub struct EdgeConfig {
     )]
     pub cors_allowed_origins: Vec<String>,
 
-    /// Largest request body accepted, in bytes.
+    /// Largest request accepted, in bytes: on the wire, and again after decompression.
     #[arg(id = "max_request_bytes", long = "max-request-bytes", env = "MAX_REQUEST_BYTES", default_value_t = 256 * 1024)]
     pub max_request_bytes: usize,
 

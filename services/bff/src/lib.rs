@@ -14,12 +14,12 @@
 //! [`jwks`]), the account's revocations ([`ec_platform::revocation`]) and the rate limits ([`ratelimit`]), in one
 //! Redis round trip), then its route's policy, then to its backend ([`proxy`]) with the caller's identity
 //! signed with the internal secret ([`ec_platform::identity`]). Every refusal is a [`error::BffError`], mapped
-//! to Connect codes in one place. `/health` says the process is up; `/ready` that every backend serves and the
-//! issuer's keys can be had.
+//! to Connect codes in one place. On a separate operations port, `/health` says the process is up, `/ready` that
+//! every backend serves and the issuer's keys can be had, and `/metrics` what the BFF counted ([`metrics`]); the
+//! public port serves the API and `/health` only.
 //!
 //! At the edge ([`startup`]): client IPs from forwarding headers only behind trusted proxies, CORS for
-//! configured origins, a request body limit, a deadline cap, request ids, and Prometheus metrics at `/metrics`
-//! ([`metrics`]).
+//! configured origins, a request body limit (on the wire and decompressed), a deadline cap and request ids.
 
 pub mod auth;
 pub mod config;

@@ -61,6 +61,9 @@ pub fn auth_failure(reason: &crate::auth::AuthError) {
         crate::auth::AuthError::Issuer => "issuer",
         crate::auth::AuthError::Audience => "audience",
         crate::auth::AuthError::Claims => "claims",
+        crate::auth::AuthError::NotAnAccessToken => "not_an_access_token",
+        crate::auth::AuthError::ClientToken => "client_token",
+        crate::auth::AuthError::NotAnAccount => "not_an_account",
         crate::auth::AuthError::Revoked => "revoked",
     };
     metrics::counter!("ec_bff_auth_failures_total", "reason" => reason).increment(1);

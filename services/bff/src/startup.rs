@@ -48,9 +48,10 @@ pub enum StartupError {
     Server(#[from] ServerError),
 }
 
-/// The BFF, bound and ready to serve.
+/// The BFF, bound and ready to serve: the public port and the operations port.
 pub struct Application {
     server: Server,
+    ops: Server,
 }
 
 struct Readiness {
@@ -99,19 +100,26 @@ impl Application {
 
         let readiness = Arc::new(Readiness { gate, backends });
         let prometheus = ec_platform::telemetry::metrics();
-        let probes = axum::Router::new()
-            .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        let operations = axum::Router::new()
+            .route("/health", health())
             .route("/ready", get(ready))
             .route("/metrics", get(move || std::future::ready(prometheus.render())))
             .with_state(readiness);
-        let limits = connectrpc::Limits::default().with_max_request_body_size(edge.max_request_bytes);
+        let ops = Server::http("bff-ops", config.ops_addr, operations).await?;
+        // Load balancers may check the public port too: it says only that the process is up.
+        let public_health = axum::Router::new().route("/health", health());
+        // One bound for what a request weighs on the wire and for what it expands to: a small compressed body
+        // (Content-Encoding, compression=gzip on a Connect GET, grpc-encoding) must not decode into megabytes.
+        let limits = connectrpc::Limits::default()
+            .with_max_request_body_size(edge.max_request_bytes)
+            .with_max_message_size(edge.max_request_bytes);
         let deadline = Duration::from_secs(edge.max_deadline_secs);
         let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
         let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, |service| {
             service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
         })
         .await?;
-        Ok(Self { server: server.with_routes(probes).map_app(|app| edge_layers(app, edge)) })
+        Ok(Self { server: server.with_routes(public_health).map_app(|app| edge_layers(app, edge)), ops })
     }
 
     /// The address the public port is bound to.
@@ -119,10 +127,20 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves until `shutdown` fires, then drains for at most `grace`.
-    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        self.server.serve(shutdown, grace).await
+    /// The address the operations port (`/health`, `/ready`, `/metrics`) is bound to.
+    pub fn ops_addr(&self) -> std::net::SocketAddr {
+        self.ops.local_addr()
     }
+
+    /// Serves both ports until `shutdown` fires, then drains for at most `grace`.
+    pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        ec_platform::server::serve_all([self.server, self.ops], shutdown, grace).await
+    }
+}
+
+/// `/health`: the process is up, nothing more.
+fn health<S: Clone + Send + Sync + 'static>() -> axum::routing::MethodRouter<S> {
+    get(|| async { Json(json!({"status": "ok"})) })
 }
 
 /// Request ids (kept when a client sends a sane one, made otherwise; echoed in the response, logged with every

@@ -275,7 +275,7 @@ async fn a_token_whose_subject_is_not_an_account_is_refused() {
     let f = Fixture::new().await;
     // A client_credentials token: the subject is a client, not a user.
     let token = f.key.sign(&with(&[("sub", json!("back-office"))]));
-    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::NotAnAccount));
 }
 
 #[tokio::test]
@@ -303,7 +303,7 @@ async fn an_id_token_does_not_pass_as_an_access_token() {
     let f = Fixture::new().await;
     // Same issuer and key, audience set to the API, but no client_id: the shape of an ID token.
     let token = f.key.sign(&with(&[("client_id", Value::Null), ("at_hash", json!("x")), ("sid", json!("s"))]));
-    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::NotAnAccessToken));
 }
 
 #[tokio::test]
@@ -311,7 +311,7 @@ async fn a_client_credentials_token_does_not_pass_as_a_user() {
     let f = Fixture::new().await;
     let client = "01a223a3-39f9-7297-8de7-000000000001";
     let token = f.key.sign(&with(&[("sub", json!(client)), ("client_id", json!(client))]));
-    assert_eq!(f.auth.verify(&token).await, Err(AuthError::Claims));
+    assert_eq!(f.auth.verify(&token).await, Err(AuthError::ClientToken), "named as what it is, for the operator");
 }
 
 #[tokio::test]

@@ -90,12 +90,17 @@ pub async fn change_password(
         return Err(Error::PermissionDenied("only the account holder can change its password"));
     }
     let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
-    if !password::verify(current, Some(stored)).await? {
+    if !password::verify(current, Some(stored.clone())).await? {
         return Err(Error::FailedPrecondition("the current password is wrong"));
     }
     let hash = password::hash(new).await?;
-    if !db::set_password_hash(pool, id, &hash).await? {
-        return Err(Error::NotFound);
+    // Conditional on the hash just checked: a concurrent change that checked the same password and landed
+    // first makes this one's "current password" wrong.
+    if !db::set_password_hash(pool, id, &stored, &hash).await? {
+        return match db::find_password_hash(pool, id).await? {
+            Some(_) => Err(Error::FailedPrecondition("the current password is wrong")),
+            None => Err(Error::NotFound),
+        };
     }
     tracing::info!(user_id = %id, "password changed");
     Ok(())

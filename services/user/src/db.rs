@@ -135,13 +135,16 @@ pub async fn update_user(
     .map_err(email_taken_or)
 }
 
-/// Replaces the password hash of a live account; `false` when there is no such account.
-pub async fn set_password_hash(pool: &PgPool, id: UserId, hash: &str) -> Result<bool, Error> {
+/// Replaces the password hash of a live account, if it is still the `checked` one; `false` when there is no
+/// such account or its password changed since it was checked (so of two concurrent changes that both checked
+/// the same current password, only one lands).
+pub async fn set_password_hash(pool: &PgPool, id: UserId, checked: &str, hash: &str) -> Result<bool, Error> {
     let done = sqlx::query(
-        "UPDATE user_service.users SET password_hash = $2, updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
+        "UPDATE user_service.users SET password_hash = $3, updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL AND password_hash = $2",
     )
     .bind(id.0)
+    .bind(checked)
     .bind(hash)
     .execute(pool)
     .await?;

@@ -274,6 +274,35 @@ async fn change_password_needs_the_current_one_and_only_the_holder_may() {
 }
 
 #[tokio::test]
+async fn of_concurrent_password_changes_with_the_same_current_password_exactly_one_lands() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    let change = |new: &str| ChangePasswordRequest {
+        id: alice.id.clone(),
+        current_password: "correct horse".into(),
+        new_password: new.into(),
+        ..Default::default()
+    };
+    let new_passwords = ["battery staple", "staple battery", "horse battery", "correct staple"];
+    let results = futures::future::join_all(new_passwords.map(|new| as_alice.change_password(change(new)))).await;
+    let landed: Vec<&str> =
+        new_passwords.iter().zip(&results).filter(|(_, result)| result.is_ok()).map(|(new, _)| *new).collect();
+    assert_eq!(landed.len(), 1, "{results:?}");
+    for error in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(error.code, ErrorCode::FailedPrecondition, "{error:?}");
+    }
+
+    let credentials = service.credentials(true);
+    for new in new_passwords {
+        let request =
+            VerifyPasswordRequest { email: "alice@example.com".into(), password: new.into(), ..Default::default() };
+        assert_eq!(credentials.verify_password(request).await.is_ok(), new == landed[0], "{new}");
+    }
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn verify_password_says_the_same_for_every_failure_and_answers_internal_callers_only() {
     let service = Service::start().await;
     let (alice, _) = service.sign_up("alice@example.com").await;
