@@ -370,6 +370,41 @@ async fn forms_without_the_csrf_token_are_refused() {
     let (status, _) = page(Browser::new().submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
     assert_eq!(status, StatusCode::FORBIDDEN);
 
+    // Someone who can set a cookie for this host (a sibling subdomain, a network attacker on plain HTTP) makes
+    // a matching pair: their own cookie value and the same value in the form. Without the server's key the
+    // pair is refused.
+    let jar = reqwest::cookie::Jar::default();
+    let planted = "A".repeat(43);
+    jar.add_cookie_str(&format!("ec_login_csrf={planted}; Path=/oauth2"), &env.login.parse().unwrap());
+    let attacker = Browser(
+        reqwest::Client::builder()
+            .cookie_provider(std::sync::Arc::new(jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+    );
+    let form = [
+        ("challenge", challenge.as_str()),
+        ("csrf_token", planted.as_str()),
+        ("email", "ada@example.com"),
+        ("password", "correct horse"),
+        ("action", "login"),
+    ];
+    let (status, _) = page(attacker.submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::FORBIDDEN, "a planted cookie and token");
+
+    // A real token is good for the sign-in it was issued for only.
+    let other_challenge = hidden(&env.login_page(&browser).await, "challenge");
+    let form = [
+        ("challenge", other_challenge.as_str()),
+        ("csrf_token", &hidden(&html, "csrf_token")),
+        ("email", "ada@example.com"),
+        ("password", "correct horse"),
+        ("action", "login"),
+    ];
+    let (status, _) = page(browser.submit(&format!("{}/oauth2/login", env.login), &form, SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token of another challenge");
+
     env.platform.stop().await;
 }
 

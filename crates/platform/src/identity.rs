@@ -192,6 +192,15 @@ impl IdentityVerifier {
         bytes.iter().map(|b| format!("{b:02x}")).collect()
     }
 
+    /// A key for `purpose` derived from the internal secret (HMAC-SHA256 of the purpose under the secret), so
+    /// every replica that shares the secret derives the same key and no purpose's key reveals another's or
+    /// the secret. `None` without a configured secret.
+    pub fn derive_key(&self, purpose: &[u8]) -> Option<[u8; 32]> {
+        let token = self.token.as_ref()?;
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, token.as_bytes());
+        aws_lc_rs::hmac::sign(&key, purpose).as_ref().try_into().ok()
+    }
+
     /// Whether the call carries the internal secret.
     pub fn is_internal(&self, headers: &HeaderMap) -> bool {
         let (Some(expected), Some(sent)) = (&self.token, headers.get(INTERNAL_TOKEN_HEADER)) else {

@@ -55,12 +55,22 @@ impl Application {
                     per_ip: config.login.max_failures_per_ip,
                     window: Duration::from_secs(config.login.lockout_minutes * 60),
                 };
+                let csrf_key = match deps.identity.derive_key(login::csrf::Key::PURPOSE) {
+                    Some(derived) => login::csrf::Key::new(&derived),
+                    None => {
+                        tracing::warn!(
+                            "no INTERNAL_AUTH_TOKEN: login forms are signed with a key of this process only"
+                        );
+                        login::csrf::Key::random()
+                    }
+                };
                 let app = LoginApp {
                     pool,
                     hydra,
                     throttle: Throttle::new(limits, &deps.redis),
                     remember_for: i64::from(config.login.remember_days) * 24 * 3600,
                     secure_cookies: config.login.secure_cookies,
+                    csrf_key,
                     trusted_proxies: config.login.trusted_proxies.clone(),
                 };
                 Some(Server::http("login", config.login.addr, login::router(Arc::new(app))).await?)

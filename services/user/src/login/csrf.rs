@@ -1,20 +1,84 @@
-//! CSRF protection for the login, consent and logout forms: the double-submit cookie pattern. Rendering a
-//! form sets a random token in an HttpOnly, SameSite=Strict cookie and in a hidden field; a POST is accepted
-//! only when both are present and equal (compared in constant time). Another site can make the browser POST,
-//! but cannot read or set the cookie, so it cannot produce a matching pair.
+//! CSRF protection for the login, consent and logout forms: OWASP's signed double-submit cookie, bound to
+//! the sign-in challenge.
+//!
+//! Rendering a form sets a random nonce in an HttpOnly, SameSite=Strict cookie, and puts in a hidden field
+//! `HMAC-SHA256(key, nonce, challenge)`. A POST is accepted only when the field is that HMAC for the cookie's
+//! nonce and the form's challenge (compared in constant time). Another site can make the browser POST but
+//! cannot read the cookie; and a site that can *set* cookies for this host (a sibling subdomain, a
+//! man-in-the-middle on plain HTTP) still cannot make a matching pair, because that takes the server's key.
+//! A token is good for one challenge only. Over HTTPS the cookie is `__Host-` prefixed: Secure, path `/`, and
+//! no `Domain`, so no sibling subdomain can shadow it.
+//!
+//! The key is derived from the platform's internal secret
+//! ([`IdentityVerifier::derive_key`](ec_platform::identity::IdentityVerifier::derive_key)), which every replica
+//! shares, so a form rendered by one replica is accepted by another.
 
+use aws_lc_rs::hmac;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use subtle::ConstantTimeEq;
 
-/// The cookie's name.
+/// The cookie's name over plain HTTP (development).
 pub const COOKIE: &str = "ec_login_csrf";
+/// The cookie's name over HTTPS: the `__Host-` prefix makes browsers refuse it unless Secure, path `/` and
+/// host-only.
+pub const SECURE_COOKIE: &str = "__Host-ec_login_csrf";
 
-/// The browser's token (a new one if it has none), and the jar that carries its cookie. The token stays the
-/// same for the browser, so a form re-shown after a mistake, a second tab and the back button all keep
-/// working.
-pub fn issue(jar: CookieJar, secure: bool) -> (CookieJar, String) {
-    let token = match jar.get(COOKIE).map(|c| c.value().to_owned()) {
+/// The server's key for signing form tokens.
+#[derive(Clone)]
+pub struct Key(hmac::Key);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("csrf::Key(<secret>)")
+    }
+}
+
+impl Key {
+    /// The purpose a key is derived for from the platform's internal secret.
+    pub const PURPOSE: &[u8] = b"ec login csrf v1";
+
+    /// A key of these bytes.
+    pub fn new(bytes: &[u8]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
+    }
+
+    /// A random key, for a process with no shared secret: forms then work only on the replica that rendered
+    /// them.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
+        Self::new(&bytes)
+    }
+
+    fn token(&self, nonce: &str, challenge: &str) -> String {
+        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, &signed(nonce, challenge)))
+    }
+
+    /// Whether `tag` is this key's HMAC of the pair (aws-lc compares in constant time).
+    fn verifies(&self, nonce: &str, challenge: &str, tag: &[u8]) -> bool {
+        hmac::verify(&self.0, &signed(nonce, challenge), tag).is_ok()
+    }
+}
+
+/// What is signed: the nonce, length-prefixed so no (nonce, challenge) pair can be shifted into another, and
+/// the challenge.
+fn signed(nonce: &str, challenge: &str) -> Vec<u8> {
+    let mut message = Vec::with_capacity(8 + nonce.len() + challenge.len());
+    message.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
+    message.extend_from_slice(nonce.as_bytes());
+    message.extend_from_slice(challenge.as_bytes());
+    message
+}
+
+fn cookie_name(secure: bool) -> &'static str {
+    if secure { SECURE_COOKIE } else { COOKIE }
+}
+
+/// The form token for `challenge`, and the jar carrying the browser's nonce (a new one if it has none). The
+/// nonce stays the same for the browser, so a form re-shown after a mistake, a second tab and the back button
+/// all keep working.
+pub fn issue(jar: CookieJar, key: &Key, challenge: &str, secure: bool) -> (CookieJar, String) {
+    let nonce = match jar.get(cookie_name(secure)).map(|c| c.value().to_owned()) {
         Some(existing) if existing.len() == 43 => existing,
         _ => {
             let mut bytes = [0u8; 32];
@@ -22,8 +86,9 @@ pub fn issue(jar: CookieJar, secure: bool) -> (CookieJar, String) {
             URL_SAFE_NO_PAD.encode(bytes)
         }
     };
-    let cookie = Cookie::build((COOKIE, token.clone()))
-        .path("/oauth2")
+    let token = key.token(&nonce, challenge);
+    let cookie = Cookie::build((cookie_name(secure), nonce))
+        .path(if secure { "/" } else { "/oauth2" })
         .http_only(true)
         .secure(secure)
         .same_site(SameSite::Strict)
@@ -31,34 +96,63 @@ pub fn issue(jar: CookieJar, secure: bool) -> (CookieJar, String) {
     (jar.add(cookie), token)
 }
 
-/// Whether the form's token matches the cookie's.
-pub fn verify(jar: &CookieJar, submitted: &str) -> bool {
-    match jar.get(COOKIE) {
-        Some(cookie) if !submitted.is_empty() => bool::from(cookie.value().as_bytes().ct_eq(submitted.as_bytes())),
-        _ => false,
-    }
+/// Whether `submitted` is the token this server made for the browser's nonce and `challenge`.
+pub fn verify(jar: &CookieJar, key: &Key, challenge: &str, submitted: &str, secure: bool) -> bool {
+    let Some(nonce) = jar.get(cookie_name(secure)) else { return false };
+    let Ok(tag) = URL_SAFE_NO_PAD.decode(submitted) else { return false };
+    !challenge.is_empty() && key.verifies(nonce.value(), challenge, &tag)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const CHALLENGE: &str = "login-challenge-1";
+
     #[test]
-    fn only_the_issued_token_verifies() {
-        let (jar, token) = issue(CookieJar::new(), false);
-        assert!(verify(&jar, &token));
-        assert!(!verify(&jar, "forged"));
-        assert!(!verify(&jar, ""));
-        assert!(!verify(&CookieJar::new(), &token), "no cookie, no pass");
-        let (_, other) = issue(CookieJar::new(), false);
-        assert!(!verify(&jar, &other));
+    fn only_the_token_issued_for_the_cookie_and_challenge_verifies() {
+        let key = Key::random();
+        let (jar, token) = issue(CookieJar::new(), &key, CHALLENGE, false);
+        assert!(verify(&jar, &key, CHALLENGE, &token, false));
+        assert!(!verify(&jar, &key, CHALLENGE, "forged", false));
+        assert!(!verify(&jar, &key, CHALLENGE, "", false));
+        assert!(!verify(&CookieJar::new(), &key, CHALLENGE, &token, false), "no cookie, no pass");
+        assert!(!verify(&jar, &key, "another-challenge", &token, false), "bound to its challenge");
+        assert!(!verify(&jar, &Key::random(), CHALLENGE, &token, false), "bound to the server's key");
+        let (_, other) = issue(CookieJar::new(), &key, CHALLENGE, false);
+        assert!(!verify(&jar, &key, CHALLENGE, &other, false), "another browser's token");
     }
 
     #[test]
-    fn a_browser_keeps_its_token_across_forms() {
-        let (jar, first) = issue(CookieJar::new(), false);
-        let (jar, second) = issue(jar, false);
+    fn a_pair_made_by_someone_who_can_set_cookies_is_refused() {
+        let key = Key::random();
+        // The old scheme accepted any cookie value equal to the form value.
+        let nonce = URL_SAFE_NO_PAD.encode([7u8; 32]);
+        let jar = CookieJar::new().add(Cookie::new(COOKIE, nonce.clone()));
+        assert!(!verify(&jar, &key, CHALLENGE, &nonce, false));
+        // Nor can a token be computed without the key.
+        let guessed = Key::new(b"not the server's key").token(&nonce, CHALLENGE);
+        assert!(!verify(&jar, &key, CHALLENGE, &guessed, false));
+    }
+
+    #[test]
+    fn a_browser_keeps_its_nonce_across_forms_and_replicas_share_the_key() {
+        let derived = b"derived from the internal secret every replica shares";
+        let (here, there) = (Key::new(derived), Key::new(derived));
+        let (jar, first) = issue(CookieJar::new(), &here, CHALLENGE, false);
+        let (jar, second) = issue(jar, &here, CHALLENGE, false);
         assert_eq!(first, second);
-        assert!(verify(&jar, &first));
+        assert!(verify(&jar, &there, CHALLENGE, &first, false));
+    }
+
+    #[test]
+    fn over_https_the_cookie_is_host_prefixed_secure_and_site_wide() {
+        let key = Key::random();
+        let (jar, token) = issue(CookieJar::new(), &key, CHALLENGE, true);
+        let cookie = jar.get(SECURE_COOKIE).expect("the __Host- cookie");
+        assert_eq!((cookie.secure(), cookie.path(), cookie.domain()), (Some(true), Some("/"), None));
+        assert_eq!(cookie.http_only(), Some(true));
+        assert!(verify(&jar, &key, CHALLENGE, &token, true));
+        assert!(!verify(&jar, &key, CHALLENGE, &token, false), "the plain cookie is another cookie");
     }
 }

@@ -14,11 +14,11 @@
 //!   `profile`).
 //! - Logout: a confirmation, then Hydra ends the session.
 //!
-//! Every form is protected by a double-submit CSRF token ([`csrf`]). Handlers return
+//! Every form is protected by a signed double-submit CSRF token bound to its challenge ([`csrf`]). Handlers return
 //! `Result<Response, PageError>`: whatever stops a page (an expired challenge, a forged form, Hydra or the
 //! database failing) is answered in one place, `error.rs`.
 
-mod csrf;
+pub mod csrf;
 mod error;
 mod pages;
 
@@ -56,6 +56,8 @@ pub struct LoginApp {
     pub remember_for: i64,
     /// Mark cookies `Secure` (set when the pages are served over HTTPS, as in production).
     pub secure_cookies: bool,
+    /// Signs the forms' CSRF tokens.
+    pub csrf_key: csrf::Key,
     /// Proxies whose X-Forwarded-For is believed for the per-IP throttle.
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
 }
@@ -88,8 +90,8 @@ fn required(challenge: &str) -> Result<&str, PageError> {
 }
 
 /// What every form post must have: a CSRF token matching the cookie, and a challenge.
-fn check_form(jar: &CookieJar, csrf_token: &str, challenge: &str) -> Result<(), PageError> {
-    if !csrf::verify(jar, csrf_token) {
+fn check_form(app: &LoginApp, jar: &CookieJar, csrf_token: &str, challenge: &str) -> Result<(), PageError> {
+    if !csrf::verify(jar, &app.csrf_key, challenge, csrf_token, app.secure_cookies) {
         return Err(PageError::Forged);
     }
     required(challenge)?;
@@ -107,7 +109,7 @@ async fn login_page(
         let accepted = AcceptLogin { subject: request.subject, remember: true, remember_for: app.remember_for };
         return Ok(see_other(&app.hydra.accept_login(&request.challenge, &accepted).await?));
     }
-    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
     let page = render(
         StatusCode::OK,
         LoginPage {
@@ -146,7 +148,7 @@ async fn login_submit(
 ) -> Result<Response, PageError> {
     let forwarded = ec_platform::net::forwarded_for(&headers);
     let client = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
-    check_form(&jar, &form.csrf_token, &form.challenge)?;
+    check_form(&app, &jar, &form.csrf_token, &form.challenge)?;
     if form.action == "cancel" {
         let reject =
             Reject { error: "access_denied".into(), error_description: "The user cancelled the sign-in.".into() };
@@ -154,7 +156,7 @@ async fn login_submit(
     }
 
     let again = |status: StatusCode, error: &str, jar: CookieJar| {
-        let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+        let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &form.challenge, app.secure_cookies);
         let email: String = form.email.chars().take(Email::MAX_CHARS).collect();
         let page = render(
             status,
@@ -250,7 +252,7 @@ async fn consent_page(
         let scopes = request.requested_scope.clone();
         return grant(&app, &request, &user, scopes, request.skip).await;
     }
-    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
     let client_name =
         if request.client.client_name.is_empty() { &request.client.client_id } else { &request.client.client_name };
     let page = render(
@@ -284,7 +286,7 @@ async fn consent_submit(
     jar: CookieJar,
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, PageError> {
-    check_form(&jar, &form.csrf_token, &form.challenge)?;
+    check_form(&app, &jar, &form.csrf_token, &form.challenge)?;
     if form.action != "allow" {
         return deny_consent(&app, &form.challenge, "The user denied access.").await;
     }
@@ -304,7 +306,7 @@ async fn logout_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let request = app.hydra.logout_request(required(&query.logout_challenge)?).await?;
-    let (jar, csrf_token) = csrf::issue(jar, app.secure_cookies);
+    let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
     let page = render(StatusCode::OK, LogoutPage { challenge: &request.challenge, csrf_token: &csrf_token });
     Ok((jar, page).into_response())
 }
@@ -324,7 +326,7 @@ async fn logout_submit(
     jar: CookieJar,
     Form(form): Form<LogoutForm>,
 ) -> Result<Response, PageError> {
-    check_form(&jar, &form.csrf_token, &form.challenge)?;
+    check_form(&app, &jar, &form.csrf_token, &form.challenge)?;
     if form.action == "logout" {
         return Ok(see_other(&app.hydra.accept_logout(&form.challenge).await?));
     }
