@@ -17,6 +17,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     identity::InternalAuthArgs,
+    server::ReflectionArgs,
     shutdown::{self, CancellationToken},
     startup::Dependencies,
     telemetry::{self, LogArgs, LogFormat},
@@ -89,6 +90,8 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
+        reflection: ReflectionArgs,
+        #[command(flatten)]
         shutdown: ShutdownArgs,
     },
     /// The product service (catalog and inventory).
@@ -101,6 +104,8 @@ enum Service {
         redis: RedisArgs,
         #[command(flatten)]
         internal: InternalAuthArgs,
+        #[command(flatten)]
+        reflection: ReflectionArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -115,6 +120,8 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
+        reflection: ReflectionArgs,
+        #[command(flatten)]
         shutdown: ShutdownArgs,
     },
     /// The BFF, the public front door.
@@ -125,6 +132,8 @@ enum Service {
         redis: RedisArgs,
         #[command(flatten)]
         internal: InternalAuthArgs,
+        #[command(flatten)]
+        reflection: ReflectionArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -245,23 +254,23 @@ async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> 
 /// Runs one service as its own process, through the same `Application::build` as `ec dev` and the tests.
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
     match service {
-        Service::User { config, database, redis, internal, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal).await?;
+        Service::User { config, database, redis, internal, reflection, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
             let app = ec_user::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Product { config, database, redis, internal, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal).await?;
+        Service::Product { config, database, redis, internal, reflection, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
             let app = ec_product::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Order { config, database, redis, internal, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal).await?;
+        Service::Order { config, database, redis, internal, reflection, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
             let app = ec_order::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Bff { config, redis, internal, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal).await?;
+        Service::Bff { config, redis, internal, reflection, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
             let app = ec_bff::startup::Application::build(&config, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }

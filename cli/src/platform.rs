@@ -9,7 +9,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    server::connectable,
+    server::{ReflectionArgs, connectable},
     shutdown::CancellationToken,
     startup::Dependencies,
 };
@@ -38,6 +38,8 @@ pub struct PlatformConfig {
     pub shutdown: ec_platform::config::ShutdownArgs,
     #[command(flatten)]
     pub internal: InternalAuthArgs,
+    #[command(flatten)]
+    pub reflection: ReflectionArgs,
 }
 
 /// Applies every service's migrations, each in its own schema.
@@ -107,7 +109,7 @@ impl Platform {
         let internal = InternalAuthArgs {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
-        let deps = Dependencies::connect(&config.redis, &internal).await?;
+        let deps = Dependencies::connect(&config.redis, &internal, &config.reflection).await?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {

@@ -1,5 +1,7 @@
 //! What every port answers besides the API: health, reflection, and nothing it should not.
 
+use buffa::Message;
+use buffa_descriptor::generated::descriptor::FileDescriptorProto;
 use connectrpc::{
     ErrorCode, Protocol,
     client::{ClientConfig, HttpClient},
@@ -44,6 +46,91 @@ async fn listed_services(url: &str) -> Vec<String> {
         Some(MessageResponse::ListServicesResponse(list)) => list.service.iter().map(|s| s.name.clone()).collect(),
         other => panic!("expected a service list, got {other:?}"),
     }
+}
+
+/// The files reflection at `url` returns for `symbol`, or the gRPC code of its error answer.
+async fn file_containing(url: &str, symbol: &str) -> Result<Vec<FileDescriptorProto>, i32> {
+    let (connection, config) = grpc_config(url);
+    let client = ServerReflectionClient::new(connection, config);
+    let mut stream = client.server_reflection_info().await.unwrap();
+    stream
+        .send(ServerReflectionRequest {
+            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    stream.close_send();
+    let response = stream.message().await.unwrap().expect("one response").to_owned_message();
+    match response.message_response {
+        Some(MessageResponse::FileDescriptorResponse(files)) => Ok(files
+            .file_descriptor_proto
+            .iter()
+            .map(|bytes| FileDescriptorProto::decode_from_slice(bytes).expect("a file descriptor"))
+            .collect()),
+        Some(MessageResponse::ErrorResponse(error)) => Err(error.error_code),
+        other => panic!("expected files or an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_bffs_reflection_describes_what_it_routes_and_nothing_internal() {
+    let platform = TestPlatform::start().await;
+    let bff = platform.bff_url();
+    const NOT_FOUND: i32 = 5;
+    assert_eq!(file_containing(&bff, "user.v1.CredentialService").await.err(), Some(NOT_FOUND));
+    assert_eq!(file_containing(&bff, "user.v1.CredentialService.VerifyPassword").await.err(), Some(NOT_FOUND));
+
+    let files = file_containing(&bff, "product.v1.InventoryService").await.unwrap();
+    let file = files
+        .iter()
+        .find(|f| f.service.iter().any(|s| s.name.as_deref() == Some("InventoryService")))
+        .expect("the inventory file");
+    let methods: Vec<&str> = file.service[0].method.iter().map(|m| m.name.as_deref().unwrap()).collect();
+    assert_eq!(methods, ["GetInventory", "UpdateInventory", "AdjustInventory"], "the reservations are not described");
+    let comments: Vec<(Vec<i32>, String)> = file
+        .source_code_info
+        .as_option()
+        .map(|info| {
+            info.location.iter().map(|l| (l.path.clone(), l.leading_comments.clone().unwrap_or_default())).collect()
+        })
+        .unwrap_or_default();
+    let comment = |path: &[i32]| comments.iter().find(|(p, _)| p == path).map(|(_, c)| c.clone()).unwrap_or_default();
+    assert!(comment(&[6, 0, 2, 2]).contains("AdjustInventory"), "comments stay with their methods");
+    assert!(
+        comments.iter().all(|(path, _)| path.len() < 4 || path[..3] != [6, 0, 2] || path[3] < 3),
+        "no comment of a removed method is left"
+    );
+
+    // A service's own port still describes its internal RPCs, for the components that call them.
+    let user = platform.url_of(platform.addresses.user);
+    assert!(file_containing(&user, "user.v1.CredentialService").await.is_ok());
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_can_be_switched_off_on_every_port() {
+    let platform = TestPlatform::start_with(|config| config.reflection.off = true).await;
+    let a = platform.addresses.clone();
+    for (name, addr) in [("bff", a.bff), ("user", a.user), ("product", a.product), ("order", a.order)] {
+        let (connection, config) = grpc_config(&platform.url_of(addr));
+        let client = ServerReflectionClient::new(connection, config);
+        let answer = match client.server_reflection_info().await {
+            Ok(mut stream) => {
+                let request = ServerReflectionRequest {
+                    message_request: Some(MessageRequest::ListServices(String::new())),
+                    ..Default::default()
+                };
+                let _ = stream.send(request).await;
+                stream.close_send();
+                stream.message().await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        };
+        assert_eq!(answer.map_err(|e| e.code), Err(ErrorCode::Unimplemented), "{name}");
+        assert_eq!(health(&platform.url_of(addr), "").await.unwrap(), ServingStatus::SERVING, "{name} still serves");
+    }
+    platform.stop().await;
 }
 
 #[tokio::test]

@@ -5,6 +5,10 @@
 //! `grpcurl`, `buf curl` and Postman use to discover the API), and serves all of it on one port with axum:
 //! HTTP/1.1 and h2c, so Connect, gRPC-Web and gRPC clients all reach it.
 //!
+//! Reflection describes the API's descriptors by default ([`Reflection::Api`]); the BFF passes only what it
+//! routes ([`Reflection::Descriptors`]), and an operator can switch it off everywhere (`--no-reflection`,
+//! [`Reflection::Off`]) when clients have the contract from elsewhere.
+//!
 //! Shutdown: when the token fires, health flips to NOT_SERVING, the listener stops accepting, in-flight
 //! requests get the grace period to finish, and whatever is still open after that is dropped.
 
@@ -35,6 +39,33 @@ pub enum ServerError {
     Reflection(#[from] connectrpc_reflection::ReflectionError),
 }
 
+/// What gRPC server reflection describes on a port.
+#[derive(Clone, Debug, Default)]
+pub enum Reflection {
+    /// Not served at all.
+    Off,
+    /// Every file of the API (`ec_proto::FILE_DESCRIPTOR_SET`): a service's own port.
+    #[default]
+    Api,
+    /// This encoded `FileDescriptorSet` only: the BFF's, holding just the procedures it routes.
+    Descriptors(Vec<u8>),
+}
+
+/// Whether to serve reflection at all; an `ec serve` and `ec dev` flag.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ReflectionArgs {
+    /// Do not serve gRPC server reflection on any port (for production, when clients have the contract).
+    #[arg(id = "no_reflection", long = "no-reflection", env = "NO_REFLECTION")]
+    pub off: bool,
+}
+
+impl ReflectionArgs {
+    /// `describe` unless reflection is switched off.
+    pub fn or_off(&self, describe: Reflection) -> Reflection {
+        if self.off { Reflection::Off } else { describe }
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     name: &'static str,
@@ -52,8 +83,9 @@ impl Server {
         addr: SocketAddr,
         router: connectrpc::Router,
         services: &[&str],
+        reflection: Reflection,
     ) -> Result<Self, ServerError> {
-        Self::bind_with(name, addr, router, services, |service| service).await
+        Self::bind_with(name, addr, router, services, reflection, |service| service).await
     }
 
     /// Like [`Server::bind`], with the connectrpc service adjusted by `configure` (request size limits, the
@@ -63,19 +95,30 @@ impl Server {
         addr: SocketAddr,
         router: connectrpc::Router,
         services: &[&str],
+        reflection: Reflection,
         configure: impl FnOnce(connectrpc::ConnectRpcService) -> connectrpc::ConnectRpcService,
     ) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
         let (router, health) = connectrpc_health::install_static(router, services.iter().copied());
 
-        let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(ec_proto::FILE_DESCRIPTOR_SET)?;
-        reflector.add_descriptor_set_bytes(connectrpc_reflection::FILE_DESCRIPTOR_SET)?;
-        let advertised = services.iter().map(|s| s.to_string()).chain([
-            connectrpc_health::HEALTH_SERVICE_NAME.to_string(),
-            connectrpc_reflection::SERVER_REFLECTION_SERVICE_NAME.to_string(),
-            connectrpc_reflection::SERVER_REFLECTION_V1ALPHA_SERVICE_NAME.to_string(),
-        ]);
-        let router = connectrpc_reflection::install(router, reflector.with_services(advertised));
+        let descriptors = match &reflection {
+            Reflection::Off => None,
+            Reflection::Api => Some(ec_proto::FILE_DESCRIPTOR_SET),
+            Reflection::Descriptors(bytes) => Some(bytes.as_slice()),
+        };
+        let router = match descriptors {
+            None => router,
+            Some(descriptors) => {
+                let mut reflector = connectrpc_reflection::Reflector::from_descriptor_set_bytes(descriptors)?;
+                reflector.add_descriptor_set_bytes(connectrpc_reflection::FILE_DESCRIPTOR_SET)?;
+                let advertised = services.iter().map(|s| s.to_string()).chain([
+                    connectrpc_health::HEALTH_SERVICE_NAME.to_string(),
+                    connectrpc_reflection::SERVER_REFLECTION_SERVICE_NAME.to_string(),
+                    connectrpc_reflection::SERVER_REFLECTION_V1ALPHA_SERVICE_NAME.to_string(),
+                ]);
+                connectrpc_reflection::install(router, reflector.with_services(advertised))
+            }
+        };
 
         Ok(Self {
             name,

@@ -12,6 +12,7 @@ use crate::{
     db,
     identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
     revocation::Revocations,
+    server::ReflectionArgs,
     shared::{self, Redis},
 };
 
@@ -43,20 +44,26 @@ pub struct Dependencies {
     pub identity: IdentityVerifier,
     /// The access-token revocations: written by the user service, read by the BFF.
     pub revocations: Revocations,
+    /// Whether the ports serve gRPC reflection.
+    pub reflection: ReflectionArgs,
 }
 
 impl Dependencies {
     /// Connects to Redis (when configured) and reads the internal secret.
-    pub async fn connect(redis: &RedisArgs, internal: &InternalAuthArgs) -> Result<Self, StartupError> {
+    pub async fn connect(
+        redis: &RedisArgs,
+        internal: &InternalAuthArgs,
+        reflection: &ReflectionArgs,
+    ) -> Result<Self, StartupError> {
         let identity = IdentityVerifier::new(internal)?;
         let redis = shared::connect(redis).await.map_err(StartupError::Redis)?;
-        Ok(Self::new(redis, identity))
+        Ok(Self { reflection: reflection.clone(), ..Self::new(redis, identity) })
     }
 
-    /// The dependencies over an already connected `redis`.
+    /// The dependencies over an already connected `redis`, with reflection served.
     pub fn new(redis: Redis, identity: IdentityVerifier) -> Self {
         let revocations = Revocations::new(&redis);
-        Self { redis, identity, revocations }
+        Self { redis, identity, revocations, reflection: ReflectionArgs::default() }
     }
 }
 

@@ -10,6 +10,8 @@
 
 use std::sync::Arc;
 
+use buffa::Message;
+use buffa_descriptor::generated::descriptor::FileDescriptorSet;
 use connectrpc::{HasMessageView, JsonDeserialize, JsonSerialize, RequestContext, Response, Spec};
 use ec_platform::identity::Caller;
 use ec_proto::{order::v1::*, product::v1::*, user::v1::*};
@@ -190,7 +192,7 @@ impl Routes {
     /// decides, and the request is forwarded with the caller's identity.
     pub fn add<Req, Res>(&mut self, spec: Spec, backend: &Backend, policy: Policy<Req>)
     where
-        Req: buffa::Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
+        Req: Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
         Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
         for<'a> Res::View<'a>: Send,
     {
@@ -233,6 +235,64 @@ impl Routes {
             .collect();
         services.dedup();
         services
+    }
+
+    /// The API's descriptors reduced to what the table routes, for the BFF's reflection: services with no
+    /// routed procedure are gone, and so are the unrouted methods of the others (the reservation RPCs of
+    /// `InventoryService`), with their comments.
+    pub fn descriptors(&self) -> Vec<u8> {
+        let routed: std::collections::HashSet<&str> = self.listed.iter().map(|(procedure, _)| *procedure).collect();
+        let mut set = FileDescriptorSet::decode_from_slice(ec_proto::FILE_DESCRIPTOR_SET)
+            .expect("the API's descriptor set decodes");
+        for file in &mut set.file {
+            let package = file.package.clone().unwrap_or_default();
+            let is_routed =
+                |service: &str, method: &str| routed.contains(format!("/{package}.{service}/{method}").as_str());
+            // Old index -> new index, for the services kept and, per service, the methods kept.
+            let mut services = Vec::new();
+            let mut methods = Vec::new();
+            let mut kept_services = Vec::new();
+            for mut service in std::mem::take(&mut file.service) {
+                let name = service.name.clone().unwrap_or_default();
+                let mut kept = Vec::new();
+                let mut map = Vec::new();
+                for method in std::mem::take(&mut service.method) {
+                    if is_routed(&name, method.name.as_deref().unwrap_or_default()) {
+                        map.push(Some(kept.len() as i32));
+                        kept.push(method);
+                    } else {
+                        map.push(None);
+                    }
+                }
+                if kept.is_empty() {
+                    services.push(None);
+                } else {
+                    services.push(Some(kept_services.len() as i32));
+                    service.method = kept;
+                    kept_services.push(service);
+                }
+                methods.push(map);
+            }
+            file.service = kept_services;
+            // Comments are located by index paths: [6, service] and [6, service, 2, method, ...].
+            if let Some(info) = file.source_code_info.as_option_mut() {
+                info.location.retain_mut(|location| {
+                    let path = &mut location.path;
+                    if path.first() != Some(&6) || path.len() < 2 {
+                        return true;
+                    }
+                    let old = path[1] as usize;
+                    let Some(new) = services[old] else { return false };
+                    path[1] = new;
+                    if path.len() >= 4 && path[2] == 2 {
+                        let Some(method) = methods[old][path[3] as usize] else { return false };
+                        path[3] = method;
+                    }
+                    true
+                });
+            }
+        }
+        set.encode_to_vec()
     }
 
     /// The router serving the table.

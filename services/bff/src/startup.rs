@@ -12,7 +12,7 @@ use axum::{
 };
 use connectrpc_health::{wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
-    server::{Server, ServerError},
+    server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::Dependencies,
 };
@@ -115,7 +115,9 @@ impl Application {
             .with_max_message_size(edge.max_request_bytes);
         let deadline = Duration::from_secs(edge.max_deadline_secs);
         let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
-        let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, |service| {
+        // Reflection describes what the BFF routes, and nothing internal.
+        let reflection = deps.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
+        let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, reflection, |service| {
             service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
         })
         .await?;

@@ -70,6 +70,13 @@ fn contract() -> BTreeMap<String, Contract> {
 /// The BFF's table, built as the BFF builds it (backends are connected lazily, so none needs to run; the
 /// connections still need a runtime).
 fn table() -> BTreeMap<&'static str, Access> {
+    let routes = routes();
+    let listed: BTreeMap<&'static str, Access> = routes.listed().iter().copied().collect();
+    assert_eq!(listed.len(), routes.listed().len(), "a procedure is listed twice");
+    listed
+}
+
+fn routes() -> Routes {
     let local = Redis::local("");
     let gate = Gate {
         authenticator: None,
@@ -88,9 +95,7 @@ fn table() -> BTreeMap<&'static str, Access> {
     };
     let mut routes = Routes::new(Arc::new(gate));
     routes::table(&mut routes, &backends);
-    let listed: BTreeMap<&'static str, Access> = routes.listed().iter().copied().collect();
-    assert_eq!(listed.len(), routes.listed().len(), "a procedure is listed twice");
-    listed
+    routes
 }
 
 #[tokio::test]
@@ -131,4 +136,34 @@ async fn admin_routes_are_exactly_the_procedures_the_contract_reserves_for_admin
         let admin_only = contract[procedure].admin_only;
         assert_eq!(access == Access::Admin, admin_only, "{procedure}: routed as {access:?}");
     }
+}
+
+#[tokio::test]
+async fn the_bffs_reflection_describes_exactly_the_routed_methods_with_their_own_comments() {
+    let routes = routes();
+    let set = FileDescriptorSet::decode_from_slice(&routes.descriptors()).expect("the reduced set decodes");
+    let mut described = Vec::new();
+    for file in set.file.iter().filter(|f| PACKAGES.contains(&f.package.as_deref().unwrap_or_default())) {
+        let package = file.package.clone().unwrap_or_default();
+        let comments: BTreeMap<Vec<i32>, String> = file
+            .source_code_info
+            .as_option()
+            .map(|info| {
+                info.location.iter().map(|l| (l.path.clone(), l.leading_comments.clone().unwrap_or_default())).collect()
+            })
+            .unwrap_or_default();
+        for (s, service) in file.service.iter().enumerate() {
+            for (m, method) in service.method.iter().enumerate() {
+                let name = method.name.clone().unwrap_or_default();
+                let comment = comments.get(&vec![6, s as i32, 2, m as i32]).cloned().unwrap_or_default();
+                // Every method's comment in the contract opens with its name.
+                assert!(comment.trim_start().starts_with(&name), "{name} carries another method's comment: {comment}");
+                described.push(format!("/{package}.{}/{name}", service.name.clone().unwrap_or_default()));
+            }
+        }
+    }
+    described.sort();
+    let mut routed: Vec<String> = routes.listed().iter().map(|(p, _)| p.to_string()).collect();
+    routed.sort();
+    assert_eq!(described, routed);
 }

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ec_platform::{
     config::DatabaseArgs,
-    server::{Server, ServerError},
+    server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
@@ -22,10 +22,11 @@ impl Application {
     pub async fn build(
         config: &OrderConfig,
         database: &DatabaseArgs,
-        _deps: &Dependencies,
+        deps: &Dependencies,
     ) -> Result<Self, StartupError> {
         let _pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
-        let server = Server::bind("order", config.addr, connectrpc::Router::new(), &[]).await?;
+        let reflection = deps.reflection.or_off(Reflection::Api);
+        let server = Server::bind("order", config.addr, connectrpc::Router::new(), &[], reflection).await?;
         Ok(Self { server })
     }
 

@@ -5,7 +5,7 @@ use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
-    server::{Server, ServerError},
+    server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
@@ -46,7 +46,7 @@ impl Application {
         let credentials = Arc::new(CredentialApi::new(pool.clone(), deps.identity.clone()));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
-        let rpc = Server::bind("user", config.addr, router, &services).await?;
+        let rpc = Server::bind("user", config.addr, router, &services, deps.reflection.or_off(Reflection::Api)).await?;
 
         let login = match hydra {
             Some(hydra) => {
