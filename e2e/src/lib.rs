@@ -63,6 +63,7 @@ impl TestPlatform {
                 edge: ec_bff::config::EdgeConfig {
                     anonymous_burst: 10_000,
                     user_burst: 10_000,
+                    sign_up_burst: 10_000,
                     ..ec_platform::config::defaults()
                 },
             },

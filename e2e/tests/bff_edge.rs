@@ -202,3 +202,34 @@ async fn metrics_and_readiness_are_served_on_the_operations_port_only() {
     }
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn sign_ups_have_a_stricter_limit_per_client_ip_so_emails_cannot_be_tested_in_bulk() {
+    let platform = TestPlatform::start_with(|config| {
+        config.bff.edge.sign_up_burst = 3;
+        config.bff.edge.sign_up_per_minute = 1;
+    })
+    .await;
+    for i in 0..3 {
+        assert_eq!(post(&platform, CREATE_USER, &[], sign_up_body(i)).await.status(), 200, "sign-up {i}");
+    }
+    // Past the burst, the answer no longer tells whether an address is registered: a taken one and a new one
+    // are both refused for now.
+    for i in [0, 99] {
+        let response = post(&platform, CREATE_USER, &[], sign_up_body(i)).await;
+        assert_eq!(response.status(), 429, "sign-up {i}");
+        assert!(response.headers().contains_key("retry-after"));
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["code"], "resource_exhausted");
+    }
+    // The client's other anonymous calls go on: only sign-up is held back.
+    let (_, answer) = platform.call("/product.v1.ProductService/GetProduct", None, &json!({"id": "p"})).await;
+    assert_eq!(answer["code"], "unimplemented", "reached the product service: {answer}");
+
+    let metrics = reqwest::get(format!("{}/metrics", platform.ops_url())).await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|l| l.starts_with("ec_bff_rate_limited_total{") && l.contains("class=\"sign_up\"")),
+        "counted: {metrics}"
+    );
+    platform.stop().await;
+}

@@ -102,6 +102,28 @@ pub struct EdgeConfig {
     )]
     pub user_per_minute: u32,
 
+    /// Sign-ups per minute allowed per client IP, on top of the anonymous limit: sign-up tells whether an
+    /// email is registered (it must, to be honest with the user), so it is kept too slow to test addresses in
+    /// bulk.
+    #[arg(
+        id = "rate_sign_up_per_minute",
+        long = "rate-sign-up-per-minute",
+        env = "RATE_SIGN_UP_PER_MINUTE",
+        default_value_t = 6,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub sign_up_per_minute: u32,
+
+    /// Burst of sign-ups allowed per client IP.
+    #[arg(
+        id = "rate_sign_up_burst",
+        long = "rate-sign-up-burst",
+        env = "RATE_SIGN_UP_BURST",
+        default_value_t = 6,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub sign_up_burst: u32,
+
     /// Burst of calls allowed per signed-in user.
     #[arg(id = "rate_user_burst", long = "rate-user-burst", env = "RATE_USER_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub user_burst: u32,

@@ -45,6 +45,8 @@ pub struct Gate {
     pub anonymous: Limit,
     /// The bucket of each signed-in user.
     pub user: Limit,
+    /// The sign-up bucket of each client IP, on top of the anonymous one.
+    pub sign_up: Limit,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
 }
@@ -82,14 +84,34 @@ impl Gate {
 
     /// Takes a token from the client IP's bucket.
     async fn anonymous(&self, ctx: &RequestContext) -> Result<(), BffError> {
+        self.per_client("anonymous", "ip", self.anonymous, ctx).await
+    }
+
+    /// Takes a token from the client IP's bucket of a route with a limit of its own.
+    pub async fn route_limit(&self, ctx: &RequestContext, limit: RouteLimit) -> Result<(), BffError> {
+        match limit {
+            RouteLimit::SignUp => self.per_client("sign_up", "sign-up", self.sign_up, ctx).await,
+        }
+    }
+
+    /// Takes a token from the `class` bucket (keys `{prefix}:…`) of the client's IP (IPv6 by its /64).
+    async fn per_client(
+        &self,
+        class: &'static str,
+        prefix: &str,
+        limit: Limit,
+        ctx: &RequestContext,
+    ) -> Result<(), BffError> {
         let Some(ip) = self.client(ctx) else {
             return Ok(());
         };
         let key = match ip {
-            IpAddr::V4(v4) => format!("ip:{v4}"),
-            IpAddr::V6(v6) => format!("ip6:{}", ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc()),
+            IpAddr::V4(v4) => format!("{prefix}:{v4}"),
+            IpAddr::V6(v6) => {
+                format!("{prefix}6:{}", ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc())
+            }
         };
-        self.limiter.admit(&key, self.anonymous).await.map_err(|retry_after| rate_limited("anonymous", retry_after))
+        self.limiter.admit(&key, limit).await.map_err(|retry_after| rate_limited(class, retry_after))
     }
 
     fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
@@ -113,6 +135,13 @@ impl Gate {
         }
         options
     }
+}
+
+/// A stricter per-client limit a route has on top of the gate's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteLimit {
+    /// Sign-up, which says whether an email is registered: `RATE_SIGN_UP_PER_MINUTE` per client IP.
+    SignUp,
 }
 
 fn rate_limited(class: &'static str, retry_after: std::time::Duration) -> BffError {

@@ -17,7 +17,11 @@ use ec_platform::identity::Caller;
 use ec_proto::{order::v1::*, product::v1::*, user::v1::*};
 use uuid::Uuid;
 
-use crate::{error::BffError, gate::Gate, proxy::Backend};
+use crate::{
+    error::BffError,
+    gate::{Gate, RouteLimit},
+    proxy::Backend,
+};
 
 /// Who may call a procedure.
 pub enum Policy<Req> {
@@ -46,7 +50,8 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     let Backends { user, product, order } = backends;
 
     // user.v1.UserService: sign-up is public; an account is its owner's (or an admin's); roles are admins'.
-    routes.add::<CreateUserRequest, CreateUserResponse>(USER_SERVICE_CREATE_USER_SPEC, user, Public);
+    let sign_up = Some(RouteLimit::SignUp);
+    routes.add_limited::<CreateUserRequest, CreateUserResponse>(USER_SERVICE_CREATE_USER_SPEC, user, Public, sign_up);
     routes.add::<GetUserRequest, GetUserResponse>(USER_SERVICE_GET_USER_SPEC, user, own_account!(id));
     routes.add::<UpdateUserRequest, UpdateUserResponse>(USER_SERVICE_UPDATE_USER_SPEC, user, own_account!(id));
     routes.add::<ChangePasswordRequest, ChangePasswordResponse>(
@@ -196,6 +201,21 @@ impl Routes {
         Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
         for<'a> Res::View<'a>: Send,
     {
+        self.add_limited::<Req, Res>(spec, backend, policy, None);
+    }
+
+    /// [`add`](Self::add), with a stricter per-client `limit` of the route's own on top of the gate's.
+    pub fn add_limited<Req, Res>(
+        &mut self,
+        spec: Spec,
+        backend: &Backend,
+        policy: Policy<Req>,
+        limit: Option<RouteLimit>,
+    ) where
+        Req: Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
+        Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
+        for<'a> Res::View<'a>: Send,
+    {
         let service_and_method = spec.procedure.trim_start_matches('/');
         let (service, method) = service_and_method.split_once('/').expect("a procedure is /package.Service/Method");
         self.listed.push((spec.procedure, policy.access()));
@@ -205,6 +225,9 @@ impl Routes {
             async move {
                 let caller = gate.admit(&ctx).await?;
                 policy.allows(caller.as_ref(), &request)?;
+                if let Some(limit) = limit {
+                    gate.route_limit(&ctx, limit).await?;
+                }
                 let options = gate.forward(&ctx, caller.as_ref());
                 let answer = backend.forward::<Req, Res>(spec, request, options).await?;
                 Response::ok(answer)

@@ -87,6 +87,7 @@ impl Application {
             limiter: RateLimiter::new(&deps.redis),
             anonymous: Limit { per_minute: edge.anonymous_per_minute, burst: edge.anonymous_burst },
             user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
+            sign_up: Limit { per_minute: edge.sign_up_per_minute, burst: edge.sign_up_burst },
             trusted_proxies: edge.trusted_proxies.clone(),
         });
         let backends = Backends {

@@ -92,6 +92,7 @@ impl Fixture {
             limiter: RateLimiter::new(redis),
             anonymous: generous,
             user: generous,
+            sign_up: generous,
             trusted_proxies: Vec::new(),
         }
     }

@@ -85,6 +85,7 @@ fn routes() -> Routes {
         limiter: RateLimiter::new(&local),
         anonymous: Limit { per_minute: 1, burst: 1 },
         user: Limit { per_minute: 1, burst: 1 },
+        sign_up: Limit { per_minute: 1, burst: 1 },
         trusted_proxies: Vec::new(),
     };
     let nowhere: http::Uri = "http://127.0.0.1:1".parse().unwrap();
