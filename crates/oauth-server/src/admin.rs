@@ -333,11 +333,19 @@ async fn get_logout(State(shared): State<Arc<Shared>>, Query(params): Query<Hash
         "sid": flow.session_id,
         "request_url": flow.request_url,
         "rp_initiated": flow.rp_initiated,
-        "requested_at": flow.requested_at,
-        "expires_at": flow.expires_at,
+        // Hydra writes times in a logout request as RFC 3339 strings (its `oAuth2LogoutRequest` schema).
+        "requested_at": rfc3339(flow.requested_at),
+        "expires_at": rfc3339(flow.expires_at),
         "client": flow.client_id.as_deref().map(|id| client_json(&shared, id)).unwrap_or(Value::Null),
     }))
     .into_response()
+}
+
+/// Unix seconds as an RFC 3339 UTC time, as Hydra's API writes times.
+fn rfc3339(unix_seconds: i64) -> String {
+    chrono::DateTime::from_timestamp(unix_seconds, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 async fn accept_logout(State(shared): State<Arc<Shared>>, Query(params): Query<HashMap<String, String>>) -> Response {

@@ -25,6 +25,10 @@ pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> 
         "claims_supported": ["sub"],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
         "id_token_signing_alg_values_supported": ["RS256"],
+        // Hydra's `oidcConfiguration` requires these two: ID tokens are signed with RS256, and there is no
+        // userinfo endpoint whose answers would be signed.
+        "id_token_signed_response_alg": ["RS256"],
+        "userinfo_signed_response_alg": ["none"],
         "code_challenge_methods_supported": ["S256"],
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
