@@ -116,6 +116,11 @@ impl Password {
         if chars > Self::MAX_CHARS {
             return Err(Error::InvalidArgument(format!("password must be at most {} characters", Self::MAX_CHARS)));
         }
+        // Any printable character and space is allowed (NIST SP 800-63B); a control character is never typed,
+        // and a newline or NUL would be read differently by another component.
+        if raw.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument("password must not contain control characters".into()));
+        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -143,9 +148,9 @@ impl DisplayName {
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let trimmed = raw.trim();
         let chars = trimmed.chars().take(Self::MAX_CHARS + 1).count();
-        if chars == 0 || chars > Self::MAX_CHARS || trimmed.chars().any(char::is_control) {
+        if chars == 0 || chars > Self::MAX_CHARS || trimmed.chars().any(|c| c.is_control() || is_invisible_format(c)) {
             return Err(Error::InvalidArgument(format!(
-                "name must be 1 to {} characters without control characters",
+                "name must be 1 to {} characters without control or invisible formatting characters",
                 Self::MAX_CHARS
             )));
         }
@@ -156,6 +161,12 @@ impl DisplayName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// Invisible formatting characters that change how a name is shown without showing themselves: zero-width
+/// characters, direction marks and overrides (a name written with U+202E reads backwards), the byte order mark.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2069}' | '\u{feff}')
 }
 
 #[cfg(test)]
@@ -216,6 +227,18 @@ mod tests {
         assert!(Password::parse("パスワードです").is_err());
         assert!(Password::parse(&"é".repeat(128)).is_ok());
         assert!(Password::parse(&"é".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn control_characters_are_refused_in_passwords_and_names_and_so_are_direction_overrides_in_names() {
+        for password in ["correct\nhorse", "correct\0horse", "correct\u{7f}horse", "correct\u{85}horse"] {
+            assert!(matches!(Password::parse(password), Err(Error::InvalidArgument(_))), "{password:?}");
+        }
+        assert!(Password::parse("correct horse battery é 🐴").is_ok(), "spaces and any printable character");
+        for name in ["Ada\u{1b}[31m", "Ada\u{202e}ecalevoL", "Ada\u{200b}", "\u{2066}Ada"] {
+            assert!(matches!(DisplayName::parse(name), Err(Error::InvalidArgument(_))), "{name:?}");
+        }
+        assert!(DisplayName::parse("Ada Lovelace-Byron 🙂").is_ok());
     }
 
     #[test]
