@@ -17,7 +17,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     identity::InternalAuthArgs,
-    server::ReflectionArgs,
+    server::ServingArgs,
     shutdown::{self, CancellationToken},
     startup::Dependencies,
     telemetry::{self, LogArgs, LogFormat},
@@ -90,7 +90,7 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
-        reflection: ReflectionArgs,
+        serving: ServingArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -105,7 +105,7 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
-        reflection: ReflectionArgs,
+        serving: ServingArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -120,7 +120,7 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
-        reflection: ReflectionArgs,
+        serving: ServingArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -133,7 +133,7 @@ enum Service {
         #[command(flatten)]
         internal: InternalAuthArgs,
         #[command(flatten)]
-        reflection: ReflectionArgs,
+        serving: ServingArgs,
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
@@ -254,23 +254,23 @@ async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> 
 /// Runs one service as its own process, through the same `Application::build` as `ec dev` and the tests.
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
     match service {
-        Service::User { config, database, redis, internal, reflection, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
+        Service::User { config, database, redis, internal, serving, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
             let app = ec_user::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Product { config, database, redis, internal, reflection, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
+        Service::Product { config, database, redis, internal, serving, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
             let app = ec_product::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Order { config, database, redis, internal, reflection, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
+        Service::Order { config, database, redis, internal, serving, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
             let app = ec_order::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }
-        Service::Bff { config, redis, internal, reflection, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &reflection).await?;
+        Service::Bff { config, redis, internal, serving, shutdown } => {
+            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
             let app = ec_bff::startup::Application::build(&config, &deps).await?;
             Ok(app.serve(stop, shutdown.grace()).await?)
         }

@@ -9,7 +9,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    server::{ReflectionArgs, connectable},
+    server::{ServingArgs, connectable},
     shutdown::CancellationToken,
     startup::Dependencies,
 };
@@ -39,7 +39,7 @@ pub struct PlatformConfig {
     #[command(flatten)]
     pub internal: InternalAuthArgs,
     #[command(flatten)]
-    pub reflection: ReflectionArgs,
+    pub serving: ServingArgs,
 }
 
 /// Applies every service's migrations, each in its own schema.
@@ -109,7 +109,7 @@ impl Platform {
         let internal = InternalAuthArgs {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
-        let deps = Dependencies::connect(&config.redis, &internal, &config.reflection).await?;
+        let deps = Dependencies::connect(&config.redis, &internal, &config.serving).await?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {

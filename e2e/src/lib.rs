@@ -75,7 +75,7 @@ impl TestPlatform {
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
             internal: InternalAuthArgs { token: Some(internal_token.clone()) },
-            reflection: ec_platform::server::ReflectionArgs::default(),
+            serving: ec_platform::server::ServingArgs::default(),
         };
         let mut config = config;
         adjust(&mut config);

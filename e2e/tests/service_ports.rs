@@ -110,7 +110,7 @@ async fn the_bffs_reflection_describes_what_it_routes_and_nothing_internal() {
 
 #[tokio::test]
 async fn reflection_can_be_switched_off_on_every_port() {
-    let platform = TestPlatform::start_with(|config| config.reflection.off = true).await;
+    let platform = TestPlatform::start_with(|config| config.serving.reflection.off = true).await;
     let a = platform.addresses.clone();
     for (name, addr) in [("bff", a.bff), ("user", a.user), ("product", a.product), ("order", a.order)] {
         let (connection, config) = grpc_config(&platform.url_of(addr));

@@ -17,11 +17,14 @@
 //! - [`revocation`]: signing an account out of the access tokens it already holds.
 //! - [`startup`]: what each service's `Application::build` shares: connecting and migrating its schema, and the
 //!   dependencies the services of one process share (Redis, the internal secret, the revocation records).
+//! - [`connections`]: every port's accept loop, holding clients to header-read, body-read and idle timeouts
+//!   and to connection caps, so slow or greedy clients cannot starve a server.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 
 pub mod claims;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod identity;
 pub mod net;

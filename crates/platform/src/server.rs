@@ -12,12 +12,13 @@
 //! Shutdown: when the token fires, health flips to NOT_SERVING, the listener stops accepting, in-flight
 //! requests get the grace period to finish, and whatever is still open after that is dropped.
 
-use std::{future::IntoFuture, net::SocketAddr, sync::Arc, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use axum::serve::ListenerExt;
 use connectrpc_health::StaticChecker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::connections::ConnectionLimits;
 
 /// Errors from binding or serving.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +67,29 @@ impl ReflectionArgs {
     }
 }
 
+/// How every port of a process serves: reflection, and the connection limits.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ServingArgs {
+    #[command(flatten)]
+    pub reflection: ReflectionArgs,
+    #[command(flatten)]
+    pub connections: crate::connections::ConnectionArgs,
+}
+
+impl ServingArgs {
+    /// The connection limits of a port that only other components reach.
+    pub fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits::from_args(&self.connections)
+    }
+}
+
 /// A bound, not yet running, server.
 pub struct Server {
     name: &'static str,
     listener: TcpListener,
     app: axum::Router,
     health: Option<Arc<StaticChecker>>,
+    limits: ConnectionLimits,
 }
 
 impl Server {
@@ -125,13 +143,20 @@ impl Server {
             listener,
             app: axum::Router::new().fallback_service(configure(router.into_axum_service())),
             health: Some(health),
+            limits: ConnectionLimits::default(),
         })
     }
 
     /// Binds `addr` for a plain HTTP app (such as the login pages), served and stopped like an RPC server.
     pub async fn http(name: &'static str, addr: SocketAddr, app: axum::Router) -> Result<Self, ServerError> {
         let listener = TcpListener::bind(addr).await.map_err(|source| ServerError::Bind { addr, source })?;
-        Ok(Self { name, listener, app, health: None })
+        Ok(Self { name, listener, app, health: None, limits: ConnectionLimits::default() })
+    }
+
+    /// Holds connections to `limits` (timeouts and caps; see [`crate::connections`]).
+    pub fn with_connection_limits(mut self, limits: ConnectionLimits) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Wraps everything served in `f` (tower layers: CORS, request ids).
@@ -153,41 +178,17 @@ impl Server {
 
     /// Serves until `shutdown` fires, then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        let Self { name, listener, app, health } = self;
+        let Self { name, listener, app, health, limits } = self;
         let addr = listener.local_addr().map_err(ServerError::Serve)?;
         tracing::info!(service = name, %addr, "listening");
-
-        // Handlers read the peer address through connectrpc's `RequestContext::peer_addr`.
-        let app = app.layer(axum::middleware::map_request(
-            |axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
-             mut request: axum::extract::Request| async move {
-                request.extensions_mut().insert(connectrpc::server::PeerAddr(peer));
-                request
-            },
-        ));
-        let stop = shutdown.clone();
-        // RPC answers are small writes that must leave at once, not wait for the previous one's ACK (Nagle).
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                stop.cancelled().await;
-                if let Some(health) = health {
-                    health.shutdown();
-                }
-            })
-            .into_future();
-        let deadline = async {
-            shutdown.cancelled().await;
-            tokio::time::sleep(grace).await;
-        };
-        tokio::select! {
-            result = server => result.map_err(ServerError::Serve)?,
-            () = deadline => tracing::warn!(service = name, ?grace, "grace period over; closing open connections"),
+        if let Some(health) = health {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                health.shutdown();
+            });
         }
+        crate::connections::serve(name, listener, app, limits, shutdown, grace).await.map_err(ServerError::Serve)?;
         tracing::info!(service = name, "stopped");
         Ok(())
     }

@@ -12,7 +12,7 @@ use crate::{
     db,
     identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
     revocation::Revocations,
-    server::ReflectionArgs,
+    server::ServingArgs,
     shared::{self, Redis},
 };
 
@@ -44,8 +44,8 @@ pub struct Dependencies {
     pub identity: IdentityVerifier,
     /// The access-token revocations: written by the user service, read by the BFF.
     pub revocations: Revocations,
-    /// Whether the ports serve gRPC reflection.
-    pub reflection: ReflectionArgs,
+    /// How the ports serve: reflection, connection limits.
+    pub serving: ServingArgs,
 }
 
 impl Dependencies {
@@ -53,17 +53,17 @@ impl Dependencies {
     pub async fn connect(
         redis: &RedisArgs,
         internal: &InternalAuthArgs,
-        reflection: &ReflectionArgs,
+        serving: &ServingArgs,
     ) -> Result<Self, StartupError> {
         let identity = IdentityVerifier::new(internal)?;
         let redis = shared::connect(redis).await.map_err(StartupError::Redis)?;
-        Ok(Self { reflection: reflection.clone(), ..Self::new(redis, identity) })
+        Ok(Self { serving: serving.clone(), ..Self::new(redis, identity) })
     }
 
-    /// The dependencies over an already connected `redis`, with reflection served.
+    /// The dependencies over an already connected `redis`, serving with the default settings.
     pub fn new(redis: Redis, identity: IdentityVerifier) -> Self {
         let revocations = Revocations::new(&redis);
-        Self { redis, identity, revocations, reflection: ReflectionArgs::default() }
+        Self { redis, identity, revocations, serving: ServingArgs::default() }
     }
 }
 

@@ -106,7 +106,8 @@ impl Application {
             .route("/ready", get(ready))
             .route("/metrics", get(move || std::future::ready(prometheus.render())))
             .with_state(readiness);
-        let ops = Server::http("bff-ops", config.ops_addr, operations).await?;
+        let ops =
+            Server::http("bff-ops", config.ops_addr, operations).await?.with_connection_limits(deps.serving.limits());
         // Load balancers may check the public port too: it says only that the process is up.
         let public_health = axum::Router::new().route("/health", health());
         // One bound for what a request weighs on the wire and for what it expands to: a small compressed body
@@ -117,12 +118,15 @@ impl Application {
         let deadline = Duration::from_secs(edge.max_deadline_secs);
         let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
         // Reflection describes what the BFF routes, and nothing internal.
-        let reflection = deps.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
+        let reflection = deps.serving.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
         let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, reflection, |service| {
             service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
         })
         .await?;
-        Ok(Self { server: server.with_routes(public_health).map_app(|app| edge_layers(app, edge)), ops })
+        // The public port: each client address may hold only so many connections (trusted proxies exempt).
+        let limits = deps.serving.limits().per_client(&deps.serving.connections, edge.trusted_proxies.clone());
+        let server = server.with_routes(public_health).map_app(|app| edge_layers(app, edge));
+        Ok(Self { server: server.with_connection_limits(limits), ops })
     }
 
     /// The address the public port is bound to.

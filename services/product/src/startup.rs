@@ -25,9 +25,9 @@ impl Application {
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
         let _pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
-        let reflection = deps.reflection.or_off(Reflection::Api);
+        let reflection = deps.serving.reflection.or_off(Reflection::Api);
         let server = Server::bind("product", config.addr, connectrpc::Router::new(), &[], reflection).await?;
-        Ok(Self { server })
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()) })
     }
 
     /// The address of the gRPC port.

@@ -46,7 +46,9 @@ impl Application {
         let credentials = Arc::new(CredentialApi::new(pool.clone(), deps.identity.clone()));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
-        let rpc = Server::bind("user", config.addr, router, &services, deps.reflection.or_off(Reflection::Api)).await?;
+        let reflection = deps.serving.reflection.or_off(Reflection::Api);
+        let rpc = Server::bind("user", config.addr, router, &services, reflection).await?;
+        let rpc = rpc.with_connection_limits(deps.serving.limits());
 
         let login = match hydra {
             Some(hydra) => {
@@ -73,7 +75,10 @@ impl Application {
                     csrf_key,
                     trusted_proxies: config.login.trusted_proxies.clone(),
                 };
-                Some(Server::http("login", config.login.addr, login::router(Arc::new(app))).await?)
+                // Browsers reach the login pages (through a proxy in production): capped per client like the BFF.
+                let limits = deps.serving.limits().per_client(&deps.serving.connections, app.trusted_proxies.clone());
+                let server = Server::http("login", config.login.addr, login::router(Arc::new(app))).await?;
+                Some(server.with_connection_limits(limits))
             }
             None => {
                 tracing::warn!("no HYDRA_ADMIN_URL: the login and consent pages are not served");
