@@ -13,6 +13,7 @@ use crate::{
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
     password,
+    throttle::{Throttle, Verdict},
 };
 
 /// Largest page ListUsers returns.
@@ -78,9 +79,11 @@ pub async fn update(
     Ok(row)
 }
 
-/// Replaces the caller's own password after checking the current one.
+/// Replaces the caller's own password after checking the current one, under the sign-in throttle: a stolen
+/// access token must not be a faster way to guess the password than the sign-in page.
 pub async fn change_password(
     pool: &PgPool,
+    throttle: &Throttle,
     caller: &Caller,
     id: UserId,
     current: String,
@@ -89,10 +92,17 @@ pub async fn change_password(
     if caller.user_id != id.0 {
         return Err(Error::PermissionDenied("only the account holder can change its password"));
     }
+    let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
+    // Keyed as the sign-in page keys it, so both count against one allowance.
+    let throttle_key = account.email.trim().to_lowercase();
+    if let Verdict::Locked { retry_after } = throttle.begin_for_account(&throttle_key).await {
+        return Err(Error::TooManyAttempts { retry_after });
+    }
     let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
     if !password::verify(current, Some(stored.clone())).await? {
         return Err(Error::FailedPrecondition("the current password is wrong"));
     }
+    throttle.succeeded_for_account(&throttle_key).await;
     let hash = password::hash(new).await?;
     // Conditional on the hash just checked: a concurrent change that checked the same password and landed
     // first makes this one's "current password" wrong.

@@ -4,7 +4,7 @@
 //! input with `invalid_argument` before touching the database), calls [`crate::accounts`], and maps the
 //! result back to the wire type.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
@@ -26,6 +26,7 @@ use crate::{
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
     hydra::HydraAdmin,
+    throttle::Throttle,
 };
 
 /// How an account is signed out everywhere when it is deleted, changes its password or loses a role.
@@ -68,13 +69,14 @@ pub struct UserApi {
     pool: PgPool,
     identity: IdentityVerifier,
     sign_out: SignOut,
+    throttle: Arc<Throttle>,
 }
 
 impl UserApi {
     /// Handlers over `pool`, trusting caller metadata checked by `identity`, signing changed accounts out
-    /// through `sign_out`.
-    pub fn new(pool: PgPool, identity: IdentityVerifier, sign_out: SignOut) -> Self {
-        Self { pool, identity, sign_out }
+    /// through `sign_out`, and checking passwords under the sign-in `throttle`.
+    pub fn new(pool: PgPool, identity: IdentityVerifier, sign_out: SignOut, throttle: Arc<Throttle>) -> Self {
+        Self { pool, identity, sign_out, throttle }
     }
 
     fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Error> {
@@ -170,7 +172,8 @@ impl UserService for UserApi {
         let caller = self.signed_in(&ctx)?;
         let id = UserId::parse(request.id)?;
         let new = Password::parse(request.new_password)?;
-        accounts::change_password(&self.pool, &caller, id, request.current_password.to_owned(), new).await?;
+        accounts::change_password(&self.pool, &self.throttle, &caller, id, request.current_password.to_owned(), new)
+            .await?;
         self.sign_out.everywhere(id).await;
         Response::ok(ChangePasswordResponse::default())
     }

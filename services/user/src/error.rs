@@ -28,6 +28,9 @@ pub enum Error {
     /// The account is not in a state that allows this; the message says why.
     #[error("{0}")]
     FailedPrecondition(&'static str),
+    /// Too many wrong passwords for this account lately (the sign-in throttle); retry after the wait.
+    #[error("too many wrong passwords; retry in {} s", .retry_after.as_secs().max(1))]
+    TooManyAttempts { retry_after: std::time::Duration },
     /// Caller metadata that did not come from the BFF.
     #[error(transparent)]
     Identity(#[from] IdentityError),
@@ -48,6 +51,11 @@ impl From<Error> for ConnectError {
             Error::Unauthenticated | Error::InvalidCredentials => ConnectError::unauthenticated(err.to_string()),
             Error::PermissionDenied(message) => ConnectError::permission_denied(message),
             Error::FailedPrecondition(message) => ConnectError::failed_precondition(message),
+            Error::TooManyAttempts { retry_after } => {
+                let mut headers = http::HeaderMap::new();
+                headers.insert(http::header::RETRY_AFTER, retry_after.as_secs().max(1).into());
+                ConnectError::resource_exhausted(err.to_string()).with_headers(headers)
+            }
             Error::Identity(e) => {
                 tracing::warn!(error = %e, "refused caller metadata");
                 ConnectError::unauthenticated("caller identity is not trusted")

@@ -42,7 +42,14 @@ impl Application {
             tokens: deps.revocations.clone(),
             token_lifetime: Duration::from_secs(config.access_token_max_ttl_secs),
         };
-        let users = Arc::new(UserApi::new(pool.clone(), deps.identity.clone(), sign_out));
+        // One throttle for every check of a password: the sign-in page and ChangePassword.
+        let limits = ThrottleLimits {
+            per_account: config.login.max_failures_per_account,
+            per_ip: config.login.max_failures_per_ip,
+            window: Duration::from_secs(config.login.lockout_minutes * 60),
+        };
+        let throttle = Arc::new(Throttle::new(limits, &deps.redis));
+        let users = Arc::new(UserApi::new(pool.clone(), deps.identity.clone(), sign_out, throttle.clone()));
         let credentials = Arc::new(CredentialApi::new(pool.clone(), deps.identity.clone()));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
@@ -52,11 +59,6 @@ impl Application {
 
         let login = match hydra {
             Some(hydra) => {
-                let limits = ThrottleLimits {
-                    per_account: config.login.max_failures_per_account,
-                    per_ip: config.login.max_failures_per_ip,
-                    window: Duration::from_secs(config.login.lockout_minutes * 60),
-                };
                 let csrf_key = match deps.identity.derive_key(login::csrf::Key::PURPOSE) {
                     Some(derived) => login::csrf::Key::new(&derived),
                     None => {
@@ -69,7 +71,7 @@ impl Application {
                 let app = LoginApp {
                     pool,
                     hydra,
-                    throttle: Throttle::new(limits, &deps.redis),
+                    throttle,
                     remember_for: i64::from(config.login.remember_days) * 24 * 3600,
                     secure_cookies: config.login.secure_cookies,
                     csrf_key,

@@ -95,6 +95,24 @@ impl Throttle {
         }
     }
 
+    /// Counts an attempt at `email`'s password where the client's address is not known (an RPC such as
+    /// `ChangePassword`, which the BFF forwards), and says whether it may go ahead. It shares the account's
+    /// count with the sign-in page, so a password cannot be guessed faster by switching between them.
+    pub async fn begin_for_account(&self, email: &str) -> Verdict {
+        let (count, remaining) = self.count(&Self::account_key(email)).await;
+        if count > self.limits.per_account { Verdict::Locked { retry_after: remaining } } else { Verdict::Allowed }
+    }
+
+    /// After a successful check by [`begin_for_account`](Self::begin_for_account): clears the account's count.
+    pub async fn succeeded_for_account(&self, email: &str) {
+        let account = Self::account_key(email);
+        let shared_account = self.shared.key(&account);
+        self.shared
+            .run(|mut redis| async move { redis::cmd("DEL").arg(shared_account).query_async::<()>(&mut redis).await })
+            .await;
+        self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&account);
+    }
+
     /// After a successful sign-in: clears the account's count and gives the IP its attempt back.
     pub async fn succeeded(&self, email: &str, ip: IpAddr) {
         let account = Self::account_key(email);

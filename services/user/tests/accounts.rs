@@ -274,6 +274,35 @@ async fn change_password_needs_the_current_one_and_only_the_holder_may() {
 }
 
 #[tokio::test]
+async fn change_password_is_held_to_the_sign_in_throttle_so_a_stolen_token_cannot_guess_the_password() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    let change = |current: &str| ChangePasswordRequest {
+        id: alice.id.clone(),
+        current_password: current.into(),
+        new_password: "battery staple".into(),
+        ..Default::default()
+    };
+    // The default allowance is five wrong passwords per account in the window.
+    for guess in 0..5 {
+        let wrong = as_alice.change_password(change(&format!("guess number {guess}"))).await;
+        assert_eq!(code(wrong), ErrorCode::FailedPrecondition, "guess {guess}");
+    }
+    // Then even the right password waits: the answer must not tell a guesser when they hit it.
+    let error = as_alice.change_password(change("correct horse")).await.unwrap_err();
+    assert_eq!(error.code, ErrorCode::ResourceExhausted, "{error:?}");
+    let credentials = service.credentials(true);
+    let request = VerifyPasswordRequest {
+        email: "alice@example.com".into(),
+        password: "correct horse".into(),
+        ..Default::default()
+    };
+    assert!(credentials.verify_password(request).await.is_ok(), "the password did not change");
+    service.stop().await;
+}
+
+#[tokio::test]
 async fn of_concurrent_password_changes_with_the_same_current_password_exactly_one_lands() {
     let service = Service::start().await;
     let (alice, caller) = service.sign_up("alice@example.com").await;

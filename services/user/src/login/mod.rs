@@ -51,7 +51,8 @@ use pages::{ConsentPage, LoginPage, LogoutPage, message, render, see_other};
 pub struct LoginApp {
     pub pool: PgPool,
     pub hydra: HydraAdmin,
-    pub throttle: Throttle,
+    /// Shared with `ChangePassword`: one allowance of wrong passwords per account.
+    pub throttle: Arc<Throttle>,
     /// How long a "keep me signed in" login is remembered, in seconds.
     pub remember_for: i64,
     /// Mark cookies `Secure` (set when the pages are served over HTTPS, as in production).
