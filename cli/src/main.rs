@@ -77,6 +77,26 @@ struct DevArgs {
 }
 
 #[allow(clippy::large_enum_variant)]
+/// What every `ec serve` process takes besides its service's own settings.
+#[derive(clap::Args)]
+struct ProcessArgs {
+    #[command(flatten)]
+    redis: RedisArgs,
+    #[command(flatten)]
+    internal: InternalAuthArgs,
+    #[command(flatten)]
+    serving: ServingArgs,
+    #[command(flatten)]
+    shutdown: ShutdownArgs,
+}
+
+impl ProcessArgs {
+    /// Connects what the process's service shares (Redis, the internal secret, the serving settings).
+    async fn dependencies(&self) -> anyhow::Result<Dependencies> {
+        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving).await?)
+    }
+}
+
 #[derive(Subcommand)]
 enum Service {
     /// The user service (accounts and credentials), with the login pages when HYDRA_ADMIN_URL is set.
@@ -86,13 +106,7 @@ enum Service {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
-        redis: RedisArgs,
-        #[command(flatten)]
-        internal: InternalAuthArgs,
-        #[command(flatten)]
-        serving: ServingArgs,
-        #[command(flatten)]
-        shutdown: ShutdownArgs,
+        process: ProcessArgs,
     },
     /// The product service (catalog and inventory).
     Product {
@@ -101,13 +115,7 @@ enum Service {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
-        redis: RedisArgs,
-        #[command(flatten)]
-        internal: InternalAuthArgs,
-        #[command(flatten)]
-        serving: ServingArgs,
-        #[command(flatten)]
-        shutdown: ShutdownArgs,
+        process: ProcessArgs,
     },
     /// The order service (carts and orders).
     Order {
@@ -116,26 +124,14 @@ enum Service {
         #[command(flatten)]
         database: DatabaseArgs,
         #[command(flatten)]
-        redis: RedisArgs,
-        #[command(flatten)]
-        internal: InternalAuthArgs,
-        #[command(flatten)]
-        serving: ServingArgs,
-        #[command(flatten)]
-        shutdown: ShutdownArgs,
+        process: ProcessArgs,
     },
     /// The BFF, the public front door.
     Bff {
         #[command(flatten)]
         config: ec_bff::config::BffConfig,
         #[command(flatten)]
-        redis: RedisArgs,
-        #[command(flatten)]
-        internal: InternalAuthArgs,
-        #[command(flatten)]
-        serving: ServingArgs,
-        #[command(flatten)]
-        shutdown: ShutdownArgs,
+        process: ProcessArgs,
     },
     /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production).
     Oauth {
@@ -254,25 +250,23 @@ async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> 
 /// Runs one service as its own process, through the same `Application::build` as `ec dev` and the tests.
 async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> {
     match service {
-        Service::User { config, database, redis, internal, serving, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
-            let app = ec_user::startup::Application::build(&config, &database, &deps).await?;
-            Ok(app.serve(stop, shutdown.grace()).await?)
+        Service::User { config, database, process } => {
+            let app = ec_user::startup::Application::build(&config, &database, &process.dependencies().await?).await?;
+            Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
-        Service::Product { config, database, redis, internal, serving, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
+        Service::Product { config, database, process } => {
+            let deps = process.dependencies().await?;
             let app = ec_product::startup::Application::build(&config, &database, &deps).await?;
-            Ok(app.serve(stop, shutdown.grace()).await?)
+            Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
-        Service::Order { config, database, redis, internal, serving, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
+        Service::Order { config, database, process } => {
+            let deps = process.dependencies().await?;
             let app = ec_order::startup::Application::build(&config, &database, &deps).await?;
-            Ok(app.serve(stop, shutdown.grace()).await?)
+            Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
-        Service::Bff { config, redis, internal, serving, shutdown } => {
-            let deps = Dependencies::connect(&redis, &internal, &serving).await?;
-            let app = ec_bff::startup::Application::build(&config, &deps).await?;
-            Ok(app.serve(stop, shutdown.grace()).await?)
+        Service::Bff { config, process } => {
+            let app = ec_bff::startup::Application::build(&config, &process.dependencies().await?).await?;
+            Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
         Service::Oauth { config, shutdown } => {
             let server = ec_oauth_server::OAuthServer::bind(&config).await?;

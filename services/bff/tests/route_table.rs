@@ -8,7 +8,7 @@
 use std::{collections::BTreeMap, sync::Arc};
 
 use buffa::Message;
-use buffa_descriptor::generated::descriptor::FileDescriptorSet;
+use buffa_descriptor::generated::descriptor::{FileDescriptorProto, FileDescriptorSet};
 use ec_bff::{
     gate::Gate,
     proxy::Backend,
@@ -31,6 +31,16 @@ struct Contract {
     admin_only: bool,
 }
 
+/// A file's leading comments by their location path.
+fn comments(file: &FileDescriptorProto) -> BTreeMap<Vec<i32>, String> {
+    file.source_code_info
+        .as_option()
+        .map(|info| {
+            info.location.iter().map(|l| (l.path.clone(), l.leading_comments.clone().unwrap_or_default())).collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Every procedure of our packages, `/package.Service/Method`, with what its comments say.
 fn contract() -> BTreeMap<String, Contract> {
     let set = FileDescriptorSet::decode_from_slice(ec_proto::FILE_DESCRIPTOR_SET).expect("the descriptor set decodes");
@@ -40,13 +50,7 @@ fn contract() -> BTreeMap<String, Contract> {
         if !PACKAGES.contains(&package.as_str()) {
             continue;
         }
-        let comments: BTreeMap<Vec<i32>, String> = file
-            .source_code_info
-            .as_option()
-            .map(|info| {
-                info.location.iter().map(|l| (l.path.clone(), l.leading_comments.clone().unwrap_or_default())).collect()
-            })
-            .unwrap_or_default();
+        let comments = comments(file);
         for (s, service) in file.service.iter().enumerate() {
             // FileDescriptorProto.service is field 6, ServiceDescriptorProto.method field 2.
             let service_comment = comments.get(&vec![6, s as i32]).cloned().unwrap_or_default();
@@ -146,13 +150,7 @@ async fn the_bffs_reflection_describes_exactly_the_routed_methods_with_their_own
     let mut described = Vec::new();
     for file in set.file.iter().filter(|f| PACKAGES.contains(&f.package.as_deref().unwrap_or_default())) {
         let package = file.package.clone().unwrap_or_default();
-        let comments: BTreeMap<Vec<i32>, String> = file
-            .source_code_info
-            .as_option()
-            .map(|info| {
-                info.location.iter().map(|l| (l.path.clone(), l.leading_comments.clone().unwrap_or_default())).collect()
-            })
-            .unwrap_or_default();
+        let comments = comments(file);
         for (s, service) in file.service.iter().enumerate() {
             for (m, method) in service.method.iter().enumerate() {
                 let name = method.name.clone().unwrap_or_default();
