@@ -6,6 +6,7 @@
 //! `{"redirect_to"}` and logout reject 204. An unknown challenge is 404, a request already answered is 409 on
 //! accept/reject and 410 (with `redirect_to`) on read, as in Hydra. `DELETE /admin/oauth2/auth/sessions/login`
 //! and `.../sessions/consent?all=true` sign a subject out everywhere and revoke its refresh tokens.
+//! `POST /admin/clients` registers a client (Hydra's `createOAuth2Client`), as a deployment script does.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -21,6 +22,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     Shared,
+    clients::{Client, ClientsError},
     store::{ConsentAccepted, Decision, Flow, Handle, LoginAccepted, Rejection},
 };
 
@@ -37,6 +39,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/admin/oauth2/auth/requests/logout/reject", put(reject_logout))
         .route("/admin/oauth2/auth/sessions/login", axum::routing::delete(revoke_login_sessions))
         .route("/admin/oauth2/auth/sessions/consent", axum::routing::delete(revoke_consent_sessions))
+        .route("/admin/clients", axum::routing::post(create_client))
         .route("/health/ready", get(|| async { Json(json!({"status": "ok"})) }))
         .with_state(shared)
 }
@@ -59,6 +62,27 @@ fn already_used(what: &str) -> Response {
 
 fn bad_body(rejection: JsonRejection) -> Response {
     error(StatusCode::BAD_REQUEST, "invalid_request", &rejection.body_text())
+}
+
+/// Hydra's `createOAuth2Client`: 201 with the client, its secret shown this once; 400 `invalid_client_metadata`
+/// for a client that does not validate; 409 for an id already registered.
+async fn create_client(State(shared): State<Arc<Shared>>, body: Result<Json<Client>, JsonRejection>) -> Response {
+    let Json(client) = match body {
+        Ok(body) => body,
+        Err(rejection) => return error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &rejection.body_text()),
+    };
+    match shared.clients.register(client) {
+        Ok(created) => {
+            let mut body = serde_json::to_value(&created).expect("clients serialise");
+            body["client_secret"] = json!(created.client_secret);
+            tracing::info!(client_id = %created.client_id, "OAuth2 client created");
+            (StatusCode::CREATED, Json(body)).into_response()
+        }
+        Err(ClientsError::Exists(id)) => {
+            error(StatusCode::CONFLICT, "Conflict", &format!("A client with the id {id} already exists."))
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e.to_string()),
+    }
 }
 
 fn redirect_to(url: String) -> Response {

@@ -1,7 +1,11 @@
-//! The OAuth2 client registry: fixed at start-up, from the built-in single-page app and an optional JSON file
-//! in Hydra's client format.
+//! The OAuth2 client registry: the built-in single-page app and an optional JSON file in Hydra's client
+//! format at start-up, and clients created later through Hydra's admin API (`POST /admin/clients`), as a
+//! deployment script does to register its clients. Every client is validated the same way either way.
 
-use std::collections::HashMap;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+};
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
@@ -23,6 +27,8 @@ pub enum AuthMethod {
 /// A registered client, as Hydra describes one (the subset the platform uses).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Client {
+    /// Made by [`Clients::register`] when a created client names none; required in the clients file.
+    #[serde(default)]
     pub client_id: String,
     #[serde(default, skip_serializing)]
     pub client_secret: Option<String>,
@@ -99,11 +105,13 @@ pub enum ClientsError {
     },
     #[error("client {0} is invalid: {1}")]
     Invalid(String, &'static str),
+    #[error("a client with the id {0} already exists")]
+    Exists(String),
 }
 
 /// Every registered client by id.
-#[derive(Clone, Debug, Default)]
-pub struct Clients(HashMap<String, Client>);
+#[derive(Debug, Default)]
+pub struct Clients(RwLock<HashMap<String, Arc<Client>>>);
 
 impl Clients {
     /// The built-in single-page app plus the clients of the configured file.
@@ -136,32 +144,60 @@ impl Clients {
     pub fn new(clients: Vec<Client>) -> Result<Self, ClientsError> {
         let mut by_id = HashMap::new();
         for client in clients {
+            validate(&client)?;
             let id = client.client_id.clone();
-            let invalid = |why| Err(ClientsError::Invalid(id.clone(), why));
-            if id.is_empty() {
-                return invalid("client_id is empty");
-            }
-            if client.is_public() && client.client_secret.is_some() {
-                return invalid("a public client (token_endpoint_auth_method none) has no secret");
-            }
-            if !client.is_public() && client.client_secret.as_deref().is_none_or(|s| s.len() < 16) {
-                return invalid("a confidential client needs a client_secret of 16 characters or more");
-            }
-            let uris = client.redirect_uris.iter().chain(&client.post_logout_redirect_uris);
-            if uris.clone().any(|uri| url::Url::parse(uri).is_err()) {
-                return invalid("every redirect URI must be an absolute URL");
-            }
-            if by_id.insert(id.clone(), client).is_some() {
-                return invalid("registered twice");
+            if by_id.insert(id.clone(), Arc::new(client)).is_some() {
+                return Err(ClientsError::Invalid(id, "registered twice"));
             }
         }
-        Ok(Self(by_id))
+        Ok(Self(RwLock::new(by_id)))
     }
 
     /// The client with this id.
-    pub fn get(&self, id: &str) -> Option<&Client> {
-        self.0.get(id)
+    pub fn get(&self, id: &str) -> Option<Arc<Client>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
     }
+
+    /// Registers `client`, as Hydra's `createOAuth2Client` does: an id is made if it has none, and a secret
+    /// if it is a confidential client without one. Answers the client as registered, secret included (the
+    /// only time the secret is shown).
+    pub fn register(&self, mut client: Client) -> Result<Client, ClientsError> {
+        if client.client_id.is_empty() {
+            client.client_id = uuid::Uuid::new_v4().to_string();
+        }
+        if !client.is_public() && client.client_secret.is_none() {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret).expect("the operating system provides randomness");
+            client.client_secret =
+                Some(base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, secret));
+        }
+        validate(&client)?;
+        let mut clients = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if clients.contains_key(&client.client_id) {
+            return Err(ClientsError::Exists(client.client_id));
+        }
+        clients.insert(client.client_id.clone(), Arc::new(client.clone()));
+        Ok(client)
+    }
+}
+
+/// What every client must be, however it is registered.
+fn validate(client: &Client) -> Result<(), ClientsError> {
+    let invalid = |why| Err(ClientsError::Invalid(client.client_id.clone(), why));
+    if client.client_id.is_empty() {
+        return invalid("client_id is empty");
+    }
+    if client.is_public() && client.client_secret.is_some() {
+        return invalid("a public client (token_endpoint_auth_method none) has no secret");
+    }
+    if !client.is_public() && client.client_secret.as_deref().is_none_or(|s| s.len() < 16) {
+        return invalid("a confidential client needs a client_secret of 16 characters or more");
+    }
+    let uris = client.redirect_uris.iter().chain(&client.post_logout_redirect_uris);
+    if uris.clone().any(|uri| url::Url::parse(uri).is_err()) {
+        return invalid("every redirect URI must be an absolute URL");
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -185,5 +221,19 @@ mod tests {
         }))
         .unwrap();
         assert!(Clients::new(vec![confidential]).is_err(), "a short secret");
+    }
+
+    #[test]
+    fn a_created_client_gets_an_id_and_a_secret_and_the_same_checks() {
+        let clients = Clients::new(Vec::new()).unwrap();
+        let confidential: Client =
+            serde_json::from_value(serde_json::json!({"grant_types": ["client_credentials"]})).unwrap();
+        let created = clients.register(confidential).unwrap();
+        assert!(!created.client_id.is_empty());
+        let secret = created.client_secret.clone().expect("a secret was made");
+        assert!(clients.get(&created.client_id).unwrap().secret_matches(&secret));
+        assert!(matches!(clients.register(created), Err(ClientsError::Exists(_))), "an id is taken once");
+        assert!(clients.register(client("web", "not a url")).is_err(), "validated like the file's clients");
+        assert!(clients.get("web").is_none());
     }
 }

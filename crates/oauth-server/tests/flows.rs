@@ -594,6 +594,50 @@ async fn rp_initiated_logout_ends_the_session_and_its_refresh_tokens() {
 }
 
 #[tokio::test]
+async fn clients_created_through_the_admin_api_work_at_once_and_bad_ones_are_refused() {
+    let server = Server::start().await;
+    let create = |body: Value| {
+        let request = reqwest::Client::new().post(format!("{}/admin/clients", server.admin)).json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (response.status(), response.json::<Value>().await.unwrap())
+        }
+    };
+    // As a deployment script registers a back-office client: no id, no secret; both are made.
+    let (status, created) = create(json!({
+        "client_name": "Back office",
+        "grant_types": ["client_credentials"],
+        "scope": "orders.read",
+        "audience": ["ec-api"],
+        "token_endpoint_auth_method": "client_secret_post"
+    }))
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (id, secret) = (created["client_id"].as_str().unwrap(), created["client_secret"].as_str().unwrap());
+    assert!(secret.len() >= 32, "a strong secret is made and shown once");
+    let (status, body) = server
+        .token(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", "orders.read"),
+            ("audience", "ec-api"),
+        ])
+        .await;
+    assert_eq!(status, StatusCode::OK, "the new client gets tokens at once: {body}");
+
+    let (status, error) = create(json!({"client_id": id, "grant_types": ["client_credentials"]})).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("Conflict")), "{error}");
+    let (status, error) = create(json!({"redirect_uris": ["not a url"], "token_endpoint_auth_method": "none"})).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")));
+    let (status, error) = create(json!({"client_id": "x", "client_secret": "short"})).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")));
+    let (status, error) = create(json!({"grant_types": "not a list"})).await;
+    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")));
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn confidential_clients_get_client_credentials_tokens_only_with_their_secret() {
     let clients = std::env::temp_dir().join(format!("ec-clients-{}.json", uuid::Uuid::now_v7()));
     std::fs::write(

@@ -47,11 +47,11 @@ fn invalid_client(description: &str) -> TokenError {
 }
 
 /// Authenticates the client by the method it registered.
-fn authenticate<'a>(
-    shared: &'a Shared,
+fn authenticate(
+    shared: &Shared,
     headers: &HeaderMap,
     form: &HashMap<String, String>,
-) -> Result<&'a Client, TokenError> {
+) -> Result<Arc<Client>, TokenError> {
     let basic = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -160,7 +160,7 @@ fn authorization_code(
     }
     code.used = true;
     let grant = code.grant.clone();
-    Ok(issue(shared, &mut state, client, grant, true))
+    Ok(issue(shared, &mut state, &client, grant, true))
 }
 
 fn refresh(shared: &Shared, headers: &HeaderMap, form: &HashMap<String, String>) -> Result<Value, TokenError> {
@@ -189,7 +189,7 @@ fn refresh(shared: &Shared, headers: &HeaderMap, form: &HashMap<String, String>)
     }
     token.used = true;
     let grant = token.grant.clone();
-    Ok(issue(shared, &mut state, client, grant, true))
+    Ok(issue(shared, &mut state, &client, grant, true))
 }
 
 fn client_credentials(
@@ -235,7 +235,7 @@ fn client_credentials(
         family: random_token(),
     };
     let mut state = shared.store.lock();
-    Ok(issue(shared, &mut state, client, grant, false))
+    Ok(issue(shared, &mut state, &client, grant, false))
 }
 
 /// The token response for `grant`: an access token; an ID token if `openid` was granted; a fresh refresh
