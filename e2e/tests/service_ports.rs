@@ -29,20 +29,18 @@ async fn health(url: &str, service: &str) -> Result<ServingStatus, connectrpc::C
     Ok(response.status.as_known().expect("a known status"))
 }
 
-async fn listed_services(url: &str) -> Vec<String> {
+/// One reflection request to `url`, and its answer.
+async fn reflect(url: &str, request: MessageRequest) -> Option<MessageResponse> {
     let (connection, config) = grpc_config(url);
     let client = ServerReflectionClient::new(connection, config);
     let mut stream = client.server_reflection_info().await.unwrap();
-    stream
-        .send(ServerReflectionRequest {
-            message_request: Some(MessageRequest::ListServices(String::new())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    stream.send(ServerReflectionRequest { message_request: Some(request), ..Default::default() }).await.unwrap();
     stream.close_send();
-    let response = stream.message().await.unwrap().expect("one response").to_owned_message();
-    match response.message_response {
+    stream.message().await.unwrap().expect("one response").to_owned_message().message_response
+}
+
+async fn listed_services(url: &str) -> Vec<String> {
+    match reflect(url, MessageRequest::ListServices(String::new())).await {
         Some(MessageResponse::ListServicesResponse(list)) => list.service.iter().map(|s| s.name.clone()).collect(),
         other => panic!("expected a service list, got {other:?}"),
     }
@@ -50,19 +48,7 @@ async fn listed_services(url: &str) -> Vec<String> {
 
 /// The files reflection at `url` returns for `symbol`, or the gRPC code of its error answer.
 async fn file_containing(url: &str, symbol: &str) -> Result<Vec<FileDescriptorProto>, i32> {
-    let (connection, config) = grpc_config(url);
-    let client = ServerReflectionClient::new(connection, config);
-    let mut stream = client.server_reflection_info().await.unwrap();
-    stream
-        .send(ServerReflectionRequest {
-            message_request: Some(MessageRequest::FileContainingSymbol(symbol.into())),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    stream.close_send();
-    let response = stream.message().await.unwrap().expect("one response").to_owned_message();
-    match response.message_response {
+    match reflect(url, MessageRequest::FileContainingSymbol(symbol.into())).await {
         Some(MessageResponse::FileDescriptorResponse(files)) => Ok(files
             .file_descriptor_proto
             .iter()

@@ -5,10 +5,10 @@
 //! Source: Ory Hydra's OpenAPI 3.0.3 document, repository ory/hydra, file `spec/api.json`, at commit
 //! 83127c5752d907f52dd5f048a734c596c4316477 (committed 2026-07-24): `components.schemas` and the
 //! `responses` of the operations below. Stated here in this module's own terms (names, types, required
-//! properties; descriptions and examples left out) rather than kept as a copy of the file. The ignored
-//! test `the_contract_matches_hydras_published_openapi_document` compares every entry with that file
-//! (`HYDRA_OPENAPI_SPEC=/path/to/spec/api.json cargo nextest run ... --run-ignored all`); run it when moving
-//! to a newer Hydra, and update the commit above.
+//! properties; descriptions and examples left out) rather than kept as a copy of the file. The example
+//! `hydra_contract` compares every entry with that file (`cargo run -p ec-oauth-server --example
+//! hydra_contract -- path/to/spec/api.json`); run it when moving to a newer Hydra, and update the commit
+//! above.
 
 use super::Type::{self, Any, Array, Boolean, DateTime, Duration, Integer, Map, Object, Ref};
 

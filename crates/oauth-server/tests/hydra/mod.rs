@@ -9,7 +9,7 @@
 //! properties, and a stand-in that does would let our code come to depend on something Hydra never sends.
 
 mod contract;
-mod spec;
+pub mod spec;
 
 use std::fmt;
 
