@@ -29,6 +29,15 @@ impl Browser {
     }
 
     /// Follows redirects from `response` until a page is shown or the client is reached.
+    /// A browser whose requests reach the login pages through a proxy they trust (set `LOGIN_TRUSTED_PROXIES`
+    /// to the loopback addresses), which forwards for `address`: so one test can be many clients.
+    pub fn at(address: &str) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", address.parse().unwrap());
+        let client = reqwest::Client::builder().cookie_store(true).redirect(Policy::none()).default_headers(headers);
+        Self(client.build().unwrap())
+    }
+
     pub async fn follow(&self, mut response: reqwest::Response, client_redirect: &str) -> Stop {
         for _ in 0..10 {
             let Some(location) = response.headers().get(LOCATION).map(|l| l.to_str().unwrap().to_owned()) else {

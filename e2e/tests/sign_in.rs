@@ -4,6 +4,7 @@
 
 use aws_lc_rs::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use ec_cli::platform::PlatformConfig;
 use ec_e2e::{
     TestPlatform,
     browser::{Browser, Stop, callback, hidden, page},
@@ -26,6 +27,10 @@ struct Env {
 
 impl Env {
     async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    async fn start_with(adjust: impl FnOnce(&mut PlatformConfig)) -> Self {
         let clients = std::env::temp_dir().join(format!("ec-e2e-clients-{}.json", uuid::Uuid::now_v7()));
         std::fs::write(
             &clients,
@@ -40,7 +45,11 @@ impl Env {
             .to_string(),
         )
         .unwrap();
-        let platform = TestPlatform::start_with(|config| config.oauth.clients_file = Some(clients)).await;
+        let platform = TestPlatform::start_with(|config| {
+            config.oauth.clients_file = Some(clients);
+            adjust(config);
+        })
+        .await;
         let issuer = platform.addresses.oauth.as_ref().expect("the embedded OAuth2 server runs").issuer.clone();
         let login = format!("http://{}", platform.addresses.login.expect("the login pages run"));
         let env = Self { platform, issuer, login };
@@ -88,6 +97,12 @@ impl Env {
         ];
         let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
         browser.submit(&format!("{}/oauth2/login", self.login), &form, redirect).await
+    }
+
+    /// One sign-in by `browser` from the start: the login page, then the form.
+    async fn attempt(&self, browser: &Browser, email: &str, password: &str) -> Stop {
+        let html = self.login_page(browser).await;
+        self.sign_in(browser, &html, email, password, SPA_REDIRECT).await
     }
 
     async fn token(&self, form: &[(&str, &str)]) -> (StatusCode, Value) {
@@ -308,35 +323,64 @@ async fn a_wrong_password_shows_the_form_again_with_one_message_for_every_failur
     env.platform.stop().await;
 }
 
+/// The sign-in throttle's waits, small enough to read in a test but far longer than the test takes between
+/// two attempts: three free failures per client, five per account from unknown clients, then 10 s and up.
+fn throttled(config: &mut PlatformConfig) {
+    let login = &mut config.user.login;
+    login.trusted_proxies = ["127.0.0.1", "::1"].map(|ip| ec_platform::net::parse_network(ip).unwrap()).into();
+    login.free_failures_per_client = 3;
+    login.free_failures_per_account = 5;
+    login.first_delay_ms = 10_000;
+    login.max_delay_secs = 60;
+}
+
 #[tokio::test]
-async fn repeated_failures_lock_the_account_and_a_success_resets_the_count() {
-    let env = Env::start().await;
-    let browser = Browser::new();
-    let html = env.login_page(&browser).await;
-    let attempt = |password: &'static str| {
-        let (browser, env, html) = (&browser, &env, &html);
-        async move { env.sign_in(browser, html, "ada@example.com", password, SPA_REDIRECT).await }
-    };
+async fn a_guesser_is_slowed_down_and_cannot_lock_the_owner_out() {
+    let env = Env::start_with(throttled).await;
 
-    // Four failures, then the right password: signed in, and the count starts again.
-    for _ in 0..4 {
-        assert_eq!(page(attempt("wrong horse").await).0, StatusCode::UNAUTHORIZED);
-    }
-    callback(attempt("correct horse").await);
+    // The owner signs in on their laptop, which keeps a device cookie from now on.
+    let laptop = Browser::at("198.51.100.1");
+    callback(env.attempt(&laptop, "ada@example.com", "correct horse").await);
 
-    let html = env.login_page(&browser).await;
-    for _ in 0..5 {
-        assert_eq!(
-            page(env.sign_in(&browser, &html, "ada@example.com", "wrong horse", SPA_REDIRECT).await).0,
-            StatusCode::UNAUTHORIZED
-        );
+    // A guesser, signed in to an account of their own (so their browser has a device cookie, for another
+    // account), gets three tries at Ada's; then each try waits, and the wait does not tell whether the password
+    // was right.
+    env.platform.sign_up("mallory@example.com", "mallory's password").await;
+    let guesser = Browser::at("203.0.113.66");
+    callback(env.attempt(&guesser, "mallory@example.com", "mallory's password").await);
+    for _ in 0..3 {
+        assert_eq!(page(env.attempt(&guesser, "ada@example.com", "wrong horse").await).0, StatusCode::UNAUTHORIZED);
     }
-    // Now locked: even the right password is refused, with a clear message, in any spelling of the address.
-    let (status, locked) = page(env.sign_in(&browser, &html, " ADA@EXAMPLE.COM", "correct horse", SPA_REDIRECT).await);
+    let html = env.login_page(&guesser).await;
+    let form = [
+        ("challenge", hidden(&html, "challenge")),
+        ("csrf_token", hidden(&html, "csrf_token")),
+        ("email", " ADA@EXAMPLE.COM".to_owned()),
+        ("password", "correct horse".to_owned()),
+        ("action", "login".to_owned()),
+    ];
+    let response = guesser.0.post(format!("{}/oauth2/login", env.login)).form(&form).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS, "in any spelling of the address");
+    assert_eq!(response.headers()["retry-after"], "10");
+    let waiting = response.text().await.unwrap();
+    assert!(waiting.contains("Too many failed sign-in attempts. Try again in 10 second(s)."), "{waiting}");
+
+    // Nobody else is held up by one guesser: Ada from a new browser elsewhere signs in.
+    callback(env.attempt(&Browser::at("198.51.100.2"), "ada@example.com", "correct horse").await);
+
+    // Guessers spread over many addresses: at five failures from unknown clients, every unknown client of
+    // the account waits, the owner's new browsers included...
+    for n in 100..102 {
+        let guess = env.attempt(&Browser::at(&format!("203.0.113.{n}")), "ada@example.com", "wrong horse").await;
+        assert_eq!(page(guess).0, StatusCode::UNAUTHORIZED, "guesser {n}");
+    }
+    let (status, _) = page(env.attempt(&Browser::at("198.51.100.3"), "ada@example.com", "correct horse").await);
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(locked.contains("Too many failed sign-in attempts. Try again in 15 minute(s)."), "{locked}");
-    // Another account from the same address is not locked.
-    callback(env.sign_in(&browser, &html, "bob@example.com", "battery staple", SPA_REDIRECT).await);
+    // ...but the laptop Ada signed in on before is a known device, counted on its own: she is never locked out.
+    callback(env.attempt(&laptop, "ada@example.com", "correct horse").await);
+    callback(env.attempt(&laptop, "ada@example.com", "correct horse").await);
+    // Other accounts are not slowed down, from the guesser's address either.
+    callback(env.attempt(&guesser, "bob@example.com", "battery staple").await);
 
     env.platform.stop().await;
 }

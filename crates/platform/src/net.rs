@@ -27,6 +27,15 @@ pub fn forwarded_for(headers: &http::HeaderMap) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join(","))
 }
 
+/// The part of a client's address that names the client for limits and throttles: an IPv4 address whole, an
+/// IPv6 address by its /64 (one host is given a /64 to rotate through, so a finer key is no limit at all).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc().to_string(),
+    }
+}
+
 /// Parses an IP range (`10.0.0.0/8`) or a single address (`10.0.0.7`), for trusted-proxy settings.
 pub fn parse_network(value: &str) -> Result<IpNet, String> {
     value
@@ -78,5 +87,14 @@ mod tests {
         assert!(parse_network("10.0.0.7").unwrap().contains(&"10.0.0.7".parse::<IpAddr>().unwrap()));
         assert!(parse_network("::1").is_ok());
         assert!(parse_network("not-an-ip").is_err());
+    }
+
+    #[test]
+    fn an_ipv6_client_is_keyed_by_its_64_and_an_ipv4_client_by_its_address() {
+        let key = |ip: &str| client_key(ip.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), key("2001:db8:1:2:bbbb::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(key("198.51.100.7"), "198.51.100.7");
     }
 }

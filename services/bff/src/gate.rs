@@ -105,12 +105,7 @@ impl Gate {
         let Some(ip) = self.client(ctx) else {
             return Ok(());
         };
-        let key = match ip {
-            IpAddr::V4(v4) => format!("{prefix}:{v4}"),
-            IpAddr::V6(v6) => {
-                format!("{prefix}6:{}", ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").trunc())
-            }
-        };
+        let key = format!("{prefix}:{}", ec_platform::net::client_key(ip));
         self.limiter.admit(&key, limit).await.map_err(|retry_after| rate_limited(class, retry_after))
     }
 

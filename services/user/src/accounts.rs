@@ -13,7 +13,7 @@ use crate::{
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
     password,
-    throttle::{Throttle, Verdict},
+    throttle::{Client, Throttle, Verdict},
 };
 
 /// Largest page ListUsers returns.
@@ -95,14 +95,14 @@ pub async fn change_password(
     let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
     // Keyed as the sign-in page keys it, so both count against one allowance.
     let throttle_key = account.email.trim().to_lowercase();
-    if let Verdict::Locked { retry_after } = throttle.begin_for_account(&throttle_key).await {
+    if let Verdict::Wait { retry_after } = throttle.begin(&throttle_key, Client::Api).await {
         return Err(Error::TooManyAttempts { retry_after });
     }
     let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
     if !password::verify(current, Some(stored.clone())).await? {
         return Err(Error::FailedPrecondition("the current password is wrong"));
     }
-    throttle.succeeded_for_account(&throttle_key).await;
+    throttle.succeeded(&throttle_key, Client::Api).await;
     let hash = password::hash(new).await?;
     // Conditional on the hash just checked: a concurrent change that checked the same password and landed
     // first makes this one's "current password" wrong.

@@ -1,6 +1,8 @@
 //! User service settings.
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
+
+use crate::throttle::{Backoff, ThrottleLimits};
 
 /// Settings of the user service. Flags with environment fallbacks; see `ec serve user --help`.
 #[derive(Clone, Debug, clap::Args)]
@@ -54,40 +56,91 @@ pub struct LoginConfig {
     #[arg(id = "login_secure_cookies", long = "login-secure-cookies", env = "LOGIN_SECURE_COOKIES")]
     pub secure_cookies: bool,
 
-    /// Failed sign-ins allowed per account in a lockout window.
+    /// Failed password attempts one unknown client (IP, or IPv6 /64) may make at one account before each
+    /// further attempt waits; also what a known device (a browser with a device cookie) and the API get.
     #[arg(
-        id = "login_max_failures_per_account",
-        long = "login-max-failures-per-account",
-        env = "LOGIN_MAX_FAILURES_PER_ACCOUNT",
-        default_value_t = 5
+        id = "login_free_failures_per_client",
+        long = "login-free-failures-per-client",
+        env = "LOGIN_FREE_FAILURES_PER_CLIENT",
+        default_value_t = 3
     )]
-    pub max_failures_per_account: u32,
+    pub free_failures_per_client: u32,
 
-    /// Failed sign-ins allowed per client IP in a lockout window.
+    /// Failed password attempts all unknown clients together may make at one account before each further
+    /// attempt by an unknown client waits (known devices are not slowed).
     #[arg(
-        id = "login_max_failures_per_ip",
-        long = "login-max-failures-per-ip",
-        env = "LOGIN_MAX_FAILURES_PER_IP",
-        default_value_t = 50
+        id = "login_free_failures_per_account",
+        long = "login-free-failures-per-account",
+        env = "LOGIN_FREE_FAILURES_PER_ACCOUNT",
+        default_value_t = 10
     )]
-    pub max_failures_per_ip: u32,
+    pub free_failures_per_account: u32,
+
+    /// Failed password attempts one client address may make across all accounts before each further attempt
+    /// from it waits.
+    #[arg(
+        id = "login_free_failures_per_address",
+        long = "login-free-failures-per-address",
+        env = "LOGIN_FREE_FAILURES_PER_ADDRESS",
+        default_value_t = 30
+    )]
+    pub free_failures_per_address: u32,
+
+    /// The first wait after the free failures, in milliseconds; each further failure doubles it.
+    #[arg(
+        id = "login_first_delay_ms",
+        long = "login-first-delay-ms",
+        env = "LOGIN_FIRST_DELAY_MS",
+        default_value_t = 1000
+    )]
+    pub first_delay_ms: u64,
+
+    /// The longest wait, in seconds.
+    #[arg(
+        id = "login_max_delay_secs",
+        long = "login-max-delay-secs",
+        env = "LOGIN_MAX_DELAY_SECS",
+        default_value_t = 900
+    )]
+    pub max_delay_secs: u64,
+
+    /// Failed attempts from a known device after which its device cookie no longer exempts it from the
+    /// account's count of unknown clients.
+    #[arg(
+        id = "login_distrust_device_after",
+        long = "login-distrust-device-after",
+        env = "LOGIN_DISTRUST_DEVICE_AFTER",
+        default_value_t = 20
+    )]
+    pub distrust_device_after: u32,
+
+    /// Days a browser's device cookie is kept after its last sign-in.
+    #[arg(id = "login_device_days", long = "login-device-days", env = "LOGIN_DEVICE_DAYS", default_value_t = 180)]
+    pub device_days: u32,
 
     /// Proxies (IPs or CIDR ranges, comma-separated) in front of the login pages whose X-Forwarded-For is
     /// believed, so the per-IP throttle sees clients, not the load balancer.
     #[arg(id = "login_trusted_proxies", long = "login-trusted-proxies", env = "LOGIN_TRUSTED_PROXIES", value_delimiter = ',', value_parser = ec_platform::net::parse_network)]
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
-
-    /// Length of the lockout window, in minutes.
-    #[arg(
-        id = "login_lockout_minutes",
-        long = "login-lockout-minutes",
-        env = "LOGIN_LOCKOUT_MINUTES",
-        default_value_t = 15
-    )]
-    pub lockout_minutes: u64,
 }
 
 impl LoginConfig {
+    /// The password throttle's settings. Counts are forgotten a day after their last attempt.
+    pub fn throttle_limits(&self) -> ThrottleLimits {
+        let backoff = |free| Backoff {
+            free,
+            first_delay: Duration::from_millis(self.first_delay_ms),
+            max_delay: Duration::from_secs(self.max_delay_secs),
+        };
+        ThrottleLimits {
+            per_client: backoff(self.free_failures_per_client),
+            per_account: backoff(self.free_failures_per_account),
+            per_address: backoff(self.free_failures_per_address),
+            distrust_device_after: self.distrust_device_after,
+            forget_after: Duration::from_secs(24 * 3600),
+        }
+    }
+
     /// The defaults, on `addr`, talking to the Hydra admin API at `hydra` (tests).
     pub fn local(addr: SocketAddr, hydra: Option<url::Url>) -> Self {
         let mut config: Self = ec_platform::config::defaults();

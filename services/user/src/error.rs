@@ -53,7 +53,7 @@ impl From<Error> for ConnectError {
             Error::FailedPrecondition(message) => ConnectError::failed_precondition(message),
             Error::TooManyAttempts { retry_after } => {
                 let mut headers = http::HeaderMap::new();
-                headers.insert(http::header::RETRY_AFTER, retry_after.as_secs().max(1).into());
+                headers.insert(http::header::RETRY_AFTER, crate::throttle::whole_seconds(retry_after).into());
                 ConnectError::resource_exhausted(err.to_string()).with_headers(headers)
             }
             Error::Identity(e) => {

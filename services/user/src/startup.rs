@@ -17,8 +17,8 @@ use crate::{
     api::{CredentialApi, SignOut, UserApi},
     config::UserConfig,
     hydra::HydraAdmin,
-    login::{self, LoginApp},
-    throttle::{Throttle, ThrottleLimits},
+    login::{self, LoginApp, signing},
+    throttle::Throttle,
 };
 
 /// The user service, connected, migrated and bound, ready to serve.
@@ -43,12 +43,7 @@ impl Application {
             token_lifetime: Duration::from_secs(config.access_token_max_ttl_secs),
         };
         // One throttle for every check of a password: the sign-in page and ChangePassword.
-        let limits = ThrottleLimits {
-            per_account: config.login.max_failures_per_account,
-            per_ip: config.login.max_failures_per_ip,
-            window: Duration::from_secs(config.login.lockout_minutes * 60),
-        };
-        let throttle = Arc::new(Throttle::new(limits, &deps.redis));
+        let throttle = Arc::new(Throttle::new(config.login.throttle_limits(), &deps.redis));
         let users = Arc::new(UserApi::new(pool.clone(), deps.identity.clone(), sign_out, throttle.clone()));
         let credentials = Arc::new(CredentialApi::new(pool.clone(), deps.identity.clone()));
         let router = credentials.register(users.register(connectrpc::Router::new()));
@@ -59,22 +54,15 @@ impl Application {
 
         let login = match hydra {
             Some(hydra) => {
-                let csrf_key = match deps.identity.derive_key(login::csrf::Key::PURPOSE) {
-                    Some(derived) => login::csrf::Key::new(&derived),
-                    None => {
-                        tracing::warn!(
-                            "no INTERNAL_AUTH_TOKEN: login forms are signed with a key of this process only"
-                        );
-                        login::csrf::Key::random()
-                    }
-                };
                 let app = LoginApp {
                     pool,
                     hydra,
                     throttle,
                     remember_for: i64::from(config.login.remember_days) * 24 * 3600,
                     secure_cookies: config.login.secure_cookies,
-                    csrf_key,
+                    csrf_key: signing::Key::derive(&deps.identity, login::csrf::PURPOSE),
+                    device_key: signing::Key::derive(&deps.identity, login::device::PURPOSE),
+                    device_lifetime: Duration::from_secs(u64::from(config.login.device_days) * 24 * 3600),
                     trusted_proxies: config.login.trusted_proxies.clone(),
                 };
                 // Browsers reach the login pages (through a proxy in production): capped per client like the BFF.

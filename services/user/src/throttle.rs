@@ -1,13 +1,33 @@
-//! Brute-force protection for the login page: sign-in attempts are counted per account (normalised email)
-//! and per client IP in fixed windows; past the limit, that account or IP is locked out until the window ends.
+//! Brute-force protection for every check of a password (the sign-in page and `ChangePassword`), after
+//! OWASP's device-cookie scheme: it slows guessing down without letting anyone lock an owner out.
 //!
-//! An attempt is counted *before* the password is checked ([`Throttle::begin`]), and a successful one is
-//! given back afterwards ([`Throttle::succeeded`]: the account's count is cleared, the IP's decremented). So
-//! a burst of parallel guesses cannot all slip past the check while none has been counted yet.
+//! Attempts are counted on keys, and each key earns a delay ([`Backoff`]): a few failures are free, then each
+//! counted attempt makes the next one wait, twice as long each time up to a cap. An attempt made before its
+//! wait is over is refused without being counted, so hammering does not lengthen the wait, and no key is ever
+//! held for longer than the cap.
 //!
-//! With Redis the counters are shared by every replica: one Lua script increments, sets the expiry and reads
-//! it atomically. Without Redis, or while Redis is failing or slow ([`ec_platform::shared`]: logged once per
-//! outage, and a gauge), they are kept in process. Emails are stored only as SHA-256 digests.
+//! Which keys an attempt counts on depends on who makes it ([`Client`]):
+//! - a **known device**, a browser holding a device cookie from an earlier sign-in to this account
+//!   ([`crate::login::device`]): on that device only. Guessing from anywhere else never slows the owner down
+//!   on their own browser. A device with too many failures ([`ThrottleLimits::distrust_device_after`]) is no
+//!   longer trusted and counts as an unknown client.
+//! - an **unknown client**: on (account, client address), where a guesser meets delays after a few failures
+//!   without touching anyone else; on the account across all unknown clients, with a larger allowance, which
+//!   slows a guesser spread over many addresses (and only them and the owner's new browsers); and on the
+//!   address across accounts, which slows credential stuffing. IPv6 addresses count by their /64.
+//! - the **API** (`ChangePassword`, whose caller holds an access token): on the account's API key and on the
+//!   account, so switching between the API and the sign-in page buys nothing.
+//!
+//! A success clears the count of its device, (account, client) or API key and gives its attempt back to the
+//! shared counts. Counts are forgotten `forget_after` after their last attempt.
+//!
+//! Every attempt is counted *before* the password is checked, on all its keys in one atomic step, so a burst
+//! of parallel guesses cannot all slip past the check while none has been counted.
+//!
+//! With Redis the counts are shared by every replica: one Lua script checks the waits and, when none is
+//! pending, counts on every key and sets the next waits, by Redis's clock. Without Redis, or while Redis is
+//! failing or slow, they are kept in process ([`ec_platform::shared`]: logged once per outage, and a gauge).
+//! Emails are stored only as SHA-256 digests.
 
 use std::{
     collections::HashMap,
@@ -18,139 +38,231 @@ use std::{
 
 use ec_platform::shared::{Redis, Shared};
 
-/// Limits of the login throttle.
-#[derive(Clone, Debug)]
-pub struct ThrottleLimits {
-    /// Attempts per account per window (successful ones are given back).
-    pub per_account: u32,
-    /// Attempts per client IP per window (successful ones are given back).
-    pub per_ip: u32,
-    /// Window length, which is also the lockout length.
-    pub window: Duration,
+/// How one kind of key slows down: `free` attempts without a wait, then a wait after each counted attempt,
+/// starting at `first_delay` and doubling up to `max_delay`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Backoff {
+    pub free: u32,
+    pub first_delay: Duration,
+    pub max_delay: Duration,
 }
 
-/// Whether a sign-in attempt may go ahead.
+impl Backoff {
+    /// The wait after the `n`th counted attempt.
+    pub fn delay(&self, n: u32) -> Duration {
+        if n < self.free {
+            return Duration::ZERO;
+        }
+        let doublings = (n - self.free).min(31);
+        self.first_delay.saturating_mul(1 << doublings).min(self.max_delay)
+    }
+}
+
+/// The throttle's settings.
+#[derive(Clone, Debug)]
+pub struct ThrottleLimits {
+    /// One unknown client at one account, a known device, and the API of one account.
+    pub per_client: Backoff,
+    /// Every unknown client of one account together.
+    pub per_account: Backoff,
+    /// One client address across all accounts.
+    pub per_address: Backoff,
+    /// Failures after which a device cookie no longer makes its browser a known device.
+    pub distrust_device_after: u32,
+    /// How long a count is kept after its last attempt.
+    pub forget_after: Duration,
+}
+
+/// Who is attempting a password.
+#[derive(Clone, Copy, Debug)]
+pub enum Client<'a> {
+    /// A browser with a device cookie for the account (its device id), which [`Throttle::trusts_device`].
+    Device(&'a str),
+    /// A client known only by its address.
+    Address(IpAddr),
+    /// A caller of the API holding the account's access token.
+    Api,
+}
+
+/// Whether an attempt may go ahead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     Allowed,
-    Locked { retry_after: Duration },
+    /// Not yet: the earliest next attempt is `retry_after` from now.
+    Wait {
+        retry_after: Duration,
+    },
 }
 
-/// The login throttle.
+/// Whole seconds to wait, rounded up (for `Retry-After`).
+pub fn whole_seconds(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
+/// The throttle.
 #[derive(Debug)]
 pub struct Throttle {
     limits: ThrottleLimits,
     shared: Shared,
-    count: redis::Script,
-    give_back: redis::Script,
-    local: Mutex<HashMap<String, (u32, Instant)>>,
+    attempt: redis::Script,
+    settle: redis::Script,
+    local: Mutex<HashMap<String, Count>>,
 }
 
-const COUNT: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {n, redis.call('PTTL', KEYS[1])}
+/// A key's count in process.
+#[derive(Debug)]
+struct Count {
+    attempts: u32,
+    ready_at: Instant,
+    forget_at: Instant,
+}
+
+/// KEYS: the keys; ARGV: forget-after in ms, then for each key its free attempts, first and longest delay in
+/// ms. Returns 0 when the attempt was counted, or the milliseconds to wait.
+const ATTEMPT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local wait = 0
+for i = 1, #KEYS do
+  local ready = tonumber(redis.call('HGET', KEYS[i], 'ready')) or 0
+  if ready - now > wait then wait = ready - now end
+end
+if wait > 0 then return wait end
+for i = 1, #KEYS do
+  local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
+  local free, first, max = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local delay = 0
+  if n >= free then delay = math.min(first * 2 ^ math.min(n - free, 31), max) end
+  redis.call('HSET', KEYS[i], 'ready', string.format('%d', now + delay))
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+return 0
 ";
 
-const GIVE_BACK: &str = r"
-if redis.call('DECR', KEYS[1]) <= 0 then redis.call('DEL', KEYS[1]) end
+/// After a success. KEYS: the key to clear, then keys to give one attempt back to.
+const SETTLE: &str = r"
+redis.call('DEL', KEYS[1])
+for i = 2, #KEYS do
+  if redis.call('HINCRBY', KEYS[i], 'n', -1) <= 0 then redis.call('DEL', KEYS[i]) end
+end
 return 0
 ";
 
 impl Throttle {
-    /// A throttle sharing its counters through `redis` (keys `{prefix}login-attempts:…`) when it is
-    /// connected, in process otherwise.
+    /// A throttle sharing its counts through `redis` (keys `{prefix}login-attempts:…`) when it is connected,
+    /// in process otherwise.
     pub fn new(limits: ThrottleLimits, redis: &Redis) -> Self {
         Self {
             limits,
             shared: redis.feature("login-attempts"),
-            count: redis::Script::new(COUNT),
-            give_back: redis::Script::new(GIVE_BACK),
+            attempt: redis::Script::new(ATTEMPT),
+            settle: redis::Script::new(SETTLE),
             local: Mutex::new(HashMap::new()),
         }
     }
 
-    fn account_key(email: &str) -> String {
-        format!("account:{}", sha256_hex(email))
-    }
-
-    fn ip_key(ip: IpAddr) -> String {
-        format!("ip:{ip}")
-    }
-
-    /// Counts an attempt by `email` from `ip`, and says whether it may go ahead.
-    pub async fn begin(&self, email: &str, ip: IpAddr) -> Verdict {
-        let mut locked = None;
-        for (key, limit) in
-            [(Self::account_key(email), self.limits.per_account), (Self::ip_key(ip), self.limits.per_ip)]
-        {
-            let (count, remaining) = self.count(&key).await;
-            if count > limit {
-                locked = locked.max(Some(remaining));
+    /// The keys an attempt at `email` by `client` counts on, each with its backoff; the first is the one a
+    /// success clears.
+    fn keys(&self, email: &str, client: Client<'_>) -> Vec<(String, Backoff)> {
+        let account = sha256_hex(email);
+        let limits = &self.limits;
+        match client {
+            Client::Device(id) => vec![(device_key(id), limits.per_client)],
+            Client::Address(ip) => {
+                let address = ec_platform::net::client_key(ip);
+                vec![
+                    (format!("client:{account}:{address}"), limits.per_client),
+                    (format!("account:{account}"), limits.per_account),
+                    (format!("address:{address}"), limits.per_address),
+                ]
+            }
+            Client::Api => {
+                vec![(format!("api:{account}"), limits.per_client), (format!("account:{account}"), limits.per_account)]
             }
         }
-        match locked {
-            Some(retry_after) => Verdict::Locked { retry_after },
-            None => Verdict::Allowed,
-        }
     }
 
-    /// Counts an attempt at `email`'s password where the client's address is not known (an RPC such as
-    /// `ChangePassword`, which the BFF forwards), and says whether it may go ahead. It shares the account's
-    /// count with the sign-in page, so a password cannot be guessed faster by switching between them.
-    pub async fn begin_for_account(&self, email: &str) -> Verdict {
-        let (count, remaining) = self.count(&Self::account_key(email)).await;
-        if count > self.limits.per_account { Verdict::Locked { retry_after: remaining } } else { Verdict::Allowed }
-    }
-
-    /// After a successful check by [`begin_for_account`](Self::begin_for_account): clears the account's count.
-    pub async fn succeeded_for_account(&self, email: &str) {
-        let account = Self::account_key(email);
-        let shared_account = self.shared.key(&account);
-        self.shared
-            .run(|mut redis| async move { redis::cmd("DEL").arg(shared_account).query_async::<()>(&mut redis).await })
-            .await;
-        self.local.lock().unwrap_or_else(|p| p.into_inner()).remove(&account);
-    }
-
-    /// After a successful sign-in: clears the account's count and gives the IP its attempt back.
-    pub async fn succeeded(&self, email: &str, ip: IpAddr) {
-        let account = Self::account_key(email);
-        let ip = Self::ip_key(ip);
-        let (shared_account, shared_ip) = (self.shared.key(&account), self.shared.key(&ip));
-        self.shared
-            .run(|mut redis| async move {
-                let () = redis::cmd("DEL").arg(shared_account).query_async(&mut redis).await?;
-                self.give_back.key(shared_ip).invoke_async::<()>(&mut redis).await
-            })
-            .await;
-        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        local.remove(&account);
-        if let Some((count, _)) = local.get_mut(&ip) {
-            *count = count.saturating_sub(1);
-        }
-    }
-
-    /// Increments `key` and returns its count and the time left in its window.
-    async fn count(&self, key: &str) -> (u32, Duration) {
-        let shared_key = self.shared.key(key);
-        let window = self.limits.window.as_millis() as u64;
-        let counted = self
+    /// Whether a browser with device id `id` is still a known device (it has not failed too often).
+    pub async fn trusts_device(&self, id: &str) -> bool {
+        let key = device_key(id);
+        let shared_key = self.shared.key(&key);
+        let shared = self
             .shared
             .run(|mut redis| async move {
-                self.count.key(shared_key).arg(window).invoke_async::<(u32, i64)>(&mut redis).await
+                redis::cmd("HGET").arg(shared_key).arg("n").query_async::<Option<u32>>(&mut redis).await
             })
             .await;
-        if let Some((count, ttl)) = counted {
-            return (count, Duration::from_millis(ttl.max(0) as u64));
-        }
-        let now = Instant::now();
-        let mut local = self.local.lock().unwrap_or_else(|p| p.into_inner());
-        local.retain(|_, (_, until)| *until > now);
-        let entry = local.entry(key.to_owned()).or_insert((0, now + self.limits.window));
-        entry.0 += 1;
-        (entry.0, entry.1 - now)
+        let failures = match shared {
+            Some(failures) => failures.unwrap_or(0),
+            None => self.locked_local().get(&key).map_or(0, |count| count.attempts),
+        };
+        failures < self.limits.distrust_device_after
     }
+
+    /// Counts an attempt at `email`'s password by `client`, or says how long it must wait.
+    pub async fn begin(&self, email: &str, client: Client<'_>) -> Verdict {
+        let keys = self.keys(email, client);
+        let forget_ms = self.limits.forget_after.as_millis() as u64;
+        let mut invocation = self.attempt.prepare_invoke();
+        invocation.arg(forget_ms);
+        for (key, backoff) in &keys {
+            invocation.key(self.shared.key(key));
+            invocation.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
+        }
+        let shared = self.shared.run(|mut redis| async move { invocation.invoke_async::<u64>(&mut redis).await }).await;
+        match shared {
+            Some(0) => Verdict::Allowed,
+            Some(wait) => Verdict::Wait { retry_after: Duration::from_millis(wait) },
+            None => self.begin_local(&keys),
+        }
+    }
+
+    /// After a successful check by `client`: clears its own count and gives its attempt back to the others.
+    pub async fn succeeded(&self, email: &str, client: Client<'_>) {
+        let keys = self.keys(email, client);
+        let mut invocation = self.settle.prepare_invoke();
+        for (key, _) in &keys {
+            invocation.key(self.shared.key(key));
+        }
+        self.shared.run(|mut redis| async move { invocation.invoke_async::<()>(&mut redis).await }).await;
+        let mut local = self.locked_local();
+        for (i, (key, _)) in keys.iter().enumerate() {
+            if i == 0 {
+                local.remove(key);
+            } else if let Some(count) = local.get_mut(key) {
+                count.attempts = count.attempts.saturating_sub(1);
+            }
+        }
+    }
+
+    fn begin_local(&self, keys: &[(String, Backoff)]) -> Verdict {
+        let now = Instant::now();
+        let mut local = self.locked_local();
+        local.retain(|_, count| count.forget_at > now);
+        let ready_at = keys.iter().filter_map(|(key, _)| local.get(key)).map(|count| count.ready_at).max();
+        if let Some(ready_at) = ready_at.filter(|ready_at| *ready_at > now) {
+            return Verdict::Wait { retry_after: ready_at - now };
+        }
+        for (key, backoff) in keys {
+            let count = local.entry(key.clone()).or_insert(Count { attempts: 0, ready_at: now, forget_at: now });
+            count.attempts += 1;
+            count.ready_at = now + backoff.delay(count.attempts);
+            count.forget_at = now + self.limits.forget_after;
+        }
+        Verdict::Allowed
+    }
+
+    fn locked_local(&self) -> std::sync::MutexGuard<'_, HashMap<String, Count>> {
+        self.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn device_key(id: &str) -> String {
+    format!("device:{id}")
+}
+
+fn millis(duration: Duration) -> u64 {
+    duration.as_millis().try_into().unwrap_or(u64::MAX)
 }
 
 /// A stable, one-way key for an email, so addresses never sit in Redis in clear.
@@ -167,85 +279,166 @@ fn sha256_hex(value: &str) -> String {
 mod tests {
     use super::*;
 
-    fn limits() -> ThrottleLimits {
-        ThrottleLimits { per_account: 3, per_ip: 5, window: Duration::from_secs(60) }
+    const STEP: Duration = Duration::from_millis(300);
+
+    fn backoff(free: u32) -> Backoff {
+        Backoff { free, first_delay: STEP, max_delay: STEP * 2 }
     }
 
+    fn limits() -> ThrottleLimits {
+        ThrottleLimits {
+            per_client: backoff(3),
+            per_account: backoff(8),
+            per_address: backoff(12),
+            distrust_device_after: 5,
+            forget_after: Duration::from_secs(60),
+        }
+    }
+
+    const ADA: &str = "ada@example.com";
     const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1));
     const ELSEWHERE: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 51, 100, 7));
 
-    /// The shared Redis, under `prefix`.
-    async fn redis(prefix: &str) -> Redis {
-        let args = ec_platform::config::RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: prefix.to_owned() };
+    fn address(n: u8) -> Client<'static> {
+        Client::Address(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, n)))
+    }
+
+    /// The shared Redis, under a prefix of this test's own.
+    async fn redis() -> Redis {
+        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
+        let args = ec_platform::config::RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: prefix };
         ec_platform::shared::connect(&args)
             .await
             .expect("Redis must be running for these tests (see README: make test starts it)")
     }
 
-    /// A failed attempt: counted by `begin`, and nothing given back.
-    async fn fail(throttle: &Throttle, email: &str, ip: IpAddr) -> Verdict {
-        throttle.begin(email, ip).await
+    fn waits(verdict: Verdict) -> Duration {
+        match verdict {
+            Verdict::Wait { retry_after } => retry_after,
+            Verdict::Allowed => panic!("expected a wait"),
+        }
     }
 
-    async fn locks_after_the_limit_and_success_resets(throttle: &Throttle) {
+    #[test]
+    fn delays_start_after_the_free_attempts_and_double_up_to_the_cap() {
+        let backoff = Backoff { free: 3, first_delay: Duration::from_secs(1), max_delay: Duration::from_secs(60) };
+        let delays: Vec<u64> = (1..=11).map(|n| backoff.delay(n).as_secs()).collect();
+        assert_eq!(delays, [0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff.delay(u32::MAX), Duration::from_secs(60), "no overflow");
+        assert_eq!(whole_seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(whole_seconds(Duration::from_secs(3)), 3);
+    }
+
+    /// One client's failures: free, then waits that grow to the cap; an early attempt is refused and not
+    /// counted; other clients of the account go on; a success clears the client's count.
+    async fn a_guesser_waits_longer_and_longer_and_others_go_on(throttle: &Throttle) {
+        let guesser = Client::Address(ELSEWHERE);
         for _ in 0..3 {
-            assert_eq!(fail(throttle, "ada@example.com", HOME).await, Verdict::Allowed);
+            assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed);
         }
-        let Verdict::Locked { retry_after } = throttle.begin("ada@example.com", ELSEWHERE).await else {
-            panic!("the account is locked from anywhere");
-        };
-        assert!(retry_after > Duration::from_secs(50) && retry_after <= Duration::from_secs(60));
-        assert_eq!(throttle.begin("bob@example.com", ELSEWHERE).await, Verdict::Allowed, "other accounts are not");
+        let first = waits(throttle.begin(ADA, guesser).await);
+        assert!(first > STEP / 2 && first <= STEP, "{first:?}");
+        assert_eq!(throttle.begin(ADA, Client::Address(HOME)).await, Verdict::Allowed, "the owner elsewhere");
+        assert_eq!(throttle.begin("bob@example.com", guesser).await, Verdict::Allowed, "another account");
 
-        throttle.succeeded("ada@example.com", ELSEWHERE).await;
-        assert_eq!(
-            throttle.begin("ada@example.com", ELSEWHERE).await,
-            Verdict::Allowed,
-            "a success clears the account"
-        );
+        tokio::time::sleep(first).await;
+        assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed, "after the wait");
+        let second = waits(throttle.begin(ADA, guesser).await);
+        assert!(second > STEP && second <= STEP * 2, "doubled: {second:?}");
+        tokio::time::sleep(second).await;
+        assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed);
+        let capped = waits(throttle.begin(ADA, guesser).await);
+        assert!(capped <= STEP * 2, "capped: {capped:?}");
 
-        // The address itself is limited too, across accounts: 3 attempts so far, 2 more reach 5, the next is over.
-        for user in ["c@example.com", "d@example.com"] {
-            assert_eq!(fail(throttle, user, HOME).await, Verdict::Allowed);
+        tokio::time::sleep(capped).await;
+        assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed);
+        throttle.succeeded(ADA, guesser).await;
+        assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed, "a success clears the client's count");
+    }
+
+    #[tokio::test]
+    async fn in_process_a_guesser_waits_longer_and_longer_and_others_go_on() {
+        a_guesser_waits_longer_and_longer_and_others_go_on(&Throttle::new(limits(), &Redis::local(""))).await;
+    }
+
+    #[tokio::test]
+    async fn in_redis_a_guesser_waits_longer_and_longer_and_others_go_on() {
+        a_guesser_waits_longer_and_longer_and_others_go_on(&Throttle::new(limits(), &redis().await)).await;
+    }
+
+    /// Many addresses guessing at one account slow every unknown client of it down, but not a known device;
+    /// a device that fails too often is no longer trusted.
+    async fn a_spread_attack_slows_unknown_clients_but_not_the_owners_device(throttle: &Throttle) {
+        for n in 0..8 {
+            assert_eq!(throttle.begin(ADA, address(n)).await, Verdict::Allowed, "guesser {n}");
         }
-        assert!(matches!(throttle.begin("e@example.com", HOME).await, Verdict::Locked { .. }));
+        waits(throttle.begin(ADA, address(100)).await);
+        waits(throttle.begin(ADA, Client::Api).await);
+        assert!(throttle.trusts_device("owners-laptop").await);
+        assert_eq!(throttle.begin(ADA, Client::Device("owners-laptop")).await, Verdict::Allowed);
+        throttle.succeeded(ADA, Client::Device("owners-laptop")).await;
+
+        // A stolen or shared device cookie is a client of its own, with the same waits, and is trusted for a
+        // few failures only.
+        let device = Client::Device("stolen");
+        for attempt in 0..5 {
+            if let Verdict::Wait { retry_after } = throttle.begin(ADA, device).await {
+                tokio::time::sleep(retry_after).await;
+                assert_eq!(throttle.begin(ADA, device).await, Verdict::Allowed, "attempt {attempt}");
+            }
+        }
+        assert!(!throttle.trusts_device("stolen").await);
+        assert!(throttle.trusts_device("owners-laptop").await);
     }
 
     #[tokio::test]
-    async fn in_process_counters_lock_and_reset() {
-        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), &Redis::local(""))).await;
+    async fn in_process_a_spread_attack_slows_unknown_clients_but_not_the_owners_device() {
+        a_spread_attack_slows_unknown_clients_but_not_the_owners_device(&Throttle::new(limits(), &Redis::local("")))
+            .await;
     }
 
     #[tokio::test]
-    async fn redis_counters_lock_and_reset() {
-        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        locks_after_the_limit_and_success_resets(&Throttle::new(limits(), &redis(&prefix).await)).await;
+    async fn in_redis_a_spread_attack_slows_unknown_clients_but_not_the_owners_device() {
+        a_spread_attack_slows_unknown_clients_but_not_the_owners_device(&Throttle::new(limits(), &redis().await)).await;
     }
 
     #[tokio::test]
-    async fn replicas_sharing_redis_share_the_count_and_concurrent_failures_all_count() {
-        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        let a = Throttle::new(limits(), &redis(&prefix).await);
-        let b = Throttle::new(limits(), &redis(&prefix).await);
-        // Many parallel guesses at once: each is counted before any password is checked, so only the limit
-        // gets through, across both replicas.
-        let attempts = (0..10).map(|i| {
-            let throttle = if i % 2 == 0 { &a } else { &b };
-            throttle.begin("ada@example.com", if i % 3 == 0 { HOME } else { ELSEWHERE })
-        });
+    async fn one_address_guessing_across_accounts_is_slowed_and_successes_give_attempts_back() {
+        let throttle = Throttle::new(limits(), &redis().await);
+        let stuffer = Client::Address(ELSEWHERE);
+        // Successes (a busy office behind one address) give their attempts back.
+        for n in 0..20 {
+            assert_eq!(throttle.begin(&format!("user{n}@example.com"), stuffer).await, Verdict::Allowed);
+            throttle.succeeded(&format!("user{n}@example.com"), stuffer).await;
+        }
+        for n in 0..12 {
+            assert_eq!(throttle.begin(&format!("victim{n}@example.com"), stuffer).await, Verdict::Allowed);
+        }
+        waits(throttle.begin("victim12@example.com", stuffer).await);
+        assert_eq!(throttle.begin("victim12@example.com", Client::Address(HOME)).await, Verdict::Allowed);
+    }
+
+    #[tokio::test]
+    async fn replicas_share_the_counts_and_a_parallel_burst_is_counted_before_any_check() {
+        let redis = redis().await;
+        let (a, b) = (Throttle::new(limits(), &redis), Throttle::new(limits(), &redis));
+        let guesser = Client::Address(ELSEWHERE);
+        let attempts = (0..10).map(|i| if i % 2 == 0 { &a } else { &b }.begin(ADA, guesser));
         let verdicts = futures::future::join_all(attempts).await;
-        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Allowed).count(), 3);
+        assert_eq!(verdicts.iter().filter(|v| **v == Verdict::Allowed).count(), 3, "{verdicts:?}");
     }
 
     #[tokio::test]
     async fn emails_are_not_stored_in_clear() {
-        let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7().simple());
-        let throttle = Throttle::new(limits(), &redis(&prefix).await);
-        throttle.begin("secret.person@example.com", HOME).await;
+        let redis = redis().await;
+        let throttle = Throttle::new(limits(), &redis);
+        throttle.begin("secret.person@example.com", Client::Address(HOME)).await;
         let client = redis::Client::open(ec_testing::redis_url()).unwrap();
-        let mut redis = redis::aio::ConnectionManager::new(client).await.unwrap();
-        let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut redis).await.unwrap();
-        assert_eq!(keys.len(), 2);
+        let mut connection = redis::aio::ConnectionManager::new(client).await.unwrap();
+        let prefix = redis.feature("login-attempts").key("");
+        let keys: Vec<String> =
+            redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut connection).await.unwrap();
+        assert_eq!(keys.len(), 3, "{keys:?}");
         assert!(keys.iter().all(|k| !k.contains("secret")), "{keys:?}");
     }
 
@@ -254,16 +447,17 @@ mod tests {
         let mut server = ec_testing::PrivateRedis::start();
         let config = redis::aio::ConnectionManagerConfig::new().set_response_timeout(None).set_number_of_retries(0);
         let throttle = Throttle::new(limits(), &Redis::new(Some(server.connect(config).await), ""));
-        assert_eq!(fail(&throttle, "ada@example.com", HOME).await, Verdict::Allowed, "counted in Redis");
+        let guesser = Client::Address(ELSEWHERE);
+        assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed, "counted in Redis");
 
         server.pause(); // hung: only the time budget keeps sign-ins from waiting on it
         let started = Instant::now();
         for _ in 0..3 {
-            assert_eq!(fail(&throttle, "ada@example.com", HOME).await, Verdict::Allowed, "counted in process");
+            assert_eq!(throttle.begin(ADA, guesser).await, Verdict::Allowed, "counted in process");
         }
-        assert!(matches!(throttle.begin("ada@example.com", HOME).await, Verdict::Locked { .. }), "and still limited");
+        waits(throttle.begin(ADA, guesser).await);
         assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
         server.stop();
-        assert!(matches!(throttle.begin("ada@example.com", ELSEWHERE).await, Verdict::Locked { .. }));
+        waits(throttle.begin(ADA, guesser).await);
     }
 }

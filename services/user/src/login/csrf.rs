@@ -9,13 +9,13 @@
 //! A token is good for one challenge only. Over HTTPS the cookie is `__Host-` prefixed: Secure, path `/`, and
 //! no `Domain`, so no sibling subdomain can shadow it.
 //!
-//! The key is derived from the platform's internal secret
-//! ([`IdentityVerifier::derive_key`](ec_platform::identity::IdentityVerifier::derive_key)), which every replica
-//! shares, so a form rendered by one replica is accepted by another.
+//! The key ([`signing::Key`], for [`PURPOSE`]) is derived from the platform's internal secret, which every
+//! replica shares, so a form rendered by one replica is accepted by another.
 
-use aws_lc_rs::hmac;
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+
+use super::signing::{self, Key};
 
 /// The cookie's name over plain HTTP (development).
 pub const COOKIE: &str = "ec_login_csrf";
@@ -23,52 +23,8 @@ pub const COOKIE: &str = "ec_login_csrf";
 /// host-only.
 pub const SECURE_COOKIE: &str = "__Host-ec_login_csrf";
 
-/// The server's key for signing form tokens.
-#[derive(Clone)]
-pub struct Key(hmac::Key);
-
-impl std::fmt::Debug for Key {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("csrf::Key(<secret>)")
-    }
-}
-
-impl Key {
-    /// The purpose a key is derived for from the platform's internal secret.
-    pub const PURPOSE: &[u8] = b"ec login csrf v1";
-
-    /// A key of these bytes.
-    pub fn new(bytes: &[u8]) -> Self {
-        Self(hmac::Key::new(hmac::HMAC_SHA256, bytes))
-    }
-
-    /// A random key, for a process with no shared secret: forms then work only on the replica that rendered
-    /// them.
-    pub fn random() -> Self {
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-        Self::new(&bytes)
-    }
-
-    fn token(&self, nonce: &str, challenge: &str) -> String {
-        URL_SAFE_NO_PAD.encode(hmac::sign(&self.0, &signed(nonce, challenge)))
-    }
-
-    /// Whether `tag` is this key's HMAC of the pair (aws-lc compares in constant time).
-    fn verifies(&self, nonce: &str, challenge: &str, tag: &[u8]) -> bool {
-        hmac::verify(&self.0, &signed(nonce, challenge), tag).is_ok()
-    }
-}
-
-/// What is signed: the nonce, length-prefixed so no (nonce, challenge) pair can be shifted into another, and
-/// the challenge.
-fn signed(nonce: &str, challenge: &str) -> Vec<u8> {
-    let mut message = Vec::with_capacity(8 + nonce.len() + challenge.len());
-    message.extend_from_slice(&(nonce.len() as u64).to_be_bytes());
-    message.extend_from_slice(nonce.as_bytes());
-    message.extend_from_slice(challenge.as_bytes());
-    message
-}
+/// The purpose the form-token key is derived for from the platform's internal secret.
+pub const PURPOSE: &[u8] = b"ec login csrf v1";
 
 fn cookie_name(secure: bool) -> &'static str {
     if secure { SECURE_COOKIE } else { COOKIE }
@@ -80,13 +36,9 @@ fn cookie_name(secure: bool) -> &'static str {
 pub fn issue(jar: CookieJar, key: &Key, challenge: &str, secure: bool) -> (CookieJar, String) {
     let nonce = match jar.get(cookie_name(secure)).map(|c| c.value().to_owned()) {
         Some(existing) if existing.len() == 43 => existing,
-        _ => {
-            let mut bytes = [0u8; 32];
-            getrandom::fill(&mut bytes).expect("the operating system provides randomness");
-            URL_SAFE_NO_PAD.encode(bytes)
-        }
+        _ => URL_SAFE_NO_PAD.encode(signing::random_bytes::<32>()),
     };
-    let token = key.token(&nonce, challenge);
+    let token = key.sign(&[&nonce, challenge]);
     let cookie = Cookie::build((cookie_name(secure), nonce))
         .path(if secure { "/" } else { "/oauth2" })
         .http_only(true)
@@ -99,8 +51,7 @@ pub fn issue(jar: CookieJar, key: &Key, challenge: &str, secure: bool) -> (Cooki
 /// Whether `submitted` is the token this server made for the browser's nonce and `challenge`.
 pub fn verify(jar: &CookieJar, key: &Key, challenge: &str, submitted: &str, secure: bool) -> bool {
     let Some(nonce) = jar.get(cookie_name(secure)) else { return false };
-    let Ok(tag) = URL_SAFE_NO_PAD.decode(submitted) else { return false };
-    !challenge.is_empty() && key.verifies(nonce.value(), challenge, &tag)
+    !challenge.is_empty() && key.verifies(&[nonce.value(), challenge], submitted)
 }
 
 #[cfg(test)]
@@ -131,18 +82,17 @@ mod tests {
         let jar = CookieJar::new().add(Cookie::new(COOKIE, nonce.clone()));
         assert!(!verify(&jar, &key, CHALLENGE, &nonce, false));
         // Nor can a token be computed without the key.
-        let guessed = Key::new(b"not the server's key").token(&nonce, CHALLENGE);
+        let guessed = Key::new(b"not the server's key").sign(&[&nonce, CHALLENGE]);
         assert!(!verify(&jar, &key, CHALLENGE, &guessed, false));
     }
 
     #[test]
-    fn a_browser_keeps_its_nonce_across_forms_and_replicas_share_the_key() {
-        let derived = b"derived from the internal secret every replica shares";
-        let (here, there) = (Key::new(derived), Key::new(derived));
-        let (jar, first) = issue(CookieJar::new(), &here, CHALLENGE, false);
-        let (jar, second) = issue(jar, &here, CHALLENGE, false);
+    fn a_browser_keeps_its_nonce_across_forms() {
+        let key = Key::random();
+        let (jar, first) = issue(CookieJar::new(), &key, CHALLENGE, false);
+        let (jar, second) = issue(jar, &key, CHALLENGE, false);
         assert_eq!(first, second);
-        assert!(verify(&jar, &there, CHALLENGE, &first, false));
+        assert!(verify(&jar, &key, CHALLENGE, &first, false));
     }
 
     #[test]

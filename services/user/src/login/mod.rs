@@ -5,8 +5,9 @@
 //! through the admin API, which tells it where to send the browser next.
 //!
 //! - Login: email and password are checked like `VerifyPassword` (same answer and cost for an unknown email
-//!   and a wrong password), behind the [`throttle`](crate::throttle). A login Hydra remembers (`skip`) is
-//!   accepted without a form.
+//!   and a wrong password), behind the [`throttle`](crate::throttle), which tells a browser that signed in to
+//!   the account before ([`device`] cookie) from a stranger. A login Hydra remembers (`skip`) is accepted
+//!   without a form.
 //! - Consent: skipped for trusted first-party clients (`skip_consent`) and when Hydra remembers a consent;
 //!   otherwise the user picks the scopes to grant, and only those (of the ones requested) are granted, so an
 //!   empty choice grants nothing. The requested audience is granted. Tokens carry the user's real claims:
@@ -19,15 +20,17 @@
 //! database failing) is answered in one place, `error.rs`.
 
 pub mod csrf;
+pub mod device;
 mod error;
 mod pages;
+pub mod signing;
 
 use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Router,
     extract::{ConnectInfo, DefaultBodyLimit, Query, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -42,7 +45,7 @@ use crate::{
     domain::{Email, UserId},
     error::Error,
     hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, Reject},
-    throttle::{Throttle, Verdict},
+    throttle::{self, Client, Throttle, Verdict},
 };
 use error::PageError;
 use pages::{ConsentPage, LoginPage, LogoutPage, message, render, see_other};
@@ -58,7 +61,11 @@ pub struct LoginApp {
     /// Mark cookies `Secure` (set when the pages are served over HTTPS, as in production).
     pub secure_cookies: bool,
     /// Signs the forms' CSRF tokens.
-    pub csrf_key: csrf::Key,
+    pub csrf_key: signing::Key,
+    /// Signs device cookies.
+    pub device_key: signing::Key,
+    /// How long a device cookie is kept after a sign-in.
+    pub device_lifetime: std::time::Duration,
     /// Proxies whose X-Forwarded-For is believed for the per-IP throttle.
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
 }
@@ -174,20 +181,31 @@ async fn login_submit(
 
     // Throttle by the address as normalised for uniqueness, so case and spacing do not buy extra attempts.
     let throttle_key = form.email.trim().to_lowercase();
-    if let Verdict::Locked { retry_after } = app.throttle.begin(&throttle_key, client).await {
-        let minutes = retry_after.as_secs().div_ceil(60).max(1);
-        let text = format!("Too many failed sign-in attempts. Try again in {minutes} minute(s).");
-        return Ok(again(StatusCode::TOO_MANY_REQUESTS, &text, jar));
+    let device = device::recognised(&jar, &app.device_key, &throttle_key, app.secure_cookies);
+    let client = match &device {
+        Some(id) if app.throttle.trusts_device(id).await => Client::Device(id),
+        _ => Client::Address(client),
+    };
+    if let Verdict::Wait { retry_after } = app.throttle.begin(&throttle_key, client).await {
+        let seconds = throttle::whole_seconds(retry_after);
+        let text = match seconds {
+            0..=119 => format!("Too many failed sign-in attempts. Try again in {seconds} second(s)."),
+            _ => format!("Too many failed sign-in attempts. Try again in {} minute(s).", seconds.div_ceil(60)),
+        };
+        let mut page = again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
+        page.headers_mut().insert(header::RETRY_AFTER, seconds.into());
+        return Ok(page);
     }
     match accounts::verify_password(&app.pool, &form.email, form.password.clone()).await {
         Ok((user_id, _)) => {
             app.throttle.succeeded(&throttle_key, client).await;
+            let jar = device::remember(jar, &app.device_key, &throttle_key, app.secure_cookies, app.device_lifetime);
             let accepted = AcceptLogin {
                 subject: user_id.to_string(),
                 remember: form.remember.as_deref() == Some("true"),
                 remember_for: app.remember_for,
             };
-            Ok(see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?))
+            Ok((jar, see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?)).into_response())
         }
         // The attempt was counted before the check; a failure has nothing to add.
         Err(Error::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)),
