@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::{
     db::{self, NameChange, NewUser, UserRow},
-    domain::{DisplayName, Email, Password, UserId},
+    domain::{DisplayName, Email, Password, UserId, normalize_email},
     error::Error,
     password,
     throttle::{Client, Throttle, Verdict},
@@ -94,7 +94,7 @@ pub async fn change_password(
     }
     let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
     // Keyed as the sign-in page keys it, so both count against one allowance.
-    let throttle_key = account.email.trim().to_lowercase();
+    let throttle_key = normalize_email(&account.email);
     if let Verdict::Wait { retry_after } = throttle.begin(&throttle_key, Client::Api).await {
         return Err(Error::TooManyAttempts { retry_after });
     }
@@ -147,8 +147,10 @@ pub async fn list(
     if filter.is_some_and(|f| f.chars().count() > Email::MAX_CHARS) {
         return Err(Error::InvalidArgument("email_contains is too long".into()));
     }
+    // Matched on the key addresses are unique under, so a look-alike spelling finds the account too.
+    let filter = filter.map(normalize_email);
     // One row more than asked tells whether another page exists.
-    let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter).await?;
+    let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter.as_deref()).await?;
     let next = if rows.len() > size as usize {
         rows.truncate(size as usize);
         rows.last().map(|last| PageToken::encode(last.id)).unwrap_or_default()

@@ -50,11 +50,12 @@ pub enum NameChange<'a> {
     Set(&'a DisplayName),
 }
 
+fn is_email_taken(e: &sqlx::Error) -> bool {
+    e.as_database_error().is_some_and(|db| db.constraint() == Some("users_live_email_key"))
+}
+
 fn email_taken_or(e: sqlx::Error) -> Error {
-    match e.as_database_error() {
-        Some(db) if db.constraint() == Some("users_live_email_key") => Error::EmailTaken,
-        _ => Error::Database(e),
-    }
+    if is_email_taken(&e) { Error::EmailTaken } else { Error::Database(e) }
 }
 
 /// Inserts an account. A live account with the same normalised email makes this [`Error::EmailTaken`]; the
@@ -163,8 +164,39 @@ pub async fn soft_delete_user(pool: &PgPool, id: UserId) -> Result<bool, Error> 
     Ok(done.rows_affected() == 1)
 }
 
+/// Brings every live account's `email_normalized` up to `normalize` (after the normalisation changed, as when
+/// look-alike characters began to count as one). Only addresses with non-ASCII characters can change. An account
+/// whose new key another live account already has keeps its old key, and is logged for an operator to resolve.
+pub async fn rekey_emails(pool: &PgPool, normalize: impl Fn(&str) -> String) -> Result<(), sqlx::Error> {
+    let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+        "SELECT id, email, email_normalized FROM user_service.users
+         WHERE deleted_at IS NULL AND email ~ '[^[:ascii:]]'",
+    )
+    .fetch_all(pool)
+    .await?;
+    for (id, email, old) in rows {
+        let new = normalize(&email);
+        if new == old {
+            continue;
+        }
+        let updated = sqlx::query("UPDATE user_service.users SET email_normalized = $2 WHERE id = $1")
+            .bind(id)
+            .bind(&new)
+            .execute(pool)
+            .await;
+        match updated {
+            Ok(_) => tracing::info!(user_id = %id, "email key brought up to date"),
+            Err(e) if is_email_taken(&e) => {
+                tracing::warn!(user_id = %id, "email looks like another account's; its old key is kept")
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
 /// One page of live accounts, newest first (ids are UUID v7, so id order is creation order), starting after
-/// `after`, optionally only those whose email contains `email_contains` (case-insensitively).
+/// `after`, optionally only those whose normalised email contains `email_contains` (normalised the same way).
 pub async fn list_users(
     pool: &PgPool,
     after: Option<Uuid>,
@@ -175,7 +207,7 @@ pub async fn list_users(
         "SELECT {USER_COLUMNS} FROM user_service.users
          WHERE deleted_at IS NULL
            AND ($1::uuid IS NULL OR id < $1)
-           AND ($2::text IS NULL OR strpos(email_normalized, lower($2)) > 0)
+           AND ($2::text IS NULL OR strpos(email_normalized, $2) > 0)
          ORDER BY id DESC
          LIMIT $3"
     )))

@@ -75,7 +75,12 @@ impl Email {
         if !local_ok || !domain_ok {
             return Err(invalid());
         }
-        Ok(Self { display: trimmed.to_owned(), normalized: trimmed.to_lowercase() })
+        if !single_script(local) || !labels.iter().all(|label| single_script(label)) {
+            return Err(Error::InvalidArgument(
+                "email must not mix look-alike scripts (such as Latin and Cyrillic) in one part".into(),
+            ));
+        }
+        Ok(Self { display: trimmed.to_owned(), normalized: normalize_email(trimmed) })
     }
 
     /// The address as given, trimmed.
@@ -87,6 +92,57 @@ impl Email {
     pub fn normalized(&self) -> &str {
         &self.normalized
     }
+}
+
+/// The key an address is unique under and looked up by, so that an address cannot register beside another it
+/// looks like: compatibility-normalised (NFKC: full-width and other compatibility forms become what they
+/// stand for), lower case, and every non-ASCII character replaced by what it looks like (Unicode TS #39
+/// confusables: Cyrillic "а" and "ӏ" are Latin "a" and "l"). ASCII itself is kept as it is: `modern` and
+/// `modem`, or `bill` and `bi1l`, are different people's addresses.
+pub fn normalize_email(address: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let mut key = String::with_capacity(address.len());
+    for c in address.trim().nfkc().flat_map(char::to_lowercase) {
+        if c.is_ascii() {
+            key.push(c);
+        } else {
+            let mut buffer = [0u8; 4];
+            let looks_like: String = unicode_security::skeleton(c.encode_utf8(&mut buffer)).collect();
+            match ascii_looking_like(&looks_like) {
+                Some(ascii) => key.push(ascii),
+                None => key.extend(looks_like.chars().flat_map(char::to_lowercase)),
+            }
+        }
+    }
+    key
+}
+
+/// The lower-case ASCII character whose TS #39 skeleton is `skeleton` (preferring a character that is its own
+/// skeleton: `l` over `1` and `I`), if any. Skeletons do not keep ASCII as it is (`m` is "rn"), so a
+/// non-ASCII character is mapped back to the ASCII one it shares a skeleton with.
+fn ascii_looking_like(skeleton: &str) -> Option<char> {
+    static ASCII: std::sync::LazyLock<std::collections::HashMap<String, char>> = std::sync::LazyLock::new(|| {
+        let mut by_skeleton = std::collections::HashMap::new();
+        for c in (b'!'..=b'~').map(char::from).filter(|c| !c.is_ascii_uppercase()) {
+            let skeleton: String = unicode_security::skeleton(c.encode_utf8(&mut [0u8; 4])).collect();
+            let own = skeleton.len() == 1 && skeleton.starts_with(c);
+            if own || !by_skeleton.contains_key(&skeleton) {
+                by_skeleton.insert(skeleton, c);
+            }
+        }
+        by_skeleton
+    });
+    ASCII.get(skeleton).copied()
+}
+
+/// Whether the letters and digits of one part of an address keep to one script, or to a combination people
+/// write together (Unicode TS #39 "highly restrictive": Latin with Han and kana, with Han and Hangul...), so
+/// Latin mixed with Cyrillic or Greek look-alikes is refused.
+fn single_script(part: &str) -> bool {
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    let letters: String = part.nfkc().filter(|c| c.is_alphanumeric()).collect();
+    letters.as_str().check_restriction_level(RestrictionLevel::HighlyRestrictive)
 }
 
 // Addresses are personal data: keep them out of debug output and so out of logs.
@@ -187,6 +243,29 @@ mod tests {
             ["a@example.com", "first.last+tag@sub.example.co.jp", "user@xn--bcher-kva.example", "ユーザー@例え.jp"]
         {
             assert!(Email::parse(ok).is_ok(), "{ok} should be accepted");
+        }
+    }
+
+    #[test]
+    fn look_alike_addresses_share_one_key_and_mixed_scripts_are_refused() {
+        let key = |raw: &str| Email::parse(raw).unwrap().normalized().to_owned();
+        // All-Cyrillic "аоа" and "ехе" look exactly like Latin "aoa" and "exe".
+        assert_eq!(key("\u{430}\u{43e}\u{430}@example.com"), key("aoa@example.com"));
+        assert_eq!(key("aoa@\u{435}\u{445}\u{435}.com"), key("aoa@exe.com"));
+        assert_eq!(key("ＡＤＡ@example.com"), key("ada@example.com"), "full-width letters");
+        assert_eq!(key("e\u{301}mile@example.fr"), key("\u{e9}mile@example.fr"), "composed or not");
+        // ASCII stays as typed: these are different addresses.
+        assert_ne!(key("modern@example.com"), key("modem@example.com"));
+        assert_ne!(key("bill@example.com"), key("bi1l@example.com"));
+        assert_ne!(key("ユーザー@例え.jp"), key("ユーザ@例え.jp"));
+        assert_eq!(key("\u{4cf}\u{43e}\u{4cf}@example.com"), key("lol@example.com"), "palochka is l, not I");
+
+        for mixed in ["p\u{430}ypal@example.com", "ada@\u{435}xample.com", "\u{3b1}lpha@example.com"] {
+            assert!(matches!(Email::parse(mixed), Err(Error::InvalidArgument(_))), "{mixed}");
+        }
+        for ok in ["田中taro@example.jp", "иван.петров@пример.рф", "ada.lovelace+shop@example.com"]
+        {
+            assert!(Email::parse(ok).is_ok(), "{ok}");
         }
     }
 

@@ -36,6 +36,7 @@ impl Application {
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        crate::db::rekey_emails(&pool, crate::domain::normalize_email).await.map_err(StartupError::Database)?;
         let hydra = config.login.hydra_admin_url.clone().map(HydraAdmin::new);
         let sign_out = SignOut {
             sessions: hydra.clone(),

@@ -510,3 +510,71 @@ async fn a_demoted_admins_token_no_longer_carries_admin_power() {
 
     service.stop().await;
 }
+
+#[tokio::test]
+async fn an_address_that_looks_like_a_registered_one_cannot_register_or_take_it_over() {
+    let service = Service::start().await;
+    let (_, ada) = service.sign_up("aoa@example.com").await;
+    let (bob, bob_caller) = service.sign_up("bob@example.com").await;
+    let create =
+        |email: &str| CreateUserRequest { email: email.into(), password: "correct horse".into(), ..Default::default() };
+    let anonymous = service.anonymous();
+    // All-Cyrillic "аоа" is pixel for pixel the Latin "aoa"; full-width letters are their ASCII selves.
+    for look_alike in ["\u{430}\u{43e}\u{430}@example.com", "ＡＯＡ@example.com"] {
+        assert_eq!(code(anonymous.create_user(create(look_alike)).await), ErrorCode::AlreadyExists, "{look_alike}");
+    }
+    // Latin mixed with Cyrillic in one part is refused outright, at sign-up and on a change of address.
+    for mixed in ["p\u{430}ypal@example.com", "aoa@\u{435}\u{445}ample.com"] {
+        assert_eq!(code(anonymous.create_user(create(mixed)).await), ErrorCode::InvalidArgument, "{mixed}");
+    }
+    let as_bob = service.users_as(Some(&bob_caller));
+    let change = UpdateUserRequest {
+        id: bob.id.clone(),
+        email: Some("\u{430}\u{43e}\u{430}@example.com".into()),
+        ..Default::default()
+    };
+    assert_eq!(code(as_bob.update_user(change).await), ErrorCode::AlreadyExists);
+    // Addresses that differ in ASCII are different people's, however alike they look.
+    service.sign_up("aoa1@example.com").await;
+    service.sign_up("modern@example.com").await;
+    service.sign_up("modem@example.com").await;
+
+    // The admin's search finds an account by a look-alike spelling too.
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let search = ListUsersRequest { email_contains: "\u{430}\u{43e}\u{430}@".into(), ..Default::default() };
+    let found = service.users_as(Some(&admin)).list_users(search).await.unwrap().into_owned().users;
+    assert_eq!(found.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(), [ada.user_id.to_string()]);
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn accounts_from_before_look_alikes_counted_get_their_new_key_at_start() {
+    let service = Service::start().await;
+    let pool = &service.database.pool;
+    // Two accounts stored under the old key (lower case only): one that now shares its key with a Latin
+    // account and keeps its old one, and one that takes its new key.
+    let insert = |email: &'static str| {
+        sqlx::query(
+            "INSERT INTO user_service.users (id, email, email_normalized, password_hash)
+             VALUES ($1, $2, lower($2), 'not a hash')",
+        )
+        .bind(Uuid::now_v7())
+        .bind(email)
+        .execute(pool)
+    };
+    service.sign_up("aoa@example.com").await;
+    insert("\u{430}\u{43e}\u{430}@example.com").await.unwrap();
+    insert("ＥＭＩＬＥ@example.fr").await.unwrap();
+
+    ec_user::db::rekey_emails(pool, ec_user::domain::normalize_email).await.unwrap();
+    let keys: Vec<(String, String)> =
+        sqlx::query_as("SELECT email, email_normalized FROM user_service.users ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let key = |email: &str| keys.iter().find(|(e, _)| e == email).unwrap().1.clone();
+    assert_eq!(key("ＥＭＩＬＥ@example.fr"), "emile@example.fr");
+    assert_eq!(key("\u{430}\u{43e}\u{430}@example.com"), "\u{430}\u{43e}\u{430}@example.com", "kept: taken");
+    assert_eq!(key("aoa@example.com"), "aoa@example.com");
+    service.stop().await;
+}

@@ -42,7 +42,7 @@ use sqlx::PgPool;
 use crate::{
     accounts,
     db::{self, UserRow},
-    domain::{Email, UserId},
+    domain::{Email, UserId, normalize_email},
     error::Error,
     hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, Reject},
     throttle::{self, Client, Throttle, Verdict},
@@ -179,8 +179,9 @@ async fn login_submit(
         (jar, page).into_response()
     };
 
-    // Throttle by the address as normalised for uniqueness, so case and spacing do not buy extra attempts.
-    let throttle_key = form.email.trim().to_lowercase();
+    // Throttle by the address as normalised for uniqueness, so case, spacing and look-alike letters do not buy
+    // extra attempts.
+    let throttle_key = normalize_email(&form.email);
     let device = device::recognised(&jar, &app.device_key, &throttle_key, app.secure_cookies);
     let client = match &device {
         Some(id) if app.throttle.trusts_device(id).await => Client::Device(id),
