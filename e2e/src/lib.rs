@@ -48,7 +48,7 @@ impl TestPlatform {
         let internal_token = IdentityVerifier::generate_token();
         let config = PlatformConfig {
             user: ec_user::config::UserConfig::local(any_port(), ec_user::config::LoginConfig::local(any_port(), None)),
-            product: ec_product::config::ProductConfig { addr: any_port() },
+            product: ec_product::config::ProductConfig::local(any_port()),
             order: ec_order::config::OrderConfig { addr: any_port() },
             bff: ec_bff::config::BffConfig {
                 addr: any_port(),

@@ -1,18 +1,32 @@
 //! The product service, on gRPC port 50052: catalog (categories, products, SKUs, images), inventory and the
 //! stock reservations the order saga makes (`product.v1.ProductService`, `product.v1.InventoryService`).
 //!
-//! Status: the process, its schema and its health and reflection endpoints are in place; the catalog and
-//! inventory RPCs are specified in `proto/product/v1` and are not served yet, so their paths answer
-//! `unimplemented` and reflection does not list them.
+//! Layout: [`domain`] parses wire values into types that hold valid data; [`inventory`] is stock and
+//! reservations in PostgreSQL, correct under any concurrency (its docs say how); [`expiry`] is the worker
+//! that expires reservations whose time is up; [`catalog`] is products and SKUs; [`api`] implements the
+//! generated service traits on top; [`error`] is the one mapping to Connect/gRPC codes; [`startup`] wires a
+//! server from a [`ProductConfig`](config::ProductConfig).
+//!
+//! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]). Stock administration
+//! needs the admin role; the reservation RPCs answer only callers holding the platform's internal secret
+//! (the order service), and the BFF does not route them.
+//!
+//! Status: `InventoryService` is served in full. `ProductService` is not served yet (its paths answer
+//! `unimplemented`); [`catalog`] has what reservations need (products, SKUs, publishing).
 
+pub mod api;
+pub mod catalog;
 pub mod config;
+pub mod domain;
+pub mod error;
+pub mod expiry;
+pub mod inventory;
 pub mod startup;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "product_service";
 
-/// This service's migrations, applied inside [`SCHEMA`]. None yet: the first arrives with the catalog, and
-/// running this still creates the schema and its migration history table.
+/// This service's migrations, applied inside [`SCHEMA`].
 pub fn migrator() -> sqlx::migrate::Migrator {
-    sqlx::migrate::Migrator::with_migrations(Vec::new())
+    sqlx::migrate!("./migrations")
 }

@@ -1,6 +1,6 @@
 //! Building the product service: its [`Application`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
@@ -8,26 +8,42 @@ use ec_platform::{
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
+use ec_proto::product::v1::{INVENTORY_SERVICE_SERVICE_NAME, InventoryServiceExt};
+use sqlx::PgPool;
 
-use crate::config::ProductConfig;
+use crate::{
+    api::{Access, InventoryApi},
+    config::ProductConfig,
+    expiry::{self, ExpirySchedule},
+};
 
 /// The product service, connected, migrated and bound, ready to serve.
 pub struct Application {
     server: Server,
+    pool: PgPool,
+    expiry: ExpirySchedule,
 }
 
 impl Application {
     /// Connects to PostgreSQL at `database`, brings the `product_service` schema up to date, and binds the gRPC
-    /// port. No RPC is served yet: only health and reflection answer.
+    /// port.
     pub async fn build(
         config: &ProductConfig,
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
-        let _pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        let access = Access::new(deps.identity.clone());
+        let inventory = Arc::new(InventoryApi::new(pool.clone(), access, config.reservation_ttl()));
+        let router = inventory.register(connectrpc::Router::new());
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
-        let server = Server::bind("product", config.addr, connectrpc::Router::new(), &[], reflection).await?;
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()) })
+        let services = [INVENTORY_SERVICE_SERVICE_NAME];
+        let server = Server::bind("product", config.addr, router, &services, reflection).await?;
+        let expiry = ExpirySchedule {
+            interval: Duration::from_secs(config.expiry_interval_secs),
+            key_age: Duration::from_secs(config.idempotency_key_days * 24 * 3600),
+        };
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, expiry })
     }
 
     /// The address of the gRPC port.
@@ -35,8 +51,13 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves until `shutdown` fires, then drains for at most `grace`.
+    /// Serves, and runs the reservation expiry worker, until `shutdown` fires; then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        self.server.serve(shutdown, grace).await
+        let worker = tokio::spawn(expiry::run(self.pool, self.expiry, shutdown.clone()));
+        let served = self.server.serve(shutdown, grace).await;
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "the reservation expiry worker failed");
+        }
+        served
     }
 }

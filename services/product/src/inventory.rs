@@ -1,0 +1,565 @@
+//! Stock per SKU and the reservations the order saga makes against it (Try-Confirm-Cancel), in PostgreSQL.
+//!
+//! What keeps stock right under any concurrency:
+//! - `0 <= reserved <= quantity` is a CHECK constraint on `inventory`; the code checks first to answer with
+//!   the right error, the database has the last word.
+//! - Every change of stock locks the SKUs' inventory rows **in SKU-id order** (`lock_stock`) before touching
+//!   them, so transactions that reserve overlapping SKUs queue instead of deadlocking, and checks made under
+//!   the lock hold until commit: there is no oversell.
+//! - Every change writes its movements (`stock_movements`: who, why, the deltas, the reservation) in the same
+//!   transaction, so `quantity` is always the sum of its movements' `quantity_delta`, and `reserved` of
+//!   `reserved_delta`.
+//! - A reservation leaves `pending` by one guarded transition (the row is locked, the status re-read under
+//!   the lock), so of confirm, release and expiry racing on one reservation exactly one moves the stock.
+//! - Locks are always taken reservation first, then inventory in SKU order, then (for keys) the key's index
+//!   entry before any stock: no two transactions can wait on each other in a cycle.
+//!
+//! Idempotency keys ([`record_key`]) are scoped per caller and operation and commit with the change they
+//! record; a failed attempt leaves no key, so a retry is tried afresh.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{
+    domain::{IdempotencyKey, ReservationItems},
+    error::{Error, Shortage},
+};
+
+/// The stock of one SKU.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Stock {
+    pub sku_id: Uuid,
+    pub quantity: i64,
+    pub reserved: i64,
+    pub version: i64,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Stock {
+    pub fn available(&self) -> i64 {
+        self.quantity - self.reserved
+    }
+}
+
+/// Where a reservation is in Try-Confirm-Cancel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Pending,
+    Confirmed,
+    Released,
+    Expired,
+}
+
+impl ReservationStatus {
+    fn parse(stored: &str) -> Self {
+        match stored {
+            "pending" => Self::Pending,
+            "confirmed" => Self::Confirmed,
+            "released" => Self::Released,
+            "expired" => Self::Expired,
+            // The column's CHECK constraint allows nothing else.
+            other => unreachable!("reservation status {other:?} is not allowed by the schema"),
+        }
+    }
+}
+
+/// A reservation and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reservation {
+    pub id: Uuid,
+    pub status: ReservationStatus,
+    /// Sorted by SKU id.
+    pub items: Vec<(Uuid, i64)>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Who changed stock, as written to the movements: an account id, or the service itself.
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// The expiry worker.
+    pub fn expiry() -> Self {
+        Self("expiry".into())
+    }
+}
+
+/// One change of one SKU's stock, as a movement records it.
+struct Change {
+    sku_id: Uuid,
+    quantity_delta: i64,
+    reserved_delta: i64,
+    reservation: Option<Uuid>,
+}
+
+const LIVE_SKU: &str = "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL";
+
+/// The stock of a live SKU.
+pub async fn get(pool: &PgPool, sku_id: Uuid) -> Result<Stock, Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
+         FROM product_service.inventory i {LIVE_SKU} WHERE i.sku_id = $1"
+    )))
+    .bind(sku_id)
+    .fetch_optional(pool)
+    .await?
+    .ok_or(Error::NotFound("SKU"))
+}
+
+/// Locks a live SKU's stock for the rest of `tx`.
+async fn lock_one(tx: &mut Transaction<'_, Postgres>, sku_id: Uuid) -> Result<Stock, Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
+         FROM product_service.inventory i {LIVE_SKU} WHERE i.sku_id = $1 FOR UPDATE OF i"
+    )))
+    .bind(sku_id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(Error::NotFound("SKU"))
+}
+
+/// Sets a SKU's on-hand quantity, if `version` is still its version (optimistic concurrency for stock counts).
+pub async fn update(pool: &PgPool, actor: &Actor, sku_id: Uuid, quantity: i64, version: i64) -> Result<Stock, Error> {
+    if quantity < 0 {
+        return Err(Error::InvalidArgument("quantity must not be negative".into()));
+    }
+    let mut tx = pool.begin().await?;
+    let stock = lock_one(&mut tx, sku_id).await?;
+    if stock.version != version {
+        return Err(Error::Aborted("the stock changed since it was read; read it again and retry"));
+    }
+    if quantity < stock.reserved {
+        return Err(Error::FailedPrecondition(format!(
+            "quantity {quantity} is below the {} units reserved",
+            stock.reserved
+        )));
+    }
+    let delta = quantity - stock.quantity;
+    if delta != 0 {
+        let change = Change { sku_id, quantity_delta: delta, reserved_delta: 0, reservation: None };
+        apply(&mut tx, &[change], "update", actor, "").await?;
+    }
+    let stock = lock_one(&mut tx, sku_id).await?;
+    tx.commit().await?;
+    Ok(stock)
+}
+
+/// Adds `delta` (negative to remove) to a SKU's on-hand quantity, recording `note` as the reason.
+pub async fn adjust(pool: &PgPool, actor: &Actor, sku_id: Uuid, delta: i64, note: &str) -> Result<Stock, Error> {
+    if delta == 0 {
+        return Err(Error::InvalidArgument("delta must not be zero".into()));
+    }
+    if note.chars().count() > 500 {
+        return Err(Error::InvalidArgument("reason must be at most 500 characters".into()));
+    }
+    let mut tx = pool.begin().await?;
+    let stock = lock_one(&mut tx, sku_id).await?;
+    let quantity =
+        stock.quantity.checked_add(delta).ok_or_else(|| Error::InvalidArgument("delta is too large".into()))?;
+    if quantity < stock.reserved {
+        return Err(Error::FailedPrecondition(format!(
+            "the quantity would drop to {quantity}, below the {} units reserved",
+            stock.reserved
+        )));
+    }
+    let change = Change { sku_id, quantity_delta: delta, reserved_delta: 0, reservation: None };
+    apply(&mut tx, &[change], "adjust", actor, note).await?;
+    let stock = lock_one(&mut tx, sku_id).await?;
+    tx.commit().await?;
+    Ok(stock)
+}
+
+/// Whether a key was new, or had been recorded for this same request before.
+enum Recorded {
+    New,
+    Before { reservation_id: Uuid },
+}
+
+/// Records idempotency key `key` of `scope` for `operation` on `reservation_id`, with the request's digest.
+/// A concurrent transaction recording the same key waits here until the first commits or rolls back. The same
+/// key recorded earlier for another request is `already_exists`.
+async fn record_key(
+    tx: &mut Transaction<'_, Postgres>,
+    scope: &str,
+    operation: &str,
+    key: &IdempotencyKey,
+    digest: &[u8],
+    reservation_id: Uuid,
+) -> Result<Recorded, Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )
+    .bind(scope)
+    .bind(operation)
+    .bind(key.as_str())
+    .bind(digest)
+    .bind(reservation_id)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if inserted == 1 {
+        return Ok(Recorded::New);
+    }
+    let (earlier_digest, reservation_id): (Vec<u8>, Uuid) = sqlx::query_as(
+        "SELECT request_hash, reservation_id FROM product_service.idempotency_keys
+         WHERE scope = $1 AND operation = $2 AND key = $3",
+    )
+    .bind(scope)
+    .bind(operation)
+    .bind(key.as_str())
+    .fetch_one(&mut **tx)
+    .await?;
+    if earlier_digest != digest {
+        return Err(Error::AlreadyExists("the idempotency key was already used for another request".into()));
+    }
+    Ok(Recorded::Before { reservation_id })
+}
+
+/// Locks the inventory rows of `sku_ids` in SKU-id order (the one order every transaction uses), returning
+/// the live and purchasable ones (a live SKU of a live, published product) when `purchasable` is set.
+async fn lock_stock(
+    tx: &mut Transaction<'_, Postgres>,
+    sku_ids: &[Uuid],
+    purchasable: bool,
+) -> Result<Vec<Stock>, Error> {
+    let filter = if purchasable {
+        "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL
+         JOIN product_service.products p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'"
+    } else {
+        ""
+    };
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
+         FROM product_service.inventory i {filter}
+         WHERE i.sku_id = ANY($1) ORDER BY i.sku_id FOR UPDATE OF i"
+    )))
+    .bind(sku_ids)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Applies `changes` to stock whose rows `tx` has locked, and writes one movement for each.
+async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
+    changes: &[Change],
+    kind: &str,
+    actor: &Actor,
+    note: &str,
+) -> Result<(), Error> {
+    let sku_ids: Vec<Uuid> = changes.iter().map(|c| c.sku_id).collect();
+    let quantity: Vec<i64> = changes.iter().map(|c| c.quantity_delta).collect();
+    let reserved: Vec<i64> = changes.iter().map(|c| c.reserved_delta).collect();
+    let reservations: Vec<Option<Uuid>> = changes.iter().map(|c| c.reservation).collect();
+    sqlx::query(
+        "WITH change AS (
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[])
+                 AS c (sku_id, quantity_delta, reserved_delta, reservation_id)
+         ), moved AS (
+             UPDATE product_service.inventory i
+             SET quantity = i.quantity + total.quantity_delta,
+                 reserved = i.reserved + total.reserved_delta,
+                 version = i.version + 1,
+                 updated_at = now()
+             FROM (SELECT sku_id, sum(quantity_delta) AS quantity_delta, sum(reserved_delta) AS reserved_delta
+                   FROM change GROUP BY sku_id) total
+             WHERE i.sku_id = total.sku_id
+         )
+         INSERT INTO product_service.stock_movements
+             (sku_id, quantity_delta, reserved_delta, kind, actor, note, reservation_id)
+         SELECT sku_id, quantity_delta, reserved_delta, $5, $6, $7, reservation_id FROM change",
+    )
+    .bind(&sku_ids)
+    .bind(&quantity)
+    .bind(&reserved)
+    .bind(&reservations)
+    .bind(kind)
+    .bind(&actor.0)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Holds stock for every item or for none ("Try"), for `ttl`. `scope` is the caller the key belongs to.
+pub async fn reserve(
+    pool: &PgPool,
+    scope: &str,
+    key: &IdempotencyKey,
+    items: &ReservationItems,
+    ttl: Duration,
+) -> Result<Reservation, Error> {
+    let mut tx = pool.begin().await?;
+    let id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO product_service.reservations (id, expires_at)
+         VALUES ($1, now() + make_interval(secs => $2::double precision))",
+    )
+    .bind(id)
+    .bind(ttl.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    // Before any stock is locked: a duplicate of this request waits here, not holding rows others need.
+    if let Recorded::Before { reservation_id } = record_key(&mut tx, scope, "reserve", key, &items.digest(), id).await?
+    {
+        tx.rollback().await?;
+        return get_reservation(pool, reservation_id).await;
+    }
+
+    let wanted = items.as_slice();
+    let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
+    let stock = lock_stock(&mut tx, &sku_ids, true).await?;
+    if stock.len() != wanted.len() {
+        return Err(Error::NotFound("SKU (or it is not for sale)"));
+    }
+    // Both lists are sorted by SKU id.
+    let short: Vec<Shortage> = wanted
+        .iter()
+        .zip(&stock)
+        .filter(|((_, quantity), stock)| stock.available() < *quantity)
+        .map(|((sku_id, quantity), stock)| Shortage {
+            sku_id: *sku_id,
+            requested: *quantity,
+            available: stock.available(),
+        })
+        .collect();
+    if !short.is_empty() {
+        return Err(Error::InsufficientStock(short));
+    }
+
+    let quantities: Vec<i64> = wanted.iter().map(|(_, quantity)| *quantity).collect();
+    sqlx::query(
+        "INSERT INTO product_service.reservation_items (reservation_id, sku_id, quantity)
+         SELECT $1, * FROM unnest($2::uuid[], $3::bigint[])",
+    )
+    .bind(id)
+    .bind(&sku_ids)
+    .bind(&quantities)
+    .execute(&mut *tx)
+    .await?;
+    let changes: Vec<Change> = wanted
+        .iter()
+        .map(|(sku_id, quantity)| Change {
+            sku_id: *sku_id,
+            quantity_delta: 0,
+            reserved_delta: *quantity,
+            reservation: Some(id),
+        })
+        .collect();
+    apply(&mut tx, &changes, "reserve", &Actor(scope.to_owned()), "").await?;
+    let reservation = read_reservation(&mut tx, id).await?.ok_or(Error::NotFound("reservation"))?;
+    tx.commit().await?;
+    Ok(reservation)
+}
+
+/// Turns a pending reservation into a sale ("Confirm"): quantity and reserved both drop. A confirmed one is
+/// returned as it is; a released or expired one is `failed_precondition`, and so is a pending one past its
+/// expiry, which is expired on the spot.
+pub async fn confirm(pool: &PgPool, scope: &str, key: &IdempotencyKey, id: Uuid) -> Result<Reservation, Error> {
+    transition(pool, scope, key, id, Transition::Confirm).await
+}
+
+/// Gives a pending reservation's stock back ("Cancel"). A released or expired one is returned as it is; a
+/// confirmed one is `failed_precondition` (refunds restock through `adjust`).
+pub async fn release(pool: &PgPool, scope: &str, key: &IdempotencyKey, id: Uuid) -> Result<Reservation, Error> {
+    transition(pool, scope, key, id, Transition::Release).await
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Transition {
+    Confirm,
+    Release,
+}
+
+async fn transition(
+    pool: &PgPool,
+    scope: &str,
+    key: &IdempotencyKey,
+    id: Uuid,
+    transition: Transition,
+) -> Result<Reservation, Error> {
+    let mut tx = pool.begin().await?;
+    // The reservation row first: whoever holds it decides its fate, and everyone after re-reads the status.
+    let locked: Option<(String, bool)> =
+        sqlx::query_as("SELECT status, expires_at <= now() FROM product_service.reservations WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((status, past_expiry)) = locked else {
+        return Err(Error::NotFound("reservation"));
+    };
+    let operation = if transition == Transition::Confirm { "confirm" } else { "release" };
+    let actor = Actor(scope.to_owned());
+    match (transition, ReservationStatus::parse(&status)) {
+        (Transition::Confirm, ReservationStatus::Pending) if past_expiry => {
+            // Late: expire it now rather than leave it to the worker, and say so. No key is kept.
+            expire(&mut tx, &[id]).await?;
+            tx.commit().await?;
+            return Err(Error::FailedPrecondition("the reservation has expired".into()));
+        }
+        (Transition::Confirm, ReservationStatus::Pending) => {
+            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+            leave_pending(&mut tx, id, "confirmed", "confirm", &actor, |quantity| (-quantity, -quantity)).await?;
+        }
+        (Transition::Release, ReservationStatus::Pending) => {
+            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+            leave_pending(&mut tx, id, "released", "release", &actor, |quantity| (0, -quantity)).await?;
+        }
+        // Already where it was asked to go: answered as it is (the key is still held to this reservation).
+        (Transition::Confirm, ReservationStatus::Confirmed)
+        | (Transition::Release, ReservationStatus::Released | ReservationStatus::Expired) => {
+            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+        }
+        (Transition::Confirm, ReservationStatus::Released) => {
+            return Err(Error::FailedPrecondition("the reservation was released".into()));
+        }
+        (Transition::Confirm, ReservationStatus::Expired) => {
+            return Err(Error::FailedPrecondition("the reservation has expired".into()));
+        }
+        (Transition::Release, ReservationStatus::Confirmed) => {
+            return Err(Error::FailedPrecondition(
+                "the reservation was confirmed; restock a refund through AdjustInventory".into(),
+            ));
+        }
+    }
+    let reservation = read_reservation(&mut tx, id).await?.ok_or(Error::NotFound("reservation"))?;
+    tx.commit().await?;
+    Ok(reservation)
+}
+
+/// Moves the locked, pending reservation `id` to `status` and its stock by `deltas(quantity)` =
+/// (quantity delta, reserved delta) per item.
+async fn leave_pending(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: &str,
+    kind: &str,
+    actor: &Actor,
+    deltas: impl Fn(i64) -> (i64, i64),
+) -> Result<(), Error> {
+    sqlx::query("UPDATE product_service.reservations SET status = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(&mut **tx)
+        .await?;
+    let items = items_of(tx, &[id]).await?;
+    let sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
+    lock_stock(tx, &sku_ids, false).await?;
+    let changes: Vec<Change> = items
+        .into_iter()
+        .map(|(reservation, sku_id, quantity)| {
+            let (quantity_delta, reserved_delta) = deltas(quantity);
+            Change { sku_id, quantity_delta, reserved_delta, reservation: Some(reservation) }
+        })
+        .collect();
+    apply(tx, &changes, kind, actor, "").await
+}
+
+/// Expires the locked, pending reservations `ids` and gives their stock back.
+async fn expire(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE product_service.reservations SET status = 'expired', updated_at = now()
+         WHERE id = ANY($1) AND status = 'pending'",
+    )
+    .bind(ids)
+    .execute(&mut **tx)
+    .await?;
+    let items = items_of(tx, ids).await?;
+    let mut sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
+    sku_ids.sort_unstable();
+    sku_ids.dedup();
+    lock_stock(tx, &sku_ids, false).await?;
+    let changes: Vec<Change> = items
+        .into_iter()
+        .map(|(reservation, sku_id, quantity)| Change {
+            sku_id,
+            quantity_delta: 0,
+            reserved_delta: -quantity,
+            reservation: Some(reservation),
+        })
+        .collect();
+    apply(tx, &changes, "expire", &Actor::expiry(), "").await
+}
+
+/// Expires up to `batch` pending reservations whose time is up, giving their stock back, and returns how many.
+/// Rows another transaction holds (a confirm or release in flight, another replica's worker) are skipped, so
+/// any number of workers can run at once.
+pub async fn expire_due(pool: &PgPool, batch: i64) -> Result<usize, Error> {
+    let mut tx = pool.begin().await?;
+    let due: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM product_service.reservations
+         WHERE status = 'pending' AND expires_at <= now()
+         ORDER BY expires_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(batch)
+    .fetch_all(&mut *tx)
+    .await?;
+    if !due.is_empty() {
+        expire(&mut tx, &due).await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
+}
+
+/// Deletes idempotency keys recorded more than `age` ago, and returns how many.
+pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
+    Ok(sqlx::query(
+        "DELETE FROM product_service.idempotency_keys
+         WHERE created_at < now() - make_interval(secs => $1::double precision)",
+    )
+    .bind(age.as_secs_f64())
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+/// The items of reservations `ids`, as (reservation, SKU, quantity), sorted by SKU.
+async fn items_of(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT reservation_id, sku_id, quantity FROM product_service.reservation_items
+         WHERE reservation_id = ANY($1) ORDER BY sku_id, reservation_id",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+type ReservationRow = (Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>);
+
+const RESERVATION_COLUMNS: &str = "id, status, created_at, expires_at, updated_at";
+
+fn reservation(row: ReservationRow, items: Vec<(Uuid, Uuid, i64)>) -> Reservation {
+    let (id, status, created_at, expires_at, updated_at) = row;
+    Reservation {
+        id,
+        status: ReservationStatus::parse(&status),
+        items: items.into_iter().map(|(_, sku_id, quantity)| (sku_id, quantity)).collect(),
+        created_at,
+        expires_at,
+        updated_at,
+    }
+}
+
+async fn read_reservation(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<Option<Reservation>, Error> {
+    let row: Option<ReservationRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RESERVATION_COLUMNS} FROM product_service.reservations WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    Ok(Some(reservation(row, items_of(tx, &[id]).await?)))
+}
+
+/// A reservation and its items.
+pub async fn get_reservation(pool: &PgPool, id: Uuid) -> Result<Reservation, Error> {
+    let mut tx = pool.begin().await?;
+    let found = read_reservation(&mut tx, id).await?;
+    tx.commit().await?;
+    found.ok_or(Error::NotFound("reservation"))
+}

@@ -1,0 +1,293 @@
+//! `product.v1.InventoryService` through the product service's gRPC port, as its callers reach it: who may
+//! call what, every error code of the contract, the shortage detail on the wire, and the expiry worker of the
+//! running service.
+
+use std::{net::SocketAddr, time::Duration};
+
+use connectrpc::{
+    ConnectError, ErrorCode, Protocol,
+    client::{ClientConfig, HttpClient},
+};
+use ec_platform::{
+    config::DatabaseArgs,
+    identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
+    shared::Redis,
+    shutdown::CancellationToken,
+    startup::Dependencies,
+};
+use ec_product::{
+    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    config::ProductConfig,
+    inventory::Actor,
+    startup::Application,
+};
+use ec_proto::product::v1::{
+    AdjustInventoryRequest, BatchReserveInventoryRequest, ConfirmReservationRequest, GetInventoryRequest,
+    GetReservationRequest, InsufficientStockDetail, InventoryServiceClient, ReleaseReservationRequest, ReservationItem,
+    ReservationStatus, UpdateInventoryRequest,
+};
+use ec_testing::TestDatabase;
+use uuid::Uuid;
+
+struct Service {
+    url: http::Uri,
+    identity: IdentityVerifier,
+    database: TestDatabase,
+    shutdown: CancellationToken,
+    server: tokio::task::JoinHandle<()>,
+}
+
+/// Who is calling.
+enum Who {
+    /// No metadata at all: a client that reached the port directly.
+    Nobody,
+    Customer,
+    Admin,
+    /// Another service of the platform (the order service), holding the internal secret.
+    Internal,
+}
+
+impl Service {
+    async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        let identity =
+            IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
+        let mut config = ProductConfig::local(SocketAddr::from(([127, 0, 0, 1], 0)));
+        config.expiry_interval_secs = 1;
+        let deps = Dependencies::new(Redis::local(""), identity.clone());
+        let args = DatabaseArgs { url: database.url(), max_connections: 5 };
+        let server = Application::build(&config, &args, &deps).await.unwrap();
+        let url = format!("http://{}", server.local_addr()).parse().unwrap();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move { server.serve(stop, Duration::from_secs(5)).await.unwrap() });
+        Self { url, identity, database, shutdown, server }
+    }
+
+    async fn stop(self) {
+        self.shutdown.cancel();
+        self.server.await.unwrap();
+        self.database.drop_now().await;
+    }
+
+    fn client(&self, who: Who) -> InventoryServiceClient<HttpClient> {
+        let mut headers = http::HeaderMap::new();
+        let caller = |roles: Vec<Role>| Caller { user_id: Uuid::now_v7(), roles };
+        match who {
+            Who::Nobody => {}
+            Who::Customer => self.identity.stamp(Some(&caller(vec![Role::Customer])), &mut headers),
+            Who::Admin => self.identity.stamp(Some(&caller(vec![Role::Customer, Role::Admin])), &mut headers),
+            Who::Internal => self.identity.stamp(None, &mut headers),
+        }
+        let config = ClientConfig::new(self.url.clone()).with_protocol(Protocol::Grpc).with_default_headers(headers);
+        InventoryServiceClient::new(HttpClient::plaintext_http2_only(), config)
+    }
+
+    /// A published product with SKUs holding `stock` units each.
+    async fn skus(&self, stock: &[i64]) -> Vec<String> {
+        let pool = &self.database.pool;
+        let name = ProductName::parse("Mug").unwrap();
+        let product = catalog::create_product(pool, &name, &Description::parse("").unwrap(), None).await.unwrap();
+        let mut ids = Vec::new();
+        for quantity in stock {
+            let code = SkuCode::parse(&format!("MUG-{}", Uuid::now_v7().simple())).unwrap();
+            let price = Price::parse(1500, "JPY").unwrap();
+            let actor = Actor("admin".into());
+            let sku = catalog::create_sku(pool, &actor, product.id, &code, &price, &Attributes::default(), *quantity)
+                .await
+                .unwrap();
+            ids.push(sku.id.to_string());
+        }
+        catalog::publish(pool, product.id).await.unwrap();
+        ids
+    }
+}
+
+fn code<T>(result: Result<T, ConnectError>) -> ErrorCode {
+    match result {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.code,
+    }
+}
+
+fn reserve(items: &[(&str, i64)], key: &str) -> BatchReserveInventoryRequest {
+    BatchReserveInventoryRequest {
+        items: items
+            .iter()
+            .map(|(sku_id, quantity)| ReservationItem {
+                sku_id: (*sku_id).to_owned(),
+                quantity: *quantity,
+                ..Default::default()
+            })
+            .collect(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    }
+}
+
+fn get(sku_id: &str) -> GetInventoryRequest {
+    GetInventoryRequest { sku_id: sku_id.into(), ..Default::default() }
+}
+
+#[tokio::test]
+async fn stock_administration_is_for_admins_and_reservations_for_the_platform_only() {
+    let service = Service::start().await;
+    let sku = service.skus(&[5]).await.remove(0);
+
+    assert_eq!(code(service.client(Who::Nobody).get_inventory(get(&sku)).await), ErrorCode::Unauthenticated);
+    assert_eq!(code(service.client(Who::Customer).get_inventory(get(&sku)).await), ErrorCode::PermissionDenied);
+    let stock = service.client(Who::Admin).get_inventory(get(&sku)).await.unwrap().into_owned().inventory;
+    assert_eq!((stock.quantity, stock.reserved, stock.available), (5, 0, 5));
+
+    // A client that reaches the port without the platform's secret cannot hold stock, whatever it claims.
+    let request = reserve(&[(&sku, 1)], "k");
+    assert_eq!(
+        code(service.client(Who::Nobody).batch_reserve_inventory(request.clone()).await),
+        ErrorCode::PermissionDenied
+    );
+    let mut forged = http::HeaderMap::new();
+    forged.insert("x-ec-internal-token", "not-the-secret".parse().unwrap());
+    let config = ClientConfig::new(service.url.clone()).with_protocol(Protocol::Grpc).with_default_headers(forged);
+    let forger = InventoryServiceClient::new(HttpClient::plaintext_http2_only(), config);
+    assert_eq!(code(forger.batch_reserve_inventory(request.clone()).await), ErrorCode::PermissionDenied);
+    let reservation = service.client(Who::Internal).batch_reserve_inventory(request).await.unwrap();
+    assert_eq!(reservation.into_owned().reservation.status, ReservationStatus::RESERVATION_STATUS_PENDING);
+
+    // The refused calls held nothing.
+    let stock = service.client(Who::Admin).get_inventory(get(&sku)).await.unwrap().into_owned().inventory;
+    assert_eq!((stock.quantity, stock.reserved), (5, 1));
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn every_error_of_the_contract_has_its_code() {
+    let service = Service::start().await;
+    let skus = service.skus(&[3, 1]).await;
+    let (a, b) = (skus[0].as_str(), skus[1].as_str());
+    let internal = service.client(Who::Internal);
+    let admin = service.client(Who::Admin);
+
+    // BatchReserveInventory: invalid input of every kind, then unknown SKUs, then the shortage with its detail.
+    let many: Vec<String> = (0..51).map(|_| Uuid::now_v7().to_string()).collect();
+    let many: Vec<(&str, i64)> = many.iter().map(|id| (id.as_str(), 1)).collect();
+    let long_key = "k".repeat(257);
+    for (items, key) in [
+        (vec![], "k"),
+        (many, "k"),
+        (vec![(a, 1), (a, 1)], "k"),
+        (vec![(a, 0)], "k"),
+        (vec![("not-a-uuid", 1)], "k"),
+        (vec![(a, 1)], ""),
+        (vec![(a, 1)], long_key.as_str()),
+    ] {
+        let result = internal.batch_reserve_inventory(reserve(&items, key)).await;
+        assert_eq!(code(result), ErrorCode::InvalidArgument, "{items:?} {key:?}");
+    }
+    let unknown = Uuid::now_v7().to_string();
+    assert_eq!(code(internal.batch_reserve_inventory(reserve(&[(&unknown, 1)], "k")).await), ErrorCode::NotFound);
+    let short = internal.batch_reserve_inventory(reserve(&[(a, 4), (b, 2)], "k")).await.unwrap_err();
+    assert_eq!(short.code, ErrorCode::ResourceExhausted);
+    let detail = short.details.iter().find(|d| d.type_url.ends_with("product.v1.InsufficientStockDetail")).unwrap();
+    let bytes = base64_decode(detail.value.as_deref().unwrap());
+    let detail: InsufficientStockDetail = buffa::Message::decode_from_slice(&bytes).unwrap();
+    let mut short_skus: Vec<(String, i64, i64)> =
+        detail.items.iter().map(|i| (i.sku_id.clone(), i.requested, i.available)).collect();
+    short_skus.sort();
+    let mut expected = vec![(a.to_owned(), 4, 3), (b.to_owned(), 2, 1)];
+    expected.sort();
+    assert_eq!(short_skus, expected, "every short SKU, not just the first");
+
+    // Reservation keys: the same key with other items.
+    let first = internal.batch_reserve_inventory(reserve(&[(a, 1)], "order-1")).await.unwrap().into_owned();
+    let id = first.reservation.id.clone();
+    assert_eq!(code(internal.batch_reserve_inventory(reserve(&[(a, 2)], "order-1")).await), ErrorCode::AlreadyExists);
+
+    // Confirm, release, get.
+    let confirm = |id: &str, key: &str| ConfirmReservationRequest {
+        reservation_id: id.into(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    };
+    let release = |id: &str, key: &str| ReleaseReservationRequest {
+        reservation_id: id.into(),
+        idempotency_key: key.into(),
+        ..Default::default()
+    };
+    assert_eq!(code(internal.confirm_reservation(confirm("nope", "c")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(internal.confirm_reservation(confirm(&id, "")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(internal.confirm_reservation(confirm(&unknown, "c")).await), ErrorCode::NotFound);
+    let confirmed = internal.confirm_reservation(confirm(&id, "order-1:confirm")).await.unwrap().into_owned();
+    assert_eq!(confirmed.reservation.status, ReservationStatus::RESERVATION_STATUS_CONFIRMED);
+    assert_eq!(
+        code(internal.release_reservation(release(&id, "order-1:release")).await),
+        ErrorCode::FailedPrecondition
+    );
+    assert_eq!(code(internal.release_reservation(release(&unknown, "r")).await), ErrorCode::NotFound);
+    let get_reservation = |id: &str| GetReservationRequest { id: id.into(), ..Default::default() };
+    assert_eq!(code(internal.get_reservation(get_reservation("nope")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(internal.get_reservation(get_reservation(&unknown)).await), ErrorCode::NotFound);
+
+    // Stock administration.
+    assert_eq!(code(admin.get_inventory(get("nope")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(admin.get_inventory(get(&unknown)).await), ErrorCode::NotFound);
+    let stock = admin.get_inventory(get(a)).await.unwrap().into_owned().inventory;
+    let update = |quantity: i64, version: i64| UpdateInventoryRequest {
+        sku_id: a.into(),
+        quantity,
+        version,
+        ..Default::default()
+    };
+    assert_eq!(code(admin.update_inventory(update(-1, stock.version)).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(admin.update_inventory(update(5, stock.version + 7)).await), ErrorCode::Aborted);
+    let updated = admin.update_inventory(update(5, stock.version)).await.unwrap().into_owned().inventory;
+    assert_eq!((updated.quantity, updated.available, updated.version), (5, 5, stock.version + 1));
+    let adjust = |delta: i64| AdjustInventoryRequest {
+        sku_id: a.into(),
+        delta,
+        reason: "stocktake".into(),
+        ..Default::default()
+    };
+    assert_eq!(code(admin.adjust_inventory(adjust(0)).await), ErrorCode::InvalidArgument);
+    internal.batch_reserve_inventory(reserve(&[(a, 2)], "order-2")).await.unwrap();
+    assert_eq!(code(admin.adjust_inventory(adjust(-4)).await), ErrorCode::FailedPrecondition);
+    // Holding stock is a change too: the version moved on.
+    assert_eq!(code(admin.update_inventory(update(1, updated.version)).await), ErrorCode::Aborted);
+    let current = admin.get_inventory(get(a)).await.unwrap().into_owned().inventory.version;
+    assert_eq!(code(admin.update_inventory(update(1, current)).await), ErrorCode::FailedPrecondition);
+    let adjusted = admin.adjust_inventory(adjust(-3)).await.unwrap().into_owned().inventory;
+    assert_eq!((adjusted.quantity, adjusted.reserved, adjusted.available), (2, 2, 0));
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_running_service_expires_reservations_whose_time_is_up() {
+    let service = Service::start().await;
+    let sku = service.skus(&[4]).await.remove(0);
+    let internal = service.client(Who::Internal);
+    let reservation = internal.batch_reserve_inventory(reserve(&[(&sku, 3)], "late")).await.unwrap().into_owned();
+    let id = reservation.reservation.id.clone();
+    sqlx::query("UPDATE product_service.reservations SET expires_at = now() WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(&service.database.pool)
+        .await
+        .unwrap();
+    let request = GetReservationRequest { id: id.clone(), ..Default::default() };
+    let mut expired = false;
+    for _ in 0..50 {
+        let status = internal.get_reservation(request.clone()).await.unwrap().into_owned().reservation.status;
+        if status == ReservationStatus::RESERVATION_STATUS_EXPIRED {
+            expired = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(expired, "the worker runs every second");
+    let stock = service.client(Who::Admin).get_inventory(get(&sku)).await.unwrap().into_owned().inventory;
+    assert_eq!((stock.reserved, stock.available), (0, 4));
+    service.stop().await;
+}
+
+fn base64_decode(value: &str) -> Vec<u8> {
+    use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
+    STANDARD_NO_PAD.decode(value.trim_end_matches('=')).unwrap()
+}
