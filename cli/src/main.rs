@@ -42,7 +42,7 @@ struct Cli {
 enum Command {
     /// Run every service, the BFF, the login pages and an embedded OAuth2 server in one process on the standard
     /// ports (BFF 8080, user 50051, product 50052, order 50053, login 8051, OAuth2 4444/4445), with demo
-    /// accounts. Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and stops it
+    /// accounts and, on first start, a demo catalog. Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and stops it
     /// on exit. With HYDRA_ADMIN_URL, uses that Hydra instead of the embedded server. Ctrl-C stops everything.
     Dev(DevArgs),
     /// Run one service (or the BFF) as its own process, as in production. Services migrate their schema at
@@ -57,6 +57,9 @@ enum Command {
     /// Operator tasks on accounts, run directly against the database.
     #[command(subcommand)]
     User(UserCommand),
+    /// Operator tasks on the catalog, run directly against the database.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
 }
 
 #[derive(clap::Args)]
@@ -65,7 +68,7 @@ struct DevArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
-    /// Do not create the demo accounts.
+    /// Do not create the demo accounts, nor load the demo catalog into an empty catalog.
     #[arg(long = "no-demo-data")]
     no_demo_data: bool,
 
@@ -155,11 +158,24 @@ enum UserCommand {
     },
 }
 
+#[derive(clap::Subcommand)]
+enum CatalogCommand {
+    /// Load categories, products, SKUs with their stock, and images from a JSON or CSV file (see
+    /// `ec_product::import` for the formats). Idempotent: categories are found by slug path and products whose
+    /// SKU codes exist already are left as they are.
+    Import {
+        /// The file; `.csv` is read as CSV, anything else as JSON.
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        database: DatabaseArgs,
+    },
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_format = match cli.command {
-        Command::Dev(_) | Command::User(_) => LogFormat::Pretty,
+        Command::Dev(_) | Command::User(_) | Command::Catalog(_) => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
     telemetry::init(&LogArgs { format: cli.log_format.unwrap_or(default_format) });
@@ -175,6 +191,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
+        Command::Catalog(CatalogCommand::Import { file, database }) => import_catalog(&file, &database).await,
     }
 }
 
@@ -210,6 +227,9 @@ async fn run_platform(
         let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
         platform::migrate_all(&pool).await?;
         demo::ensure_accounts(&pool).await?;
+        if let Some(report) = ec_product::import::load_demo_if_empty(&pool).await? {
+            tracing::info!(products = report.products_created, skus = report.skus_created, "demo catalog loaded");
+        }
         pool.close().await;
     }
     let running = Platform::start(config, database, stop).await?;
@@ -228,6 +248,21 @@ async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Resu
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await?;
     }
     admin.close().await;
+    Ok(())
+}
+
+async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs) -> anyhow::Result<()> {
+    use ec_product::import;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    let file = if is_csv { import::parse_csv(&text)? } else { import::parse_json(&text)? };
+    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+    db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
+    let report = import::import(&pool, &ec_product::inventory::Actor("import".into()), &file).await?;
+    println!(
+        "{} categories, {} products and {} SKUs created; {} products already there, left as they were",
+        report.categories_created, report.products_created, report.skus_created, report.products_skipped
+    );
     Ok(())
 }
 

@@ -109,6 +109,66 @@ async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_one
     database.drop_now().await;
 }
 
+#[tokio::test]
+async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_is_wrong() {
+    let database = TestDatabase::create().await;
+    let dir = std::env::temp_dir().join(format!("ec-import-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json_file = dir.join("catalog.json");
+    std::fs::write(&json_file, ec_product::import::DEMO_CATALOG).unwrap();
+    let csv_file = dir.join("more.csv");
+    std::fs::write(
+        &csv_file,
+        "category,product,description,status,sku,price,currency,stock,attributes,images\n\
+         kitchen/tea-coffee,Kukicha,Twig tea.,,KUKICHA-100,1100,JPY,12,weight=100g,\n\
+         kitchen/tea-coffee,Kukicha,Twig tea.,,KUKICHA-200,2000,JPY,0,weight=200g,\n\
+         stationery/pens,Fountain Pen,A steel nib.,,PEN-F,4800,JPY,3,nib=F,https://cdn.example.com/pen.jpg\n",
+    )
+    .unwrap();
+    let import = |file: &std::path::Path| {
+        ec().args(["catalog", "import"]).arg(file).args(["--database-url", &database.url()]).output().unwrap()
+    };
+    let count = |table: &'static str| {
+        let pool = database.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM product_service.{table}")))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    for file in [&json_file, &csv_file] {
+        let output = import(file);
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!((count("products").await, count("skus").await, count("categories").await), (62, 131, 11));
+    let sold_out: i64 = sqlx::query_scalar("SELECT count(*) FROM product_service.inventory WHERE quantity = 0")
+        .fetch_one(&database.pool)
+        .await
+        .unwrap();
+    assert!(sold_out > 0);
+    // Again: nothing new.
+    let output = import(&csv_file);
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("0 products and 0 SKUs created; 2 products already there")
+    );
+    assert_eq!(count("products").await, 62);
+
+    let bad = dir.join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"products": [{"name": "Bad", "skus": [{"code": "B-1", "price": -5, "currency": "JPY"}]}]}"#,
+    )
+    .unwrap();
+    let output = import(&bad);
+    assert!(!output.status.success());
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(error.contains("product 1") && error.contains("price.amount must not be negative"), "{error}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    database.drop_now().await;
+}
+
 /// One `ec serve` process, stopped with SIGTERM (as an orchestrator does) when dropped.
 struct Served(std::process::Child);
 

@@ -106,6 +106,30 @@ async fn create_user(bff: u16, email: &str) -> (u16, Value) {
     (status, response.json().await.unwrap())
 }
 
+/// How many products the public catalog lists, and how many root categories it has.
+async fn public_catalog(bff: u16) -> (usize, usize) {
+    let call = |method: &str, body: Value| {
+        reqwest::Client::new()
+            .post(format!("http://127.0.0.1:{bff}/product.v1.ProductService/{method}"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+    };
+    let mut products = 0;
+    let mut token = String::new();
+    loop {
+        let page: Value =
+            call("ListProducts", json!({"pageSize": 100, "pageToken": token})).await.unwrap().json().await.unwrap();
+        products += page["products"].as_array().map_or(0, Vec::len);
+        token = page["nextPageToken"].as_str().unwrap_or("").to_owned();
+        if token.is_empty() {
+            break;
+        }
+    }
+    let tree: Value = call("ListCategories", json!({})).await.unwrap().json().await.unwrap();
+    (products, tree["categories"].as_array().map_or(0, Vec::len))
+}
+
 async fn wait_until_listening(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
@@ -144,6 +168,8 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
     wait_until_listening(ports.bff).await;
     let (status, created) = create_user(ports.bff, "keep@example.com").await;
     assert_eq!(status, 200, "{created}");
+    // The demo catalog: 60 products (one hidden and one draft, so 58 listed) under 3 root categories.
+    assert_eq!(public_catalog(ports.bff).await, (58, 3));
     first.interrupt();
 
     for (name, port) in [
@@ -164,6 +190,7 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
     wait_until_listening(ports.bff).await;
     let (status, error) = create_user(ports.bff, "keep@example.com").await;
     assert_eq!((status, error["code"].as_str()), (409, Some("already_exists")), "the account survived the restart");
+    assert_eq!(public_catalog(ports.bff).await, (58, 3), "the demo catalog is loaded once");
     second.terminate();
     assert!(port_is_closed(ports.postgres), "SIGTERM stops the embedded PostgreSQL too");
 }

@@ -138,7 +138,7 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
             ],
         ),
         ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
-        ("product", a.product, vec![]),
+        ("product", a.product, vec!["product.v1.ProductService", "product.v1.InventoryService"]),
         ("order", a.order, vec![]),
     ];
 

@@ -132,6 +132,11 @@ pub struct EdgeConfig {
     /// is the client, whatever its headers say.
     #[arg(id = "trusted_proxies", long = "trusted-proxies", env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = ec_platform::net::parse_network)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// Seconds a browser or CDN may keep an anonymous public catalog read (`Cache-Control: public, max-age`);
+    /// 0: not cached. Signed-in callers' reads are never stored (`private, no-store`).
+    #[arg(id = "public_cache_secs", long = "public-cache-secs", env = "PUBLIC_CACHE_SECS", default_value_t = 30)]
+    pub public_cache_secs: u32,
 }
 
 /// Which access tokens the BFF accepts.

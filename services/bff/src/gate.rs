@@ -49,6 +49,8 @@ pub struct Gate {
     pub sign_up: Limit,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long an anonymous public read may be cached, in seconds (0: not at all).
+    pub public_cache_secs: u32,
 }
 
 impl Gate {
@@ -112,6 +114,17 @@ impl Gate {
     fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
         let forwarded = forwarded_for(ctx.headers());
         ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded.as_deref(), &self.trusted_proxies))
+    }
+
+    /// The `Cache-Control` of a public read's answer to `caller`: anonymous answers are the same for everyone
+    /// and may be kept a short while; a signed-in caller's (an admin sees unpublished products) never.
+    pub fn cache_control(&self, caller: Option<&Caller>) -> http::HeaderValue {
+        match (caller, self.public_cache_secs) {
+            (None, secs) if secs > 0 => {
+                http::HeaderValue::try_from(format!("public, max-age={secs}")).expect("a valid header value")
+            }
+            _ => http::HeaderValue::from_static("private, no-store"),
+        }
     }
 
     /// The options of a forwarded call: the caller's identity, remaining deadline and request id.

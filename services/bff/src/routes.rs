@@ -216,6 +216,9 @@ impl Routes {
         Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
         for<'a> Res::View<'a>: Send,
     {
+        // Public reads (Connect GETs among them) say how long their answer may be cached, and for whom.
+        let cacheable = policy.access() == Access::Public
+            && matches!(spec.idempotency_level, connectrpc::IdempotencyLevel::NoSideEffects);
         let service_and_method = spec.procedure.trim_start_matches('/');
         let (service, method) = service_and_method.split_once('/').expect("a procedure is /package.Service/Method");
         self.listed.push((spec.procedure, policy.access()));
@@ -230,7 +233,13 @@ impl Routes {
                 }
                 let options = gate.forward(&ctx, caller.as_ref());
                 let answer = backend.forward::<Req, Res>(spec, request, options).await?;
-                Response::ok(answer)
+                let response = Response::new(answer);
+                if !cacheable {
+                    return Ok(response);
+                }
+                Ok(response
+                    .with_header(http::header::CACHE_CONTROL, gate.cache_control(caller.as_ref()))
+                    .with_header(http::header::VARY, "authorization"))
             }
         });
         let router = std::mem::take(&mut self.router);

@@ -89,6 +89,7 @@ impl Application {
             user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
             sign_up: Limit { per_minute: edge.sign_up_per_minute, burst: edge.sign_up_burst },
             trusted_proxies: edge.trusted_proxies.clone(),
+            public_cache_secs: edge.public_cache_secs,
         });
         let backends = Backends {
             user: Backend::new("user", &config.user_service_url)?,

@@ -94,6 +94,7 @@ impl Fixture {
             user: generous,
             sign_up: generous,
             trusted_proxies: Vec::new(),
+            public_cache_secs: 30,
         }
     }
 

@@ -91,6 +91,7 @@ fn routes() -> Routes {
         user: Limit { per_minute: 1, burst: 1 },
         sign_up: Limit { per_minute: 1, burst: 1 },
         trusted_proxies: Vec::new(),
+        public_cache_secs: 30,
     };
     let nowhere: http::Uri = "http://127.0.0.1:1".parse().unwrap();
     let backends = Backends {

@@ -21,9 +21,9 @@ impl IdempotencyKey {
 
     pub fn parse(raw: &str) -> Result<Self, Error> {
         let chars = raw.chars().take(Self::MAX_CHARS + 1).count();
-        if chars == 0 || chars > Self::MAX_CHARS {
+        if chars == 0 || chars > Self::MAX_CHARS || raw.chars().any(char::is_control) {
             return Err(Error::InvalidArgument(format!(
-                "idempotency_key is required and at most {} characters",
+                "idempotency_key is required: at most {} characters, without control characters",
                 Self::MAX_CHARS
             )));
         }
@@ -129,6 +129,7 @@ mod tests {
         assert!(IdempotencyKey::parse(&"鍵".repeat(256)).is_ok());
         assert!(IdempotencyKey::parse("").is_err());
         assert!(IdempotencyKey::parse(&"k".repeat(257)).is_err());
+        assert!(IdempotencyKey::parse("order-1\0").is_err(), "PostgreSQL text cannot hold NUL");
         assert!(parse_id(&"f".repeat(10_000), "id").is_err());
     }
 }

@@ -11,8 +11,11 @@
 //!   `reserved_delta`.
 //! - A reservation leaves `pending` by one guarded transition (the row is locked, the status re-read under
 //!   the lock), so of confirm, release and expiry racing on one reservation exactly one moves the stock.
-//! - Locks are always taken reservation first, then inventory in SKU order, then (for keys) the key's index
-//!   entry before any stock: no two transactions can wait on each other in a cycle.
+//! - Locks are taken in one order: a reservation row, then an idempotency key's index entry, then inventory
+//!   rows in SKU-id order (with their SKU and product rows key-share locked when reserving). Catalog edits
+//!   lock a product, then its SKUs, and never inventory. No two transactions can wait on each other in a
+//!   cycle. A reservation re-reads whether its SKUs are for sale once it holds the locks, so one that waited
+//!   behind a delete or a hide sees it.
 //!
 //! Idempotency keys ([`record_key`]) are scoped per caller and operation and commit with the change they
 //! record; a failed attempt leaves no key, so a retry is tried afresh.
@@ -111,6 +114,17 @@ pub async fn get(pool: &PgPool, sku_id: Uuid) -> Result<Stock, Error> {
     .ok_or(Error::NotFound("SKU"))
 }
 
+/// The stock of the live SKUs among `sku_ids`.
+pub async fn get_many(pool: &PgPool, sku_ids: &[Uuid]) -> Result<Vec<Stock>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
+         FROM product_service.inventory i {LIVE_SKU} WHERE i.sku_id = ANY($1)"
+    )))
+    .bind(sku_ids)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Locks a live SKU's stock for the rest of `tx`.
 async fn lock_one(tx: &mut Transaction<'_, Postgres>, sku_id: Uuid) -> Result<Stock, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -154,8 +168,8 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, sku_id: Uuid, delta: i64, note
     if delta == 0 {
         return Err(Error::InvalidArgument("delta must not be zero".into()));
     }
-    if note.chars().count() > 500 {
-        return Err(Error::InvalidArgument("reason must be at most 500 characters".into()));
+    if note.chars().count() > 500 || note.chars().any(char::is_control) {
+        return Err(Error::InvalidArgument("reason must be at most 500 characters without control characters".into()));
     }
     let mut tx = pool.begin().await?;
     let stock = lock_one(&mut tx, sku_id).await?;
@@ -191,6 +205,23 @@ async fn record_key(
     digest: &[u8],
     reservation_id: Uuid,
 ) -> Result<Recorded, Error> {
+    // Twice at most: the earlier record can be forgotten (it grew old) between the insert and the read.
+    for _ in 0..2 {
+        if let Some(recorded) = try_record_key(tx, scope, operation, key, digest, reservation_id).await? {
+            return Ok(recorded);
+        }
+    }
+    Err(Error::Aborted("the idempotency key changed while it was being recorded; retry"))
+}
+
+async fn try_record_key(
+    tx: &mut Transaction<'_, Postgres>,
+    scope: &str,
+    operation: &str,
+    key: &IdempotencyKey,
+    digest: &[u8],
+    reservation_id: Uuid,
+) -> Result<Option<Recorded>, Error> {
     let inserted = sqlx::query(
         "INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
@@ -204,21 +235,22 @@ async fn record_key(
     .await?
     .rows_affected();
     if inserted == 1 {
-        return Ok(Recorded::New);
+        return Ok(Some(Recorded::New));
     }
-    let (earlier_digest, reservation_id): (Vec<u8>, Uuid) = sqlx::query_as(
+    let earlier: Option<(Vec<u8>, Uuid)> = sqlx::query_as(
         "SELECT request_hash, reservation_id FROM product_service.idempotency_keys
          WHERE scope = $1 AND operation = $2 AND key = $3",
     )
     .bind(scope)
     .bind(operation)
     .bind(key.as_str())
-    .fetch_one(&mut **tx)
+    .fetch_optional(&mut **tx)
     .await?;
+    let Some((earlier_digest, reservation_id)) = earlier else { return Ok(None) };
     if earlier_digest != digest {
         return Err(Error::AlreadyExists("the idempotency key was already used for another request".into()));
     }
-    Ok(Recorded::Before { reservation_id })
+    Ok(Some(Recorded::Before { reservation_id }))
 }
 
 /// Locks the inventory rows of `sku_ids` in SKU-id order (the one order every transaction uses), returning
@@ -228,16 +260,22 @@ async fn lock_stock(
     sku_ids: &[Uuid],
     purchasable: bool,
 ) -> Result<Vec<Stock>, Error> {
-    let filter = if purchasable {
-        "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL
-         JOIN product_service.products p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'"
+    // The SKU and product rows are key-share locked too: a delete (which locks them for update) waits for
+    // the reservation to commit and then sees it, or the reservation waits for the delete and then, re-reading
+    // the rows, does not find the SKU for sale.
+    let (filter, lock_catalog) = if purchasable {
+        (
+            "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL
+             JOIN product_service.products p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'",
+            "FOR KEY SHARE OF s, p",
+        )
     } else {
-        ""
+        ("", "")
     };
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
          FROM product_service.inventory i {filter}
-         WHERE i.sku_id = ANY($1) ORDER BY i.sku_id FOR UPDATE OF i"
+         WHERE i.sku_id = ANY($1) ORDER BY i.sku_id FOR UPDATE OF i {lock_catalog}"
     )))
     .bind(sku_ids)
     .fetch_all(&mut **tx)
@@ -314,7 +352,17 @@ pub async fn reserve(
     let wanted = items.as_slice();
     let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
     let stock = lock_stock(&mut tx, &sku_ids, true).await?;
-    if stock.len() != wanted.len() {
+    // Read again now the rows are locked, in a statement of its own (so with a fresh snapshot): a product
+    // hidden or a SKU deleted while this waited for the locks is not for sale.
+    let for_sale: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM product_service.skus s
+         JOIN product_service.products p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'
+         WHERE s.id = ANY($1) AND s.deleted_at IS NULL",
+    )
+    .bind(&sku_ids)
+    .fetch_one(&mut *tx)
+    .await?;
+    if stock.len() != wanted.len() || for_sale != wanted.len() as i64 {
         return Err(Error::NotFound("SKU (or it is not for sale)"));
     }
     // Both lists are sorted by SKU id.
@@ -462,14 +510,18 @@ async fn leave_pending(
 
 /// Expires the locked, pending reservations `ids` and gives their stock back.
 async fn expire(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), Error> {
-    sqlx::query(
+    // Stock goes back only for the reservations this very statement moved out of `pending`.
+    let expired: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE product_service.reservations SET status = 'expired', updated_at = now()
-         WHERE id = ANY($1) AND status = 'pending'",
+         WHERE id = ANY($1) AND status = 'pending' RETURNING id",
     )
     .bind(ids)
-    .execute(&mut **tx)
+    .fetch_all(&mut **tx)
     .await?;
-    let items = items_of(tx, ids).await?;
+    if expired.is_empty() {
+        return Ok(());
+    }
+    let items = items_of(tx, &expired).await?;
     let mut sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
     sku_ids.sort_unstable();
     sku_ids.dedup();

@@ -8,13 +8,16 @@ use ec_platform::{
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
-use ec_proto::product::v1::{INVENTORY_SERVICE_SERVICE_NAME, InventoryServiceExt};
+use ec_proto::product::v1::{
+    INVENTORY_SERVICE_SERVICE_NAME, InventoryServiceExt, PRODUCT_SERVICE_SERVICE_NAME, ProductServiceExt,
+};
 use sqlx::PgPool;
 
 use crate::{
-    api::{Access, InventoryApi},
+    api::{Access, InventoryApi, ProductApi},
     config::ProductConfig,
     expiry::{self, ExpirySchedule},
+    listing::PageTokens,
 };
 
 /// The product service, connected, migrated and bound, ready to serve.
@@ -34,10 +37,20 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         let access = Access::new(deps.identity.clone());
+        let tokens = match deps.identity.derive_key(PageTokens::PURPOSE) {
+            Some(key) => PageTokens::new(&key),
+            None => {
+                tracing::warn!("no INTERNAL_AUTH_TOKEN: page tokens are signed with a key of this process only");
+                let mut key = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut key).expect("the operating system provides randomness");
+                PageTokens::new(&key)
+            }
+        };
+        let products = Arc::new(ProductApi::new(pool.clone(), access.clone(), tokens));
         let inventory = Arc::new(InventoryApi::new(pool.clone(), access, config.reservation_ttl()));
-        let router = inventory.register(connectrpc::Router::new());
+        let router = inventory.register(products.register(connectrpc::Router::new()));
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
-        let services = [INVENTORY_SERVICE_SERVICE_NAME];
+        let services = [PRODUCT_SERVICE_SERVICE_NAME, INVENTORY_SERVICE_SERVICE_NAME];
         let server = Server::bind("product", config.addr, router, &services, reflection).await?;
         let expiry = ExpirySchedule {
             interval: Duration::from_secs(config.expiry_interval_secs),

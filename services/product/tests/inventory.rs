@@ -457,3 +457,62 @@ async fn stock_counts_need_the_current_version_and_never_go_below_what_is_reserv
     db.check_books(&[sku]).await;
     db.stop().await;
 }
+
+#[tokio::test]
+async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_deadlock_nor_cross() {
+    let db = Db::start().await;
+    for round in 0..5 {
+        let skus = db.skus(&[100, 100, 100, 100]).await;
+        let product: Uuid = sqlx::query_scalar("SELECT product_id FROM product_service.skus WHERE id = $1")
+            .bind(skus[0])
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+        let mut work: Vec<tokio::task::JoinHandle<Result<(), Error>>> = Vec::new();
+        for n in 0..12 {
+            let (pool, skus) = (db.pool.clone(), skus.clone());
+            work.push(tokio::spawn(async move {
+                let pairs: Vec<(Uuid, i64)> = skus.iter().rev().map(|sku| (*sku, 1)).collect();
+                reserve(&pool, &format!("r{round}-{n}"), &pairs).await.map(|_| ())
+            }));
+        }
+        for (n, sku) in skus.iter().enumerate() {
+            let (pool, sku) = (db.pool.clone(), *sku);
+            work.push(tokio::spawn(async move {
+                let change = catalog::SkuChange {
+                    code: None,
+                    price: Some(Price::parse(100 + n as i64, "JPY").unwrap()),
+                    attributes: None,
+                };
+                catalog::update_sku(&pool, sku, change).await.map(|_| ())
+            }));
+            let pool = db.pool.clone();
+            work.push(tokio::spawn(async move { catalog::delete_sku(&pool, sku).await }));
+        }
+        let pool = db.pool.clone();
+        work.push(tokio::spawn(async move { catalog::hide(&pool, product).await.map(|_| ()) }));
+        let pool = db.pool.clone();
+        work.push(tokio::spawn(async move { catalog::delete_product(&pool, product).await }));
+
+        for result in futures::future::join_all(work).await {
+            match result.unwrap() {
+                Ok(()) | Err(Error::FailedPrecondition(_) | Error::NotFound(_) | Error::InsufficientStock(_)) => {}
+                Err(other) => panic!("round {round}: {other:?}"),
+            }
+        }
+        // No pending reservation holds a SKU that was deleted, or a SKU of a deleted product.
+        let crossed: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM product_service.reservation_items ri
+             JOIN product_service.reservations r ON r.id = ri.reservation_id AND r.status = 'pending'
+             JOIN product_service.skus s ON s.id = ri.sku_id
+             JOIN product_service.products p ON p.id = s.product_id
+             WHERE s.deleted_at IS NOT NULL OR p.deleted_at IS NOT NULL",
+        )
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(crossed, 0, "round {round}");
+        db.check_books(&skus).await;
+    }
+    db.stop().await;
+}

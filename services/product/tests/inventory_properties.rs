@@ -129,10 +129,10 @@ impl Fixture {
                         }
                     };
                     if pending {
-                        for s in 0..SKUS {
-                            model.reserved[s] -= units[s];
+                        for (s, held) in units.iter().enumerate() {
+                            model.reserved[s] -= held;
                             if to == ReservationStatus::Confirmed {
-                                model.quantity[s] -= units[s];
+                                model.quantity[s] -= held;
                             }
                         }
                         model.reservations[i].2 = to;
