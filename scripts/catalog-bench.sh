@@ -20,8 +20,8 @@ command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 [ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
 
-cargo build --release --bin ec
-cargo build --release -p ec-product --example reserve_bench
+# One build command for every benchmark script, so dependencies are never rebuilt with other features.
+cargo build --release --workspace --bins --examples
 work=$(mktemp -d)
 chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

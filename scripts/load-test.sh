@@ -19,7 +19,8 @@ DURATION="${DURATION:-15}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp2-client" >&2; exit 1; }
 
-cargo build --release --bin ec
+# One build command for every benchmark script, so dependencies are never rebuilt with other features.
+cargo build --release --workspace --bins --examples
 work=$(mktemp -d)
 chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

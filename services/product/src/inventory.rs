@@ -334,16 +334,29 @@ pub async fn reserve(
 ) -> Result<Reservation, Error> {
     let mut tx = pool.begin().await?;
     let id = Uuid::now_v7();
-    sqlx::query(
-        "INSERT INTO product_service.reservations (id, expires_at)
-         VALUES ($1, now() + make_interval(secs => $2::double precision))",
+    let digest = items.digest();
+    // The reservation and its key in one statement, before any stock is locked: a duplicate of this request
+    // waits here on the key, not holding rows others need.
+    let (created_at, expires_at, key_recorded): (DateTime<Utc>, DateTime<Utc>, bool) = sqlx::query_as(
+        "WITH reservation AS (
+             INSERT INTO product_service.reservations (id, expires_at)
+             VALUES ($1, now() + make_interval(secs => $2::double precision))
+             RETURNING created_at, expires_at
+         ), recorded AS (
+             INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
+             VALUES ($3, 'reserve', $4, $5, $1) ON CONFLICT DO NOTHING RETURNING 1
+         )
+         SELECT created_at, expires_at, EXISTS (SELECT 1 FROM recorded) FROM reservation",
     )
     .bind(id)
     .bind(ttl.as_secs_f64())
-    .execute(&mut *tx)
+    .bind(scope)
+    .bind(key.as_str())
+    .bind(&digest)
+    .fetch_one(&mut *tx)
     .await?;
-    // Before any stock is locked: a duplicate of this request waits here, not holding rows others need.
-    if let Recorded::Before { reservation_id } = record_key(&mut tx, scope, "reserve", key, &items.digest(), id).await?
+    if !key_recorded
+        && let Recorded::Before { reservation_id } = record_key(&mut tx, scope, "reserve", key, &digest, id).await?
     {
         tx.rollback().await?;
         return get_reservation(pool, reservation_id).await;
@@ -380,29 +393,35 @@ pub async fn reserve(
         return Err(Error::InsufficientStock(short));
     }
 
+    // The items, the stock they hold and its movements, in one statement (each SKU once, so the join is 1:1).
     let quantities: Vec<i64> = wanted.iter().map(|(_, quantity)| *quantity).collect();
     sqlx::query(
-        "INSERT INTO product_service.reservation_items (reservation_id, sku_id, quantity)
-         SELECT $1, * FROM unnest($2::uuid[], $3::bigint[])",
+        "WITH held AS (
+             INSERT INTO product_service.reservation_items (reservation_id, sku_id, quantity)
+             SELECT $1, * FROM unnest($2::uuid[], $3::bigint[]) RETURNING sku_id, quantity
+         ), moved AS (
+             UPDATE product_service.inventory i
+             SET reserved = i.reserved + held.quantity, version = i.version + 1, updated_at = now()
+             FROM held WHERE i.sku_id = held.sku_id
+         )
+         INSERT INTO product_service.stock_movements (sku_id, quantity_delta, reserved_delta, kind, actor, reservation_id)
+         SELECT sku_id, 0, quantity, 'reserve', $4, $1 FROM held",
     )
     .bind(id)
     .bind(&sku_ids)
     .bind(&quantities)
+    .bind(scope)
     .execute(&mut *tx)
     .await?;
-    let changes: Vec<Change> = wanted
-        .iter()
-        .map(|(sku_id, quantity)| Change {
-            sku_id: *sku_id,
-            quantity_delta: 0,
-            reserved_delta: *quantity,
-            reservation: Some(id),
-        })
-        .collect();
-    apply(&mut tx, &changes, "reserve", &Actor(scope.to_owned()), "").await?;
-    let reservation = read_reservation(&mut tx, id).await?.ok_or(Error::NotFound("reservation"))?;
     tx.commit().await?;
-    Ok(reservation)
+    Ok(Reservation {
+        id,
+        status: ReservationStatus::Pending,
+        items: wanted.to_vec(),
+        created_at,
+        expires_at,
+        updated_at: created_at,
+    })
 }
 
 /// Turns a pending reservation into a sale ("Confirm"): quantity and reserved both drop. A confirmed one is
