@@ -253,8 +253,7 @@ pub async fn create_product(
     Ok(product(row))
 }
 
-/// Locks a live product against other edits for the rest of `tx` (`FOR NO KEY UPDATE`: reservations of its
-/// SKUs, which key-share lock it, go on).
+/// Locks a live product against other edits for the rest of `tx` (`FOR NO KEY UPDATE`).
 async fn lock_product(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<ProductRow, Error> {
     let row: Option<ProductTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {PRODUCT_COLUMNS} FROM product_service.products WHERE id = $1 AND deleted_at IS NULL
@@ -484,23 +483,11 @@ pub async fn update_product(pool: &PgPool, id: Uuid, change: ProductChange) -> R
     Ok(with_details(pool, vec![product]).await?.remove(0))
 }
 
-/// Whether any of `sku_ids` is held by a pending reservation.
-async fn has_pending_reservations(tx: &mut Transaction<'_, Postgres>, sku_ids: &[Uuid]) -> Result<bool, Error> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM product_service.reservation_items ri
-                        JOIN product_service.reservations r ON r.id = ri.reservation_id
-                        WHERE ri.sku_id = ANY($1) AND r.status = 'pending')",
-    )
-    .bind(sku_ids)
-    .fetch_one(&mut **tx)
-    .await?)
-}
-
 /// Soft-deletes a product and its SKUs, unless one of them is held by a pending reservation.
 pub async fn delete_product(pool: &PgPool, id: Uuid) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
-    // FOR UPDATE, which waits for reservations in flight (they key-share lock the product) and holds off new
-    // ones until this commits.
+    // The product, then its SKUs' stock (`lock_for_delete`): reservations in flight finish first and are seen;
+    // later ones wait, then find the SKUs gone.
     let found: Option<Uuid> =
         sqlx::query_scalar("SELECT id FROM product_service.products WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")
             .bind(id)
@@ -514,7 +501,7 @@ pub async fn delete_product(pool: &PgPool, id: Uuid) -> Result<(), Error> {
             .bind(id)
             .fetch_all(&mut *tx)
             .await?;
-    if has_pending_reservations(&mut tx, &skus).await? {
+    if crate::inventory::lock_for_delete(&mut tx, &skus).await? {
         return Err(Error::FailedPrecondition("one of its SKUs is held by a pending reservation".into()));
     }
     sqlx::query("UPDATE product_service.skus SET deleted_at = now(), updated_at = now() WHERE id = ANY($1)")
@@ -726,8 +713,8 @@ pub async fn update_sku(pool: &PgPool, id: Uuid, change: SkuChange) -> Result<Sk
 /// Soft-deletes a SKU, unless a pending reservation holds it.
 pub async fn delete_sku(pool: &PgPool, id: Uuid) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
-    // Product first, then SKU, as every catalog edit locks them. FOR UPDATE on the SKU: reservations in flight
-    // (which key-share lock it) finish first and are seen below; later ones wait and then find it deleted.
+    // Product first, then SKU, then its stock, as every catalog edit locks them (`lock_for_delete`):
+    // reservations in flight finish first and are seen; later ones wait, then find the SKU gone.
     let product_id: Option<Uuid> =
         sqlx::query_scalar("SELECT product_id FROM product_service.skus WHERE id = $1 AND deleted_at IS NULL")
             .bind(id)
@@ -743,7 +730,7 @@ pub async fn delete_sku(pool: &PgPool, id: Uuid) -> Result<(), Error> {
     if still_live.is_none() {
         return Err(Error::NotFound("SKU"));
     }
-    if has_pending_reservations(&mut tx, &[id]).await? {
+    if crate::inventory::lock_for_delete(&mut tx, &[id]).await? {
         return Err(Error::FailedPrecondition("the SKU is held by a pending reservation".into()));
     }
     sqlx::query("UPDATE product_service.skus SET deleted_at = now(), updated_at = now() WHERE id = $1")

@@ -12,10 +12,10 @@
 //! - A reservation leaves `pending` by one guarded transition (the row is locked, the status re-read under
 //!   the lock), so of confirm, release and expiry racing on one reservation exactly one moves the stock.
 //! - Locks are taken in one order: a reservation row, then an idempotency key's index entry, then inventory
-//!   rows in SKU-id order (with their SKU and product rows key-share locked when reserving). Catalog edits
-//!   lock a product, then its SKUs, and never inventory. No two transactions can wait on each other in a
-//!   cycle. A reservation re-reads whether its SKUs are for sale once it holds the locks, so one that waited
-//!   behind a delete or a hide sees it.
+//!   rows in SKU-id order. Catalog edits lock a product, then its SKUs, and deletes then their inventory
+//!   rows; no one locks a product or SKU after inventory. No two transactions can wait on each other in a
+//!   cycle. A reservation re-reads whether its SKUs are for sale once it holds its locks, so one that waited
+//!   behind a delete sees it, and a delete that waited behind a reservation sees the reservation.
 //!
 //! Idempotency keys ([`record_key`]) are scoped per caller and operation and commit with the change they
 //! record; a failed attempt leaves no key, so a retry is tried afresh.
@@ -253,32 +253,33 @@ async fn try_record_key(
     Ok(Some(Recorded::Before { reservation_id }))
 }
 
-/// Locks the inventory rows of `sku_ids` in SKU-id order (the one order every transaction uses), returning
-/// the live and purchasable ones (a live SKU of a live, published product) when `purchasable` is set.
-async fn lock_stock(
-    tx: &mut Transaction<'_, Postgres>,
-    sku_ids: &[Uuid],
-    purchasable: bool,
-) -> Result<Vec<Stock>, Error> {
-    // The SKU and product rows are key-share locked too: a delete (which locks them for update) waits for
-    // the reservation to commit and then sees it, or the reservation waits for the delete and then, re-reading
-    // the rows, does not find the SKU for sale.
-    let (filter, lock_catalog) = if purchasable {
-        (
-            "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL
-             JOIN product_service.products p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'",
-            "FOR KEY SHARE OF s, p",
-        )
-    } else {
-        ("", "")
-    };
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
-         FROM product_service.inventory i {filter}
-         WHERE i.sku_id = ANY($1) ORDER BY i.sku_id FOR UPDATE OF i {lock_catalog}"
-    )))
+/// Locks the inventory rows of `sku_ids` in SKU-id order (the one order every transaction uses).
+///
+/// Only inventory rows: a SKU or product row is never locked by a reservation, so a popular product's row is
+/// not a point every checkout queues on. What keeps reservations and deletes apart instead is that deleting a
+/// SKU or a product locks its inventory rows too ([`lock_for_delete`]): whichever comes second waits, then
+/// sees the other (the reservation re-reads whether its SKUs are for sale once it holds its locks).
+pub(crate) async fn lock_stock(tx: &mut Transaction<'_, Postgres>, sku_ids: &[Uuid]) -> Result<Vec<Stock>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT sku_id, quantity, reserved, version, updated_at FROM product_service.inventory
+         WHERE sku_id = ANY($1) ORDER BY sku_id FOR UPDATE",
+    )
     .bind(sku_ids)
     .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// For a delete of these SKUs (or their product): locks their stock, so reservations in flight finish
+/// first, and says whether any is held by a pending reservation.
+pub(crate) async fn lock_for_delete(tx: &mut Transaction<'_, Postgres>, sku_ids: &[Uuid]) -> Result<bool, Error> {
+    lock_stock(tx, sku_ids).await?;
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM product_service.reservation_items ri
+                        JOIN product_service.reservations r ON r.id = ri.reservation_id
+                        WHERE ri.sku_id = ANY($1) AND r.status = 'pending')",
+    )
+    .bind(sku_ids)
+    .fetch_one(&mut **tx)
     .await?)
 }
 
@@ -364,7 +365,7 @@ pub async fn reserve(
 
     let wanted = items.as_slice();
     let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
-    let stock = lock_stock(&mut tx, &sku_ids, true).await?;
+    let stock = lock_stock(&mut tx, &sku_ids).await?;
     // Read again now the rows are locked, in a statement of its own (so with a fresh snapshot): a product
     // hidden or a SKU deleted while this waited for the locks is not for sale.
     let for_sale: i64 = sqlx::query_scalar(
@@ -516,7 +517,7 @@ async fn leave_pending(
         .await?;
     let items = items_of(tx, &[id]).await?;
     let sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
-    lock_stock(tx, &sku_ids, false).await?;
+    lock_stock(tx, &sku_ids).await?;
     let changes: Vec<Change> = items
         .into_iter()
         .map(|(reservation, sku_id, quantity)| {
@@ -544,7 +545,7 @@ async fn expire(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), 
     let mut sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
     sku_ids.sort_unstable();
     sku_ids.dedup();
-    lock_stock(tx, &sku_ids, false).await?;
+    lock_stock(tx, &sku_ids).await?;
     let changes: Vec<Change> = items
         .into_iter()
         .map(|(reservation, sku_id, quantity)| Change {
