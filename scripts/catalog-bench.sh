@@ -122,6 +122,14 @@ for shape in "first:ListProducts, first page" "page200:ListProducts, page 200" "
   measure "$label" "direct" "$PRODUCT" "$method" "$name"
 done
 
+# Every call the BFF answered, by result: anything but "ok" means the figures above are not valid.
+echo
+curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | sed 's/^/# /'
+if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | grep -v 'code="ok"' | grep -q .; then
+  echo "the BFF answered some calls with an error: the figures above are not valid" >&2
+  exit 1
+fi
+
 echo
 target/release/examples/reserve_bench "$url" "$CLIENTS" "$DURATION" | sed 's/^/- /'
 "$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'

@@ -2,8 +2,9 @@
 
     summarize.py PATH-LABEL PROTOCOL DURATION-SECONDS LOG-FILE
 
-The log has one line per request: start time (µs since the epoch), HTTP status, duration (µs). Requests
-that got no HTTP answer are not in the log, so they show as missing throughput, not as errors.
+The log has one line per request: start time (µs since the epoch), HTTP status, duration (µs). A request
+still in flight when h2load stops is logged with status 0 (h2load's own summary does not count it): it is
+left out, as are requests that got no answer at all, so they show as missing throughput, not as errors.
 """
 
 import sys
@@ -20,6 +21,8 @@ def main():
     with open(log) as lines:
         for line in lines:
             _, status, micros = line.split("\t")
+            if status == "0":
+                continue
             durations.append(int(micros) / 1000)
             errors += not status.startswith("2")
     if not durations:

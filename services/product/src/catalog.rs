@@ -232,6 +232,15 @@ fn is_violation(e: &sqlx::Error, constraint: &str) -> bool {
     e.as_database_error().is_some_and(|db| db.constraint() == Some(constraint))
 }
 
+/// A taken SKU code as `already_exists`; anything else as it is.
+fn code_taken_or(e: sqlx::Error) -> Error {
+    if is_violation(&e, "skus_live_code") {
+        Error::AlreadyExists("a live SKU already has this code".into())
+    } else {
+        e.into()
+    }
+}
+
 /// Adds a product in DRAFT.
 pub async fn create_product(
     pool: &PgPool,
@@ -313,13 +322,7 @@ pub async fn create_sku(
     .bind(attributes.to_json())
     .fetch_one(&mut *tx)
     .await
-    .map_err(|e| {
-        if is_violation(&e, "skus_live_code") {
-            Error::AlreadyExists("a live SKU already has this code".into())
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(code_taken_or)?;
     let sku = sku(row);
     sqlx::query("INSERT INTO product_service.inventory (sku_id, quantity) VALUES ($1, $2)")
         .bind(sku.id)
@@ -697,13 +700,7 @@ pub async fn update_sku(pool: &PgPool, id: Uuid, change: SkuChange) -> Result<Sk
     .bind(change.attributes.as_ref().map(Attributes::to_json))
     .fetch_optional(&mut *tx)
     .await
-    .map_err(|e| {
-        if is_violation(&e, "skus_live_code") {
-            Error::AlreadyExists("a live SKU already has this code".into())
-        } else {
-            e.into()
-        }
-    })?;
+    .map_err(code_taken_or)?;
     let sku = row.map(sku).ok_or(Error::NotFound("SKU"))?;
     refresh_prices(&mut tx, product_id).await?;
     tx.commit().await?;
