@@ -114,17 +114,6 @@ pub async fn get(pool: &PgPool, sku_id: Uuid) -> Result<Stock, Error> {
     .ok_or(Error::NotFound("SKU"))
 }
 
-/// The stock of the live SKUs among `sku_ids`.
-pub async fn get_many(pool: &PgPool, sku_ids: &[Uuid]) -> Result<Vec<Stock>, Error> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
-         FROM product_service.inventory i {LIVE_SKU} WHERE i.sku_id = ANY($1)"
-    )))
-    .bind(sku_ids)
-    .fetch_all(pool)
-    .await?)
-}
-
 /// Locks a live SKU's stock for the rest of `tx`.
 async fn lock_one(tx: &mut Transaction<'_, Postgres>, sku_id: Uuid) -> Result<Stock, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(

@@ -5,9 +5,8 @@
 //! reservations in PostgreSQL, correct under any concurrency (its docs say how); [`expiry`] is the worker
 //! that expires reservations whose time is up; [`catalog`] is products, SKUs and images, [`categories`] the
 //! category tree, [`listing`] ListProducts with its page tokens, [`import`] catalogs from JSON or CSV files
-//! (and the demo catalog); [`api`] implements the generated service
-//! traits on top; [`error`] is the one mapping to Connect/gRPC codes; [`startup`] wires a server from a
-//! [`ProductConfig`](config::ProductConfig).
+//! (and the demo catalog); [`api`] implements the generated service traits on top; [`error`] is the one
+//! mapping to Connect/gRPC codes; [`startup`] wires a server from a [`ProductConfig`](config::ProductConfig).
 //!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]). Reads of the catalog
 //! are public (PUBLISHED products, HIDDEN ones by id); changing it and reading drafts need the admin role, and
