@@ -155,7 +155,7 @@ async fn login_submit(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, PageError> {
     let forwarded = ec_platform::net::forwarded_for(&headers);
-    let client = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
+    let address = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
     check_form(&app, &jar, &form.csrf_token, &form.challenge)?;
     if form.action == "cancel" {
         let reject =
@@ -185,7 +185,7 @@ async fn login_submit(
     let device = device::recognised(&jar, &app.device_key, &throttle_key, app.secure_cookies);
     let client = match &device {
         Some(id) if app.throttle.trusts_device(id).await => Client::Device(id),
-        _ => Client::Address(client),
+        _ => Client::Address(address),
     };
     if let Verdict::Wait { retry_after } = app.throttle.begin(&throttle_key, client).await {
         let seconds = throttle::whole_seconds(retry_after);
