@@ -497,3 +497,112 @@ async fn updates_change_only_the_fields_that_are_set() {
     assert_eq!(code(admin.update_product(empty_name).await), ErrorCode::InvalidArgument);
     service.stop().await;
 }
+
+#[tokio::test]
+async fn every_rpc_checks_who_calls_and_every_id_it_is_given() {
+    use ec_proto::product::v1::{GetCategoryRequest, UpdateSkuRequest as UpdateSku};
+    let service = Service::start().await;
+    let admin = service.catalog(Who::Admin);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let malformed = "not-a-uuid".to_owned();
+    let item = on_sale(&admin, "Bowl", "", None, 1000).await;
+    let sku = item.skus[0].id.clone();
+
+    // Every admin RPC, called by a customer and by nobody, before anything else is looked at: even an id
+    // that does not exist gets the caller's refusal, not not_found.
+    for (who, expected) in [(Who::Customer, ErrorCode::PermissionDenied), (Who::Nobody, ErrorCode::Unauthenticated)] {
+        let client = service.catalog(who);
+        let id = || unknown.clone();
+        let codes = [
+            code(
+                client
+                    .update_product(UpdateProductRequest { id: id(), name: Some("X".into()), ..Default::default() })
+                    .await,
+            ),
+            code(client.delete_product(DeleteProductRequest { id: id(), ..Default::default() }).await),
+            code(client.publish_product(PublishProductRequest { id: id(), ..Default::default() }).await),
+            code(client.hide_product(HideProductRequest { id: id(), ..Default::default() }).await),
+            code(
+                client
+                    .add_product_image(AddProductImageRequest {
+                        product_id: id(),
+                        url: "https://x.example/a.jpg".into(),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+            code(
+                client
+                    .remove_product_image(RemoveProductImageRequest {
+                        product_id: id(),
+                        image_id: id(),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+            code(client.update_sku(UpdateSku { id: id(), ..Default::default() }).await),
+            code(client.delete_sku(DeleteSkuRequest { id: id(), ..Default::default() }).await),
+            code(client.update_category(UpdateCategoryRequest { id: id(), ..Default::default() }).await),
+            code(client.delete_category(DeleteCategoryRequest { id: id(), ..Default::default() }).await),
+        ];
+        assert!(codes.iter().all(|c| *c == expected), "{expected:?}: {codes:?}");
+    }
+
+    // Every id an admin gives: malformed is invalid_argument, unknown is not_found.
+    for (id, expected) in [(&malformed, ErrorCode::InvalidArgument), (&unknown, ErrorCode::NotFound)] {
+        let id = || id.clone();
+        let codes = [
+            code(admin.get_product(get(&id())).await),
+            code(
+                admin
+                    .update_product(UpdateProductRequest { id: id(), name: Some("X".into()), ..Default::default() })
+                    .await,
+            ),
+            code(admin.delete_product(DeleteProductRequest { id: id(), ..Default::default() }).await),
+            code(admin.publish_product(PublishProductRequest { id: id(), ..Default::default() }).await),
+            code(admin.hide_product(HideProductRequest { id: id(), ..Default::default() }).await),
+            code(
+                admin
+                    .add_product_image(AddProductImageRequest {
+                        product_id: id(),
+                        url: "https://x.example/a.jpg".into(),
+                        ..Default::default()
+                    })
+                    .await,
+            ),
+            code(admin.get_sku(GetSkuRequest { id: id(), ..Default::default() }).await),
+            code(admin.update_sku(UpdateSku { id: id(), price: money(1, "JPY"), ..Default::default() }).await),
+            code(admin.delete_sku(DeleteSkuRequest { id: id(), ..Default::default() }).await),
+            code(admin.get_category(GetCategoryRequest { id: id(), ..Default::default() }).await),
+            code(
+                admin
+                    .update_category(UpdateCategoryRequest { id: id(), name: Some("X".into()), ..Default::default() })
+                    .await,
+            ),
+            code(admin.delete_category(DeleteCategoryRequest { id: id(), ..Default::default() }).await),
+        ];
+        assert!(codes.iter().all(|c| *c == expected), "{expected:?}: {codes:?}");
+    }
+    let remove =
+        RemoveProductImageRequest { product_id: item.id.clone(), image_id: malformed.clone(), ..Default::default() };
+    assert_eq!(code(admin.remove_product_image(remove).await), ErrorCode::InvalidArgument);
+    let update = UpdateSku { id: sku.clone(), code: Some("bad code".into()), ..Default::default() };
+    assert_eq!(code(admin.update_sku(update).await), ErrorCode::InvalidArgument);
+
+    // Categories: a rename to a sibling's slug, and malformed names and slugs.
+    let create = |name: &str| CreateCategoryRequest { name: name.into(), ..Default::default() };
+    let bowls = admin.create_category(create("Bowls")).await.unwrap().into_owned().category;
+    admin.create_category(create("Plates")).await.unwrap();
+    let rename = |slug: Option<&str>, name: Option<&str>| UpdateCategoryRequest {
+        id: bowls.id.clone(),
+        slug: slug.map(str::to_owned),
+        name: name.map(str::to_owned),
+        ..Default::default()
+    };
+    assert_eq!(code(admin.update_category(rename(Some("plates"), None)).await), ErrorCode::AlreadyExists);
+    assert_eq!(code(admin.update_category(rename(Some("Not A Slug"), None)).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(admin.update_category(rename(None, Some(""))).await), ErrorCode::InvalidArgument);
+    let renamed = admin.update_category(rename(Some("bowls-and-cups"), Some("Bowls & Cups"))).await.unwrap();
+    assert_eq!(renamed.into_owned().category.slug, "bowls-and-cups");
+    service.stop().await;
+}
