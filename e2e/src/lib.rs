@@ -144,6 +144,21 @@ impl TestPlatform {
         answer["user"]["id"].as_str().expect("the new account's id").to_owned()
     }
 
+    /// Signs up `email` (password "correct horse"), makes it an admin when `admin`, signs in as the storefront
+    /// does, and returns the access token.
+    pub async fn access_token(&self, email: &str, admin: bool) -> String {
+        self.sign_up(email, "correct horse").await;
+        if admin {
+            sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = $1")
+                .bind(email)
+                .execute(&self.database.pool)
+                .await
+                .unwrap();
+        }
+        let tokens = browser::sign_in(self, email, "correct horse").await;
+        tokens["access_token"].as_str().expect("an access token").to_owned()
+    }
+
     /// Fires the shutdown signal, as SIGTERM would, without waiting; [`TestPlatform::stop`] then waits.
     pub fn begin_shutdown(&self) {
         self.shutdown.cancel();
@@ -206,6 +221,15 @@ pub mod clients {
             Wire::ConnectProto => (HttpClient::plaintext(), config.proto()),
             Wire::GrpcWeb => (HttpClient::plaintext(), config.with_protocol(Protocol::GrpcWeb).proto()),
             Wire::Grpc => (HttpClient::plaintext_http2_only(), config.with_protocol(Protocol::Grpc).proto()),
+        }
+    }
+
+    /// [`transport`], sending `token` as a bearer token when there is one.
+    pub fn transport_as(base_url: &str, wire: Wire, token: Option<&str>) -> (HttpClient, ClientConfig) {
+        let (http, config) = transport(base_url, wire);
+        match token {
+            Some(token) => (http, config.with_default_header("authorization", format!("Bearer {token}").as_str())),
+            None => (http, config),
         }
     }
 

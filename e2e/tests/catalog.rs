@@ -4,7 +4,6 @@
 use connectrpc::ErrorCode;
 use ec_e2e::{
     TestPlatform,
-    browser::sign_in,
     clients::{self, Wire},
 };
 use ec_proto::product::v1::{
@@ -18,30 +17,15 @@ fn catalog(
     wire: Wire,
     token: Option<&str>,
 ) -> ProductServiceClient<connectrpc::client::HttpClient> {
-    let (http, mut config) = clients::transport(&platform.bff_url(), wire);
-    if let Some(token) = token {
-        config = config.with_default_header("authorization", format!("Bearer {token}").as_str());
-    }
+    let (http, config) = clients::transport_as(&platform.bff_url(), wire, token);
     ProductServiceClient::new(http, config)
-}
-
-async fn token_of(platform: &TestPlatform, email: &str, admin: bool) -> String {
-    platform.sign_up(email, "correct horse").await;
-    if admin {
-        sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = $1")
-            .bind(email)
-            .execute(&platform.database.pool)
-            .await
-            .unwrap();
-    }
-    sign_in(platform, email, "correct horse").await["access_token"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]
 async fn the_public_reads_the_catalog_in_every_protocol_and_only_admins_change_it() {
     let platform = TestPlatform::start().await;
-    let admin = token_of(&platform, "owner@example.com", true).await;
-    let customer = token_of(&platform, "shopper@example.com", false).await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    let customer = platform.access_token("shopper@example.com", false).await;
 
     let create =
         CreateProductRequest { name: "Hojicha".into(), description: "Roasted green tea.".into(), ..Default::default() };

@@ -5,7 +5,6 @@
 use connectrpc::ErrorCode;
 use ec_e2e::{
     TestPlatform,
-    browser::sign_in,
     clients::{self, Wire},
 };
 use ec_product::{
@@ -34,10 +33,7 @@ fn inventory(
     wire: Wire,
     token: Option<&str>,
 ) -> InventoryServiceClient<connectrpc::client::HttpClient> {
-    let (http, mut config) = clients::transport(&platform.bff_url(), wire);
-    if let Some(token) = token {
-        config = config.with_default_header("authorization", format!("Bearer {token}").as_str());
-    }
+    let (http, config) = clients::transport_as(&platform.bff_url(), wire, token);
     InventoryServiceClient::new(http, config)
 }
 
@@ -45,16 +41,8 @@ fn inventory(
 async fn admins_manage_stock_through_the_bff_in_every_protocol_and_nobody_else_does() {
     let platform = TestPlatform::start().await;
     let sku = a_sku(&platform, 10).await;
-    platform.sign_up("shopper@example.com", "correct horse").await;
-    platform.sign_up("owner@example.com", "correct horse").await;
-    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = 'owner@example.com'")
-        .execute(&platform.database.pool)
-        .await
-        .unwrap();
-    let customer =
-        sign_in(&platform, "shopper@example.com", "correct horse").await["access_token"].as_str().unwrap().to_owned();
-    let admin =
-        sign_in(&platform, "owner@example.com", "correct horse").await["access_token"].as_str().unwrap().to_owned();
+    let customer = platform.access_token("shopper@example.com", false).await;
+    let admin = platform.access_token("owner@example.com", true).await;
     let get = || GetInventoryRequest { sku_id: sku.clone(), ..Default::default() };
 
     // Each protocol's round leaves one unit more than it found: 10, 11, 12, 13.
