@@ -131,9 +131,13 @@ if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | gre
 fi
 
 echo
+# A checkpoint before each write-heavy phase, so none starts in the middle of one: the first write of every
+# page after a checkpoint logs the whole page, which would slow whichever phase it fell in.
+psql -c 'CHECKPOINT'
 target/release/examples/reserve_bench "$url" "$CLIENTS" "$DURATION" | sed 's/^/- /'
 "$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'
 "$PG_BIN/pgbench" -q -i -s 10 "postgres://postgres@127.0.0.1:$PG/pgbench" >/dev/null 2>&1
+psql -c 'CHECKPOINT'
 tps=$("$PG_BIN/pgbench" -c "$CLIENTS" -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
   | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
 echo "- pgbench TPC-B (scale 10): $tps transactions/s ($CLIENTS clients, $DURATION s)"

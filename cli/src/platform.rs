@@ -47,6 +47,7 @@ pub async fn migrate_all(pool: &PgPool) -> Result<(), db::MigrateError> {
     db::migrate(pool, ec_user::SCHEMA, ec_user::migrator()).await?;
     db::migrate(pool, ec_product::SCHEMA, ec_product::migrator()).await?;
     db::migrate(pool, ec_order::SCHEMA, ec_order::migrator()).await?;
+    db::migrate(pool, ec_order::payment::SANDBOX_SCHEMA, ec_order::payment::sandbox_migrator()).await?;
     Ok(())
 }
 
@@ -122,10 +123,12 @@ impl Platform {
         };
         let user = ec_user::startup::Application::build(&user_config, database, &deps).await?;
         let product = ec_product::startup::Application::build(&config.product, database, &deps).await?;
-        let order = ec_order::startup::Application::build(&config.order, database, &deps).await?;
+        let backend_url = |addr: SocketAddr| format!("http://{}", connectable(addr)).parse::<http::Uri>();
+        let mut order_config = config.order.clone();
+        order_config.product_service_url = backend_url(product.local_addr())?;
+        let order = ec_order::startup::Application::build(&order_config, database, &deps).await?;
 
         let mut bff_config = config.bff.clone();
-        let backend_url = |addr: SocketAddr| format!("http://{}", connectable(addr)).parse::<http::Uri>();
         bff_config.user_service_url = backend_url(user.rpc_addr())?;
         bff_config.product_service_url = backend_url(product.local_addr())?;
         bff_config.order_service_url = backend_url(order.local_addr())?;

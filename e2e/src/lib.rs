@@ -49,7 +49,8 @@ impl TestPlatform {
         let config = PlatformConfig {
             user: ec_user::config::UserConfig::local(any_port(), ec_user::config::LoginConfig::local(any_port(), None)),
             product: ec_product::config::ProductConfig::local(any_port()),
-            order: ec_order::config::OrderConfig { addr: any_port() },
+            // The product service URL is replaced by the bound product service's at start.
+            order: ec_order::config::OrderConfig::local(any_port(), any_port()),
             bff: ec_bff::config::BffConfig {
                 addr: any_port(),
                 ops_addr: any_port(),

@@ -139,7 +139,7 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
         ),
         ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
         ("product", a.product, vec!["product.v1.ProductService", "product.v1.InventoryService"]),
-        ("order", a.order, vec![]),
+        ("order", a.order, vec!["order.v1.CartService", "order.v1.OrderService"]),
     ];
 
     for (name, addr, services) in ports {
@@ -167,6 +167,7 @@ async fn internal_and_unserved_procedures_are_not_reachable_through_the_bff() {
         "/user.v1.CredentialService/VerifyPassword",
         "/user.v1.UserService/VerifyPassword",
         "/product.v1.InventoryService/BatchReserveInventory",
+        "/product.v1.InventoryService/RestockReservation",
         "/no.such.Service/Method",
     ] {
         let request = platform.post(path).body(r#"{"email":"a@example.com","password":"correct horse"}"#);

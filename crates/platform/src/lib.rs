@@ -14,6 +14,7 @@
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
+//! - [`page_token`]: signed, filter-bound page tokens for keyset pagination.
 //! - [`revocation`]: signing an account out of the access tokens it already holds.
 //! - [`startup`]: what each service's `Application::build` shares: connecting and migrating its schema, and the
 //!   dependencies the services of one process share (Redis, the internal secret, the revocation records).
@@ -28,6 +29,7 @@ pub mod connections;
 pub mod db;
 pub mod identity;
 pub mod net;
+pub mod page_token;
 pub mod revocation;
 pub mod server;
 pub mod shared;

@@ -33,6 +33,9 @@ pub enum StartupError {
     WeakToken(#[from] WeakTokenError),
     #[error(transparent)]
     Server(#[from] crate::server::ServerError),
+    /// A setting that cannot work, in words that say which and why.
+    #[error("{0}")]
+    Config(String),
 }
 
 /// What the services of one process share.

@@ -94,7 +94,7 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     routes.add::<DeleteCategoryRequest, DeleteCategoryResponse>(PRODUCT_SERVICE_DELETE_CATEGORY_SPEC, product, Admin);
 
     // product.v1.InventoryService: stock is admins'. The reservations are the order service's alone, never
-    // routed: BatchReserveInventory, ConfirmReservation, ReleaseReservation, GetReservation.
+    // routed: BatchReserveInventory, ConfirmReservation, ReleaseReservation, RestockReservation, GetReservation.
     routes.add::<GetInventoryRequest, GetInventoryResponse>(INVENTORY_SERVICE_GET_INVENTORY_SPEC, product, Admin);
     routes.add::<UpdateInventoryRequest, UpdateInventoryResponse>(
         INVENTORY_SERVICE_UPDATE_INVENTORY_SPEC,

@@ -128,6 +128,7 @@ fn the_internal_procedures_are_recognised_from_the_contract() {
         "/product.v1.InventoryService/BatchReserveInventory",
         "/product.v1.InventoryService/ConfirmReservation",
         "/product.v1.InventoryService/ReleaseReservation",
+        "/product.v1.InventoryService/RestockReservation",
         "/product.v1.InventoryService/GetReservation",
     ] {
         assert!(internal.iter().any(|p| p == expected), "{expected} not recognised as internal: {internal:?}");

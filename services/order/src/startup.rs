@@ -1,33 +1,86 @@
 //! Building the order service: its [`Application`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
+    page_token::PageTokens,
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
+use ec_proto::order::v1::{CART_SERVICE_SERVICE_NAME, CartServiceExt, ORDER_SERVICE_SERVICE_NAME, OrderServiceExt};
+use sqlx::PgPool;
 
-use crate::config::OrderConfig;
+use crate::{
+    api::{Access, CartApi, OrderApi},
+    catalog::Catalog,
+    config::OrderConfig,
+    payment::{self, SandboxPayments},
+    recovery::{self, RecoverySchedule},
+    saga::Saga,
+};
 
 /// The order service, connected, migrated and bound, ready to serve.
 pub struct Application {
     server: Server,
+    pool: PgPool,
+    saga: Saga,
+    recovery: RecoverySchedule,
 }
 
+/// What page tokens of order lists are signed with, derived from the internal secret.
+const PAGE_TOKEN_PURPOSE: &[u8] = b"ec order page token v1";
+
 impl Application {
-    /// Connects to PostgreSQL at `database`, brings the `order_service` schema up to date, and binds the gRPC
-    /// port. No RPC is served yet: only health and reflection answer.
+    /// Connects to PostgreSQL at `database`, brings the `order_service` schema (and the payment sandbox's
+    /// ledger) up to date, and binds the gRPC port.
     pub async fn build(
         config: &OrderConfig,
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
-        let _pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        ec_platform::db::migrate(&pool, payment::SANDBOX_SCHEMA, payment::sandbox_migrator())
+            .await
+            .map_err(|source| StartupError::Migrate { schema: payment::SANDBOX_SCHEMA, source })?;
+        let catalog = Catalog::new(
+            &config.product_service_url,
+            &deps.identity,
+            Duration::from_millis(config.product_call_timeout_ms),
+        )
+        .map_err(|e| StartupError::Config(e.to_string()))?;
+        let payments = Arc::new(SandboxPayments::new(pool.clone(), config.payment_sandbox_transient_failures));
+        let saga = Saga::new(pool.clone(), catalog.clone(), payments, config.retry(), config.saga_pause_after);
+        let tokens = match deps.identity.derive_key(PAGE_TOKEN_PURPOSE) {
+            Some(key) => PageTokens::new(&key),
+            None => {
+                tracing::warn!("no INTERNAL_AUTH_TOKEN: page tokens are signed with a key of this process only");
+                let mut key = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut key).expect("the operating system provides randomness");
+                PageTokens::new(&key)
+            }
+        };
+        let access = Access::new(deps.identity.clone());
+        let carts = Arc::new(CartApi::new(pool.clone(), catalog.clone(), access.clone()));
+        let orders = Arc::new(OrderApi::new(
+            pool.clone(),
+            catalog,
+            saga.clone(),
+            access,
+            config.shipping(),
+            tokens,
+            Duration::from_secs(config.checkout_wait_secs),
+        ));
+        let router = orders.register(carts.register(connectrpc::Router::new()));
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
-        let server = Server::bind("order", config.addr, connectrpc::Router::new(), &[], reflection).await?;
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()) })
+        let services = [CART_SERVICE_SERVICE_NAME, ORDER_SERVICE_SERVICE_NAME];
+        let server = Server::bind("order", config.addr, router, &services, reflection).await?;
+        let recovery = RecoverySchedule {
+            interval: Duration::from_secs(config.saga_recovery_interval_secs),
+            key_age: Duration::from_secs(config.checkout_key_days * 24 * 3600),
+        };
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, saga, recovery })
     }
 
     /// The address of the gRPC port.
@@ -35,8 +88,13 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves until `shutdown` fires, then drains for at most `grace`.
+    /// Serves, and runs the saga recovery worker, until `shutdown` fires; then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        self.server.serve(shutdown, grace).await
+        let worker = tokio::spawn(recovery::run(self.pool, self.saga, self.recovery, shutdown.clone()));
+        let served = self.server.serve(shutdown, grace).await;
+        if let Err(e) = worker.await {
+            tracing::error!(error = %e, "the saga recovery worker failed");
+        }
+        served
     }
 }

@@ -20,8 +20,9 @@ use ec_proto::product::v1::{
     HideProductRequest, HideProductResponse, InventoryService, ListCategoriesRequest, ListCategoriesResponse,
     ListProductsRequest, ListProductsResponse, ProductService, PublishProductRequest, PublishProductResponse,
     ReleaseReservationRequest, ReleaseReservationResponse, RemoveProductImageRequest, RemoveProductImageResponse,
-    UpdateCategoryRequest, UpdateCategoryResponse, UpdateInventoryRequest, UpdateInventoryResponse,
-    UpdateProductRequest, UpdateProductResponse, UpdateSkuRequest, UpdateSkuResponse,
+    RestockReservationRequest, RestockReservationResponse, UpdateCategoryRequest, UpdateCategoryResponse,
+    UpdateInventoryRequest, UpdateInventoryResponse, UpdateProductRequest, UpdateProductResponse, UpdateSkuRequest,
+    UpdateSkuResponse,
 };
 use sqlx::PgPool;
 
@@ -104,6 +105,7 @@ fn reservation_to_wire(reservation: Reservation) -> wire::Reservation {
         ReservationStatus::Confirmed => wire::ReservationStatus::RESERVATION_STATUS_CONFIRMED,
         ReservationStatus::Released => wire::ReservationStatus::RESERVATION_STATUS_RELEASED,
         ReservationStatus::Expired => wire::ReservationStatus::RESERVATION_STATUS_EXPIRED,
+        ReservationStatus::Restocked => wire::ReservationStatus::RESERVATION_STATUS_RESTOCKED,
     };
     wire::Reservation {
         id: reservation.id.to_string(),
@@ -210,6 +212,21 @@ impl InventoryService for InventoryApi {
         let key = IdempotencyKey::parse(request.idempotency_key)?;
         let reservation = inventory::release(&self.pool, &scope, &key, id).await?;
         Response::ok(ReleaseReservationResponse {
+            reservation: MessageField::some(reservation_to_wire(reservation)),
+            ..Default::default()
+        })
+    }
+
+    async fn restock_reservation(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, RestockReservationRequest>,
+    ) -> ServiceResult<RestockReservationResponse> {
+        let scope = self.access.internal(&ctx)?;
+        let id = parse_id(request.reservation_id, "reservation_id")?;
+        let key = IdempotencyKey::parse(request.idempotency_key)?;
+        let reservation = inventory::restock(&self.pool, &scope, &key, id).await?;
+        Response::ok(RestockReservationResponse {
             reservation: MessageField::some(reservation_to_wire(reservation)),
             ..Default::default()
         })

@@ -236,7 +236,7 @@ async fn racing_confirm_release_and_expiry_on_one_reservation_move_its_stock_exa
             ReservationStatus::Confirmed => "confirm",
             ReservationStatus::Released => "release",
             ReservationStatus::Expired => "expire",
-            ReservationStatus::Pending => panic!("round {round}: still pending"),
+            ReservationStatus::Pending | ReservationStatus::Restocked => panic!("round {round}: {:?}", after.status),
         };
         assert_eq!(moves[0].0, expected_kind, "round {round}");
         // The answers agree with what happened.
@@ -324,6 +324,12 @@ async fn a_shortage_lists_every_short_sku_and_unsellable_skus_are_not_found() {
         catalog::create_sku(&db.pool, &admin(), draft.id, &code, &price, &Attributes::default(), 10).await.unwrap();
     let hidden = reserve(&db.pool, "k3", &[(unsold.id, 1)]).await;
     assert!(matches!(hidden, Err(Error::NotFound(_))), "{hidden:?}");
+    // Not for sale and short too: still not found, not a shortage that would name the unsold SKU.
+    let hidden_and_short = reserve(&db.pool, "k4", &[(skus[0], 1), (unsold.id, 11)]).await;
+    assert!(matches!(hidden_and_short, Err(Error::NotFound(_))), "{hidden_and_short:?}");
+    for sku in [skus[0], unsold.id] {
+        assert_eq!(inventory::get(&db.pool, sku).await.unwrap().reserved, 0, "nothing held");
+    }
     db.stop().await;
 }
 
@@ -363,6 +369,57 @@ async fn transitions_out_of_pending_are_final_and_say_why_they_are_refused() {
 
     let stock = inventory::get(&db.pool, sku).await.unwrap();
     assert_eq!((stock.quantity, stock.reserved), (8, 0), "only the confirmed 2 units left the shelf");
+    db.check_books(&[sku]).await;
+    db.stop().await;
+}
+
+#[tokio::test]
+async fn a_confirmed_reservation_is_restocked_once_and_nothing_else_is() {
+    let db = Db::start().await;
+    let sku = db.skus(&[10]).await[0];
+    let (o, k) = ("order-service", |v: &str| key(v));
+
+    let sold = reserve(&db.pool, "a", &[(sku, 4)]).await.unwrap().id;
+    inventory::confirm(&db.pool, o, &k("a-c"), sold).await.unwrap();
+    assert_eq!(inventory::get(&db.pool, sku).await.unwrap().quantity, 6);
+    // Restocked once, however often it is asked, with the same key or another.
+    let restocked = inventory::restock(&db.pool, o, &k("a-s"), sold).await.unwrap();
+    assert_eq!(restocked.status, ReservationStatus::Restocked);
+    for again in ["a-s", "a-s2"] {
+        assert_eq!(
+            inventory::restock(&db.pool, o, &k(again), sold).await.unwrap().status,
+            ReservationStatus::Restocked
+        );
+    }
+    let stock = inventory::get(&db.pool, sku).await.unwrap();
+    assert_eq!((stock.quantity, stock.reserved), (10, 0), "the 4 units are back on hand, once");
+    for late in [
+        inventory::confirm(&db.pool, o, &k("a-c2"), sold).await,
+        inventory::release(&db.pool, o, &k("a-r"), sold).await,
+    ] {
+        assert!(matches!(late, Err(Error::FailedPrecondition(_))), "{late:?}");
+    }
+
+    // Nothing was sold from a pending, released or expired reservation, so there is nothing to restock.
+    let pending = reserve(&db.pool, "b", &[(sku, 1)]).await.unwrap().id;
+    let released = reserve(&db.pool, "c", &[(sku, 1)]).await.unwrap().id;
+    inventory::release(&db.pool, o, &k("c-r"), released).await.unwrap();
+    let expired = reserve(&db.pool, "d", &[(sku, 1)]).await.unwrap().id;
+    db.make_due(expired).await;
+    expiry::expire_all_due(&db.pool).await;
+    for (id, name) in [(pending, "b"), (released, "c"), (expired, "d")] {
+        let refused = inventory::restock(&db.pool, o, &k(&format!("{name}-s")), id).await;
+        assert!(matches!(refused, Err(Error::FailedPrecondition(_))), "{name}: {refused:?}");
+    }
+    assert!(matches!(inventory::restock(&db.pool, o, &k("x"), Uuid::now_v7()).await, Err(Error::NotFound(_))));
+    // A key belongs to the reservation it was first used for.
+    let other = reserve(&db.pool, "e", &[(sku, 1)]).await.unwrap().id;
+    inventory::confirm(&db.pool, o, &k("e-c"), other).await.unwrap();
+    let reused = inventory::restock(&db.pool, o, &k("a-s"), other).await;
+    assert!(matches!(reused, Err(Error::AlreadyExists(_))), "{reused:?}");
+
+    let stock = inventory::get(&db.pool, sku).await.unwrap();
+    assert_eq!((stock.quantity, stock.reserved), (9, 1), "one sold (e), one still held (b)");
     db.check_books(&[sku]).await;
     db.stop().await;
 }

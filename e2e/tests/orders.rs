@@ -1,0 +1,125 @@
+//! Carts and orders through the BFF, with tokens from the real sign-in flow, in every protocol a client can
+//! speak: a customer shops and checks out; another customer's order is `not_found` for get and cancel, lists
+//! show only one's own (BOLA); the back office RPCs need the admin role (BFLA); nothing answers without a
+//! token.
+
+use connectrpc::{ErrorCode, client::HttpClient};
+use ec_e2e::{
+    TestPlatform,
+    clients::{self, Wire},
+};
+use ec_product::{
+    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    inventory::Actor,
+};
+use ec_proto::order::v1::{
+    AddCartItemRequest, Address, AdminListOrdersRequest, CancelOrderRequest, CartServiceClient, CreateOrderRequest,
+    GetCartRequest, GetOrderRequest, ListOrdersRequest, OrderServiceClient, OrderStatus, PaymentStatus,
+    ShipOrderRequest,
+};
+use uuid::Uuid;
+
+async fn a_sku(platform: &TestPlatform, stock: i64) -> String {
+    let pool = &platform.database.pool;
+    let name = ProductName::parse("Cast iron kettle").unwrap();
+    let product = catalog::create_product(pool, &name, &Description::parse("").unwrap(), None).await.unwrap();
+    let code = SkuCode::parse(&format!("KETTLE-{}", Uuid::now_v7().simple())).unwrap();
+    let price = Price::parse(6800, "JPY").unwrap();
+    let actor = Actor("setup".into());
+    let sku =
+        catalog::create_sku(pool, &actor, product.id, &code, &price, &Attributes::default(), stock).await.unwrap();
+    catalog::publish(pool, product.id).await.unwrap();
+    sku.id.to_string()
+}
+
+fn carts(platform: &TestPlatform, wire: Wire, token: Option<&str>) -> CartServiceClient<HttpClient> {
+    let (http, config) = clients::transport_as(&platform.bff_url(), wire, token);
+    CartServiceClient::new(http, config)
+}
+
+fn orders(platform: &TestPlatform, wire: Wire, token: Option<&str>) -> OrderServiceClient<HttpClient> {
+    let (http, config) = clients::transport_as(&platform.bff_url(), wire, token);
+    OrderServiceClient::new(http, config)
+}
+
+fn checkout(key: &str) -> CreateOrderRequest {
+    CreateOrderRequest {
+        idempotency_key: key.into(),
+        shipping_address: buffa::MessageField::some(Address {
+            recipient_name: "Taro Suzuki".into(),
+            line1: "4-5-6 Umeda".into(),
+            city: "Osaka".into(),
+            postal_code: "530-0001".into(),
+            country_code: "JP".into(),
+            ..Default::default()
+        }),
+        payment_token: "4242424242424242".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn customers_shop_and_see_only_their_own_orders_in_every_protocol() {
+    let platform = TestPlatform::start().await;
+    let sku = a_sku(&platform, 20).await;
+    let alice = platform.access_token("alice@example.com", false).await;
+    let bob = platform.access_token("bob@example.com", false).await;
+    let admin = platform.access_token("owner@example.com", true).await;
+
+    for wire in Wire::ALL {
+        // Alice fills her cart and checks out.
+        let add = AddCartItemRequest { sku_id: sku.clone(), quantity: 2, ..Default::default() };
+        carts(&platform, wire, Some(&alice)).add_cart_item(add).await.unwrap();
+        let key = format!("checkout-{wire:?}");
+        let order = orders(&platform, wire, Some(&alice)).create_order(checkout(&key)).await.unwrap();
+        let order = order.into_owned().order.into_option().unwrap();
+        assert_eq!(order.status, OrderStatus::ORDER_STATUS_CONFIRMED, "{wire:?}: {}", order.failure_reason);
+        assert_eq!(order.payment_status, PaymentStatus::PAYMENT_STATUS_AUTHORIZED, "{wire:?}");
+        assert_eq!(order.total.amount, 2 * 6800 + 500, "{wire:?}");
+        let cart = carts(&platform, wire, Some(&alice)).get_cart(GetCartRequest::default()).await.unwrap();
+        assert!(cart.into_owned().cart.into_option().unwrap().items.is_empty(), "{wire:?}: the cart is cleared");
+
+        // Bob cannot see, cancel or list it: to him it does not exist.
+        let as_bob = orders(&platform, wire, Some(&bob));
+        let get = GetOrderRequest { id: order.id.clone(), ..Default::default() };
+        assert_eq!(as_bob.get_order(get.clone()).await.unwrap_err().code, ErrorCode::NotFound, "{wire:?}");
+        let cancel = CancelOrderRequest { id: order.id.clone(), ..Default::default() };
+        assert_eq!(as_bob.cancel_order(cancel.clone()).await.unwrap_err().code, ErrorCode::NotFound, "{wire:?}");
+        let listed = as_bob.list_orders(ListOrdersRequest::default()).await.unwrap().into_owned().orders;
+        assert!(listed.is_empty(), "{wire:?}: {listed:?}");
+        // Bob's cart is his own: Alice's lines are not in it.
+        let bobs_cart = carts(&platform, wire, Some(&bob)).get_cart(GetCartRequest::default()).await.unwrap();
+        assert!(bobs_cart.into_owned().cart.into_option().unwrap().items.is_empty(), "{wire:?}");
+
+        // Neither customer may use the back office; nobody gets anything without a token.
+        let ship = ShipOrderRequest { id: order.id.clone(), tracking_number: "JP1".into(), ..Default::default() };
+        let as_alice = orders(&platform, wire, Some(&alice));
+        assert_eq!(as_alice.ship_order(ship.clone()).await.unwrap_err().code, ErrorCode::PermissionDenied, "{wire:?}");
+        let all = AdminListOrdersRequest::default();
+        assert_eq!(as_alice.admin_list_orders(all.clone()).await.unwrap_err().code, ErrorCode::PermissionDenied);
+        let anonymous = orders(&platform, wire, None);
+        assert_eq!(anonymous.get_order(get.clone()).await.unwrap_err().code, ErrorCode::Unauthenticated, "{wire:?}");
+        let anonymous_cart = carts(&platform, wire, None).get_cart(GetCartRequest::default()).await;
+        assert_eq!(anonymous_cart.unwrap_err().code, ErrorCode::Unauthenticated, "{wire:?}");
+
+        // Alice sees it and may cancel it; the admin sees everyone's.
+        assert_eq!(as_alice.get_order(get).await.unwrap().into_owned().order.id, order.id, "{wire:?}");
+        let cancelled = as_alice.cancel_order(cancel).await.unwrap().into_owned().order.into_option().unwrap();
+        assert_eq!(cancelled.status, OrderStatus::ORDER_STATUS_CANCELLED, "{wire:?}");
+        let as_admin = orders(&platform, wire, Some(&admin));
+        let everyone = as_admin.admin_list_orders(all).await.unwrap().into_owned().orders;
+        assert!(everyone.iter().any(|o| o.id == order.id), "{wire:?}");
+    }
+    let mine = orders(&platform, Wire::ConnectJson, Some(&alice)).list_orders(ListOrdersRequest::default()).await;
+    assert_eq!(mine.unwrap().into_owned().orders.len(), Wire::ALL.len());
+
+    // An admin ships a confirmed order.
+    let add = AddCartItemRequest { sku_id: sku.clone(), quantity: 1, ..Default::default() };
+    carts(&platform, Wire::Grpc, Some(&bob)).add_cart_item(add).await.unwrap();
+    let order = orders(&platform, Wire::Grpc, Some(&bob)).create_order(checkout("bob")).await.unwrap();
+    let id = order.into_owned().order.id.clone();
+    let ship = ShipOrderRequest { id, tracking_number: "JP-0001".into(), ..Default::default() };
+    let shipped = orders(&platform, Wire::GrpcWeb, Some(&admin)).ship_order(ship).await.unwrap();
+    assert_eq!(shipped.into_owned().order.status, OrderStatus::ORDER_STATUS_SHIPPED);
+    platform.stop().await;
+}

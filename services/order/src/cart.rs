@@ -1,0 +1,147 @@
+//! Carts in PostgreSQL: one per account, a line per SKU, every query scoped by the caller's account id (no
+//! request can name another cart).
+//!
+//! A change locks the cart's row first (creating it with the first line), so the limits (50 lines, 99 units a
+//! line, one currency) hold under concurrent changes of one cart: two adds of a 50th line cannot both pass.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::{
+    domain::{MAX_CART_LINES, MAX_LINE_QUANTITY},
+    error::Error,
+};
+
+/// A line as stored: what and how many, not what it costs (that is read from the catalog when shown).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Line {
+    pub sku_id: Uuid,
+    pub quantity: i64,
+    pub currency_code: String,
+    pub added_at: DateTime<Utc>,
+}
+
+/// A cart's lines, oldest first, and when it last changed (`None` for a cart never used).
+pub async fn lines(pool: &PgPool, user_id: Uuid) -> Result<(Vec<Line>, Option<DateTime<Utc>>), Error> {
+    let lines = sqlx::query_as(
+        "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
+         WHERE user_id = $1 ORDER BY added_at, sku_id",
+    )
+    .bind(user_id)
+    .fetch_all(pool)
+    .await?;
+    let updated_at = sqlx::query_scalar("SELECT updated_at FROM order_service.carts WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok((lines, updated_at))
+}
+
+/// Locks `user_id`'s cart row, creating it if needed, and marks the cart changed.
+async fn lock(tx: &mut Transaction<'_, Postgres>, user_id: Uuid) -> Result<(), Error> {
+    sqlx::query(
+        "INSERT INTO order_service.carts (user_id) VALUES ($1)
+         ON CONFLICT (user_id) DO UPDATE SET updated_at = now()",
+    )
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds `quantity` units of `sku_id` (priced in `currency_code`), merging with its line if there is one.
+pub async fn add(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: i64, currency_code: &str) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, user_id).await?;
+    let (lines, other_currency, current): (i64, Option<String>, Option<i64>) = sqlx::query_as(
+        "SELECT count(*),
+                min(currency_code) FILTER (WHERE currency_code <> $3),
+                max(quantity) FILTER (WHERE sku_id = $2)
+         FROM order_service.cart_items WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .bind(sku_id)
+    .bind(currency_code)
+    .fetch_one(&mut *tx)
+    .await?;
+    if let Some(other) = other_currency {
+        return Err(Error::FailedPrecondition(format!(
+            "the cart is in {other} and this SKU is priced in {currency_code}; a cart holds one currency"
+        )));
+    }
+    match current {
+        None if lines >= MAX_CART_LINES => {
+            return Err(Error::FailedPrecondition(format!("a cart holds at most {MAX_CART_LINES} different SKUs")));
+        }
+        Some(current) if current + quantity > MAX_LINE_QUANTITY => {
+            return Err(Error::InvalidArgument(format!(
+                "a line holds at most {MAX_LINE_QUANTITY} units; this one has {current}"
+            )));
+        }
+        _ => {}
+    }
+    sqlx::query(
+        "INSERT INTO order_service.cart_items AS c (user_id, sku_id, quantity, currency_code) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = c.quantity + EXCLUDED.quantity",
+    )
+    .bind(user_id)
+    .bind(sku_id)
+    .bind(quantity)
+    .bind(currency_code)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets the quantity of `sku_id`'s line; 0 removes it. `not_found` if the cart has no such line.
+pub async fn set_quantity(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, user_id).await?;
+    let changed = if quantity == 0 {
+        sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = $2")
+            .bind(user_id)
+            .bind(sku_id)
+            .execute(&mut *tx)
+            .await?
+    } else {
+        sqlx::query("UPDATE order_service.cart_items SET quantity = $3 WHERE user_id = $1 AND sku_id = $2")
+            .bind(user_id)
+            .bind(sku_id)
+            .bind(quantity)
+            .execute(&mut *tx)
+            .await?
+    };
+    if changed.rows_affected() == 0 {
+        return Err(Error::NotFound("cart line"));
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Empties the cart.
+pub async fn clear(pool: &PgPool, user_id: Uuid) -> Result<(), Error> {
+    let mut tx = pool.begin().await?;
+    lock(&mut tx, user_id).await?;
+    sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes the lines of `sku_ids` (an order was placed for them), in the transaction that confirms it. The
+/// cart row is locked first, as every change of a cart does, so this and a concurrent change of the cart
+/// queue instead of deadlocking.
+pub(crate) async fn remove_lines(
+    tx: &mut Transaction<'_, Postgres>,
+    user_id: Uuid,
+    sku_ids: &[Uuid],
+) -> Result<(), Error> {
+    lock(tx, user_id).await?;
+    sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = ANY($2)")
+        .bind(user_id)
+        .bind(sku_ids)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

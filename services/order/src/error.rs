@@ -1,0 +1,77 @@
+//! The order service's errors and their one mapping to Connect/gRPC codes.
+
+use connectrpc::ConnectError;
+use ec_platform::identity::IdentityError;
+
+/// Everything that can go wrong in the order service.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request is malformed; the message says which field and why, and is safe to show.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// No such thing, or not the caller's (the two are indistinguishable); the message names what.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The idempotency key was used for another request.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The thing is not in a state that allows this; the message says why.
+    #[error("{0}")]
+    FailedPrecondition(String),
+    /// The call needs a signed-in caller and has none.
+    #[error("sign in to do this")]
+    Unauthenticated,
+    /// The caller may not do this.
+    #[error("{0}")]
+    PermissionDenied(&'static str),
+    /// The order is still being placed and the call's time ran out waiting for it; retrying with the same
+    /// idempotency key answers with the order.
+    #[error("{0}")]
+    StillRunning(&'static str),
+    /// The product service (or the payment provider) could not be reached or answered an error of its own;
+    /// the message says which, without its details.
+    #[error("{0}")]
+    Unavailable(&'static str),
+    /// Caller metadata that did not come from the BFF.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// PostgreSQL failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+}
+
+impl From<Error> for ConnectError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidArgument(message) => ConnectError::invalid_argument(message),
+            Error::NotFound(_) => ConnectError::not_found(err.to_string()),
+            Error::AlreadyExists(message) => ConnectError::already_exists(message),
+            Error::FailedPrecondition(message) => ConnectError::failed_precondition(message),
+            Error::Unauthenticated => ConnectError::unauthenticated(err.to_string()),
+            Error::PermissionDenied(message) => ConnectError::permission_denied(message),
+            Error::StillRunning(message) => ConnectError::deadline_exceeded(message),
+            Error::Unavailable(message) => ConnectError::unavailable(message),
+            Error::Identity(e) => {
+                tracing::warn!(error = %e, "refused caller metadata");
+                ConnectError::unauthenticated("caller identity is not trusted")
+            }
+            // A deadlock or serialization failure is PostgreSQL giving up a transaction it could not order;
+            // nothing was written, and the same call again can succeed.
+            Error::Database(ref e)
+                if e.as_database_error()
+                    .and_then(|db| db.code())
+                    .is_some_and(|code| code == "40P01" || code == "40001") =>
+            {
+                tracing::warn!(
+                    error = &err as &dyn std::error::Error,
+                    "transaction aborted by the database; the caller may retry"
+                );
+                ConnectError::aborted("a concurrent change got in the way; retry")
+            }
+            Error::Database(_) => {
+                tracing::error!(error = &err as &dyn std::error::Error, "internal error");
+                ConnectError::internal("internal error")
+            }
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Payment: the port the checkout saga uses ([`PaymentProvider`]), and the sandbox adapter
+//! ([`SandboxPayments`]) that behaves like a real provider's test mode.
+//!
+//! Every operation takes an idempotency key, as real providers' APIs do: the same key again gets the first
+//! outcome (a decline included) and moves no more money, so a step retried after a timeout or a crash is
+//! safe. The saga derives its keys from the order id and the step.
+//!
+//! The sandbox keeps a ledger of its own in PostgreSQL (schema `payment_sandbox`, apart from the shop's
+//! books, as a provider's would be), so tests can check that no money moved for a failed order. Its cards:
+//!
+//! | token | outcome |
+//! |---|---|
+//! | `4242424242424242` | approved |
+//! | `4000000000000002` | declined (`card_declined`) |
+//! | `4000000000009995` | declined (`insufficient_funds`) |
+//! | `4000000000000119` | fails transiently (`processing_error`) the first few attempts of a key, then approved |
+//! | anything else | declined (`card_not_supported`): the sandbox takes only its test cards |
+
+use std::{future::Future, pin::Pin};
+
+use aws_lc_rs::digest;
+use sqlx::{PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+use crate::domain::PaymentToken;
+
+/// The schema the sandbox keeps its ledger in.
+pub const SANDBOX_SCHEMA: &str = "payment_sandbox";
+
+/// The sandbox ledger's migrations, applied inside [`SANDBOX_SCHEMA`].
+pub fn sandbox_migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./sandbox_migrations")
+}
+
+/// Why a payment operation did not go through.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    /// The provider said no, for good: `code` is machine-readable (`card_declined`, `insufficient_funds`).
+    #[error("declined: {code}")]
+    Declined { code: String },
+    /// The operation does not fit the authorisation's state (voiding a captured one, say).
+    #[error("refused: {0}")]
+    Refused(String),
+    /// Worth trying again with the same key: the provider could not be reached or had a problem of its own.
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+/// What an authorisation is for.
+#[derive(Clone, Copy, Debug)]
+pub struct Authorize<'a> {
+    /// The idempotency key.
+    pub key: &'a str,
+    /// The shop's name for what is paid (the order id).
+    pub reference: &'a str,
+    /// In the currency's minor units.
+    pub amount: i64,
+    pub currency_code: &'a str,
+    pub token: &'a PaymentToken,
+}
+
+pub type PaymentFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PaymentError>> + Send + 'a>>;
+
+/// A payment provider, as the saga needs it.
+pub trait PaymentProvider: Send + Sync {
+    /// Holds `amount` on the card; the authorisation's id.
+    fn authorize<'a>(&'a self, request: Authorize<'a>) -> PaymentFuture<'a, String>;
+    /// Charges what an authorisation holds.
+    fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
+    /// Lets an authorisation go without charging. Voiding a voided one succeeds.
+    fn void<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
+    /// Gives back what was captured.
+    fn refund<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
+}
+
+/// The sandbox provider over its ledger in PostgreSQL.
+#[derive(Clone)]
+pub struct SandboxPayments {
+    pool: PgPool,
+    /// How many attempts of one key the transient-failure card fails before it is approved.
+    transient_failures: i32,
+}
+
+/// A line of the sandbox's ledger.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct LedgerEntry {
+    pub id: String,
+    pub reference: String,
+    pub amount: i64,
+    pub currency_code: String,
+    pub status: String,
+    pub captured_amount: i64,
+    pub refunded_amount: i64,
+}
+
+impl SandboxPayments {
+    pub fn new(pool: PgPool, transient_failures: u32) -> Self {
+        Self { pool, transient_failures: transient_failures.min(1000) as i32 }
+    }
+
+    /// Every authorisation made for `reference`: what tests read to see where money stands.
+    pub async fn ledger(&self, reference: &str) -> Result<Vec<LedgerEntry>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT id, reference, amount, currency_code, status, captured_amount, refunded_amount
+             FROM payment_sandbox.authorizations WHERE reference = $1 ORDER BY created_at, id",
+        )
+        .bind(reference)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    async fn authorize_now(&self, request: Authorize<'_>) -> Result<String, PaymentError> {
+        let hash = request_hash(&[
+            request.reference,
+            &request.amount.to_string(),
+            request.currency_code,
+            request.token.as_str(),
+        ]);
+        if let Some(outcome) = self.earlier("authorize", request.key, &hash).await? {
+            return outcome;
+        }
+        let decline = match request.token.as_str() {
+            "4242424242424242" => None,
+            "4000000000000002" => Some("card_declined"),
+            "4000000000009995" => Some("insufficient_funds"),
+            "4000000000000119" => {
+                if self.fail_transiently(request.key).await? {
+                    return Err(PaymentError::Transient("processing_error".into()));
+                }
+                None
+            }
+            _ => Some("card_not_supported"),
+        };
+        let mut tx = self.pool.begin().await.map_err(transient)?;
+        let authorization = match decline {
+            None => {
+                let id = format!("auth_{}", Uuid::now_v7().simple());
+                let token = request.token.as_str();
+                sqlx::query(
+                    "INSERT INTO payment_sandbox.authorizations
+                         (id, reference, amount, currency_code, card_last4, status)
+                     VALUES ($1, $2, $3, $4, $5, 'authorized')",
+                )
+                .bind(&id)
+                .bind(request.reference)
+                .bind(request.amount)
+                .bind(request.currency_code)
+                .bind(&token[token.len().saturating_sub(4)..])
+                .execute(&mut *tx)
+                .await
+                .map_err(transient)?;
+                Some(id)
+            }
+            Some(_) => None,
+        };
+        let recorded = record(&mut tx, "authorize", request.key, &hash, authorization.as_deref(), decline).await?;
+        if !recorded {
+            // A concurrent call with this key got there first: its outcome is the answer.
+            tx.rollback().await.map_err(transient)?;
+            return self.earlier("authorize", request.key, &hash).await?.unwrap_or_else(|| {
+                Err(PaymentError::Transient("a concurrent attempt with this key did not finish".into()))
+            });
+        }
+        tx.commit().await.map_err(transient)?;
+        match (authorization, decline) {
+            (Some(id), _) => Ok(id),
+            (None, code) => Err(PaymentError::Declined { code: code.unwrap_or("card_declined").to_owned() }),
+        }
+    }
+
+    /// Whether this attempt of `key` is one the transient-failure card fails (the first few are).
+    async fn fail_transiently(&self, key: &str) -> Result<bool, PaymentError> {
+        let failures: i32 = sqlx::query_scalar(
+            "INSERT INTO payment_sandbox.transient_failures AS t (key, failures) VALUES ($1, 1)
+             ON CONFLICT (key) DO UPDATE SET failures = t.failures + 1 RETURNING failures",
+        )
+        .bind(key)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(transient)?;
+        Ok(failures <= self.transient_failures)
+    }
+
+    /// The outcome an earlier call with `operation` and `key` had, if there was one.
+    async fn earlier(
+        &self,
+        operation: &str,
+        key: &str,
+        hash: &[u8],
+    ) -> Result<Option<Result<String, PaymentError>>, PaymentError> {
+        let row: Option<(Vec<u8>, String, Option<String>, String)> = sqlx::query_as(
+            "SELECT request_hash, outcome, authorization_id, decline_reason FROM payment_sandbox.operations
+             WHERE operation = $1 AND key = $2",
+        )
+        .bind(operation)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(transient)?;
+        let Some((earlier_hash, outcome, authorization, decline)) = row else { return Ok(None) };
+        if earlier_hash != hash {
+            return Err(PaymentError::Refused(format!("the {operation} key was used for another request")));
+        }
+        Ok(Some(match (outcome.as_str(), authorization) {
+            ("approved", Some(id)) => Ok(id),
+            ("approved", None) => Ok(String::new()),
+            _ => Err(PaymentError::Declined { code: decline }),
+        }))
+    }
+
+    /// Moves authorisation `authorization` from one of `from` to `to` (or leaves it if it is at `to`
+    /// already), under `operation`'s key.
+    async fn transition(
+        &self,
+        operation: &str,
+        key: &str,
+        authorization: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<(), PaymentError> {
+        let hash = request_hash(&[authorization]);
+        if let Some(outcome) = self.earlier(operation, key, &hash).await? {
+            return outcome.map(|_| ());
+        }
+        let mut tx = self.pool.begin().await.map_err(transient)?;
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM payment_sandbox.authorizations WHERE id = $1 FOR UPDATE")
+                .bind(authorization)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(transient)?;
+        let Some(status) = status else {
+            return Err(PaymentError::Refused(format!("no authorization {authorization}")));
+        };
+        if status == from {
+            sqlx::query(
+                "UPDATE payment_sandbox.authorizations SET status = $2, updated_at = now(),
+                     captured_amount = CASE WHEN $2 = 'captured' THEN amount ELSE captured_amount END,
+                     refunded_amount = CASE WHEN $2 = 'refunded' THEN captured_amount ELSE refunded_amount END
+                 WHERE id = $1",
+            )
+            .bind(authorization)
+            .bind(to)
+            .execute(&mut *tx)
+            .await
+            .map_err(transient)?;
+        } else if status != to {
+            return Err(PaymentError::Refused(format!("cannot {operation} an authorization that is {status}")));
+        }
+        record(&mut tx, operation, key, &hash, Some(authorization), None).await?;
+        tx.commit().await.map_err(transient)?;
+        Ok(())
+    }
+}
+
+impl PaymentProvider for SandboxPayments {
+    fn authorize<'a>(&'a self, request: Authorize<'a>) -> PaymentFuture<'a, String> {
+        Box::pin(self.authorize_now(request))
+    }
+
+    fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()> {
+        Box::pin(self.transition("capture", key, authorization, "authorized", "captured"))
+    }
+
+    fn void<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()> {
+        Box::pin(self.transition("void", key, authorization, "authorized", "voided"))
+    }
+
+    fn refund<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()> {
+        Box::pin(self.transition("refund", key, authorization, "captured", "refunded"))
+    }
+}
+
+/// Records an operation under its key; false if a concurrent call recorded one first.
+async fn record(
+    tx: &mut Transaction<'_, Postgres>,
+    operation: &str,
+    key: &str,
+    hash: &[u8],
+    authorization: Option<&str>,
+    decline: Option<&str>,
+) -> Result<bool, PaymentError> {
+    let inserted = sqlx::query(
+        "INSERT INTO payment_sandbox.operations (operation, key, request_hash, outcome, authorization_id, decline_reason)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(operation)
+    .bind(key)
+    .bind(hash)
+    .bind(if decline.is_some() { "declined" } else { "approved" })
+    .bind(authorization)
+    .bind(decline.unwrap_or(""))
+    .execute(&mut **tx)
+    .await
+    .map_err(transient)?
+    .rows_affected();
+    Ok(inserted == 1)
+}
+
+fn request_hash(fields: &[&str]) -> Vec<u8> {
+    let mut context = digest::Context::new(&digest::SHA256);
+    for field in fields {
+        context.update(&(field.len() as u64).to_be_bytes());
+        context.update(field.as_bytes());
+    }
+    context.finish().as_ref().to_vec()
+}
+
+fn transient(e: sqlx::Error) -> PaymentError {
+    tracing::warn!(error = &e as &dyn std::error::Error, "the payment sandbox's ledger failed");
+    PaymentError::Transient("the payment provider had a problem".into())
+}
