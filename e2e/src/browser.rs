@@ -91,9 +91,15 @@ pub const SPA_REDIRECT: &str = "http://127.0.0.1:5173/callback";
 /// Signs in as the storefront does (authorization code with PKCE through the login pages) and returns the
 /// token response (`access_token`, `id_token`, `refresh_token`).
 pub async fn sign_in(platform: &crate::TestPlatform, email: &str, password: &str) -> serde_json::Value {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let issuer = &platform.addresses.oauth.as_ref().expect("the embedded OAuth2 server runs").issuer;
     let login = platform.addresses.login.expect("the login pages run");
+    sign_in_at(issuer, &format!("http://{login}"), email, password).await
+}
+
+/// [`sign_in`] against the OAuth2 server `issuer` (ending in `/`) and the login pages at `login` (a base
+/// URL), wherever they run.
+pub async fn sign_in_at(issuer: &str, login: &str, email: &str, password: &str) -> serde_json::Value {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
     let verifier = "a-pkce-code-verifier-that-is-long-enough-0123456789";
     let challenge = URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
     let query = url::form_urlencoded::Serializer::new(String::new())
@@ -117,7 +123,7 @@ pub async fn sign_in(platform: &crate::TestPlatform, email: &str, password: &str
         ("action", "login".to_owned()),
     ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let back = callback(browser.submit(&format!("http://{login}/oauth2/login"), &form, SPA_REDIRECT).await);
+    let back = callback(browser.submit(&format!("{login}/oauth2/login"), &form, SPA_REDIRECT).await);
     let response = reqwest::Client::new()
         .post(format!("{issuer}oauth2/token"))
         .form(&[

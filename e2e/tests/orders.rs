@@ -123,3 +123,61 @@ async fn customers_shop_and_see_only_their_own_orders_in_every_protocol() {
     assert_eq!(shipped.into_owned().order.status, OrderStatus::ORDER_STATUS_SHIPPED);
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn two_hundred_buyers_of_twenty_units_through_the_bff_get_exactly_twenty_orders() {
+    // Every buyer signs up and in from this one test address: lift the per-address limits that would
+    // otherwise (rightly) slow that down.
+    let platform = TestPlatform::start_with(|config| {
+        let edge = &mut config.bff.edge;
+        (edge.anonymous_per_minute, edge.anonymous_burst) = (1_000_000, 1_000_000);
+        (edge.sign_up_per_minute, edge.sign_up_burst) = (1_000_000, 1_000_000);
+    })
+    .await;
+    let sku = a_sku(&platform, 20).await;
+    let (shop, sku) = (&platform, &sku);
+
+    // Sign 200 buyers in through the real flow, 20 at a time, each putting one unit in the cart.
+    let mut tokens = Vec::new();
+    for batch in (0..200).collect::<Vec<_>>().chunks(20) {
+        let signed_in = futures::future::join_all(batch.iter().map(|n| async move {
+            let token = shop.access_token(&format!("buyer{n}@example.com"), false).await;
+            let add = AddCartItemRequest { sku_id: sku.clone(), quantity: 1, ..Default::default() };
+            carts(shop, Wire::Grpc, Some(&token)).add_cart_item(add).await.unwrap();
+            token
+        }))
+        .await;
+        tokens.extend(signed_in);
+    }
+
+    // All check out at once, in every protocol.
+    let placed = futures::future::join_all(tokens.iter().enumerate().map(|(n, token)| async move {
+        let wire = Wire::ALL[n % Wire::ALL.len()];
+        let answer = orders(shop, wire, Some(token)).create_order(checkout(&format!("buy-{n}"))).await;
+        answer.unwrap_or_else(|e| panic!("{wire:?}: {e:?}")).into_owned().order.into_option().unwrap()
+    }))
+    .await;
+    let confirmed = placed.iter().filter(|o| o.status == OrderStatus::ORDER_STATUS_CONFIRMED).count();
+    let short = placed
+        .iter()
+        .filter(|o| o.status == OrderStatus::ORDER_STATUS_FAILED && o.failure_reason.starts_with("insufficient_stock:"))
+        .count();
+    assert_eq!((confirmed, short), (20, 180));
+
+    let (quantity, reserved): (i64, i64) =
+        sqlx::query_as("SELECT quantity, reserved FROM product_service.inventory WHERE sku_id = $1::uuid")
+            .bind(sku)
+            .fetch_one(&platform.database.pool)
+            .await
+            .unwrap();
+    assert_eq!((quantity, reserved), (0, 0));
+    let held: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM payment_sandbox.authorizations a
+         JOIN order_service.orders o ON a.reference = o.id::text WHERE o.status = 'failed'",
+    )
+    .fetch_one(&platform.database.pool)
+    .await
+    .unwrap();
+    assert_eq!(held, 0, "no money was held for a failed order");
+    platform.stop().await;
+}

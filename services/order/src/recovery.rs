@@ -34,7 +34,11 @@ pub async fn run(pool: PgPool, saga: Saga, schedule: RecoverySchedule, shutdown:
             () = shutdown.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        recover_all_due(&saga).await;
+        // Stopping in the middle of a saga is safe: that is what it is built for.
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = recover_all_due(&saga) => {}
+        }
         if last_forget.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
             match orders::forget_keys(&pool, schedule.key_age).await {
                 Ok(0) => {}

@@ -1,0 +1,293 @@
+//! The checkout saga survives its process being killed at every step: the order service runs as its own
+//! process (`ec serve order`), is stopped for good right after a step's call and before its outcome is
+//! recorded (`--saga-pause-after`), and is killed there with SIGKILL. A new process's recovery worker then
+//! finishes every order, and the books agree: every order CONFIRMED, FAILED or CANCELLED; confirmed
+//! reservations match confirmed orders one to one; no reservation is left pending; no failed order has money
+//! held or taken; stock is what the confirmed orders left.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use connectrpc::{
+    Protocol,
+    client::{CallOptions, ClientConfig, HttpClient},
+};
+use ec_platform::{
+    config::DatabaseArgs,
+    identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
+    shared::Redis,
+    shutdown::CancellationToken,
+    startup::Dependencies,
+};
+use ec_product::{
+    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    config::ProductConfig,
+    inventory::{self, Actor},
+};
+use ec_proto::order::v1::{
+    AddCartItemRequest, Address, CancelOrderRequest, CartServiceClient, CreateOrderRequest, OrderServiceClient,
+};
+use ec_testing::TestDatabase;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const APPROVE: &str = "4242424242424242";
+const DECLINE: &str = "4000000000000002";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `ec serve order` as its own process.
+struct OrderProcess {
+    child: Child,
+}
+
+impl OrderProcess {
+    async fn start(database: &str, port: u16, product: &str, token: &str, pause_after: Option<&str>) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
+        command
+            .args(["serve", "order", "--order-addr", &format!("127.0.0.1:{port}")])
+            .args(["--order-product-service-url", product, "--database-url", database])
+            .args(["--checkout-wait-secs", "1", "--saga-lease-secs", "2", "--saga-recovery-interval-secs", "1"])
+            .args(["--saga-first-backoff-ms", "10", "--saga-max-backoff-secs", "1"])
+            .env("INTERNAL_AUTH_TOKEN", token)
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        if let Some(step) = pause_after {
+            command.args(["--saga-pause-after", step]);
+        }
+        let child = command.spawn().expect("ec starts");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(Instant::now() < deadline, "the order service did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Self { child }
+    }
+
+    /// SIGKILL: no destructors, no draining, connections cut.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+impl Drop for OrderProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Shop {
+    database: TestDatabase,
+    identity: IdentityVerifier,
+    token: String,
+    product_url: String,
+    order_port: u16,
+    stop_product: CancellationToken,
+    product: tokio::task::JoinHandle<()>,
+}
+
+impl Shop {
+    async fn start() -> Self {
+        let database = TestDatabase::create().await;
+        let token = IdentityVerifier::generate_token();
+        let identity = IdentityVerifier::new(&InternalAuthArgs { token: Some(token.clone()) }).unwrap();
+        let deps = Dependencies::new(Redis::local(""), identity.clone());
+        let args = DatabaseArgs { url: database.url(), max_connections: 10 };
+        let config = ProductConfig::local("127.0.0.1:0".parse().unwrap());
+        let product = ec_product::startup::Application::build(&config, &args, &deps).await.unwrap();
+        let product_url = format!("http://{}", product.local_addr());
+        let stop_product = CancellationToken::new();
+        let stop = stop_product.clone();
+        let product = tokio::spawn(async move { product.serve(stop, Duration::from_secs(5)).await.unwrap() });
+        Self { database, identity, token, product_url, order_port: free_port(), stop_product, product }
+    }
+
+    fn pool(&self) -> &PgPool {
+        &self.database.pool
+    }
+
+    async fn order_process(&self, pause_after: Option<&str>) -> OrderProcess {
+        OrderProcess::start(&self.database.url(), self.order_port, &self.product_url, &self.token, pause_after).await
+    }
+
+    fn config(&self, user: Uuid) -> ClientConfig {
+        let mut headers = http::HeaderMap::new();
+        self.identity.stamp(Some(&Caller { user_id: user, roles: vec![Role::Customer] }), &mut headers);
+        let url = format!("http://127.0.0.1:{}", self.order_port).parse().unwrap();
+        ClientConfig::new(url).with_protocol(Protocol::Grpc).with_default_headers(headers)
+    }
+
+    /// `user` puts 2 units of `sku` in the cart and checks out with `card`, giving up after 3 seconds (a
+    /// paused saga never answers).
+    async fn checkout(&self, user: Uuid, sku: Uuid, card: &str) {
+        let carts = CartServiceClient::new(HttpClient::plaintext_http2_only(), self.config(user));
+        let add = AddCartItemRequest { sku_id: sku.to_string(), quantity: 2, ..Default::default() };
+        carts.add_cart_item(add).await.unwrap();
+        let orders = OrderServiceClient::new(HttpClient::plaintext_http2_only(), self.config(user));
+        let request = CreateOrderRequest {
+            idempotency_key: format!("checkout-{user}"),
+            shipping_address: buffa::MessageField::some(Address {
+                recipient_name: "Hanako Yamada".into(),
+                line1: "1-2-3 Jingumae".into(),
+                city: "Tokyo".into(),
+                postal_code: "150-0001".into(),
+                country_code: "JP".into(),
+                ..Default::default()
+            }),
+            payment_token: card.into(),
+            ..Default::default()
+        };
+        let options = CallOptions::default().with_timeout(Duration::from_secs(3));
+        let _ = orders.create_order_with_options(request, options).await;
+    }
+
+    /// `user` cancels their order, giving up after 3 seconds.
+    async fn cancel(&self, user: Uuid) {
+        let id = self.order_of(user).await;
+        let orders = OrderServiceClient::new(HttpClient::plaintext_http2_only(), self.config(user));
+        let request = CancelOrderRequest { id: id.to_string(), ..Default::default() };
+        let options = CallOptions::default().with_timeout(Duration::from_secs(3));
+        let _ = orders.cancel_order_with_options(request, options).await;
+    }
+
+    async fn order_of(&self, user: Uuid) -> Uuid {
+        sqlx::query_scalar("SELECT id FROM order_service.orders WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+
+    /// (status, payment status, step) of `user`'s order.
+    async fn state_of(&self, user: Uuid) -> (String, String, String) {
+        sqlx::query_as("SELECT status, payment_status, step FROM order_service.orders WHERE user_id = $1")
+            .bind(user)
+            .fetch_one(self.pool())
+            .await
+            .unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop_product.cancel();
+        self.product.await.unwrap();
+        self.database.drop_now().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_books_agree() {
+    let shop = Shop::start().await;
+    let pool = shop.pool().clone();
+    let name = ProductName::parse("Teapot").unwrap();
+    let product = catalog::create_product(&pool, &name, &Description::parse("").unwrap(), None).await.unwrap();
+    let price = Price::parse(3000, "JPY").unwrap();
+    let code = SkuCode::parse("TEAPOT-1").unwrap();
+    let actor = Actor("setup".into());
+    let sku =
+        catalog::create_sku(&pool, &actor, product.id, &code, &price, &Attributes::default(), 100).await.unwrap().id;
+    catalog::publish(&pool, product.id).await.unwrap();
+
+    // Orders to cancel later, confirmed by a process that runs normally.
+    let (to_restock, to_void) = (Uuid::now_v7(), Uuid::now_v7());
+    let normal = shop.order_process(None).await;
+    for user in [to_restock, to_void] {
+        shop.checkout(user, sku, APPROVE).await;
+        assert_eq!(shop.state_of(user).await.0, "confirmed");
+    }
+    normal.kill();
+
+    // One order per step, each killed right after that step's call, before its outcome is recorded.
+    let mut killed = Vec::new();
+    for (step, card) in [("reserve", APPROVE), ("authorize", APPROVE), ("confirm", APPROVE), ("release", DECLINE)] {
+        let user = Uuid::now_v7();
+        let process = shop.order_process(Some(step)).await;
+        shop.checkout(user, sku, card).await;
+        process.kill();
+        let (status, _, at) = shop.state_of(user).await;
+        assert_eq!((status.as_str(), at.as_str()), ("pending", step), "killed with the {step} step unrecorded");
+        killed.push((step, user));
+    }
+    for (step, user) in [("restock", to_restock), ("void", to_void)] {
+        // Paused after void, the cancellation gets past restock in this process first.
+        let process = shop.order_process(Some(step)).await;
+        shop.cancel(user).await;
+        process.kill();
+        let (status, _, at) = shop.state_of(user).await;
+        assert_eq!((status.as_str(), at.as_str()), ("cancelled", step), "killed with the {step} step unrecorded");
+        killed.push((step, user));
+    }
+
+    // A new process's recovery worker finishes every saga.
+    let recovering = shop.order_process(None).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let unfinished: i64 = sqlx::query_scalar("SELECT count(*) FROM order_service.orders WHERE step <> 'done'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        if unfinished == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{unfinished} sagas still unfinished after a minute");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    recovering.kill();
+
+    for (step, user) in &killed {
+        let (status, payment, _) = shop.state_of(*user).await;
+        let expected = match *step {
+            "reserve" | "authorize" | "confirm" => ("confirmed", "authorized"),
+            "release" => ("failed", "declined"),
+            _ => ("cancelled", "voided"),
+        };
+        assert_eq!((status.as_str(), payment.as_str()), expected, "the order killed after {step}");
+    }
+
+    // Confirmed reservations are exactly the confirmed orders' (the cancelled ones were restocked).
+    let confirmed_orders: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT reservation_id FROM order_service.orders WHERE status = 'confirmed' ORDER BY reservation_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let confirmed_reservations: Vec<Uuid> =
+        sqlx::query_scalar("SELECT id FROM product_service.reservations WHERE status = 'confirmed' ORDER BY id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(confirmed_orders.len(), 3);
+    assert_eq!(confirmed_reservations, confirmed_orders);
+    let pending: i64 = sqlx::query_scalar("SELECT count(*) FROM product_service.reservations WHERE status = 'pending'")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, 0, "no reservation outlives its order");
+
+    // Money: held once for each confirmed order; none held or taken for the failed or cancelled ones.
+    let ledger: Vec<(String, String, i64)> = sqlx::query_as(
+        "SELECT o.status, a.status, count(*) FROM order_service.orders o
+         JOIN payment_sandbox.authorizations a ON a.reference = o.id::text
+         GROUP BY o.status, a.status ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        ledger,
+        [("cancelled".to_owned(), "voided".to_owned(), 2), ("confirmed".to_owned(), "authorized".to_owned(), 3)]
+    );
+
+    // Stock: 100, less 2 units for each confirmed order; nothing held.
+    let stock = inventory::get(&pool, sku).await.unwrap();
+    assert_eq!((stock.quantity, stock.reserved), (100 - 2 * 3, 0));
+    shop.stop().await;
+}

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Checkout load test: signed-in shoppers, each in a loop putting one unit of a SKU in the cart and checking
+# out, through the BFF (gRPC), for DURATION seconds; reports confirmed orders per second, p50/p99 of
+# CreateOrder and of the whole journey, and PostgreSQL commits per checkout; then pgbench's TPC-B on the same
+# PostgreSQL. Results: docs/performance.md.
+#
+#   scripts/checkout-load.sh                 # DURATION=10 USERS=16 SKUS=1000
+#
+# It builds the release binary and the load generator, starts `ec dev` (no demo data, rate limits lifted: one
+# machine is every shopper here) on private ports with its own embedded PostgreSQL, seeds SKUs with plenty of
+# stock, runs `e2e/examples/checkout_load.rs`, and stops everything. Run it on an otherwise idle machine; the
+# load generator shares the machine with the servers.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DURATION="${DURATION:-10}"
+USERS="${USERS:-16}"
+SKUS="${SKUS:-1000}"
+PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+[ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
+
+# One build command for every benchmark script, so dependencies are never rebuilt with other features.
+cargo build --release --workspace --bins --examples
+work=$(mktemp -d)
+chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+BFF=$(port); OPS=$(port); LOGIN=$(port); OAUTH=$(port); PG=$(port)
+
+env -u DATABASE_URL -u HYDRA_ADMIN_URL -u REDIS_URL -u OIDC_ISSUER LOG_FORMAT=json RUST_LOG=warn \
+  RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
+  RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
+  RATE_SIGN_UP_PER_MINUTE=1000000000 RATE_SIGN_UP_BURST=1000000000 \
+  target/release/ec dev --no-demo-data --pg-data-dir "$work/pg" --pg-port "$PG" \
+  --bff-addr "127.0.0.1:$BFF" --ops-addr "127.0.0.1:$OPS" --login-addr "127.0.0.1:$LOGIN" \
+  --oauth-public-addr "127.0.0.1:$OAUTH" --oauth-admin-addr 127.0.0.1:0 \
+  --user-addr 127.0.0.1:0 --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 >"$work/ec.log" 2>&1 &
+ec_pid=$!
+cleanup() { kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null && break; sleep 0.5; done
+curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
+
+url="postgres://postgres@127.0.0.1:$PG/ec"
+psql() { "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 "$url" "$@"; }
+
+# One published product with SKUS SKUs at ¥1,200, each with far more stock than the run can sell.
+psql <<SQL
+INSERT INTO product_service.products (id, name, description, status, min_price, max_price, currency_code)
+VALUES ('00000000-0000-7000-a000-000000000001', 'Load test mug', 'Bought again and again.', 'published', 1200, 1200, 'JPY');
+INSERT INTO product_service.skus (id, product_id, code, price_amount, currency_code)
+SELECT gen_random_uuid(), '00000000-0000-7000-a000-000000000001', 'LOAD-' || i, 1200, 'JPY' FROM generate_series(1, $SKUS) i;
+INSERT INTO product_service.inventory (sku_id, quantity) SELECT id, 1000000000 FROM product_service.skus;
+INSERT INTO product_service.stock_movements (sku_id, quantity_delta, reserved_delta, kind, actor)
+SELECT sku_id, quantity, 0, 'initial', 'seed' FROM product_service.inventory;
+ANALYZE;
+SQL
+skus=$(psql -At -c "SELECT string_agg(id::text, ',') FROM product_service.skus")
+
+psql -c 'CHECKPOINT'
+STATS_DATABASE_URL="$url" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
+  "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" | sed 's/^/- /'
+
+"$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'
+"$PG_BIN/pgbench" -q -i -s 10 "postgres://postgres@127.0.0.1:$PG/pgbench" >/dev/null 2>&1
+psql -c 'CHECKPOINT'
+tps=$("$PG_BIN/pgbench" -c 16 -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
+  | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+echo "- pgbench TPC-B (scale 10): $tps transactions/s (16 clients, $DURATION s)"
