@@ -3,7 +3,8 @@
 # page, page 200 reached through page tokens, a category subtree, a price range, a search) and GetProduct,
 # through the BFF (anonymous, Connect JSON) and directly to the product service, with 16 concurrent clients;
 # then reservations per second on one hot SKU and spread over 1,000 SKUs, next to pgbench's TPC-B on the same
-# PostgreSQL. Prints Markdown. Results: docs/performance.md.
+# PostgreSQL (alternating, three rounds with durable commits and three without). Prints Markdown. Results:
+# docs/performance.md.
 #
 #   scripts/catalog-bench.sh                 # DURATION=10 CLIENTS=16 PRODUCTS=100000
 #
@@ -131,13 +132,23 @@ if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | gre
 fi
 
 echo
-# A checkpoint before each write-heavy phase, so none starts in the middle of one: the first write of every
-# page after a checkpoint logs the whole page, which would slow whichever phase it fell in.
-psql -c 'CHECKPOINT'
-target/release/examples/reserve_bench "$url" "$CLIENTS" "$DURATION" | sed 's/^/- /'
+# Reservations and pgbench alternate, three rounds of each, so a drift of the disk's flush latency (the
+# limit of both when commits are durable) falls on both alike; each round's ratio is printed. Then three
+# more rounds with synchronous_commit off, for both: commits no longer wait for the disk, so what is
+# compared is the work each transaction makes PostgreSQL (and its client) do.
 "$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'
 "$PG_BIN/pgbench" -q -i -s 10 "postgres://postgres@127.0.0.1:$PG/pgbench" >/dev/null 2>&1
-psql -c 'CHECKPOINT'
-tps=$("$PG_BIN/pgbench" -c "$CLIENTS" -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
-  | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-echo "- pgbench TPC-B (scale 10): $tps transactions/s ($CLIENTS clients, $DURATION s)"
+target/release/examples/reserve_bench "$url" "$CLIENTS" "$DURATION" hot | sed 's/^/- /'
+rounds() {
+  for round in 1 2 3; do
+    spread=$(target/release/examples/reserve_bench "$url" "$CLIENTS" "$DURATION" spread \
+      | sed -n 's/.*: \([0-9]*\) reservations.*/\1/p')
+    tps=$("$PG_BIN/pgbench" -c "$CLIENTS" -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
+      | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+    echo "- $1, round $round: $spread reservations/s spread over 1,000 SKUs, pgbench TPC-B (scale 10) $tps" \
+      "transactions/s: $(python3 -c "print(f'{100 * $spread / $tps:.0f} %')")"
+  done
+}
+rounds "durable commits"
+psql -c 'ALTER SYSTEM SET synchronous_commit = off' -c 'SELECT pg_reload_conf()' >/dev/null
+rounds "synchronous_commit off"

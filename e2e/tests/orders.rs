@@ -181,3 +181,61 @@ async fn two_hundred_buyers_of_twenty_units_through_the_bff_get_exactly_twenty_o
     assert_eq!(held, 0, "no money was held for a failed order");
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn through_the_bff_duplicates_make_one_order_a_changed_request_is_refused_and_failures_leave_nothing_behind() {
+    let platform = TestPlatform::start().await;
+    let sku = a_sku(&platform, 10).await;
+    let shopper = platform.access_token("carol@example.com", false).await;
+    let add = || AddCartItemRequest { sku_id: sku.clone(), quantity: 2, ..Default::default() };
+    let stock = || async {
+        sqlx::query_as::<_, (i64, i64)>("SELECT quantity, reserved FROM product_service.inventory WHERE sku_id = $1::uuid")
+            .bind(&sku)
+            .fetch_one(&platform.database.pool)
+            .await
+            .unwrap()
+    };
+    let authorizations = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM payment_sandbox.authorizations WHERE status = 'authorized'")
+            .fetch_one(&platform.database.pool)
+            .await
+            .unwrap()
+    };
+
+    // 50 concurrent calls with one key, over every protocol: one order, 50 identical answers.
+    carts(&platform, Wire::Grpc, Some(&shopper)).add_cart_item(add()).await.unwrap();
+    let answers = futures::future::join_all((0..50).map(|n| {
+        let client = orders(&platform, Wire::ALL[n % Wire::ALL.len()], Some(&shopper));
+        async move { client.create_order(checkout("once")).await.unwrap().into_owned().order.into_option().unwrap() }
+    }))
+    .await;
+    assert_eq!(answers[0].status, OrderStatus::ORDER_STATUS_CONFIRMED, "{}", answers[0].failure_reason);
+    assert!(answers.iter().all(|answer| answer == &answers[0]));
+    assert_eq!(stock().await, (8, 0));
+    // The same key with another card is refused.
+    let mut changed = checkout("once");
+    changed.payment_token = "4000000000000002".into();
+    let refused = orders(&platform, Wire::ConnectJson, Some(&shopper)).create_order(changed).await;
+    assert_eq!(refused.unwrap_err().code, ErrorCode::AlreadyExists);
+
+    // A declined card: stock exactly as before, no authorisation open.
+    carts(&platform, Wire::ConnectJson, Some(&shopper)).add_cart_item(add()).await.unwrap();
+    let open_before = authorizations().await;
+    let mut declined = checkout("declined");
+    declined.payment_token = "4000000000000002".into();
+    let order = orders(&platform, Wire::GrpcWeb, Some(&shopper)).create_order(declined).await.unwrap();
+    let order = order.into_owned().order.into_option().unwrap();
+    assert_eq!(order.status, OrderStatus::ORDER_STATUS_FAILED);
+    assert!(order.failure_reason.starts_with("payment_declined:"), "{}", order.failure_reason);
+    assert_eq!(stock().await, (8, 0));
+    assert_eq!(authorizations().await, open_before);
+
+    // A card that fails transiently is retried, and the order goes through.
+    let mut flaky = checkout("flaky");
+    flaky.payment_token = "4000000000000119".into();
+    let order = orders(&platform, Wire::ConnectProto, Some(&shopper)).create_order(flaky).await.unwrap();
+    let order = order.into_owned().order.into_option().unwrap();
+    assert_eq!(order.status, OrderStatus::ORDER_STATUS_CONFIRMED, "{}", order.failure_reason);
+    assert_eq!(stock().await, (6, 0));
+    platform.stop().await;
+}

@@ -41,6 +41,17 @@ pub fn binding(fields: &[&[u8]]) -> [u8; 16] {
     out
 }
 
+/// The key page tokens for `purpose` are signed with: derived from the internal secret, so every replica
+/// signs alike; without a secret, a random key of this process (its tokens do not survive a restart).
+pub fn key(identity: &crate::identity::IdentityVerifier, purpose: &[u8]) -> [u8; 32] {
+    identity.derive_key(purpose).unwrap_or_else(|| {
+        tracing::warn!("no INTERNAL_AUTH_TOKEN: page tokens are signed with a key of this process only");
+        let mut key = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut key).expect("the operating system provides randomness");
+        key
+    })
+}
+
 /// Signs and checks page tokens under one key.
 #[derive(Clone)]
 pub struct PageTokens(hmac::Key);

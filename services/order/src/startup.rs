@@ -4,7 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
-    page_token::PageTokens,
+    page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
@@ -52,15 +52,7 @@ impl Application {
         .map_err(|e| StartupError::Config(e.to_string()))?;
         let payments = Arc::new(SandboxPayments::new(pool.clone(), config.payment_sandbox_transient_failures));
         let saga = Saga::new(pool.clone(), catalog.clone(), payments, config.retry(), config.saga_pause_after);
-        let tokens = match deps.identity.derive_key(PAGE_TOKEN_PURPOSE) {
-            Some(key) => PageTokens::new(&key),
-            None => {
-                tracing::warn!("no INTERNAL_AUTH_TOKEN: page tokens are signed with a key of this process only");
-                let mut key = [0u8; 32];
-                aws_lc_rs::rand::fill(&mut key).expect("the operating system provides randomness");
-                PageTokens::new(&key)
-            }
-        };
+        let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
         let carts = Arc::new(CartApi::new(pool.clone(), catalog.clone(), access.clone()));
         let orders = Arc::new(OrderApi::new(

@@ -3,7 +3,7 @@
 //! over many SKUs; the SKUs hold far more stock than the run can reserve. Used by
 //! `scripts/catalog-bench.sh`; figures in docs/performance.md.
 //!
-//!     cargo run --release -p ec-product --example reserve_bench -- DATABASE_URL [clients] [seconds]
+//!     cargo run --release -p ec-product --example reserve_bench -- DATABASE_URL [clients] [seconds] [hot|spread]
 
 use std::{
     sync::{
@@ -25,15 +25,23 @@ use uuid::Uuid;
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let url = args.next().expect("usage: reserve_bench DATABASE_URL [clients] [seconds]");
+    let url = args.next().expect("usage: reserve_bench DATABASE_URL [clients] [seconds] [hot|spread]");
     let clients: u32 = args.next().map_or(16, |n| n.parse().expect("clients is a number"));
     let seconds: u64 = args.next().map_or(15, |n| n.parse().expect("seconds is a number"));
+    // One of the two only, when named: so a script can alternate runs with other measurements.
+    let only = args.next();
     let database = DatabaseArgs { url, max_connections: clients + 2 };
     let pool = ec_platform::startup::database(&database, ec_product::SCHEMA, ec_product::migrator()).await.unwrap();
 
-    let hot = skus(&pool, 1).await;
-    let spread = skus(&pool, 1000).await;
-    for (name, skus) in [("one hot SKU", hot), ("1,000 SKUs, one per reservation", spread)] {
+    let wanted = |mode: &str| only.as_deref().is_none_or(|only| only == mode);
+    let mut runs = Vec::new();
+    if wanted("hot") {
+        runs.push(("one hot SKU", skus(&pool, 1).await));
+    }
+    if wanted("spread") {
+        runs.push(("1,000 SKUs, one per reservation", skus(&pool, 1000).await));
+    }
+    for (name, skus) in runs {
         let per_second = run(&pool, Arc::new(skus), clients, Duration::from_secs(seconds)).await;
         println!("{name}: {per_second:.0} reservations/s ({clients} clients, {seconds} s)");
     }

@@ -77,23 +77,7 @@ impl From<Error> for ConnectError {
                 tracing::warn!(error = %e, "refused caller metadata");
                 ConnectError::unauthenticated("caller identity is not trusted")
             }
-            // A deadlock or serialization failure is PostgreSQL giving up a transaction it could not order;
-            // nothing was written, and the same call again can succeed.
-            Error::Database(ref e)
-                if e.as_database_error()
-                    .and_then(|db| db.code())
-                    .is_some_and(|code| code == "40P01" || code == "40001") =>
-            {
-                tracing::warn!(
-                    error = &err as &dyn std::error::Error,
-                    "transaction aborted by the database; the caller may retry"
-                );
-                ConnectError::aborted("a concurrent change got in the way; retry")
-            }
-            Error::Database(_) => {
-                tracing::error!(error = &err as &dyn std::error::Error, "internal error");
-                ConnectError::internal("internal error")
-            }
+            Error::Database(e) => ec_platform::db::connect_error(&e),
         }
     }
 }

@@ -37,15 +37,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         let access = Access::new(deps.identity.clone());
-        let tokens = match deps.identity.derive_key(PageTokens::PURPOSE) {
-            Some(key) => PageTokens::new(&key),
-            None => {
-                tracing::warn!("no INTERNAL_AUTH_TOKEN: page tokens are signed with a key of this process only");
-                let mut key = [0u8; 32];
-                aws_lc_rs::rand::fill(&mut key).expect("the operating system provides randomness");
-                PageTokens::new(&key)
-            }
-        };
+        let tokens = PageTokens::new(&ec_platform::page_token::key(&deps.identity, PageTokens::PURPOSE));
         let products = Arc::new(ProductApi::new(pool.clone(), access.clone(), tokens));
         let inventory = Arc::new(InventoryApi::new(pool.clone(), access, config.reservation_ttl()));
         let router = inventory.register(products.register(connectrpc::Router::new()));
