@@ -189,11 +189,13 @@ async fn through_the_bff_duplicates_make_one_order_a_changed_request_is_refused_
     let shopper = platform.access_token("carol@example.com", false).await;
     let add = || AddCartItemRequest { sku_id: sku.clone(), quantity: 2, ..Default::default() };
     let stock = || async {
-        sqlx::query_as::<_, (i64, i64)>("SELECT quantity, reserved FROM product_service.inventory WHERE sku_id = $1::uuid")
-            .bind(&sku)
-            .fetch_one(&platform.database.pool)
-            .await
-            .unwrap()
+        sqlx::query_as::<_, (i64, i64)>(
+            "SELECT quantity, reserved FROM product_service.inventory WHERE sku_id = $1::uuid",
+        )
+        .bind(&sku)
+        .fetch_one(&platform.database.pool)
+        .await
+        .unwrap()
     };
     let authorizations = || async {
         sqlx::query_scalar::<_, i64>("SELECT count(*) FROM payment_sandbox.authorizations WHERE status = 'authorized'")

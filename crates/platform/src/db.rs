@@ -27,9 +27,13 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
 /// transaction it could not order: nothing was written and the same call again can succeed, so it is
 /// `aborted`. Anything else is `internal`, logged here, its detail kept from the caller.
 pub fn connect_error(e: &sqlx::Error) -> connectrpc::ConnectError {
-    let retryable = e.as_database_error().and_then(|db| db.code()).is_some_and(|code| code == "40P01" || code == "40001");
+    let retryable =
+        e.as_database_error().and_then(|db| db.code()).is_some_and(|code| code == "40P01" || code == "40001");
     if retryable {
-        tracing::warn!(error = e as &dyn std::error::Error, "transaction aborted by the database; the caller may retry");
+        tracing::warn!(
+            error = e as &dyn std::error::Error,
+            "transaction aborted by the database; the caller may retry"
+        );
         connectrpc::ConnectError::aborted("a concurrent change got in the way; retry")
     } else {
         tracing::error!(error = e as &dyn std::error::Error, "internal error");
