@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Checkout load test: signed-in shoppers, each in a loop putting one unit of a SKU in the cart and checking
-# out, through the BFF (gRPC), for DURATION seconds; reports confirmed orders per second, p50/p99 of
+# out, through the BFF (gRPC): WARMUP seconds, then VACUUM ANALYZE (as autovacuum would have done in a shop
+# open for a while), then DURATION seconds counted; reports confirmed orders per second, p50/p99 of
 # CreateOrder and of the whole journey, and PostgreSQL commits per checkout; then pgbench's TPC-B on the same
 # PostgreSQL. Results: docs/performance.md.
 #
-#   scripts/checkout-load.sh                 # DURATION=10 USERS=16 SKUS=1000
+#   scripts/checkout-load.sh                 # DURATION=10 WARMUP=10 USERS=16 SKUS=1000
 #
 # It builds the release binary and the load generator, starts `ec dev` (no demo data, rate limits lifted: one
 # machine is every shopper here) on private ports with its own embedded PostgreSQL, seeds SKUs with plenty of
@@ -14,6 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-10}"
 USERS="${USERS:-16}"
 SKUS="${SKUS:-1000}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
@@ -58,7 +60,7 @@ skus=$(psql -At -c "SELECT string_agg(id::text, ',') FROM product_service.skus")
 
 psql -c 'CHECKPOINT'
 STATS_DATABASE_URL="$url" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
-  "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" | sed 's/^/- /'
+  "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" "$WARMUP" | sed 's/^/- /'
 
 "$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'
 "$PG_BIN/pgbench" -q -i -s 10 "postgres://postgres@127.0.0.1:$PG/pgbench" >/dev/null 2>&1

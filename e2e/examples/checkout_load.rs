@@ -1,9 +1,14 @@
 //! The shopping journey under load, through the BFF: `users` shoppers sign up and sign in through the real
-//! flow, then each, in a loop for `seconds`, puts one unit of a SKU in the cart and checks out with a new
-//! idempotency key. Reports confirmed orders per second and the p50/p99 of CreateOrder and of the whole
-//! journey (add to cart, check out). Used by `scripts/checkout-load.sh`; figures in docs/performance.md.
+//! flow, then each, in a loop, puts one unit of a SKU in the cart and checks out with a new idempotency key:
+//! for `warmup` seconds not counted, then for `seconds` counted. Reports confirmed orders per second and the
+//! p50/p99 of CreateOrder and of the whole journey (add to cart, check out). Used by
+//! `scripts/checkout-load.sh`; figures in docs/performance.md.
 //!
-//!     cargo run --release -p ec-e2e --example checkout_load -- BFF_URL ISSUER LOGIN_URL SKU_ID[,SKU_ID...] [users] [seconds]
+//! With `STATS_DATABASE_URL` set, it also runs `VACUUM ANALYZE` after the warm-up (what autovacuum does in a
+//! shop that has been open a while: without it, every plan is made for the empty tables a test starts
+//! with), and reads PostgreSQL's commit counters around the counted part.
+//!
+//!     cargo run --release -p ec-e2e --example checkout_load -- BFF_URL ISSUER LOGIN_URL SKU_ID[,SKU_ID...] [users] [seconds] [warmup]
 
 use std::{
     sync::{
@@ -35,6 +40,7 @@ async fn main() {
     let skus: Vec<String> = args.next().expect(usage).split(',').map(str::to_owned).collect();
     let users: usize = args.next().map_or(16, |n| n.parse().expect("users is a number"));
     let seconds: u64 = args.next().map_or(10, |n| n.parse().expect("seconds is a number"));
+    let warmup: u64 = args.next().map_or(10, |n| n.parse().expect("warmup is a number"));
 
     // Sign everyone in first, eight at a time: that is not what is measured.
     let mut tokens = Vec::with_capacity(users);
@@ -58,21 +64,22 @@ async fn main() {
         .await;
         tokens.extend(signed_in);
     }
-    eprintln!("{users} shoppers signed in; shopping for {seconds} s");
+    eprintln!("{users} shoppers signed in; shopping for {warmup} s, then for {seconds} s counted");
     // With STATS_DATABASE_URL, PostgreSQL's commit counter is read around the shopping, for commits per order.
     let stats = match std::env::var("STATS_DATABASE_URL") {
         Ok(url) => Some(sqlx::PgPool::connect(&url).await.expect("the statistics database answers")),
         Err(_) => None,
     };
-    let commits_before = commits(stats.as_ref()).await;
 
     let stop = Arc::new(AtomicBool::new(false));
+    let counting = Arc::new(AtomicBool::new(false));
     let tally = Arc::new(Mutex::new(Tally::default()));
     let shoppers: Vec<_> = tokens
         .into_iter()
         .enumerate()
         .map(|(n, token)| {
             let (bff, skus, stop, tally) = (bff.clone(), skus.clone(), stop.clone(), tally.clone());
+            let counting = counting.clone();
             tokio::spawn(async move {
                 let (http, config) = clients::transport_as(&bff, clients::Wire::Grpc, Some(&token));
                 let carts = CartServiceClient::new(http.clone(), config.clone());
@@ -84,12 +91,17 @@ async fn main() {
                     let started = Instant::now();
                     let add = AddCartItemRequest { sku_id, quantity: 1, ..Default::default() };
                     if carts.add_cart_item(add).await.is_err() {
-                        tally.lock().unwrap().errors += 1;
+                        if counting.load(Ordering::Relaxed) {
+                            tally.lock().unwrap().errors += 1;
+                        }
                         continue;
                     }
                     let checkout_started = Instant::now();
                     let placed = orders.create_order(checkout(&format!("{n}-{round}"))).await;
                     let (checkout, journey) = (checkout_started.elapsed(), started.elapsed());
+                    if !counting.load(Ordering::Relaxed) {
+                        continue;
+                    }
                     let mut tally = tally.lock().unwrap();
                     match placed.map(|answer| answer.into_owned().order.status) {
                         Ok(status) if status == OrderStatus::ORDER_STATUS_CONFIRMED => tally.confirmed += 1,
@@ -102,6 +114,12 @@ async fn main() {
             })
         })
         .collect();
+    tokio::time::sleep(Duration::from_secs(warmup)).await;
+    if let Some(pool) = &stats {
+        sqlx::raw_sql("VACUUM ANALYZE").execute(pool).await.expect("VACUUM ANALYZE runs");
+    }
+    let commits_before = commits(stats.as_ref()).await;
+    counting.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     stop.store(true, Ordering::Relaxed);
     for shopper in shoppers {

@@ -104,43 +104,47 @@ impl CartApi {
         let (lines, updated_at) = cart::lines(&self.pool, user_id).await?;
         let ids: Vec<Uuid> = lines.iter().map(|line| line.sku_id).collect();
         let skus = self.catalog.skus(&ids).await?;
-        let currency = lines.first().map(|line| line.currency_code.clone()).unwrap_or_default();
-        let mut subtotal: i64 = 0;
-        let items = lines
-            .iter()
-            .map(|line| {
-                let info = skus.get(&line.sku_id).filter(|info| info.currency_code == line.currency_code);
-                let unit_price = info.map_or(0, |info| info.unit_price);
-                let line_total = unit_price.saturating_mul(line.quantity);
-                if info.is_some() {
-                    subtotal = subtotal.saturating_add(line_total);
-                }
-                wire::CartItem {
-                    sku_id: line.sku_id.to_string(),
-                    quantity: line.quantity,
-                    product_id: info.map(|i| i.product_id.to_string()).unwrap_or_default(),
-                    product_name: info.map(|i| i.product_name.clone()).unwrap_or_default(),
-                    sku_code: info.map(|i| i.code.clone()).unwrap_or_default(),
-                    unit_price: MessageField::some(money(unit_price, &line.currency_code)),
-                    line_total: MessageField::some(money(line_total, &line.currency_code)),
-                    available_quantity: info.map_or(0, |i| i.available),
-                    purchasable: info.is_some(),
-                    added_at: MessageField::some(line.added_at.into()),
-                    ..Default::default()
-                }
-            })
-            .collect();
-        Ok(wire::Cart {
-            items,
-            subtotal: MessageField::some(money(subtotal, &currency)),
-            updated_at: updated_at.map_or(MessageField::none(), |at| MessageField::some(at.into())),
-            ..Default::default()
-        })
+        Ok(render(&lines, updated_at, &skus))
     }
+}
 
-    /// The SKU `sku_id` if it exists and is on sale.
-    async fn on_sale(&self, sku_id: Uuid) -> Result<SkuInfo, Error> {
-        self.catalog.skus(&[sku_id]).await?.remove(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))
+/// A cart's `lines` as the wire shows them, priced from `skus` (the catalog's SKUs on sale among them).
+fn render(
+    lines: &[cart::Line],
+    updated_at: Option<chrono::DateTime<chrono::Utc>>,
+    skus: &HashMap<Uuid, SkuInfo>,
+) -> wire::Cart {
+    let currency = lines.first().map(|line| line.currency_code.clone()).unwrap_or_default();
+    let mut subtotal: i64 = 0;
+    let items = lines
+        .iter()
+        .map(|line| {
+            let info = skus.get(&line.sku_id).filter(|info| info.currency_code == line.currency_code);
+            let unit_price = info.map_or(0, |info| info.unit_price);
+            let line_total = unit_price.saturating_mul(line.quantity);
+            if info.is_some() {
+                subtotal = subtotal.saturating_add(line_total);
+            }
+            wire::CartItem {
+                sku_id: line.sku_id.to_string(),
+                quantity: line.quantity,
+                product_id: info.map(|i| i.product_id.to_string()).unwrap_or_default(),
+                product_name: info.map(|i| i.product_name.clone()).unwrap_or_default(),
+                sku_code: info.map(|i| i.code.clone()).unwrap_or_default(),
+                unit_price: MessageField::some(money(unit_price, &line.currency_code)),
+                line_total: MessageField::some(money(line_total, &line.currency_code)),
+                available_quantity: info.map_or(0, |i| i.available),
+                purchasable: info.is_some(),
+                added_at: MessageField::some(line.added_at.into()),
+                ..Default::default()
+            }
+        })
+        .collect();
+    wire::Cart {
+        items,
+        subtotal: MessageField::some(money(subtotal, &currency)),
+        updated_at: updated_at.map_or(MessageField::none(), |at| MessageField::some(at.into())),
+        ..Default::default()
     }
 }
 
@@ -166,12 +170,18 @@ impl CartService for CartApi {
         let caller = self.access.caller(&ctx)?;
         let sku_id = parse_id(request.sku_id, "sku_id")?;
         let quantity = domain::units_to_add(request.quantity)?;
-        let sku = self.on_sale(sku_id).await?;
+        // One catalog call prices the new SKU and every line already there, for the answer too.
+        let (lines, _) = cart::lines(&self.pool, caller.user_id).await?;
+        let mut ids: Vec<Uuid> = lines.iter().map(|line| line.sku_id).collect();
+        if !ids.contains(&sku_id) {
+            ids.push(sku_id);
+        }
+        let skus = self.catalog.skus(&ids).await?;
+        let sku = skus.get(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))?;
         cart::add(&self.pool, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
-        Response::ok(AddCartItemResponse {
-            cart: MessageField::some(self.cart(caller.user_id).await?),
-            ..Default::default()
-        })
+        let (lines, updated_at) = cart::lines(&self.pool, caller.user_id).await?;
+        let cart = render(&lines, updated_at, &skus);
+        Response::ok(AddCartItemResponse { cart: MessageField::some(cart), ..Default::default() })
     }
 
     async fn update_cart_item(
@@ -452,10 +462,10 @@ impl OrderService for OrderApi {
             Some(earlier) => earlier,
             None => {
                 let new = self.price_cart(caller.user_id).await?;
-                match orders::place(&self.pool, &checkout, &new).await? {
+                match orders::place(&self.pool, &checkout, &new, self.saga.lease()).await? {
                     Placed::New(id) => {
                         metrics::counter!("ec_orders_placed_total").increment(1);
-                        self.saga.run(id, until).await?;
+                        self.saga.run_placed(id, until).await?;
                         id
                     }
                     Placed::Earlier(id) => id,

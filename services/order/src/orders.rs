@@ -6,6 +6,8 @@
 //! saga step's outcome is written with the state change it causes, and logged in `order_events` in the same
 //! transaction.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -258,12 +260,15 @@ pub async fn find_by_key(pool: &PgPool, user_id: Uuid, checkout: &Checkout) -> R
 
 /// Places `new` under `checkout`'s idempotency key, with its lines, the payment token the saga will need and
 /// its first event, in one transaction: the key commits with the order it names, or not at all. A concurrent
-/// call with the same key waits on the key, then finds the order this one placed.
-pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder) -> Result<Placed, Error> {
+/// call with the same key waits on the key, then finds the order this one placed. The order is placed held
+/// by its caller for `lease`, to drive its saga at once; the recovery worker takes it only if that lease
+/// runs out.
+pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Duration) -> Result<Placed, Error> {
     let mut tx = pool.begin().await?;
     sqlx::query(
-        "INSERT INTO order_service.orders (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address)
-         VALUES ($1, $2, $3, $4, $5, $4 + $5, $6::text::jsonb)",
+        "INSERT INTO order_service.orders
+             (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until)
+         VALUES ($1, $2, $3, $4, $5, $4 + $5, $6::text::jsonb, now() + make_interval(secs => $7::double precision))",
     )
     .bind(new.id)
     .bind(new.user_id)
@@ -271,6 +276,7 @@ pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder) -> Result
     .bind(new.subtotal)
     .bind(new.shipping_fee)
     .bind(serde_json::to_string(&checkout.address).expect("an address serializes"))
+    .bind(lease.as_secs_f64())
     .execute(&mut *tx)
     .await?;
     let recorded = sqlx::query(
@@ -404,7 +410,7 @@ pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit
 }
 
 /// Deletes checkout idempotency keys recorded more than `age` ago (the orders stay), and returns how many.
-pub async fn forget_keys(pool: &PgPool, age: std::time::Duration) -> Result<u64, Error> {
+pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
     Ok(sqlx::query(
         "DELETE FROM order_service.checkout_keys WHERE created_at < now() - make_interval(secs => $1::double precision)",
     )

@@ -143,6 +143,20 @@ impl Saga {
         Ok(())
     }
 
+    /// How long a driver holds an order.
+    pub fn lease(&self) -> Duration {
+        self.retry.lease
+    }
+
+    /// Runs the saga of order `id`, which this caller just placed holding its lease ([`orders::place`]),
+    /// until it is done or `until` passes.
+    pub async fn run_placed(&self, id: Uuid, until: Instant) -> Result<(), Error> {
+        if let Some(running) = self.load(id).await? {
+            self.drive(running, until).await?;
+        }
+        Ok(())
+    }
+
     /// Takes up to `batch` orders whose saga is unfinished, due, and held by no one, and runs them (each
     /// until it is done or `per_order` has passed); how many were taken.
     pub async fn recover(&self, batch: i64, per_order: Duration) -> Result<usize, Error> {
