@@ -134,6 +134,20 @@ pub enum IdentityError {
     Malformed,
 }
 
+/// Why a call was refused for who makes it, before its request was looked at.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// No signed-in caller.
+    #[error("sign in to do this")]
+    Unauthenticated,
+    /// A signed-in caller without the admin role, for an admin-only call.
+    #[error("the caller is not an admin")]
+    NotAdmin,
+    /// Caller metadata that did not come from the BFF.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+}
+
 /// The shared secret between the BFF and the services.
 #[derive(Clone, Default, clap::Args)]
 pub struct InternalAuthArgs {
@@ -207,6 +221,20 @@ impl IdentityVerifier {
             return false;
         };
         bool::from(expected.as_bytes().ct_eq(sent.as_bytes()))
+    }
+
+    /// The signed-in caller named by the metadata; a call without one is refused.
+    pub fn signed_in(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
+        self.caller(headers)?.ok_or(Refusal::Unauthenticated)
+    }
+
+    /// The signed-in caller named by the metadata, who must be an admin.
+    pub fn admin(&self, headers: &HeaderMap) -> Result<Caller, Refusal> {
+        let caller = self.signed_in(headers)?;
+        if !caller.is_admin() {
+            return Err(Refusal::NotAdmin);
+        }
+        Ok(caller)
     }
 
     /// The caller named by the metadata: `Ok(None)` for an anonymous call (no identity headers), an error

@@ -1,7 +1,7 @@
 //! The order service's errors and their one mapping to Connect/gRPC codes.
 
 use connectrpc::ConnectError;
-use ec_platform::identity::IdentityError;
+use ec_platform::identity::{IdentityError, Refusal};
 
 /// Everything that can go wrong in the order service.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +38,16 @@ pub enum Error {
     /// PostgreSQL failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated => Error::Unauthenticated,
+            Refusal::NotAdmin => Error::PermissionDenied("the caller is not an admin"),
+            Refusal::Identity(e) => Error::Identity(e),
+        }
+    }
 }
 
 impl From<Error> for ConnectError {

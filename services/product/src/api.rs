@@ -51,11 +51,7 @@ impl Access {
 
     /// The caller, who must be an admin.
     pub fn admin(&self, ctx: &RequestContext) -> Result<Caller, Error> {
-        let caller = self.identity.caller(ctx.headers())?.ok_or(Error::Unauthenticated)?;
-        if !caller.is_admin() {
-            return Err(Error::PermissionDenied("the caller is not an admin"));
-        }
-        Ok(caller)
+        Ok(self.identity.admin(ctx.headers())?)
     }
 
     /// For internal RPCs: the scope the caller's idempotency keys live in (the account the calling service

@@ -1,7 +1,7 @@
 //! The product service's errors and their one mapping to Connect/gRPC codes.
 
 use connectrpc::{ConnectError, ErrorDetail};
-use ec_platform::identity::IdentityError;
+use ec_platform::identity::{IdentityError, Refusal};
 use ec_proto::product::v1::{InsufficientStockDetail, InsufficientStockItem};
 
 /// One SKU a reservation could not be made for.
@@ -45,6 +45,16 @@ pub enum Error {
     /// PostgreSQL failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+}
+
+impl From<Refusal> for Error {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Unauthenticated => Error::Unauthenticated,
+            Refusal::NotAdmin => Error::PermissionDenied("the caller is not an admin"),
+            Refusal::Identity(e) => Error::Identity(e),
+        }
+    }
 }
 
 impl From<Error> for ConnectError {
