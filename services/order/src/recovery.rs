@@ -24,30 +24,16 @@ pub struct RecoverySchedule {
     pub key_age: Duration,
 }
 
-/// Runs until `shutdown` fires.
+/// Runs until `shutdown` fires. Stopping in the middle of a saga is safe: that is what it is built for.
 pub async fn run(pool: PgPool, saga: Saga, schedule: RecoverySchedule, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(schedule.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_forget = None::<tokio::time::Instant>;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
+    let forget = || async {
+        match orders::forget_keys(&pool, schedule.key_age).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(forgotten, "old checkout idempotency keys forgotten"),
+            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting checkout keys failed"),
         }
-        // Stopping in the middle of a saga is safe: that is what it is built for.
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = recover_all_due(&saga) => {}
-        }
-        if last_forget.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
-            match orders::forget_keys(&pool, schedule.key_age).await {
-                Ok(0) => {}
-                Ok(forgotten) => tracing::info!(forgotten, "old checkout idempotency keys forgotten"),
-                Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting checkout keys failed"),
-            }
-            last_forget = Some(tokio::time::Instant::now());
-        }
-    }
+    };
+    ec_platform::shutdown::every(schedule.interval, shutdown, || recover_all_due(&saga), forget).await;
 }
 
 /// Runs every unfinished saga that is due and held by no one, a batch at a time.

@@ -24,24 +24,14 @@ pub struct ExpirySchedule {
 
 /// Runs until `shutdown` fires.
 pub async fn run(pool: PgPool, schedule: ExpirySchedule, shutdown: CancellationToken) {
-    let mut ticks = tokio::time::interval(schedule.interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut last_forget = None::<tokio::time::Instant>;
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
+    let forget = || async {
+        match inventory::forget_keys(&pool, schedule.key_age).await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(forgotten, "old idempotency keys forgotten"),
+            Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting idempotency keys failed"),
         }
-        expire_all_due(&pool).await;
-        if last_forget.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
-            match inventory::forget_keys(&pool, schedule.key_age).await {
-                Ok(0) => {}
-                Ok(forgotten) => tracing::info!(forgotten, "old idempotency keys forgotten"),
-                Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting idempotency keys failed"),
-            }
-            last_forget = Some(tokio::time::Instant::now());
-        }
-    }
+    };
+    ec_platform::shutdown::every(schedule.interval, shutdown, || expire_all_due(&pool), forget).await;
 }
 
 /// Expires every reservation that is due now, a batch at a time.
