@@ -97,19 +97,15 @@ impl CartApi {
     /// `user_id`'s cart as the wire shows it: every line priced from the catalog now (one call), flagged
     /// when it cannot be bought as it is.
     async fn cart(&self, user_id: Uuid) -> Result<wire::Cart, Error> {
-        let (lines, updated_at) = cart::lines(&self.pool, user_id).await?;
-        let ids: Vec<Uuid> = lines.iter().map(|line| line.sku_id).collect();
-        let skus = self.catalog.skus(&ids).await?;
-        Ok(render(&lines, updated_at, &skus))
+        let cart = cart::get(&self.pool, user_id).await?;
+        let skus = self.catalog.skus(&cart.sku_ids()).await?;
+        Ok(render(&cart, &skus))
     }
 }
 
-/// A cart's `lines` as the wire shows them, priced from `skus` (the catalog's SKUs on sale among them).
-fn render(
-    lines: &[cart::Line],
-    updated_at: Option<chrono::DateTime<chrono::Utc>>,
-    skus: &HashMap<Uuid, SkuInfo>,
-) -> wire::Cart {
+/// A cart as the wire shows it, priced from `skus` (the catalog's SKUs on sale among its lines).
+fn render(cart: &cart::Cart, skus: &HashMap<Uuid, SkuInfo>) -> wire::Cart {
+    let lines = &cart.lines;
     let currency = lines.first().map(|line| line.currency_code.clone()).unwrap_or_default();
     let mut subtotal: i64 = 0;
     let items = lines
@@ -139,7 +135,7 @@ fn render(
     wire::Cart {
         items,
         subtotal: MessageField::some(money(subtotal, &currency)),
-        updated_at: updated_at.map_or(MessageField::none(), |at| MessageField::some(at.into())),
+        updated_at: cart.updated_at.map_or(MessageField::none(), |at| MessageField::some(at.into())),
         ..Default::default()
     }
 }
@@ -167,17 +163,19 @@ impl CartService for CartApi {
         let sku_id = parse_id(request.sku_id, "sku_id")?;
         let quantity = domain::units_to_add(request.quantity)?;
         // One catalog call prices the new SKU and every line already there, for the answer too.
-        let (lines, _) = cart::lines(&self.pool, caller.user_id).await?;
-        let mut ids: Vec<Uuid> = lines.iter().map(|line| line.sku_id).collect();
+        let mut ids = cart::get(&self.pool, caller.user_id).await?.sku_ids();
         if !ids.contains(&sku_id) {
             ids.push(sku_id);
         }
-        let skus = self.catalog.skus(&ids).await?;
+        let mut skus = self.catalog.skus(&ids).await?;
         let sku = skus.get(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))?;
-        cart::add(&self.pool, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
-        let (lines, updated_at) = cart::lines(&self.pool, caller.user_id).await?;
-        let cart = render(&lines, updated_at, &skus);
-        Response::ok(AddCartItemResponse { cart: MessageField::some(cart), ..Default::default() })
+        let cart = cart::add(&self.pool, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
+        // Lines a concurrent change added meanwhile are priced too.
+        let unpriced: Vec<Uuid> = cart.sku_ids().into_iter().filter(|id| !ids.contains(id)).collect();
+        if !unpriced.is_empty() {
+            skus.extend(self.catalog.skus(&unpriced).await?);
+        }
+        Response::ok(AddCartItemResponse { cart: MessageField::some(render(&cart, &skus)), ..Default::default() })
     }
 
     async fn update_cart_item(
@@ -267,7 +265,7 @@ impl OrderApi {
     /// The caller's cart, priced from the catalog now, as order lines: `failed_precondition` if it is empty
     /// or a line cannot be bought.
     async fn price_cart(&self, user_id: Uuid) -> Result<NewOrder, Error> {
-        let (lines, _) = cart::lines(&self.pool, user_id).await?;
+        let lines = cart::get(&self.pool, user_id).await?.lines;
         if lines.is_empty() {
             return Err(Error::FailedPrecondition("the cart is empty".into()));
         }
@@ -454,21 +452,22 @@ impl OrderService for OrderApi {
             payment_token: PaymentToken::parse(&request.payment_token)?,
         };
         let until = self.until(&ctx);
-        let id = match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
-            Some(earlier) => earlier,
+        let order = match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
+            Some(earlier) => self.settled(earlier, until).await?,
             None => {
                 let new = self.price_cart(caller.user_id).await?;
                 match orders::place(&self.pool, &checkout, &new, self.saga.lease()).await? {
                     Placed::New(id) => {
                         metrics::counter!("ec_orders_placed_total").increment(1);
-                        self.saga.run_placed(id, until).await?;
-                        id
+                        match self.saga.run_placed(&new, checkout.payment_token.as_str(), until).await? {
+                            Some(finished) => finished,
+                            None => self.settled(id, until).await?,
+                        }
                     }
-                    Placed::Earlier(id) => id,
+                    Placed::Earlier(id) => self.settled(id, until).await?,
                 }
             }
         };
-        let order = self.settled(id, until).await?;
         Response::ok(CreateOrderResponse { order: MessageField::some(order_to_wire(order)), ..Default::default() })
     }
 

@@ -22,77 +22,107 @@ pub struct Line {
     pub added_at: DateTime<Utc>,
 }
 
-/// A cart's lines, oldest first, and when it last changed (`None` for a cart never used).
-pub async fn lines(pool: &PgPool, user_id: Uuid) -> Result<(Vec<Line>, Option<DateTime<Utc>>), Error> {
-    let lines = sqlx::query_as(
-        "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
-         WHERE user_id = $1 ORDER BY added_at, sku_id",
+/// A cart as stored: its lines, oldest first, and when it last changed (`None` for a cart never used).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Cart {
+    pub lines: Vec<Line>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl Cart {
+    /// The SKUs in the cart.
+    pub fn sku_ids(&self) -> Vec<Uuid> {
+        self.lines.iter().map(|line| line.sku_id).collect()
+    }
+}
+
+/// `user_id`'s cart, in one query.
+pub async fn get(pool: &PgPool, user_id: Uuid) -> Result<Cart, Error> {
+    type Row = (Option<DateTime<Utc>>, Option<Uuid>, Option<i64>, Option<String>, Option<DateTime<Utc>>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT c.updated_at, i.sku_id, i.quantity, i.currency_code, i.added_at
+         FROM (SELECT $1::uuid AS user_id) u
+         LEFT JOIN order_service.carts c ON c.user_id = u.user_id
+         LEFT JOIN order_service.cart_items i ON i.user_id = u.user_id
+         ORDER BY i.added_at, i.sku_id",
     )
     .bind(user_id)
     .fetch_all(pool)
     .await?;
-    let updated_at = sqlx::query_scalar("SELECT updated_at FROM order_service.carts WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok((lines, updated_at))
+    let updated_at = rows.first().and_then(|row| row.0);
+    let lines = rows
+        .into_iter()
+        .filter_map(|(_, sku_id, quantity, currency_code, added_at)| {
+            Some(Line { sku_id: sku_id?, quantity: quantity?, currency_code: currency_code?, added_at: added_at? })
+        })
+        .collect();
+    Ok(Cart { lines, updated_at })
 }
 
-/// Locks `user_id`'s cart row, creating it if needed, and marks the cart changed.
-async fn lock(tx: &mut Transaction<'_, Postgres>, user_id: Uuid) -> Result<(), Error> {
-    sqlx::query(
+/// Locks `user_id`'s cart row, creating it if needed, and marks the cart changed; when it changed.
+async fn lock(tx: &mut Transaction<'_, Postgres>, user_id: Uuid) -> Result<DateTime<Utc>, Error> {
+    Ok(sqlx::query_scalar(
         "INSERT INTO order_service.carts (user_id) VALUES ($1)
-         ON CONFLICT (user_id) DO UPDATE SET updated_at = now()",
+         ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING updated_at",
     )
     .bind(user_id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
-/// Adds `quantity` units of `sku_id` (priced in `currency_code`), merging with its line if there is one.
-pub async fn add(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: i64, currency_code: &str) -> Result<(), Error> {
+/// Adds `quantity` units of `sku_id` (priced in `currency_code`), merging with its line if there is one;
+/// the cart as it is then.
+pub async fn add(
+    pool: &PgPool,
+    user_id: Uuid,
+    sku_id: Uuid,
+    quantity: i64,
+    currency_code: &str,
+) -> Result<Cart, Error> {
     let mut tx = pool.begin().await?;
-    lock(&mut tx, user_id).await?;
-    let (lines, other_currency, current): (i64, Option<String>, Option<i64>) = sqlx::query_as(
-        "SELECT count(*),
-                min(currency_code) FILTER (WHERE currency_code <> $3),
-                max(quantity) FILTER (WHERE sku_id = $2)
-         FROM order_service.cart_items WHERE user_id = $1",
+    let updated_at = lock(&mut tx, user_id).await?;
+    let mut lines: Vec<Line> = sqlx::query_as(
+        "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
+         WHERE user_id = $1 ORDER BY added_at, sku_id",
     )
     .bind(user_id)
-    .bind(sku_id)
-    .bind(currency_code)
-    .fetch_one(&mut *tx)
+    .fetch_all(&mut *tx)
     .await?;
-    if let Some(other) = other_currency {
+    if let Some(other) = lines.iter().find(|line| line.currency_code != currency_code) {
         return Err(Error::FailedPrecondition(format!(
-            "the cart is in {other} and this SKU is priced in {currency_code}; a cart holds one currency"
+            "the cart is in {} and this SKU is priced in {currency_code}; a cart holds one currency",
+            other.currency_code
         )));
     }
-    match current {
-        None if lines >= MAX_CART_LINES => {
+    match lines.iter().find(|line| line.sku_id == sku_id) {
+        None if lines.len() as i64 >= MAX_CART_LINES => {
             return Err(Error::FailedPrecondition(format!("a cart holds at most {MAX_CART_LINES} different SKUs")));
         }
-        Some(current) if current + quantity > MAX_LINE_QUANTITY => {
+        Some(line) if line.quantity + quantity > MAX_LINE_QUANTITY => {
             return Err(Error::InvalidArgument(format!(
-                "a line holds at most {MAX_LINE_QUANTITY} units; this one has {current}"
+                "a line holds at most {MAX_LINE_QUANTITY} units; this one has {}",
+                line.quantity
             )));
         }
         _ => {}
     }
-    sqlx::query(
+    let line: Line = sqlx::query_as(
         "INSERT INTO order_service.cart_items AS c (user_id, sku_id, quantity, currency_code) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = c.quantity + EXCLUDED.quantity",
+         ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = c.quantity + EXCLUDED.quantity
+         RETURNING sku_id, quantity, currency_code, added_at",
     )
     .bind(user_id)
     .bind(sku_id)
     .bind(quantity)
     .bind(currency_code)
-    .execute(&mut *tx)
+    .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(())
+    match lines.iter_mut().find(|old| old.sku_id == sku_id) {
+        Some(old) => *old = line,
+        None => lines.push(line), // the newest line, so the last
+    }
+    Ok(Cart { lines, updated_at: Some(updated_at) })
 }
 
 /// Sets the quantity of `sku_id`'s line; 0 removes it. `not_found` if the cart has no such line.
@@ -130,18 +160,23 @@ pub async fn clear(pool: &PgPool, user_id: Uuid) -> Result<(), Error> {
 }
 
 /// Removes the lines of `sku_ids` (an order was placed for them), in the transaction that confirms it. The
-/// cart row is locked first, as every change of a cart does, so this and a concurrent change of the cart
-/// queue instead of deadlocking.
+/// cart row is locked first, as every change of a cart does (the delete reads the lock's result, so it
+/// runs after it), so this and a concurrent change of the cart queue instead of deadlocking.
 pub(crate) async fn remove_lines(
     tx: &mut Transaction<'_, Postgres>,
     user_id: Uuid,
     sku_ids: &[Uuid],
 ) -> Result<(), Error> {
-    lock(tx, user_id).await?;
-    sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = ANY($2)")
-        .bind(user_id)
-        .bind(sku_ids)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "WITH locked AS (
+             INSERT INTO order_service.carts (user_id) VALUES ($1)
+             ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING user_id
+         )
+         DELETE FROM order_service.cart_items WHERE user_id = (SELECT user_id FROM locked) AND sku_id = ANY($2)",
+    )
+    .bind(user_id)
+    .bind(sku_ids)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }

@@ -159,7 +159,8 @@ pub struct Order {
     pub lines: Vec<Line>,
 }
 
-type OrderTuple = (
+/// An order's row as read (without its lines).
+pub(crate) type OrderTuple = (
     Uuid,
     Uuid,
     String,
@@ -177,10 +178,13 @@ type OrderTuple = (
     Option<DateTime<Utc>>,
 );
 
-const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, shipping_fee, total, \
+/// The columns an [`OrderTuple`] is read from.
+pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, shipping_fee, total, \
      shipping_address::text, failure_reason, tracking_number, created_at, updated_at, cancelled_at, shipped_at";
 
-fn order(row: OrderTuple, lines: Vec<Line>) -> Order {
+/// The order `row` with its `lines`, which it shows by product name and SKU code.
+pub(crate) fn order(row: OrderTuple, mut lines: Vec<Line>) -> Order {
+    lines.sort_by(|a, b| (&a.product_name, &a.sku_code).cmp(&(&b.product_name, &b.sku_code)));
     let (
         id,
         user_id,
@@ -259,16 +263,31 @@ pub async fn find_by_key(pool: &PgPool, user_id: Uuid, checkout: &Checkout) -> R
 }
 
 /// Places `new` under `checkout`'s idempotency key, with its lines, the payment token the saga will need and
-/// its first event, in one transaction: the key commits with the order it names, or not at all. A concurrent
-/// call with the same key waits on the key, then finds the order this one placed. The order is placed held
-/// by its caller for `lease`, to drive its saga at once; the recovery worker takes it only if that lease
-/// runs out.
+/// its first event: one statement, so the key commits with the order it names, or not at all. Every insert
+/// reads the key's, so none happens when the key is taken; a concurrent call with the same key waits on the
+/// key, then finds the order this one placed. The order is placed held by its caller for `lease`, to drive
+/// its saga at once; the recovery worker takes it only if that lease runs out.
 pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Duration) -> Result<Placed, Error> {
-    let mut tx = pool.begin().await?;
-    sqlx::query(
-        "INSERT INTO order_service.orders
-             (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until)
-         VALUES ($1, $2, $3, $4, $5, $4 + $5, $6::text::jsonb, now() + make_interval(secs => $7::double precision))",
+    let placed: Option<Uuid> = sqlx::query_scalar(
+        "WITH keyed AS (
+             INSERT INTO order_service.checkout_keys (user_id, key, request_hash, order_id) VALUES ($2, $8, $9, $1)
+             ON CONFLICT DO NOTHING RETURNING order_id
+         ), placed AS (
+             INSERT INTO order_service.orders
+                 (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until)
+             SELECT order_id, $2, $3, $4, $5, $4 + $5, $6::text::jsonb,
+                    now() + make_interval(secs => $7::double precision)
+             FROM keyed RETURNING id
+         ), lines AS (
+             INSERT INTO order_service.order_items
+                 (order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)
+             SELECT placed.id, l.* FROM placed,
+                 unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::bigint[], $16::bigint[]) AS l
+         ), token AS (
+             INSERT INTO order_service.payment_tokens (order_id, token) SELECT id, $10 FROM placed
+         )
+         INSERT INTO order_service.order_events (order_id, step, outcome, detail)
+         SELECT id, 'place', 'placed', '' FROM placed RETURNING order_id",
     )
     .bind(new.id)
     .bind(new.user_id)
@@ -277,48 +296,25 @@ pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Du
     .bind(new.shipping_fee)
     .bind(serde_json::to_string(&checkout.address).expect("an address serializes"))
     .bind(lease.as_secs_f64())
-    .execute(&mut *tx)
-    .await?;
-    let recorded = sqlx::query(
-        "INSERT INTO order_service.checkout_keys (user_id, key, request_hash, order_id) VALUES ($1, $2, $3, $4)
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(new.user_id)
     .bind(checkout.key.as_str())
     .bind(checkout.digest())
-    .bind(new.id)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if recorded == 0 {
-        tx.rollback().await?;
-        return match find_by_key(pool, new.user_id, checkout).await? {
-            Some(order_id) => Ok(Placed::Earlier(order_id)),
-            // The key was taken and let go again (purged) in between: rare enough to ask for a retry.
-            None => Err(Error::StillRunning("a checkout with this key was just placed; retry")),
-        };
-    }
-    sqlx::query(
-        "INSERT INTO order_service.order_items (order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)
-         SELECT $1, * FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::bigint[], $7::bigint[])",
-    )
-    .bind(new.id)
+    .bind(checkout.payment_token.as_str())
     .bind(new.lines.iter().map(|l| l.sku_id).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.product_name.clone()).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.sku_code.clone()).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
-    .execute(&mut *tx)
+    .fetch_optional(pool)
     .await?;
-    sqlx::query("INSERT INTO order_service.payment_tokens (order_id, token) VALUES ($1, $2)")
-        .bind(new.id)
-        .bind(checkout.payment_token.as_str())
-        .execute(&mut *tx)
-        .await?;
-    log(&mut tx, new.id, "place", "placed", "").await?;
-    tx.commit().await?;
-    Ok(Placed::New(new.id))
+    if placed.is_some() {
+        return Ok(Placed::New(new.id));
+    }
+    match find_by_key(pool, new.user_id, checkout).await? {
+        Some(order_id) => Ok(Placed::Earlier(order_id)),
+        // The key was taken and let go again (purged) in between: rare enough to ask for a retry.
+        None => Err(Error::StillRunning("a checkout with this key was just placed; retry")),
+    }
 }
 
 /// Writes one line of an order's saga log.
@@ -362,7 +358,7 @@ pub async fn get_own(pool: &PgPool, user_id: Uuid, id: Uuid) -> Result<Order, Er
 async fn lines_of(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Line)>, Error> {
     let rows: Vec<(Uuid, Uuid, Uuid, String, String, i64, i64)> = sqlx::query_as(
         "SELECT order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price
-         FROM order_service.order_items WHERE order_id = ANY($1) ORDER BY order_id, product_name, sku_code",
+         FROM order_service.order_items WHERE order_id = ANY($1)",
     )
     .bind(ids)
     .fetch_all(pool)

@@ -40,7 +40,7 @@ use uuid::Uuid;
 use crate::{
     catalog::{Catalog, StepError},
     error::Error,
-    orders::{self, Status, Step},
+    orders::{self, NewOrder, ORDER_COLUMNS, Order, OrderTuple, Status, Step},
     payment::{Authorize, PaymentError, PaymentProvider},
 };
 
@@ -148,13 +148,31 @@ impl Saga {
         self.retry.lease
     }
 
-    /// Runs the saga of order `id`, which this caller just placed holding its lease ([`orders::place`]),
-    /// until it is done or `until` passes.
-    pub async fn run_placed(&self, id: Uuid, until: Instant) -> Result<(), Error> {
-        if let Some(running) = self.load(id).await? {
-            self.drive(running, until).await?;
-        }
-        Ok(())
+    /// Runs the saga of `new`, which this caller just placed holding its lease ([`orders::place`]) with
+    /// `payment_token`, until it is done or `until` passes; the order as the saga left it, if it finished.
+    pub async fn run_placed(
+        &self,
+        new: &NewOrder,
+        payment_token: &str,
+        until: Instant,
+    ) -> Result<Option<Order>, Error> {
+        let mut lines: Vec<(Uuid, i64)> = new.lines.iter().map(|line| (line.sku_id, line.quantity)).collect();
+        lines.sort();
+        let running = Running {
+            id: new.id,
+            user_id: new.user_id,
+            status: Status::Pending,
+            step: Step::Reserve,
+            reservation_id: None,
+            authorization_id: None,
+            attempts: 0,
+            total: new.subtotal + new.shipping_fee,
+            currency_code: new.currency_code.clone(),
+            lines,
+            payment_token: Some(payment_token.to_owned()),
+        };
+        let finished = self.drive(running, until).await?;
+        Ok(finished.map(|row| orders::order(row, new.lines.clone())))
     }
 
     /// Takes up to `batch` orders whose saga is unfinished, due, and held by no one, and runs them (each
@@ -163,7 +181,7 @@ impl Saga {
         let ids: Vec<Uuid> = sqlx::query_scalar(
             "WITH due AS (
                  SELECT id FROM order_service.orders
-                 WHERE step <> 'done' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+                 WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
                  ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED
              )
              UPDATE order_service.orders o SET lease_until = now() + make_interval(secs => $2::double precision)
@@ -178,7 +196,7 @@ impl Saga {
             let (saga, id) = (self.clone(), *id);
             drivers.spawn(async move {
                 let Some(running) = saga.load(id).await? else { return Ok(()) };
-                saga.drive(running, Instant::now() + per_order).await
+                saga.drive(running, Instant::now() + per_order).await.map(|_| ())
             });
         }
         while let Some(done) = drivers.join_next().await {
@@ -244,12 +262,10 @@ impl Saga {
         }))
     }
 
-    /// Runs steps until the saga is done, another driver took it over, or `until` passes.
-    async fn drive(&self, mut running: Running, until: Instant) -> Result<(), Error> {
+    /// Runs steps until the saga is done, another driver took it over, or `until` passes; the order's row if
+    /// this driver finished it.
+    async fn drive(&self, mut running: Running, until: Instant) -> Result<Option<OrderTuple>, Error> {
         loop {
-            if running.step == Step::Done {
-                return Ok(());
-            }
             let outcome = self.step(&running).await;
             if self.pause_after == Some(running.step) {
                 tracing::warn!(order = %running.id, step = running.step.as_str(), "failpoint: pausing for good");
@@ -257,11 +273,14 @@ impl Saga {
             }
             match outcome {
                 Outcome::Advance { to, status, change, event } => {
-                    if !self.advance(&running, to, status, &change, &event).await? {
-                        return Ok(()); // another driver moved it on
-                    }
+                    let Some(row) = self.advance(&running, to, status, &change, &event).await? else {
+                        return Ok(None); // another driver moved it on
+                    };
                     metrics::counter!("ec_saga_steps_total", "step" => running.step.as_str(), "outcome" => "advanced")
                         .increment(1);
+                    if to == Step::Done {
+                        return Ok(Some(row));
+                    }
                     running.step = to;
                     running.status = status;
                     running.attempts = 0;
@@ -273,12 +292,12 @@ impl Saga {
                         .increment(1);
                     let delay = self.retry.backoff(running.attempts + 1);
                     if !self.retry_later(&running, &error, delay).await? {
-                        return Ok(());
+                        return Ok(None);
                     }
                     running.attempts += 1;
                     if Instant::now() + delay >= until {
                         self.let_go(running.id).await?;
-                        return Ok(());
+                        return Ok(None);
                     }
                     tokio::time::sleep(delay).await;
                 }
@@ -420,8 +439,11 @@ impl Saga {
         }
     }
 
-    /// Records `outcome` of the step `running` is at, if the order is still there; false if another driver
-    /// moved it on first.
+    /// Records the outcome of the step `r` is at, if the order is still there: one statement moves the row,
+    /// logs the step and, when the saga is done, forgets the payment token. Forward steps change no indexed
+    /// column (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the
+    /// row in place (a HOT update). A confirmed order's cart lines go in the same transaction. The order as it
+    /// is now, or `None` if another driver moved it on first.
     async fn advance(
         &self,
         r: &Running,
@@ -429,54 +451,67 @@ impl Saga {
         status: Status,
         change: &Change,
         event: &str,
-    ) -> Result<bool, Error> {
-        let mut tx = self.pool.begin().await?;
-        let moved = sqlx::query(
-            "UPDATE order_service.orders SET
-                 step = $3, status = $4,
-                 reservation_id = COALESCE($5, reservation_id),
-                 authorization_id = COALESCE($6, authorization_id),
-                 payment_status = COALESCE($7, payment_status),
-                 failure_reason = COALESCE($8, failure_reason),
-                 attempts = 0, next_attempt_at = now(),
-                 lease_until = CASE WHEN $3 = 'done' THEN NULL
-                                    ELSE now() + make_interval(secs => $9::double precision) END,
-                 updated_at = now()
-             WHERE id = $1 AND step = $2",
-        )
-        .bind(r.id)
-        .bind(r.step.as_str())
-        .bind(to.as_str())
-        .bind(status.as_str())
-        .bind(change.reservation_id)
-        .bind(change.authorization_id.as_deref())
-        .bind(change.payment_status)
-        .bind(change.failure_reason.as_deref())
-        .bind(self.retry.lease.as_secs_f64())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if moved == 0 {
-            return Ok(false);
-        }
+    ) -> Result<Option<OrderTuple>, Error> {
         let detail = change.failure_reason.as_deref().map_or(event.to_owned(), |reason| format!("{event}: {reason}"));
-        orders::log(&mut tx, r.id, r.step.as_str(), "done", &detail).await?;
-        if to == Step::Done {
-            // The token is needed no more; keep it no longer.
-            sqlx::query("DELETE FROM order_service.payment_tokens WHERE order_id = $1")
-                .bind(r.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        if status == Status::Confirmed {
-            let skus: Vec<Uuid> = r.lines.iter().map(|(sku_id, _)| *sku_id).collect();
-            crate::cart::remove_lines(&mut tx, r.user_id, &skus).await?;
-        }
-        tx.commit().await?;
-        if to == Step::Done {
+        let sql = format!(
+            "WITH moved AS (
+                 UPDATE order_service.orders SET
+                     step = $3, status = $4,
+                     reservation_id = COALESCE($5, reservation_id),
+                     authorization_id = COALESCE($6, authorization_id),
+                     payment_status = COALESCE($7, payment_status),
+                     failure_reason = COALESCE($8, failure_reason),
+                     attempts = 0,
+                     next_attempt_at = CASE WHEN $3 = 'done' THEN NULL ELSE LEAST(next_attempt_at, now()) END,
+                     lease_until = CASE WHEN $3 = 'done' THEN NULL
+                                        ELSE now() + make_interval(secs => $9::double precision) END,
+                     updated_at = now()
+                 WHERE id = $1 AND step = $2
+                 RETURNING {ORDER_COLUMNS}
+             ), logged AS (
+                 INSERT INTO order_service.order_events (order_id, step, outcome, detail)
+                 SELECT id, $2, 'done', $10 FROM moved
+             ), forgotten AS (
+                 DELETE FROM order_service.payment_tokens WHERE $3 = 'done' AND order_id IN (SELECT id FROM moved)
+             )
+             SELECT * FROM moved"
+        );
+        let transition = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+            .bind(r.id)
+            .bind(r.step.as_str())
+            .bind(to.as_str())
+            .bind(status.as_str())
+            .bind(change.reservation_id)
+            .bind(change.authorization_id.as_deref())
+            .bind(change.payment_status)
+            .bind(change.failure_reason.as_deref())
+            .bind(self.retry.lease.as_secs_f64())
+            .bind(detail);
+        let moved: Option<OrderTuple> = if status == Status::Confirmed {
+            let mut tx = self.pool.begin().await?;
+            let moved = transition.fetch_optional(&mut *tx).await?;
+            if moved.is_some() {
+                let skus: Vec<Uuid> = r.lines.iter().map(|(sku_id, _)| *sku_id).collect();
+                crate::cart::remove_lines(&mut tx, r.user_id, &skus).await?;
+            }
+            tx.commit().await?;
+            moved
+        } else if matches!(to, Step::Authorize | Step::Confirm) {
+            // Progress on the way to CONFIRMED commits without waiting for the disk: were the database to
+            // crash and lose it, the order would be back at the step before, whose call (under the same key)
+            // finds the first call's result. Nobody has been told anything yet: the saga's last transition
+            // waits for the disk, and with it for everything written before it.
+            let mut tx = self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?;
+            let moved = transition.fetch_optional(&mut *tx).await?;
+            tx.commit().await?;
+            moved
+        } else {
+            transition.fetch_optional(&self.pool).await?
+        };
+        if moved.is_some() && to == Step::Done {
             metrics::counter!("ec_orders_finished_total", "status" => status.as_str()).increment(1);
         }
-        Ok(true)
+        Ok(moved)
     }
 
     /// Records a transient failure: the step is tried again after `delay`.

@@ -446,7 +446,8 @@ async fn the_recovery_worker_finishes_a_saga_its_driver_left_behind() {
     let pool = platform.pool();
     sqlx::query(
         "UPDATE order_service.orders SET status = 'pending', step = 'authorize', payment_status = 'pending',
-             authorization_id = NULL, lease_until = now() - interval '1 second' WHERE id = $1::uuid",
+             authorization_id = NULL, next_attempt_at = now(), lease_until = now() - interval '1 second'
+         WHERE id = $1::uuid",
     )
     .bind(&order.id)
     .execute(pool)

@@ -259,7 +259,7 @@ fn for_sale(skus: &str) -> String {
 
 const NOT_FOR_SALE: &str = "SKU (or it is not for sale)";
 
-/// Begins a transaction over stock. Its statements look rows up by key, lists of keys included
+/// Begins a transaction over stock (or one that reads SKUs by a list of ids). Its statements look rows up by key, lists of keys included
 /// (`sku_id = ANY($1)`, `unnest($1)`), and one plan fits every call; but PostgreSQL plans a prepared statement
 /// with an array parameter afresh on every execution, since the generic plan's estimate for "some array"
 /// never beats a plan made for the actual one. `force_generic_plan` plans each statement once per
@@ -267,7 +267,7 @@ const NOT_FOR_SALE: &str = "SKU (or it is not for sale)";
 /// not the disk, limits (docs/performance.md). A plan made while a table is nearly empty can be a
 /// sequential scan; PostgreSQL makes it again whenever autovacuum analyzes the table, which it does as the
 /// table grows.
-async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, Error> {
+pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, Error> {
     Ok(pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan").await?)
 }
 
@@ -486,23 +486,27 @@ async fn transition(
     id: Uuid,
     transition: Transition,
 ) -> Result<Reservation, Error> {
+    // The reservation's columns, and whether it is past its expiry by the database's clock.
+    type Locked = (Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool);
     let mut tx = begin(pool).await?;
     // The reservation row first: whoever holds it decides its fate, and everyone after re-reads the status.
-    let locked: Option<(String, bool)> =
-        sqlx::query_as("SELECT status, expires_at <= now() FROM product_service.reservations WHERE id = $1 FOR UPDATE")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((status, past_expiry)) = locked else {
+    let locked: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RESERVATION_COLUMNS}, expires_at <= now() FROM product_service.reservations WHERE id = $1 FOR UPDATE"
+    )))
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((_, status, created_at, expires_at, updated_at, past_expiry)) = locked else {
         return Err(Error::NotFound("reservation"));
     };
+    let row: ReservationRow = (id, status.clone(), created_at, expires_at, updated_at);
     let operation = match transition {
         Transition::Confirm => "confirm",
         Transition::Release => "release",
         Transition::Restock => "restock",
     };
     let actor = Actor(scope.to_owned());
-    match (transition, ReservationStatus::parse(&status)) {
+    let moved = match (transition, ReservationStatus::parse(&status)) {
         (Transition::Confirm, ReservationStatus::Pending) if past_expiry => {
             // Late: expire it now rather than leave it to the worker, and say so. No key is kept.
             expire(&mut tx, &[id]).await?;
@@ -511,21 +515,24 @@ async fn transition(
         }
         (Transition::Confirm, ReservationStatus::Pending) => {
             record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "confirmed", "confirm", &actor, |quantity| (-quantity, -quantity)).await?;
+            move_stock(&mut tx, id, "confirmed", "confirm", &actor, |quantity| (-quantity, -quantity)).await?
         }
         (Transition::Release, ReservationStatus::Pending) => {
             record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "released", "release", &actor, |quantity| (0, -quantity)).await?;
+            move_stock(&mut tx, id, "released", "release", &actor, |quantity| (0, -quantity)).await?
         }
         (Transition::Restock, ReservationStatus::Confirmed) => {
             record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "restocked", "restock", &actor, |quantity| (quantity, 0)).await?;
+            move_stock(&mut tx, id, "restocked", "restock", &actor, |quantity| (quantity, 0)).await?
         }
         // Already where it was asked to go: answered as it is (the key is still held to this reservation).
         (Transition::Confirm, ReservationStatus::Confirmed)
         | (Transition::Release, ReservationStatus::Released | ReservationStatus::Expired)
         | (Transition::Restock, ReservationStatus::Restocked) => {
             record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+            let items = items_of(&mut tx, &[id]).await?;
+            tx.commit().await?;
+            return Ok(reservation(row, items));
         }
         (Transition::Confirm, ReservationStatus::Released) => {
             return Err(Error::FailedPrecondition("the reservation was released".into()));
@@ -547,38 +554,39 @@ async fn transition(
         (Transition::Restock, ReservationStatus::Released | ReservationStatus::Expired) => {
             return Err(Error::FailedPrecondition("the reservation's stock was never sold".into()));
         }
-    }
-    let reservation = read_reservation(&mut tx, id).await?.ok_or(Error::NotFound("reservation"))?;
+    };
     tx.commit().await?;
-    Ok(reservation)
+    let (status, updated_at, items) = moved;
+    Ok(reservation((id, status.to_owned(), created_at, expires_at, updated_at), items))
 }
 
 /// Moves the locked reservation `id` to `status` and its stock by `deltas(quantity)` = (quantity delta,
-/// reserved delta) per item.
-async fn move_stock(
+/// reserved delta) per item; the status, when it changed, and the items.
+async fn move_stock<'s>(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
-    status: &str,
+    status: &'s str,
     kind: &str,
     actor: &Actor,
     deltas: impl Fn(i64) -> (i64, i64),
-) -> Result<(), Error> {
-    sqlx::query("UPDATE product_service.reservations SET status = $2, updated_at = now() WHERE id = $1")
-        .bind(id)
-        .bind(status)
-        .execute(&mut **tx)
-        .await?;
-    let items = items_of(tx, &[id]).await?;
-    let sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
-    lock_stock(tx, &sku_ids).await?;
+) -> Result<(&'s str, DateTime<Utc>, Vec<(Uuid, Uuid, i64)>), Error> {
+    let updated_at: DateTime<Utc> = sqlx::query_scalar(
+        "UPDATE product_service.reservations SET status = $2, updated_at = now() WHERE id = $1 RETURNING updated_at",
+    )
+    .bind(id)
+    .bind(status)
+    .fetch_one(&mut **tx)
+    .await?;
+    let items = lock_items(tx, &[id]).await?;
     let changes: Vec<Change> = items
-        .into_iter()
-        .map(|(reservation, sku_id, quantity)| {
+        .iter()
+        .map(|&(reservation, sku_id, quantity)| {
             let (quantity_delta, reserved_delta) = deltas(quantity);
             Change { sku_id, quantity_delta, reserved_delta, reservation: Some(reservation) }
         })
         .collect();
-    apply(tx, &changes, kind, actor, "").await
+    apply(tx, &changes, kind, actor, "").await?;
+    Ok((status, updated_at, items))
 }
 
 /// Expires the locked, pending reservations `ids` and gives their stock back.
@@ -594,11 +602,7 @@ async fn expire(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), 
     if expired.is_empty() {
         return Ok(());
     }
-    let items = items_of(tx, &expired).await?;
-    let mut sku_ids: Vec<Uuid> = items.iter().map(|(_, sku_id, _)| *sku_id).collect();
-    sku_ids.sort_unstable();
-    sku_ids.dedup();
-    lock_stock(tx, &sku_ids).await?;
+    let items = lock_items(tx, &expired).await?;
     let changes: Vec<Change> = items
         .into_iter()
         .map(|(reservation, sku_id, quantity)| Change {
@@ -641,6 +645,19 @@ pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
     .execute(pool)
     .await?
     .rows_affected())
+}
+
+/// The items of reservations `ids`, as (reservation, SKU, quantity), sorted by SKU, with their SKUs' stock
+/// locked for the rest of `tx` in that order (as [`lock_stock`] locks).
+async fn lock_items(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, i64)>, Error> {
+    Ok(sqlx::query_as(
+        "SELECT ri.reservation_id, ri.sku_id, ri.quantity
+         FROM product_service.reservation_items ri JOIN product_service.inventory i ON i.sku_id = ri.sku_id
+         WHERE ri.reservation_id = ANY($1) ORDER BY ri.sku_id, ri.reservation_id FOR UPDATE OF i",
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// The items of reservations `ids`, as (reservation, SKU, quantity), sorted by SKU.
