@@ -3,9 +3,9 @@
 # out, through the BFF (gRPC): WARMUP seconds, then VACUUM ANALYZE (as autovacuum would have done in a shop
 # open for a while), then DURATION seconds counted; reports confirmed orders per second, p50/p99 of
 # CreateOrder and of the whole journey, and PostgreSQL commits per checkout; then pgbench's TPC-B on the same
-# PostgreSQL. Results: docs/performance.md.
+# PostgreSQL; ROUNDS times in turn, and the median ratio of the two. Results: docs/performance.md.
 #
-#   scripts/checkout-load.sh                 # DURATION=10 WARMUP=10 USERS=16 SKUS=1000 POOL=4
+#   scripts/checkout-load.sh                 # DURATION=10 WARMUP=10 USERS=16 SKUS=1000 POOL=4 ROUNDS=3
 #
 # It builds the release binary and the load generator, starts `ec dev` (no demo data, rate limits lifted: one
 # machine is every shopper here) on private ports with its own embedded PostgreSQL, seeds SKUs with plenty of
@@ -22,6 +22,7 @@ SKUS="${SKUS:-1000}"
 # else here, and more backends than it has cores to run them only take turns: 4 a service gave about a fifth
 # more confirmed orders a second than the default 10 (docs/performance.md).
 POOL="${POOL:-4}"
+ROUNDS="${ROUNDS:-3}"
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
 [ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
 
@@ -63,13 +64,24 @@ ANALYZE;
 SQL
 skus=$(psql -At -c "SELECT string_agg(id::text, ',') FROM product_service.skus")
 
-psql -c 'CHECKPOINT'
-STATS_DATABASE_URL="$url" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
-  "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" "$WARMUP" | sed 's/^/- /'
-
 "$PG_BIN/psql" -q "postgres://postgres@127.0.0.1:$PG/postgres" -c 'CREATE DATABASE pgbench'
 "$PG_BIN/pgbench" -q -i -s 10 "postgres://postgres@127.0.0.1:$PG/pgbench" >/dev/null 2>&1
-psql -c 'CHECKPOINT'
-tps=$("$PG_BIN/pgbench" -c 16 -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
-  | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
-echo "- pgbench TPC-B (scale 10): $tps transactions/s (16 clients, $DURATION s)"
+
+# Shopping and pgbench take turns, ROUNDS times, so a drift of the machine falls on both alike; each ratio
+# is of two measurements a minute apart.
+ratios=()
+for round in $(seq 1 "$ROUNDS"); do
+  echo "round $round:"
+  psql -c 'CHECKPOINT'
+  shopping=$(STATS_DATABASE_URL="$url" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
+    "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" "$WARMUP")
+  echo "$shopping" | sed 's/^/- /'
+  psql -c 'CHECKPOINT'
+  tps=$("$PG_BIN/pgbench" -c 16 -j 2 -T "$DURATION" "postgres://postgres@127.0.0.1:$PG/pgbench" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p')
+  echo "- pgbench TPC-B (scale 10): $tps transactions/s (16 clients, $DURATION s)"
+  orders=$(echo "$shopping" | sed -n 's|^confirmed orders: \([0-9]*\)/s.*|\1|p')
+  ratios+=("$(python3 -c "print(f'{100 * $orders / $tps:.1f}')")")
+  echo "- confirmed orders ÷ pgbench: ${ratios[-1]} %"
+done
+echo "median of $ROUNDS rounds: $(printf '%s\n' "${ratios[@]}" | sort -n | sed -n "$(( (ROUNDS + 1) / 2 ))p") % of pgbench's TPC-B"

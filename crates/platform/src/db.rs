@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction, migrate::Migrator, postgres::PgPoolOptions};
 
 use crate::config::DatabaseArgs;
 
@@ -21,6 +21,14 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
         .acquire_timeout(Duration::from_secs(5))
         .connect(&args.url)
         .await
+}
+
+/// Begins a transaction that commits without waiting for its WAL to reach the disk (`synchronous_commit =
+/// off`), for writes a database crash may lose without harm: such a crash loses the last moments of commits
+/// (never part of one, never out of order), and the first later commit that does wait makes every earlier
+/// one durable too. Each caller says why its writes are of that kind.
+pub async fn begin_unflushed(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
+    pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await
 }
 
 /// A failed query as the answer to an RPC. A deadlock or serialization failure is PostgreSQL giving up a

@@ -3,6 +3,11 @@
 //!
 //! A change locks the cart's row first (creating it with the first line), so the limits (50 lines, 99 units a
 //! line, one currency) hold under concurrent changes of one cart: two adds of a 50th line cannot both pass.
+//!
+//! A change commits without waiting for the disk (`synchronous_commit = off`). A cart is a shopper's scratch
+//! pad: a database crash could lose its last fraction of a second of changes (never a change half made, and
+//! never out of order), which is a disk flush a click cheaper. Orders are another matter: placing one waits
+//! for the disk, and so makes every cart change before it durable too.
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -79,7 +84,7 @@ pub async fn add(
     quantity: i64,
     currency_code: &str,
 ) -> Result<Cart, Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
     let updated_at = lock(&mut tx, user_id).await?;
     let mut lines: Vec<Line> = sqlx::query_as(
         "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
@@ -127,7 +132,7 @@ pub async fn add(
 
 /// Sets the quantity of `sku_id`'s line; 0 removes it. `not_found` if the cart has no such line.
 pub async fn set_quantity(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
     lock(&mut tx, user_id).await?;
     let changed = if quantity == 0 {
         sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = $2")
@@ -152,7 +157,7 @@ pub async fn set_quantity(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: 
 
 /// Empties the cart.
 pub async fn clear(pool: &PgPool, user_id: Uuid) -> Result<(), Error> {
-    let mut tx = pool.begin().await?;
+    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
     lock(&mut tx, user_id).await?;
     sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     tx.commit().await?;

@@ -176,7 +176,7 @@ impl SandboxPayments {
 
     /// Begins a transaction of the ledger, which commits without waiting for the disk (see the module docs).
     async fn begin(&self) -> Result<Transaction<'static, Postgres>, PaymentError> {
-        self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await.map_err(transient)
+        ec_platform::db::begin_unflushed(&self.pool).await.map_err(transient)
     }
 
     /// Whether this attempt of `key` is one the transient-failure card fails (the first few are).

@@ -318,8 +318,9 @@ impl Saga {
                     event: format!("reservation {reservation}"),
                 },
                 Err(StepError::Refused { code, detail }) => fail(Step::Done, code, &detail, None),
+                // Unanswered is not unheld: the last attempt may have gone through. Release finds out.
                 Err(StepError::Transient(error)) if gives_up => {
-                    fail(Step::Done, "stock_unavailable", &format!("the stock could not be held ({error})"), None)
+                    fail(Step::Release, "stock_unavailable", &format!("the stock could not be held ({error})"), None)
                 }
                 Err(StepError::Transient(error)) => Outcome::Retry { error },
             },
@@ -384,14 +385,21 @@ impl Saga {
             Step::Release => {
                 let next = if r.authorization_id.is_some() { Step::Void } else { Step::Done };
                 let status = if next == Step::Done { Status::Failed } else { r.status };
-                let Some(reservation) = r.reservation_id else {
-                    return compensated(next, status, "nothing was held");
+                let reservation = match r.reservation_id {
+                    Some(reservation) => reservation,
+                    // Reserving gave up unanswered, and may have held stock all the same. Asking again under
+                    // the same key names that hold (or makes one now, which goes straight back).
+                    None => match self.catalog.reserve(r.id, &r.lines).await {
+                        Ok(reservation) => reservation,
+                        Err(StepError::Refused { .. }) => return compensated(next, status, "nothing was held"),
+                        Err(StepError::Transient(error)) => return Outcome::Retry { error },
+                    },
                 };
                 match self.catalog.release(r.id, reservation).await {
-                    Ok(()) => compensated(next, status, "stock released"),
+                    Ok(()) => compensated(next, status, &format!("stock released ({reservation})")),
                     // Sold after all (a confirm that went through unrecorded): put it back instead.
                     Err(StepError::Refused { .. }) => match self.catalog.restock(r.id, reservation).await {
-                        Ok(()) => compensated(next, status, "stock restocked"),
+                        Ok(()) => compensated(next, status, &format!("stock restocked ({reservation})")),
                         Err(StepError::Refused { detail, .. }) | Err(StepError::Transient(detail)) => {
                             Outcome::Retry { error: detail }
                         }
@@ -501,7 +509,7 @@ impl Saga {
             // crash and lose it, the order would be back at the step before, whose call (under the same key)
             // finds the first call's result. Nobody has been told anything yet: the saga's last transition
             // waits for the disk, and with it for everything written before it.
-            let mut tx = self.pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await?;
+            let mut tx = ec_platform::db::begin_unflushed(&self.pool).await?;
             let moved = transition.fetch_optional(&mut *tx).await?;
             tx.commit().await?;
             moved

@@ -4,6 +4,10 @@
 mod support;
 
 use connectrpc::ErrorCode;
+use ec_product::{
+    domain::{IdempotencyKey, ReservationItems},
+    inventory,
+};
 use ec_proto::order::v1::{
     AddCartItemRequest, AdminListOrdersRequest, CancelOrderRequest, ClearCartRequest, GetCartRequest, GetOrderRequest,
     ListOrdersRequest, OrderStatus, PaymentStatus, RemoveCartItemRequest, ShipOrderRequest, UpdateCartItemRequest,
@@ -473,5 +477,52 @@ async fn the_recovery_worker_finishes_a_saga_its_driver_left_behind() {
     let recovered = recovered.expect("the worker finished the saga");
     assert_eq!(recovered.status, OrderStatus::ORDER_STATUS_CONFIRMED);
     assert_eq!(platform.stock(sku).await, (4, 0), "the authorisation was repeated, the stock taken once");
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_hold_whose_answer_never_came_is_found_under_its_key_and_released() {
+    let platform = Platform::start().await;
+    let sku = platform.skus(&[0]).await[0];
+    let me = customer();
+    platform.add(&me, sku, 2).await;
+    // Nothing in stock: the order fails at reserve, and the product service keeps no key for it.
+    let order = platform.checkout(&me, "k", APPROVE).await.unwrap();
+    assert!(order.failure_reason.starts_with("insufficient_stock:"), "{}", order.failure_reason);
+    // Now the order is put where reserving leaves it when every attempt went unanswered, while the last one
+    // did hold the stock (under the key the saga uses).
+    let pool = platform.pool();
+    inventory::adjust(pool, &admin(), sku, 5, "delivery").await.unwrap();
+    let key = IdempotencyKey::parse(&format!("order:{}:reserve", order.id)).unwrap();
+    let sku_id = sku.to_string();
+    let items = ReservationItems::parse([(sku_id.as_str(), 2)]).unwrap();
+    inventory::reserve(pool, "internal", &key, &items, std::time::Duration::from_secs(900)).await.unwrap();
+    assert_eq!(platform.stock(sku).await, (5, 2));
+    sqlx::query(
+        "UPDATE order_service.orders SET status = 'pending', step = 'release', next_attempt_at = now(),
+             lease_until = NULL, failure_reason = 'stock_unavailable: the stock could not be held (timeout)'
+         WHERE id = $1::uuid",
+    )
+    .bind(&order.id)
+    .execute(pool)
+    .await
+    .unwrap();
+
+    let get = GetOrderRequest { id: order.id.clone(), ..Default::default() };
+    let orders = platform.orders(&me);
+    let mut settled = None;
+    for _ in 0..100 {
+        let now = orders.get_order(get.clone()).await.unwrap().into_owned().order.into_option().unwrap();
+        if now.status != OrderStatus::ORDER_STATUS_PENDING {
+            settled = Some(now);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let settled = settled.expect("the worker finished the compensation");
+    assert_eq!(settled.status, OrderStatus::ORDER_STATUS_FAILED);
+    assert!(settled.failure_reason.starts_with("stock_unavailable:"), "{}", settled.failure_reason);
+    assert_eq!(platform.stock(sku).await, (5, 0), "the hold went back");
+    assert_eq!(platform.reservations().await, [("released".to_owned(), 1)]);
     platform.stop().await;
 }
