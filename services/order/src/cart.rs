@@ -125,7 +125,11 @@ pub async fn add(
     tx.commit().await?;
     match lines.iter_mut().find(|old| old.sku_id == sku_id) {
         Some(old) => *old = line,
-        None => lines.push(line), // the newest line, so the last
+        None => {
+            lines.push(line);
+            // In the order `get` reads them in.
+            lines.sort_by_key(|line| (line.added_at, line.sku_id));
+        }
     }
     Ok(Cart { lines, updated_at: Some(updated_at) })
 }

@@ -179,8 +179,9 @@ pub(crate) type OrderTuple = (
 );
 
 /// The columns an [`OrderTuple`] is read from.
-pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, shipping_fee, total, \
-     shipping_address::text, failure_reason, tracking_number, created_at, updated_at, cancelled_at, shipped_at";
+pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, \
+     shipping_fee, total, shipping_address::text, failure_reason, tracking_number, created_at, updated_at, \
+     cancelled_at, shipped_at";
 
 /// The order `row` with its `lines`, which it shows by product name and SKU code.
 pub(crate) fn order(row: OrderTuple, mut lines: Vec<Line>) -> Order {

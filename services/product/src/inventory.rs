@@ -259,14 +259,15 @@ fn for_sale(skus: &str) -> String {
 
 const NOT_FOR_SALE: &str = "SKU (or it is not for sale)";
 
-/// Begins a transaction over stock (or one that reads SKUs by a list of ids). Its statements look rows up by key, lists of keys included
-/// (`sku_id = ANY($1)`, `unnest($1)`), and one plan fits every call; but PostgreSQL plans a prepared statement
-/// with an array parameter afresh on every execution, since the generic plan's estimate for "some array"
-/// never beats a plan made for the actual one. `force_generic_plan` plans each statement once per
-/// connection: reservations spread over many SKUs went from 39 % to 47 % of pgbench's rate when PostgreSQL,
-/// not the disk, limits (docs/performance.md). A plan made while a table is nearly empty can be a
-/// sequential scan; PostgreSQL makes it again whenever autovacuum analyzes the table, which it does as the
-/// table grows.
+/// Begins a transaction over stock (or one that reads SKUs by a list of ids). Its statements look rows up by
+/// key, lists of keys included (`sku_id = ANY($1)`, `unnest($1)`), and one plan fits every call; but
+/// PostgreSQL plans a prepared statement with an array parameter afresh on every execution, since the generic
+/// plan's estimate for "some array" never beats a plan made for the actual one. `force_generic_plan` plans
+/// each statement once per connection: reservations spread over many SKUs went from 39 % to 47 % of
+/// pgbench's rate when PostgreSQL, not the disk, limits (docs/performance.md). A plan made while a table is
+/// nearly empty can be a sequential scan; PostgreSQL makes it again whenever autovacuum analyzes the table,
+/// which it does as the table grows. (At the default `random_page_cost` a generic plan scans a table of a
+/// thousand rows whole; the embedded PostgreSQL runs with 1.1, as a server on SSD should.)
 pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, Error> {
     Ok(pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan").await?)
 }
