@@ -463,18 +463,7 @@ async fn the_recovery_worker_finishes_a_saga_its_driver_left_behind() {
         .execute(pool)
         .await
         .unwrap();
-    let get = GetOrderRequest { id: order.id.clone(), ..Default::default() };
-    let orders = platform.orders(&me);
-    let mut recovered = None;
-    for _ in 0..100 {
-        let now = orders.get_order(get.clone()).await.unwrap().into_owned().order.into_option().unwrap();
-        if now.status != OrderStatus::ORDER_STATUS_PENDING {
-            recovered = Some(now);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let recovered = recovered.expect("the worker finished the saga");
+    let recovered = platform.settled(&me, &order.id).await.expect("the worker finished the saga");
     assert_eq!(recovered.status, OrderStatus::ORDER_STATUS_CONFIRMED);
     assert_eq!(platform.stock(sku).await, (4, 0), "the authorisation was repeated, the stock taken once");
     platform.stop().await;
@@ -508,18 +497,7 @@ async fn a_hold_whose_answer_never_came_is_found_under_its_key_and_released() {
     .await
     .unwrap();
 
-    let get = GetOrderRequest { id: order.id.clone(), ..Default::default() };
-    let orders = platform.orders(&me);
-    let mut settled = None;
-    for _ in 0..100 {
-        let now = orders.get_order(get.clone()).await.unwrap().into_owned().order.into_option().unwrap();
-        if now.status != OrderStatus::ORDER_STATUS_PENDING {
-            settled = Some(now);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let settled = settled.expect("the worker finished the compensation");
+    let settled = platform.settled(&me, &order.id).await.expect("the worker finished the compensation");
     assert_eq!(settled.status, OrderStatus::ORDER_STATUS_FAILED);
     assert!(settled.failure_reason.starts_with("stock_unavailable:"), "{}", settled.failure_reason);
     assert_eq!(platform.stock(sku).await, (5, 0), "the hold went back");

@@ -26,7 +26,8 @@ use ec_product::{
     inventory::{self, Actor},
 };
 use ec_proto::order::v1::{
-    AddCartItemRequest, Address, CartServiceClient, CreateOrderRequest, Order, OrderServiceClient,
+    AddCartItemRequest, Address, CartServiceClient, CreateOrderRequest, GetOrderRequest, Order, OrderServiceClient,
+    OrderStatus,
 };
 use ec_testing::TestDatabase;
 use uuid::Uuid;
@@ -174,6 +175,21 @@ impl Platform {
     pub async fn add(&self, who: &Who, sku: Uuid, quantity: i64) {
         let request = AddCartItemRequest { sku_id: sku.to_string(), quantity, ..Default::default() };
         self.carts(who).add_cart_item(request).await.unwrap();
+    }
+
+    /// `who`'s order `id` once it is no longer PENDING (the recovery worker's doing, in the tests that ask),
+    /// looking every 100 ms for 10 s at most.
+    pub async fn settled(&self, who: &Who, id: &str) -> Option<Order> {
+        let get = GetOrderRequest { id: id.to_owned(), ..Default::default() };
+        let orders = self.orders(who);
+        for _ in 0..100 {
+            let now = orders.get_order(get.clone()).await.unwrap().into_owned().order.into_option().unwrap();
+            if now.status != OrderStatus::ORDER_STATUS_PENDING {
+                return Some(now);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
     }
 
     /// Checks out `who`'s cart with `key` and `card`.
