@@ -195,7 +195,7 @@ impl Drop for Served {
 }
 
 fn free_addr() -> String {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string()
+    format!("127.0.0.1:{}", ec_testing::child_port())
 }
 
 #[tokio::test]

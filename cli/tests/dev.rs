@@ -2,17 +2,13 @@
 //! the first one's data.
 
 use std::{
-    net::{SocketAddr, TcpListener, TcpStream},
+    net::{SocketAddr, TcpStream},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Ports {
     bff: u16,
@@ -55,6 +51,20 @@ impl Dev {
             .spawn()
             .expect("ec starts");
         Self { child: Some(child) }
+    }
+
+    /// Waits until `ec dev` listens on `port`; fails at once if it exited instead.
+    async fn wait_until_listening(&mut self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
+            let child = self.child.as_mut().expect("still running");
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                panic!("ec dev exited ({status}) before it opened port {port}; its error is above");
+            }
+            assert!(Instant::now() < deadline, "ec dev did not open port {port} within 120 s");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Sends SIGINT, as Ctrl-C does, and waits for a clean exit.
@@ -130,14 +140,6 @@ async fn public_catalog(bff: u16) -> (usize, usize) {
     (products, tree["categories"].as_array().map_or(0, Vec::len))
 }
 
-async fn wait_until_listening(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err() {
-        assert!(Instant::now() < deadline, "ec dev did not open port {port} within 120 s");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 fn port_is_closed(port: u16) -> bool {
     TcpStream::connect(SocketAddr::from(([127, 0, 0, 1], port))).is_err()
 }
@@ -154,18 +156,18 @@ impl Drop for TempDir {
 async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_keeps_its_data() {
     let dir = TempDir(std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())));
     let ports = Ports {
-        bff: free_port(),
-        user: free_port(),
-        product: free_port(),
-        order: free_port(),
-        login: free_port(),
-        oauth_public: free_port(),
-        oauth_admin: free_port(),
-        postgres: free_port(),
+        bff: ec_testing::child_port(),
+        user: ec_testing::child_port(),
+        product: ec_testing::child_port(),
+        order: ec_testing::child_port(),
+        login: ec_testing::child_port(),
+        oauth_public: ec_testing::child_port(),
+        oauth_admin: ec_testing::child_port(),
+        postgres: ec_testing::child_port(),
     };
 
     let mut first = Dev::start(&dir.0, &ports);
-    wait_until_listening(ports.bff).await;
+    first.wait_until_listening(ports.bff).await;
     let (status, created) = create_user(ports.bff, "keep@example.com").await;
     assert_eq!(status, 200, "{created}");
     // The demo catalog: 60 products (one hidden and one draft, so 58 listed) under 3 root categories.
@@ -187,7 +189,7 @@ async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_k
     assert!(!dir.0.join("data/postmaster.pid").exists(), "the embedded PostgreSQL was shut down cleanly");
 
     let mut second = Dev::start(&dir.0, &ports);
-    wait_until_listening(ports.bff).await;
+    second.wait_until_listening(ports.bff).await;
     let (status, error) = create_user(ports.bff, "keep@example.com").await;
     assert_eq!((status, error["code"].as_str()), (409, Some("already_exists")), "the account survived the restart");
     assert_eq!(public_catalog(ports.bff).await, (58, 3), "the demo catalog is loaded once");

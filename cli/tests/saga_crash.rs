@@ -6,7 +6,6 @@
 //! held or taken; stock is what the confirmed orders left.
 
 use std::{
-    net::TcpListener,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -37,10 +36,6 @@ use uuid::Uuid;
 const APPROVE: &str = "4242424242424242";
 const DECLINE: &str = "4000000000000002";
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// `ec serve order` as its own process.
 struct OrderProcess {
     child: Child,
@@ -62,9 +57,12 @@ impl OrderProcess {
         if let Some(step) = pause_after {
             command.args(["--saga-pause-after", step]);
         }
-        let child = command.spawn().expect("ec starts");
+        let mut child = command.spawn().expect("ec starts");
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("the order service exited ({status}) before it listened; its error is above");
+            }
             assert!(Instant::now() < deadline, "the order service did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -108,7 +106,7 @@ impl Shop {
         let stop_product = CancellationToken::new();
         let stop = stop_product.clone();
         let product = tokio::spawn(async move { product.serve(stop, Duration::from_secs(5)).await.unwrap() });
-        Self { database, identity, token, product_url, order_port: free_port(), stop_product, product }
+        Self { database, identity, token, product_url, order_port: ec_testing::child_port(), stop_product, product }
     }
 
     fn pool(&self) -> &PgPool {

@@ -57,6 +57,32 @@ impl TestDatabase {
     }
 }
 
+/// A free port for a server that a test runs as a child process, possibly stopping and restarting it on the
+/// same port.
+///
+/// A port from binding port 0 is no good for that: it is free again from the moment the probe closes until the
+/// child binds it, and between a stop and a restart, and in those windows any outgoing connection of a test
+/// running in parallel may be given it as its local port (CI once saw `ec dev` fail with "address in use" so).
+/// The port is therefore drawn at random from below the kernel's ephemeral range
+/// (`net.ipv4.ip_local_port_range`), where neither outgoing connections nor listeners on port 0 ever land, and
+/// checked to be free now.
+pub fn child_port() -> u16 {
+    use std::hash::{BuildHasher, RandomState};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = if ephemeral_low > 12000 { (10000, ephemeral_low) } else { (61000, u16::MAX) };
+    for attempt in 0u32..1000 {
+        let draw = RandomState::new().hash_one(attempt);
+        let port = low + (draw % u64::from(high - low)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port between {low} and {high}");
+}
+
 /// A `redis-server` of its own for one test, on a free port, so the test can stop or pause it without
 /// disturbing the others. Killed when dropped.
 pub struct PrivateRedis {
@@ -67,7 +93,7 @@ pub struct PrivateRedis {
 impl PrivateRedis {
     /// Starts the server. A missing `redis-server` is a loud failure, never a skip.
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = child_port();
         let server = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
