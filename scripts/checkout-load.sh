@@ -19,7 +19,7 @@ WARMUP="${WARMUP:-10}"
 USERS="${USERS:-16}"
 SKUS="${SKUS:-1000}"
 # Connections each service keeps to PostgreSQL. PostgreSQL shares this machine's two cores with everything
-# else here, and more backends than it has cores to run them only take turns: 4 a service gave about a fifth
+# else here, and more backends than it has cores to run them only take turns: 4 a service gave about a seventh
 # more confirmed orders a second than the default 10 (docs/performance.md).
 POOL="${POOL:-4}"
 ROUNDS="${ROUNDS:-3}"

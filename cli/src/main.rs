@@ -68,6 +68,15 @@ struct DevArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
+    /// Most connections each service keeps open to PostgreSQL.
+    #[arg(
+        id = "database_max_connections",
+        long = "database-max-connections",
+        env = "DATABASE_MAX_CONNECTIONS",
+        default_value_t = 10
+    )]
+    database_max_connections: u32,
+
     /// Do not create the demo accounts, nor load the demo catalog into an empty catalog.
     #[arg(long = "no-demo-data")]
     no_demo_data: bool,
@@ -209,7 +218,7 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
         }
     };
     let demo_data = !args.no_demo_data && demo::allowed(&args.platform.oauth);
-    let database = DatabaseArgs { url, max_connections: 10 };
+    let database = DatabaseArgs { url, max_connections: args.database_max_connections };
     let result = run_platform(&database, &args.platform, demo_data, stop).await;
     if let Some(mut pg) = embedded {
         tokio::task::spawn_blocking(move || pg.stop()).await??;

@@ -211,7 +211,10 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         shop.checkout(user, sku, card).await;
         process.kill();
         let (status, _, at) = shop.state_of(user).await;
-        assert_eq!((status.as_str(), at.as_str()), ("pending", step), "killed with the {step} step unrecorded");
+        // A reservation is recorded with the authorisation after it, so an order killed there is back at
+        // reserve, with a reservation and an authorisation made that its recovery must find, not make again.
+        let recorded = if step == "authorize" { "reserve" } else { step };
+        assert_eq!((status.as_str(), at.as_str()), ("pending", recorded), "killed with the {step} step unrecorded");
         killed.push((step, user));
     }
     for (step, user) in [("restock", to_restock), ("void", to_void)] {

@@ -10,7 +10,7 @@ pub struct DatabaseArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
 
-    /// Most connections this process keeps open to PostgreSQL.
+    /// Most connections each service keeps open to PostgreSQL.
     #[arg(
         id = "database_max_connections",
         long = "database-max-connections",

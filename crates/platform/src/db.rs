@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use sqlx::{PgPool, Postgres, Transaction, migrate::Migrator, postgres::PgPoolOptions};
+use sqlx::{PgPool, migrate::Migrator, postgres::PgPoolOptions};
 
 use crate::config::DatabaseArgs;
 
@@ -23,12 +23,33 @@ pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
         .await
 }
 
-/// Begins a transaction that commits without waiting for its WAL to reach the disk (`synchronous_commit =
-/// off`), for writes a database crash may lose without harm: such a crash loses the last moments of commits
-/// (never part of one, never out of order), and the first later commit that does wait makes every earlier
-/// one durable too. Each caller says why its writes are of that kind.
-pub async fn begin_unflushed(pool: &PgPool) -> Result<Transaction<'static, Postgres>, sqlx::Error> {
-    pool.begin_with("BEGIN; SET LOCAL synchronous_commit = off").await
+/// A pool whose commits do not wait for their WAL to reach the disk (`synchronous_commit = off`, a setting
+/// each of its connections opens with, so it costs no round trip and needs no transaction), for writes a
+/// database crash may lose without harm: such a crash loses the last moments of commits (never part of one,
+/// never out of order), and the first later commit that does wait makes every earlier one durable too. Each
+/// caller says why its writes are of that kind.
+///
+/// It is a second pool to the same database as a service's main one, as large at most, and opens its
+/// connections when they are first needed.
+#[derive(Clone, Debug)]
+pub struct Unflushed(PgPool);
+
+impl Unflushed {
+    /// An unflushed pool beside `pool`: the same database and the same size.
+    pub fn beside(pool: &PgPool) -> Self {
+        let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
+        Self(
+            PgPoolOptions::new()
+                .max_connections(pool.options().get_max_connections())
+                .acquire_timeout(Duration::from_secs(5))
+                .connect_lazy_with(options),
+        )
+    }
+
+    /// The pool, for statements and transactions whose commits may be lost with a database crash.
+    pub fn pool(&self) -> &PgPool {
+        &self.0
+    }
 }
 
 /// A failed query as the answer to an RPC. A deadlock or serialization failure is PostgreSQL giving up a

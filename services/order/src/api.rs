@@ -13,6 +13,7 @@ use std::{
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
+    db::Unflushed,
     identity::{Caller, IdentityVerifier},
     page_token::{self, PageTokenError, PageTokens},
 };
@@ -85,13 +86,15 @@ fn money(amount: i64, currency_code: &str) -> Money {
 #[derive(Clone)]
 pub struct CartApi {
     pool: PgPool,
+    /// For cart changes (see [`cart`]).
+    unflushed: Unflushed,
     catalog: Catalog,
     access: Access,
 }
 
 impl CartApi {
-    pub fn new(pool: PgPool, catalog: Catalog, access: Access) -> Self {
-        Self { pool, catalog, access }
+    pub fn new(pool: PgPool, unflushed: Unflushed, catalog: Catalog, access: Access) -> Self {
+        Self { pool, unflushed, catalog, access }
     }
 
     /// `user_id`'s cart as the wire shows it: every line priced from the catalog now (one call), flagged
@@ -169,7 +172,7 @@ impl CartService for CartApi {
         }
         let mut skus = self.catalog.skus(&ids).await?;
         let sku = skus.get(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))?;
-        let cart = cart::add(&self.pool, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
+        let cart = cart::add(&self.unflushed, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
         // Lines a concurrent change added meanwhile are priced too.
         let unpriced: Vec<Uuid> = cart.sku_ids().into_iter().filter(|id| !ids.contains(id)).collect();
         if !unpriced.is_empty() {
@@ -186,7 +189,7 @@ impl CartService for CartApi {
         let caller = self.access.caller(&ctx)?;
         let sku_id = parse_id(request.sku_id, "sku_id")?;
         let quantity = domain::line_quantity(request.quantity)?;
-        cart::set_quantity(&self.pool, caller.user_id, sku_id, quantity).await?;
+        cart::set_quantity(&self.unflushed, caller.user_id, sku_id, quantity).await?;
         Response::ok(UpdateCartItemResponse {
             cart: MessageField::some(self.cart(caller.user_id).await?),
             ..Default::default()
@@ -200,7 +203,7 @@ impl CartService for CartApi {
     ) -> ServiceResult<RemoveCartItemResponse> {
         let caller = self.access.caller(&ctx)?;
         let sku_id = parse_id(request.sku_id, "sku_id")?;
-        cart::set_quantity(&self.pool, caller.user_id, sku_id, 0).await?;
+        cart::set_quantity(&self.unflushed, caller.user_id, sku_id, 0).await?;
         Response::ok(RemoveCartItemResponse {
             cart: MessageField::some(self.cart(caller.user_id).await?),
             ..Default::default()
@@ -213,7 +216,7 @@ impl CartService for CartApi {
         _: ServiceRequest<'_, ClearCartRequest>,
     ) -> ServiceResult<ClearCartResponse> {
         let caller = self.access.caller(&ctx)?;
-        cart::clear(&self.pool, caller.user_id).await?;
+        cart::clear(&self.unflushed, caller.user_id).await?;
         Response::ok(ClearCartResponse {
             cart: MessageField::some(self.cart(caller.user_id).await?),
             ..Default::default()

@@ -4,12 +4,13 @@
 //! A change locks the cart's row first (creating it with the first line), so the limits (50 lines, 99 units a
 //! line, one currency) hold under concurrent changes of one cart: two adds of a 50th line cannot both pass.
 //!
-//! A change commits without waiting for the disk (`synchronous_commit = off`). A cart is a shopper's scratch
+//! A change commits without waiting for the disk (on the service's [`Unflushed`] pool). A cart is a shopper's scratch
 //! pad: a database crash could lose its last fraction of a second of changes (never a change half made, and
 //! never out of order), which is a disk flush a click cheaper. Orders are another matter: placing one waits
 //! for the disk, and so makes every cart change before it durable too.
 
 use chrono::{DateTime, Utc};
+use ec_platform::db::Unflushed;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -78,13 +79,13 @@ async fn lock(tx: &mut Transaction<'_, Postgres>, user_id: Uuid) -> Result<DateT
 /// Adds `quantity` units of `sku_id` (priced in `currency_code`), merging with its line if there is one;
 /// the cart as it is then.
 pub async fn add(
-    pool: &PgPool,
+    unflushed: &Unflushed,
     user_id: Uuid,
     sku_id: Uuid,
     quantity: i64,
     currency_code: &str,
 ) -> Result<Cart, Error> {
-    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
+    let mut tx = unflushed.pool().begin().await?;
     let updated_at = lock(&mut tx, user_id).await?;
     let mut lines: Vec<Line> = sqlx::query_as(
         "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
@@ -135,8 +136,8 @@ pub async fn add(
 }
 
 /// Sets the quantity of `sku_id`'s line; 0 removes it. `not_found` if the cart has no such line.
-pub async fn set_quantity(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<(), Error> {
-    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
+pub async fn set_quantity(unflushed: &Unflushed, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<(), Error> {
+    let mut tx = unflushed.pool().begin().await?;
     lock(&mut tx, user_id).await?;
     let changed = if quantity == 0 {
         sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = $2")
@@ -160,32 +161,10 @@ pub async fn set_quantity(pool: &PgPool, user_id: Uuid, sku_id: Uuid, quantity: 
 }
 
 /// Empties the cart.
-pub async fn clear(pool: &PgPool, user_id: Uuid) -> Result<(), Error> {
-    let mut tx = ec_platform::db::begin_unflushed(pool).await?;
+pub async fn clear(unflushed: &Unflushed, user_id: Uuid) -> Result<(), Error> {
+    let mut tx = unflushed.pool().begin().await?;
     lock(&mut tx, user_id).await?;
     sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
     tx.commit().await?;
-    Ok(())
-}
-
-/// Removes the lines of `sku_ids` (an order was placed for them), in the transaction that confirms it. The
-/// cart row is locked first, as every change of a cart does (the delete reads the lock's result, so it
-/// runs after it), so this and a concurrent change of the cart queue instead of deadlocking.
-pub(crate) async fn remove_lines(
-    tx: &mut Transaction<'_, Postgres>,
-    user_id: Uuid,
-    sku_ids: &[Uuid],
-) -> Result<(), Error> {
-    sqlx::query(
-        "WITH locked AS (
-             INSERT INTO order_service.carts (user_id) VALUES ($1)
-             ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING user_id
-         )
-         DELETE FROM order_service.cart_items WHERE user_id = (SELECT user_id FROM locked) AND sku_id = ANY($2)",
-    )
-    .bind(user_id)
-    .bind(sku_ids)
-    .execute(&mut **tx)
-    .await?;
     Ok(())
 }

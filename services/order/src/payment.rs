@@ -81,6 +81,7 @@ pub trait PaymentProvider: Send + Sync {
 /// The sandbox provider over its ledger in PostgreSQL.
 #[derive(Clone)]
 pub struct SandboxPayments {
+    /// The ledger's pool: its commits do not wait for the disk (see the module docs).
     pool: PgPool,
     /// How many attempts of one key the transient-failure card fails before it is approved.
     transient_failures: i32,
@@ -99,8 +100,8 @@ pub struct LedgerEntry {
 }
 
 impl SandboxPayments {
-    pub fn new(pool: PgPool, transient_failures: u32) -> Self {
-        Self { pool, transient_failures: transient_failures.min(1000) as i32 }
+    pub fn new(ledger: &ec_platform::db::Unflushed, transient_failures: u32) -> Self {
+        Self { pool: ledger.pool().clone(), transient_failures: transient_failures.min(1000) as i32 }
     }
 
     /// Every authorisation made for `reference`: what tests read to see where money stands.
@@ -138,7 +139,6 @@ impl SandboxPayments {
         // before, neither is written and that use's outcome is the answer.
         let authorization = decline.is_none().then(|| format!("auth_{}", Uuid::now_v7().simple()));
         let token = request.token.as_str();
-        let mut tx = self.begin().await?;
         let recorded: bool = sqlx::query_scalar(
             "WITH recorded AS (
                  INSERT INTO payment_sandbox.operations
@@ -159,10 +159,9 @@ impl SandboxPayments {
         .bind(request.amount)
         .bind(request.currency_code)
         .bind(&token[token.len().saturating_sub(4)..])
-        .fetch_one(&mut *tx)
+        .fetch_one(&self.pool)
         .await
         .map_err(transient)?;
-        tx.commit().await.map_err(transient)?;
         if !recorded {
             return self.earlier("authorize", request.key, &hash).await?.unwrap_or_else(|| {
                 Err(PaymentError::Transient("a concurrent attempt with this key did not finish".into()))
@@ -172,11 +171,6 @@ impl SandboxPayments {
             (Some(id), _) => Ok(id),
             (None, code) => Err(PaymentError::Declined { code: code.unwrap_or("card_declined").to_owned() }),
         }
-    }
-
-    /// Begins a transaction of the ledger, which commits without waiting for the disk (see the module docs).
-    async fn begin(&self) -> Result<Transaction<'static, Postgres>, PaymentError> {
-        ec_platform::db::begin_unflushed(&self.pool).await.map_err(transient)
     }
 
     /// Whether this attempt of `key` is one the transient-failure card fails (the first few are).
@@ -233,7 +227,7 @@ impl SandboxPayments {
         if let Some(outcome) = self.earlier(operation, key, &hash).await? {
             return outcome.map(|_| ());
         }
-        let mut tx = self.begin().await?;
+        let mut tx = self.pool.begin().await.map_err(transient)?;
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM payment_sandbox.authorizations WHERE id = $1 FOR UPDATE")
                 .bind(authorization)

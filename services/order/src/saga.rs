@@ -34,6 +34,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use ec_platform::db::Unflushed;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -82,6 +83,8 @@ impl RetryPolicy {
 #[derive(Clone)]
 pub struct Saga {
     pool: PgPool,
+    /// For the records on the way to CONFIRMED (see [`Saga::advance`]).
+    unflushed: Unflushed,
     catalog: Catalog,
     payments: Arc<dyn PaymentProvider>,
     retry: RetryPolicy,
@@ -94,9 +97,14 @@ pub struct Saga {
 #[derive(Clone, Debug)]
 struct Running {
     id: Uuid,
-    user_id: Uuid,
     status: Status,
+    /// The step to run next.
     step: Step,
+    /// The step the order's row is at: `step`, unless the outcomes of the steps in `unrecorded` are still to
+    /// be recorded.
+    recorded: Step,
+    /// Steps run since `recorded`, with their log lines, to be recorded with the next outcome.
+    unrecorded: Vec<(Step, String)>,
     reservation_id: Option<Uuid>,
     authorization_id: Option<String>,
     attempts: i32,
@@ -126,12 +134,13 @@ struct Change {
 impl Saga {
     pub fn new(
         pool: PgPool,
+        unflushed: Unflushed,
         catalog: Catalog,
         payments: Arc<dyn PaymentProvider>,
         retry: RetryPolicy,
         pause_after: Option<Step>,
     ) -> Self {
-        Self { pool, catalog, payments, retry, pause_after }
+        Self { pool, unflushed, catalog, payments, retry, pause_after }
     }
 
     /// Takes order `id` (unless another driver holds it) and runs its saga until it is done or `until`
@@ -160,9 +169,10 @@ impl Saga {
         lines.sort();
         let running = Running {
             id: new.id,
-            user_id: new.user_id,
             status: Status::Pending,
             step: Step::Reserve,
+            recorded: Step::Reserve,
+            unrecorded: Vec::new(),
             reservation_id: None,
             authorization_id: None,
             attempts: 0,
@@ -226,9 +236,9 @@ impl Saga {
     }
 
     async fn load(&self, id: Uuid) -> Result<Option<Running>, Error> {
-        type Row = (Uuid, String, String, Option<Uuid>, Option<String>, i32, i64, String, Option<String>);
+        type Row = (String, String, Option<Uuid>, Option<String>, i32, i64, String, Option<String>);
         let row: Option<Row> = sqlx::query_as(
-            "SELECT o.user_id, o.status, o.step, o.reservation_id, o.authorization_id, o.attempts, o.total,
+            "SELECT o.status, o.step, o.reservation_id, o.authorization_id, o.attempts, o.total,
                     o.currency_code, t.token
              FROM order_service.orders o LEFT JOIN order_service.payment_tokens t ON t.order_id = o.id
              WHERE o.id = $1 AND o.step <> 'done'",
@@ -236,9 +246,7 @@ impl Saga {
         .bind(id)
         .fetch_optional(&self.pool)
         .await?;
-        let Some((user_id, status, step, reservation_id, authorization_id, attempts, total, currency_code, token)) =
-            row
-        else {
+        let Some((status, step, reservation_id, authorization_id, attempts, total, currency_code, token)) = row else {
             return Ok(None);
         };
         let lines: Vec<(Uuid, i64)> = sqlx::query_as(
@@ -249,9 +257,10 @@ impl Saga {
         .await?;
         Ok(Some(Running {
             id,
-            user_id,
             status: Status::parse(&status),
             step: Step::parse(&step),
+            recorded: Step::parse(&step),
+            unrecorded: Vec::new(),
             reservation_id,
             authorization_id,
             attempts,
@@ -264,6 +273,10 @@ impl Saga {
 
     /// Runs steps until the saga is done, another driver took it over, or `until` passes; the order's row if
     /// this driver finished it.
+    ///
+    /// A reservation is recorded with what authorising the payment comes to, in one transaction instead of
+    /// two (on its own only when authorising is to be tried again later). A driver lost in between leaves the
+    /// order at `reserve`, and whoever runs it again gets the same reservation under the same key.
     async fn drive(&self, mut running: Running, until: Instant) -> Result<Option<OrderTuple>, Error> {
         loop {
             let outcome = self.step(&running).await;
@@ -273,15 +286,24 @@ impl Saga {
             }
             match outcome {
                 Outcome::Advance { to, status, change, event } => {
-                    let Some(row) = self.advance(&running, to, status, &change, &event).await? else {
-                        return Ok(None); // another driver moved it on
-                    };
                     metrics::counter!("ec_saga_steps_total", "step" => running.step.as_str(), "outcome" => "advanced")
                         .increment(1);
+                    if running.step == Step::Reserve && to == Step::Authorize {
+                        running.unrecorded.push((running.step, event));
+                        running.step = to;
+                        running.attempts = 0;
+                        running.reservation_id = change.reservation_id;
+                        continue;
+                    }
+                    let Some(row) = self.advance(&running, to, status, &change, Some(&event)).await? else {
+                        return Ok(None); // another driver moved it on
+                    };
                     if to == Step::Done {
                         return Ok(Some(row));
                     }
                     running.step = to;
+                    running.recorded = to;
+                    running.unrecorded.clear();
                     running.status = status;
                     running.attempts = 0;
                     running.reservation_id = change.reservation_id.or(running.reservation_id);
@@ -290,6 +312,18 @@ impl Saga {
                 Outcome::Retry { error } => {
                     metrics::counter!("ec_saga_steps_total", "step" => running.step.as_str(), "outcome" => "retried")
                         .increment(1);
+                    if !running.unrecorded.is_empty() {
+                        // The retry is recorded at the step that failed, so what led there is recorded first.
+                        if self
+                            .advance(&running, running.step, running.status, &Change::default(), None)
+                            .await?
+                            .is_none()
+                        {
+                            return Ok(None);
+                        }
+                        running.recorded = running.step;
+                        running.unrecorded.clear();
+                    }
                     let delay = self.retry.backoff(running.attempts + 1);
                     if !self.retry_later(&running, &error, delay).await? {
                         return Ok(None);
@@ -447,20 +481,29 @@ impl Saga {
         }
     }
 
-    /// Records the outcome of the step `r` is at, if the order is still there: one statement moves the row,
-    /// logs the step and, when the saga is done, forgets the payment token. Forward steps change no indexed
+    /// Records the outcome of the step `r` is at (logged as `event`), and of the steps before it not recorded
+    /// yet, if the order is still where it was recorded last: one statement moves the row, logs the steps and, when the saga is done, forgets the payment token, and when the order is confirmed,
+    /// takes its lines out of the cart (locking the cart row first, as every change of a cart does, so this
+    /// and a concurrent change of the cart queue instead of deadlocking). Forward steps change no indexed
     /// column (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the
-    /// row in place (a HOT update). A confirmed order's cart lines go in the same transaction. The order as it
-    /// is now, or `None` if another driver moved it on first.
+    /// row in place (a HOT update). The order as it is now, or `None` if another driver moved it on first.
     async fn advance(
         &self,
         r: &Running,
         to: Step,
         status: Status,
         change: &Change,
-        event: &str,
+        event: Option<&str>,
     ) -> Result<Option<OrderTuple>, Error> {
-        let detail = change.failure_reason.as_deref().map_or(event.to_owned(), |reason| format!("{event}: {reason}"));
+        let skus: Vec<Uuid> = r.lines.iter().map(|(sku_id, _)| *sku_id).collect();
+        let mut events = r.unrecorded.clone();
+        if let Some(event) = event {
+            let detail =
+                change.failure_reason.as_deref().map_or(event.to_owned(), |reason| format!("{event}: {reason}"));
+            events.push((r.step, detail));
+        }
+        let (steps, details): (Vec<&str>, Vec<String>) =
+            events.into_iter().map(|(step, detail)| (step.as_str(), detail)).unzip();
         let sql = format!(
             "WITH moved AS (
                  UPDATE order_service.orders SET
@@ -478,41 +521,37 @@ impl Saga {
                  RETURNING {ORDER_COLUMNS}
              ), logged AS (
                  INSERT INTO order_service.order_events (order_id, step, outcome, detail)
-                 SELECT id, $2, 'done', $10 FROM moved
+                 SELECT moved.id, e.step, 'done', e.detail
+                 FROM moved, unnest($10::text[], $12::text[]) WITH ORDINALITY AS e (step, detail, n) ORDER BY e.n
              ), forgotten AS (
                  DELETE FROM order_service.payment_tokens WHERE $3 = 'done' AND order_id IN (SELECT id FROM moved)
+             ), cart AS (
+                 INSERT INTO order_service.carts (user_id) SELECT user_id FROM moved WHERE $4 = 'confirmed'
+                 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING user_id
+             ), bought AS (
+                 DELETE FROM order_service.cart_items WHERE user_id IN (SELECT user_id FROM cart) AND sku_id = ANY($11)
              )
              SELECT * FROM moved"
         );
         let transition = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind(r.id)
-            .bind(r.step.as_str())
+            .bind(r.recorded.as_str())
             .bind(to.as_str())
             .bind(status.as_str())
-            .bind(change.reservation_id)
+            .bind(change.reservation_id.or(r.reservation_id))
             .bind(change.authorization_id.as_deref())
             .bind(change.payment_status)
             .bind(change.failure_reason.as_deref())
             .bind(self.retry.lease.as_secs_f64())
-            .bind(detail);
-        let moved: Option<OrderTuple> = if status == Status::Confirmed {
-            let mut tx = self.pool.begin().await?;
-            let moved = transition.fetch_optional(&mut *tx).await?;
-            if moved.is_some() {
-                let skus: Vec<Uuid> = r.lines.iter().map(|(sku_id, _)| *sku_id).collect();
-                crate::cart::remove_lines(&mut tx, r.user_id, &skus).await?;
-            }
-            tx.commit().await?;
-            moved
-        } else if matches!(to, Step::Authorize | Step::Confirm) {
+            .bind(steps)
+            .bind(skus)
+            .bind(details);
+        let moved: Option<OrderTuple> = if matches!(to, Step::Authorize | Step::Confirm) {
             // Progress on the way to CONFIRMED commits without waiting for the disk: were the database to
             // crash and lose it, the order would be back at the step before, whose call (under the same key)
             // finds the first call's result. Nobody has been told anything yet: the saga's last transition
             // waits for the disk, and with it for everything written before it.
-            let mut tx = ec_platform::db::begin_unflushed(&self.pool).await?;
-            let moved = transition.fetch_optional(&mut *tx).await?;
-            tx.commit().await?;
-            moved
+            transition.fetch_optional(self.unflushed.pool()).await?
         } else {
             transition.fetch_optional(&self.pool).await?
         };

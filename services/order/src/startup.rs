@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
+    db::Unflushed,
     page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
@@ -50,11 +51,19 @@ impl Application {
             Duration::from_millis(config.product_call_timeout_ms),
         )
         .map_err(|e| StartupError::Config(e.to_string()))?;
-        let payments = Arc::new(SandboxPayments::new(pool.clone(), config.payment_sandbox_transient_failures));
-        let saga = Saga::new(pool.clone(), catalog.clone(), payments, config.retry(), config.saga_pause_after);
+        let unflushed = Unflushed::beside(&pool);
+        let payments = Arc::new(SandboxPayments::new(&unflushed, config.payment_sandbox_transient_failures));
+        let saga = Saga::new(
+            pool.clone(),
+            unflushed.clone(),
+            catalog.clone(),
+            payments,
+            config.retry(),
+            config.saga_pause_after,
+        );
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
-        let carts = Arc::new(CartApi::new(pool.clone(), catalog.clone(), access.clone()));
+        let carts = Arc::new(CartApi::new(pool.clone(), unflushed, catalog.clone(), access.clone()));
         let orders = Arc::new(OrderApi::new(
             pool.clone(),
             catalog,

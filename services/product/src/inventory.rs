@@ -97,14 +97,6 @@ impl Actor {
     }
 }
 
-/// One change of one SKU's stock, as a movement records it.
-struct Change {
-    sku_id: Uuid,
-    quantity_delta: i64,
-    reserved_delta: i64,
-    reservation: Option<Uuid>,
-}
-
 const LIVE_SKU: &str = "JOIN product_service.skus s ON s.id = i.sku_id AND s.deleted_at IS NULL";
 
 /// The stock of a live SKU.
@@ -148,11 +140,10 @@ pub async fn update(pool: &PgPool, actor: &Actor, sku_id: Uuid, quantity: i64, v
         )));
     }
     let delta = quantity - stock.quantity;
-    if delta != 0 {
-        let change = Change { sku_id, quantity_delta: delta, reserved_delta: 0, reservation: None };
-        apply(&mut tx, &[change], "update", actor, "").await?;
+    if delta == 0 {
+        return Ok(stock);
     }
-    let stock = lock_one(&mut tx, sku_id).await?;
+    let stock = change_on_hand(&mut tx, sku_id, delta, "update", actor, "").await?;
     tx.commit().await?;
     Ok(stock)
 }
@@ -175,9 +166,7 @@ pub async fn adjust(pool: &PgPool, actor: &Actor, sku_id: Uuid, delta: i64, note
             stock.reserved
         )));
     }
-    let change = Change { sku_id, quantity_delta: delta, reserved_delta: 0, reservation: None };
-    apply(&mut tx, &[change], "adjust", actor, note).await?;
-    let stock = lock_one(&mut tx, sku_id).await?;
+    let stock = change_on_hand(&mut tx, sku_id, delta, "adjust", actor, note).await?;
     tx.commit().await?;
     Ok(stock)
 }
@@ -302,46 +291,35 @@ pub(crate) async fn lock_for_delete(tx: &mut Transaction<'_, Postgres>, sku_ids:
     .await?)
 }
 
-/// Applies `changes` to stock whose rows `tx` has locked, and writes one movement for each.
-async fn apply(
+/// Adds `delta` to the on-hand quantity of a SKU whose stock `tx` has locked, writes the movement, and returns
+/// the stock as it is now.
+async fn change_on_hand(
     tx: &mut Transaction<'_, Postgres>,
-    changes: &[Change],
+    sku_id: Uuid,
+    delta: i64,
     kind: &str,
     actor: &Actor,
     note: &str,
-) -> Result<(), Error> {
-    let sku_ids: Vec<Uuid> = changes.iter().map(|c| c.sku_id).collect();
-    let quantity: Vec<i64> = changes.iter().map(|c| c.quantity_delta).collect();
-    let reserved: Vec<i64> = changes.iter().map(|c| c.reserved_delta).collect();
-    let reservations: Vec<Option<Uuid>> = changes.iter().map(|c| c.reservation).collect();
-    sqlx::query(
-        "WITH change AS (
-             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::uuid[])
-                 AS c (sku_id, quantity_delta, reserved_delta, reservation_id)
-         ), moved AS (
-             UPDATE product_service.inventory i
-             SET quantity = i.quantity + total.quantity_delta,
-                 reserved = i.reserved + total.reserved_delta,
-                 version = i.version + 1,
-                 updated_at = now()
-             FROM (SELECT sku_id, sum(quantity_delta) AS quantity_delta, sum(reserved_delta) AS reserved_delta
-                   FROM change GROUP BY sku_id) total
-             WHERE i.sku_id = total.sku_id
+) -> Result<Stock, Error> {
+    Ok(sqlx::query_as(
+        "WITH moved AS (
+             UPDATE product_service.inventory
+             SET quantity = quantity + $2, version = version + 1, updated_at = now()
+             WHERE sku_id = $1
+             RETURNING sku_id, quantity, reserved, version, updated_at
+         ), logged AS (
+             INSERT INTO product_service.stock_movements (sku_id, quantity_delta, reserved_delta, kind, actor, note)
+             SELECT sku_id, $2, 0, $3, $4, $5 FROM moved
          )
-         INSERT INTO product_service.stock_movements
-             (sku_id, quantity_delta, reserved_delta, kind, actor, note, reservation_id)
-         SELECT sku_id, quantity_delta, reserved_delta, $5, $6, $7, reservation_id FROM change",
+         SELECT * FROM moved",
     )
-    .bind(&sku_ids)
-    .bind(&quantity)
-    .bind(&reserved)
-    .bind(&reservations)
+    .bind(sku_id)
+    .bind(delta)
     .bind(kind)
     .bind(&actor.0)
     .bind(note)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .fetch_one(&mut **tx)
+    .await?)
 }
 
 /// Holds stock for every item or for none ("Try"), for `ttl`. `scope` is the caller the key belongs to.
@@ -355,9 +333,23 @@ pub async fn reserve(
     let mut tx = begin(pool).await?;
     let id = Uuid::now_v7();
     let digest = items.digest();
-    // The reservation and its key in one statement, before any stock is locked: a duplicate of this request
-    // waits here on the key, not holding rows others need.
-    let (created_at, expires_at, key_recorded): (DateTime<Utc>, DateTime<Utc>, bool) = sqlx::query_as(
+    let wanted = items.as_slice();
+    let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
+    // The reservation, its key, then the stock locked (as `lock_stock` locks it), in one statement. The key
+    // comes first (the stock is locked only once the key's insert has answered, an `InitPlan` run before the
+    // scan), so a duplicate of this request waits on the key, not holding rows others need; and if the key was
+    // taken, nothing is locked. One row per locked SKU, or one without stock.
+    type Row = (
+        DateTime<Utc>,
+        DateTime<Utc>,
+        bool,
+        Option<Uuid>,
+        Option<i64>,
+        Option<i64>,
+        Option<i64>,
+        Option<DateTime<Utc>>,
+    );
+    let rows: Vec<Row> = sqlx::query_as(
         "WITH reservation AS (
              INSERT INTO product_service.reservations (id, expires_at)
              VALUES ($1, now() + make_interval(secs => $2::double precision))
@@ -365,26 +357,45 @@ pub async fn reserve(
          ), recorded AS (
              INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
              VALUES ($3, 'reserve', $4, $5, $1) ON CONFLICT DO NOTHING RETURNING 1
+         ), stock AS MATERIALIZED (
+             SELECT sku_id, quantity, reserved, version, updated_at FROM product_service.inventory
+             WHERE sku_id = ANY($6) AND EXISTS (SELECT 1 FROM recorded) ORDER BY sku_id FOR UPDATE
          )
-         SELECT created_at, expires_at, EXISTS (SELECT 1 FROM recorded) FROM reservation",
+         SELECT r.created_at, r.expires_at, EXISTS (SELECT 1 FROM recorded),
+                s.sku_id, s.quantity, s.reserved, s.version, s.updated_at
+         FROM reservation r LEFT JOIN stock s ON true ORDER BY s.sku_id",
     )
     .bind(id)
     .bind(ttl.as_secs_f64())
     .bind(scope)
     .bind(key.as_str())
     .bind(&digest)
-    .fetch_one(&mut *tx)
+    .bind(&sku_ids)
+    .fetch_all(&mut *tx)
     .await?;
+    let &(created_at, expires_at, key_recorded, ..) = rows.first().expect("an INSERT … VALUES returns its row");
     if !key_recorded
         && let Recorded::Before { reservation_id } = record_key(&mut tx, scope, "reserve", key, &digest, id).await?
     {
         tx.rollback().await?;
         return get_reservation(pool, reservation_id).await;
     }
-
-    let wanted = items.as_slice();
-    let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
-    let stock = lock_stock(&mut tx, &sku_ids).await?;
+    let stock: Vec<Stock> = if key_recorded {
+        rows.into_iter()
+            .filter_map(|(.., sku_id, quantity, reserved, version, updated_at)| {
+                Some(Stock {
+                    sku_id: sku_id?,
+                    quantity: quantity?,
+                    reserved: reserved?,
+                    version: version?,
+                    updated_at: updated_at?,
+                })
+            })
+            .collect()
+    } else {
+        // The key had been forgotten between the two inserts (it grew old): recorded now, stock not yet locked.
+        lock_stock(&mut tx, &sku_ids).await?
+    };
     if stock.len() != wanted.len() {
         return Err(Error::NotFound(NOT_FOR_SALE));
     }
@@ -487,53 +498,64 @@ async fn transition(
     id: Uuid,
     transition: Transition,
 ) -> Result<Reservation, Error> {
-    // The reservation's columns, and whether it is past its expiry by the database's clock.
-    type Locked = (Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool);
-    let mut tx = begin(pool).await?;
-    // The reservation row first: whoever holds it decides its fate, and everyone after re-reads the status.
-    let locked: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RESERVATION_COLUMNS}, expires_at <= now() FROM product_service.reservations WHERE id = $1 FOR UPDATE"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some((_, status, created_at, expires_at, updated_at, past_expiry)) = locked else {
-        return Err(Error::NotFound("reservation"));
-    };
-    let row: ReservationRow = (id, status.clone(), created_at, expires_at, updated_at);
+    // The reservation's columns, whether it is past its expiry by the database's clock, and whether the key
+    // was recorded.
+    type Locked = (Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, bool, bool);
     let operation = match transition {
         Transition::Confirm => "confirm",
         Transition::Release => "release",
         Transition::Restock => "restock",
     };
+    let mut tx = begin(pool).await?;
+    // The reservation row first: whoever holds it decides its fate, and everyone after re-reads the status.
+    // The key is recorded in the same statement, once the row is locked, for whatever the status turns out
+    // to be: every answer below that does not commit rolls it back. The one that commits without keeping a
+    // key, a late confirm expiring the reservation, is left out here.
+    let locked: Option<Locked> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH locked AS MATERIALIZED (
+             SELECT {RESERVATION_COLUMNS}, expires_at <= now() AS past_expiry
+             FROM product_service.reservations WHERE id = $1 FOR UPDATE
+         ), recorded AS (
+             INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
+             SELECT $2, $3, $4, $5, id FROM locked WHERE NOT ($3 = 'confirm' AND status = 'pending' AND past_expiry)
+             ON CONFLICT DO NOTHING RETURNING 1
+         )
+         SELECT {RESERVATION_COLUMNS}, past_expiry, EXISTS (SELECT 1 FROM recorded) FROM locked"
+    )))
+    .bind(id)
+    .bind(scope)
+    .bind(operation)
+    .bind(key.as_str())
+    .bind(id.as_bytes().as_slice())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((_, status, created_at, expires_at, updated_at, past_expiry, key_recorded)) = locked else {
+        return Err(Error::NotFound("reservation"));
+    };
+    let status = ReservationStatus::parse(&status);
     let actor = Actor(scope.to_owned());
-    let moved = match (transition, ReservationStatus::parse(&status)) {
+    let to = match (transition, status) {
         (Transition::Confirm, ReservationStatus::Pending) if past_expiry => {
             // Late: expire it now rather than leave it to the worker, and say so. No key is kept.
-            expire(&mut tx, &[id]).await?;
+            move_stock(&mut tx, &[id], ReservationStatus::Pending, ReservationStatus::Expired, &Actor::expiry())
+                .await?;
             tx.commit().await?;
             return Err(Error::FailedPrecondition("the reservation has expired".into()));
         }
-        (Transition::Confirm, ReservationStatus::Pending) => {
-            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "confirmed", "confirm", &actor, |quantity| (-quantity, -quantity)).await?
-        }
-        (Transition::Release, ReservationStatus::Pending) => {
-            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "released", "release", &actor, |quantity| (0, -quantity)).await?
-        }
-        (Transition::Restock, ReservationStatus::Confirmed) => {
-            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
-            move_stock(&mut tx, id, "restocked", "restock", &actor, |quantity| (quantity, 0)).await?
-        }
+        (Transition::Confirm, ReservationStatus::Pending) => ReservationStatus::Confirmed,
+        (Transition::Release, ReservationStatus::Pending) => ReservationStatus::Released,
+        (Transition::Restock, ReservationStatus::Confirmed) => ReservationStatus::Restocked,
         // Already where it was asked to go: answered as it is (the key is still held to this reservation).
         (Transition::Confirm, ReservationStatus::Confirmed)
         | (Transition::Release, ReservationStatus::Released | ReservationStatus::Expired)
         | (Transition::Restock, ReservationStatus::Restocked) => {
-            record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+            if !key_recorded {
+                // Used before: for this same reservation (a repeat), or for another one (`already_exists`).
+                record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+            }
             let items = items_of(&mut tx, &[id]).await?;
             tx.commit().await?;
-            return Ok(reservation(row, items));
+            return Ok(reservation((id, status, created_at, expires_at, updated_at), items));
         }
         (Transition::Confirm, ReservationStatus::Released) => {
             return Err(Error::FailedPrecondition("the reservation was released".into()));
@@ -556,64 +578,95 @@ async fn transition(
             return Err(Error::FailedPrecondition("the reservation's stock was never sold".into()));
         }
     };
+    if !key_recorded {
+        record_key(&mut tx, scope, operation, key, id.as_bytes(), id).await?;
+    }
+    let (moved, items) = move_stock(&mut tx, &[id], status, to, &actor).await?;
     tx.commit().await?;
-    let (status, updated_at, items) = moved;
-    Ok(reservation((id, status.to_owned(), created_at, expires_at, updated_at), items))
+    let updated_at = moved.first().map_or(updated_at, |&(_, updated_at)| updated_at);
+    Ok(reservation((id, to, created_at, expires_at, updated_at), items))
 }
 
-/// Moves the locked reservation `id` to `status` and its stock by `deltas(quantity)` = (quantity delta,
-/// reserved delta) per item; the status, when it changed, and the items.
-async fn move_stock<'s>(
+impl ReservationStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Released => "released",
+            Self::Expired => "expired",
+            Self::Restocked => "restocked",
+        }
+    }
+
+    /// What moving a reservation from `self` to `to` does to its SKUs' stock, per unit of each item:
+    /// (quantity delta, reserved delta), and the movement's kind.
+    fn stock_change(self, to: Self) -> ((i64, i64), &'static str) {
+        match (self, to) {
+            (Self::Pending, Self::Confirmed) => ((-1, -1), "confirm"),
+            (Self::Pending, Self::Released) => ((0, -1), "release"),
+            (Self::Pending, Self::Expired) => ((0, -1), "expire"),
+            (Self::Confirmed, Self::Restocked) => ((1, 0), "restock"),
+            (from, to) => unreachable!("no transition from {from:?} to {to:?}"),
+        }
+    }
+}
+
+/// Moves those of the reservations `ids` that are still `from` to `to`, and their stock with them (see
+/// [`ReservationStatus::stock_change`]), writing a movement for each item: one statement, which locks the
+/// items' stock in SKU-id order (as [`lock_stock`] does) before it changes it. Returns the moved
+/// reservations' ids and new `updated_at`, and their items as (reservation, SKU, quantity), sorted by SKU.
+async fn move_stock(
     tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    status: &'s str,
-    kind: &str,
+    ids: &[Uuid],
+    from: ReservationStatus,
+    to: ReservationStatus,
     actor: &Actor,
-    deltas: impl Fn(i64) -> (i64, i64),
-) -> Result<(&'s str, DateTime<Utc>, Vec<(Uuid, Uuid, i64)>), Error> {
-    let updated_at: DateTime<Utc> = sqlx::query_scalar(
-        "UPDATE product_service.reservations SET status = $2, updated_at = now() WHERE id = $1 RETURNING updated_at",
-    )
-    .bind(id)
-    .bind(status)
-    .fetch_one(&mut **tx)
-    .await?;
-    let items = lock_items(tx, &[id]).await?;
-    let changes: Vec<Change> = items
-        .iter()
-        .map(|&(reservation, sku_id, quantity)| {
-            let (quantity_delta, reserved_delta) = deltas(quantity);
-            Change { sku_id, quantity_delta, reserved_delta, reservation: Some(reservation) }
-        })
-        .collect();
-    apply(tx, &changes, kind, actor, "").await?;
-    Ok((status, updated_at, items))
-}
-
-/// Expires the locked, pending reservations `ids` and gives their stock back.
-async fn expire(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<(), Error> {
-    // Stock goes back only for the reservations this very statement moved out of `pending`.
-    let expired: Vec<Uuid> = sqlx::query_scalar(
-        "UPDATE product_service.reservations SET status = 'expired', updated_at = now()
-         WHERE id = ANY($1) AND status = 'pending' RETURNING id",
+) -> Result<(Vec<(Uuid, DateTime<Utc>)>, Vec<(Uuid, Uuid, i64)>), Error> {
+    let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
+    // One row per item of a moved reservation (its SKU and quantity NULL if it had none).
+    type Row = (Uuid, DateTime<Utc>, Option<Uuid>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(
+        "WITH moved AS (
+             UPDATE product_service.reservations SET status = $3, updated_at = now()
+             WHERE id = ANY($1) AND status = $2
+             RETURNING id, updated_at
+         ), items AS MATERIALIZED (
+             SELECT ri.reservation_id, ri.sku_id, ri.quantity
+             FROM product_service.reservation_items ri JOIN product_service.inventory i ON i.sku_id = ri.sku_id
+             WHERE ri.reservation_id IN (SELECT id FROM moved)
+             ORDER BY ri.sku_id, ri.reservation_id FOR UPDATE OF i
+         ), stock AS (
+             UPDATE product_service.inventory i
+             SET quantity = i.quantity + $4 * total.units, reserved = i.reserved + $5 * total.units,
+                 version = i.version + 1, updated_at = now()
+             FROM (SELECT sku_id, sum(quantity)::bigint AS units FROM items GROUP BY sku_id) total
+             WHERE i.sku_id = total.sku_id
+         ), logged AS (
+             INSERT INTO product_service.stock_movements
+                 (sku_id, quantity_delta, reserved_delta, kind, actor, reservation_id)
+             SELECT sku_id, $4 * quantity, $5 * quantity, $6, $7, reservation_id FROM items
+         )
+         SELECT moved.id, moved.updated_at, items.sku_id, items.quantity
+         FROM moved LEFT JOIN items ON items.reservation_id = moved.id
+         ORDER BY items.sku_id, moved.id",
     )
     .bind(ids)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(quantity_per_unit)
+    .bind(reserved_per_unit)
+    .bind(kind)
+    .bind(&actor.0)
     .fetch_all(&mut **tx)
     .await?;
-    if expired.is_empty() {
-        return Ok(());
-    }
-    let items = lock_items(tx, &expired).await?;
-    let changes: Vec<Change> = items
+    let mut moved: Vec<(Uuid, DateTime<Utc>)> = rows.iter().map(|&(id, updated_at, ..)| (id, updated_at)).collect();
+    moved.sort_unstable();
+    moved.dedup();
+    let items = rows
         .into_iter()
-        .map(|(reservation, sku_id, quantity)| Change {
-            sku_id,
-            quantity_delta: 0,
-            reserved_delta: -quantity,
-            reservation: Some(reservation),
-        })
+        .filter_map(|(reservation, _, sku_id, quantity)| Some((reservation, sku_id?, quantity?)))
         .collect();
-    apply(tx, &changes, "expire", &Actor::expiry(), "").await
+    Ok((moved, items))
 }
 
 /// Expires up to `batch` pending reservations whose time is up, giving their stock back, and returns how many.
@@ -630,7 +683,7 @@ pub async fn expire_due(pool: &PgPool, batch: i64) -> Result<usize, Error> {
     .fetch_all(&mut *tx)
     .await?;
     if !due.is_empty() {
-        expire(&mut tx, &due).await?;
+        move_stock(&mut tx, &due, ReservationStatus::Pending, ReservationStatus::Expired, &Actor::expiry()).await?;
     }
     tx.commit().await?;
     Ok(due.len())
@@ -648,19 +701,6 @@ pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
     .rows_affected())
 }
 
-/// The items of reservations `ids`, as (reservation, SKU, quantity), sorted by SKU, with their SKUs' stock
-/// locked for the rest of `tx` in that order (as [`lock_stock`] locks).
-async fn lock_items(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, i64)>, Error> {
-    Ok(sqlx::query_as(
-        "SELECT ri.reservation_id, ri.sku_id, ri.quantity
-         FROM product_service.reservation_items ri JOIN product_service.inventory i ON i.sku_id = ri.sku_id
-         WHERE ri.reservation_id = ANY($1) ORDER BY ri.sku_id, ri.reservation_id FOR UPDATE OF i",
-    )
-    .bind(ids)
-    .fetch_all(&mut **tx)
-    .await?)
-}
-
 /// The items of reservations `ids`, as (reservation, SKU, quantity), sorted by SKU.
 async fn items_of(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> Result<Vec<(Uuid, Uuid, i64)>, Error> {
     Ok(sqlx::query_as(
@@ -676,11 +716,19 @@ type ReservationRow = (Uuid, String, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>
 
 const RESERVATION_COLUMNS: &str = "id, status, created_at, expires_at, updated_at";
 
-fn reservation(row: ReservationRow, items: Vec<(Uuid, Uuid, i64)>) -> Reservation {
-    let (id, status, created_at, expires_at, updated_at) = row;
+fn reservation(
+    (id, status, created_at, expires_at, updated_at): (
+        Uuid,
+        ReservationStatus,
+        DateTime<Utc>,
+        DateTime<Utc>,
+        DateTime<Utc>,
+    ),
+    items: Vec<(Uuid, Uuid, i64)>,
+) -> Reservation {
     Reservation {
         id,
-        status: ReservationStatus::parse(&status),
+        status,
         items: items.into_iter().map(|(_, sku_id, quantity)| (sku_id, quantity)).collect(),
         created_at,
         expires_at,
@@ -695,7 +743,8 @@ async fn read_reservation(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Resul
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(row) = row else { return Ok(None) };
+    let Some((id, status, created_at, expires_at, updated_at)) = row else { return Ok(None) };
+    let row = (id, ReservationStatus::parse(&status), created_at, expires_at, updated_at);
     Ok(Some(reservation(row, items_of(tx, &[id]).await?)))
 }
 

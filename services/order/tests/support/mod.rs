@@ -160,7 +160,7 @@ impl Platform {
 
     /// What the payment sandbox holds for order `id`.
     pub async fn ledger(&self, id: &str) -> Vec<LedgerEntry> {
-        SandboxPayments::new(self.pool().clone(), 0).ledger(id).await.unwrap()
+        SandboxPayments::new(&ec_platform::db::Unflushed::beside(self.pool()), 0).ledger(id).await.unwrap()
     }
 
     /// Reservations of the product service by status: how many are pending, confirmed, and so on.
