@@ -18,30 +18,13 @@ DURATION="${DURATION:-10}"
 CLIENTS="${CLIENTS:-16}"
 PRODUCTS="${PRODUCTS:-100000}"
 command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp2-client" >&2; exit 1; }
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
+. scripts/lib.sh
 
-# One build command for every benchmark script, so dependencies are never rebuilt with other features.
-cargo build --release --workspace --bins --examples
-work=$(mktemp -d)
-chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BFF=$(port); OPS=$(port); PRODUCT=$(port); PG=$(port)
-
-env -u DATABASE_URL -u HYDRA_ADMIN_URL -u REDIS_URL LOG_FORMAT=json RUST_LOG=warn \
-  RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
-  target/release/ec dev --no-demo-data --pg-data-dir "$work/pg" --pg-port "$PG" \
-  --bff-addr "127.0.0.1:$BFF" --ops-addr "127.0.0.1:$OPS" --product-addr "127.0.0.1:$PRODUCT" \
+BFF=$(port); PRODUCT=$(port)
+start_ec_dev RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 -- \
+  --bff-addr "127.0.0.1:$BFF" --product-addr "127.0.0.1:$PRODUCT" \
   --user-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 --login-addr 127.0.0.1:0 \
-  --oauth-public-addr 127.0.0.1:0 --oauth-admin-addr 127.0.0.1:0 >"$work/ec.log" 2>&1 &
-ec_pid=$!
-cleanup() { kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null && break; sleep 0.5; done
-curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
-
-url="postgres://postgres@127.0.0.1:$PG/ec"
-psql() { "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 "$url" "$@"; }
+  --oauth-public-addr 127.0.0.1:0 --oauth-admin-addr 127.0.0.1:0
 
 # Seed: 10 root categories with 5 children each; products spread over the children, names and descriptions
 # from word lists (so search has something to find), 2 or 3 SKUs each (250,000 for 100,000 products) with

@@ -23,33 +23,14 @@ SKUS="${SKUS:-1000}"
 # more confirmed orders a second than the default 10 (docs/performance.md).
 POOL="${POOL:-4}"
 ROUNDS="${ROUNDS:-3}"
-PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
+. scripts/lib.sh
 
-# One build command for every benchmark script, so dependencies are never rebuilt with other features.
-cargo build --release --workspace --bins --examples
-work=$(mktemp -d)
-chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BFF=$(port); OPS=$(port); LOGIN=$(port); OAUTH=$(port); PG=$(port)
-
-env -u DATABASE_URL -u HYDRA_ADMIN_URL -u REDIS_URL -u OIDC_ISSUER LOG_FORMAT=json RUST_LOG=warn \
-  RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
+BFF=$(port); LOGIN=$(port); OAUTH=$(port)
+start_ec_dev RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
   RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
-  RATE_SIGN_UP_PER_MINUTE=1000000000 RATE_SIGN_UP_BURST=1000000000 \
-  DATABASE_MAX_CONNECTIONS="$POOL" \
-  target/release/ec dev --no-demo-data --pg-data-dir "$work/pg" --pg-port "$PG" \
-  --bff-addr "127.0.0.1:$BFF" --ops-addr "127.0.0.1:$OPS" --login-addr "127.0.0.1:$LOGIN" \
-  --oauth-public-addr "127.0.0.1:$OAUTH" --oauth-admin-addr 127.0.0.1:0 \
-  --user-addr 127.0.0.1:0 --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 >"$work/ec.log" 2>&1 &
-ec_pid=$!
-cleanup() { kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null && break; sleep 0.5; done
-curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
-
-url="postgres://postgres@127.0.0.1:$PG/ec"
-psql() { "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 "$url" "$@"; }
+  RATE_SIGN_UP_PER_MINUTE=1000000000 RATE_SIGN_UP_BURST=1000000000 DATABASE_MAX_CONNECTIONS="$POOL" -- \
+  --bff-addr "127.0.0.1:$BFF" --login-addr "127.0.0.1:$LOGIN" --oauth-public-addr "127.0.0.1:$OAUTH" \
+  --oauth-admin-addr 127.0.0.1:0 --user-addr 127.0.0.1:0 --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0
 
 # One published product with SKUS SKUs at ¥1,200, each with far more stock than the run can sell.
 psql <<SQL

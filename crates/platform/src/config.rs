@@ -10,7 +10,8 @@ pub struct DatabaseArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
 
-    /// Most connections each service keeps open to PostgreSQL.
+    /// Most connections a service's pool keeps open to PostgreSQL (the order service has a second pool as
+    /// large, for writes that need no disk flush).
     #[arg(
         id = "database_max_connections",
         long = "database-max-connections",
