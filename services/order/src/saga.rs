@@ -482,11 +482,12 @@ impl Saga {
     }
 
     /// Records the outcome of the step `r` is at (logged as `event`), and of the steps before it not recorded
-    /// yet, if the order is still where it was recorded last: one statement moves the row, logs the steps and, when the saga is done, forgets the payment token, and when the order is confirmed,
-    /// takes its lines out of the cart (locking the cart row first, as every change of a cart does, so this
-    /// and a concurrent change of the cart queue instead of deadlocking). Forward steps change no indexed
-    /// column (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the
-    /// row in place (a HOT update). The order as it is now, or `None` if another driver moved it on first.
+    /// yet, if the order is still where it was recorded last: one statement moves the row and logs the steps;
+    /// when the saga is done, it forgets the payment token, and when the order is confirmed, it takes the
+    /// order's lines out of the cart (locking the cart row first, as every change of a cart does, so this and
+    /// a concurrent change of the cart queue instead of deadlocking). Forward steps change no indexed column
+    /// (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the row in
+    /// place (a HOT update). The order as it is now, or `None` if another driver moved it on first.
     async fn advance(
         &self,
         r: &Running,
@@ -548,9 +549,9 @@ impl Saga {
             .bind(details);
         let moved: Option<OrderTuple> = if matches!(to, Step::Authorize | Step::Confirm) {
             // Progress on the way to CONFIRMED commits without waiting for the disk: were the database to
-            // crash and lose it, the order would be back at the step before, whose call (under the same key)
-            // finds the first call's result. Nobody has been told anything yet: the saga's last transition
-            // waits for the disk, and with it for everything written before it.
+            // crash and lose it, the order would be back at `reserve`, whose calls (under the same keys) find
+            // the first calls' results. Nobody has been told anything yet: the saga's last transition waits
+            // for the disk, and with it for everything written before it.
             transition.fetch_optional(self.unflushed.pool()).await?
         } else {
             transition.fetch_optional(&self.pool).await?
