@@ -215,6 +215,16 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         // reserve, with a reservation and an authorisation made that its recovery must find, not make again.
         let recorded = if step == "authorize" { "reserve" } else { step };
         assert_eq!((status.as_str(), at.as_str()), ("pending", recorded), "killed with the {step} step unrecorded");
+        if step == "confirm" {
+            // Meanwhile the shopper puts one more unit of the SKU in the cart (as AddCartItem does, merging into
+            // the line): it is not part of the order and must stay in the cart.
+            let added = sqlx::query("UPDATE order_service.cart_items SET quantity = quantity + 1 WHERE user_id = $1")
+                .bind(user)
+                .execute(&pool)
+                .await
+                .unwrap();
+            assert_eq!(added.rows_affected(), 1);
+        }
         killed.push((step, user));
     }
     for (step, user) in [("restock", to_restock), ("void", to_void)] {
@@ -252,6 +262,18 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         };
         assert_eq!((status.as_str(), payment.as_str()), expected, "the order killed after {step}");
     }
+
+    // Carts: the bought units left them, the unit added later stayed, and the failed order's cart is kept.
+    let late = killed.iter().find(|(step, _)| *step == "confirm").unwrap().1;
+    let declined = killed.iter().find(|(step, _)| *step == "release").unwrap().1;
+    let carts: Vec<(Uuid, i64)> =
+        sqlx::query_as("SELECT user_id, quantity FROM order_service.cart_items ORDER BY user_id")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let mut expected = vec![(late, 1), (declined, 2)];
+    expected.sort();
+    assert_eq!(carts, expected);
 
     // Confirmed reservations are exactly the confirmed orders' (the cancelled ones were restocked).
     let confirmed_orders: Vec<Uuid> = sqlx::query_scalar(

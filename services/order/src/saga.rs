@@ -484,8 +484,9 @@ impl Saga {
     /// Records the outcome of the step `r` is at (logged as `event`), and of the steps before it not recorded
     /// yet, if the order is still where it was recorded last: one statement moves the row and logs the steps;
     /// when the saga is done, it forgets the payment token, and when the order is confirmed, it takes the
-    /// order's lines out of the cart (locking the cart row first, as every change of a cart does, so this and
-    /// a concurrent change of the cart queue instead of deadlocking). Forward steps change no indexed column
+    /// bought units out of the cart (locking the cart row first, as every change of a cart does, so this and
+    /// a concurrent change of the cart queue instead of deadlocking). A line goes when no more than the
+    /// bought units are left in it; units added since the checkout read the cart stay. Forward steps change no indexed column
     /// (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the row in
     /// place (a HOT update). The order as it is now, or `None` if another driver moved it on first.
     async fn advance(
@@ -496,7 +497,7 @@ impl Saga {
         change: &Change,
         event: Option<&str>,
     ) -> Result<Option<OrderTuple>, Error> {
-        let skus: Vec<Uuid> = r.lines.iter().map(|(sku_id, _)| *sku_id).collect();
+        let (skus, quantities): (Vec<Uuid>, Vec<i64>) = r.lines.iter().copied().unzip();
         let mut events = r.unrecorded.clone();
         if let Some(event) = event {
             let detail =
@@ -529,8 +530,14 @@ impl Saga {
              ), cart AS (
                  INSERT INTO order_service.carts (user_id) SELECT user_id FROM moved WHERE $4 = 'confirmed'
                  ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING user_id
-             ), bought AS (
-                 DELETE FROM order_service.cart_items WHERE user_id IN (SELECT user_id FROM cart) AND sku_id = ANY($11)
+             ), bought (sku_id, quantity) AS (
+                 SELECT * FROM unnest($11::uuid[], $13::bigint[])
+             ), emptied AS (
+                 DELETE FROM order_service.cart_items c USING bought b
+                 WHERE c.user_id IN (SELECT user_id FROM cart) AND c.sku_id = b.sku_id AND c.quantity <= b.quantity
+             ), lessened AS (
+                 UPDATE order_service.cart_items c SET quantity = c.quantity - b.quantity FROM bought b
+                 WHERE c.user_id IN (SELECT user_id FROM cart) AND c.sku_id = b.sku_id AND c.quantity > b.quantity
              )
              SELECT * FROM moved"
         );
@@ -546,7 +553,8 @@ impl Saga {
             .bind(self.retry.lease.as_secs_f64())
             .bind(steps)
             .bind(skus)
-            .bind(details);
+            .bind(details)
+            .bind(quantities);
         let moved: Option<OrderTuple> = if matches!(to, Step::Authorize | Step::Confirm) {
             // Progress on the way to CONFIRMED commits without waiting for the disk: were the database to
             // crash and lose it, the order would be back at `reserve`, whose calls (under the same keys) find
