@@ -19,10 +19,11 @@ CLIENTS="${CLIENTS:-16}"
 PRODUCTS="${PRODUCTS:-100000}"
 command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp2-client" >&2; exit 1; }
 . scripts/lib.sh
+need_pgbench
 
 BFF=$(port); PRODUCT=$(port)
 start_ec_dev RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 -- \
-  --bff-addr "127.0.0.1:$BFF" --product-addr "127.0.0.1:$PRODUCT" \
+  --no-demo-data --bff-addr "127.0.0.1:$BFF" --product-addr "127.0.0.1:$PRODUCT" \
   --user-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 --login-addr 127.0.0.1:0 \
   --oauth-public-addr 127.0.0.1:0 --oauth-admin-addr 127.0.0.1:0
 

@@ -24,12 +24,13 @@ SKUS="${SKUS:-1000}"
 POOL="${POOL:-4}"
 ROUNDS="${ROUNDS:-3}"
 . scripts/lib.sh
+need_pgbench
 
 BFF=$(port); LOGIN=$(port); OAUTH=$(port)
 start_ec_dev RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
   RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
   RATE_SIGN_UP_PER_MINUTE=1000000000 RATE_SIGN_UP_BURST=1000000000 DATABASE_MAX_CONNECTIONS="$POOL" -- \
-  --bff-addr "127.0.0.1:$BFF" --login-addr "127.0.0.1:$LOGIN" --oauth-public-addr "127.0.0.1:$OAUTH" \
+  --no-demo-data --bff-addr "127.0.0.1:$BFF" --login-addr "127.0.0.1:$LOGIN" --oauth-public-addr "127.0.0.1:$OAUTH" \
   --oauth-admin-addr 127.0.0.1:0 --user-addr 127.0.0.1:0 --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0
 
 # One published product with SKUS SKUs at ¥1,200, each with far more stock than the run can sell.

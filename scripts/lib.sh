@@ -1,8 +1,9 @@
 # Shared by the benchmark scripts (sourced after `set -euo pipefail` and a `cd` to the repository): the release
 # build, a private `ec dev` on its own embedded PostgreSQL, and psql on its database.
 
+# PostgreSQL's programs (psql, pgbench), from its server package.
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }
+need_pgbench() { [ -x "$PG_BIN/pgbench" ] || { echo "pgbench is needed (PostgreSQL's server package)" >&2; exit 1; }; }
 
 # A free TCP port on the loopback.
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -10,9 +11,9 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 # start_ec_dev [VAR=value ...] -- [flag ...]
 #
 # Builds the release binaries (one build command for every benchmark script, so dependencies are never rebuilt
-# with other features), then starts `ec dev` without demo data, with the environment's database, Redis and
-# issuer settings removed and the given ones added, and the given flags (at least the ports of the servers
-# the script calls; 127.0.0.1:0 for the others). Sets `work` (a scratch directory), `PG` (the embedded
+# with other features), then starts `ec dev` with the environment's database, Redis and issuer settings
+# removed and the given ones added, and the given flags (at least the ports of the servers the script calls,
+# 127.0.0.1:0 for the others; `--no-demo-data` unless the script wants the demo accounts and catalog). Sets `work` (a scratch directory), `PG` (the embedded
 # PostgreSQL's port), `OPS` (the operations port) and `url` (the platform's database); waits until the
 # platform is ready; stops it and removes `work` when the script exits.
 start_ec_dev() {
@@ -24,7 +25,7 @@ start_ec_dev() {
   chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
   PG=$(port); OPS=$(port)
   env -u DATABASE_URL -u HYDRA_ADMIN_URL -u REDIS_URL -u OIDC_ISSUER LOG_FORMAT=json RUST_LOG=warn "${settings[@]}" \
-    target/release/ec dev --no-demo-data --pg-data-dir "$work/pg" --pg-port "$PG" --ops-addr "127.0.0.1:$OPS" \
+    target/release/ec dev --pg-data-dir "$work/pg" --pg-port "$PG" --ops-addr "127.0.0.1:$OPS" \
     "$@" >"$work/ec.log" 2>&1 &
   ec_pid=$!
   trap 'kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"' EXIT

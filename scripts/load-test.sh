@@ -19,30 +19,19 @@ DURATION="${DURATION:-15}"
 CONNECTIONS="${CONNECTIONS:-32}"
 command -v h2load >/dev/null || { echo "h2load is needed: apt-get install nghttp2-client" >&2; exit 1; }
 
-# One build command for every benchmark script, so dependencies are never rebuilt with other features.
-cargo build --release --workspace --bins --examples
-work=$(mktemp -d)
-chmod 755 "$work"  # the embedded PostgreSQL runs as the postgres user when we are root
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-BFF=$(port); OPS=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port); PG=$(port)
+. scripts/lib.sh
+
+BFF=$(port); USER_PORT=$(port); LOGIN=$(port); OAUTH=$(port); OAUTH_ADMIN=$(port)
 TOKEN_SECRET=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-redis=(-u REDIS_URL)
+redis=()
 if [ "${WITH_REDIS:-}" = 1 ]; then
-  redis=(REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" REDIS_KEY_PREFIX="ec-load:$(basename "$work"):")
+  redis=(REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}" REDIS_KEY_PREFIX="ec-load:$(python3 -c 'import uuid; print(uuid.uuid4().hex)'):")
 fi
-
-env -u DATABASE_URL -u HYDRA_ADMIN_URL "${redis[@]}" LOG_FORMAT=json RUST_LOG=warn \
-  INTERNAL_AUTH_TOKEN="$TOKEN_SECRET" RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
-  target/release/ec dev --pg-data-dir "$work/pg" --pg-port "$PG" \
-  --bff-addr "127.0.0.1:$BFF" --ops-addr "127.0.0.1:$OPS" --user-addr "127.0.0.1:$USER_PORT" --login-addr "127.0.0.1:$LOGIN" \
+start_ec_dev "${redis[@]}" INTERNAL_AUTH_TOKEN="$TOKEN_SECRET" \
+  RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 -- \
+  --bff-addr "127.0.0.1:$BFF" --user-addr "127.0.0.1:$USER_PORT" --login-addr "127.0.0.1:$LOGIN" \
   --product-addr 127.0.0.1:0 --order-addr 127.0.0.1:0 \
-  --oauth-public-addr "127.0.0.1:$OAUTH" --oauth-admin-addr "127.0.0.1:$OAUTH_ADMIN" >"$work/ec.log" 2>&1 &
-ec_pid=$!
-cleanup() { kill -INT "$ec_pid" 2>/dev/null; wait "$ec_pid" 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null && break; sleep 0.5; done
-curl -sf "http://127.0.0.1:$OPS/ready" >/dev/null || { cat "$work/ec.log"; exit 1; }
+  --oauth-public-addr "127.0.0.1:$OAUTH" --oauth-admin-addr "127.0.0.1:$OAUTH_ADMIN"
 
 # Sign in as the storefront would: authorization code with PKCE through the login page.
 verifier=$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')
