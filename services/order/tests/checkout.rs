@@ -156,12 +156,7 @@ async fn a_checkout_confirms_takes_the_stock_holds_the_money_and_clears_the_cart
     let free = platform.checkout(&me, "third", APPROVE).await.unwrap();
     assert_eq!((free.subtotal.amount, free.shipping_fee.amount, free.total.amount), (10_500, 0, 10_500));
 
-    let events: Vec<(String, String)> =
-        sqlx::query_as("SELECT step, outcome FROM order_service.order_events WHERE order_id = $1::uuid ORDER BY id")
-            .bind(&order.id)
-            .fetch_all(platform.pool())
-            .await
-            .unwrap();
+    let events = platform.events(&order.id).await;
     let steps: Vec<&str> = events.iter().map(|(step, _)| step.as_str()).collect();
     assert_eq!(steps, ["place", "reserve", "authorize", "confirm"], "the saga's log");
     let tokens: i64 = sqlx::query_scalar("SELECT count(*) FROM order_service.payment_tokens")
@@ -216,12 +211,7 @@ async fn a_transient_payment_failure_is_retried_and_succeeds() {
     platform.add(&me, sku, 1).await;
     let order = platform.checkout(&me, "k", FLAKY).await.unwrap();
     assert_eq!(order.status, OrderStatus::ORDER_STATUS_CONFIRMED, "{}", order.failure_reason);
-    let events: Vec<(String, String)> =
-        sqlx::query_as("SELECT step, outcome FROM order_service.order_events WHERE order_id = $1::uuid ORDER BY id")
-            .bind(&order.id)
-            .fetch_all(platform.pool())
-            .await
-            .unwrap();
+    let events = platform.events(&order.id).await;
     let events: Vec<(&str, &str)> = events.iter().map(|(step, outcome)| (step.as_str(), outcome.as_str())).collect();
     // The sandbox fails the first two attempts; the reservation, otherwise recorded with the authorisation, is
     // recorded before the first retry.

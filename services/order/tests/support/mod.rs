@@ -163,6 +163,15 @@ impl Platform {
         SandboxPayments::new(&ec_platform::db::Unflushed::beside(self.pool()), 0).ledger(id).await.unwrap()
     }
 
+    /// Order `id`'s saga log, oldest first: (step, outcome).
+    pub async fn events(&self, id: &str) -> Vec<(String, String)> {
+        sqlx::query_as("SELECT step, outcome FROM order_service.order_events WHERE order_id = $1::uuid ORDER BY id")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .unwrap()
+    }
+
     /// Reservations of the product service by status: how many are pending, confirmed, and so on.
     pub async fn reservations(&self) -> Vec<(String, i64)> {
         sqlx::query_as("SELECT status, count(*) FROM product_service.reservations GROUP BY status ORDER BY status")
