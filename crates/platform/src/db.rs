@@ -14,13 +14,12 @@ use crate::config::DatabaseArgs;
 
 pub use sqlx::migrate::MigrateError;
 
+/// How long a query waits for a connection from a pool before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Opens a pool and checks that PostgreSQL answers.
 pub async fn connect(args: &DatabaseArgs) -> Result<PgPool, sqlx::Error> {
-    PgPoolOptions::new()
-        .max_connections(args.max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(&args.url)
-        .await
+    PgPoolOptions::new().max_connections(args.max_connections).acquire_timeout(ACQUIRE_TIMEOUT).connect(&args.url).await
 }
 
 /// A pool whose commits do not wait for their WAL to reach the disk (`synchronous_commit = off`, a setting
@@ -41,7 +40,7 @@ impl Unflushed {
         Self(
             PgPoolOptions::new()
                 .max_connections(pool.options().get_max_connections())
-                .acquire_timeout(Duration::from_secs(5))
+                .acquire_timeout(ACQUIRE_TIMEOUT)
                 .connect_lazy_with(options),
         )
     }

@@ -4,10 +4,10 @@
 //! A change locks the cart's row first (creating it with the first line), so the limits (50 lines, 99 units a
 //! line, one currency) hold under concurrent changes of one cart: two adds of a 50th line cannot both pass.
 //!
-//! A change commits without waiting for the disk (on the service's [`Unflushed`] pool). A cart is a shopper's scratch
-//! pad: a database crash could lose its last fraction of a second of changes (never a change half made, and
-//! never out of order), which is a disk flush a click cheaper. Orders are another matter: placing one waits
-//! for the disk, and so makes every cart change before it durable too.
+//! A change commits without waiting for the disk (on the service's [`Unflushed`] pool). A cart is a shopper's
+//! scratch pad: a database crash could lose its last fraction of a second of changes (never a change half
+//! made, and never out of order), which is a disk flush a click cheaper. Orders are another matter: placing
+//! one waits for the disk, and so makes every cart change before it durable too.
 
 use chrono::{DateTime, Utc};
 use ec_platform::db::Unflushed;

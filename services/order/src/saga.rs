@@ -486,9 +486,10 @@ impl Saga {
     /// when the saga is done, it forgets the payment token, and when the order is confirmed, it takes the
     /// bought units out of the cart (locking the cart row first, as every change of a cart does, so this and
     /// a concurrent change of the cart queue instead of deadlocking). A line goes when no more than the
-    /// bought units are left in it; units added since the checkout read the cart stay. Forward steps change no indexed column
-    /// (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the row in
-    /// place (a HOT update). The order as it is now, or `None` if another driver moved it on first.
+    /// bought units are left in it; units added since the checkout read the cart stay. Forward steps change
+    /// no indexed column (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL
+    /// updates the row in place (a HOT update). The order as it is now, or `None` if another driver moved it
+    /// on first.
     async fn advance(
         &self,
         r: &Running,
