@@ -3,7 +3,8 @@
 # out, through the BFF (gRPC): WARMUP seconds, then VACUUM ANALYZE (as autovacuum would have done in a shop
 # open for a while), then DURATION seconds counted; reports confirmed orders per second, p50/p99 of
 # CreateOrder and of the whole journey, and PostgreSQL commits per checkout; then pgbench's TPC-B on the same
-# PostgreSQL; ROUNDS times in turn, and the median ratio of the two. Results: docs/performance.md.
+# PostgreSQL; ROUNDS times in turn, and the median ratio of the two. Also the CPU time a checkout costs the
+# `ec` process, the load generator and the rest of the machine (PostgreSQL). Results: docs/performance.md.
 #
 #   scripts/checkout-load.sh                 # DURATION=10 WARMUP=10 USERS=16 SKUS=1000 POOL=4 ROUNDS=3
 #
@@ -55,7 +56,7 @@ ratios=()
 for round in $(seq 1 "$ROUNDS"); do
   echo "round $round:"
   psql -c 'CHECKPOINT'
-  shopping=$(STATS_DATABASE_URL="$url" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
+  shopping=$(STATS_DATABASE_URL="$url" EC_PID="$ec_pid" target/release/examples/checkout_load "http://127.0.0.1:$BFF" \
     "http://127.0.0.1:$OAUTH/" "http://127.0.0.1:$LOGIN" "$skus" "$USERS" "$DURATION" "$WARMUP")
   echo "$shopping" | sed 's/^/- /'
   psql -c 'CHECKPOINT'

@@ -101,7 +101,7 @@ impl Platform {
     /// (and back), so ports given as 0 (tests) work. Without a configured internal auth token, one is
     /// generated: every part runs in this process, so none needs to be shared with anything else. The
     /// services share one set of [`Dependencies`], so without Redis the BFF still sees the revocations the
-    /// user service records.
+    /// user service records, and call one another in process rather than over loopback connections.
     pub async fn start(
         config: &PlatformConfig,
         database: &DatabaseArgs,
@@ -121,12 +121,16 @@ impl Platform {
                 Some(server)
             }
         };
+        // Every service runs in this process, so each calls the others in process (`ec_platform::channel`).
         let user = ec_user::startup::Application::build(&user_config, database, &deps).await?;
+        deps.in_process.add(user.rpc());
         let product = ec_product::startup::Application::build(&config.product, database, &deps).await?;
+        deps.in_process.add(product.rpc());
         let backend_url = |addr: SocketAddr| format!("http://{}", connectable(addr)).parse::<http::Uri>();
         let mut order_config = config.order.clone();
         order_config.product_service_url = backend_url(product.local_addr())?;
         let order = ec_order::startup::Application::build(&order_config, database, &deps).await?;
+        deps.in_process.add(order.rpc());
 
         let mut bff_config = config.bff.clone();
         bff_config.user_service_url = backend_url(user.rpc_addr())?;

@@ -6,7 +6,9 @@
 //!
 //! With `STATS_DATABASE_URL` set, it also runs `VACUUM ANALYZE` after the warm-up (what autovacuum does in a
 //! shop that has been open a while: without it, every plan is made for the empty tables a test starts
-//! with), and reads PostgreSQL's commit counters around the counted part.
+//! with), and reads PostgreSQL's commit counters around the counted part. With `EC_PID` set (Linux), it reads
+//! the CPU time the platform's process, this load generator and the whole machine spent in the counted part
+//! (`/proc`), and reports each per checkout; on the benchmark machine the rest is PostgreSQL.
 //!
 //!     cargo run --release -p ec-e2e --example checkout_load -- BFF_URL ISSUER LOGIN_URL SKU_ID[,SKU_ID...] [users] [seconds] [warmup]
 
@@ -119,8 +121,11 @@ async fn main() {
         sqlx::raw_sql("VACUUM ANALYZE").execute(pool).await.expect("VACUUM ANALYZE runs");
     }
     let commits_before = commits(stats.as_ref()).await;
+    let platform = std::env::var("EC_PID").ok().map(|pid| pid.parse::<u32>().expect("EC_PID is a process id"));
+    let cpu_before = platform.map(CpuTime::now);
     counting.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(seconds)).await;
+    let cpu_spent = cpu_before.map(|before| CpuTime::now(before.platform_pid).since(&before));
     stop.store(true, Ordering::Relaxed);
     for shopper in shoppers {
         shopper.await.unwrap();
@@ -134,6 +139,17 @@ async fn main() {
             "per checkout (add to cart included): {:.1} transactions committed (read-only ones too), {:.1} WAL flushes",
             (after.0 - before.0) as f64 / checkouts,
             (after.1 - before.1) as f64 / checkouts
+        );
+    }
+    if let Some(spent) = cpu_spent {
+        let per_checkout = |seconds: f64| 1000.0 * seconds / (tally.confirmed + tally.failed).max(1) as f64;
+        println!(
+            "CPU per checkout: ec {:.2} ms, load generator {:.2} ms, the rest of the machine (PostgreSQL) {:.2} ms; \
+             machine busy {:.0} %",
+            per_checkout(spent.platform),
+            per_checkout(spent.generator),
+            per_checkout(spent.machine - spent.platform - spent.generator),
+            100.0 * spent.machine / spent.capacity
         );
     }
     println!("failed orders: {}, errors: {}", tally.failed, tally.errors);
@@ -161,6 +177,50 @@ async fn commits(stats: Option<&sqlx::PgPool>) -> Option<(i64, i64)> {
     .fetch_one(pool)
     .await
     .ok()
+}
+
+/// CPU seconds spent so far (Linux's `/proc`): by the platform's process, by this load generator, and by the
+/// whole machine (every core's busy time), with the wall-clock capacity of all cores.
+struct CpuTime {
+    platform_pid: u32,
+    platform: f64,
+    generator: f64,
+    machine: f64,
+    capacity: f64,
+}
+
+impl CpuTime {
+    fn now(platform_pid: u32) -> Self {
+        let ticks = 100.0; // USER_HZ, the unit of /proc's CPU times on every Linux
+        let process = |path: String| {
+            let stat = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            // After the command name in parentheses: state is field 3, utime 14, stime 15.
+            let fields: Vec<&str> = stat.rsplit_once(')').expect("a /proc stat line").1.split_whitespace().collect();
+            (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / ticks
+        };
+        let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
+        let all: Vec<f64> =
+            stat.lines().next().unwrap().split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect();
+        // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+        let (busy, idle) = (all[0] + all[1] + all[2] + all[5] + all[6] + all[7], all[3] + all[4]);
+        Self {
+            platform_pid,
+            platform: process(format!("/proc/{platform_pid}/stat")),
+            generator: process("/proc/self/stat".to_owned()),
+            machine: busy / ticks,
+            capacity: (busy + idle) / ticks,
+        }
+    }
+
+    fn since(self, before: &Self) -> Self {
+        Self {
+            platform_pid: self.platform_pid,
+            platform: self.platform - before.platform,
+            generator: self.generator - before.generator,
+            machine: self.machine - before.machine,
+            capacity: self.capacity - before.capacity,
+        }
+    }
 }
 
 fn checkout(key: &str) -> CreateOrderRequest {

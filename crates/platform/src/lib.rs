@@ -20,9 +20,11 @@
 //!   dependencies the services of one process share (Redis, the internal secret, the revocation records).
 //! - [`connections`]: every port's accept loop, holding clients to header-read, body-read and idle timeouts
 //!   and to connection caps, so slow or greedy clients cannot starve a server.
+//! - [`channel`]: calling another component's RPCs, over h2c or, when this process serves it too, in process.
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 
+pub mod channel;
 pub mod claims;
 pub mod config;
 pub mod connections;

@@ -171,6 +171,11 @@ impl Server {
         self
     }
 
+    /// Everything this server serves, as one router: what an in-process [`crate::channel::Channel`] calls.
+    pub fn router(&self) -> axum::Router {
+        self.app.clone()
+    }
+
     /// The address actually bound.
     pub fn local_addr(&self) -> SocketAddr {
         self.listener.local_addr().expect("a bound TCP listener has an address")

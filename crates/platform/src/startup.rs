@@ -4,10 +4,12 @@
 //! migrates its own schema, and binds its ports; `ec serve <name>`, `ec dev` and the tests all start a service
 //! through it, so there is one start-up path to get right. What several services of one process share is
 //! made once, here ([`Dependencies::connect`]), and handed to each: the Redis connection, the internal secret
-//! that signs caller identities, and the token revocation records (which must be one set in a process, so
-//! that without Redis the BFF still sees what the user service revoked).
+//! that signs caller identities, the token revocation records (which must be one set in a process, so that
+//! without Redis the BFF still sees what the user service revoked), and the list of the process's RPC servers
+//! that a component calling another one looks in first ([`Dependencies::channel`]).
 
 use crate::{
+    channel::{Channel, ChannelUrlError, InProcess},
     config::{DatabaseArgs, RedisArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
@@ -49,6 +51,9 @@ pub struct Dependencies {
     pub revocations: Revocations,
     /// How the ports serve: reflection, connection limits.
     pub serving: ServingArgs,
+    /// The RPC servers of this process that calls to their address are made to in process. Whoever runs
+    /// several services in one process adds each as it is built (`ec dev`); `ec serve` adds none.
+    pub in_process: InProcess,
 }
 
 impl Dependencies {
@@ -66,7 +71,12 @@ impl Dependencies {
     /// The dependencies over an already connected `redis`, serving with the default settings.
     pub fn new(redis: Redis, identity: IdentityVerifier) -> Self {
         let revocations = Revocations::new(&redis);
-        Self { redis, identity, revocations, serving: ServingArgs::default() }
+        Self { redis, identity, revocations, serving: ServingArgs::default(), in_process: InProcess::default() }
+    }
+
+    /// A channel to the component at `url`: in process when it is one of [`Dependencies::in_process`].
+    pub fn channel(&self, url: &http::Uri) -> Result<Channel, ChannelUrlError> {
+        Channel::to(url, &self.in_process)
     }
 }
 

@@ -1,7 +1,8 @@
 //! The backend services, and forwarding one call to them.
 //!
-//! Each backend is one lazily connected h2c connection speaking gRPC ([`Backend`]): it connects on first use
-//! and reconnects after a drop, so the BFF starts even while a backend is still starting.
+//! Each backend is one [`Channel`] speaking gRPC ([`Backend`]): a lazily connected h2c connection that
+//! connects on first use and reconnects after a drop, so the BFF starts even while a backend is still starting;
+//! or, when the backend runs in the BFF's own process (`ec dev`), calls handed to it in process.
 //! [`Backend::forward`] sends a request with the generated message types the BFF decoded it into (the same
 //! types on both sides, so a forward moves the message and never converts it). The backend's answer is passed
 //! on as the bytes it came in: a binary client (gRPC, gRPC-Web, Connect proto) gets them as they are, with no
@@ -9,26 +10,19 @@
 
 use connectrpc::{
     ConnectError, HasMessageView, JsonDeserialize, JsonSerialize, PreEncoded, Spec, SpecOrigin,
-    client::{CallOptions, ClientConfig, Http2Connection, SharedHttp2Connection, call_unary},
+    client::{CallOptions, ClientConfig, call_unary},
 };
 use connectrpc_health::HealthClient;
+use ec_platform::channel::Channel;
 
 use crate::error::BffError;
 
-/// How many calls may queue for one backend connection before callers wait.
-const CONNECTION_QUEUE: usize = 1024;
-
-/// A backend URL that is not a plain `http://host:port` address (TLS to backends is not supported yet).
-#[derive(Debug, thiserror::Error)]
-#[error("backend URL {0} must look like http://host:port")]
-pub struct BackendUrlError(http::Uri);
-
-/// One backend service process, reached over an h2c connection speaking gRPC.
+/// One backend service, reached over a [`Channel`] speaking gRPC.
 #[derive(Clone)]
 pub struct Backend {
     /// How readiness and logs name it (`user`, `product`, `order`).
     pub name: &'static str,
-    connection: SharedHttp2Connection,
+    channel: Channel,
     config: ClientConfig,
 }
 
@@ -39,19 +33,15 @@ impl std::fmt::Debug for Backend {
 }
 
 impl Backend {
-    /// The backend `name` at `url`. Nothing is connected yet.
-    pub fn new(name: &'static str, url: &http::Uri) -> Result<Self, BackendUrlError> {
-        if url.scheme_str() != Some("http") || url.host().is_none() {
-            return Err(BackendUrlError(url.clone()));
-        }
-        let connection = Http2Connection::lazy_plaintext(url.clone()).shared(CONNECTION_QUEUE);
-        let config = ClientConfig::new(url.clone()).with_protocol(connectrpc::Protocol::Grpc);
-        Ok(Self { name, connection, config })
+    /// The backend `name` on `channel`. Nothing is connected yet.
+    pub fn new(name: &'static str, channel: Channel) -> Self {
+        let config = ClientConfig::new(channel.url().clone()).with_protocol(connectrpc::Protocol::Grpc);
+        Self { name, channel, config }
     }
 
-    /// A client of the backend's `grpc.health.v1.Health` service, on the same connection.
-    pub fn health(&self) -> HealthClient<SharedHttp2Connection> {
-        HealthClient::new(self.connection.clone(), self.config.clone())
+    /// A client of the backend's `grpc.health.v1.Health` service, on the same channel.
+    pub fn health(&self) -> HealthClient<Channel> {
+        HealthClient::new(self.channel.clone(), self.config.clone())
     }
 
     /// Calls the unary RPC `spec` with `request` and returns the backend's answer, still encoded (it was
@@ -69,7 +59,7 @@ impl Backend {
         for<'a> Res::View<'a>: Send,
     {
         let spec = spec.with_origin(SpecOrigin::Client);
-        let answer = call_unary::<_, Req, Res::View<'static>>(&self.connection, &self.config, spec, request, options)
+        let answer = call_unary::<_, Req, Res::View<'static>>(&self.channel, &self.config, spec, request, options)
             .await
             .map_err(|e: ConnectError| BffError::Backend(e))?;
         let (_, body, _) = answer.into_parts();

@@ -29,7 +29,7 @@ use crate::{
     config::{BffConfig, EdgeConfig},
     gate::{Gate, REQUEST_ID_HEADER},
     jwks::Jwks,
-    proxy::{Backend, BackendUrlError},
+    proxy::Backend,
     ratelimit::{Limit, RateLimiter},
     routes::{self, Backends, Routes},
 };
@@ -38,8 +38,8 @@ use crate::{
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
     /// A backend URL is unusable.
-    #[error(transparent)]
-    Backend(#[from] BackendUrlError),
+    #[error("backend URL {0}")]
+    Backend(#[from] ec_platform::channel::ChannelUrlError),
     /// The OIDC settings are unusable.
     #[error("OIDC_ISSUER {0:?} does not give a usable JWKS URL; set OIDC_JWKS_URL")]
     Jwks(String),
@@ -92,9 +92,9 @@ impl Application {
             public_cache_secs: edge.public_cache_secs,
         });
         let backends = Backends {
-            user: Backend::new("user", &config.user_service_url)?,
-            product: Backend::new("product", &config.product_service_url)?,
-            order: Backend::new("order", &config.order_service_url)?,
+            user: Backend::new("user", deps.channel(&config.user_service_url)?),
+            product: Backend::new("product", deps.channel(&config.product_service_url)?),
+            order: Backend::new("order", deps.channel(&config.order_service_url)?),
         };
         let mut routes = Routes::new(gate.clone());
         routes::table(&mut routes, &backends);

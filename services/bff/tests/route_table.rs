@@ -16,6 +16,7 @@ use ec_bff::{
     routes::{self, Access, Backends, Routes},
 };
 use ec_platform::{
+    channel::{Channel, InProcess},
     identity::{IdentityVerifier, InternalAuthArgs},
     revocation::Revocations,
     shared::Redis,
@@ -93,11 +94,11 @@ fn routes() -> Routes {
         trusted_proxies: Vec::new(),
         public_cache_secs: 30,
     };
-    let nowhere: http::Uri = "http://127.0.0.1:1".parse().unwrap();
+    let nowhere = || Channel::to(&"http://127.0.0.1:1".parse().unwrap(), &InProcess::default()).unwrap();
     let backends = Backends {
-        user: Backend::new("user", &nowhere).unwrap(),
-        product: Backend::new("product", &nowhere).unwrap(),
-        order: Backend::new("order", &nowhere).unwrap(),
+        user: Backend::new("user", nowhere()),
+        product: Backend::new("product", nowhere()),
+        order: Backend::new("order", nowhere()),
     };
     let mut routes = Routes::new(Arc::new(gate));
     routes::table(&mut routes, &backends);

@@ -1,7 +1,8 @@
 //! The product service, as the order service sees it: SKUs with prices and stock for carts and checkouts,
 //! and the reservations of the checkout saga.
 //!
-//! One lazily connected h2c connection speaking gRPC, every call carrying the platform's internal credential
+//! One [`Channel`] speaking gRPC (a lazily connected h2c connection, or calls in process under `ec dev`), every
+//! call carrying the platform's internal credential
 //! (so the product service treats the order service as internal, and scopes its idempotency keys to it) and
 //! a deadline. Reservation keys are derived from the order id and the step, so a step retried after a
 //! timeout or a crash finds the reservation the first attempt made instead of making another.
@@ -9,11 +10,8 @@
 use std::{collections::HashMap, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
-use connectrpc::{
-    ConnectError, ErrorCode,
-    client::{ClientConfig, Http2Connection, SharedHttp2Connection},
-};
-use ec_platform::identity::IdentityVerifier;
+use connectrpc::{ConnectError, ErrorCode, client::ClientConfig};
+use ec_platform::{channel::Channel, identity::IdentityVerifier};
 use ec_proto::product::v1::{
     BatchGetSkusRequest, BatchReserveInventoryRequest, ConfirmReservationRequest, InsufficientStockDetail,
     InventoryServiceClient, ProductServiceClient, ReleaseReservationRequest, ReservationItem,
@@ -22,9 +20,6 @@ use ec_proto::product::v1::{
 use uuid::Uuid;
 
 use crate::error::Error;
-
-/// How many calls may queue on the connection before callers wait.
-const CONNECTION_QUEUE: usize = 1024;
 
 /// A SKU as a cart line or an order line needs it, read from the catalog now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,33 +52,24 @@ impl StepError {
 /// A client of the product service.
 #[derive(Clone)]
 pub struct Catalog {
-    products: ProductServiceClient<SharedHttp2Connection>,
-    inventory: InventoryServiceClient<SharedHttp2Connection>,
+    products: ProductServiceClient<Channel>,
+    inventory: InventoryServiceClient<Channel>,
 }
 
-/// A product service URL that is not a plain `http://host:port` address.
-#[derive(Debug, thiserror::Error)]
-#[error("the product service URL {0} must look like http://host:port")]
-pub struct CatalogUrlError(http::Uri);
-
 impl Catalog {
-    /// The product service at `url`, called with the internal credential of `identity` and `deadline` on
+    /// The product service on `channel`, called with the internal credential of `identity` and `deadline` on
     /// every call. Nothing is connected until the first call.
-    pub fn new(url: &http::Uri, identity: &IdentityVerifier, deadline: Duration) -> Result<Self, CatalogUrlError> {
-        if url.scheme_str() != Some("http") || url.host().is_none() {
-            return Err(CatalogUrlError(url.clone()));
-        }
-        let connection = Http2Connection::lazy_plaintext(url.clone()).shared(CONNECTION_QUEUE);
+    pub fn new(channel: Channel, identity: &IdentityVerifier, deadline: Duration) -> Self {
         let mut headers = http::HeaderMap::new();
         identity.stamp(None, &mut headers);
-        let config = ClientConfig::new(url.clone())
+        let config = ClientConfig::new(channel.url().clone())
             .with_protocol(connectrpc::Protocol::Grpc)
             .with_default_headers(headers)
             .with_default_timeout(deadline);
-        Ok(Self {
-            products: ProductServiceClient::new(connection.clone(), config.clone()),
-            inventory: InventoryServiceClient::new(connection, config),
-        })
+        Self {
+            products: ProductServiceClient::new(channel.clone(), config.clone()),
+            inventory: InventoryServiceClient::new(channel, config),
+        }
     }
 
     /// The SKUs among `ids` that exist and are on sale, with their product's name, price and stock; the

@@ -45,12 +45,10 @@ impl Application {
         ec_platform::db::migrate(&pool, payment::SANDBOX_SCHEMA, payment::sandbox_migrator())
             .await
             .map_err(|source| StartupError::Migrate { schema: payment::SANDBOX_SCHEMA, source })?;
-        let catalog = Catalog::new(
-            &config.product_service_url,
-            &deps.identity,
-            Duration::from_millis(config.product_call_timeout_ms),
-        )
-        .map_err(|e| StartupError::Config(e.to_string()))?;
+        let product = deps
+            .channel(&config.product_service_url)
+            .map_err(|e| StartupError::Config(format!("the product service URL {e}")))?;
+        let catalog = Catalog::new(product, &deps.identity, Duration::from_millis(config.product_call_timeout_ms));
         let unflushed = Unflushed::beside(&pool);
         let payments = Arc::new(SandboxPayments::new(&unflushed, config.payment_sandbox_transient_failures));
         let saga = Saga::new(
@@ -82,6 +80,12 @@ impl Application {
             key_age: Duration::from_secs(config.checkout_key_days * 24 * 3600),
         };
         Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, saga, recovery })
+    }
+
+    /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
+    /// process call it.
+    pub fn rpc(&self) -> &Server {
+        &self.server
     }
 
     /// The address of the gRPC port.

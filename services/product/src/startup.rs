@@ -51,6 +51,12 @@ impl Application {
         Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, expiry })
     }
 
+    /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
+    /// process call it.
+    pub fn rpc(&self) -> &Server {
+        &self.server
+    }
+
     /// The address of the gRPC port.
     pub fn local_addr(&self) -> std::net::SocketAddr {
         self.server.local_addr()

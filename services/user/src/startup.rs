@@ -79,6 +79,12 @@ impl Application {
         Ok(Self { rpc, login })
     }
 
+    /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
+    /// process call it.
+    pub fn rpc(&self) -> &Server {
+        &self.rpc
+    }
+
     /// The address of the gRPC port.
     pub fn rpc_addr(&self) -> std::net::SocketAddr {
         self.rpc.local_addr()
