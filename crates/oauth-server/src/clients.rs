@@ -52,6 +52,10 @@ pub struct Client {
     /// A trusted first-party client: the consent app accepts without asking.
     #[serde(default)]
     pub skip_consent: bool,
+    /// Web origins (`scheme://host[:port]`) whose pages may call the public endpoints from the browser
+    /// (discovery, the JWKS, the token endpoint), as a single-page app's code exchange and refresh do.
+    #[serde(default)]
+    pub allowed_cors_origins: Vec<String>,
 }
 
 fn default_grant_types() -> Vec<String> {
@@ -128,6 +132,7 @@ impl Clients {
             audience: vec![config.api_audience.clone()],
             token_endpoint_auth_method: AuthMethod::None,
             skip_consent: true,
+            allowed_cors_origins: origins_of(&config.spa_redirect_uris),
         }];
         if let Some(path) = &config.clients_file {
             let shown = path.display().to_string();
@@ -156,6 +161,12 @@ impl Clients {
     /// The client with this id.
     pub fn get(&self, id: &str) -> Option<Arc<Client>> {
         self.0.read().unwrap_or_else(|p| p.into_inner()).get(id).cloned()
+    }
+
+    /// Whether some client lists `origin` in its `allowed_cors_origins`.
+    pub fn allow_origin(&self, origin: &str) -> bool {
+        let clients = self.0.read().unwrap_or_else(|p| p.into_inner());
+        clients.values().any(|client| client.allowed_cors_origins.iter().any(|allowed| allowed == origin))
     }
 
     /// Registers `client`, as Hydra's `createOAuth2Client` does: an id is made if it has none, and a secret
@@ -197,7 +208,22 @@ fn validate(client: &Client) -> Result<(), ClientsError> {
     if uris.clone().any(|uri| url::Url::parse(uri).is_err()) {
         return invalid("every redirect URI must be an absolute URL");
     }
+    if client.allowed_cors_origins.iter().any(|origin| origins_of(std::slice::from_ref(origin)) != [origin.as_str()]) {
+        return invalid("every allowed CORS origin must be scheme://host[:port], nothing more");
+    }
     Ok(())
+}
+
+/// The distinct web origins of `urls` (those that parse), in order.
+fn origins_of(urls: &[String]) -> Vec<String> {
+    let mut origins: Vec<String> = Vec::new();
+    for url in urls.iter().filter_map(|url| url::Url::parse(url).ok()) {
+        let origin = url.origin();
+        if origin.is_tuple() && !origins.contains(&origin.ascii_serialization()) {
+            origins.push(origin.ascii_serialization());
+        }
+    }
+    origins
 }
 
 #[cfg(test)]
@@ -221,6 +247,23 @@ mod tests {
         }))
         .unwrap();
         assert!(Clients::new(vec![confidential]).is_err(), "a short secret");
+    }
+
+    #[test]
+    fn allowed_cors_origins_are_bare_origins() {
+        let with_origins = |origins: serde_json::Value| {
+            let client: Client = serde_json::from_value(serde_json::json!({
+                "client_id": "spa", "token_endpoint_auth_method": "none", "allowed_cors_origins": origins
+            }))
+            .unwrap();
+            Clients::new(vec![client])
+        };
+        let clients = with_origins(serde_json::json!(["https://shop.example", "http://127.0.0.1:5173"])).unwrap();
+        assert!(clients.allow_origin("https://shop.example") && clients.allow_origin("http://127.0.0.1:5173"));
+        assert!(!clients.allow_origin("https://evil.example") && !clients.allow_origin("http://127.0.0.1:5174"));
+        for bad in ["https://shop.example/", "https://shop.example/app", "shop.example", "*"] {
+            assert!(with_origins(serde_json::json!([bad])).is_err(), "{bad}");
+        }
     }
 
     #[test]

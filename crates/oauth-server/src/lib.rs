@@ -5,7 +5,8 @@
 //! Like Hydra it has two ports. The public one ([`public`]) serves discovery, the JWKS, the authorization
 //! code flow (PKCE S256, required for public clients; exact redirect URI match; `state` required), the token
 //! endpoint (`authorization_code`, `refresh_token` with rotation and reuse detection, `client_credentials`)
-//! and RP-initiated logout. The admin one ([`admin`]) serves the login, consent and logout request API that
+//! and RP-initiated logout, to pages of the origins clients list in `allowed_cors_origins` too (CORS, as a
+//! single-page app needs). The admin one ([`admin`]) serves the login, consent and logout request API that
 //! the user service's login/consent app calls. Request and response shapes, status codes and token claims
 //! follow Hydra v2 (see [`tokens`]), so the login/consent app cannot tell the difference.
 //!

@@ -341,6 +341,52 @@ async fn discovery_names_the_endpoints_and_the_key_in_the_jwks() {
 }
 
 #[tokio::test]
+async fn pages_of_a_clients_allowed_origin_may_call_the_public_endpoints_and_no_other_pages() {
+    let server = Server::start().await;
+    let spa_origin = "http://127.0.0.1:5173"; // the origin of the storefront's redirect URI
+    let client = reqwest::Client::new();
+    let preflight = |origin: &'static str| {
+        client
+            .request(reqwest::Method::OPTIONS, format!("{}/oauth2/token", server.public))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "POST")
+            .header("Access-Control-Request-Headers", "content-type")
+            .send()
+    };
+    let allowed = preflight(spa_origin).await.unwrap();
+    assert_eq!(allowed.headers()["access-control-allow-origin"], spa_origin);
+    assert!(allowed.headers()["access-control-allow-methods"].to_str().unwrap().contains("POST"));
+    let other = preflight("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none(), "{:?}", other.headers());
+
+    // The answers themselves: discovery, and a token request (refused here: the code is made up).
+    let discovery = client
+        .get(format!("{}/.well-known/openid-configuration", server.public))
+        .header("Origin", spa_origin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.headers()["access-control-allow-origin"], spa_origin);
+    let token = client
+        .post(format!("{}/oauth2/token", server.public))
+        .header("Origin", spa_origin)
+        .form(&[("grant_type", "authorization_code"), ("code", "made-up"), ("client_id", SPA)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(token.headers()["access-control-allow-origin"], spa_origin);
+    let elsewhere = client
+        .get(format!("{}/.well-known/jwks.json", server.public))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(elsewhere.headers().get("access-control-allow-origin").is_none());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn codes_are_single_use_and_a_replay_revokes_what_the_code_gave() {
     let server = Server::start().await;
     let code = code_for(&server, &browser(), "user-1").await;

@@ -7,6 +7,10 @@
 //! - `logout.rs`: `/oauth2/sessions/logout`, RP-initiated logout through the logout app.
 //! - `fallbacks.rs`: the plain pages Hydra shows when no login app page applies (errors, "signed out").
 //!
+//! Browsers on the origin of a client's `allowed_cors_origins` may call these endpoints from a page (CORS), as
+//! a single-page app exchanging its code and refreshing its tokens does; every other origin gets no CORS
+//! headers, so its pages cannot read the answers.
+//!
 //! The redirects and cookies that authorize and logout both answer with live in `browser.rs`, and the PKCE
 //! checks that authorize and token both make in `pkce.rs`, so each endpoint's file reads on its own.
 
@@ -22,14 +26,23 @@ use std::sync::Arc;
 
 use axum::{
     Router,
+    http::{Method, header},
     routing::{get, post},
 };
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::Shared;
 
 pub use browser::SESSION_COOKIE;
 
 pub fn router(shared: Arc<Shared>) -> Router {
+    let clients = shared.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origin.to_str().is_ok_and(|origin| clients.clients.allow_origin(origin))
+        }))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
     Router::new()
         .route("/.well-known/openid-configuration", get(discovery::discovery))
         .route("/.well-known/jwks.json", get(discovery::jwks))
@@ -38,5 +51,6 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/oauth2/sessions/logout", get(logout::logout))
         .route("/oauth2/fallbacks/error", get(fallbacks::fallback_error))
         .route("/oauth2/fallbacks/logout/callback", get(fallbacks::fallback_logged_out))
+        .layer(cors)
         .with_state(shared)
 }
