@@ -201,8 +201,9 @@ impl CpuTime {
         let stat = std::fs::read_to_string("/proc/stat").expect("/proc/stat");
         let all: Vec<f64> =
             stat.lines().next().unwrap().split_whitespace().skip(1).map(|n| n.parse().unwrap()).collect();
-        // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
-        let (busy, idle) = (all[0] + all[1] + all[2] + all[5] + all[6] + all[7], all[3] + all[4]);
+        // user nice system idle iowait irq softirq steal: busy is what ran here; idle, iowait and steal (time
+        // the hypervisor gave to other machines) did not.
+        let (busy, idle) = (all[0] + all[1] + all[2] + all[5] + all[6], all[3] + all[4] + all[7]);
         Self {
             platform_pid,
             platform: process(format!("/proc/{platform_pid}/stat")),
