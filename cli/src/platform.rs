@@ -140,13 +140,8 @@ impl Platform {
             bff_config.oidc.issuer = Some(server.issuer().to_owned());
             // The embedded server's storefront may call the API from its own origin.
             if bff_config.edge.cors_allowed_origins.is_empty() {
-                bff_config.edge.cors_allowed_origins = config
-                    .oauth
-                    .spa_redirect_uris
-                    .iter()
-                    .filter_map(|uri| url::Url::parse(uri).ok())
-                    .map(|uri| uri.origin().ascii_serialization())
-                    .collect();
+                bff_config.edge.cors_allowed_origins =
+                    ec_oauth_server::clients::origins_of(&config.oauth.spa_redirect_uris);
             }
         }
         let bff = ec_bff::startup::Application::build(&bff_config, &deps).await?;

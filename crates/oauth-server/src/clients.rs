@@ -214,8 +214,9 @@ fn validate(client: &Client) -> Result<(), ClientsError> {
     Ok(())
 }
 
-/// The distinct web origins of `urls` (those that parse), in order.
-fn origins_of(urls: &[String]) -> Vec<String> {
+/// The distinct web origins of `urls` (those that parse), in order: what a client's redirect URIs allow as
+/// CORS origins, here and at the BFF of a platform running this server.
+pub fn origins_of(urls: &[String]) -> Vec<String> {
     let mut origins: Vec<String> = Vec::new();
     for url in urls.iter().filter_map(|url| url::Url::parse(url).ok()) {
         let origin = url.origin();
