@@ -42,6 +42,9 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
          \n  order service                  http://{}\n",
         addresses.bff, addresses.bff_ops, addresses.user, addresses.product, addresses.order
     );
+    if let Some(web) = addresses.web {
+        text += &format!("  storefront                     http://{web}\n");
+    }
     if let Some(login) = addresses.login {
         text += &format!("  login and consent pages        http://{login}/oauth2/login\n");
     }

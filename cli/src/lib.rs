@@ -3,6 +3,7 @@
 //!
 //! - [`platform`]: every service, the BFF, the login pages and (without Hydra) the embedded OAuth2 server in
 //!   one process, each on its own port, sharing one shutdown token, after migrating every schema.
+//! - [`web`]: the storefront (the built single-page app in `web/dist`) and the `/config.json` it reads.
 //! - [`demo`]: the demo accounts and start-up banner of `ec dev`.
 //! - [`embedded_pg`]: a development PostgreSQL run from the locally installed server binaries (`initdb`,
 //!   `pg_ctl`), with its data kept between runs.
@@ -10,3 +11,4 @@
 pub mod demo;
 pub mod embedded_pg;
 pub mod platform;
+pub mod web;

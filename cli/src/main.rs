@@ -41,7 +41,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run every service, the BFF, the login pages and an embedded OAuth2 server in one process on the standard
-    /// ports (BFF 8080, user 50051, product 50052, order 50053, login 8051, OAuth2 4444/4445), with demo
+    /// ports (BFF 8080, user 50051, product 50052, order 50053, login 8051, OAuth2 4444/4445, and the storefront
+    /// 5173 when it is built), with demo
     /// accounts and, on first start, a demo catalog. Without DATABASE_URL, starts an embedded PostgreSQL from the local server binaries and stops it
     /// on exit. With HYDRA_ADMIN_URL, uses that Hydra instead of the embedded server. Ctrl-C stops everything.
     Dev(DevArgs),

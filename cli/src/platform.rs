@@ -9,7 +9,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs},
     db,
     identity::{IdentityVerifier, InternalAuthArgs},
-    server::{ServingArgs, connectable},
+    server::{Server, ServingArgs, connectable},
     shutdown::CancellationToken,
     startup::Dependencies,
 };
@@ -17,6 +17,8 @@ use ec_product::config::ProductConfig;
 use ec_user::config::UserConfig;
 use sqlx::PgPool;
 use tokio::task::{JoinHandle, JoinSet};
+
+use crate::web::{self, StorefrontConfig, WebArgs};
 
 /// The settings of every service that runs in the all-in-one process.
 #[derive(Clone, Debug, clap::Args)]
@@ -40,6 +42,9 @@ pub struct PlatformConfig {
     pub internal: InternalAuthArgs,
     #[command(flatten)]
     pub serving: ServingArgs,
+    /// The storefront's port and build directory.
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 /// Applies every service's migrations, each in its own schema.
@@ -64,6 +69,8 @@ pub struct Addresses {
     pub login: Option<SocketAddr>,
     /// The embedded OAuth2 server's issuer URL and ports, when it runs.
     pub oauth: Option<EmbeddedOAuth>,
+    /// The storefront, when it is built.
+    pub web: Option<SocketAddr>,
 }
 
 /// Where the embedded OAuth2 server is.
@@ -145,6 +152,24 @@ impl Platform {
             }
         }
         let bff = ec_bff::startup::Application::build(&bff_config, &deps).await?;
+        let storefront = if web::is_built(&config.web.dir) {
+            let storefront = StorefrontConfig {
+                bff_url: format!("http://{}", connectable(bff.local_addr())),
+                issuer: bff_config.oidc.issuer.clone(),
+                client_id: config.oauth.spa_client_id.clone(),
+                audience: bff_config.oidc.audience.clone(),
+            };
+            let app = web::storefront(&config.web.dir, &storefront);
+            // A port browsers reach, like the login pages: connections are capped per client address too.
+            let limits = config.serving.limits().per_client(&config.serving.connections, Vec::new());
+            Some(Server::http("web", config.web.addr, app).await?.with_connection_limits(limits))
+        } else {
+            tracing::warn!(
+                dir = %config.web.dir.display(),
+                "the storefront is not built there, so it is not served (`make dev` builds it)"
+            );
+            None
+        };
 
         let login_addr = user.login_addr();
         let oauth = match (oauth, login_addr) {
@@ -157,6 +182,7 @@ impl Platform {
             order: order.local_addr(),
             bff: bff.local_addr(),
             bff_ops: bff.ops_addr(),
+            web: storefront.as_ref().map(Server::local_addr),
             login: login_addr,
             oauth: oauth.as_ref().map(|s| EmbeddedOAuth {
                 issuer: s.issuer().to_owned(),
@@ -174,6 +200,10 @@ impl Platform {
         backends.spawn(async move { Ok(product.serve(stop, grace).await?) });
         let stop = backends_stop.clone();
         backends.spawn(async move { Ok(order.serve(stop, grace).await?) });
+        if let Some(server) = storefront {
+            let stop = backends_stop.clone();
+            backends.spawn(async move { Ok(server.serve(stop, grace).await?) });
+        }
         if let Some(server) = oauth {
             let stop = backends_stop.clone();
             backends.spawn(async move { Ok(server.serve(stop, grace).await?) });

@@ -77,6 +77,8 @@ impl TestPlatform {
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
             internal: InternalAuthArgs { token: Some(internal_token.clone()) },
             serving: ec_platform::server::ServingArgs::default(),
+            // No storefront unless a test builds one and points here.
+            web: ec_cli::web::WebArgs { addr: any_port(), dir: "no-storefront-build".into() },
         };
         let mut config = config;
         adjust(&mut config);

@@ -1,0 +1,77 @@
+//! The storefront: the built single-page app (`npm run build` in `web/`, which `make dev` runs) served on its
+//! own port, 5173 by default, the storefront client's registered redirect origin.
+//!
+//! - `/config.json` tells the app where the BFF and the issuer are, which client it is and which audience
+//!   to ask tokens for, so one build runs against any platform; nothing about them is compiled in.
+//! - `/assets/…` are the build's content-hashed files, cached for a year; a missing one is a 404.
+//! - Every other path is the app's own (it routes in the browser), so it gets `index.html`, never cached, so a
+//!   new build is picked up at the next visit.
+//!
+//! When the directory holds no `index.html` (the app was never built), `ec dev` serves no storefront and says
+//! so at start-up; the API is unaffected.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+};
+
+use axum::{Json, routing::get};
+use http::{HeaderValue, header};
+use tower_http::{
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+};
+
+/// Where and what the storefront is served from; `ec dev` flags.
+#[derive(Clone, Debug, clap::Args)]
+pub struct WebArgs {
+    /// Address of the storefront (the built single-page app).
+    #[arg(id = "web_addr", long = "web-addr", env = "WEB_ADDR", default_value = "127.0.0.1:5173")]
+    pub addr: SocketAddr,
+
+    /// The storefront's build directory (`npm run build` in web/ writes web/dist). Without an index.html
+    /// there, no storefront is served.
+    #[arg(id = "web_dir", long = "web-dir", env = "WEB_DIR", default_value = "web/dist")]
+    pub dir: PathBuf,
+}
+
+/// What the storefront reads from `/config.json`.
+#[derive(Clone, Debug)]
+pub struct StorefrontConfig {
+    /// The BFF's base URL, as the browser reaches it.
+    pub bff_url: String,
+    /// The OpenID Connect issuer the app signs in with; none when the BFF accepts no tokens.
+    pub issuer: Option<String>,
+    /// The app's OAuth2 client id.
+    pub client_id: String,
+    /// The audience the app asks access tokens for (the one the BFF checks).
+    pub audience: String,
+}
+
+/// Whether `dir` holds a built storefront.
+pub fn is_built(dir: &Path) -> bool {
+    dir.join("index.html").is_file()
+}
+
+/// The storefront app: `/config.json`, the build's assets, and `index.html` for everything else.
+pub fn storefront(dir: &Path, config: &StorefrontConfig) -> axum::Router {
+    let config = serde_json::json!({
+        "bffUrl": config.bff_url,
+        "issuer": config.issuer,
+        "clientId": config.client_id,
+        "audience": config.audience,
+    });
+    let index = ServeFile::new(dir.join("index.html"));
+    let no_cache = SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    let assets = axum::Router::new().fallback_service(ServeDir::new(dir.join("assets"))).layer(
+        SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=31536000, immutable"),
+        ),
+    );
+    let pages = axum::Router::new()
+        .route("/config.json", get(move || std::future::ready(Json(config.clone()))))
+        .fallback_service(ServeDir::new(dir).append_index_html_on_directories(true).fallback(index))
+        .layer(no_cache);
+    pages.nest("/assets", assets)
+}
