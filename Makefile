@@ -5,10 +5,14 @@
 # Everything is built with `--workspace`, always the same way, so Cargo never rebuilds dependencies with a
 # different feature set between commands.
 
-.PHONY: dev test build lint fmt
+.PHONY: dev test build web lint fmt
 
-dev: build
+dev: build web
 	./target/debug/ec dev
+
+# The storefront (web/): its pinned packages and the production build ec dev serves on :5173.
+web:
+	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 build:
 	cargo build --workspace --bins

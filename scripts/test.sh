@@ -64,6 +64,17 @@ ensure_tools() {
   npm ci --no-audit --no-fund --loglevel=error
   echo "buf $(node_modules/.bin/buf --version), node $(node --version)"
   node_modules/.bin/buf generate --template clients/node/buf.gen.yaml
+  # The storefront's build, and the browser its tests drive: Debian's Chromium, never a downloaded build.
+  if ! [ -x /usr/bin/chromium ]; then
+    if [ "$(id -u)" = 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+        || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+    else
+      echo "the browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1
+    fi
+  fi
+  chromium --version
+  make web
 }
 
 ensure_tools

@@ -1,10 +1,19 @@
 //! `ec dev` serves the built storefront: its pages, its assets, and the `/config.json` that tells it where the
 //! platform is. A small stand-in build (an index.html and one asset) is enough to check the serving; the app
-//! itself is tested in a browser.
+//! itself is tested in Debian's Chromium driven by playwright-core (`web/tests/storefront.mjs`), against the
+//! real build that `make test` makes first (`npm ci && npm run build` in web/).
 
-use ec_e2e::TestPlatform;
+use std::path::PathBuf;
 
-struct Build(std::path::PathBuf);
+use ec_e2e::{
+    TestPlatform,
+    clients::{self, Wire},
+};
+use ec_proto::product::v1::{
+    CreateProductRequest, CreateSkuRequest, Money, ProductServiceClient, PublishProductRequest,
+};
+
+struct Build(PathBuf);
 
 impl Build {
     fn new() -> Self {
@@ -72,5 +81,74 @@ async fn without_a_build_no_storefront_is_served_and_the_platform_still_starts()
     let (status, _) =
         ec_e2e::answer(platform.post("/product.v1.ProductService/ListProducts").json(&serde_json::json!({}))).await;
     assert_eq!(status, 200);
+    platform.stop().await;
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+/// Publishes a product with one SKU at ¥1,200, as a shop owner does through the BFF.
+async fn publish(platform: &TestPlatform, admin: &str, name: &str, code: &str) {
+    let (http, config) = clients::transport_as(&platform.bff_url(), Wire::Grpc, Some(admin));
+    let catalog = ProductServiceClient::new(http, config);
+    let create = CreateProductRequest {
+        name: name.into(),
+        description: format!("{name}, from Shizuoka."),
+        ..Default::default()
+    };
+    let product = catalog.create_product(create).await.unwrap().into_owned().product;
+    let sku = CreateSkuRequest {
+        product_id: product.id.clone(),
+        code: code.into(),
+        price: buffa::MessageField::some(Money { amount: 1200, currency_code: "JPY".into(), ..Default::default() }),
+        initial_quantity: 10,
+        ..Default::default()
+    };
+    catalog.create_sku(sku).await.unwrap();
+    catalog.publish_product(PublishProductRequest { id: product.id.clone(), ..Default::default() }).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_shopper_browses_searches_signs_in_and_out_with_the_storefront_in_a_real_browser() {
+    let (build, script) = (repo().join("web/dist"), repo().join("web/tests/storefront.mjs"));
+    assert!(
+        build.join("index.html").exists() && repo().join("web/node_modules/playwright-core").exists(),
+        "the storefront is not built: run `npm ci && npm run build` in web/ (make test does)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: apt-get install chromium (make test does)"
+    );
+    // The storefront's origin must be the one its client is registered with, so its port is chosen first.
+    let port = ec_testing::child_port();
+    let platform = TestPlatform::start_with(|config| {
+        config.web.dir = build;
+        config.web.addr = ([127, 0, 0, 1], port).into();
+        config.oauth.spa_redirect_uris.push(format!("http://127.0.0.1:{port}/callback"));
+    })
+    .await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    publish(&platform, &admin, "Hojicha", "HOJICHA-100G").await;
+    publish(&platform, &admin, "Sencha", "SENCHA-100G").await;
+    platform.sign_up("shopper@example.com", "correct horse").await;
+
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .env("WEB_URL", format!("http://127.0.0.1:{port}"))
+        .env("EMAIL", "shopper@example.com")
+        .env("PASSWORD", "correct horse")
+        .env("PRODUCT", "Hojicha")
+        .env("OTHER_PRODUCT", "Sencha")
+        .env("CHROMIUM", &chromium)
+        .output()
+        .await
+        .expect("node runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    for step in ["bundle", "browse", "search", "sign in", "sign out", "accessible catalog", "accessible sign-in page"] {
+        assert!(stdout.contains(&format!("ok {step}")), "{step}: {stdout}");
+    }
     platform.stop().await;
 }

@@ -1,0 +1,28 @@
+import { InMemoryWebStorage, UserManager, WebStorageStateStore } from "oidc-client-ts";
+
+import type { PlatformConfig } from "./config";
+
+/** Where the issuer sends the browser back with a code (one of the client's registered redirect URIs). */
+export const CALLBACK_PATH = "/callback";
+
+/**
+ * The authorization code flow with PKCE against the configured issuer. Tokens live in memory only (a reload
+ * signs in again, silently when the issuer remembers the login); they are renewed with the refresh token
+ * before they expire. Only the short-lived state of a sign-in in progress (PKCE verifier, return path) is kept
+ * in sessionStorage, so it survives the round trip through the login pages.
+ */
+export function userManager(config: PlatformConfig): UserManager | null {
+  if (!config.issuer) return null;
+  const origin = window.location.origin;
+  return new UserManager({
+    authority: config.issuer,
+    client_id: config.clientId,
+    redirect_uri: origin + CALLBACK_PATH,
+    post_logout_redirect_uri: origin + CALLBACK_PATH,
+    response_type: "code",
+    scope: "openid offline_access profile email",
+    extraQueryParams: { audience: config.audience },
+    userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+    automaticSilentRenew: true,
+  });
+}

@@ -1,0 +1,90 @@
+// The storefront in a real browser (Debian's Chromium driven by playwright-core): browse and search the
+// catalog, sign in through the platform's login pages, and no serious accessibility violation (axe-core) on
+// any page seen. Run by e2e/tests/storefront.rs against a platform it started and seeded:
+//
+//   WEB_URL=http://127.0.0.1:5173 EMAIL=... PASSWORD=... PRODUCT=Hojicha OTHER_PRODUCT=Sencha node tests/storefront.mjs
+import { readFileSync, readdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { gzipSync } from "node:zlib";
+import { chromium } from "playwright-core";
+
+const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT } = process.env;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const AXE = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+/** axe-core on the page as it is now: no serious or critical violation. */
+async function accessible(page, name) {
+  await page.addScriptTag({ content: AXE });
+  const result = await page.evaluate(() => window.axe.run());
+  const bad = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+  check(bad.length === 0, `${name}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.help}`).join("; ")}`);
+  console.log(`ok accessible ${name}`);
+}
+
+// The production JavaScript a first visit downloads: under 250 kB gzipped.
+const assets = new URL("../dist/assets/", import.meta.url);
+const javascript = readdirSync(assets).filter((name) => name.endsWith(".js"));
+const gzipped = javascript.reduce((sum, name) => sum + gzipSync(readFileSync(new URL(name, assets))).length, 0);
+check(javascript.length > 0 && gzipped < 250_000, `JavaScript bundle: ${gzipped} bytes gzipped`);
+console.log(`ok bundle ${(gzipped / 1000).toFixed(1)} kB gzipped`);
+
+const context = await chromium.launchPersistentContext(mkdtempSync(join(tmpdir(), "ec-browser-")), {
+  executablePath: CHROMIUM,
+  headless: true,
+  locale: "en-US",
+  // The login pages forbid every script they do not serve (CSP); axe-core is injected for the check only.
+  bypassCSP: true,
+  args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-sync"],
+});
+try {
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(15_000);
+
+  // Browse: every published product, with its price written as people read it.
+  await page.goto(WEB_URL);
+  const product = page.getByRole("heading", { level: 2, name: PRODUCT });
+  await product.waitFor();
+  await page.getByRole("heading", { level: 2, name: OTHER_PRODUCT }).waitFor();
+  const card = page.locator("li", { has: product });
+  check((await card.textContent()).includes("¥1,200"), `no ¥1,200 in ${await card.textContent()}`);
+  console.log("ok browse");
+  await accessible(page, "catalog");
+
+  // Search narrows the list to what matches.
+  await page.getByLabel("Search products").fill(PRODUCT);
+  await page.getByRole("button", { name: "Search" }).click();
+  await page.getByRole("heading", { level: 1, name: `Results for “${PRODUCT}”` }).waitFor();
+  await product.waitFor(); // the results, once they have loaded
+  check((await page.getByRole("heading", { level: 2 }).count()) === 1, "more than the product searched for");
+  console.log("ok search");
+
+  // Sign in through the platform's login pages and come back signed in.
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await accessible(page, "sign-in page");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByTestId("signed-in-as").waitFor();
+  const who = await page.getByTestId("signed-in-as").textContent();
+  check(who === EMAIL, `signed in as ${who}, not ${EMAIL}`);
+  check(new URL(page.url()).pathname === "/", `back at ${page.url()}`);
+  console.log("ok sign in");
+  await accessible(page, "catalog, signed in");
+
+  // Sign out through the issuer (RP-initiated logout) and come back signed out.
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL((url) => url.pathname === "/oauth2/logout"); // the login app asks to confirm
+  await accessible(page, "sign-out page");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  check(new URL(page.url()).pathname === "/", `back at ${page.url()}`);
+  check((await page.getByTestId("signed-in-as").count()) === 0, "still shown as signed in");
+  console.log("ok sign out");
+} finally {
+  await context.close();
+}

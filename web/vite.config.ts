@@ -1,0 +1,15 @@
+import { defineConfig } from "vite";
+import react from "@vitejs/plugin-react";
+
+// `npm run dev` serves the app on :5173 (the storefront client's redirect origin) and forwards /config.json to
+// a running `ec dev`, whose storefront port must then be another: `WEB_ADDR=127.0.0.1:5174 ec dev`.
+export default defineConfig({
+  plugins: [react()],
+  server: {
+    host: "127.0.0.1",
+    port: 5173,
+    strictPort: true,
+    proxy: { "/config.json": "http://127.0.0.1:5174" },
+  },
+  build: { target: "es2022" },
+});
