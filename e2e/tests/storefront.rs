@@ -88,8 +88,8 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
-/// Publishes a product with one SKU at ¥1,200, as a shop owner does through the BFF.
-async fn publish(platform: &TestPlatform, admin: &str, name: &str, code: &str) {
+/// Publishes a product with SKUs `(code, size, yen, stock)`, as a shop owner does through the BFF.
+async fn publish(platform: &TestPlatform, admin: &str, name: &str, skus: &[(&str, &str, i64, i64)]) {
     let (http, config) = clients::transport_as(&platform.bff_url(), Wire::Grpc, Some(admin));
     let catalog = ProductServiceClient::new(http, config);
     let create = CreateProductRequest {
@@ -98,19 +98,22 @@ async fn publish(platform: &TestPlatform, admin: &str, name: &str, code: &str) {
         ..Default::default()
     };
     let product = catalog.create_product(create).await.unwrap().into_owned().product;
-    let sku = CreateSkuRequest {
-        product_id: product.id.clone(),
-        code: code.into(),
-        price: buffa::MessageField::some(Money { amount: 1200, currency_code: "JPY".into(), ..Default::default() }),
-        initial_quantity: 10,
-        ..Default::default()
-    };
-    catalog.create_sku(sku).await.unwrap();
+    for (code, size, yen, stock) in skus {
+        let sku = CreateSkuRequest {
+            product_id: product.id.clone(),
+            code: (*code).into(),
+            price: buffa::MessageField::some(Money { amount: *yen, currency_code: "JPY".into(), ..Default::default() }),
+            attributes: [("size".to_owned(), (*size).to_owned())].into_iter().collect(),
+            initial_quantity: *stock,
+            ..Default::default()
+        };
+        catalog.create_sku(sku).await.unwrap();
+    }
     catalog.publish_product(PublishProductRequest { id: product.id.clone(), ..Default::default() }).await.unwrap();
 }
 
 #[tokio::test]
-async fn a_shopper_browses_searches_signs_in_and_out_with_the_storefront_in_a_real_browser() {
+async fn a_shopper_browses_searches_signs_in_picks_a_variant_and_fills_a_cart_in_a_real_browser() {
     let (build, script) = (repo().join("web/dist"), repo().join("web/tests/storefront.mjs"));
     assert!(
         build.join("index.html").exists() && repo().join("web/node_modules/playwright-core").exists(),
@@ -130,8 +133,9 @@ async fn a_shopper_browses_searches_signs_in_and_out_with_the_storefront_in_a_re
     })
     .await;
     let admin = platform.access_token("owner@example.com", true).await;
-    publish(&platform, &admin, "Hojicha", "HOJICHA-100G").await;
-    publish(&platform, &admin, "Sencha", "SENCHA-100G").await;
+    publish(&platform, &admin, "Hojicha", &[("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)])
+        .await;
+    publish(&platform, &admin, "Sencha", &[("SENCHA-100G", "100g", 1500, 10)]).await;
     platform.sign_up("shopper@example.com", "correct horse").await;
 
     let output = tokio::process::Command::new("node")
@@ -147,7 +151,9 @@ async fn a_shopper_browses_searches_signs_in_and_out_with_the_storefront_in_a_re
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    for step in ["bundle", "browse", "search", "sign in", "sign out", "accessible catalog", "accessible sign-in page"] {
+    let steps = ["bundle", "browse", "search", "sign in", "variants", "add to cart", "cart", "sign out"];
+    let pages = ["catalog", "sign-in page", "product page", "cart", "sign-out page"];
+    for step in steps.into_iter().map(str::to_owned).chain(pages.map(|page| format!("accessible {page}"))) {
         assert!(stdout.contains(&format!("ok {step}")), "{step}: {stdout}");
     }
     platform.stop().await;

@@ -3,6 +3,7 @@ import { createConnectTransport } from "@connectrpc/connect-web";
 import type { UserManager } from "oidc-client-ts";
 
 import type { PlatformConfig } from "./config";
+import { CartService } from "./gen/order/v1/cart_service_pb";
 import { ProductService } from "./gen/product/v1/product_service_pb";
 
 /** The BFF's services over the Connect protocol, with the signed-in user's access token on every call. */
@@ -13,7 +14,7 @@ export function clients(config: PlatformConfig, users: UserManager | null) {
     return next(request);
   };
   const transport = createConnectTransport({ baseUrl: config.bffUrl, interceptors: [bearer] });
-  return { products: createClient(ProductService, transport) };
+  return { products: createClient(ProductService, transport), carts: createClient(CartService, transport) };
 }
 
 export type Clients = ReturnType<typeof clients>;

@@ -76,6 +76,36 @@ try {
   console.log("ok sign in");
   await accessible(page, "catalog, signed in");
 
+  // A product page: pick a variant, see its price and stock, put it in the cart.
+  await page.getByRole("link", { name: PRODUCT }).click();
+  await page.getByRole("heading", { level: 1, name: PRODUCT }).waitFor();
+  const price = page.getByTestId("price");
+  const stock = page.getByTestId("stock");
+  await page.getByText("In stock").waitFor();
+  check((await price.textContent()) === "¥1,200", `first size priced ${await price.textContent()}`);
+  await page.getByLabel("size").selectOption("200g");
+  await page.getByText("Only 3 left").waitFor();
+  check((await price.textContent()) === "¥2,200", `second size priced ${await price.textContent()}`);
+  check((await stock.textContent()) === "Only 3 left", `stock ${await stock.textContent()}`);
+  console.log("ok variants");
+  await accessible(page, "product page");
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.getByRole("status").filter({ hasText: "Added to your cart" }).waitFor();
+  console.log("ok add to cart");
+
+  // The cart: the line as added, a quantity changed, the line removed.
+  await page.getByRole("link", { name: "See your cart" }).click();
+  await page.getByRole("heading", { level: 1, name: "Your cart" }).waitFor();
+  await page.getByText("HOJICHA-200G").waitFor();
+  const subtotal = page.getByTestId("subtotal");
+  check((await subtotal.textContent()) === "Subtotal: ¥2,200", `${await subtotal.textContent()}`);
+  await accessible(page, "cart");
+  await page.getByLabel("Quantity").fill("2");
+  await page.getByText("Subtotal: ¥4,400").waitFor();
+  await page.getByRole("button", { name: `Remove ${PRODUCT}` }).click();
+  await page.getByText("Your cart is empty.").waitFor();
+  console.log("ok cart");
+
   // Sign out through the issuer (RP-initiated logout) and come back signed out.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL((url) => url.pathname === "/oauth2/logout"); // the login app asks to confirm
@@ -85,6 +115,8 @@ try {
   check(new URL(page.url()).pathname === "/", `back at ${page.url()}`);
   check((await page.getByTestId("signed-in-as").count()) === 0, "still shown as signed in");
   console.log("ok sign out");
+  // Where it started: the catalog is shown again after signing out.
+  await page.getByRole("heading", { level: 1, name: "All products" }).waitFor();
 } finally {
   await context.close();
 }
