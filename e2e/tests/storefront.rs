@@ -113,7 +113,7 @@ async fn publish(platform: &TestPlatform, admin: &str, name: &str, skus: &[(&str
 }
 
 #[tokio::test]
-async fn a_shopper_browses_searches_signs_in_picks_a_variant_and_fills_a_cart_in_a_real_browser() {
+async fn a_shopper_browses_signs_in_fills_a_cart_checks_out_and_cancels_in_a_real_browser() {
     let (build, script) = (repo().join("web/dist"), repo().join("web/tests/storefront.mjs"));
     assert!(
         build.join("index.html").exists() && repo().join("web/node_modules/playwright-core").exists(),
@@ -151,9 +151,10 @@ async fn a_shopper_browses_searches_signs_in_picks_a_variant_and_fills_a_cart_in
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    let steps = ["bundle", "browse", "search", "sign in", "variants", "add to cart", "cart", "sign out"];
-    let pages = ["catalog", "sign-in page", "product page", "cart", "sign-out page"];
-    for step in steps.into_iter().map(str::to_owned).chain(pages.map(|page| format!("accessible {page}"))) {
+    let steps = ["bundle", "browse", "search", "sign in", "variants", "add to cart", "cart", "checkout", "cancel"];
+    let steps = steps.into_iter().chain(["declined", "not found", "sign out"]);
+    let pages = ["catalog", "sign-in page", "product page", "cart", "checkout", "order", "sign-out page"];
+    for step in steps.map(str::to_owned).chain(pages.map(|page| format!("accessible {page}"))) {
         assert!(stdout.contains(&format!("ok {step}")), "{step}: {stdout}");
     }
     platform.stop().await;

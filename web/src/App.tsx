@@ -1,13 +1,15 @@
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import type { User, UserManager } from "oidc-client-ts";
-import { type FormEvent, type MouseEvent, type ReactNode, useEffect, useState } from "react";
+import { type FormEvent, type ReactNode, useEffect, useState } from "react";
 
 import type { Clients } from "./api";
 import { CALLBACK_PATH } from "./auth";
 import { explain } from "./errors";
 import type { Cart } from "./gen/order/v1/types_pb";
 import type { Product, Sku } from "./gen/product/v1/types_pb";
+import { Link, type Navigate } from "./Link";
 import { formatMoney } from "./money";
+import { CheckoutPage, OrderPage, OrdersPage } from "./Orders";
 import { placeholder } from "./placeholder";
 
 const PAGE_SIZE = 12;
@@ -16,22 +18,6 @@ const LOW_STOCK = 5;
 interface Props {
   api: Clients;
   users: UserManager | null;
-}
-
-type Navigate = (path: string) => void;
-
-/** A link the app follows itself (history API), so a click never reloads the page or drops the tokens. */
-function Link({ to, navigate, children }: { to: string; navigate: Navigate; children: ReactNode }) {
-  const follow = (event: MouseEvent) => {
-    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey) return;
-    event.preventDefault();
-    navigate(to);
-  };
-  return (
-    <a href={to} onClick={follow}>
-      {children}
-    </a>
-  );
 }
 
 export function App({ api, users }: Props) {
@@ -84,11 +70,16 @@ export function App({ api, users }: Props) {
   const signIn = () => void users?.signinRedirect({ state: window.location.pathname });
   const signOut = () => void users?.signoutRedirect();
   const product = /^\/products\/([^/]+)$/.exec(path)?.[1];
+  const order = /^\/orders\/([^/]+)$/.exec(path)?.[1];
+  const signedIn = (page: ReactNode) => (user ? page : <SignInFirst signIn={signIn} />);
 
   let page: ReactNode;
   if (path === CALLBACK_PATH) page = <p role="status">Signing you in…</p>;
   else if (product) page = <ProductPage id={product} api={api} user={user} signIn={signIn} navigate={navigate} />;
-  else if (path === "/cart") page = user ? <CartPage api={api} navigate={navigate} /> : <SignInFirst signIn={signIn} />;
+  else if (path === "/cart") page = signedIn(<CartPage api={api} navigate={navigate} />);
+  else if (path === "/checkout") page = signedIn(<CheckoutPage api={api} navigate={navigate} />);
+  else if (path === "/orders") page = signedIn(<OrdersPage api={api} navigate={navigate} />);
+  else if (order) page = signedIn(<OrderPage id={order} api={api} />);
   else page = <Catalog api={api} navigate={navigate} />;
 
   return (
@@ -99,9 +90,14 @@ export function App({ api, users }: Props) {
         </Link>
         <nav aria-label="Account">
           {user && (
-            <Link to="/cart" navigate={navigate}>
-              Cart
-            </Link>
+            <>
+              <Link to="/orders" navigate={navigate}>
+                Orders
+              </Link>
+              <Link to="/cart" navigate={navigate}>
+                Cart
+              </Link>
+            </>
           )}
           {user ? (
             <>
@@ -134,8 +130,8 @@ export function App({ api, users }: Props) {
 function SignInFirst({ signIn }: { signIn: () => void }) {
   return (
     <section>
-      <h1>Your cart</h1>
-      <p>Sign in to see your cart.</p>
+      <h1>Please sign in</h1>
+      <p>Sign in to see your cart and your orders.</p>
       <button type="button" onClick={signIn}>
         Sign in
       </button>
@@ -401,6 +397,9 @@ function CartPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
               ? formatMoney(cart.data.subtotal.amount, cart.data.subtotal.currencyCode, navigator.language)
               : ""}
           </p>
+          <button type="button" onClick={() => navigate("/checkout")}>
+            Check out
+          </button>
         </>
       )}
     </section>

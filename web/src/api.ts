@@ -4,6 +4,7 @@ import type { UserManager } from "oidc-client-ts";
 
 import type { PlatformConfig } from "./config";
 import { CartService } from "./gen/order/v1/cart_service_pb";
+import { OrderService } from "./gen/order/v1/order_service_pb";
 import { ProductService } from "./gen/product/v1/product_service_pb";
 
 /** The BFF's services over the Connect protocol, with the signed-in user's access token on every call. */
@@ -14,7 +15,11 @@ export function clients(config: PlatformConfig, users: UserManager | null) {
     return next(request);
   };
   const transport = createConnectTransport({ baseUrl: config.bffUrl, interceptors: [bearer] });
-  return { products: createClient(ProductService, transport), carts: createClient(CartService, transport) };
+  return {
+    products: createClient(ProductService, transport),
+    carts: createClient(CartService, transport),
+    orders: createClient(OrderService, transport),
+  };
 }
 
 export type Clients = ReturnType<typeof clients>;

@@ -106,6 +106,60 @@ try {
   await page.getByText("Your cart is empty.").waitFor();
   console.log("ok cart");
 
+  // Checkout with the approving card: a double-clicked "Place order" makes one order, CONFIRMED.
+  const home = () => page.getByRole("link", { name: "Shop", exact: true }).click();
+  const addToCart = async () => {
+    await home();
+    await page.getByRole("link", { name: PRODUCT }).click();
+    await page.getByText("In stock").waitFor();
+    await page.getByRole("button", { name: "Add to cart" }).click();
+    await page.getByRole("link", { name: "See your cart" }).click();
+    await page.getByRole("button", { name: "Check out" }).click();
+    await page.getByRole("heading", { level: 1, name: "Checkout" }).waitFor();
+  };
+  const fillAndPlace = async (card, clicks) => {
+    const fields = { "Full name": "Hanako Yamada", Address: "1-2-3 Marunouchi", City: "Chiyoda-ku",
+      "Prefecture or state": "Tokyo", "Postal code": "100-0005", Phone: "+81 3-1234-5678" };
+    for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+    await page.getByLabel("Card number").fill(card);
+    await page.getByRole("button", { name: "Place order" }).click({ clickCount: clicks });
+  };
+  await addToCart();
+  await accessible(page, "checkout");
+  await fillAndPlace("4242 4242 4242 4242", 2);
+  await page.getByRole("heading", { level: 1, name: "Your order" }).waitFor();
+  check((await page.getByTestId("order-status").textContent()) === "Confirmed", "the order is not confirmed");
+  await accessible(page, "order");
+  await page.getByRole("link", { name: "Orders", exact: true }).click();
+  await page.getByRole("heading", { level: 1, name: "Your orders" }).waitFor();
+  await page.getByTestId("order-status").first().waitFor();
+  const rows = await page.getByTestId("order-status").allTextContents();
+  check(rows.length === 1 && rows[0] === "Confirmed", `orders after a double click: ${rows}`);
+  console.log("ok checkout");
+
+  // Cancel it before it ships.
+  await page.getByRole("link", { name: /^Order of/ }).click();
+  await page.getByRole("button", { name: "Cancel order" }).click();
+  await page.getByText("You cancelled this order. Nothing was charged.").waitFor();
+  check((await page.getByTestId("order-status").textContent()) === "Cancelled", "not cancelled");
+  console.log("ok cancel");
+
+  // The declining card: the order fails, the reason is explained, and the cart is kept.
+  await addToCart();
+  await fillAndPlace("4000 0000 0000 0002", 1);
+  await page.getByRole("alert").filter({ hasText: "Your card was declined" }).waitFor();
+  await page.getByRole("link", { name: "Cart", exact: true }).click();
+  await page.getByText("HOJICHA-100G").waitFor();
+  console.log("ok declined");
+
+  // An order that is not one's own (here: no such order) is simply not found.
+  await page.evaluate(() => {
+    window.history.pushState(null, "", "/orders/01939a6e-0000-7000-8000-000000000000");
+    window.dispatchEvent(new PopStateEvent("popstate"));
+  });
+  await page.getByRole("heading", { level: 1, name: "Order not found" }).waitFor();
+  console.log("ok not found");
+
   // Sign out through the issuer (RP-initiated logout) and come back signed out.
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.waitForURL((url) => url.pathname === "/oauth2/logout"); // the login app asks to confirm
