@@ -138,6 +138,8 @@ async fn a_shopper_browses_signs_in_fills_a_cart_checks_out_and_cancels_in_a_rea
     publish(&platform, &admin, "Sencha", &[("SENCHA-100G", "100g", 1500, 10)]).await;
     platform.sign_up("shopper@example.com", "correct horse").await;
 
+    let screenshots = repo().join("target/screenshots");
+    std::fs::create_dir_all(&screenshots).unwrap();
     let output = tokio::process::Command::new("node")
         .arg(&script)
         .env("WEB_URL", format!("http://127.0.0.1:{port}"))
@@ -146,11 +148,14 @@ async fn a_shopper_browses_signs_in_fills_a_cart_checks_out_and_cancels_in_a_rea
         .env("PRODUCT", "Hojicha")
         .env("OTHER_PRODUCT", "Sencha")
         .env("CHROMIUM", &chromium)
+        // Screenshots of the main pages, desktop and phone width; docs/screenshots holds a copy of a run's.
+        .env("SCREENSHOTS_DIR", screenshots)
         .output()
         .await
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    print!("{stdout}");
     let steps = ["bundle", "browse", "search", "sign in", "variants", "add to cart", "cart", "checkout", "cancel"];
     let steps = steps.into_iter().chain(["declined", "not found", "sign out"]);
     let pages = ["catalog", "sign-in page", "product page", "cart", "checkout", "order", "sign-out page"];
