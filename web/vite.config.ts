@@ -11,5 +11,7 @@ export default defineConfig({
     strictPort: true,
     proxy: { "/config.json": "http://127.0.0.1:5174" },
   },
-  build: { target: "es2022" },
+  // Vite warns about a chunk over 500 kB before compression; what counts is what a first visit downloads
+  // compressed, held under 250 kB gzipped by the browser test (tests/storefront.mjs).
+  build: { target: "es2022", chunkSizeWarningLimit: 800 },
 });

@@ -1,8 +1,8 @@
 //! `ec dev` serves the built storefront: its pages, its assets, and the `/config.json` that tells it where the
 //! platform is. A small stand-in build (an index.html and one asset) is enough to check the serving; the app
-//! itself is tested in Debian's Chromium driven by playwright-core (`web/tests/storefront.mjs`), against the
-//! real build that `make test` makes first (`npm ci && npm run build` in web/).
-
+//! itself is tested in Debian's Chromium driven by playwright-core, against the real build that `make test`
+//! makes first (`npm ci && npm run build` in web/): a shopper's journey (`web/tests/storefront.mjs`) and a shop
+//! owner's (`web/tests/backoffice.mjs`), each on a platform of its own, seeded here through the BFF.
 use std::path::PathBuf;
 
 use ec_e2e::{
@@ -10,8 +10,9 @@ use ec_e2e::{
     clients::{self, Wire},
 };
 use ec_proto::product::v1::{
-    CreateProductRequest, CreateSkuRequest, Money, ProductServiceClient, PublishProductRequest,
+    CreateCategoryRequest, CreateProductRequest, CreateSkuRequest, Money, ProductServiceClient, PublishProductRequest,
 };
+use serde_json::json;
 
 struct Build(PathBuf);
 
@@ -88,16 +89,35 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
 }
 
-/// Publishes a product with SKUs `(code, size, yen, stock)`, as a shop owner does through the BFF.
-async fn publish(platform: &TestPlatform, admin: &str, name: &str, skus: &[(&str, &str, i64, i64)]) {
+fn catalog(platform: &TestPlatform, admin: &str) -> ProductServiceClient<connectrpc::client::HttpClient> {
     let (http, config) = clients::transport_as(&platform.bff_url(), Wire::Grpc, Some(admin));
-    let catalog = ProductServiceClient::new(http, config);
+    ProductServiceClient::new(http, config)
+}
+
+/// Creates a category, under `parent` if given, and answers its id.
+async fn category(platform: &TestPlatform, admin: &str, name: &str, parent: Option<&str>) -> String {
+    let create = CreateCategoryRequest { name: name.into(), parent_id: parent.map(Into::into), ..Default::default() };
+    catalog(platform, admin).create_category(create).await.unwrap().into_owned().category.id.clone()
+}
+
+/// Publishes a product in `category` with SKUs `(code, size, yen, stock)`, as a shop owner does through the BFF,
+/// and answers the SKUs' ids.
+async fn publish(
+    platform: &TestPlatform,
+    admin: &str,
+    name: &str,
+    category: Option<&str>,
+    skus: &[(&str, &str, i64, i64)],
+) -> Vec<String> {
+    let catalog = catalog(platform, admin);
     let create = CreateProductRequest {
         name: name.into(),
         description: format!("{name}, from Shizuoka."),
+        category_id: category.map(Into::into),
         ..Default::default()
     };
     let product = catalog.create_product(create).await.unwrap().into_owned().product;
+    let mut ids = Vec::new();
     for (code, size, yen, stock) in skus {
         let sku = CreateSkuRequest {
             product_id: product.id.clone(),
@@ -107,24 +127,37 @@ async fn publish(platform: &TestPlatform, admin: &str, name: &str, skus: &[(&str
             initial_quantity: *stock,
             ..Default::default()
         };
-        catalog.create_sku(sku).await.unwrap();
+        ids.push(catalog.create_sku(sku).await.unwrap().into_owned().sku.id.clone());
     }
     catalog.publish_product(PublishProductRequest { id: product.id.clone(), ..Default::default() }).await.unwrap();
+    ids
 }
 
-#[tokio::test]
-async fn a_shopper_browses_signs_in_fills_a_cart_checks_out_and_cancels_in_a_real_browser() {
-    let (build, script) = (repo().join("web/dist"), repo().join("web/tests/storefront.mjs"));
+/// Buys one unit of `sku` as the holder of `token` with the approving card, through the BFF, and answers the
+/// order's id once it is CONFIRMED.
+async fn buy(platform: &TestPlatform, token: &str, sku: &str) -> String {
+    let (status, answer) =
+        platform.call("/order.v1.CartService/AddCartItem", Some(token), &json!({"skuId": sku, "quantity": 1})).await;
+    assert_eq!(status, 200, "{answer}");
+    let checkout = json!({
+        "idempotencyKey": uuid::Uuid::now_v7().to_string(),
+        "shippingAddress": {"recipientName": "Jiro Sato", "line1": "7-8-9 Sakae", "city": "Nagoya",
+            "postalCode": "460-0008", "countryCode": "JP"},
+        "paymentToken": "4242424242424242",
+    });
+    let (status, answer) = platform.call("/order.v1.OrderService/CreateOrder", Some(token), &checkout).await;
+    assert_eq!((status, answer["order"]["status"].as_str()), (200, Some("ORDER_STATUS_CONFIRMED")), "{answer}");
+    answer["order"]["id"].as_str().unwrap().to_owned()
+}
+
+/// A platform serving the real storefront build on a port of its own, registered as a redirect of the
+/// storefront client (the app's origin must be one its client lists), and the storefront's URL.
+async fn storefront() -> (TestPlatform, String) {
+    let build = repo().join("web/dist");
     assert!(
         build.join("index.html").exists() && repo().join("web/node_modules/playwright-core").exists(),
         "the storefront is not built: run `npm ci && npm run build` in web/ (make test does)"
     );
-    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        std::path::Path::new(&chromium).exists(),
-        "{chromium} is missing: apt-get install chromium (make test does)"
-    );
-    // The storefront's origin must be the one its client is registered with, so its port is chosen first.
     let port = ec_testing::child_port();
     let platform = TestPlatform::start_with(|config| {
         config.web.dir = build;
@@ -132,35 +165,135 @@ async fn a_shopper_browses_signs_in_fills_a_cart_checks_out_and_cancels_in_a_rea
         config.oauth.spa_redirect_uris.push(format!("http://127.0.0.1:{port}/callback"));
     })
     .await;
-    let admin = platform.access_token("owner@example.com", true).await;
-    publish(&platform, &admin, "Hojicha", &[("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)])
-        .await;
-    publish(&platform, &admin, "Sencha", &[("SENCHA-100G", "100g", 1500, 10)]).await;
-    platform.sign_up("shopper@example.com", "correct horse").await;
+    (platform, format!("http://127.0.0.1:{port}"))
+}
 
+/// Runs the browser test `web/tests/{script}` against the storefront at `web` with `env`, and checks that it
+/// passed every step in `steps` (each prints "ok <step>").
+async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str]) {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        std::path::Path::new(&chromium).exists(),
+        "{chromium} is missing: apt-get install chromium (make test does)"
+    );
+    // Screenshots of the main pages, desktop and phone width; docs/screenshots holds a copy of a run's.
     let screenshots = repo().join("target/screenshots");
     std::fs::create_dir_all(&screenshots).unwrap();
     let output = tokio::process::Command::new("node")
-        .arg(&script)
-        .env("WEB_URL", format!("http://127.0.0.1:{port}"))
-        .env("EMAIL", "shopper@example.com")
-        .env("PASSWORD", "correct horse")
-        .env("PRODUCT", "Hojicha")
-        .env("OTHER_PRODUCT", "Sencha")
+        .arg(repo().join("web/tests").join(script))
+        .env("WEB_URL", web)
         .env("CHROMIUM", &chromium)
-        // Screenshots of the main pages, desktop and phone width; docs/screenshots holds a copy of a run's.
         .env("SCREENSHOTS_DIR", screenshots)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     print!("{stdout}");
-    let steps = ["bundle", "browse", "search", "sign in", "variants", "add to cart", "cart", "checkout", "cancel"];
-    let steps = steps.into_iter().chain(["declined", "not found", "sign out"]);
-    let pages = ["catalog", "sign-in page", "product page", "cart", "checkout", "order", "sign-out page"];
-    for step in steps.map(str::to_owned).chain(pages.map(|page| format!("accessible {page}"))) {
-        assert!(stdout.contains(&format!("ok {step}")), "{step}: {stdout}");
+    for step in steps {
+        assert!(stdout.lines().any(|line| line == format!("ok {step}")), "{step}: {stdout}");
     }
+}
+
+#[tokio::test]
+async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_real_browser() {
+    let (platform, web) = storefront().await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    let tea = category(&platform, &admin, "Tea", None).await;
+    let green = category(&platform, &admin, "Green tea", Some(&tea)).await;
+    let skus = [("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)];
+    publish(&platform, &admin, "Hojicha", Some(&tea), &skus).await;
+    let sencha = publish(&platform, &admin, "Sencha", Some(&green), &[("SENCHA-100G", "100g", 1500, 10)]).await;
+    // Someone else's order, whose URL the shopper must not be able to open.
+    let neighbour = platform.access_token("neighbour@example.com", false).await;
+    let theirs = buy(&platform, &neighbour, &sencha[0]).await;
+
+    let env = [
+        ("EMAIL", "shopper@example.com"),
+        ("PASSWORD", "correct horse"),
+        ("PRODUCT", "Hojicha"),
+        ("OTHER_PRODUCT", "Sencha"),
+        ("OTHERS_ORDER", &theirs),
+    ];
+    let steps = [
+        "bundle",
+        "browse",
+        "search",
+        "categories",
+        "price filter",
+        "sign up",
+        "sign in",
+        "variants",
+        "add to cart",
+        "cart",
+        "checkout",
+        "cancel",
+        "declined",
+        "not found",
+        "account",
+        "japanese",
+        "sign out",
+        "new password",
+        "delete account",
+    ];
+    let pages = [
+        "catalog",
+        "sign-up page",
+        "sign-in page",
+        "product page",
+        "cart",
+        "checkout",
+        "order",
+        "account",
+        "catalog in Japanese",
+        "sign-out page",
+    ];
+    let pages = pages.map(|page| format!("accessible {page}"));
+    let steps: Vec<&str> = steps.into_iter().chain(pages.iter().map(String::as_str)).collect();
+    in_browser("storefront.mjs", &web, &env, &steps).await;
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
+    let (platform, web) = storefront().await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    let sencha = publish(&platform, &admin, "Sencha", None, &[("SENCHA-100G", "100g", 1500, 10)]).await;
+    let shopper = platform.access_token("buyer@example.com", false).await;
+    let order = buy(&platform, &shopper, &sencha[0]).await;
+
+    let env = [
+        ("ADMIN_EMAIL", "owner@example.com"),
+        ("SHOPPER_EMAIL", "buyer@example.com"),
+        ("PASSWORD", "correct horse"),
+        ("ORDER_ID", &order),
+    ];
+    in_browser("backoffice.mjs", &web, &env, BACKOFFICE_STEPS).await;
+    platform.stop().await;
+}
+
+/// What the back-office browser test must have done, each printed by `web/tests/backoffice.mjs` as "ok <step>".
+const BACKOFFICE_STEPS: &[&str] = &[
+    "sign in",
+    "category",
+    "product",
+    "image",
+    "publish",
+    "stock conflict",
+    "adjust",
+    "product list",
+    "delete",
+    "ship",
+    "roles",
+    "shopper finds it",
+    "not an admin",
+    "accessible back office",
+    "accessible categories",
+    "accessible new product",
+    "accessible product",
+    "accessible products",
+    "accessible orders",
+    "accessible order",
+    "accessible users",
+];

@@ -6,32 +6,83 @@ import type { Clients } from "./api";
 import { explain, explainFailure } from "./errors";
 import type { CreateOrderRequestSchema } from "./gen/order/v1/order_service_pb";
 import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
+import { type Message, messages, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
 import { formatMoney } from "./money";
 
-const STATUS: Record<OrderStatus, string> = {
-  [OrderStatus.UNSPECIFIED]: "Unknown",
-  [OrderStatus.PENDING]: "Being placed",
-  [OrderStatus.CONFIRMED]: "Confirmed",
-  [OrderStatus.FAILED]: "Failed",
-  [OrderStatus.CANCELLED]: "Cancelled",
-  [OrderStatus.SHIPPED]: "Shipped",
+const m = messages({
+  checkout: { en: "Checkout", ja: "購入手続き" },
+  shippingAddress: { en: "Shipping address", ja: "お届け先" },
+  recipientName: { en: "Full name", ja: "氏名" },
+  line1: { en: "Address", ja: "住所" },
+  line2: { en: "Apartment, suite (optional)", ja: "建物名・部屋番号（任意）" },
+  city: { en: "City", ja: "市区町村" },
+  region: { en: "Prefecture or state", ja: "都道府県・州" },
+  postalCode: { en: "Postal code", ja: "郵便番号" },
+  phone: { en: "Phone", ja: "電話番号" },
+  country: { en: "Country", ja: "国" },
+  japan: { en: "Japan", ja: "日本" },
+  unitedStates: { en: "United States", ja: "アメリカ合衆国" },
+  payment: { en: "Payment", ja: "お支払い" },
+  card: { en: "Card number", ja: "カード番号" },
+  cardHelp: {
+    en: "Test mode: 4242 4242 4242 4242 is approved, 4000 0000 0000 0002 is declined.",
+    ja: "テストモード：4242 4242 4242 4242 は承認、4000 0000 0000 0002 は拒否されます。",
+  },
+  placing: { en: "Placing your order…", ja: "注文しています…" },
+  place: { en: "Place order", ja: "注文を確定する" },
+  yourOrders: { en: "Your orders", ja: "注文履歴" },
+  loadingOrders: { en: "Loading your orders…", ja: "注文履歴を読み込んでいます…" },
+  noOrders: { en: "You have not ordered anything yet.", ja: "まだ注文はありません。" },
+  orders: { en: "Orders", ja: "注文" },
+  orderOf: { en: "Order of {date}", ja: "{date}の注文" },
+  loadMore: { en: "Load more", ja: "さらに表示" },
+  loadingOrder: { en: "Loading the order…", ja: "注文を読み込んでいます…" },
+  notFound: { en: "Order not found", ja: "注文が見つかりません" },
+  notInAccount: { en: "We could not find this order in your account.", ja: "このアカウントにはこの注文はありません。" },
+  yourOrder: { en: "Your order", ja: "ご注文" },
+  status: { en: "Status:", ja: "状況：" },
+  thanks: { en: "Thank you! Your order is confirmed and will be shipped soon.", ja: "ご注文ありがとうございます。注文は確定し、まもなく発送されます。" },
+  tracking: { en: "Tracking number: {number}", ja: "追跡番号：{number}" },
+  items: { en: "Items", ja: "商品" },
+  shipping: { en: "Shipping: {amount}", ja: "送料：{amount}" },
+  total: { en: "Total: {amount}", ja: "合計：{amount}" },
+  cancelling: { en: "Cancelling…", ja: "キャンセルしています…" },
+  cancel: { en: "Cancel order", ja: "注文をキャンセル" },
+  unknown: { en: "Unknown", ja: "不明" },
+  pending: { en: "Being placed", ja: "処理中" },
+  confirmed: { en: "Confirmed", ja: "確定" },
+  failed: { en: "Failed", ja: "失敗" },
+  cancelled: { en: "Cancelled", ja: "キャンセル済み" },
+  shipped: { en: "Shipped", ja: "発送済み" },
+});
+
+/** An order's status in words (the back office shows it too). */
+export const STATUS: Record<OrderStatus, Message> = {
+  [OrderStatus.UNSPECIFIED]: m.unknown,
+  [OrderStatus.PENDING]: m.pending,
+  [OrderStatus.CONFIRMED]: m.confirmed,
+  [OrderStatus.FAILED]: m.failed,
+  [OrderStatus.CANCELLED]: m.cancelled,
+  [OrderStatus.SHIPPED]: m.shipped,
 };
 
-function money(amount?: { amount: bigint; currencyCode: string }): string {
-  return amount ? formatMoney(amount.amount, amount.currencyCode, navigator.language) : "";
+function useMoney() {
+  const { tag } = useLanguage();
+  return (amount?: { amount: bigint; currencyCode: string }) =>
+    amount ? formatMoney(amount.amount, amount.currencyCode, tag) : "";
 }
 
 type CreateOrder = MessageInitShape<typeof CreateOrderRequestSchema>;
 
 const FIELDS = [
-  ["recipientName", "Full name", "name"],
-  ["line1", "Address", "address-line1"],
-  ["line2", "Apartment, suite (optional)", "address-line2"],
-  ["city", "City", "address-level2"],
-  ["region", "Prefecture or state", "address-level1"],
-  ["postalCode", "Postal code", "postal-code"],
-  ["phone", "Phone", "tel"],
+  ["recipientName", "name"],
+  ["line1", "address-line1"],
+  ["line2", "address-line2"],
+  ["city", "address-level2"],
+  ["region", "address-level1"],
+  ["postalCode", "postal-code"],
+  ["phone", "tel"],
 ] as const;
 
 /**
@@ -40,6 +91,7 @@ const FIELDS = [
  * changed request, or a new attempt after a failed order, gets a new one.
  */
 export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+  const { t } = useLanguage();
   const queries = useQueryClient();
   const [address, setAddress] = useState<Record<string, string>>({ countryCode: "JP" });
   const [card, setCard] = useState("");
@@ -75,23 +127,23 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
 
   return (
     <section aria-labelledby="checkout-title">
-      <h1 id="checkout-title">Checkout</h1>
+      <h1 id="checkout-title">{t(m.checkout)}</h1>
       {failed && (
         <p role="alert" className="problem">
-          {explainFailure(failed.failureReason)}
+          {t(explainFailure(failed.failureReason))}
         </p>
       )}
       {place.isError && (
         <p role="alert" className="problem">
-          {explain(place.error)}
+          {t(explain(place.error))}
         </p>
       )}
       <form onSubmit={submit} className="checkout">
         <fieldset>
-          <legend>Shipping address</legend>
-          {FIELDS.map(([name, label, autocomplete]) => (
+          <legend>{t(m.shippingAddress)}</legend>
+          {FIELDS.map(([name, autocomplete]) => (
             <p key={name}>
-              <label htmlFor={name}>{label}</label>
+              <label htmlFor={name}>{t(m[name])}</label>
               <input
                 id={name}
                 autoComplete={autocomplete}
@@ -103,21 +155,21 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
             </p>
           ))}
           <p>
-            <label htmlFor="countryCode">Country</label>
+            <label htmlFor="countryCode">{t(m.country)}</label>
             <select
               id="countryCode"
               value={address.countryCode}
               onChange={(e) => setAddress({ ...address, countryCode: e.target.value })}
             >
-              <option value="JP">Japan</option>
-              <option value="US">United States</option>
+              <option value="JP">{t(m.japan)}</option>
+              <option value="US">{t(m.unitedStates)}</option>
             </select>
           </p>
         </fieldset>
         <fieldset>
-          <legend>Payment</legend>
+          <legend>{t(m.payment)}</legend>
           <p>
-            <label htmlFor="card">Card number</label>
+            <label htmlFor="card">{t(m.card)}</label>
             <input
               id="card"
               inputMode="numeric"
@@ -130,11 +182,11 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
             />
           </p>
           <p id="card-help" className="help">
-            Test mode: 4242 4242 4242 4242 is approved, 4000 0000 0000 0002 is declined.
+            {t(m.cardHelp)}
           </p>
         </fieldset>
         <button type="submit" aria-disabled={place.isPending}>
-          {place.isPending ? "Placing your order…" : "Place order"}
+          {place.isPending ? t(m.placing) : t(m.place)}
         </button>
       </form>
     </section>
@@ -142,6 +194,8 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
 }
 
 export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+  const { t, tag } = useLanguage();
+  const money = useMoney();
   const orders = useInfiniteQuery({
     queryKey: ["orders"],
     queryFn: ({ pageParam }) => api.orders.listOrders({ pageSize: 20, pageToken: pageParam }),
@@ -151,27 +205,29 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   return (
     <section aria-labelledby="orders-title">
-      <h1 id="orders-title">Your orders</h1>
-      {orders.isPending && <p role="status">Loading your orders…</p>}
+      <h1 id="orders-title">{t(m.yourOrders)}</h1>
+      {orders.isPending && <p role="status">{t(m.loadingOrders)}</p>}
       {orders.isError && (
         <p role="alert" className="problem">
-          {explain(orders.error)}
+          {t(explain(orders.error))}
         </p>
       )}
-      {orders.isSuccess && shown.length === 0 && <p>You have not ordered anything yet.</p>}
-      <ul className="cart" aria-label="Orders">
+      {orders.isSuccess && shown.length === 0 && <p>{t(m.noOrders)}</p>}
+      <ul className="cart" aria-label={t(m.orders)}>
         {shown.map((order) => (
           <li key={order.id}>
             <Link to={`/orders/${order.id}`} navigate={navigate}>
-              Order of {order.createdAt ? new Date(Number(order.createdAt.seconds) * 1000).toLocaleString() : ""}
+              {t(m.orderOf, {
+                date: order.createdAt ? new Date(Number(order.createdAt.seconds) * 1000).toLocaleString(tag) : "",
+              })}
             </Link>{" "}
-            <span data-testid="order-status">{STATUS[order.status]}</span> {money(order.total)}
+            <span data-testid="order-status">{t(STATUS[order.status])}</span> {money(order.total)}
           </li>
         ))}
       </ul>
       {orders.hasNextPage && (
         <button type="button" onClick={() => void orders.fetchNextPage()} disabled={orders.isFetchingNextPage}>
-          Load more
+          {t(m.loadMore)}
         </button>
       )}
     </section>
@@ -179,6 +235,8 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
 }
 
 export function OrderPage({ id, api }: { id: string; api: Clients }) {
+  const { t } = useLanguage();
+  const money = useMoney();
   const queries = useQueryClient();
   const order = useQuery({
     queryKey: ["order", id],
@@ -192,45 +250,45 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
       void queries.invalidateQueries({ queryKey: ["orders"] });
     },
   });
-  if (order.isPending) return <p role="status">Loading the order…</p>;
+  if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
   if (order.isError)
     return (
       <section>
-        <h1>Order not found</h1>
+        <h1>{t(m.notFound)}</h1>
         <p role="alert" className="problem">
-          We could not find this order in your account.
+          {t(m.notInAccount)}
         </p>
       </section>
     );
   const o = order.data;
   return (
     <article aria-labelledby="order-title">
-      <h1 id="order-title">Your order</h1>
+      <h1 id="order-title">{t(m.yourOrder)}</h1>
       <p>
-        Status: <strong data-testid="order-status">{STATUS[o.status]}</strong>
+        {t(m.status)} <strong data-testid="order-status">{t(STATUS[o.status])}</strong>
       </p>
-      {o.status === OrderStatus.CONFIRMED && <p>Thank you! Your order is confirmed and will be shipped soon.</p>}
+      {o.status === OrderStatus.CONFIRMED && <p>{t(m.thanks)}</p>}
       {(o.status === OrderStatus.FAILED || o.status === OrderStatus.CANCELLED) && o.failureReason && (
-        <p>{explainFailure(o.failureReason)}</p>
+        <p>{t(explainFailure(o.failureReason))}</p>
       )}
-      {o.trackingNumber && <p>Tracking number: {o.trackingNumber}</p>}
-      <ul className="cart" aria-label="Items">
+      {o.trackingNumber && <p>{t(m.tracking, { number: o.trackingNumber })}</p>}
+      <ul className="cart" aria-label={t(m.items)}>
         {o.items.map((item) => (
           <li key={item.skuId}>
             {item.productName} ({item.skuCode}) × {String(item.quantity)}: {money(item.lineTotal)}
           </li>
         ))}
       </ul>
-      <p>Shipping: {money(o.shippingFee)}</p>
-      <p className="price">Total: {money(o.total)}</p>
+      <p>{t(m.shipping, { amount: money(o.shippingFee) })}</p>
+      <p className="price">{t(m.total, { amount: money(o.total) })}</p>
       {o.status === OrderStatus.CONFIRMED && (
         <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
-          {cancel.isPending ? "Cancelling…" : "Cancel order"}
+          {cancel.isPending ? t(m.cancelling) : t(m.cancel)}
         </button>
       )}
       {cancel.isError && (
         <p role="alert" className="problem">
-          {explain(cancel.error)}
+          {t(explain(cancel.error))}
         </p>
       )}
     </article>

@@ -6,6 +6,7 @@ import { clients } from "./api";
 import { App } from "./App";
 import { userManager } from "./auth";
 import { loadConfig } from "./config";
+import { LanguageProvider } from "./i18n";
 import "./styles.css";
 
 const root = createRoot(document.getElementById("root")!);
@@ -16,10 +17,17 @@ loadConfig().then(
     root.render(
       <StrictMode>
         <QueryClientProvider client={queries}>
-          <App api={clients(config, users)} users={users} />
+          <LanguageProvider>
+            <App api={clients(config, users)} users={users} />
+          </LanguageProvider>
         </QueryClientProvider>
       </StrictMode>,
     );
   },
-  () => root.render(<p role="alert">The shop cannot start: its configuration could not be loaded.</p>),
+  () =>
+    root.render(
+      <p role="alert">
+        The shop cannot start: its configuration could not be loaded. / 設定を読み込めないため、ショップを開始できません。
+      </p>,
+    ),
 );

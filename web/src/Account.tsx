@@ -1,0 +1,299 @@
+import { Code } from "@connectrpc/connect";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import type { UserManager } from "oidc-client-ts";
+import { type FormEvent, useState } from "react";
+
+import type { Clients } from "./api";
+import { explain, explainFor } from "./errors";
+import { messages, useLanguage } from "./i18n";
+
+const m = messages({
+  signUp: { en: "Create your account", ja: "アカウントを作成" },
+  email: { en: "Email", ja: "メールアドレス" },
+  name: { en: "Name (optional)", ja: "お名前（任意）" },
+  password: { en: "Password", ja: "パスワード" },
+  passwordHelp: { en: "8 to 128 characters.", ja: "8〜128文字。" },
+  create: { en: "Create account", ja: "アカウントを作成" },
+  creating: { en: "Creating your account…", ja: "アカウントを作成しています…" },
+  created: { en: "Your account is ready. Sign in to start shopping.", ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。" },
+  signIn: { en: "Sign in", ja: "ログイン" },
+  taken: { en: "An account with this email already exists. Sign in instead.", ja: "このメールアドレスのアカウントはすでにあります。ログインしてください。" },
+  invalidAccount: {
+    en: "Check the email address, and use a password of 8 to 128 characters.",
+    ja: "メールアドレスを確認し、8〜128文字のパスワードを指定してください。",
+  },
+  account: { en: "Your account", ja: "アカウント" },
+  loading: { en: "Loading your account…", ja: "アカウントを読み込んでいます…" },
+  profile: { en: "Profile", ja: "プロフィール" },
+  save: { en: "Save", ja: "保存" },
+  saving: { en: "Saving…", ja: "保存しています…" },
+  saved: { en: "Saved.", ja: "保存しました。" },
+  invalidProfile: { en: "Check the email address and the name (at most 100 characters).", ja: "メールアドレスとお名前（100文字以内）を確認してください。" },
+  changePassword: { en: "Change password", ja: "パスワードの変更" },
+  currentPassword: { en: "Current password", ja: "現在のパスワード" },
+  newPassword: { en: "New password", ja: "新しいパスワード" },
+  change: { en: "Change password", ja: "パスワードを変更" },
+  changing: { en: "Changing…", ja: "変更しています…" },
+  changed: { en: "Your password is changed.", ja: "パスワードを変更しました。" },
+  wrongPassword: { en: "Your current password is not right.", ja: "現在のパスワードが正しくありません。" },
+  invalidPassword: { en: "The new password needs 8 to 128 characters.", ja: "新しいパスワードは8〜128文字で指定してください。" },
+  deleteAccount: { en: "Delete account", ja: "アカウントの削除" },
+  deleteWarning: {
+    en: "Your account is closed for good: you can no longer sign in or see your orders.",
+    ja: "アカウントは完全に閉鎖され、ログインや注文履歴の閲覧ができなくなります。",
+  },
+  understand: { en: "I understand, delete my account", ja: "理解しました。アカウントを削除します" },
+  delete: { en: "Delete my account", ja: "アカウントを削除" },
+  deleting: { en: "Deleting…", ja: "削除しています…" },
+});
+
+export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: string) => void }) {
+  const { t } = useLanguage();
+  const [form, setForm] = useState({ email: "", name: "", password: "" });
+  const create = useMutation({
+    mutationFn: () =>
+      api.users.createUser({ email: form.email.trim(), password: form.password, name: form.name.trim() || undefined }),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!create.isPending) create.mutate();
+  };
+  if (create.isSuccess)
+    return (
+      <section aria-labelledby="signup-title">
+        <h1 id="signup-title">{t(m.signUp)}</h1>
+        <p role="status">{t(m.created)}</p>
+        <button type="button" onClick={() => signIn("/")}>
+          {t(m.signIn)}
+        </button>
+      </section>
+    );
+  return (
+    <section aria-labelledby="signup-title">
+      <h1 id="signup-title">{t(m.signUp)}</h1>
+      {create.isError && (
+        <p role="alert" className="problem">
+          {t(explainFor(create.error, { [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }))}
+        </p>
+      )}
+      <form onSubmit={submit} className="stacked">
+        <p>
+          <label htmlFor="signup-email">{t(m.email)}</label>
+          <input
+            id="signup-email"
+            type="email"
+            autoComplete="email"
+            required
+            maxLength={254}
+            value={form.email}
+            onChange={(e) => setForm({ ...form, email: e.target.value })}
+          />
+        </p>
+        <p>
+          <label htmlFor="signup-name">{t(m.name)}</label>
+          <input
+            id="signup-name"
+            autoComplete="name"
+            maxLength={100}
+            value={form.name}
+            onChange={(e) => setForm({ ...form, name: e.target.value })}
+          />
+        </p>
+        <p>
+          <label htmlFor="signup-password">{t(m.password)}</label>
+          <input
+            id="signup-password"
+            type="password"
+            autoComplete="new-password"
+            required
+            minLength={8}
+            maxLength={128}
+            aria-describedby="signup-password-help"
+            value={form.password}
+            onChange={(e) => setForm({ ...form, password: e.target.value })}
+          />
+        </p>
+        <p id="signup-password-help" className="help">
+          {t(m.passwordHelp)}
+        </p>
+        <button type="submit" aria-disabled={create.isPending}>
+          {create.isPending ? t(m.creating) : t(m.create)}
+        </button>
+      </form>
+    </section>
+  );
+}
+
+interface AccountPageProps {
+  api: Clients;
+  userId: string;
+  users: UserManager;
+}
+
+/** The signed-in user's own account: profile, password, and closing the account. */
+export function AccountPage({ api, userId, users }: AccountPageProps) {
+  const { t } = useLanguage();
+  const account = useQuery({
+    queryKey: ["account", userId],
+    queryFn: async () => (await api.users.getUser({ id: userId })).user!,
+  });
+  if (account.isPending) return <p role="status">{t(m.loading)}</p>;
+  if (account.isError)
+    return (
+      <p role="alert" className="problem">
+        {t(explain(account.error))}
+      </p>
+    );
+  return (
+    <section aria-labelledby="account-title">
+      <h1 id="account-title">{t(m.account)}</h1>
+      <Profile api={api} userId={userId} email={account.data.email} name={account.data.name ?? ""} />
+      <ChangePassword api={api} userId={userId} />
+      <DeleteAccount api={api} userId={userId} users={users} />
+    </section>
+  );
+}
+
+function Profile({ api, userId, email, name }: { api: Clients; userId: string; email: string; name: string }) {
+  const { t } = useLanguage();
+  const queries = useQueryClient();
+  const [form, setForm] = useState({ email, name });
+  const save = useMutation({
+    mutationFn: () =>
+      api.users.updateUser({
+        id: userId,
+        email: form.email.trim() === email ? undefined : form.email.trim(),
+        name: form.name.trim() === name ? undefined : form.name.trim(),
+      }),
+    onSuccess: (answer) => queries.setQueryData(["account", userId], answer.user),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!save.isPending) save.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="stacked" aria-labelledby="profile-title">
+      <h2 id="profile-title">{t(m.profile)}</h2>
+      {save.isSuccess && <p role="status">{t(m.saved)}</p>}
+      {save.isError && (
+        <p role="alert" className="problem">
+          {t(explainFor(save.error, { [Code.InvalidArgument]: m.invalidProfile, [Code.AlreadyExists]: m.taken }))}
+        </p>
+      )}
+      <p>
+        <label htmlFor="profile-email">{t(m.email)}</label>
+        <input
+          id="profile-email"
+          type="email"
+          autoComplete="email"
+          required
+          maxLength={254}
+          value={form.email}
+          onChange={(e) => setForm({ ...form, email: e.target.value })}
+        />
+      </p>
+      <p>
+        <label htmlFor="profile-name">{t(m.name)}</label>
+        <input
+          id="profile-name"
+          autoComplete="name"
+          maxLength={100}
+          value={form.name}
+          onChange={(e) => setForm({ ...form, name: e.target.value })}
+        />
+      </p>
+      <button type="submit" aria-disabled={save.isPending}>
+        {save.isPending ? t(m.saving) : t(m.save)}
+      </button>
+    </form>
+  );
+}
+
+function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
+  const { t } = useLanguage();
+  const [form, setForm] = useState({ current: "", next: "" });
+  const change = useMutation({
+    mutationFn: () => api.users.changePassword({ id: userId, currentPassword: form.current, newPassword: form.next }),
+    onSuccess: () => setForm({ current: "", next: "" }),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (!change.isPending) change.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="stacked" aria-labelledby="password-title">
+      <h2 id="password-title">{t(m.changePassword)}</h2>
+      {change.isSuccess && <p role="status">{t(m.changed)}</p>}
+      {change.isError && (
+        <p role="alert" className="problem">
+          {t(
+            explainFor(change.error, {
+              [Code.FailedPrecondition]: m.wrongPassword,
+              [Code.InvalidArgument]: m.invalidPassword,
+            }),
+          )}
+        </p>
+      )}
+      <p>
+        <label htmlFor="current-password">{t(m.currentPassword)}</label>
+        <input
+          id="current-password"
+          type="password"
+          autoComplete="current-password"
+          required
+          maxLength={128}
+          value={form.current}
+          onChange={(e) => setForm({ ...form, current: e.target.value })}
+        />
+      </p>
+      <p>
+        <label htmlFor="new-password">{t(m.newPassword)}</label>
+        <input
+          id="new-password"
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          maxLength={128}
+          value={form.next}
+          onChange={(e) => setForm({ ...form, next: e.target.value })}
+        />
+      </p>
+      <button type="submit" aria-disabled={change.isPending}>
+        {change.isPending ? t(m.changing) : t(m.change)}
+      </button>
+    </form>
+  );
+}
+
+/** Deleting the account, then signing out at the issuer too, so no remembered login outlives the account. */
+function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; users: UserManager }) {
+  const { t } = useLanguage();
+  const [sure, setSure] = useState(false);
+  const remove = useMutation({
+    mutationFn: () => api.users.deleteUser({ id: userId }),
+    onSuccess: () => users.signoutRedirect(),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    if (sure && !remove.isPending) remove.mutate();
+  };
+  return (
+    <form onSubmit={submit} className="stacked danger" aria-labelledby="delete-title">
+      <h2 id="delete-title">{t(m.deleteAccount)}</h2>
+      <p>{t(m.deleteWarning)}</p>
+      {remove.isError && (
+        <p role="alert" className="problem">
+          {t(explain(remove.error))}
+        </p>
+      )}
+      <p>
+        <input id="delete-sure" type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} />{" "}
+        <label htmlFor="delete-sure">{t(m.understand)}</label>
+      </p>
+      <button type="submit" className="danger" disabled={!sure || remove.isPending}>
+        {remove.isPending ? t(m.deleting) : t(m.delete)}
+      </button>
+    </form>
+  );
+}

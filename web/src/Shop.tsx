@@ -1,0 +1,365 @@
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+
+import type { Clients } from "./api";
+import { explain } from "./errors";
+import type { Category, Product, Sku } from "./gen/product/v1/types_pb";
+import { messages, type Translate, useLanguage } from "./i18n";
+import { Link, type Navigate } from "./Link";
+import { formatMoney, toMinorUnits } from "./money";
+import { placeholder } from "./placeholder";
+
+const PAGE_SIZE = 12;
+const LOW_STOCK = 5;
+/** The currency the price filter is typed in until the catalog shows one. */
+const DEFAULT_CURRENCY = "JPY";
+
+const m = messages({
+  allProducts: { en: "All products", ja: "すべての商品" },
+  resultsFor: { en: "Results for “{query}”", ja: "「{query}」の検索結果" },
+  categories: { en: "Categories", ja: "カテゴリー" },
+  allCategories: { en: "All categories", ja: "すべてのカテゴリー" },
+  search: { en: "Search products", ja: "商品を検索" },
+  searchButton: { en: "Search", ja: "検索" },
+  minPrice: { en: "Lowest price ({currency})", ja: "最低価格（{currency}）" },
+  maxPrice: { en: "Highest price ({currency})", ja: "最高価格（{currency}）" },
+  clear: { en: "Clear filters", ja: "絞り込みを解除" },
+  loading: { en: "Loading products…", ja: "商品を読み込んでいます…" },
+  none: { en: "No products match your search.", ja: "条件に合う商品はありません。" },
+  loadMore: { en: "Load more", ja: "さらに表示" },
+  loadingMore: { en: "Loading…", ja: "読み込み中…" },
+  loadingProduct: { en: "Loading…", ja: "読み込み中…" },
+  soldOut: { en: "Sold out", ja: "売り切れ" },
+  onlyLeft: { en: "Only {count} left", ja: "残り{count}点" },
+  inStock: { en: "In stock", ja: "在庫あり" },
+  checkingStock: { en: "Checking stock…", ja: "在庫を確認しています…" },
+  addToCart: { en: "Add to cart", ja: "カートに入れる" },
+  adding: { en: "Adding…", ja: "追加しています…" },
+  signInToBuy: { en: "Sign in to buy", ja: "ログインして購入" },
+  added: { en: "Added to your cart.", ja: "カートに追加しました。" },
+  seeCart: { en: "See your cart", ja: "カートを見る" },
+  notSold: { en: "This combination is not sold.", ja: "この組み合わせは販売していません。" },
+});
+
+/** The catalog's filters, kept in the URL's query so a filtered page can be shared, bookmarked and gone back to. */
+interface Filters {
+  query: string;
+  category: string;
+  /** Typed amounts in the currency's major unit (yen, dollars), as they appear in the URL. */
+  min: string;
+  max: string;
+}
+
+function filtersOf(search: string): Filters {
+  const params = new URLSearchParams(search);
+  const get = (name: string) => params.get(name) ?? "";
+  return { query: get("q"), category: get("category"), min: get("min"), max: get("max") };
+}
+
+function urlOf(filters: Filters): string {
+  const params = new URLSearchParams();
+  for (const [name, value] of [["q", filters.query], ["category", filters.category], ["min", filters.min], ["max", filters.max]])
+    if (value) params.set(name, value);
+  const query = params.toString();
+  return query ? `/?${query}` : "/";
+}
+
+function catalogQuery(api: Clients, filters: Filters, currency: string) {
+  return {
+    queryKey: ["products", filters, currency],
+    queryFn: ({ pageParam }: { pageParam: string }) =>
+      api.products.listProducts({
+        pageSize: PAGE_SIZE,
+        pageToken: pageParam,
+        searchQuery: filters.query || undefined,
+        categoryId: filters.category || undefined,
+        minPrice: toMinorUnits(filters.min, currency),
+        maxPrice: toMinorUnits(filters.max, currency),
+      }),
+    initialPageParam: "",
+    getNextPageParam: (last: { nextPageToken: string }) => last.nextPageToken || undefined,
+  };
+}
+
+const NO_FILTERS: Filters = { query: "", category: "", min: "", max: "" };
+
+export function Catalog({ api, search, navigate }: { api: Clients; search: string; navigate: Navigate }) {
+  const { t, tag } = useLanguage();
+  const filters = filtersOf(search);
+  // Prices are filtered in the shop's currency, read from the unfiltered first page (the landing page's own
+  // query, so usually already cached).
+  const unfiltered = useInfiniteQuery(catalogQuery(api, NO_FILTERS, DEFAULT_CURRENCY));
+  const currency = unfiltered.data?.pages[0]?.products[0]?.minPrice?.currencyCode ?? DEFAULT_CURRENCY;
+  const products = useInfiniteQuery(catalogQuery(api, filters, currency));
+  const categories = useQuery({
+    queryKey: ["categories"],
+    queryFn: async () => (await api.products.listCategories({ flat: false })).categories,
+  });
+  const shown = products.data?.pages.flatMap((page) => page.products) ?? [];
+  const category = findCategory(categories.data ?? [], filters.category);
+  const symbol = currencySymbol(currency, tag);
+
+  return (
+    <div className="catalog">
+      <nav aria-label={t(m.categories)} className="categories">
+        <h2>{t(m.categories)}</h2>
+        <ul>
+          <li>
+            <Link to={urlOf({ ...filters, category: "" })} current={!filters.category} navigate={navigate}>
+              {t(m.allCategories)}
+            </Link>
+          </li>
+          {(categories.data ?? []).map((root) => (
+            <CategoryItem key={root.id} category={root} filters={filters} navigate={navigate} />
+          ))}
+        </ul>
+      </nav>
+      <section aria-labelledby="catalog-title">
+        <h1 id="catalog-title">
+          {filters.query ? t(m.resultsFor, { query: filters.query }) : (category?.name ?? t(m.allProducts))}
+        </h1>
+        <FilterForm key={search} filters={filters} currency={symbol} navigate={navigate} />
+        {products.isPending && <p role="status">{t(m.loading)}</p>}
+        {products.isError && (
+          <p role="alert" className="problem">
+            {t(explain(products.error))}
+          </p>
+        )}
+        {products.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
+        <ul className="products">
+          {shown.map((product) => (
+            <li key={product.id} className="product">
+              <h2>
+                <Link to={`/products/${product.id}`} navigate={navigate}>
+                  {product.name}
+                </Link>
+              </h2>
+              <p className="price">{priceRange(product, tag)}</p>
+              <p>{product.description}</p>
+            </li>
+          ))}
+        </ul>
+        {products.hasNextPage && (
+          <button type="button" onClick={() => void products.fetchNextPage()} disabled={products.isFetchingNextPage}>
+            {products.isFetchingNextPage ? t(m.loadingMore) : t(m.loadMore)}
+          </button>
+        )}
+      </section>
+    </div>
+  );
+}
+
+/** Search and price bounds, applied together; it starts from the filters in the URL whenever they change. */
+function FilterForm({ filters, currency, navigate }: { filters: Filters; currency: string; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const [draft, setDraft] = useState(filters);
+  const apply = (event: FormEvent) => {
+    event.preventDefault();
+    navigate(urlOf({ ...draft, query: draft.query.trim() }));
+  };
+  const filtered = filters.query || filters.category || filters.min || filters.max;
+  return (
+    <form role="search" onSubmit={apply}>
+      <label htmlFor="search">{t(m.search)}</label>
+      <input
+        id="search"
+        type="search"
+        value={draft.query}
+        maxLength={200}
+        onChange={(e) => setDraft({ ...draft, query: e.target.value })}
+      />
+      <label htmlFor="min-price">{t(m.minPrice, { currency })}</label>
+      <input
+        id="min-price"
+        type="number"
+        min={0}
+        step="any"
+        inputMode="decimal"
+        value={draft.min}
+        onChange={(e) => setDraft({ ...draft, min: e.target.value })}
+      />
+      <label htmlFor="max-price">{t(m.maxPrice, { currency })}</label>
+      <input
+        id="max-price"
+        type="number"
+        min={0}
+        step="any"
+        inputMode="decimal"
+        value={draft.max}
+        onChange={(e) => setDraft({ ...draft, max: e.target.value })}
+      />
+      <button type="submit">{t(m.searchButton)}</button>
+      {filtered && (
+        <Link to="/" navigate={navigate}>
+          {t(m.clear)}
+        </Link>
+      )}
+    </form>
+  );
+}
+
+function CategoryItem({ category, filters, navigate }: { category: Category; filters: Filters; navigate: Navigate }) {
+  return (
+    <li>
+      <Link to={urlOf({ ...filters, category: category.id })} current={filters.category === category.id} navigate={navigate}>
+        {category.name}
+      </Link>
+      {category.children.length > 0 && (
+        <ul>
+          {category.children.map((child) => (
+            <CategoryItem key={child.id} category={child} filters={filters} navigate={navigate} />
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+function findCategory(tree: Category[], id: string): Category | undefined {
+  for (const category of tree) {
+    if (category.id === id) return category;
+    const found = findCategory(category.children, id);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+function currencySymbol(currency: string, tag: string): string {
+  const parts = new Intl.NumberFormat(tag, { style: "currency", currency }).formatToParts(0);
+  return parts.find((part) => part.type === "currency")?.value ?? currency;
+}
+
+function priceRange(product: Product, tag: string): string {
+  const { minPrice, maxPrice } = product;
+  if (!minPrice || !maxPrice) return "";
+  const low = formatMoney(minPrice.amount, minPrice.currencyCode, tag);
+  if (minPrice.amount === maxPrice.amount) return low;
+  return `${low} – ${formatMoney(maxPrice.amount, maxPrice.currencyCode, tag)}`;
+}
+
+function stockText(available: bigint, t: Translate): string {
+  if (available <= 0n) return t(m.soldOut);
+  if (available <= BigInt(LOW_STOCK)) return t(m.onlyLeft, { count: available });
+  return t(m.inStock);
+}
+
+/** The attribute names of a product's SKUs, each with the values its SKUs have, in a stable order. */
+function attributesOf(skus: Sku[]): [string, string[]][] {
+  const values = new Map<string, Set<string>>();
+  for (const sku of skus) {
+    for (const [name, value] of Object.entries(sku.attributes)) {
+      if (!values.has(name)) values.set(name, new Set());
+      values.get(name)!.add(value);
+    }
+  }
+  return [...values.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, set]) => [name, [...set].sort()]);
+}
+
+interface ProductPageProps {
+  id: string;
+  api: Clients;
+  signedIn: boolean;
+  signIn: () => void;
+  navigate: Navigate;
+}
+
+export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPageProps) {
+  const { t, tag } = useLanguage();
+  const queries = useQueryClient();
+  const product = useQuery({ queryKey: ["product", id], queryFn: () => api.products.getProduct({ id }) });
+  const skus = product.data?.product?.skus ?? [];
+  // Listings carry no stock; one call reads every SKU's.
+  const stock = useQuery({
+    queryKey: ["stock", id],
+    enabled: skus.length > 0,
+    queryFn: () => api.products.batchGetSkus({ ids: skus.map((sku) => sku.id) }),
+  });
+  const [picked, setPicked] = useState<Record<string, string>>({});
+  const add = useMutation({
+    mutationFn: (skuId: string) => api.carts.addCartItem({ skuId, quantity: 1n }),
+    onSuccess: (answer) => queries.setQueryData(["cart"], answer.cart),
+  });
+
+  if (product.isPending) return <p role="status">{t(m.loadingProduct)}</p>;
+  if (product.isError)
+    return (
+      <p role="alert" className="problem">
+        {t(explain(product.error))}
+      </p>
+    );
+  const item = product.data.product!;
+  const attributes = attributesOf(item.skus);
+  const choice = { ...Object.fromEntries(attributes.map(([name, values]) => [name, values[0]])), ...picked };
+  const sku = item.skus.find((s) => attributes.every(([name]) => s.attributes[name] === choice[name]));
+  const available = stock.data?.skus.find((entry) => entry.sku?.id === sku?.id)?.sku?.inventory?.available;
+  const image = item.images[0];
+
+  return (
+    <article aria-labelledby="product-title" className="product-page">
+      <img
+        src={image?.url || placeholder(item.name)}
+        alt={image?.altText || item.name}
+        width={320}
+        height={320}
+        onError={(event) => {
+          event.currentTarget.onerror = null;
+          event.currentTarget.src = placeholder(item.name);
+        }}
+      />
+      <div>
+        <h1 id="product-title">{item.name}</h1>
+        <p>{item.description}</p>
+        {attributes.map(([name, values]) => (
+          <p key={name}>
+            <label htmlFor={`attribute-${name}`}>{name}</label>{" "}
+            <select
+              id={`attribute-${name}`}
+              value={choice[name]}
+              onChange={(e) => {
+                add.reset();
+                setPicked({ ...picked, [name]: e.target.value });
+              }}
+            >
+              {values.map((value) => (
+                <option key={value}>{value}</option>
+              ))}
+            </select>
+          </p>
+        ))}
+        {sku ? (
+          <>
+            <p className="price" data-testid="price">
+              {sku.price ? formatMoney(sku.price.amount, sku.price.currencyCode, tag) : ""}
+            </p>
+            <p data-testid="stock">{available === undefined ? t(m.checkingStock) : stockText(available, t)}</p>
+            {signedIn ? (
+              <button type="button" disabled={add.isPending || available === 0n} onClick={() => add.mutate(sku.id)}>
+                {add.isPending ? t(m.adding) : t(m.addToCart)}
+              </button>
+            ) : (
+              <button type="button" onClick={() => signIn()}>
+                {t(m.signInToBuy)}
+              </button>
+            )}
+            {add.isSuccess && (
+              <p role="status">
+                {t(m.added)}{" "}
+                <Link to="/cart" navigate={navigate}>
+                  {t(m.seeCart)}
+                </Link>
+              </p>
+            )}
+            {add.isError && (
+              <p role="alert" className="problem">
+                {t(explain(add.error))}
+              </p>
+            )}
+          </>
+        ) : (
+          <p>{t(m.notSold)}</p>
+        )}
+      </div>
+    </article>
+  );
+}
+

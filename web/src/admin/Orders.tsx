@@ -1,0 +1,332 @@
+import { Code } from "@connectrpc/connect";
+import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { type FormEvent, useState } from "react";
+
+import type { Clients } from "../api";
+import { type Order, OrderStatus, PaymentStatus } from "../gen/order/v1/types_pb";
+import { type Message, messages, useLanguage } from "../i18n";
+import { Link, type Navigate } from "../Link";
+import { STATUS } from "../Orders";
+import { More, PAGE_SIZE, Problem, Scroll, useFormat } from "./common";
+
+const m = messages({
+  title: { en: "Orders", ja: "注文" },
+  filters: { en: "Filter orders", ja: "注文の絞り込み" },
+  status: { en: "Status", ja: "状況" },
+  allStatuses: { en: "All statuses", ja: "すべての状況" },
+  customer: { en: "Customer (user id)", ja: "お客様（ユーザーID）" },
+  apply: { en: "Apply filters", ja: "絞り込む" },
+  badCustomer: {
+    en: "Enter the customer's user id in full, or leave it empty.",
+    ja: "お客様のユーザーIDを省略せずに入力するか、空欄にしてください。",
+  },
+  loading: { en: "Loading orders…", ja: "注文を読み込んでいます…" },
+  none: { en: "No orders.", ja: "注文はありません。" },
+  order: { en: "Order", ja: "注文" },
+  placed: { en: "Placed", ja: "注文日時" },
+  payment: { en: "Payment", ja: "支払い" },
+  total: { en: "Total", ja: "合計" },
+  loadingOrder: { en: "Loading the order…", ja: "注文を読み込んでいます…" },
+  tracking: { en: "Tracking number", ja: "追跡番号" },
+  shippedAt: { en: "Shipped", ja: "発送日時" },
+  cancelledAt: { en: "Cancelled", ja: "キャンセル日時" },
+  items: { en: "Items", ja: "商品" },
+  product: { en: "Product", ja: "商品" },
+  sku: { en: "SKU", ja: "SKU" },
+  quantity: { en: "Quantity", ja: "数量" },
+  unitPrice: { en: "Unit price", ja: "単価" },
+  lineTotal: { en: "Amount", ja: "金額" },
+  subtotal: { en: "Subtotal", ja: "小計" },
+  shipping: { en: "Shipping", ja: "送料" },
+  address: { en: "Shipping address", ja: "お届け先" },
+  ship: { en: "Ship", ja: "発送" },
+  markShipped: { en: "Mark as shipped", ja: "発送済みにする" },
+  marking: { en: "Marking as shipped…", ja: "発送済みにしています…" },
+  shipped: { en: "Marked as shipped.", ja: "発送済みにしました。" },
+  notConfirmed: {
+    en: "This order can no longer be shipped: its status has changed (shown above, now up to date).",
+    ja: "この注文は発送できなくなりました。状況が変わっています（上に最新の状況を表示しています）。",
+  },
+  badTracking: { en: "Enter a tracking number of 1 to 100 characters.", ja: "追跡番号を1〜100文字で入力してください。" },
+  paymentUnknown: { en: "Unknown", ja: "不明" },
+  paymentPending: { en: "Not yet attempted", ja: "未処理" },
+  authorized: { en: "Authorized", ja: "オーソリ済み" },
+  declined: { en: "Declined", ja: "拒否" },
+  voided: { en: "Voided", ja: "取消済み" },
+  refunded: { en: "Refunded", ja: "返金済み" },
+  captured: { en: "Captured", ja: "売上確定" },
+});
+
+const PAYMENT: Record<PaymentStatus, Message> = {
+  [PaymentStatus.UNSPECIFIED]: m.paymentUnknown,
+  [PaymentStatus.PENDING]: m.paymentPending,
+  [PaymentStatus.AUTHORIZED]: m.authorized,
+  [PaymentStatus.DECLINED]: m.declined,
+  [PaymentStatus.VOIDED]: m.voided,
+  [PaymentStatus.REFUNDED]: m.refunded,
+  [PaymentStatus.CAPTURED]: m.captured,
+};
+
+const STATUSES = [
+  OrderStatus.PENDING,
+  OrderStatus.CONFIRMED,
+  OrderStatus.FAILED,
+  OrderStatus.CANCELLED,
+  OrderStatus.SHIPPED,
+];
+
+interface Filters {
+  status?: OrderStatus;
+  userId: string;
+}
+
+/** Every customer's orders, newest first, filtered by status and customer, a page at a time. */
+export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const format = useFormat();
+  const [draft, setDraft] = useState<Filters>({ userId: "" });
+  const [filters, setFilters] = useState(draft);
+  const orders = useInfiniteQuery({
+    queryKey: ["admin", "orders", filters],
+    queryFn: ({ pageParam }) =>
+      api.orders.adminListOrders({
+        pageSize: PAGE_SIZE,
+        pageToken: pageParam,
+        status: filters.status,
+        userId: filters.userId || undefined,
+      }),
+    initialPageParam: "",
+    getNextPageParam: (last) => last.nextPageToken || undefined,
+  });
+  const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
+  const apply = (event: FormEvent) => {
+    event.preventDefault();
+    setFilters({ ...draft, userId: draft.userId.trim() });
+  };
+
+  return (
+    <section aria-labelledby="orders-title">
+      <h1 id="orders-title">{t(m.title)}</h1>
+      <form role="search" aria-label={t(m.filters)} onSubmit={apply} className="filters">
+        <p>
+          <label htmlFor="order-status">{t(m.status)}</label>
+          <select
+            id="order-status"
+            value={draft.status ?? ""}
+            onChange={(e) =>
+              setDraft({ ...draft, status: e.target.value ? (Number(e.target.value) as OrderStatus) : undefined })
+            }
+          >
+            <option value="">{t(m.allStatuses)}</option>
+            {STATUSES.map((s) => (
+              <option key={s} value={s}>
+                {t(STATUS[s])}
+              </option>
+            ))}
+          </select>
+        </p>
+        <p>
+          <label htmlFor="order-customer">{t(m.customer)}</label>
+          <input
+            id="order-customer"
+            value={draft.userId}
+            size={36}
+            maxLength={36}
+            spellCheck={false}
+            onChange={(e) => setDraft({ ...draft, userId: e.target.value })}
+          />
+        </p>
+        <button type="submit">{t(m.apply)}</button>
+      </form>
+      {orders.isPending && <p role="status">{t(m.loading)}</p>}
+      {orders.isError && <Problem error={orders.error} known={{ [Code.InvalidArgument]: m.badCustomer }} />}
+      {orders.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
+      {shown.length > 0 && (
+        <Scroll label={t(m.title)}>
+          <table>
+            <thead>
+              <tr>
+                <th scope="col">{t(m.order)}</th>
+                <th scope="col">{t(m.placed)}</th>
+                <th scope="col">{t(m.customer)}</th>
+                <th scope="col">{t(m.status)}</th>
+                <th scope="col">{t(m.payment)}</th>
+                <th scope="col">{t(m.total)}</th>
+              </tr>
+            </thead>
+            <tbody>
+              {shown.map((order) => (
+                <tr key={order.id}>
+                  <th scope="row" className="id">
+                    <Link to={`/admin/orders/${order.id}`} navigate={navigate}>
+                      {order.id}
+                    </Link>
+                  </th>
+                  <td>{format.date(order.createdAt)}</td>
+                  <td className="id">{order.userId}</td>
+                  <td>{t(STATUS[order.status])}</td>
+                  <td>{t(PAYMENT[order.paymentStatus])}</td>
+                  <td className="number">{format.money(order.total)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </Scroll>
+      )}
+      <More {...orders} />
+    </section>
+  );
+}
+
+/** One order in full, and shipping it once it is confirmed. */
+export function OrderPage({ id, api }: { id: string; api: Clients }) {
+  const { t } = useLanguage();
+  const format = useFormat();
+  const order = useQuery({
+    queryKey: ["admin", "order", id],
+    queryFn: async () => (await api.orders.getOrder({ id })).order!,
+  });
+  if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
+  if (order.isError)
+    return (
+      <section aria-labelledby="order-title">
+        <h1 id="order-title">{t(m.order)}</h1>
+        <Problem error={order.error} />
+      </section>
+    );
+  const o = order.data;
+  const address = o.shippingAddress;
+  const facts: [Message, string, string?][] = [
+    [m.status, t(STATUS[o.status]), "order-status"],
+    [m.payment, t(PAYMENT[o.paymentStatus])],
+    [m.placed, format.date(o.createdAt)],
+    [m.customer, o.userId, "customer"],
+  ];
+  if (o.trackingNumber) facts.push([m.tracking, o.trackingNumber, "tracking-number"]);
+  if (o.shippedAt) facts.push([m.shippedAt, format.date(o.shippedAt)]);
+  if (o.cancelledAt) facts.push([m.cancelledAt, format.date(o.cancelledAt)]);
+
+  return (
+    <article aria-labelledby="order-title">
+      <h1 id="order-title">{t(m.order)}</h1>
+      <p className="id">{o.id}</p>
+      <dl className="facts">
+        {facts.map(([label, value, testId]) => (
+          <div key={label.en}>
+            <dt>{t(label)}</dt>
+            <dd data-testid={testId}>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <Ship api={api} order={o} />
+      <h2>{t(m.items)}</h2>
+      <Scroll label={t(m.items)}>
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">{t(m.product)}</th>
+              <th scope="col">{t(m.sku)}</th>
+              <th scope="col">{t(m.quantity)}</th>
+              <th scope="col">{t(m.unitPrice)}</th>
+              <th scope="col">{t(m.lineTotal)}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {o.items.map((item) => (
+              <tr key={item.skuId}>
+                <th scope="row">{item.productName}</th>
+                <td>{item.skuCode}</td>
+                <td className="number">{format.count(item.quantity)}</td>
+                <td className="number">{format.money(item.unitPrice)}</td>
+                <td className="number">{format.money(item.lineTotal)}</td>
+              </tr>
+            ))}
+          </tbody>
+          <tfoot>
+            {(
+              [
+                [m.subtotal, o.subtotal],
+                [m.shipping, o.shippingFee],
+                [m.total, o.total],
+              ] as const
+            ).map(([label, amount]) => (
+              <tr key={label.en}>
+                <th scope="row" colSpan={4}>
+                  {t(label)}
+                </th>
+                <td className="number">{format.money(amount)}</td>
+              </tr>
+            ))}
+          </tfoot>
+        </table>
+      </Scroll>
+      {address && (
+        <>
+          <h2>{t(m.address)}</h2>
+          <p className="address">
+            {[
+              address.recipientName,
+              address.line1,
+              address.line2,
+              [address.postalCode, address.city, address.region].filter(Boolean).join(" "),
+              address.countryCode,
+              address.phone,
+            ]
+              .filter(Boolean)
+              .join("\n")}
+          </p>
+        </>
+      )}
+    </article>
+  );
+}
+
+function Ship({ api, order }: { api: Clients; order: Order }) {
+  const { t } = useLanguage();
+  const queries = useQueryClient();
+  const [tracking, setTracking] = useState("");
+  const ship = useMutation({
+    mutationFn: (trackingNumber: string) => api.orders.shipOrder({ id: order.id, trackingNumber }),
+    onSuccess: (answer) => {
+      queries.setQueryData(["admin", "order", order.id], answer.order);
+      return queries.invalidateQueries({ queryKey: ["admin", "orders"] });
+    },
+    // Refused: the order may have moved on (shipped or cancelled meanwhile), so show it as it is now.
+    onError: () => queries.invalidateQueries({ queryKey: ["admin", "order", order.id] }),
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    ship.mutate(tracking.trim());
+  };
+  const waiting = order.status === OrderStatus.CONFIRMED;
+  if (!waiting && ship.isIdle) return null;
+  return (
+    <section aria-labelledby="ship-title">
+      <h2 id="ship-title">{t(m.ship)}</h2>
+      {waiting && (
+        <form onSubmit={submit} className="inline-form">
+          <p>
+            <label htmlFor="tracking-number">{t(m.tracking)}</label>
+            <input
+              id="tracking-number"
+              required
+              maxLength={100}
+              value={tracking}
+              onChange={(e) => setTracking(e.target.value)}
+            />
+          </p>
+          <button type="submit" disabled={ship.isPending}>
+            {ship.isPending ? t(m.marking) : t(m.markShipped)}
+          </button>
+        </form>
+      )}
+      {ship.isSuccess && <p role="status">{t(m.shipped)}</p>}
+      {ship.isError && (
+        <Problem
+          error={ship.error}
+          known={{ [Code.FailedPrecondition]: m.notConfirmed, [Code.InvalidArgument]: m.badTracking }}
+        />
+      )}
+    </section>
+  );
+}

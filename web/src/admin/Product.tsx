@@ -1,0 +1,307 @@
+import { Code } from "@connectrpc/connect";
+import { useMutation, useQuery } from "@tanstack/react-query";
+import { type FormEvent, useId, useState } from "react";
+
+import type { Clients } from "../api";
+import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
+import { type Message, messages, useLanguage } from "../i18n";
+import { Link, type Navigate } from "../Link";
+import { categoryChoices, PRODUCT_STATUS, useCategoryTree } from "./catalog";
+import { Confirm, Problem, useCatalogChanged } from "./common";
+import { Images } from "./Images";
+import { Skus } from "./Skus";
+
+const m = messages({
+  newProduct: { en: "New product", ja: "新しい商品" },
+  startsAsDraft: {
+    en: "A new product is a draft, seen only by administrators until it is published.",
+    ja: "新しい商品は下書きとして作成され、公開するまで管理者にしか表示されません。",
+  },
+  name: { en: "Name", ja: "商品名" },
+  description: { en: "Description", ja: "説明" },
+  category: { en: "Category", ja: "カテゴリー" },
+  noCategory: { en: "No category", ja: "カテゴリーなし" },
+  create: { en: "Create product", ja: "商品を作成" },
+  creating: { en: "Creating…", ja: "作成しています…" },
+  invalid: {
+    en: "Check the name (1 to 200 characters) and the description (at most 10,000 characters).",
+    ja: "商品名（1〜200文字）と説明（10,000文字以内）を確認してください。",
+  },
+  gone: { en: "This product or its category no longer exists.", ja: "この商品またはカテゴリーはもう存在しません。" },
+  loading: { en: "Loading the product…", ja: "商品を読み込んでいます…" },
+  product: { en: "Product", ja: "商品" },
+  status: { en: "Status", ja: "状態" },
+  draftAbout: { en: "Only administrators can see it.", ja: "管理者だけが閲覧できます。" },
+  publishedAbout: { en: "On sale: listed in the shop.", ja: "販売中：ショップに掲載されています。" },
+  hiddenAbout: {
+    en: "Off sale: not listed, but its page still opens from past orders.",
+    ja: "販売停止中：一覧には表示されませんが、過去の注文からページを開けます。",
+  },
+  publish: { en: "Publish", ja: "公開する" },
+  publishing: { en: "Publishing…", ja: "公開しています…" },
+  hide: { en: "Hide", ja: "非公開にする" },
+  hiding: { en: "Hiding…", ja: "非公開にしています…" },
+  needsSku: { en: "Add a SKU first: a product goes on sale through its SKUs.", ja: "先にSKUを追加してください。商品はSKU単位で販売されます。" },
+  cannotPublish: {
+    en: "It cannot go on sale now: it has no SKU, or it is on sale already. Its status above is now up to date.",
+    ja: "現在は公開できません。SKUがないか、すでに公開中です。上の状態は最新のものです。",
+  },
+  cannotHide: {
+    en: "It is not on sale, so it cannot be hidden. Its status above is now up to date.",
+    ja: "公開中ではないため、非公開にできません。上の状態は最新のものです。",
+  },
+  seeInShop: { en: "See it in the shop", ja: "ショップで見る" },
+  details: { en: "Details", ja: "詳細" },
+  save: { en: "Save changes", ja: "変更を保存" },
+  saving: { en: "Saving…", ja: "保存しています…" },
+  saved: { en: "Saved.", ja: "保存しました。" },
+  deleteTitle: { en: "Delete the product", ja: "商品の削除" },
+  delete: { en: "Delete", ja: "削除" },
+  deleteQuestion: {
+    en: "Delete “{name}” and its SKUs? Shoppers will no longer find it.",
+    ja: "「{name}」とそのSKUを削除しますか？お客様は見つけられなくなります。",
+  },
+  deleteConfirm: { en: "Yes, delete it", ja: "はい、削除します" },
+  deleting: { en: "Deleting…", ja: "削除しています…" },
+  reserved: {
+    en: "It cannot be deleted while checkouts in progress hold some of its stock. Try again in a few minutes.",
+    ja: "手続き中の注文が在庫を確保しているため削除できません。数分後にお試しください。",
+  },
+});
+
+const ABOUT: Partial<Record<ProductStatus, Message>> = {
+  [ProductStatus.DRAFT]: m.draftAbout,
+  [ProductStatus.PUBLISHED]: m.publishedAbout,
+  [ProductStatus.HIDDEN]: m.hiddenAbout,
+};
+
+const PRODUCT_PROBLEMS = { [Code.InvalidArgument]: m.invalid, [Code.NotFound]: m.gone };
+
+interface Draft {
+  name: string;
+  description: string;
+  /** "" for none. */
+  categoryId: string;
+}
+
+function draftOf(product: Product): Draft {
+  return { name: product.name, description: product.description, categoryId: product.categoryId ?? "" };
+}
+
+/** A product's own fields, for creating and for editing. */
+function ProductFields({ api, draft, onChange }: { api: Clients; draft: Draft; onChange: (draft: Draft) => void }) {
+  const { t } = useLanguage();
+  const categories = useCategoryTree(api);
+  const id = useId();
+  return (
+    <>
+      <p>
+        <label htmlFor={`${id}-name`}>{t(m.name)}</label>
+        <input
+          id={`${id}-name`}
+          required
+          maxLength={200}
+          value={draft.name}
+          onChange={(e) => onChange({ ...draft, name: e.target.value })}
+        />
+      </p>
+      <p>
+        <label htmlFor={`${id}-description`}>{t(m.description)}</label>
+        <textarea
+          id={`${id}-description`}
+          rows={4}
+          maxLength={10_000}
+          value={draft.description}
+          onChange={(e) => onChange({ ...draft, description: e.target.value })}
+        />
+      </p>
+      <p>
+        <label htmlFor={`${id}-category`}>{t(m.category)}</label>
+        <select
+          id={`${id}-category`}
+          value={draft.categoryId}
+          onChange={(e) => onChange({ ...draft, categoryId: e.target.value })}
+        >
+          <option value="">{t(m.noCategory)}</option>
+          {categoryChoices(categories.data ?? []).map(({ id: value, label }) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+        </select>
+      </p>
+      {categories.isError && <Problem error={categories.error} />}
+    </>
+  );
+}
+
+export function NewProductPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const [draft, setDraft] = useState<Draft>({ name: "", description: "", categoryId: "" });
+  const create = useMutation({
+    mutationFn: () =>
+      api.products.createProduct({
+        name: draft.name.trim(),
+        description: draft.description.trim(),
+        categoryId: draft.categoryId || undefined,
+      }),
+    onSuccess: ({ product }) => {
+      void changed();
+      navigate(`/admin/products/${product!.id}`);
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    create.mutate();
+  };
+  return (
+    <section aria-labelledby="new-product-title">
+      <h1 id="new-product-title">{t(m.newProduct)}</h1>
+      <p className="help">{t(m.startsAsDraft)}</p>
+      <form onSubmit={submit} className="stacked">
+        <ProductFields api={api} draft={draft} onChange={setDraft} />
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? t(m.creating) : t(m.create)}
+        </button>
+      </form>
+      {create.isError && <Problem error={create.error} known={PRODUCT_PROBLEMS} />}
+    </section>
+  );
+}
+
+/** One product, whatever its status: its status, details, SKUs with their stock, images, and deleting it. */
+export function ProductPage({ id, api, navigate }: { id: string; api: Clients; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const product = useQuery({
+    queryKey: ["admin", "product", id],
+    queryFn: async () => (await api.products.getProduct({ id })).product!,
+  });
+  if (product.isPending) return <p role="status">{t(m.loading)}</p>;
+  if (product.isError)
+    return (
+      <section aria-labelledby="product-title">
+        <h1 id="product-title">{t(m.product)}</h1>
+        <Problem error={product.error} />
+      </section>
+    );
+  const item = product.data;
+  return (
+    <article aria-labelledby="product-title">
+      <h1 id="product-title">{item.name}</h1>
+      <Status api={api} product={item} navigate={navigate} />
+      <Details api={api} product={item} />
+      <Skus api={api} product={item} />
+      <Images api={api} product={item} />
+      <Delete api={api} product={item} navigate={navigate} />
+    </article>
+  );
+}
+
+function Status({ api, product, navigate }: { api: Clients; product: Product; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  // Refused or not, the product is read again: another admin may have changed its status or SKUs meanwhile.
+  const publish = useMutation({ mutationFn: () => api.products.publishProduct({ id: product.id }), onSettled: changed });
+  const hide = useMutation({ mutationFn: () => api.products.hideProduct({ id: product.id }), onSettled: changed });
+  const onSale = product.status === ProductStatus.PUBLISHED;
+  const noSku = product.skus.length === 0;
+  const about = ABOUT[product.status];
+  return (
+    <section aria-labelledby="status-title">
+      <h2 id="status-title">{t(m.status)}</h2>
+      <p>
+        <strong data-testid="product-status">{t(PRODUCT_STATUS[product.status])}</strong>
+        {about && `: ${t(about)}`}
+      </p>
+      {onSale ? (
+        <button type="button" onClick={() => hide.mutate()} disabled={hide.isPending}>
+          {hide.isPending ? t(m.hiding) : t(m.hide)}
+        </button>
+      ) : (
+        <button type="button" onClick={() => publish.mutate()} disabled={publish.isPending || noSku}>
+          {publish.isPending ? t(m.publishing) : t(m.publish)}
+        </button>
+      )}{" "}
+      {product.status !== ProductStatus.DRAFT && (
+        <Link to={`/products/${product.id}`} navigate={navigate}>
+          {t(m.seeInShop)}
+        </Link>
+      )}
+      {!onSale && noSku && <p className="help">{t(m.needsSku)}</p>}
+      {publish.isError && <Problem error={publish.error} known={{ [Code.FailedPrecondition]: m.cannotPublish }} />}
+      {hide.isError && <Problem error={hide.error} known={{ [Code.FailedPrecondition]: m.cannotHide }} />}
+    </section>
+  );
+}
+
+function Details({ api, product }: { api: Clients; product: Product }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const [draft, setDraft] = useState(() => draftOf(product));
+  const update = useMutation({
+    // Only what was changed here is sent, so another admin's change to another field is kept.
+    mutationFn: () => {
+      const saved = draftOf(product);
+      const edited = <K extends keyof Draft>(field: K) => (draft[field] !== saved[field] ? draft[field] : undefined);
+      return api.products.updateProduct({
+        id: product.id,
+        name: edited("name")?.trim(),
+        description: edited("description")?.trim(),
+        categoryId: edited("categoryId"),
+      });
+    },
+    onSuccess: changed,
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    update.mutate();
+  };
+  return (
+    <section aria-labelledby="details-title">
+      <h2 id="details-title">{t(m.details)}</h2>
+      <form onSubmit={submit} className="stacked">
+        <ProductFields
+          api={api}
+          draft={draft}
+          onChange={(next) => {
+            update.reset();
+            setDraft(next);
+          }}
+        />
+        <button type="submit" disabled={update.isPending}>
+          {update.isPending ? t(m.saving) : t(m.save)}
+        </button>
+        {update.isSuccess && <p role="status">{t(m.saved)}</p>}
+      </form>
+      {update.isError && <Problem error={update.error} known={PRODUCT_PROBLEMS} />}
+    </section>
+  );
+}
+
+function Delete({ api, product, navigate }: { api: Clients; product: Product; navigate: Navigate }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const remove = useMutation({
+    mutationFn: () => api.products.deleteProduct({ id: product.id }),
+    onSuccess: () => {
+      navigate("/admin/products");
+      void changed();
+    },
+  });
+  return (
+    <section aria-labelledby="delete-title">
+      <h2 id="delete-title">{t(m.deleteTitle)}</h2>
+      <Confirm
+        action={t(m.delete)}
+        target={product.name}
+        question={t(m.deleteQuestion, { name: product.name })}
+        confirm={t(m.deleteConfirm)}
+        pendingText={t(m.deleting)}
+        pending={remove.isPending}
+        onConfirm={() => remove.mutate()}
+      />
+      {remove.isError && <Problem error={remove.error} known={{ [Code.FailedPrecondition]: m.reserved }} />}
+    </section>
+  );
+}

@@ -1,0 +1,180 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code } from "@connectrpc/connect";
+import { useMutation } from "@tanstack/react-query";
+import { type FormEvent, useId, useState } from "react";
+
+import type { Clients } from "../api";
+import type { CreateSkuRequestSchema } from "../gen/product/v1/product_service_pb";
+import type { Product } from "../gen/product/v1/types_pb";
+import { type Message, messages, useLanguage } from "../i18n";
+import { fromMinorUnits, toMinorUnits } from "../money";
+import { Problem, useCatalogChanged, wholeNumber } from "./common";
+import { SkuStock } from "./Stock";
+
+const m = messages({
+  title: { en: "SKUs and stock", ja: "SKUと在庫" },
+  none: { en: "No SKU yet.", ja: "SKUはまだありません。" },
+  newSku: { en: "Add a SKU", ja: "SKUを追加" },
+  code: { en: "SKU code", ja: "SKUコード" },
+  codeHelp: {
+    en: "Unique in the shop: letters, digits, “.”, “_” or “-”, e.g. SENCHA-100G.",
+    ja: "ショップ内で一意。英数字と「.」「_」「-」が使えます（例：SENCHA-100G）。",
+  },
+  price: { en: "Price", ja: "価格" },
+  currency: { en: "Currency", ja: "通貨" },
+  currencyHelp: {
+    en: "ISO 4217 code, e.g. JPY or USD; every SKU of a product has the same.",
+    ja: "ISO 4217のコード（例：JPY、USD）。同じ商品のSKUはすべて同じ通貨です。",
+  },
+  attributes: { en: "Attributes", ja: "属性" },
+  attributesHelp: { en: "One name=value per line, e.g. size=100g.", ja: "1行に1つ「名前=値」の形で（例：size=100g）。" },
+  initialStock: { en: "Initial stock", ja: "初期在庫" },
+  add: { en: "Add SKU", ja: "SKUを追加" },
+  adding: { en: "Adding…", ja: "追加しています…" },
+  badPrice: { en: "Enter the price as an amount of {currency}, e.g. {example}.", ja: "価格は{currency}の金額で入力してください（例：{example}）。" },
+  badAttributes: {
+    en: "Write each attribute on its own line as name=value, e.g. size=100g.",
+    ja: "属性は1行に1つ「名前=値」の形で入力してください（例：size=100g）。",
+  },
+  invalid: {
+    en: "Check the SKU: its code, a currency such as JPY or USD that the product's other SKUs share, and at most 20 attributes.",
+    ja: "SKUを確認してください：コード、商品のほかのSKUと同じ通貨（JPY、USDなど）、20個以内の属性。",
+  },
+  taken: { en: "Another SKU already has this code.", ja: "このコードはほかのSKUで使われています。" },
+});
+
+/** A product's SKUs, each with its stock, and the form to add one. */
+export function Skus({ api, product }: { api: Clients; product: Product }) {
+  const { t } = useLanguage();
+  return (
+    <section aria-labelledby="skus-title">
+      <h2 id="skus-title">{t(m.title)}</h2>
+      {product.skus.length === 0 && <p>{t(m.none)}</p>}
+      {product.skus.map((sku) => (
+        <SkuStock key={sku.id} api={api} sku={sku} />
+      ))}
+      <NewSku api={api} product={product} />
+    </section>
+  );
+}
+
+/** "size=100g" lines as attributes; undefined when a line is not a name, "=" and a value. */
+function parseAttributes(text: string): Record<string, string> | undefined {
+  const attributes: Record<string, string> = {};
+  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+    const equals = line.indexOf("=");
+    if (equals < 0) return undefined;
+    const [name, value] = [line.slice(0, equals).trim(), line.slice(equals + 1).trim()];
+    if (!name || !value) return undefined;
+    attributes[name] = value;
+  }
+  return attributes;
+}
+
+function NewSku({ api, product }: { api: Clients; product: Product }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const id = useId();
+  const empty = {
+    code: "",
+    price: "",
+    currency: product.skus[0]?.price?.currencyCode ?? "JPY",
+    attributes: "",
+    quantity: "0",
+  };
+  const [form, setForm] = useState(empty);
+  const [mistake, setMistake] = useState<{ message: Message; values?: Record<string, string> } | null>(null);
+  const create = useMutation({
+    mutationFn: (request: MessageInitShape<typeof CreateSkuRequestSchema>) => api.products.createSku(request),
+    onSuccess: () => {
+      setForm(empty);
+      return changed();
+    },
+  });
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    const currency = form.currency.trim().toUpperCase();
+    const price = toMinorUnits(form.price, currency);
+    const attributes = parseAttributes(form.attributes);
+    if (price === undefined)
+      setMistake({ message: m.badPrice, values: { currency, example: fromMinorUnits(1250n, currency) } });
+    else if (!attributes) setMistake({ message: m.badAttributes });
+    else {
+      setMistake(null);
+      create.mutate({
+        productId: product.id,
+        code: form.code.trim(),
+        price: { amount: price, currencyCode: currency },
+        attributes,
+        initialQuantity: wholeNumber(form.quantity),
+      });
+    }
+  };
+  const field = (name: keyof typeof form) => ({
+    id: `${id}-${name}`,
+    value: form[name],
+    onChange: (e: { target: { value: string } }) => setForm({ ...form, [name]: e.target.value }),
+  });
+
+  return (
+    <section aria-labelledby={`${id}-title`} className="card">
+      <h3 id={`${id}-title`}>{t(m.newSku)}</h3>
+      <form onSubmit={submit} className="stacked">
+        <p>
+          <label htmlFor={`${id}-code`}>{t(m.code)}</label>
+          <input
+            {...field("code")}
+            required
+            maxLength={100}
+            pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
+            autoCapitalize="characters"
+            aria-describedby={`${id}-code-help`}
+          />
+        </p>
+        <p id={`${id}-code-help`} className="help">
+          {t(m.codeHelp)}
+        </p>
+        <p>
+          <label htmlFor={`${id}-price`}>{t(m.price)}</label>
+          <input {...field("price")} required inputMode="decimal" />
+        </p>
+        <p>
+          <label htmlFor={`${id}-currency`}>{t(m.currency)}</label>
+          <input
+            {...field("currency")}
+            required
+            pattern="[A-Za-z]{3}"
+            maxLength={3}
+            autoCapitalize="characters"
+            aria-describedby={`${id}-currency-help`}
+          />
+        </p>
+        <p id={`${id}-currency-help`} className="help">
+          {t(m.currencyHelp)}
+        </p>
+        <p>
+          <label htmlFor={`${id}-attributes`}>{t(m.attributes)}</label>
+          <textarea {...field("attributes")} rows={3} aria-describedby={`${id}-attributes-help`} />
+        </p>
+        <p id={`${id}-attributes-help`} className="help">
+          {t(m.attributesHelp)}
+        </p>
+        <p>
+          <label htmlFor={`${id}-quantity`}>{t(m.initialStock)}</label>
+          <input {...field("quantity")} type="number" required min={0} step={1} />
+        </p>
+        <button type="submit" disabled={create.isPending}>
+          {create.isPending ? t(m.adding) : t(m.add)}
+        </button>
+      </form>
+      {mistake && (
+        <p role="alert" className="problem">
+          {t(mistake.message, mistake.values)}
+        </p>
+      )}
+      {create.isError && (
+        <Problem error={create.error} known={{ [Code.InvalidArgument]: m.invalid, [Code.AlreadyExists]: m.taken }} />
+      )}
+    </section>
+  );
+}
