@@ -196,10 +196,19 @@ async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str
     }
 }
 
+/// Products beyond the two the shopper's test is about.
+const FILLERS: usize = 11;
+
 #[tokio::test]
 async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_real_browser() {
     let (platform, web) = storefront().await;
     let admin = platform.access_token("owner@example.com", true).await;
+    // More than a page of products (12), so the catalog has a second one to load. The newest come first: these
+    // are published before the two the test is about.
+    for n in 1..=FILLERS {
+        let code = format!("SAMPLE-{n:02}");
+        publish(&platform, &admin, &format!("Tea sample {n:02}"), None, &[(code.as_str(), "10g", 300, 5)]).await;
+    }
     let tea = category(&platform, &admin, "Tea", None).await;
     let green = category(&platform, &admin, "Green tea", Some(&tea)).await;
     let skus = [("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)];
@@ -215,6 +224,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         ("PRODUCT", "Hojicha"),
         ("OTHER_PRODUCT", "Sencha"),
         ("OTHERS_ORDER", &theirs),
+        ("FILLERS", &FILLERS.to_string()),
     ];
     let steps = [
         "bundle",

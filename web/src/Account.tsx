@@ -36,6 +36,10 @@ const m = messages({
   changing: { en: "Changing…", ja: "変更しています…" },
   changed: { en: "Your password is changed.", ja: "パスワードを変更しました。" },
   wrongPassword: { en: "Your current password is not right.", ja: "現在のパスワードが正しくありません。" },
+  tooManyWrong: {
+    en: "Too many wrong passwords lately. Please wait a few minutes and try again.",
+    ja: "パスワードの誤りが続いたため、しばらく変更できません。数分待ってからお試しください。",
+  },
   invalidPassword: { en: "The new password needs 8 to 128 characters.", ja: "新しいパスワードは8〜128文字で指定してください。" },
   deleteAccount: { en: "Delete account", ja: "アカウントの削除" },
   deleteWarning: {
@@ -229,6 +233,7 @@ function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
           {t(
             explainFor(change.error, {
               [Code.FailedPrecondition]: m.wrongPassword,
+              [Code.ResourceExhausted]: m.tooManyWrong,
               [Code.InvalidArgument]: m.invalidPassword,
             }),
           )}

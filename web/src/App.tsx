@@ -1,10 +1,11 @@
 import type { User, UserManager } from "oidc-client-ts";
-import { lazy, type ReactNode, Suspense, useEffect, useState } from "react";
+import { lazy, type ReactNode, Suspense, useEffect, useRef, useState } from "react";
 
 import { AccountPage, SignUpPage } from "./Account";
 import type { Clients } from "./api";
 import { CALLBACK_PATH } from "./auth";
 import { CartPage } from "./Cart";
+import { SESSION_EXPIRED } from "./errors";
 import { type Locale, LOCALES, type Message, messages, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
 import { CheckoutPage, OrderPage, OrdersPage } from "./Orders";
@@ -24,7 +25,6 @@ const m = messages({
   language: { en: "Language", ja: "言語" },
   signingIn: { en: "Signing you in…", ja: "ログインしています…" },
   signInFailed: { en: "Signing in did not complete. Please try again.", ja: "ログインを完了できませんでした。もう一度お試しください。" },
-  expired: { en: "Your session has expired. Please sign in again.", ja: "セッションの有効期限が切れました。もう一度ログインしてください。" },
   pleaseSignIn: { en: "Please sign in", ja: "ログインしてください" },
   signInFirst: { en: "Sign in to see your cart, your orders and your account.", ja: "カート、注文履歴、アカウントを見るにはログインしてください。" },
   notAllowed: { en: "Not allowed", ja: "アクセスできません" },
@@ -35,6 +35,21 @@ const m = messages({
 interface Props {
   api: Clients;
   users: UserManager | null;
+}
+
+/**
+ * Finishes a sign-in the issuer sent back to the callback, once per page load however often it is asked
+ * (React runs effects twice in development), and answers where to go next: the page it started from.
+ */
+let signingIn: Promise<{ ok: boolean; path: string }> | null = null;
+function finishSignIn(users: UserManager) {
+  signingIn ??= new URLSearchParams(window.location.search).has("code")
+    ? users.signinRedirectCallback().then(
+        (signedIn) => ({ ok: true, path: (signedIn.state as string | undefined) ?? "/" }),
+        () => ({ ok: false, path: "/" }),
+      )
+    : Promise.resolve({ ok: true, path: "/" }); // back from signing out
+  return signingIn;
 }
 
 /** Whether the signed-in user's ID token grants the admin role (the services check it again on every call). */
@@ -49,6 +64,7 @@ export function App({ api, users }: Props) {
   const [user, setUser] = useState<User | null>(null);
   const [problem, setProblem] = useState<Message | null>(null);
   const navigate: Navigate = (to) => {
+    setProblem(null);
     window.history.pushState(null, "", to);
     const url = new URL(to, window.location.origin);
     setLocation({ path: url.pathname, search: url.search });
@@ -63,34 +79,37 @@ export function App({ api, users }: Props) {
 
   useEffect(() => {
     if (!users) return;
-    const changed = (signedIn: User | null) => setUser(signedIn);
-    users.events.addUserLoaded(changed);
-    users.events.addUserUnloaded(() => changed(null));
-    users.events.addSilentRenewError(() => {
-      setProblem(m.expired);
-      void users.removeUser();
-    });
-    if (location.path === CALLBACK_PATH) {
-      const finished = new URLSearchParams(window.location.search).has("code")
-        ? users.signinRedirectCallback().then((signedIn) => {
-            changed(signedIn);
-            return (signedIn.state as string | undefined) ?? "/";
-          })
-        : Promise.resolve("/");
-      finished
-        .catch(() => {
-          setProblem(m.signInFailed);
-          return "/";
-        })
-        .then((back) => {
-          window.history.replaceState(null, "", back);
-          const url = new URL(back, window.location.origin);
-          setLocation({ path: url.pathname, search: url.search });
-        });
-    } else {
-      void users.getUser().then(changed);
+    const changed = (signedIn: User | null) => {
+      setUser(signedIn);
+      if (signedIn) setProblem(null);
+    };
+    const subscriptions = [
+      users.events.addUserLoaded(changed),
+      users.events.addUserUnloaded(() => changed(null)),
+      users.events.addSilentRenewError(() => {
+        setProblem(SESSION_EXPIRED);
+        void users.removeUser();
+      }),
+    ];
+    if (window.location.pathname === CALLBACK_PATH) {
+      void finishSignIn(users).then((back) => {
+        if (!back.ok) setProblem(m.signInFailed);
+        window.history.replaceState(null, "", back.path);
+        const url = new URL(back.path, window.location.origin);
+        setLocation({ path: url.pathname, search: url.search });
+      });
     }
-  }, [users]); // eslint-disable-line react-hooks/exhaustive-deps
+    void users.getUser().then(changed);
+    return () => subscriptions.forEach((unsubscribe) => unsubscribe());
+  }, [users]);
+
+  // After moving to another page, focus goes to it (not the first time: the browser starts at the top).
+  const main = useRef<HTMLElement>(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (moved.current) main.current?.focus({ preventScroll: true });
+    moved.current = true;
+  }, [location]);
 
   // Back to the page the shopper was on once signed in.
   const signIn = (returnTo = window.location.pathname + window.location.search) =>
@@ -104,14 +123,14 @@ export function App({ api, users }: Props) {
 
   let page: ReactNode;
   if (path === CALLBACK_PATH) page = <p role="status">{t(m.signingIn)}</p>;
-  else if (product) page = <ProductPage id={product} api={api} signedIn={!!user} signIn={signIn} navigate={navigate} />;
+  else if (product) page = <ProductPage key={product} id={product} api={api} signedIn={!!user} signIn={signIn} navigate={navigate} />;
   else if (path === "/signup") page = <SignUpPage api={api} signIn={signIn} />;
   else if (path === "/account")
     page = signedIn((u) => <AccountPage api={api} userId={u.profile.sub} users={users!} />);
   else if (path === "/cart") page = signedIn(() => <CartPage api={api} navigate={navigate} />);
   else if (path === "/checkout") page = signedIn(() => <CheckoutPage api={api} navigate={navigate} />);
   else if (path === "/orders") page = signedIn(() => <OrdersPage api={api} navigate={navigate} />);
-  else if (order) page = signedIn(() => <OrderPage id={order} api={api} />);
+  else if (order) page = signedIn(() => <OrderPage key={order} id={order} api={api} />);
   else if (path === "/admin" || path.startsWith("/admin/"))
     page = signedIn((u) =>
       isAdmin(u) ? (
@@ -175,7 +194,7 @@ export function App({ api, users }: Props) {
           </select>
         </nav>
       </header>
-      <main>
+      <main ref={main} tabIndex={-1}>
         {problem && (
           <p role="alert" className="problem">
             {t(problem)}

@@ -1,11 +1,13 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 
 import type { Clients } from "./api";
-import { explain } from "./errors";
+import { CART_ERRORS } from "./errors";
 import type { Cart } from "./gen/order/v1/types_pb";
 import { messages, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
 import { formatMoney } from "./money";
+import { Problem, useFormat } from "./ui";
 
 const m = messages({
   loading: { en: "Loading your cart…", ja: "カートを読み込んでいます…" },
@@ -17,39 +19,38 @@ const m = messages({
   quantity: { en: "Quantity", ja: "数量" },
   remove: { en: "Remove", ja: "削除" },
   subtotal: { en: "Subtotal: {amount}", ja: "小計：{amount}" },
+  saving: { en: "Saving your cart…", ja: "カートを保存しています…" },
   checkOut: { en: "Check out", ja: "購入手続きへ" },
 });
 
 export function CartPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
   const { t, tag } = useLanguage();
+  const format = useFormat();
   const queries = useQueryClient();
   const cart = useQuery({ queryKey: ["cart"], queryFn: async () => (await api.carts.getCart({})).cart });
-  const saved = (answer: { cart?: Cart }) => queries.setQueryData(["cart"], answer.cart);
+  // Changes to the cart are sent one at a time, in order (one scope), and a refused one reloads the cart, so
+  // what is shown is always what the cart holds.
+  const changes = {
+    scope: { id: "cart" },
+    onSuccess: (answer: { cart?: Cart }) => queries.setQueryData(["cart"], answer.cart),
+    onError: () => queries.invalidateQueries({ queryKey: ["cart"] }),
+  };
   const update = useMutation({
     mutationFn: ({ skuId, quantity }: { skuId: string; quantity: bigint }) =>
       api.carts.updateCartItem({ skuId, quantity }),
-    onSuccess: saved,
+    ...changes,
   });
-  const remove = useMutation({ mutationFn: (skuId: string) => api.carts.removeCartItem({ skuId }), onSuccess: saved });
+  const remove = useMutation({ mutationFn: (skuId: string) => api.carts.removeCartItem({ skuId }), ...changes });
 
   if (cart.isPending) return <p role="status">{t(m.loading)}</p>;
-  if (cart.isError)
-    return (
-      <p role="alert" className="problem">
-        {t(explain(cart.error))}
-      </p>
-    );
+  if (cart.isError) return <Problem error={cart.error} />;
   const items = cart.data?.items ?? [];
   const failed = update.error ?? remove.error;
   const subtotal = cart.data?.subtotal;
   return (
     <section aria-labelledby="cart-title">
       <h1 id="cart-title">{t(m.title)}</h1>
-      {failed && (
-        <p role="alert" className="problem">
-          {t(explain(failed))}
-        </p>
-      )}
+      {failed && <Problem error={failed} known={CART_ERRORS} />}
       {items.length === 0 ? (
         <p>
           {t(m.empty)}{" "}
@@ -70,30 +71,25 @@ export function CartPage({ api, navigate }: { api: Clients; navigate: Navigate }
                 <p>{line.skuCode}</p>
                 {!line.purchasable && <p className="problem">{t(m.unavailable)}</p>}
                 {line.purchasable && line.availableQuantity < line.quantity && (
-                  <p className="problem">{t(m.short, { count: line.availableQuantity })}</p>
+                  <p className="problem">{t(m.short, { count: format.count(line.availableQuantity) })}</p>
                 )}
-                <label htmlFor={`quantity-${line.skuId}`}>{t(m.quantity)}</label>{" "}
-                <input
-                  id={`quantity-${line.skuId}`}
-                  type="number"
-                  min={1}
-                  max={99}
-                  defaultValue={String(line.quantity)}
-                  onChange={(e) => {
-                    const quantity = Number(e.target.value);
-                    if (Number.isInteger(quantity) && quantity >= 1 && quantity <= 99)
-                      update.mutate({ skuId: line.skuId, quantity: BigInt(quantity) });
-                  }}
+                <Quantity
+                  key={String(line.quantity)}
+                  skuId={line.skuId}
+                  code={line.skuCode}
+                  quantity={line.quantity}
+                  save={(quantity) => update.mutate({ skuId: line.skuId, quantity })}
                 />{" "}
                 <span className="price" data-testid="line-total">
                   {line.lineTotal ? formatMoney(line.lineTotal.amount, line.lineTotal.currencyCode, tag) : ""}
                 </span>{" "}
                 <button type="button" onClick={() => remove.mutate(line.skuId)} disabled={remove.isPending}>
-                  {t(m.remove)} <span className="visually-hidden">{line.productName}</span>
+                  {t(m.remove)} <span className="visually-hidden">{`${line.productName} ${line.skuCode}`}</span>
                 </button>
               </li>
             ))}
           </ul>
+          {(update.isPending || remove.isPending) && <p role="status">{t(m.saving)}</p>}
           <p className="price" data-testid="subtotal">
             {t(m.subtotal, { amount: subtotal ? formatMoney(subtotal.amount, subtotal.currencyCode, tag) : "" })}
           </p>
@@ -103,5 +99,39 @@ export function CartPage({ api, navigate }: { api: Clients; navigate: Navigate }
         </>
       )}
     </section>
+  );
+}
+
+interface QuantityProps {
+  skuId: string;
+  code: string;
+  quantity: bigint;
+  save: (quantity: bigint) => void;
+}
+
+/** A line's quantity, saved when the shopper leaves the field or presses Enter: not at every keystroke. */
+function Quantity({ skuId, code, quantity, save }: QuantityProps) {
+  const { t } = useLanguage();
+  const [typed, setTyped] = useState(String(quantity));
+  const commit = () => {
+    const wanted = Number(typed);
+    if (Number.isInteger(wanted) && wanted >= 1 && wanted <= 99 && BigInt(wanted) !== quantity) save(BigInt(wanted));
+  };
+  return (
+    <>
+      <label htmlFor={`quantity-${skuId}`}>
+        {t(m.quantity)} <span className="visually-hidden">{code}</span>
+      </label>{" "}
+      <input
+        id={`quantity-${skuId}`}
+        type="number"
+        min={1}
+        max={99}
+        value={typed}
+        onChange={(e) => setTyped(e.target.value)}
+        onBlur={commit}
+        onKeyDown={(e) => e.key === "Enter" && commit()}
+      />
+    </>
   );
 }

@@ -1,14 +1,15 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { type FormEvent, useRef, useState } from "react";
 
 import type { Clients } from "./api";
-import { explain, explainFailure } from "./errors";
+import { CHECKOUT_ERRORS, explainFailure } from "./errors";
 import type { CreateOrderRequestSchema } from "./gen/order/v1/order_service_pb";
 import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
 import { type Message, messages, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
-import { formatMoney } from "./money";
+import { More, Problem, useFormat } from "./ui";
 
 const m = messages({
   checkout: { en: "Checkout", ja: "購入手続き" },
@@ -36,7 +37,6 @@ const m = messages({
   noOrders: { en: "You have not ordered anything yet.", ja: "まだ注文はありません。" },
   orders: { en: "Orders", ja: "注文" },
   orderOf: { en: "Order of {date}", ja: "{date}の注文" },
-  loadMore: { en: "Load more", ja: "さらに表示" },
   loadingOrder: { en: "Loading the order…", ja: "注文を読み込んでいます…" },
   notFound: { en: "Order not found", ja: "注文が見つかりません" },
   notInAccount: { en: "We could not find this order in your account.", ja: "このアカウントにはこの注文はありません。" },
@@ -45,14 +45,15 @@ const m = messages({
   thanks: { en: "Thank you! Your order is confirmed and will be shipped soon.", ja: "ご注文ありがとうございます。注文は確定し、まもなく発送されます。" },
   tracking: { en: "Tracking number: {number}", ja: "追跡番号：{number}" },
   items: { en: "Items", ja: "商品" },
+  item: { en: "{name} ({code}) × {quantity}: {amount}", ja: "{name}（{code}）× {quantity}：{amount}" },
   shipping: { en: "Shipping: {amount}", ja: "送料：{amount}" },
   total: { en: "Total: {amount}", ja: "合計：{amount}" },
   cancelling: { en: "Cancelling…", ja: "キャンセルしています…" },
   cancel: { en: "Cancel order", ja: "注文をキャンセル" },
   unknown: { en: "Unknown", ja: "不明" },
   pending: { en: "Being placed", ja: "処理中" },
-  confirmed: { en: "Confirmed", ja: "確定" },
-  failed: { en: "Failed", ja: "失敗" },
+  confirmed: { en: "Confirmed", ja: "注文確定" },
+  failed: { en: "Failed", ja: "注文不成立" },
   cancelled: { en: "Cancelled", ja: "キャンセル済み" },
   shipped: { en: "Shipped", ja: "発送済み" },
 });
@@ -66,12 +67,6 @@ export const STATUS: Record<OrderStatus, Message> = {
   [OrderStatus.CANCELLED]: m.cancelled,
   [OrderStatus.SHIPPED]: m.shipped,
 };
-
-function useMoney() {
-  const { tag } = useLanguage();
-  return (amount?: { amount: bigint; currencyCode: string }) =>
-    amount ? formatMoney(amount.amount, amount.currencyCode, tag) : "";
-}
 
 type CreateOrder = MessageInitShape<typeof CreateOrderRequestSchema>;
 
@@ -102,12 +97,12 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
     onSuccess: (answer) => {
       const order = answer.order!;
       attempt.current = null; // the outcome is known: a new attempt is a new order
+      void queries.invalidateQueries({ queryKey: ["cart"] });
+      void queries.invalidateQueries({ queryKey: ["orders"] });
       if (order.status === OrderStatus.FAILED) {
         setFailed(order);
         return;
       }
-      void queries.invalidateQueries({ queryKey: ["cart"] });
-      void queries.invalidateQueries({ queryKey: ["orders"] });
       queries.setQueryData(["order", order.id], order);
       navigate(`/orders/${order.id}`);
     },
@@ -133,11 +128,7 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
           {t(explainFailure(failed.failureReason))}
         </p>
       )}
-      {place.isError && (
-        <p role="alert" className="problem">
-          {t(explain(place.error))}
-        </p>
-      )}
+      {place.isError && <Problem error={place.error} known={CHECKOUT_ERRORS} />}
       <form onSubmit={submit} className="checkout">
         <fieldset>
           <legend>{t(m.shippingAddress)}</legend>
@@ -194,8 +185,8 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
 }
 
 export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
-  const { t, tag } = useLanguage();
-  const money = useMoney();
+  const { t } = useLanguage();
+  const format = useFormat();
   const orders = useInfiniteQuery({
     queryKey: ["orders"],
     queryFn: ({ pageParam }) => api.orders.listOrders({ pageSize: 20, pageToken: pageParam }),
@@ -207,36 +198,26 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
     <section aria-labelledby="orders-title">
       <h1 id="orders-title">{t(m.yourOrders)}</h1>
       {orders.isPending && <p role="status">{t(m.loadingOrders)}</p>}
-      {orders.isError && (
-        <p role="alert" className="problem">
-          {t(explain(orders.error))}
-        </p>
-      )}
+      {orders.isError && <Problem error={orders.error} />}
       {orders.isSuccess && shown.length === 0 && <p>{t(m.noOrders)}</p>}
       <ul className="cart" aria-label={t(m.orders)}>
         {shown.map((order) => (
           <li key={order.id}>
             <Link to={`/orders/${order.id}`} navigate={navigate}>
-              {t(m.orderOf, {
-                date: order.createdAt ? new Date(Number(order.createdAt.seconds) * 1000).toLocaleString(tag) : "",
-              })}
+              {t(m.orderOf, { date: format.date(order.createdAt) })}
             </Link>{" "}
-            <span data-testid="order-status">{t(STATUS[order.status])}</span> {money(order.total)}
+            <span data-testid="order-status">{t(STATUS[order.status])}</span> {format.money(order.total)}
           </li>
         ))}
       </ul>
-      {orders.hasNextPage && (
-        <button type="button" onClick={() => void orders.fetchNextPage()} disabled={orders.isFetchingNextPage}>
-          {t(m.loadMore)}
-        </button>
-      )}
+      <More {...orders} />
     </section>
   );
 }
 
 export function OrderPage({ id, api }: { id: string; api: Clients }) {
   const { t } = useLanguage();
-  const money = useMoney();
+  const format = useFormat();
   const queries = useQueryClient();
   const order = useQuery({
     queryKey: ["order", id],
@@ -249,8 +230,12 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
       queries.setQueryData(["order", id], answer.order);
       void queries.invalidateQueries({ queryKey: ["orders"] });
     },
+    // Refused because the order moved on (shipped meanwhile, say): show it as it is now.
+    onError: () => queries.invalidateQueries({ queryKey: ["order", id] }),
   });
   if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
+  const missing = [Code.NotFound, Code.InvalidArgument].includes(ConnectError.from(order.error).code);
+  if (order.isError && !missing) return <Problem error={order.error} />;
   if (order.isError)
     return (
       <section>
@@ -275,22 +260,23 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
       <ul className="cart" aria-label={t(m.items)}>
         {o.items.map((item) => (
           <li key={item.skuId}>
-            {item.productName} ({item.skuCode}) × {String(item.quantity)}: {money(item.lineTotal)}
+            {t(m.item, {
+              name: item.productName,
+              code: item.skuCode,
+              quantity: format.count(item.quantity),
+              amount: format.money(item.lineTotal),
+            })}
           </li>
         ))}
       </ul>
-      <p>{t(m.shipping, { amount: money(o.shippingFee) })}</p>
-      <p className="price">{t(m.total, { amount: money(o.total) })}</p>
+      <p>{t(m.shipping, { amount: format.money(o.shippingFee) })}</p>
+      <p className="price">{t(m.total, { amount: format.money(o.total) })}</p>
       {o.status === OrderStatus.CONFIRMED && (
         <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
           {cancel.isPending ? t(m.cancelling) : t(m.cancel)}
         </button>
       )}
-      {cancel.isError && (
-        <p role="alert" className="problem">
-          {t(explain(cancel.error))}
-        </p>
-      )}
+      {cancel.isError && <Problem error={cancel.error} />}
     </article>
   );
 }

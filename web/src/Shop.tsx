@@ -2,12 +2,13 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tansta
 import { type FormEvent, useState } from "react";
 
 import type { Clients } from "./api";
-import { explain } from "./errors";
-import type { Category, Product, Sku } from "./gen/product/v1/types_pb";
+import { CART_ERRORS, explain } from "./errors";
+import { type Category, ProductStatus, type Sku } from "./gen/product/v1/types_pb";
 import { messages, type Translate, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
 import { formatMoney, toMinorUnits } from "./money";
-import { placeholder } from "./placeholder";
+import { More, Problem, useFormat } from "./ui";
+import { fallBackToPlaceholder, placeholder } from "./placeholder";
 
 const PAGE_SIZE = 12;
 const LOW_STOCK = 5;
@@ -24,10 +25,12 @@ const m = messages({
   minPrice: { en: "Lowest price ({currency})", ja: "最低価格（{currency}）" },
   maxPrice: { en: "Highest price ({currency})", ja: "最高価格（{currency}）" },
   clear: { en: "Clear filters", ja: "絞り込みを解除" },
+  unreadablePrice: {
+    en: "A price is a number in the shop's currency, such as {example}.",
+    ja: "価格はショップの通貨の金額で入力してください（例：{example}）。",
+  },
   loading: { en: "Loading products…", ja: "商品を読み込んでいます…" },
   none: { en: "No products match your search.", ja: "条件に合う商品はありません。" },
-  loadMore: { en: "Load more", ja: "さらに表示" },
-  loadingMore: { en: "Loading…", ja: "読み込み中…" },
   loadingProduct: { en: "Loading…", ja: "読み込み中…" },
   soldOut: { en: "Sold out", ja: "売り切れ" },
   onlyLeft: { en: "Only {count} left", ja: "残り{count}点" },
@@ -64,11 +67,15 @@ function urlOf(filters: Filters): string {
   return query ? `/?${query}` : "/";
 }
 
+/** One listing's query; `currency` is what typed price bounds are in, so it is part of the key only with them. */
 function catalogQuery(api: Clients, filters: Filters, currency: string) {
+  const priced = Boolean(filters.min || filters.max);
   return {
-    queryKey: ["products", filters, currency],
+    queryKey: ["products", filters, priced ? currency : null],
     queryFn: ({ pageParam }: { pageParam: string }) =>
       api.products.listProducts({
+        // What is on sale, for admins too (they would otherwise get every status).
+        status: ProductStatus.PUBLISHED,
         pageSize: PAGE_SIZE,
         pageToken: pageParam,
         searchQuery: filters.query || undefined,
@@ -81,20 +88,29 @@ function catalogQuery(api: Clients, filters: Filters, currency: string) {
   };
 }
 
+/** Whether a typed price bound is empty or an amount of `currency` (not "12.5" yen, not "-3"). */
+function readable(bound: string, currency: string): boolean {
+  return !bound || toMinorUnits(bound, currency) !== undefined;
+}
+
 const NO_FILTERS: Filters = { query: "", category: "", min: "", max: "" };
 
 export function Catalog({ api, search, navigate }: { api: Clients; search: string; navigate: Navigate }) {
   const { t, tag } = useLanguage();
+  const format = useFormat();
   const filters = filtersOf(search);
   // Prices are filtered in the shop's currency, read from the unfiltered first page (the landing page's own
   // query, so usually already cached).
   const unfiltered = useInfiniteQuery(catalogQuery(api, NO_FILTERS, DEFAULT_CURRENCY));
   const currency = unfiltered.data?.pages[0]?.products[0]?.minPrice?.currencyCode ?? DEFAULT_CURRENCY;
-  const products = useInfiniteQuery(catalogQuery(api, filters, currency));
-  const categories = useQuery({
-    queryKey: ["categories"],
-    queryFn: async () => (await api.products.listCategories({ flat: false })).categories,
+  const priced = Boolean(filters.min || filters.max);
+  const unreadable = !readable(filters.min, currency) || !readable(filters.max, currency);
+  const products = useInfiniteQuery({
+    ...catalogQuery(api, filters, currency),
+    // Price bounds wait for the currency they are typed in; a bound that is no amount is refused, not dropped.
+    enabled: !unreadable && !(priced && unfiltered.isPending),
   });
+  const categories = useCategoryTree(api);
   const shown = products.data?.pages.flatMap((page) => page.products) ?? [];
   const category = findCategory(categories.data ?? [], filters.category);
   const symbol = currencySymbol(currency, tag);
@@ -102,7 +118,7 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
   return (
     <div className="catalog">
       <nav aria-label={t(m.categories)} className="categories">
-        <h2>{t(m.categories)}</h2>
+        <p className="nav-title">{t(m.categories)}</p>
         <ul>
           <li>
             <Link to={urlOf({ ...filters, category: "" })} current={!filters.category} navigate={navigate}>
@@ -119,12 +135,14 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
           {filters.query ? t(m.resultsFor, { query: filters.query }) : (category?.name ?? t(m.allProducts))}
         </h1>
         <FilterForm key={search} filters={filters} currency={symbol} navigate={navigate} />
-        {products.isPending && <p role="status">{t(m.loading)}</p>}
-        {products.isError && (
+        {unreadable ? (
           <p role="alert" className="problem">
-            {t(explain(products.error))}
+            {t(m.unreadablePrice, { example: currency === "JPY" ? "1200" : "12.50" })}
           </p>
+        ) : (
+          products.isPending && <p role="status">{t(m.loading)}</p>
         )}
+        {products.isError && <Problem error={products.error} />}
         {products.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
         <ul className="products">
           {shown.map((product) => (
@@ -134,16 +152,12 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
                   {product.name}
                 </Link>
               </h2>
-              <p className="price">{priceRange(product, tag)}</p>
+              <p className="price">{format.priceRange(product)}</p>
               <p>{product.description}</p>
             </li>
           ))}
         </ul>
-        {products.hasNextPage && (
-          <button type="button" onClick={() => void products.fetchNextPage()} disabled={products.isFetchingNextPage}>
-            {products.isFetchingNextPage ? t(m.loadingMore) : t(m.loadMore)}
-          </button>
-        )}
+        <More {...products} />
       </section>
     </div>
   );
@@ -215,6 +229,14 @@ function CategoryItem({ category, filters, navigate }: { category: Category; fil
   );
 }
 
+/** The category tree: roots with their children nested (the back office's too). */
+export function useCategoryTree(api: Clients) {
+  return useQuery({
+    queryKey: ["categories"],
+    queryFn: async () => (await api.products.listCategories({ flat: false })).categories,
+  });
+}
+
 function findCategory(tree: Category[], id: string): Category | undefined {
   for (const category of tree) {
     if (category.id === id) return category;
@@ -227,14 +249,6 @@ function findCategory(tree: Category[], id: string): Category | undefined {
 function currencySymbol(currency: string, tag: string): string {
   const parts = new Intl.NumberFormat(tag, { style: "currency", currency }).formatToParts(0);
   return parts.find((part) => part.type === "currency")?.value ?? currency;
-}
-
-function priceRange(product: Product, tag: string): string {
-  const { minPrice, maxPrice } = product;
-  if (!minPrice || !maxPrice) return "";
-  const low = formatMoney(minPrice.amount, minPrice.currencyCode, tag);
-  if (minPrice.amount === maxPrice.amount) return low;
-  return `${low} – ${formatMoney(maxPrice.amount, maxPrice.currencyCode, tag)}`;
 }
 
 function stockText(available: bigint, t: Translate): string {
@@ -269,10 +283,11 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
   const product = useQuery({ queryKey: ["product", id], queryFn: () => api.products.getProduct({ id }) });
   const skus = product.data?.product?.skus ?? [];
   // Listings carry no stock; one call reads every SKU's.
+  const skuIds = skus.map((sku) => sku.id);
   const stock = useQuery({
-    queryKey: ["stock", id],
+    queryKey: ["stock", id, skuIds],
     enabled: skus.length > 0,
-    queryFn: () => api.products.batchGetSkus({ ids: skus.map((sku) => sku.id) }),
+    queryFn: () => api.products.batchGetSkus({ ids: skuIds }),
   });
   const [picked, setPicked] = useState<Record<string, string>>({});
   const add = useMutation({
@@ -301,10 +316,7 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
         alt={image?.altText || item.name}
         width={320}
         height={320}
-        onError={(event) => {
-          event.currentTarget.onerror = null;
-          event.currentTarget.src = placeholder(item.name);
-        }}
+        onError={fallBackToPlaceholder(item.name)}
       />
       <div>
         <h1 id="product-title">{item.name}</h1>
@@ -331,7 +343,11 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
             <p className="price" data-testid="price">
               {sku.price ? formatMoney(sku.price.amount, sku.price.currencyCode, tag) : ""}
             </p>
-            <p data-testid="stock">{available === undefined ? t(m.checkingStock) : stockText(available, t)}</p>
+            {stock.isError ? (
+              <Problem error={stock.error} />
+            ) : (
+              <p data-testid="stock">{available === undefined ? t(m.checkingStock) : stockText(available, t)}</p>
+            )}
             {signedIn ? (
               <button type="button" disabled={add.isPending || available === 0n} onClick={() => add.mutate(sku.id)}>
                 {add.isPending ? t(m.adding) : t(m.addToCart)}
@@ -349,11 +365,7 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
                 </Link>
               </p>
             )}
-            {add.isError && (
-              <p role="alert" className="problem">
-                {t(explain(add.error))}
-              </p>
-            )}
+            {add.isError && <Problem error={add.error} known={CART_ERRORS} />}
           </>
         ) : (
           <p>{t(m.notSold)}</p>

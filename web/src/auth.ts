@@ -6,10 +6,11 @@ import type { PlatformConfig } from "./config";
 export const CALLBACK_PATH = "/callback";
 
 /**
- * The authorization code flow with PKCE against the configured issuer. Tokens live in memory only (a reload
- * signs in again, silently when the issuer remembers the login); they are renewed with the refresh token
- * before they expire. Only the short-lived state of a sign-in in progress (PKCE verifier, return path) is kept
- * in sessionStorage, so it survives the round trip through the login pages.
+ * The authorization code flow with PKCE against the configured issuer. Tokens live in memory only: a reload
+ * needs signing in again (one click, and no password when the issuer remembers the login). They are renewed
+ * with the refresh token before they expire. Only the short-lived state of a sign-in in progress (PKCE
+ * verifier, nonce, return path) is kept in sessionStorage, so it survives the round trip through the login
+ * pages and goes with the tab.
  */
 export function userManager(config: PlatformConfig): UserManager | null {
   if (!config.issuer) return null;
@@ -23,6 +24,7 @@ export function userManager(config: PlatformConfig): UserManager | null {
     scope: "openid offline_access profile email",
     extraQueryParams: { audience: config.audience },
     userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
+    stateStore: new WebStorageStateStore({ store: window.sessionStorage }),
     automaticSilentRenew: true,
   });
 }

@@ -5,25 +5,13 @@ import { type Message, messages } from "./i18n";
 const m = messages({
   expired: { en: "Your session has expired. Please sign in again.", ja: "セッションの有効期限が切れました。もう一度ログインしてください。" },
   forbidden: { en: "Your account is not allowed to do this.", ja: "このアカウントではこの操作はできません。" },
-  notFound: { en: "This item is no longer available.", ja: "この商品はもう取り扱っていません。" },
-  changedRequest: {
-    en: "This checkout was already placed with different details. Please review your order and try again.",
-    ja: "この注文は別の内容ですでに送信されています。内容を確認して、もう一度お試しください。",
-  },
+  notFound: { en: "This could not be found: it may have been removed.", ja: "見つかりませんでした。削除された可能性があります。" },
   exists: { en: "That is already taken.", ja: "すでに使われています。" },
-  empty: { en: "Your cart is empty.", ja: "カートは空です。" },
-  unpurchasable: { en: "Some items in your cart are no longer available.", ja: "カート内の一部の商品は購入できなくなりました。" },
-  currency: {
-    en: "Items priced in different currencies cannot share one cart.",
-    ja: "通貨の異なる商品を同じカートに入れることはできません。",
-  },
-  full: { en: "Your cart is full: it holds at most 50 different items.", ja: "カートがいっぱいです（最大50品目）。" },
   precondition: { en: "This cannot be done in the current state.", ja: "現在の状態ではこの操作はできません。" },
   invalid: { en: "Please check what you entered.", ja: "入力内容を確認してください。" },
-  quantity: { en: "That quantity is not possible: a line holds 1 to 99 units.", ja: "数量は1〜99の範囲で指定してください。" },
   conflict: {
-    en: "Someone else changed this in the meantime. It has been reloaded: check it and try again.",
-    ja: "ほかの人が先に変更しました。最新の内容を読み込んだので、確認してもう一度お試しください。",
+    en: "Someone else changed this in the meantime. Reload it and try again.",
+    ja: "ほかの人が先に変更しました。読み込み直して、もう一度お試しください。",
   },
   busy: { en: "Too many requests just now. Please wait a moment and try again.", ja: "リクエストが多すぎます。しばらく待ってからお試しください。" },
   unreachable: {
@@ -31,6 +19,21 @@ const m = messages({
     ja: "現在ショップに接続できません。しばらくしてからお試しください。",
   },
   unknown: { en: "Something went wrong. Please try again.", ja: "問題が発生しました。もう一度お試しください。" },
+  offSaleItem: { en: "This item is no longer on sale.", ja: "この商品は販売を終了しました。" },
+  cartRefused: {
+    en: "This cannot join your cart: a cart holds at most 50 different items, all priced in one currency.",
+    ja: "カートに追加できません。カートには同じ通貨の商品を最大50品目まで入れられます。",
+  },
+  quantity: { en: "That quantity is not possible: a line holds 1 to 99 units.", ja: "数量は1〜99の範囲で指定してください。" },
+  cartNotReady: {
+    en: "Your cart is empty, or holds items that are no longer on sale: review your cart.",
+    ja: "カートが空か、販売終了した商品が入っています。カートを確認してください。",
+  },
+  changedRequest: {
+    en: "This checkout was already placed with different details. Please review your order and try again.",
+    ja: "この注文は別の内容ですでに送信されています。内容を確認して、もう一度お試しください。",
+  },
+  checkAddress: { en: "Please complete the shipping address and the card number.", ja: "お届け先とカード番号を入力してください。" },
   declined: {
     en: "Your card was declined. Nothing was charged, and your cart is kept: try another card.",
     ja: "カードが承認されませんでした。請求はされておらず、カートはそのままです。別のカードをお試しください。",
@@ -50,10 +53,16 @@ const m = messages({
   },
 });
 
-/** What went wrong, in words people understand (translate it with `t`); never a raw code. */
+/** The session has expired: sign in again. */
+export const SESSION_EXPIRED = m.expired;
+
+/**
+ * What went wrong, in words people understand (translate it with `t`); never a raw code. The code says what
+ * kind of failure it was; what it means for a given call is that call's to say (`explainFor`), never read
+ * from the server's message, which is for developers.
+ */
 export function explain(error: unknown): Message {
-  const e = ConnectError.from(error);
-  switch (e.code) {
+  switch (ConnectError.from(error).code) {
     case Code.Unauthenticated:
       return m.expired;
     case Code.PermissionDenied:
@@ -61,17 +70,13 @@ export function explain(error: unknown): Message {
     case Code.NotFound:
       return m.notFound;
     case Code.AlreadyExists:
-      return e.rawMessage.includes("idempotency") ? m.changedRequest : m.exists;
+      return m.exists;
     case Code.Aborted:
       return m.conflict;
     case Code.FailedPrecondition:
-      if (e.rawMessage.includes("empty")) return m.empty;
-      if (e.rawMessage.includes("purchasable")) return m.unpurchasable;
-      if (e.rawMessage.includes("currency")) return m.currency;
-      if (e.rawMessage.includes("50")) return m.full;
       return m.precondition;
     case Code.InvalidArgument:
-      return e.rawMessage.includes("quantity") ? m.quantity : m.invalid;
+      return m.invalid;
     case Code.ResourceExhausted:
       return m.busy;
     case Code.Unavailable:
@@ -82,8 +87,24 @@ export function explain(error: unknown): Message {
   }
 }
 
+type Known = Partial<Record<Code, Message>>;
+
+/** What AddCartItem's and UpdateCartItem's errors mean to a shopper (cart_service.proto). */
+export const CART_ERRORS: Known = {
+  [Code.NotFound]: m.offSaleItem,
+  [Code.FailedPrecondition]: m.cartRefused,
+  [Code.InvalidArgument]: m.quantity,
+};
+
+/** What CreateOrder's errors mean to a shopper (order_service.proto). */
+export const CHECKOUT_ERRORS: Known = {
+  [Code.FailedPrecondition]: m.cartNotReady,
+  [Code.AlreadyExists]: m.changedRequest,
+  [Code.InvalidArgument]: m.checkAddress,
+};
+
 /** What went wrong, in the words of the form that met it when it knows the case, else as `explain` says. */
-export function explainFor(error: unknown, known: Partial<Record<Code, Message>>): Message {
+export function explainFor(error: unknown, known: Known): Message {
   return known[ConnectError.from(error).code] ?? explain(error);
 }
 

@@ -9,3 +9,11 @@ export function placeholder(name: string): string {
     `${initial.replace(/[<&>]/g, "")}</text></svg>`;
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
+
+/** An `<img onError>` that shows the placeholder for `name` instead of a broken image (once: no loop). */
+export function fallBackToPlaceholder(name: string) {
+  return (event: { currentTarget: HTMLImageElement }) => {
+    event.currentTarget.onerror = null;
+    event.currentTarget.src = placeholder(name);
+  };
+}

@@ -3,7 +3,7 @@
 // the account, switch to Japanese, and close the account; no serious accessibility violation (axe-core) on any
 // page seen. Run by e2e/tests/storefront.rs against a platform it started and seeded:
 //
-//   WEB_URL=http://127.0.0.1:5173 EMAIL=... PASSWORD=... PRODUCT=Hojicha OTHER_PRODUCT=Sencha \
+//   WEB_URL=http://127.0.0.1:5173 EMAIL=... PASSWORD=... PRODUCT=Hojicha OTHER_PRODUCT=Sencha FILLERS=11 \
 //     OTHERS_ORDER=<another user's order id> node tests/storefront.mjs
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
@@ -11,6 +11,8 @@ import { gzipSync } from "node:zlib";
 import { accessible, check, inBrowser, logIn, openPath, screenshot, signIn } from "./browser.mjs";
 
 const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER } = process.env;
+/** How many more products than PRODUCT and OTHER_PRODUCT the catalog holds, none in a category. */
+const FILLERS = Number(process.env.FILLERS);
 const NEW_PASSWORD = "a much longer passphrase";
 
 // The production JavaScript a first visit downloads (what index.html loads; the back office is a chunk of its
@@ -43,6 +45,14 @@ await inBrowser(async (page) => {
   console.log("ok browse");
   await screenshot(page, "catalog");
   await accessible(page, "catalog");
+
+  // The catalog comes a page at a time: the first holds 12 products, "Load more" brings the rest.
+  check((await listed()).length === 12, `the first page lists ${(await listed()).length} products`);
+  await page.getByRole("button", { name: "Load more" }).click();
+  await page.locator(".products h2").nth(2 + FILLERS - 1).waitFor();
+  check((await listed()).length === 2 + FILLERS, `after "Load more": ${(await listed()).length} products`);
+  check((await page.getByRole("button", { name: /Load more|Loading/ }).count()) === 0, "a third page is offered");
+  console.log("ok load more");
 
   // Search narrows the list to what matches.
   await page.getByLabel("Search products").fill(PRODUCT);
@@ -114,12 +124,13 @@ await inBrowser(async (page) => {
   // The cart: the line as added, a quantity changed, the line removed.
   await page.getByRole("link", { name: "See your cart" }).click();
   await heading(1, "Your cart").waitFor();
-  await page.getByText("HOJICHA-200G").waitFor();
+  await page.getByText("HOJICHA-200G", { exact: true }).first().waitFor();
   const subtotal = page.getByTestId("subtotal");
   check((await subtotal.textContent()) === "Subtotal: ¥2,200", `${await subtotal.textContent()}`);
   await accessible(page, "cart");
   await screenshot(page, "cart");
   await page.getByLabel("Quantity").fill("2");
+  await page.getByLabel("Quantity").press("Enter");
   await page.getByText("Subtotal: ¥4,400").waitFor();
   await page.getByRole("button", { name: `Remove ${PRODUCT}` }).click();
   await page.getByText("Your cart is empty.").waitFor();
@@ -156,6 +167,7 @@ await inBrowser(async (page) => {
   await page.getByTestId("order-status").first().waitFor();
   const rows = await page.getByTestId("order-status").allTextContents();
   check(rows.length === 1 && rows[0] === "Confirmed", `orders after a double click: ${rows}`);
+  await accessible(page, "orders");
   console.log("ok checkout");
 
   // Cancel it before it ships.
@@ -170,7 +182,7 @@ await inBrowser(async (page) => {
   await fillAndPlace("4000 0000 0000 0002", 1);
   await page.getByRole("alert").filter({ hasText: "Your card was declined" }).waitFor();
   await page.getByRole("link", { name: "Cart", exact: true }).click();
-  await page.getByText("HOJICHA-100G").waitFor();
+  await page.getByText("HOJICHA-100G", { exact: true }).first().waitFor();
   console.log("ok declined");
 
   // Another shopper's real order is not found, exactly like an order that does not exist.
@@ -179,6 +191,7 @@ await inBrowser(async (page) => {
     await openPath(page, `/orders/${id}`);
     await heading(1, "Order not found").waitFor();
   }
+  await accessible(page, "order not found");
   console.log("ok not found");
 
   // The account: a new name, a wrong current password refused, then the password changed.

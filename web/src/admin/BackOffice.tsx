@@ -21,7 +21,7 @@ const m = messages({
   categories: { en: "Categories", ja: "カテゴリー" },
   categoriesAbout: { en: "The category tree: create, rename, delete.", ja: "カテゴリーの階層：作成、名前の変更、削除。" },
   orders: { en: "Orders", ja: "注文" },
-  ordersAbout: { en: "Every customer's orders, and shipping them.", ja: "すべてのお客様の注文と発送。" },
+  ordersAbout: { en: "Every customer's orders, and shipping them.", ja: "すべての顧客の注文と発送。" },
   users: { en: "Users", ja: "ユーザー" },
   usersAbout: { en: "Accounts, and who is an administrator.", ja: "アカウントと管理者の権限。" },
   notFound: { en: "Page not found", ja: "ページが見つかりません" },

@@ -5,8 +5,10 @@ import { type FormEvent, useId, useState } from "react";
 import type { Clients } from "../api";
 import type { Category } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { categoryChoices, useCategoryTree } from "./catalog";
-import { Confirm, Problem, useCatalogChanged } from "./common";
+import { Problem } from "../ui";
+import { useCategoryTree } from "../Shop";
+import { categoryChoices } from "./catalog";
+import { Confirm, useCatalogChanged } from "./common";
 
 const m = messages({
   title: { en: "Categories", ja: "カテゴリー" },

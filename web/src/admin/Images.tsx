@@ -5,8 +5,9 @@ import { type FormEvent, useState } from "react";
 import type { Clients } from "../api";
 import type { Product } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { placeholder } from "../placeholder";
-import { Problem, useCatalogChanged } from "./common";
+import { fallBackToPlaceholder } from "../placeholder";
+import { Problem } from "../ui";
+import { useCatalogChanged } from "./common";
 
 const m = messages({
   title: { en: "Images", ja: "画像" },
@@ -71,10 +72,7 @@ export function Images({ api, product }: { api: Clients; product: Product }) {
               alt={image.altText}
               width={160}
               height={160}
-              onError={(event) => {
-                event.currentTarget.onerror = null;
-                event.currentTarget.src = placeholder(product.name);
-              }}
+              onError={fallBackToPlaceholder(product.name)}
             />
             <p className="url">{image.url}</p>
             <button type="button" onClick={() => remove.mutate(image.id)} disabled={remove.isPending}>

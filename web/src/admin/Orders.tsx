@@ -7,18 +7,19 @@ import { type Order, OrderStatus, PaymentStatus } from "../gen/order/v1/types_pb
 import { type Message, messages, useLanguage } from "../i18n";
 import { Link, type Navigate } from "../Link";
 import { STATUS } from "../Orders";
-import { More, PAGE_SIZE, Problem, Scroll, useFormat } from "./common";
+import { More, Problem, useFormat } from "../ui";
+import { PAGE_SIZE, Scroll } from "./common";
 
 const m = messages({
   title: { en: "Orders", ja: "注文" },
   filters: { en: "Filter orders", ja: "注文の絞り込み" },
   status: { en: "Status", ja: "状況" },
   allStatuses: { en: "All statuses", ja: "すべての状況" },
-  customer: { en: "Customer (user id)", ja: "お客様（ユーザーID）" },
+  customer: { en: "Customer (user id)", ja: "顧客（ユーザーID）" },
   apply: { en: "Apply filters", ja: "絞り込む" },
   badCustomer: {
     en: "Enter the customer's user id in full, or leave it empty.",
-    ja: "お客様のユーザーIDを省略せずに入力するか、空欄にしてください。",
+    ja: "顧客のユーザーIDを省略せずに入力するか、空欄にしてください。",
   },
   loading: { en: "Loading orders…", ja: "注文を読み込んでいます…" },
   none: { en: "No orders.", ja: "注文はありません。" },
@@ -50,7 +51,7 @@ const m = messages({
   badTracking: { en: "Enter a tracking number of 1 to 100 characters.", ja: "追跡番号を1〜100文字で入力してください。" },
   paymentUnknown: { en: "Unknown", ja: "不明" },
   paymentPending: { en: "Not yet attempted", ja: "未処理" },
-  authorized: { en: "Authorized", ja: "オーソリ済み" },
+  authorized: { en: "Authorized", ja: "与信済み" },
   declined: { en: "Declined", ja: "拒否" },
   voided: { en: "Voided", ja: "取消済み" },
   refunded: { en: "Refunded", ja: "返金済み" },
@@ -269,7 +270,7 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
               address.line1,
               address.line2,
               [address.postalCode, address.city, address.region].filter(Boolean).join(" "),
-              address.countryCode,
+              format.country(address.countryCode),
               address.phone,
             ]
               .filter(Boolean)

@@ -6,8 +6,10 @@ import type { Clients } from "../api";
 import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
 import { Link, type Navigate } from "../Link";
-import { categoryChoices, PRODUCT_STATUS, useCategoryTree } from "./catalog";
-import { Confirm, Problem, useCatalogChanged } from "./common";
+import { Problem } from "../ui";
+import { useCategoryTree } from "../Shop";
+import { categoryChoices, PRODUCT_STATUS } from "./catalog";
+import { Confirm, useCatalogChanged } from "./common";
 import { Images } from "./Images";
 import { Skus } from "./Skus";
 
@@ -59,7 +61,7 @@ const m = messages({
   delete: { en: "Delete", ja: "削除" },
   deleteQuestion: {
     en: "Delete “{name}” and its SKUs? Shoppers will no longer find it.",
-    ja: "「{name}」とそのSKUを削除しますか？お客様は見つけられなくなります。",
+    ja: "「{name}」とそのSKUを削除しますか？ショップには表示されなくなります。",
   },
   deleteConfirm: { en: "Yes, delete it", ja: "はい、削除します" },
   deleting: { en: "Deleting…", ja: "削除しています…" },
@@ -238,11 +240,13 @@ function Status({ api, product, navigate }: { api: Clients; product: Product; na
 function Details({ api, product }: { api: Clients; product: Product }) {
   const { t } = useLanguage();
   const changed = useCatalogChanged();
-  const [draft, setDraft] = useState(() => draftOf(product));
+  // What the form started from, and what it holds now: only the fields changed here are sent, so another
+  // admin's change to another field, read meanwhile, is neither undone nor lost.
+  const [start, setStart] = useState(() => draftOf(product));
+  const [draft, setDraft] = useState(start);
   const update = useMutation({
-    // Only what was changed here is sent, so another admin's change to another field is kept.
     mutationFn: () => {
-      const saved = draftOf(product);
+      const saved = start;
       const edited = <K extends keyof Draft>(field: K) => (draft[field] !== saved[field] ? draft[field] : undefined);
       return api.products.updateProduct({
         id: product.id,
@@ -251,7 +255,10 @@ function Details({ api, product }: { api: Clients; product: Product }) {
         categoryId: edited("categoryId"),
       });
     },
-    onSuccess: changed,
+    onSuccess: (answer) => {
+      if (answer.product) setStart(draftOf(answer.product));
+      return changed();
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();

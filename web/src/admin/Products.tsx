@@ -2,11 +2,13 @@ import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
 import type { Clients } from "../api";
-import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
+import { ProductStatus } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
 import { Link, type Navigate } from "../Link";
-import { categoryChoices, PRODUCT_STATUS, useCategoryTree } from "./catalog";
-import { More, PAGE_SIZE, Problem, Scroll, useFormat } from "./common";
+import { More, Problem, useFormat } from "../ui";
+import { useCategoryTree } from "../Shop";
+import { categoryChoices, PRODUCT_STATUS } from "./catalog";
+import { PAGE_SIZE, Scroll } from "./common";
 
 const m = messages({
   title: { en: "Products", ja: "商品" },
@@ -38,10 +40,6 @@ export function ProductsPage({ api, navigate }: { api: Clients; navigate: Naviga
   const categories = useCategoryTree(api);
   const categoryName = new Map(categoryChoices(categories.data ?? []).map(({ id, label }) => [id, label]));
   const shown = products.data?.pages.flatMap((page) => page.products) ?? [];
-  const price = ({ minPrice, maxPrice }: Product) =>
-    minPrice && maxPrice && minPrice.amount !== maxPrice.amount
-      ? `${format.money(minPrice)} – ${format.money(maxPrice)}`
-      : format.money(minPrice);
 
   return (
     <section aria-labelledby="products-title">
@@ -92,7 +90,7 @@ export function ProductsPage({ api, navigate }: { api: Clients; navigate: Naviga
                   </th>
                   <td>{t(PRODUCT_STATUS[product.status])}</td>
                   <td>{product.categoryId ? categoryName.get(product.categoryId) : ""}</td>
-                  <td className="number">{price(product)}</td>
+                  <td className="number">{format.priceRange(product)}</td>
                   <td className="number">{product.skus.length}</td>
                   <td>{format.date(product.updatedAt)}</td>
                 </tr>

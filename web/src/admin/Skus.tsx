@@ -8,7 +8,8 @@ import type { CreateSkuRequestSchema } from "../gen/product/v1/product_service_p
 import type { Product } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
 import { fromMinorUnits, toMinorUnits } from "../money";
-import { Problem, useCatalogChanged, wholeNumber } from "./common";
+import { Problem } from "../ui";
+import { useCatalogChanged, wholeNumber } from "./common";
 import { SkuStock } from "./Stock";
 
 const m = messages({

@@ -5,7 +5,8 @@ import { type FormEvent, useId, useState } from "react";
 import type { Clients } from "../api";
 import type { Inventory, Sku } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { Problem, useCatalogChanged, useFormat, wholeNumber } from "./common";
+import { Problem, useFormat } from "../ui";
+import { useCatalogChanged, wholeNumber } from "./common";
 
 const m = messages({
   loading: { en: "Loading the stock…", ja: "在庫を読み込んでいます…" },

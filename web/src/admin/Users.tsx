@@ -5,7 +5,8 @@ import { type FormEvent, useState } from "react";
 import type { Clients } from "../api";
 import { Role, type User } from "../gen/user/v1/user_service_pb";
 import { messages, useLanguage } from "../i18n";
-import { More, PAGE_SIZE, Problem, Scroll, useFormat } from "./common";
+import { More, Problem, useFormat } from "../ui";
+import { PAGE_SIZE, Scroll } from "./common";
 
 const m = messages({
   title: { en: "Users", ja: "ユーザー" },
@@ -23,7 +24,7 @@ const m = messages({
   role: { en: "Role", ja: "権限" },
   joined: { en: "Joined", ja: "登録日時" },
   admin: { en: "Administrator", ja: "管理者" },
-  customer: { en: "Customer", ja: "お客様" },
+  customer: { en: "Customer", ja: "一般ユーザー" },
   you: { en: "(you)", ja: "（あなた）" },
   grant: { en: "Make admin", ja: "管理者にする" },
   revoke: { en: "Remove admin", ja: "管理者から外す" },

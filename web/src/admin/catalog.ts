@@ -1,6 +1,3 @@
-import { useQuery } from "@tanstack/react-query";
-
-import type { Clients } from "../api";
 import { type Category, ProductStatus } from "../gen/product/v1/types_pb";
 import { type Message, messages } from "../i18n";
 
@@ -18,14 +15,6 @@ export const PRODUCT_STATUS: Record<ProductStatus, Message> = {
   [ProductStatus.PUBLISHED]: m.published,
   [ProductStatus.HIDDEN]: m.hidden,
 };
-
-/** The category tree: roots with their children nested. */
-export function useCategoryTree(api: Clients) {
-  return useQuery({
-    queryKey: ["admin", "categories"],
-    queryFn: async () => (await api.products.listCategories({ flat: false })).categories,
-  });
-}
 
 /** Every category of the tree in tree order, each named by its path ("Tea › Green tea") to tell namesakes apart. */
 export function categoryChoices(tree: Category[], parents = ""): { id: string; label: string }[] {

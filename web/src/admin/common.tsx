@@ -1,18 +1,12 @@
-import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
-import type { Code } from "@connectrpc/connect";
 import { useQueryClient } from "@tanstack/react-query";
 import { type ReactNode, useId, useState } from "react";
 
-import { explainFor } from "../errors";
-import { type Message, messages, useLanguage } from "../i18n";
-import { formatMoney } from "../money";
+import { messages, useLanguage } from "../i18n";
 
 /** How many rows a list page asks for at a time. */
 export const PAGE_SIZE = 20;
 
 const m = messages({
-  loadMore: { en: "Load more", ja: "さらに表示" },
-  loadingMore: { en: "Loading…", ja: "読み込み中…" },
   cancel: { en: "Cancel", ja: "キャンセル" },
 });
 
@@ -21,39 +15,12 @@ export function wholeNumber(value: string): bigint {
   return BigInt(Number(value));
 }
 
-/** An error in words, above all in the words of the form that met it; the general explanation otherwise. */
-export function Problem({ error, known = {} }: { error: unknown; known?: Partial<Record<Code, Message>> }) {
-  const { t } = useLanguage();
-  return (
-    <p role="alert" className="problem">
-      {t(explainFor(error, known))}
-    </p>
-  );
-}
-
 /** A wide table, scrolled sideways on its own on a narrow screen (focusable, so a keyboard can scroll it too). */
 export function Scroll({ label, children }: { label: string; children: ReactNode }) {
   return (
     <div className="scroll" role="region" aria-label={label} tabIndex={0}>
       {children}
     </div>
-  );
-}
-
-interface MoreProps {
-  hasNextPage: boolean;
-  isFetchingNextPage: boolean;
-  fetchNextPage: () => unknown;
-}
-
-/** "Load more" under a paged list, while there is a next page. */
-export function More({ hasNextPage, isFetchingNextPage, fetchNextPage }: MoreProps) {
-  const { t } = useLanguage();
-  if (!hasNextPage) return null;
-  return (
-    <button type="button" onClick={() => void fetchNextPage()} disabled={isFetchingNextPage}>
-      {isFetchingNextPage ? t(m.loadingMore) : t(m.loadMore)}
-    </button>
   );
 }
 
@@ -94,24 +61,19 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
   );
 }
 
-/** Dates and amounts as the current language writes them. */
-export function useFormat() {
-  const { tag } = useLanguage();
-  return {
-    date: (at?: Timestamp) =>
-      at ? new Intl.DateTimeFormat(tag, { dateStyle: "medium", timeStyle: "short" }).format(timestampDate(at)) : "",
-    money: (price?: { amount: bigint; currencyCode: string }) =>
-      price ? formatMoney(price.amount, price.currencyCode, tag) : "",
-    count: (units: bigint) => new Intl.NumberFormat(tag).format(units),
-  };
-}
-
 /**
- * After a change to the catalog or to stock: every cached answer is marked stale (the back office's lists, and
- * the storefront's pages an admin may have open), and the ones on screen are fetched again. A mutation's
- * `onSuccess` returns the promise, so the mutation stays pending until the screen shows its result.
+ * After a change to the catalog or to stock: every cached answer about products, categories and stock is
+ * marked stale (the back office's lists, and the storefront's pages an admin may have open), and the ones on
+ * screen are fetched again; carts, orders and accounts are left alone. A mutation's `onSuccess` returns the
+ * promise, so the mutation stays pending until the screen shows its result.
  */
+const CATALOG_KEYS = new Set(["products", "product", "stock", "categories", "inventory"]);
+
 export function useCatalogChanged() {
   const queries = useQueryClient();
-  return () => queries.invalidateQueries();
+  return () =>
+    queries.invalidateQueries({
+      // Keys name their kind first, after "admin" for the back office's own: ["admin", "inventory", skuId].
+      predicate: ({ queryKey: [first, second] }) => CATALOG_KEYS.has(String(first === "admin" ? second : first)),
+    });
 }
