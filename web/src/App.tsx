@@ -118,12 +118,12 @@ export function App({ api, users }: Props) {
   const { path, search } = location;
   const product = /^\/products\/([^/]+)$/.exec(path)?.[1];
   const order = /^\/orders\/([^/]+)$/.exec(path)?.[1];
-  const signedIn = (page: (user: User) => ReactNode) =>
-    user ? page(user) : <SignInFirst signIn={signIn} />;
+  const signedIn = (page: (user: User) => ReactNode) => (user ? page(user) : <SignInFirst signIn={signIn} />);
 
   let page: ReactNode;
   if (path === CALLBACK_PATH) page = <p role="status">{t(m.signingIn)}</p>;
-  else if (product) page = <ProductPage key={product} id={product} api={api} signedIn={!!user} signIn={signIn} navigate={navigate} />;
+  else if (product)
+    page = <ProductPage key={product} id={product} api={api} signedIn={!!user} signIn={signIn} navigate={navigate} />;
   else if (path === "/signup") page = <SignUpPage api={api} signIn={signIn} />;
   else if (path === "/account")
     page = signedIn((u) => <AccountPage api={api} userId={u.profile.sub} users={users!} />);

@@ -9,7 +9,7 @@ import type { CreateOrderRequestSchema } from "./gen/order/v1/order_service_pb";
 import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
 import { type Message, messages, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
-import { More, Problem, useFormat } from "./ui";
+import { Confirm, More, Problem, useFormat } from "./ui";
 
 const m = messages({
   checkout: { en: "Checkout", ja: "購入手続き" },
@@ -50,6 +50,11 @@ const m = messages({
   total: { en: "Total: {amount}", ja: "合計：{amount}" },
   cancelling: { en: "Cancelling…", ja: "キャンセルしています…" },
   cancel: { en: "Cancel order", ja: "注文をキャンセル" },
+  cancelQuestion: {
+    en: "Cancel this order? The items go back on sale and the payment is released.",
+    ja: "この注文をキャンセルしますか？商品は販売に戻り、お支払いは取り消されます。",
+  },
+  cancelConfirm: { en: "Yes, cancel the order", ja: "はい、キャンセルします" },
   unknown: { en: "Unknown", ja: "不明" },
   pending: { en: "Being placed", ja: "処理中" },
   confirmed: { en: "Confirmed", ja: "注文確定" },
@@ -272,9 +277,15 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
       <p>{t(m.shipping, { amount: format.money(o.shippingFee) })}</p>
       <p className="price">{t(m.total, { amount: format.money(o.total) })}</p>
       {o.status === OrderStatus.CONFIRMED && (
-        <button type="button" onClick={() => cancel.mutate()} disabled={cancel.isPending}>
-          {cancel.isPending ? t(m.cancelling) : t(m.cancel)}
-        </button>
+        <Confirm
+          action={t(m.cancel)}
+          target=""
+          question={t(m.cancelQuestion)}
+          confirm={t(m.cancelConfirm)}
+          pendingText={t(m.cancelling)}
+          pending={cancel.isPending}
+          onConfirm={() => cancel.mutate()}
+        />
       )}
       {cancel.isError && <Problem error={cancel.error} />}
     </article>

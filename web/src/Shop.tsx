@@ -60,9 +60,8 @@ function filtersOf(search: string): Filters {
 }
 
 function urlOf(filters: Filters): string {
-  const params = new URLSearchParams();
-  for (const [name, value] of [["q", filters.query], ["category", filters.category], ["min", filters.min], ["max", filters.max]])
-    if (value) params.set(name, value);
+  const { query: q, category, min, max } = filters;
+  const params = new URLSearchParams(Object.entries({ q, category, min, max }).filter(([, value]) => value));
   const query = params.toString();
   return query ? `/?${query}` : "/";
 }

@@ -1,5 +1,6 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Code } from "@connectrpc/connect";
+import { useId, useRef, useState } from "react";
 
 import { explainFor } from "./errors";
 import type { Product } from "./gen/product/v1/types_pb";
@@ -10,6 +11,7 @@ const m = messages({
   loadMore: { en: "Load more", ja: "さらに表示" },
   loadingMore: { en: "Loading…", ja: "読み込み中…" },
   range: { en: "{low} – {high}", ja: "{low}〜{high}" },
+  keep: { en: "No, keep it", ja: "いいえ、そのままにします" },
 });
 
 /** An error in words, above all in the words of the form that met it; the general explanation otherwise. */
@@ -58,4 +60,59 @@ export function useFormat() {
       return t(m.range, { low, high: formatMoney(maxPrice.amount, maxPrice.currencyCode, tag) });
     },
   };
+}
+
+interface ConfirmProps {
+  /** The button that asks, e.g. "Delete", and what it acts on (read by screen readers, hidden on screen). */
+  action: string;
+  target: string;
+  question: string;
+  /** The button that does it, e.g. "Yes, delete it", and its text while it runs. */
+  confirm: string;
+  pendingText: string;
+  pending: boolean;
+  onConfirm: () => void;
+}
+
+/** A destructive action, done only once it has been confirmed. */
+export function Confirm({ action, target, question, confirm, pendingText, pending, onConfirm }: ConfirmProps) {
+  const { t } = useLanguage();
+  const [asking, setAsking] = useState(false);
+  // Set when the question is withdrawn, so focus goes back to the button that asked it.
+  const returning = useRef(false);
+  const id = useId();
+  if (!asking)
+    return (
+      <button
+        type="button"
+        className="danger"
+        onClick={() => setAsking(true)}
+        ref={(button) => {
+          if (button && returning.current) button.focus();
+          returning.current = false;
+        }}
+      >
+        {action} <span className="visually-hidden">{target}</span>
+      </button>
+    );
+  return (
+    <div role="group" aria-labelledby={id} className="confirm">
+      <p id={id}>{question}</p>
+      <button type="button" className="danger" onClick={onConfirm} disabled={pending}>
+        {pending ? pendingText : confirm}
+      </button>{" "}
+      {/* The asking button is gone: focus the safe choice rather than losing focus to the page. */}
+      <button
+        type="button"
+        className="secondary"
+        onClick={() => {
+          returning.current = true;
+          setAsking(false);
+        }}
+        autoFocus
+      >
+        {t(m.keep)}
+      </button>
+    </div>
+  );
 }

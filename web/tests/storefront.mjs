@@ -173,6 +173,12 @@ await inBrowser(async (page) => {
   // Cancel it before it ships.
   await page.getByRole("link", { name: /^Order of/ }).click();
   await page.getByRole("button", { name: "Cancel order" }).click();
+  // Asked first; "No, keep it" withdraws the question and puts focus back on the button that asked.
+  await page.getByRole("button", { name: "No, keep it" }).click();
+  const cancelOrder = page.getByRole("button", { name: "Cancel order" });
+  check(await cancelOrder.evaluate((button) => button === document.activeElement), "focus lost after withdrawing");
+  await cancelOrder.click();
+  await page.getByRole("button", { name: "Yes, cancel the order" }).click();
   await page.getByText("You cancelled this order. Nothing was charged.").waitFor();
   check((await page.getByTestId("order-status").textContent()) === "Cancelled", "not cancelled");
   console.log("ok cancel");

@@ -5,10 +5,10 @@ import { type FormEvent, useId, useState } from "react";
 import type { Clients } from "../api";
 import type { Category } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { Problem } from "../ui";
+import { Confirm, Problem } from "../ui";
 import { useCategoryTree } from "../Shop";
 import { categoryChoices } from "./catalog";
-import { Confirm, useCatalogChanged } from "./common";
+import { useCatalogChanged } from "./common";
 
 const m = messages({
   title: { en: "Categories", ja: "カテゴリー" },

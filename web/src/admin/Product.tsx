@@ -6,10 +6,10 @@ import type { Clients } from "../api";
 import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
 import { Link, type Navigate } from "../Link";
-import { Problem } from "../ui";
+import { Confirm, Problem } from "../ui";
 import { useCategoryTree } from "../Shop";
 import { categoryChoices, PRODUCT_STATUS } from "./catalog";
-import { Confirm, useCatalogChanged } from "./common";
+import { useCatalogChanged } from "./common";
 import { Images } from "./Images";
 import { Skus } from "./Skus";
 

@@ -1,14 +1,8 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { type ReactNode, useId, useState } from "react";
-
-import { messages, useLanguage } from "../i18n";
+import type { ReactNode } from "react";
 
 /** How many rows a list page asks for at a time. */
 export const PAGE_SIZE = 20;
-
-const m = messages({
-  cancel: { en: "Cancel", ja: "キャンセル" },
-});
 
 /** The value of a whole-number field the browser has validated (`step={1}`), which may be written "1e3". */
 export function wholeNumber(value: string): bigint {
@@ -24,42 +18,6 @@ export function Scroll({ label, children }: { label: string; children: ReactNode
   );
 }
 
-interface ConfirmProps {
-  /** The button that asks, e.g. "Delete", and what it acts on (read by screen readers, hidden on screen). */
-  action: string;
-  target: string;
-  question: string;
-  /** The button that does it, e.g. "Yes, delete it", and its text while it runs. */
-  confirm: string;
-  pendingText: string;
-  pending: boolean;
-  onConfirm: () => void;
-}
-
-/** A destructive action, done only once it has been confirmed. */
-export function Confirm({ action, target, question, confirm, pendingText, pending, onConfirm }: ConfirmProps) {
-  const { t } = useLanguage();
-  const [asking, setAsking] = useState(false);
-  const id = useId();
-  if (!asking)
-    return (
-      <button type="button" className="danger" onClick={() => setAsking(true)}>
-        {action} <span className="visually-hidden">{target}</span>
-      </button>
-    );
-  return (
-    <div role="group" aria-labelledby={id} className="confirm">
-      <p id={id}>{question}</p>
-      <button type="button" className="danger" onClick={onConfirm} disabled={pending}>
-        {pending ? pendingText : confirm}
-      </button>{" "}
-      {/* The asking button is gone: focus the safe choice rather than losing focus to the page. */}
-      <button type="button" className="secondary" onClick={() => setAsking(false)} autoFocus>
-        {t(m.cancel)}
-      </button>
-    </div>
-  );
-}
 
 /**
  * After a change to the catalog or to stock: every cached answer about products, categories and stock is
