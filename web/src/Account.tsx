@@ -4,8 +4,8 @@ import type { UserManager } from "oidc-client-ts";
 import { type FormEvent, useState } from "react";
 
 import type { Clients } from "./api";
-import { explain, explainFor } from "./errors";
 import { messages, useLanguage } from "./i18n";
+import { Field, Problem } from "./ui";
 
 const m = messages({
   signUp: { en: "Create your account", ja: "アカウントを作成" },
@@ -75,48 +75,38 @@ export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: 
   return (
     <section aria-labelledby="signup-title">
       <h1 id="signup-title">{t(m.signUp)}</h1>
-      {create.isError && (
-        <p role="alert" className="problem">
-          {t(explainFor(create.error, { [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }))}
-        </p>
-      )}
+      {create.isError && <Problem error={create.error} known={{ [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }} />}
       <form onSubmit={submit} className="stacked">
-        <p>
-          <label htmlFor="signup-email">{t(m.email)}</label>
-          <input
-            id="signup-email"
-            type="email"
-            autoComplete="email"
-            required
-            maxLength={254}
-            value={form.email}
-            onChange={(e) => setForm({ ...form, email: e.target.value })}
-          />
-        </p>
-        <p>
-          <label htmlFor="signup-name">{t(m.name)}</label>
-          <input
-            id="signup-name"
-            autoComplete="name"
-            maxLength={100}
-            value={form.name}
-            onChange={(e) => setForm({ ...form, name: e.target.value })}
-          />
-        </p>
-        <p>
-          <label htmlFor="signup-password">{t(m.password)}</label>
-          <input
-            id="signup-password"
-            type="password"
-            autoComplete="new-password"
-            required
-            minLength={8}
-            maxLength={128}
-            aria-describedby="signup-password-help"
-            value={form.password}
-            onChange={(e) => setForm({ ...form, password: e.target.value })}
-          />
-        </p>
+        <Field
+          id="signup-email"
+          label={t(m.email)}
+          type="email"
+          autoComplete="email"
+          required
+          maxLength={254}
+          value={form.email}
+          onChange={(e) => setForm({ ...form, email: e.target.value })}
+        />
+        <Field
+          id="signup-name"
+          label={t(m.name)}
+          autoComplete="name"
+          maxLength={100}
+          value={form.name}
+          onChange={(e) => setForm({ ...form, name: e.target.value })}
+        />
+        <Field
+          id="signup-password"
+          label={t(m.password)}
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={8}
+          maxLength={128}
+          aria-describedby="signup-password-help"
+          value={form.password}
+          onChange={(e) => setForm({ ...form, password: e.target.value })}
+        />
         <p id="signup-password-help" className="help">
           {t(m.passwordHelp)}
         </p>
@@ -142,12 +132,7 @@ export function AccountPage({ api, userId, users }: AccountPageProps) {
     queryFn: async () => (await api.users.getUser({ id: userId })).user!,
   });
   if (account.isPending) return <p role="status">{t(m.loading)}</p>;
-  if (account.isError)
-    return (
-      <p role="alert" className="problem">
-        {t(explain(account.error))}
-      </p>
-    );
+  if (account.isError) return <Problem error={account.error} />;
   return (
     <section aria-labelledby="account-title">
       <h1 id="account-title">{t(m.account)}</h1>
@@ -179,33 +164,25 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
     <form onSubmit={submit} className="stacked" aria-labelledby="profile-title">
       <h2 id="profile-title">{t(m.profile)}</h2>
       {save.isSuccess && <p role="status">{t(m.saved)}</p>}
-      {save.isError && (
-        <p role="alert" className="problem">
-          {t(explainFor(save.error, { [Code.InvalidArgument]: m.invalidProfile, [Code.AlreadyExists]: m.taken }))}
-        </p>
-      )}
-      <p>
-        <label htmlFor="profile-email">{t(m.email)}</label>
-        <input
-          id="profile-email"
-          type="email"
-          autoComplete="email"
-          required
-          maxLength={254}
-          value={form.email}
-          onChange={(e) => setForm({ ...form, email: e.target.value })}
-        />
-      </p>
-      <p>
-        <label htmlFor="profile-name">{t(m.name)}</label>
-        <input
-          id="profile-name"
-          autoComplete="name"
-          maxLength={100}
-          value={form.name}
-          onChange={(e) => setForm({ ...form, name: e.target.value })}
-        />
-      </p>
+      {save.isError && <Problem error={save.error} known={{ [Code.InvalidArgument]: m.invalidProfile, [Code.AlreadyExists]: m.taken }} />}
+      <Field
+        id="profile-email"
+        label={t(m.email)}
+        type="email"
+        autoComplete="email"
+        required
+        maxLength={254}
+        value={form.email}
+        onChange={(e) => setForm({ ...form, email: e.target.value })}
+      />
+      <Field
+        id="profile-name"
+        label={t(m.name)}
+        autoComplete="name"
+        maxLength={100}
+        value={form.name}
+        onChange={(e) => setForm({ ...form, name: e.target.value })}
+      />
       <button type="submit" aria-disabled={save.isPending}>
         {save.isPending ? t(m.saving) : t(m.save)}
       </button>
@@ -229,41 +206,36 @@ function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
       <h2 id="password-title">{t(m.changePassword)}</h2>
       {change.isSuccess && <p role="status">{t(m.changed)}</p>}
       {change.isError && (
-        <p role="alert" className="problem">
-          {t(
-            explainFor(change.error, {
-              [Code.FailedPrecondition]: m.wrongPassword,
-              [Code.ResourceExhausted]: m.tooManyWrong,
-              [Code.InvalidArgument]: m.invalidPassword,
-            }),
-          )}
-        </p>
+        <Problem
+          error={change.error}
+          known={{
+            [Code.FailedPrecondition]: m.wrongPassword,
+            [Code.ResourceExhausted]: m.tooManyWrong,
+            [Code.InvalidArgument]: m.invalidPassword,
+          }}
+        />
       )}
-      <p>
-        <label htmlFor="current-password">{t(m.currentPassword)}</label>
-        <input
-          id="current-password"
-          type="password"
-          autoComplete="current-password"
-          required
-          maxLength={128}
-          value={form.current}
-          onChange={(e) => setForm({ ...form, current: e.target.value })}
-        />
-      </p>
-      <p>
-        <label htmlFor="new-password">{t(m.newPassword)}</label>
-        <input
-          id="new-password"
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          maxLength={128}
-          value={form.next}
-          onChange={(e) => setForm({ ...form, next: e.target.value })}
-        />
-      </p>
+      <Field
+        id="current-password"
+        label={t(m.currentPassword)}
+        type="password"
+        autoComplete="current-password"
+        required
+        maxLength={128}
+        value={form.current}
+        onChange={(e) => setForm({ ...form, current: e.target.value })}
+      />
+      <Field
+        id="new-password"
+        label={t(m.newPassword)}
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={8}
+        maxLength={128}
+        value={form.next}
+        onChange={(e) => setForm({ ...form, next: e.target.value })}
+      />
       <button type="submit" aria-disabled={change.isPending}>
         {change.isPending ? t(m.changing) : t(m.change)}
       </button>
@@ -287,11 +259,7 @@ function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; u
     <form onSubmit={submit} className="stacked danger" aria-labelledby="delete-title">
       <h2 id="delete-title">{t(m.deleteAccount)}</h2>
       <p>{t(m.deleteWarning)}</p>
-      {remove.isError && (
-        <p role="alert" className="problem">
-          {t(explain(remove.error))}
-        </p>
-      )}
+      {remove.isError && <Problem error={remove.error} />}
       <p>
         <input id="delete-sure" type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} />{" "}
         <label htmlFor="delete-sure">{t(m.understand)}</label>

@@ -1,6 +1,6 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Code } from "@connectrpc/connect";
-import { useId, useRef, useState } from "react";
+import { type InputHTMLAttributes, useId, useRef, useState } from "react";
 
 import { explainFor } from "./errors";
 import type { Product } from "./gen/product/v1/types_pb";
@@ -114,5 +114,20 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
         {t(m.keep)}
       </button>
     </div>
+  );
+}
+
+interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
+  id: string;
+  label: string;
+}
+
+/** A labelled text field of a stacked form: the label above, the input below. */
+export function Field({ id, label, ...input }: FieldProps) {
+  return (
+    <p>
+      <label htmlFor={id}>{label}</label>
+      <input id={id} {...input} />
+    </p>
   );
 }
