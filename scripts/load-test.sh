@@ -103,8 +103,8 @@ run "directly to the user service" "$(url "$USER_PORT")" "$work/body.json" appli
 
 # Every call the BFF answered during the runs, by result: anything but "ok" means the figures are not valid.
 echo
-curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | sed 's/^/# /'
-if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_bff_requests_total' | grep -v 'code="ok"' | grep -q .; then
+curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_rpc_requests_total{server="bff"' | sed 's/^/# /'
+if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_rpc_requests_total{server="bff"' | grep -v 'code="ok"' | grep -q .; then
   echo "the BFF answered some calls with an error: the figures above are not valid" >&2
   exit 1
 fi

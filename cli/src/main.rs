@@ -11,13 +11,15 @@ use clap::{Parser, Subcommand};
 use ec_cli::{
     demo,
     embedded_pg::{self, EmbeddedPgArgs, EmbeddedPostgres},
+    health,
     platform::{self, Platform, PlatformConfig},
+    web::{self, StorefrontArgs, WebArgs},
 };
 use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     identity::InternalAuthArgs,
-    server::ServingArgs,
+    server::{Server, ServingArgs},
     shutdown::{self, CancellationToken},
     startup::Dependencies,
     telemetry::{self, LogArgs, LogFormat},
@@ -61,6 +63,12 @@ enum Command {
     /// Operator tasks on the catalog, run directly against the database.
     #[command(subcommand)]
     Catalog(CatalogCommand),
+    /// Exit 0 when the server at URL is healthy: without a path, a gRPC server that reports SERVING
+    /// (grpc.health.v1); with one, an HTTP 2xx answer. For container health checks (the image has no curl).
+    CheckHealth {
+        /// For example http://127.0.0.1:50051 or http://127.0.0.1:8090/ready.
+        url: url::Url,
+    },
 }
 
 #[derive(clap::Args)]
@@ -147,6 +155,17 @@ enum Service {
         #[command(flatten)]
         process: ProcessArgs,
     },
+    /// The storefront: the built single-page app and the /config.json that points it at the BFF and the issuer.
+    Web {
+        #[command(flatten)]
+        web: WebArgs,
+        #[command(flatten)]
+        storefront: StorefrontArgs,
+        #[command(flatten)]
+        serving: ServingArgs,
+        #[command(flatten)]
+        shutdown: ShutdownArgs,
+    },
     /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production).
     Oauth {
         #[command(flatten)]
@@ -186,7 +205,7 @@ enum CatalogCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_format = match cli.command {
-        Command::Dev(_) | Command::User(_) | Command::Catalog(_) => LogFormat::Pretty,
+        Command::Dev(_) | Command::User(_) | Command::Catalog(_) | Command::CheckHealth { .. } => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
     telemetry::init(&LogArgs { format: cli.log_format.unwrap_or(default_format) });
@@ -203,6 +222,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
         Command::Catalog(CatalogCommand::Import { file, database }) => import_catalog(&file, &database).await,
+        Command::CheckHealth { url } => health::check(&url).await,
     }
 }
 
@@ -313,6 +333,16 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
         Service::Bff { config, process } => {
             let app = ec_bff::startup::Application::build(&config, &process.dependencies().await?).await?;
             Ok(app.serve(stop, process.shutdown.grace()).await?)
+        }
+        Service::Web { web, storefront, serving, shutdown } => {
+            if !web::is_built(&web.dir) {
+                anyhow::bail!("no storefront build in {} (`make web` writes web/dist)", web.dir.display());
+            }
+            let app = web::storefront(&web.dir, &storefront.config());
+            // Browsers reach this port, so connections are capped per client address as well.
+            let limits = serving.limits().per_client(&serving.connections, Vec::new());
+            let server = Server::http("web", web.addr, app).await?.with_connection_limits(limits);
+            Ok(server.serve(stop, shutdown.grace()).await?)
         }
         Service::Oauth { config, shutdown } => {
             let server = ec_oauth_server::OAuthServer::bind(&config).await?;

@@ -75,3 +75,36 @@ pub fn storefront(dir: &Path, config: &StorefrontConfig) -> axum::Router {
         .layer(no_cache);
     pages.nest("/assets", assets)
 }
+
+/// `ec serve web`: what the storefront tells the browser, when it is served on its own (a container behind the
+/// load balancer) rather than by `ec dev`, which fills these in itself.
+#[derive(Clone, Debug, clap::Args)]
+pub struct StorefrontArgs {
+    /// The BFF's public base URL, as browsers reach it (for example https://api.shop.example).
+    #[arg(id = "public_bff_url", long = "public-bff-url", env = "PUBLIC_BFF_URL")]
+    pub bff_url: url::Url,
+
+    /// The OpenID Connect issuer the storefront signs in with (Hydra's public URL, exactly as in its tokens).
+    #[arg(id = "storefront_issuer", long = "oidc-issuer", env = "OIDC_ISSUER")]
+    pub issuer: url::Url,
+
+    /// The storefront's OAuth2 client id, as registered with the issuer.
+    #[arg(id = "storefront_client_id", long = "oidc-client-id", env = "OIDC_CLIENT_ID", default_value = "ec-spa")]
+    pub client_id: String,
+
+    /// The audience the storefront asks access tokens for: the BFF's OIDC_AUDIENCE.
+    #[arg(id = "storefront_audience", long = "oidc-audience", env = "OIDC_AUDIENCE", default_value = "ec-api")]
+    pub audience: String,
+}
+
+impl StorefrontArgs {
+    /// The `/config.json` these settings make.
+    pub fn config(&self) -> StorefrontConfig {
+        StorefrontConfig {
+            bff_url: self.bff_url.as_str().trim_end_matches('/').to_owned(),
+            issuer: Some(self.issuer.to_string()),
+            client_id: self.client_id.clone(),
+            audience: self.audience.clone(),
+        }
+    }
+}

@@ -173,15 +173,17 @@ async fn metrics_count_requests_by_procedure_protocol_and_code_and_auth_failures
     let has = |needle: &[&str]| text.lines().any(|line| needle.iter().all(|n| line.contains(n)));
     assert!(
         has(&[
-            "ec_bff_requests_total{",
+            "ec_rpc_requests_total{",
+            "server=\"bff\"",
             "procedure=\"/user.v1.UserService/CreateUser\"",
             "protocol=\"connect\"",
             "code=\"ok\""
         ]),
         "{text}"
     );
-    assert!(has(&["ec_bff_requests_total{", "UserService/CreateUser", "code=\"resource_exhausted\""]), "{text}");
-    assert!(has(&["ec_bff_request_duration_seconds_bucket{", "UserService/CreateUser"]), "{text}");
+    let bff = "server=\"bff\"";
+    assert!(has(&["ec_rpc_requests_total{", bff, "UserService/CreateUser", "code=\"resource_exhausted\""]), "{text}");
+    assert!(has(&["ec_rpc_request_duration_seconds_bucket{", bff, "UserService/CreateUser"]), "{text}");
     assert!(has(&["ec_bff_auth_failures_total{", "reason=\"malformed\""]), "{text}");
     assert!(has(&["ec_bff_rate_limited_total{", "class=\"anonymous\""]), "{text}");
     platform.stop().await;

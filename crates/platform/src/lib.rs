@@ -1,8 +1,9 @@
 //! What every service of the platform shares, so that each service crate holds only its own domain.
 //!
 //! - [`config`]: the settings common to all services, as `clap` argument groups with environment fallbacks.
-//! - [`telemetry`]: JSON (or human) logs with an `RUST_LOG`-style filter, and the Prometheus recorder, each
-//!   set up once per process.
+//! - [`telemetry`]: JSON (or human) logs with an `RUST_LOG`-style filter, set up once per process.
+//! - [`metrics`]: the Prometheus recorder, `/metrics`, and what every service counts (RPCs, SQL statements,
+//!   pool use).
 //! - [`shutdown`]: one cancellation token per process, fired by SIGINT/SIGTERM and handed to every server and
 //!   background task, which drain and stop on it.
 //! - [`db`]: the PostgreSQL pool and the per-schema migrator. Each service owns one schema
@@ -30,6 +31,7 @@ pub mod config;
 pub mod connections;
 pub mod db;
 pub mod identity;
+pub mod metrics;
 pub mod net;
 pub mod page_token;
 pub mod revocation;

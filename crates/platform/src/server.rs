@@ -18,7 +18,7 @@ use connectrpc_health::StaticChecker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::connections::ConnectionLimits;
+use crate::{connections::ConnectionLimits, metrics::RpcMetrics};
 
 /// Errors from binding or serving.
 #[derive(Debug, thiserror::Error)]
@@ -93,9 +93,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `addr` (port 0 picks a free port, as tests do) and prepares `router` to be served with health and
-    /// reflection. `services` are the fully-qualified names of the services `router` implements; each is
-    /// reported SERVING by the health service and listed by reflection.
+    /// Binds `addr` (port 0 picks a free port, as tests do) for a backend service: `router` is served with
+    /// health and reflection, every RPC is counted and timed ([`crate::metrics::RpcMetrics`]), and `GET
+    /// /metrics` answers beside the RPCs for Prometheus (a backend's port is private: only the BFF, the other
+    /// services and Prometheus reach it). `services` are the fully-qualified names of the services `router`
+    /// implements; each is reported SERVING by the health service and listed by reflection.
     pub async fn bind(
         name: &'static str,
         addr: SocketAddr,
@@ -103,11 +105,14 @@ impl Server {
         services: &[&str],
         reflection: Reflection,
     ) -> Result<Self, ServerError> {
-        Self::bind_with(name, addr, router, services, reflection, |service| service).await
+        let counted = |service: connectrpc::ConnectRpcService| service.with_interceptor(RpcMetrics::new(name));
+        let server = Self::bind_with(name, addr, router, services, reflection, counted).await?;
+        Ok(server.with_routes(crate::metrics::route()))
     }
 
-    /// Like [`Server::bind`], with the connectrpc service adjusted by `configure` (request size limits, the
-    /// deadline policy).
+    /// Binds `addr` and prepares `router` to be served with health and reflection, like [`Server::bind`] but
+    /// with nothing counted and no `/metrics`, and with the connectrpc service adjusted by `configure`
+    /// (request size limits, the deadline policy, interceptors): for a public port, such as the BFF's.
     pub async fn bind_with(
         name: &'static str,
         addr: SocketAddr,

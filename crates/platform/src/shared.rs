@@ -88,6 +88,10 @@ impl Redis {
     /// The handle of one feature (its name is its key prefix and its label in logs and metrics), waiting at
     /// most [`DEFAULT_BUDGET`] for Redis.
     pub fn feature(&self, name: &'static str) -> Shared {
+        if self.connection.is_some() {
+            // Shown from the start, so a dashboard has a series to watch before the first outage.
+            metrics::gauge!("ec_redis_fallback", "feature" => name).set(0.0);
+        }
         Shared {
             connection: self.connection.clone(),
             prefix: format!("{}{name}:", self.prefix),
@@ -154,11 +158,15 @@ impl Shared {
             Err(_) => Err(format!("no answer within {:?}", self.budget)),
         };
         self.note(answer.as_ref().err());
+        if answer.is_err() {
+            metrics::counter!("ec_redis_fallbacks_total", "feature" => self.feature).increment(1);
+        }
         answer.ok()
     }
 
     /// Logs when the feature starts and stops falling back (once per outage, not on every call) and keeps the
-    /// gauge `ec_redis_fallback{feature}` in step.
+    /// gauge `ec_redis_fallback{feature}` in step (`ec_redis_fallbacks_total{feature}` counts every call that
+    /// fell back).
     fn note(&self, failure: Option<&String>) {
         match failure {
             None if self.degraded.swap(false, Ordering::Relaxed) => {

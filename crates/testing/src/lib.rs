@@ -1,8 +1,11 @@
 //! Helpers for tests that need a real PostgreSQL (a fresh database per test, so tests run in parallel without
-//! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause.
+//! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause; and a
+//! [`browser`] that signs in through the login pages as the storefront does.
 //!
 //! A crate of its own, used only as a dev-dependency (and by the end-to-end harness), so nothing here is
 //! compiled into a production binary.
+
+pub mod browser;
 
 use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
 

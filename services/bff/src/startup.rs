@@ -12,6 +12,7 @@ use axum::{
 };
 use connectrpc_health::{wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
+    metrics::RpcMetrics,
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::Dependencies,
@@ -101,12 +102,11 @@ impl Application {
         let services = routes.services();
 
         let readiness = Arc::new(Readiness { gate, backends });
-        let prometheus = ec_platform::telemetry::metrics();
         let operations = axum::Router::new()
             .route("/health", health())
             .route("/ready", get(ready))
-            .route("/metrics", get(move || std::future::ready(prometheus.render())))
-            .with_state(readiness);
+            .with_state(readiness)
+            .merge(ec_platform::metrics::route());
         let ops =
             Server::http("bff-ops", config.ops_addr, operations).await?.with_connection_limits(deps.serving.limits());
         // Load balancers may check the public port too: it says only that the process is up.
@@ -121,7 +121,7 @@ impl Application {
         // Reflection describes what the BFF routes, and nothing internal.
         let reflection = deps.serving.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
         let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, reflection, |service| {
-            service.with_limits(limits).with_deadline_policy(policy).with_interceptor(crate::metrics::RequestMetrics)
+            service.with_limits(limits).with_deadline_policy(policy).with_interceptor(RpcMetrics::new("bff"))
         })
         .await?;
         // The public port: each client address may hold only so many connections (trusted proxies exempt).

@@ -456,7 +456,10 @@ impl OrderService for OrderApi {
         };
         let until = self.until(&ctx);
         let order = match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
-            Some(earlier) => self.settled(earlier, until).await?,
+            Some(earlier) => {
+                replayed();
+                self.settled(earlier, until).await?
+            }
             None => {
                 let new = self.price_cart(caller.user_id).await?;
                 match orders::place(&self.pool, &checkout, &new, self.saga.lease()).await? {
@@ -467,7 +470,10 @@ impl OrderService for OrderApi {
                             None => self.settled(id, until).await?,
                         }
                     }
-                    Placed::Earlier(id) => self.settled(id, until).await?,
+                    Placed::Earlier(id) => {
+                        replayed();
+                        self.settled(id, until).await?
+                    }
                 }
             }
         };
@@ -543,4 +549,9 @@ impl OrderService for OrderApi {
         let order = orders::get(&self.pool, id).await?.ok_or(Error::NotFound("order"))?;
         Response::ok(ShipOrderResponse { order: MessageField::some(order_to_wire(order)), ..Default::default() })
     }
+}
+
+/// Counts a CreateOrder answered with the order an earlier call under the same key placed.
+fn replayed() {
+    metrics::counter!("ec_idempotent_replays_total", "operation" => "create_order").increment(1);
 }

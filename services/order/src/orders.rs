@@ -406,6 +406,17 @@ pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit
         .collect())
 }
 
+/// How long the longest-waiting unfinished saga has been due without anyone driving it (no live lease), in
+/// seconds; 0 when none is waiting. What the recovery worker has yet to catch up on.
+pub async fn recovery_lag(pool: &PgPool) -> Result<f64, Error> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(next_attempt_at)), 0)::float8 FROM order_service.orders
+         WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 /// Deletes checkout idempotency keys recorded more than `age` ago (the orders stay), and returns how many.
 pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
     Ok(sqlx::query(

@@ -33,7 +33,20 @@ pub async fn run(pool: PgPool, saga: Saga, schedule: RecoverySchedule, shutdown:
             Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting checkout keys failed"),
         }
     };
-    ec_platform::shutdown::every(schedule.interval, shutdown, || recover_all_due(&saga), forget).await;
+    let round = || async {
+        note_lag(&pool).await;
+        recover_all_due(&saga).await;
+    };
+    ec_platform::shutdown::every(schedule.interval, shutdown, round, forget).await;
+}
+
+/// Sets `ec_saga_recovery_lag_seconds`: how long the longest-waiting unfinished saga has been due, as this
+/// round begins. It stays near zero while the worker keeps up.
+async fn note_lag(pool: &PgPool) {
+    match orders::recovery_lag(pool).await {
+        Ok(lag) => metrics::gauge!("ec_saga_recovery_lag_seconds").set(lag),
+        Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "measuring the recovery lag failed"),
+    }
 }
 
 /// Runs every unfinished saga that is due and held by no one, a batch at a time.

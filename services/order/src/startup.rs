@@ -28,6 +28,7 @@ pub struct Application {
     pool: PgPool,
     saga: Saga,
     recovery: RecoverySchedule,
+    unflushed: Unflushed,
 }
 
 /// What page tokens of order lists are signed with, derived from the internal secret.
@@ -41,6 +42,7 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         ec_platform::db::migrate(&pool, payment::SANDBOX_SCHEMA, payment::sandbox_migrator())
             .await
@@ -61,7 +63,7 @@ impl Application {
         );
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
-        let carts = Arc::new(CartApi::new(pool.clone(), unflushed, catalog.clone(), access.clone()));
+        let carts = Arc::new(CartApi::new(pool.clone(), unflushed.clone(), catalog.clone(), access.clone()));
         let orders = Arc::new(OrderApi::new(
             pool.clone(),
             catalog,
@@ -79,7 +81,7 @@ impl Application {
             interval: Duration::from_secs(config.saga_recovery_interval_secs),
             key_age: Duration::from_secs(config.checkout_key_days * 24 * 3600),
         };
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, saga, recovery })
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, unflushed, saga, recovery })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -95,11 +97,41 @@ impl Application {
 
     /// Serves, and runs the saga recovery worker, until `shutdown` fires; then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        tokio::spawn(ec_platform::metrics::watch_pool("order", self.pool.clone(), shutdown.clone()));
+        let unflushed = self.unflushed.pool().clone();
+        tokio::spawn(ec_platform::metrics::watch_pool("order_unflushed", unflushed, shutdown.clone()));
         let worker = tokio::spawn(recovery::run(self.pool, self.saga, self.recovery, shutdown.clone()));
         let served = self.server.serve(shutdown, grace).await;
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the saga recovery worker failed");
         }
         served
+    }
+}
+
+/// Says what the order service counts (docs/operations.md has the alerts on them), and starts the counters of
+/// rarer events at zero, so dashboards and alerts have a series before the first one happens.
+fn describe_metrics() {
+    use metrics::{counter, describe_counter, describe_gauge};
+    describe_counter!("ec_orders_placed_total", "Orders placed: CreateOrder calls with a new idempotency key.");
+    describe_counter!("ec_orders_finished_total", "Checkout sagas finished, by the order's status then.");
+    describe_counter!(
+        "ec_saga_steps_total",
+        "Saga steps run, by step and outcome (advanced, retried); release, restock and void are compensations."
+    );
+    describe_counter!("ec_sagas_recovered_total", "Unfinished sagas the recovery worker took over.");
+    describe_gauge!(
+        "ec_saga_recovery_lag_seconds",
+        "How long the longest-waiting unfinished saga has been due with no one driving it."
+    );
+    describe_counter!(
+        "ec_idempotent_replays_total",
+        "Calls answered with an earlier call's result because they repeated its idempotency key."
+    );
+    counter!("ec_orders_placed_total").increment(0);
+    counter!("ec_sagas_recovered_total").increment(0);
+    counter!("ec_idempotent_replays_total", "operation" => "create_order").increment(0);
+    for status in [crate::orders::Status::Confirmed, crate::orders::Status::Failed, crate::orders::Status::Cancelled] {
+        counter!("ec_orders_finished_total", "status" => status.as_str()).increment(0);
     }
 }

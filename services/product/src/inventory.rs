@@ -233,6 +233,7 @@ async fn try_record_key(
     if earlier_digest != digest {
         return Err(Error::AlreadyExists("the idempotency key was already used for another request".into()));
     }
+    metrics::counter!("ec_idempotent_replays_total", "operation" => operation.to_owned()).increment(1);
     Ok(Some(Recorded::Before { reservation_id }))
 }
 

@@ -35,6 +35,7 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         let access = Access::new(deps.identity.clone());
         let tokens = PageTokens::new(&ec_platform::page_token::key(&deps.identity, PageTokens::PURPOSE));
@@ -64,11 +65,27 @@ impl Application {
 
     /// Serves, and runs the reservation expiry worker, until `shutdown` fires; then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        tokio::spawn(ec_platform::metrics::watch_pool("product", self.pool.clone(), shutdown.clone()));
         let worker = tokio::spawn(expiry::run(self.pool, self.expiry, shutdown.clone()));
         let served = self.server.serve(shutdown, grace).await;
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the reservation expiry worker failed");
         }
         served
+    }
+}
+
+/// Says what the product service counts (docs/operations.md has the alerts on them), and starts the counters
+/// at zero, so dashboards and alerts have a series before the first event.
+fn describe_metrics() {
+    use metrics::{counter, describe_counter};
+    describe_counter!("ec_reservations_expired_total", "Stock reservations given back because their time was up.");
+    describe_counter!(
+        "ec_idempotent_replays_total",
+        "Calls answered with an earlier call's result because they repeated its idempotency key."
+    );
+    counter!("ec_reservations_expired_total").increment(0);
+    for operation in ["reserve", "confirm", "release", "restock"] {
+        counter!("ec_idempotent_replays_total", "operation" => operation).increment(0);
     }
 }

@@ -25,6 +25,7 @@ use crate::{
 pub struct Application {
     rpc: Server,
     login: Option<Server>,
+    pool: sqlx::PgPool,
 }
 
 impl Application {
@@ -56,7 +57,7 @@ impl Application {
         let login = match hydra {
             Some(hydra) => {
                 let app = LoginApp {
-                    pool,
+                    pool: pool.clone(),
                     hydra,
                     throttle,
                     remember_for: i64::from(config.login.remember_days) * 24 * 3600,
@@ -76,7 +77,7 @@ impl Application {
                 None
             }
         };
-        Ok(Self { rpc, login })
+        Ok(Self { rpc, login, pool })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -97,6 +98,7 @@ impl Application {
 
     /// Serves every port until `shutdown` fires, then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
+        tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
         ec_platform::server::serve_all([Some(self.rpc), self.login].into_iter().flatten(), shutdown, grace).await
     }
 }
