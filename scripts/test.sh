@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: services, formatting, lints, proto lint, every test.
+# The whole test suite, as CI runs it: services, formatting, lints, proto lint, every test, the deployment files.
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh --lint-only  formatting, clippy and buf lint, no tests
@@ -89,3 +89,5 @@ $lint_only && exit 0
 ensure_services
 step "cargo nextest (the whole suite)"
 cargo nextest run --workspace --locked --no-fail-fast
+step "deployment files: Dockerfile, Compose, Kubernetes, settings"
+scripts/check-deploy.sh target/debug/ec
