@@ -175,6 +175,20 @@ enum Service {
     },
 }
 
+impl Service {
+    /// The process's `service.name` in its traces.
+    fn trace_name(&self) -> &'static str {
+        match self {
+            Service::User { .. } => "ec-user",
+            Service::Product { .. } => "ec-product",
+            Service::Order { .. } => "ec-order",
+            Service::Bff { .. } => "ec-bff",
+            Service::Web { .. } => "ec-web",
+            Service::Oauth { .. } => "ec-oauth",
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum UserCommand {
     /// Give an existing account the admin role. This is how the first admin is made: sign up, then run this.
@@ -208,11 +222,17 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev(_) | Command::User(_) | Command::Catalog(_) | Command::CheckHealth { .. } => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
-    telemetry::init(&LogArgs { format: cli.log_format.unwrap_or(default_format) });
+    // Each process names itself in its traces by what it serves.
+    let traced = match &cli.command {
+        Command::Dev(_) => Some("ec"),
+        Command::Serve(service) => Some(service.trace_name()),
+        _ => None,
+    };
+    let telemetry = telemetry::init(&LogArgs { format: cli.log_format.unwrap_or(default_format) }, traced);
     let stop = CancellationToken::new();
     shutdown::cancel_on_signal(stop.clone());
 
-    match cli.command {
+    let result = match cli.command {
         Command::Dev(args) => dev(args, stop).await,
         Command::Serve(service) => serve(service, stop).await,
         Command::Migrate { database } => {
@@ -223,7 +243,9 @@ async fn main() -> anyhow::Result<()> {
         Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
         Command::Catalog(CatalogCommand::Import { file, database }) => import_catalog(&file, &database).await,
         Command::CheckHealth { url } => health::check(&url).await,
-    }
+    };
+    telemetry.shutdown();
+    result
 }
 
 async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {

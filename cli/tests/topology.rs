@@ -10,7 +10,7 @@
 //!   with the same idempotency key; every checkout ends CONFIRMED, and the orders, reservations and stock agree.
 
 use std::{
-    collections::BTreeMap,
+    collections::{BTreeMap, BTreeSet},
     process::{Child, Command, Stdio},
     sync::{
         Arc,
@@ -96,6 +96,11 @@ fn local(port: u16) -> String {
 
 impl Topology {
     async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The topology with `extra` in every process's environment.
+    async fn start_with(extra: &[(&str, String)]) -> Self {
         let database = TestDatabase::create().await;
         let [oauth, oauth_admin, user, login, product, order, bff_a, bff_b, ops_a, ops_b] =
             std::array::from_fn(|_| child_port());
@@ -116,6 +121,7 @@ impl Topology {
             ("RUST_LOG", "warn".into()),
         ]
         .into_iter()
+        .chain(extra.iter().cloned())
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let migrate = Command::new(env!("CARGO_BIN_EXE_ec")).arg("migrate").envs(env.iter().cloned()).status().unwrap();
@@ -295,9 +301,74 @@ async fn metrics(base: &str) -> String {
     reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap()
 }
 
+/// A span an OTLP exporter sent, as the receiver decoded it.
+#[derive(Clone, Debug)]
+struct Received {
+    service: String,
+    trace_id: String,
+    span_id: String,
+    parent: String,
+    name: String,
+    kind: i32,
+    attributes: Vec<String>,
+}
+
+const SERVER: i32 = opentelemetry_proto::tonic::trace::v1::span::SpanKind::Server as i32;
+const CLIENT: i32 = opentelemetry_proto::tonic::trace::v1::span::SpanKind::Client as i32;
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An OTLP/HTTP receiver on a port of its own, as a collector would be: what every process exports to
+/// `{url}/v1/traces` (protobuf) is decoded and kept.
+async fn collector() -> (String, Arc<std::sync::Mutex<Vec<Received>>>) {
+    use opentelemetry_proto::tonic::{collector::trace::v1::ExportTraceServiceRequest, common::v1::any_value};
+    use prost::Message;
+    let spans = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = spans.clone();
+    let receive = move |body: axum::body::Bytes| {
+        let kept = kept.clone();
+        async move {
+            let request = ExportTraceServiceRequest::decode(body).expect("an OTLP protobuf export");
+            for resource in request.resource_spans {
+                let service = resource
+                    .resource
+                    .iter()
+                    .flat_map(|r| &r.attributes)
+                    .find(|a| a.key == "service.name")
+                    .and_then(|a| match a.value.as_ref()?.value.as_ref()? {
+                        any_value::Value::StringValue(name) => Some(name.clone()),
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                for span in resource.scope_spans.into_iter().flat_map(|s| s.spans) {
+                    kept.lock().unwrap().push(Received {
+                        service: service.clone(),
+                        trace_id: hex(&span.trace_id),
+                        span_id: hex(&span.span_id),
+                        parent: hex(&span.parent_span_id),
+                        name: span.name,
+                        kind: span.kind,
+                        attributes: span.attributes.into_iter().map(|a| a.key).collect(),
+                    });
+                }
+            }
+            ([(http::header::CONTENT_TYPE, "application/x-protobuf")], Vec::<u8>::new())
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().route("/v1/traces", axum::routing::post(receive));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, spans)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_metrics() {
-    let platform = Topology::start().await;
+async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_metrics_and_traces() {
+    let (otlp, exported) = collector().await;
+    let tracing = [("OTEL_EXPORTER_OTLP_ENDPOINT", otlp), ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned())];
+    let platform = Topology::start_with(&tracing).await;
     let token = platform.shopper(&format!("topology-{}@example.com", Uuid::now_v7())).await;
     let (_, sku) = platform.tea().await;
     let [bff_a, bff_b] = &platform.bffs;
@@ -306,9 +377,16 @@ async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_m
     let (status, answer) = call(bff_a, "/order.v1.CartService/AddCartItem", Some(&token), &add).await.unwrap();
     assert_eq!(status, 200, "{answer}");
     let key = Uuid::now_v7().to_string();
-    let (status, first) =
-        call(bff_b, "/order.v1.OrderService/CreateOrder", Some(&token), &checkout(&key, APPROVE)).await.unwrap();
-    assert_eq!((status, first["order"]["status"].as_str()), (200, Some("ORDER_STATUS_CONFIRMED")), "{first}");
+    // The checkout is part of the browser's trace, which it says in `traceparent`.
+    let (trace_id, browser_span) = (hex(Uuid::new_v4().as_bytes()), hex(&Uuid::new_v4().as_bytes()[..8]));
+    let traced = reqwest::Client::new()
+        .post(format!("{bff_b}/order.v1.OrderService/CreateOrder"))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{trace_id}-{browser_span}-01"))
+        .bearer_auth(&token)
+        .body(checkout(&key, APPROVE).to_string());
+    let first: Value = traced.send().await.unwrap().json().await.unwrap();
+    assert_eq!(first["order"]["status"].as_str(), Some("ORDER_STATUS_CONFIRMED"), "{first}");
     // The same checkout through the other replica is the same order.
     let (status, again) =
         call(bff_a, "/order.v1.OrderService/CreateOrder", Some(&token), &checkout(&key, APPROVE)).await.unwrap();
@@ -357,11 +435,70 @@ async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_m
         for feature in ["rate", "jwks", "revoked"] {
             assert_eq!(value(&page, "ec_redis_fallback", &[&format!("feature=\"{feature}\"")]), 0.0, "{page}");
         }
-        assert!(series(&page, "ec_redis_fallbacks_total", &[]).is_empty(), "Redis answered every call: {page}");
+        for fallbacks in series(&page, "ec_redis_fallbacks_total", &[]) {
+            assert!(fallbacks.ends_with(" 0"), "Redis answered every call: {fallbacks}");
+        }
         // The replicas share the issuer's keys through Redis: one of them fetched them.
         key_fetches += series(&page, "ec_bff_jwks_fetches_total", &["result=\"ok\""]).len() as f64;
     }
     assert!(key_fetches >= 1.0);
+    // Every metric the alerts and the dashboard are built on is exported.
+    let mut pages = vec![user, product, order];
+    for ops in &platform.ops {
+        pages.push(metrics(ops).await);
+    }
+    let names: BTreeSet<&str> = pages
+        .iter()
+        .flat_map(|page| page.lines())
+        .filter(|line| line.starts_with("ec_"))
+        .map(|line| line.split(['{', ' ']).next().unwrap())
+        .collect();
+    let watched = [include_str!("../../deploy/prometheus/rules.yaml"), include_str!("../../deploy/grafana/ec.json")];
+    for text in watched {
+        for name in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("ec_")) {
+            assert!(names.contains(name), "{name} is watched but not exported: {names:?}");
+        }
+    }
+
+    // One trace, from the browser's span through the BFF, the order service and the product service, with
+    // each process's own spans and its SQL statements.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let trace = loop {
+        let spans: Vec<Received> =
+            exported.lock().unwrap().iter().filter(|s| s.trace_id == trace_id).cloned().collect();
+        let product_sql = spans.iter().any(|s| s.service == "ec-product" && s.name.contains("product_service."));
+        if product_sql && spans.iter().any(|s| s.service == "ec-bff" && s.kind == SERVER) {
+            break spans;
+        }
+        assert!(Instant::now() < deadline, "the checkout's trace was not exported: {spans:#?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let find = |service: &str, kind: i32, name: &str, parent: &str| {
+        trace
+            .iter()
+            .find(|s| s.service == service && s.kind == kind && s.name == name && s.parent == parent)
+            .unwrap_or_else(|| panic!("no {service} span {name} under {parent} in {trace:#?}"))
+    };
+    let create = "/order.v1.OrderService/CreateOrder";
+    let reserve = "/product.v1.InventoryService/BatchReserveInventory";
+    let bff = find("ec-bff", SERVER, create, &browser_span);
+    let bff_call = find("ec-bff", CLIENT, create, &bff.span_id);
+    let order = find("ec-order", SERVER, create, &bff_call.span_id);
+    let order_call = find("ec-order", CLIENT, reserve, &order.span_id);
+    find("ec-product", SERVER, reserve, &order_call.span_id);
+    let statements: Vec<&Received> = trace.iter().filter(|s| s.name.contains("_service.")).collect();
+    for (service, schema) in [("ec-order", " order_service."), ("ec-product", " product_service.")] {
+        let own = statements.iter().filter(|s| s.service == service && s.name.contains(schema)).count();
+        assert!(own >= 2, "{service}'s statements: {statements:#?}");
+    }
+    for statement in &statements {
+        assert_eq!(statement.kind, CLIENT);
+        // Named, never with its text or values.
+        assert!(
+            statement.attributes.iter().all(|a| a.starts_with("db.") && a != "db.query.text" && a != "db.statement"),
+            "{statement:?}"
+        );
+    }
     platform.stop().await;
 }
 
@@ -504,4 +641,52 @@ async fn a_rolling_restart_of_every_process_under_load_loses_no_call_and_no_orde
         sqlx::query_as("SELECT quantity, reserved FROM product_service.inventory").fetch_one(pool).await.unwrap();
     assert_eq!((quantity, reserved), (STOCK - orders.len() as i64, 0));
     platform.stop().await;
+}
+
+#[tokio::test]
+async fn the_log_lines_of_an_rpc_carry_its_request_id_and_the_callers_trace_id() {
+    let database = TestDatabase::create().await;
+    let port = child_port();
+    let log = std::env::temp_dir().join(format!("ec-log-{}.jsonl", Uuid::now_v7()));
+    let mut product = Process {
+        name: "product",
+        args: ["serve", "product", "--product-addr", &local(port)].map(String::from).to_vec(),
+        env: [("DATABASE_URL", database.url()), ("RUST_LOG", "sqlx::query=debug,warn".to_owned())]
+            .map(|(k, v)| (k.to_owned(), v))
+            .to_vec(),
+        health: format!("http://{}", local(port)),
+        child: None,
+    };
+    let mut command = product.command();
+    command.stdout(std::fs::File::create(&log).unwrap());
+    product.child = Some(command.spawn().unwrap());
+    while ec_cli::health::check(&product.health.parse().unwrap()).await.is_err() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let trace_id = hex(Uuid::new_v4().as_bytes());
+    let listed = reqwest::Client::new()
+        .post(format!("{}/product.v1.ProductService/ListProducts", product.health))
+        .header("content-type", "application/json")
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .header("x-request-id", "checkout-page-42")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    product.terminate().await;
+
+    // The statement's debug line was logged within the RPC's span, which names the request and the trace.
+    let lines = std::fs::read_to_string(&log).unwrap();
+    std::fs::remove_file(&log).unwrap();
+    let statement = lines
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|line| {
+            line["target"] == "sqlx::query" && line["span"]["otel.name"] == "/product.v1.ProductService/ListProducts"
+        })
+        .unwrap_or_else(|| panic!("no statement logged within ListProducts:\n{lines}"));
+    assert_eq!(statement["span"]["trace_id"], trace_id.as_str(), "{statement}");
+    assert_eq!(statement["span"]["request_id"], "checkout-page-42", "{statement}");
+    database.drop_now().await;
 }

@@ -103,6 +103,8 @@ async fn cors_answers_preflights_for_configured_origins_only() {
     assert_eq!(headers["access-control-allow-origin"], "https://shop.example");
     let allow_headers = headers["access-control-allow-headers"].to_str().unwrap();
     assert!(allow_headers.contains("connect-protocol-version") && allow_headers.contains("authorization"));
+    // A browser's trace context may come along (ec_platform::telemetry continues it).
+    assert!(allow_headers.contains("traceparent") && allow_headers.contains("tracestate"), "{allow_headers}");
 
     let refused = preflight("https://evil.example").await.unwrap();
     assert!(refused.headers().get("access-control-allow-origin").is_none());

@@ -21,6 +21,8 @@ use connectrpc::{
     client::{BoxFuture, ClientBody, ClientTransport, Http2Connection, ServiceTransport, SharedHttp2Connection},
 };
 
+use tracing::Instrument;
+
 use crate::server::{Server, connectable};
 
 /// How many calls may queue on one connection before callers wait.
@@ -105,16 +107,19 @@ impl ClientTransport for Channel {
 
     fn send(
         &self,
-        request: http::Request<ClientBody>,
+        mut request: http::Request<ClientBody>,
     ) -> BoxFuture<'static, Result<http::Response<Self::ResponseBody>, ConnectError>> {
+        // The call is a client span of the caller's trace, which the callee continues (`traceparent`).
+        let path = request.uri().path().to_owned();
+        let span = crate::telemetry::outgoing(&path, request.headers_mut());
         match &self.kind {
             Kind::Remote(connection) => {
                 let sent = connection.send(request);
-                Box::pin(async move { Ok(sent.await?.map(axum::body::Body::new)) })
+                Box::pin(async move { Ok(sent.await?.map(axum::body::Body::new)) }.instrument(span))
             }
             Kind::InProcess(router) => {
                 let sent = router.send(request);
-                Box::pin(async move { sent.await.map_err(|never| match never {}) })
+                Box::pin(async move { sent.await.map_err(|never| match never {}) }.instrument(span))
             }
         }
     }

@@ -4,9 +4,9 @@
 //! component counts. What the platform layer counts for every service:
 //!
 //! - `ec_rpc_requests_total{server, procedure, protocol, code}` and
-//!   `ec_rpc_request_duration_seconds{server, procedure, protocol}`: every RPC a port handled ([`RpcMetrics`]:
-//!   `server` is `bff`, `user`, `product` or `order`), so the rate, errors and duration of each (RED). The
-//!   code is the real one in every protocol, gRPC trailers included.
+//!   `ec_rpc_request_duration_seconds{server, procedure, protocol}`: every RPC a port handled
+//!   ([`crate::telemetry::RpcTelemetry`]: `server` is `bff`, `user`, `product` or `order`), so the rate,
+//!   errors and duration of each (RED). The code is the real one in every protocol, gRPC trailers included.
 //! - `ec_db_query_duration_seconds{statement}`: every SQL statement, by its first keyword (`select`, `insert`,
 //!   `update`, `delete`, `with`, `begin`, `commit`, ...), read from sqlx's own per-statement event
 //!   ([`SqlTimings`], installed by [`crate::telemetry::init`]).
@@ -20,17 +20,19 @@
 
 use std::{
     sync::OnceLock,
-    time::{Duration, Instant},
+    time::{Duration, SystemTime},
 };
 
 use axum::routing::get;
-use connectrpc::{
-    ConnectError, Protocol,
-    interceptor::{Interceptor, Next, UnaryRequest, UnaryResponse},
-};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use opentelemetry::{
+    KeyValue,
+    trace::{Span as _, SpanKind, Tracer as _},
+};
+use opentelemetry_sdk::trace::SdkTracer;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
+use tracing::dispatcher::WeakDispatch;
 
 /// The process's Prometheus recorder, installed on first use; render it to serve `/metrics`.
 pub fn recorder() -> PrometheusHandle {
@@ -51,51 +53,6 @@ pub fn recorder() -> PrometheusHandle {
 pub fn route() -> axum::Router {
     let handle = recorder();
     axum::Router::new().route("/metrics", get(move || std::future::ready(handle.render())))
-}
-
-/// Counts and times every unary RPC of one server.
-pub struct RpcMetrics {
-    server: &'static str,
-}
-
-fn protocol_name(protocol: Option<Protocol>) -> &'static str {
-    match protocol {
-        Some(Protocol::Connect) => "connect",
-        Some(Protocol::Grpc) => "grpc",
-        Some(Protocol::GrpcWeb) => "grpc_web",
-        _ => "unknown",
-    }
-}
-
-impl RpcMetrics {
-    /// Counts the RPCs of the server named `server` (`bff`, `user`, `product`, `order`).
-    pub fn new(server: &'static str) -> Self {
-        // Installed before the first RPC, so what is counted from then on is recorded.
-        recorder();
-        Self { server }
-    }
-}
-
-#[connectrpc::async_trait]
-impl Interceptor for RpcMetrics {
-    async fn intercept_unary(&self, req: UnaryRequest, next: Next<'_>) -> Result<UnaryResponse, ConnectError> {
-        let procedure = req.ctx.path().unwrap_or("unknown").to_owned();
-        let protocol = protocol_name(req.ctx.protocol());
-        let started = Instant::now();
-        let result = next.run(req).await;
-        let code = match &result {
-            Ok(_) => "ok",
-            Err(e) => e.code.as_str(),
-        };
-        let (server, elapsed) = (self.server, started.elapsed().as_secs_f64());
-        metrics::counter!("ec_rpc_requests_total", "server" => server, "protocol" => protocol,
-            "procedure" => procedure.clone(), "code" => code)
-        .increment(1);
-        metrics::histogram!("ec_rpc_request_duration_seconds", "server" => server, "protocol" => protocol,
-            "procedure" => procedure)
-        .record(elapsed);
-        result
-    }
 }
 
 /// How often [`watch_pool`] samples.
@@ -120,27 +77,87 @@ pub async fn watch_pool(name: &'static str, pool: PgPool, stop: CancellationToke
 }
 
 /// Times every SQL statement, from the event sqlx emits when one finishes (target `sqlx::query`, with its
-/// duration as `elapsed_secs` and its first words as `summary`). Only the first keyword becomes a label: the
-/// rest of a statement would make a series per query text.
-pub struct SqlTimings;
+/// duration as `elapsed_secs`, its first words as `summary` and its text as `db.statement`). Only the first
+/// keyword becomes a label: the rest of a statement would make a series per query text.
+///
+/// When traces are exported, each statement run within a traced span (an RPC) also becomes a span of its own,
+/// ending when sqlx's event came and as long as the statement took, named by its keyword and first table
+/// (`SELECT order_service.orders`). Its text and values are never recorded.
+pub struct SqlTimings {
+    tracer: Option<SdkTracer>,
+    dispatch: OnceLock<WeakDispatch>,
+}
 
 impl SqlTimings {
-    /// The events this layer reads: sqlx's per-statement events, at any level (sqlx emits them at DEBUG, and
-    /// at WARN when slow).
+    /// Statement timings, and statement spans when `tracer` is given.
+    pub fn new(tracer: Option<SdkTracer>) -> Self {
+        Self { tracer, dispatch: OnceLock::new() }
+    }
+
+    /// What this layer sees: sqlx's per-statement events, at any level (sqlx emits them at DEBUG, and at WARN
+    /// when slow), and our crates' spans, so it finds the RPC a statement runs in.
     pub fn filter() -> tracing_subscriber::filter::Targets {
-        tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE)
+        let ours = ["ec_platform", "ec_user", "ec_product", "ec_order", "ec_bff"];
+        ours.into_iter()
+            .fold(tracing_subscriber::filter::Targets::new(), |targets, crate_name| {
+                targets.with_target(crate_name, tracing::Level::INFO)
+            })
+            .with_target("sqlx::query", tracing::Level::TRACE)
+    }
+
+    /// The span of a statement that ended now after `elapsed` seconds, within the current span's trace.
+    fn trace<S>(
+        &self,
+        tracer: &SdkTracer,
+        fields: &StatementFields,
+        elapsed: f64,
+        ctx: &tracing_subscriber::layer::Context<'_, S>,
+    ) where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        let Some(current) = ctx.lookup_current() else { return };
+        let Some(dispatch) = self.dispatch.get().and_then(WeakDispatch::upgrade) else { return };
+        let Some(parent) = tracing_opentelemetry::get_otel_context(&current.id(), &dispatch) else { return };
+        let end = SystemTime::now();
+        let start = end.checked_sub(Duration::from_secs_f64(elapsed)).unwrap_or(end);
+        let operation = fields.statement.to_ascii_uppercase();
+        let mut attributes =
+            vec![KeyValue::new("db.system.name", "postgresql"), KeyValue::new("db.operation.name", operation.clone())];
+        let name = match &fields.table {
+            Some(table) => {
+                attributes.push(KeyValue::new("db.collection.name", table.clone()));
+                format!("{operation} {table}")
+            }
+            None => operation,
+        };
+        let mut span = tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes(attributes)
+            .start_with_context(tracer, &parent);
+        span.end_with_timestamp(end);
     }
 }
 
-impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlTimings {
-    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+impl<S> tracing_subscriber::Layer<S> for SqlTimings
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() != "sqlx::query" {
             return;
         }
         let mut fields = StatementFields::default();
         event.record(&mut fields);
-        if let Some(elapsed) = fields.elapsed_secs {
-            metrics::histogram!("ec_db_query_duration_seconds", "statement" => fields.statement).record(elapsed);
+        let Some(elapsed) = fields.elapsed_secs else { return };
+        metrics::histogram!("ec_db_query_duration_seconds", "statement" => fields.statement).record(elapsed);
+        if let Some(tracer) = &self.tracer {
+            self.trace(tracer, &fields, elapsed, &ctx);
         }
     }
 }
@@ -148,6 +165,7 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlTimings {
 #[derive(Default)]
 struct StatementFields {
     statement: &'static str,
+    table: Option<String>,
     elapsed_secs: Option<f64>,
 }
 
@@ -159,6 +177,23 @@ fn keyword(summary: &str) -> &'static str {
     KNOWN.into_iter().find(|k| first.eq_ignore_ascii_case(k)).unwrap_or("other")
 }
 
+/// The first schema-qualified table a statement reads or writes (after FROM, INTO, UPDATE or JOIN): every
+/// table of ours is named with its schema, so that is enough to find them.
+fn first_table(sql: &str) -> Option<String> {
+    let words: Vec<&str> =
+        sql.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == ',').filter(|w| !w.is_empty()).collect();
+    words.windows(2).find_map(|pair| {
+        let follows = ["from", "into", "update", "join"].iter().any(|k| pair[0].eq_ignore_ascii_case(k));
+        let table = pair[1].trim_matches('"');
+        let named = table.split_once('.').is_some_and(|(schema, name)| {
+            [schema, name]
+                .iter()
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        });
+        (follows && named).then(|| table.to_owned())
+    })
+}
+
 impl tracing::field::Visit for StatementFields {
     fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
         if field.name() == "elapsed_secs" {
@@ -167,16 +202,20 @@ impl tracing::field::Visit for StatementFields {
     }
 
     fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
-        if field.name() == "summary" {
-            self.statement = keyword(value);
+        match field.name() {
+            "summary" => {
+                self.statement = keyword(value);
+                if self.table.is_none() {
+                    self.table = first_table(value);
+                }
+            }
+            // The whole text, when the summary is not all of it.
+            "db.statement" if !value.is_empty() => self.table = first_table(value).or(self.table.take()),
+            _ => {}
         }
     }
 
-    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
-            self.statement = keyword(&format!("{value:?}").trim_matches('"').to_owned());
-        }
-    }
+    fn record_debug(&mut self, _: &tracing::field::Field, _: &dyn std::fmt::Debug) {}
 }
 
 #[cfg(test)]
@@ -190,5 +229,16 @@ mod tests {
         assert_eq!(keyword("INSERT INTO product_service.x"), "insert");
         assert_eq!(keyword("VACUUM"), "other");
         assert_eq!(keyword(""), "other");
+    }
+
+    #[test]
+    fn statements_are_named_by_their_first_table_and_never_by_their_values() {
+        let insert = "INSERT INTO order_service.orders (id, user_id) VALUES ($1, 'x.y')";
+        assert_eq!(first_table(insert).as_deref(), Some("order_service.orders"));
+        let with = "WITH due AS ( SELECT id FROM order_service.orders WHERE x ) UPDATE order_service.orders o";
+        assert_eq!(first_table(with).as_deref(), Some("order_service.orders"));
+        assert_eq!(first_table("SELECT 1").as_deref(), None);
+        assert_eq!(first_table("BEGIN").as_deref(), None);
+        assert_eq!(first_table("SELECT * FROM unqualified").as_deref(), None);
     }
 }

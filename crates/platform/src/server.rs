@@ -18,7 +18,7 @@ use connectrpc_health::StaticChecker;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{connections::ConnectionLimits, metrics::RpcMetrics};
+use crate::{connections::ConnectionLimits, telemetry::RpcTelemetry};
 
 /// Errors from binding or serving.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +94,7 @@ pub struct Server {
 
 impl Server {
     /// Binds `addr` (port 0 picks a free port, as tests do) for a backend service: `router` is served with
-    /// health and reflection, every RPC is counted and timed ([`crate::metrics::RpcMetrics`]), and `GET
+    /// health and reflection, every RPC is counted, timed and traced ([`RpcTelemetry`]), and `GET
     /// /metrics` answers beside the RPCs for Prometheus (a backend's port is private: only the BFF, the other
     /// services and Prometheus reach it). `services` are the fully-qualified names of the services `router`
     /// implements; each is reported SERVING by the health service and listed by reflection.
@@ -105,7 +105,7 @@ impl Server {
         services: &[&str],
         reflection: Reflection,
     ) -> Result<Self, ServerError> {
-        let counted = |service: connectrpc::ConnectRpcService| service.with_interceptor(RpcMetrics::new(name));
+        let counted = |service: connectrpc::ConnectRpcService| service.with_interceptor(RpcTelemetry::new(name));
         let server = Self::bind_with(name, addr, router, services, reflection, counted).await?;
         Ok(server.with_routes(crate::metrics::route()))
     }

@@ -28,6 +28,7 @@ use std::{
 };
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tracing::Instrument;
 
 use crate::config::RedisArgs;
 
@@ -89,8 +90,9 @@ impl Redis {
     /// most [`DEFAULT_BUDGET`] for Redis.
     pub fn feature(&self, name: &'static str) -> Shared {
         if self.connection.is_some() {
-            // Shown from the start, so a dashboard has a series to watch before the first outage.
+            // Shown from the start, so dashboards and alerts have a series to watch before the first outage.
             metrics::gauge!("ec_redis_fallback", "feature" => name).set(0.0);
+            metrics::counter!("ec_redis_fallbacks_total", "feature" => name).increment(0);
         }
         Shared {
             connection: self.connection.clone(),
@@ -152,7 +154,8 @@ impl Shared {
         Fut: Future<Output = RedisResult<T>>,
     {
         let connection = self.connection.clone()?;
-        let answer = match tokio::time::timeout(self.budget, call(connection)).await {
+        let span = tracing::info_span!("redis", otel.kind = "client", db.system.name = "redis", feature = self.feature);
+        let answer = match tokio::time::timeout(self.budget, call(connection)).instrument(span).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {:?}", self.budget)),

@@ -1,10 +1,37 @@
-//! Logging, set up once per process, and the SQL statement timings read from sqlx's log events
-//! ([`crate::metrics::SqlTimings`]).
+//! Logs, traces and the per-RPC telemetry, set up once per process ([`init`]).
 //!
-//! Logs are JSON lines by default (one object per event, with the span fields), which is what a log pipeline
-//! wants; `pretty` is for a developer's terminal. The filter is `RUST_LOG` (default `info`).
+//! **Logs** are JSON lines by default (one object per event, with the span fields), which is what a log
+//! pipeline wants; `pretty` is for a developer's terminal. The filter is `RUST_LOG` (default `info`). A line
+//! logged while an RPC runs carries the RPC's span: its procedure, request id and `trace_id`.
+//!
+//! **Traces** are OpenTelemetry's, exported with OTLP over HTTP (protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT`
+//! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; otherwise nothing is recorded and nothing is sent. The
+//! SDK's standard variables apply (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`,
+//! `OTEL_BSP_*`); each process names itself `ec-<part>` unless `OTEL_SERVICE_NAME` says otherwise. A trace
+//! holds:
+//! - a server span per RPC on every port ([`RpcTelemetry`]), continuing the caller's trace from its W3C
+//!   `traceparent` header: the browser's at the BFF, the BFF's at a service, the order service's at the
+//!   product service;
+//! - a client span per call to another component, whose context goes out in `traceparent`
+//!   ([`crate::channel::Channel`] calls [`outgoing`]);
+//! - a span per SQL statement, named by its first keyword and table (`SELECT order_service.orders`), never
+//!   with its values ([`crate::metrics::SqlTimings`], from sqlx's per-statement event);
+//! - a span per Redis call (`redis`, with the feature: `rate`, `jwks`, `revoked`, `login-attempts`).
 
-use tracing_subscriber::{EnvFilter, Layer, Registry, fmt, prelude::*};
+use std::time::Instant;
+
+use connectrpc::{
+    ConnectError, Protocol,
+    interceptor::{Interceptor, Next, UnaryRequest, UnaryResponse},
+};
+use opentelemetry::{
+    propagation::{Extractor, Injector},
+    trace::{TraceContextExt, TracerProvider as _},
+};
+use opentelemetry_sdk::{propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing::{Instrument, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, filter::filter_fn, fmt, prelude::*};
 
 use crate::metrics::SqlTimings;
 
@@ -26,21 +53,231 @@ pub struct LogArgs {
     pub format: LogFormat,
 }
 
-/// Installs the global subscriber and the metrics recorder. Later calls (as in tests that start several platforms in one process) are
-/// no-ops, so this is safe to call from anywhere that starts a server.
-pub fn init(args: &LogArgs) {
+/// The process's telemetry, kept until it exits: [`Telemetry::shutdown`] sends the spans not yet exported.
+#[must_use = "shut it down at exit, or the last spans are lost"]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports what is still buffered and stops the exporter.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider
+            && let Err(e) = provider.shutdown()
+        {
+            tracing::warn!(error = %e, "the last spans could not be exported");
+        }
+    }
+}
+
+/// Whether the environment asks for traces to be exported.
+fn export_requested() -> bool {
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|name| std::env::var(name).is_ok_and(|value| !value.trim().is_empty()))
+}
+
+/// Installs the global subscriber (log lines, SQL timings and, when exporting, traces) and the metrics
+/// recorder. `service` names the process in its traces (`ec-user`, ...); a command that serves nothing (a
+/// migration, a health check) passes none and exports no traces. Later calls (as in tests that start several
+/// platforms in one process) install nothing, so this is safe to call from anywhere that starts a server.
+pub fn init(args: &LogArgs, service: Option<&str>) -> Telemetry {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let lines: Box<dyn Layer<Registry> + Send + Sync> = match args.format {
         LogFormat::Json => fmt::layer().json().flatten_event(true).with_current_span(true).boxed(),
         LogFormat::Pretty => fmt::layer().boxed(),
     };
+    let provider = service.filter(|_| export_requested()).map(tracer_provider).transpose();
+    let (provider, failure) = match provider {
+        Ok(provider) => (provider, None),
+        Err(e) => (None, Some(e)),
+    };
+    let traces = provider.as_ref().map(|provider| {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        opentelemetry::global::set_tracer_provider(provider.clone());
+        // The spans made to be traced (those that say their `otel.kind`: RPCs, calls, Redis) and our log
+        // events within them; not the libraries' internals, nor spans that only give log lines context.
+        let ours = filter_fn(|meta| {
+            meta.target().starts_with("ec_")
+                && *meta.level() <= tracing::Level::INFO
+                && (meta.is_event() || meta.fields().field("otel.kind").is_some())
+        });
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("ec")).with_filter(ours)
+    });
+    let statements = SqlTimings::new(provider.as_ref().map(|provider| provider.tracer("ec-sql")));
     // The filter is the log lines' own, so the statement timings see sqlx's events whatever RUST_LOG says.
     let result = tracing_subscriber::registry()
         .with(lines.with_filter(filter))
-        .with(SqlTimings.with_filter(SqlTimings::filter()))
+        .with(traces)
+        .with(statements.with_filter(SqlTimings::filter()))
         .try_init();
-    // An error only means a subscriber is already installed, which is what we want.
-    drop(result);
     // The metrics recorder too, before anything counts.
     crate::metrics::recorder();
+    if let Some(e) = failure {
+        tracing::error!(error = %e, "traces cannot be exported; running without");
+    }
+    match result {
+        Ok(()) => Telemetry { provider },
+        // A subscriber is already installed, which is what we want; this one's exporter is not used.
+        Err(_) => Telemetry { provider: None },
+    }
+}
+
+fn tracer_provider(service: &str) -> Result<SdkTracerProvider, opentelemetry_otlp::ExporterBuildError> {
+    use opentelemetry_otlp::WithExportConfig as _;
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+        .build()?;
+    let mut resource = opentelemetry_sdk::Resource::builder();
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name(service.to_owned());
+    }
+    Ok(SdkTracerProvider::builder().with_resource(resource.build()).with_batch_exporter(exporter).build())
+}
+
+/// The trace id to log for a request: the exported trace's, or else the caller's from its `traceparent`, so
+/// log lines can be matched to the caller's trace even when this process exports none.
+fn trace_id_of(span: &tracing::Span, headers: &http::HeaderMap) -> Option<String> {
+    let exported = span.context().span().span_context().trace_id();
+    if exported != opentelemetry::trace::TraceId::INVALID {
+        return Some(exported.to_string());
+    }
+    let parent = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = parent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()) && trace_id != "0".repeat(32))
+        .then(|| trace_id.to_owned())
+}
+
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
+struct HeadersMut<'a>(&'a mut http::HeaderMap);
+
+impl Injector for HeadersMut<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(key), http::HeaderValue::try_from(value)) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// A client span for a call to `path` on another component, with its context written into `headers`
+/// (`traceparent`), so the callee's server span continues this trace. Without tracing, nothing is written.
+pub fn outgoing(path: &str, headers: &mut http::HeaderMap) -> tracing::Span {
+    let span = tracing::info_span!("call", otel.name = path, otel.kind = "client", rpc.system = "connect_rpc");
+    let context = span.context();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut HeadersMut(headers))
+    });
+    span
+}
+
+/// Counts, times and traces every unary RPC of one server (`bff`, `user`, `product`, `order`):
+///
+/// - `ec_rpc_requests_total{server, procedure, protocol, code}` and
+///   `ec_rpc_request_duration_seconds{server, procedure, protocol}`: the rate, errors and duration of each
+///   procedure (RED), with the code that was really sent in every protocol, gRPC trailers included;
+/// - a server span (`rpc`) continuing the caller's trace, in which the handler runs, so its log lines carry
+///   the procedure, the request id and the trace id.
+pub struct RpcTelemetry {
+    server: &'static str,
+}
+
+impl RpcTelemetry {
+    /// The telemetry of the server named `server`.
+    pub fn new(server: &'static str) -> Self {
+        // Installed before the first RPC, so what is counted from then on is recorded.
+        crate::metrics::recorder();
+        Self { server }
+    }
+}
+
+fn protocol_name(protocol: Option<Protocol>) -> &'static str {
+    match protocol {
+        Some(Protocol::Connect) => "connect",
+        Some(Protocol::Grpc) => "grpc",
+        Some(Protocol::GrpcWeb) => "grpc_web",
+        _ => "unknown",
+    }
+}
+
+#[connectrpc::async_trait]
+impl Interceptor for RpcTelemetry {
+    async fn intercept_unary(&self, req: UnaryRequest, next: Next<'_>) -> Result<UnaryResponse, ConnectError> {
+        let procedure = req.ctx.path().unwrap_or("unknown").to_owned();
+        let protocol = protocol_name(req.ctx.protocol());
+        let server = self.server;
+        // At ERROR level, so it is enabled whatever RUST_LOG says: a warning logged within an RPC under
+        // `RUST_LOG=warn` still names the request and the trace.
+        let span = tracing::error_span!(
+            "rpc",
+            otel.name = %procedure,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            rpc.system = "connect_rpc",
+            rpc.protocol = protocol,
+            server,
+            request_id = Empty,
+            trace_id = Empty,
+            code = Empty,
+        );
+        let headers = req.ctx.headers();
+        let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&Headers(headers)));
+        // Without a caller's trace there is nothing to continue: the span starts a new one.
+        let _ = span.set_parent(parent);
+        if let Some(id) = headers.get("x-request-id").and_then(|id| id.to_str().ok()) {
+            span.record("request_id", id);
+        }
+        if let Some(trace_id) = trace_id_of(&span, headers) {
+            span.record("trace_id", trace_id);
+        }
+
+        let started = Instant::now();
+        let result = next.run(req).instrument(span.clone()).await;
+        let code = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code.as_str(),
+        };
+        span.record("code", code);
+        if result.is_err() {
+            span.record("otel.status_code", "ERROR");
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        metrics::counter!("ec_rpc_requests_total", "server" => server, "protocol" => protocol,
+            "procedure" => procedure.clone(), "code" => code)
+        .increment(1);
+        metrics::histogram!("ec_rpc_request_duration_seconds", "server" => server, "protocol" => protocol,
+            "procedure" => procedure)
+        .record(elapsed);
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_callers_trace_id_is_logged_when_nothing_is_exported() {
+        let mut headers = http::HeaderMap::new();
+        let span = tracing::Span::none();
+        assert_eq!(trace_id_of(&span, &headers), None);
+        headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
+        assert_eq!(trace_id_of(&span, &headers).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-xyz-00f067aa0ba902b7-01", "junk"] {
+            headers.insert("traceparent", bad.parse().unwrap());
+            assert_eq!(trace_id_of(&span, &headers), None, "{bad}");
+        }
+    }
 }

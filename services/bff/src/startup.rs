@@ -12,7 +12,6 @@ use axum::{
 };
 use connectrpc_health::{wire::HealthCheckRequest, wire::ServingStatus};
 use ec_platform::{
-    metrics::RpcMetrics,
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::Dependencies,
@@ -102,6 +101,7 @@ impl Application {
         let services = routes.services();
 
         let readiness = Arc::new(Readiness { gate, backends });
+        crate::metrics::describe();
         let operations = axum::Router::new()
             .route("/health", health())
             .route("/ready", get(ready))
@@ -121,7 +121,10 @@ impl Application {
         // Reflection describes what the BFF routes, and nothing internal.
         let reflection = deps.serving.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
         let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, reflection, |service| {
-            service.with_limits(limits).with_deadline_policy(policy).with_interceptor(RpcMetrics::new("bff"))
+            service
+                .with_limits(limits)
+                .with_deadline_policy(policy)
+                .with_interceptor(ec_platform::telemetry::RpcTelemetry::new("bff"))
         })
         .await?;
         // The public port: each client address may hold only so many connections (trusted proxies exempt).
@@ -177,6 +180,9 @@ fn edge_layers(app: axum::Router, edge: &EdgeConfig) -> axum::Router {
             header("x-grpc-web"),
             header("x-user-agent"),
             header(REQUEST_ID_HEADER),
+            // W3C trace context: a browser's trace goes on through the platform (ec_platform::telemetry).
+            header("traceparent"),
+            header("tracestate"),
         ])
         .expose_headers([
             header("grpc-status"),
