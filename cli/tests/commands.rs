@@ -295,3 +295,70 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     order_service.stop();
     database.drop_now().await;
 }
+
+/// `ec check-health URL`'s exit status and the reason it prints.
+fn check_health(url: &str) -> (bool, String) {
+    let output = ec().args(["check-health", url]).env("RUST_BACKTRACE", "0").output().unwrap();
+    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+}
+
+#[tokio::test]
+async fn ec_serve_web_serves_a_storefront_build_with_its_config_and_ec_check_health_says_which_servers_answer() {
+    let database = TestDatabase::create().await;
+    let build = std::env::temp_dir().join(format!("ec-web-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(build.join("assets")).unwrap();
+    std::fs::write(build.join("index.html"), "<!doctype html><title>shop</title>").unwrap();
+    let (web, product) = (free_addr(), free_addr());
+    let storefront = Served::start(
+        &["serve", "web", "--web-addr", &web, "--web-dir", build.to_str().unwrap()],
+        &[("PUBLIC_BFF_URL", "https://api.shop.example/"), ("OIDC_ISSUER", "https://auth.shop.example/")],
+    );
+    let url = database.url();
+    let catalog = Served::start(&["serve", "product", "--product-addr", &product, "--database-url", &url], &[]);
+    let (web_config, product_url) = (format!("http://{web}/config.json"), format!("http://{product}"));
+    let mut started = false;
+    for _ in 0..100 {
+        if check_health(&web_config).0 && check_health(&product_url).0 {
+            started = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(started, "both servers became healthy");
+
+    // The storefront points the browser at the BFF and the issuer it was given; unknown paths are the app's.
+    let config: serde_json::Value = reqwest::get(&web_config).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        config,
+        serde_json::json!({"bffUrl": "https://api.shop.example", "issuer": "https://auth.shop.example/",
+            "clientId": "ec-spa", "audience": "ec-api"})
+    );
+    let page = reqwest::get(format!("http://{web}/orders/42")).await.unwrap().text().await.unwrap();
+    assert!(page.contains("<title>shop</title>"));
+
+    // An asset that is not there, and a port nobody listens on, are not healthy, and say why.
+    let (healthy, why) = check_health(&format!("http://{web}/assets/missing.js"));
+    assert!(!healthy && why.contains("404"), "{why}");
+    let (healthy, why) = check_health(&format!("http://{}", free_addr()));
+    assert!(!healthy && why.contains("does not answer"), "{why}");
+
+    storefront.stop();
+    catalog.stop();
+    std::fs::remove_dir_all(&build).unwrap();
+    database.drop_now().await;
+}
+
+#[test]
+fn ec_serve_web_refuses_a_directory_without_a_build() {
+    let empty = std::env::temp_dir().join(format!("ec-no-web-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = ec()
+        .args(["serve", "web", "--web-addr", &free_addr(), "--web-dir", empty.to_str().unwrap()])
+        .args(["--public-bff-url", "https://api.shop.example", "--oidc-issuer", "https://auth.shop.example/"])
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&empty).unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no storefront build"), "{output:?}");
+}
