@@ -12,7 +12,8 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
 - every URL to another part names a host and port where that part listens, and every health check and probe
   asks a port the container listens on;
 - Hydra, the BFF and the storefront agree on the issuer, the client and the audience (Compose);
-- draining fits in the termination grace period, and secrets referenced exist (Kubernetes).
+- draining fits in the termination grace period, secrets referenced exist, every Deployment has a
+  PodDisruptionBudget and every Ingress path a Service port (Kubernetes).
 
 Run by scripts/check-deploy.sh (part of `make test`); needs PyYAML.
 """
@@ -318,6 +319,14 @@ def check_kubernetes(ec, documents, source):
                 target = names.get(port["targetPort"], port["targetPort"])
                 if target not in names.values():
                     fail(f"{source}: Service {name}", f"targets port {port['targetPort']}, which {selected} does not listen on")
+    for ingress in by_kind.get("Ingress", []):
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path["backend"]["service"]
+                service = services.get(backend["name"])
+                port = backend["port"].get("name", backend["port"].get("number"))
+                if service is None or not any(port in (p.get("name"), p["port"]) for p in service["spec"]["ports"]):
+                    fail(f"{source}: Ingress {ingress['metadata']['name']}", f"{rule['host']} goes to {backend}, which no Service serves")
     if "ec-bff" not in scaled:
         fail(source, "the BFF has no HorizontalPodAutoscaler")
 

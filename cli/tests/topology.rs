@@ -486,6 +486,8 @@ async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_m
     let order = find("ec-order", SERVER, create, &bff_call.span_id);
     let order_call = find("ec-order", CLIENT, reserve, &order.span_id);
     find("ec-product", SERVER, reserve, &order_call.span_id);
+    // The BFF's rate limit and revocation check is one Redis call within its span.
+    find("ec-bff", CLIENT, "redis", &bff.span_id);
     let statements: Vec<&Received> = trace.iter().filter(|s| s.name.contains("_service.")).collect();
     for (service, schema) in [("ec-order", " order_service."), ("ec-product", " product_service.")] {
         let own = statements.iter().filter(|s| s.service == service && s.name.contains(schema)).count();
@@ -644,16 +646,21 @@ async fn a_rolling_restart_of_every_process_under_load_loses_no_call_and_no_orde
 }
 
 #[tokio::test]
-async fn the_log_lines_of_an_rpc_carry_its_request_id_and_the_callers_trace_id() {
+async fn the_log_lines_of_a_traced_rpc_carry_its_request_id_and_the_callers_trace_id() {
     let database = TestDatabase::create().await;
+    let (otlp, _) = collector().await;
     let port = child_port();
     let log = std::env::temp_dir().join(format!("ec-log-{}.jsonl", Uuid::now_v7()));
     let mut product = Process {
         name: "product",
         args: ["serve", "product", "--product-addr", &local(port)].map(String::from).to_vec(),
-        env: [("DATABASE_URL", database.url()), ("RUST_LOG", "sqlx::query=debug,warn".to_owned())]
-            .map(|(k, v)| (k.to_owned(), v))
-            .to_vec(),
+        env: [
+            ("DATABASE_URL", database.url()),
+            ("RUST_LOG", "sqlx::query=debug,warn".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp),
+        ]
+        .map(|(k, v)| (k.to_owned(), v))
+        .to_vec(),
         health: format!("http://{}", local(port)),
         child: None,
     };

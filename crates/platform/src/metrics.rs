@@ -95,14 +95,15 @@ impl SqlTimings {
     }
 
     /// What this layer sees: sqlx's per-statement events, at any level (sqlx emits them at DEBUG, and at WARN
-    /// when slow), and our crates' spans, so it finds the RPC a statement runs in.
-    pub fn filter() -> tracing_subscriber::filter::Targets {
+    /// when slow), and, when it makes spans, our crates' spans too, so it finds the RPC a statement runs in.
+    /// (Every layer a span is enabled for is told each time the span's future is polled.)
+    pub fn filter(&self) -> tracing_subscriber::filter::Targets {
+        let statements = tracing_subscriber::filter::Targets::new().with_target("sqlx::query", tracing::Level::TRACE);
+        if self.tracer.is_none() {
+            return statements;
+        }
         let ours = ["ec_platform", "ec_user", "ec_product", "ec_order", "ec_bff"];
-        ours.into_iter()
-            .fold(tracing_subscriber::filter::Targets::new(), |targets, crate_name| {
-                targets.with_target(crate_name, tracing::Level::INFO)
-            })
-            .with_target("sqlx::query", tracing::Level::TRACE)
+        ours.into_iter().fold(statements, |targets, crate_name| targets.with_target(crate_name, tracing::Level::INFO))
     }
 
     /// The span of a statement that ended now after `elapsed` seconds, within the current span's trace.
@@ -152,10 +153,10 @@ where
         if event.metadata().target() != "sqlx::query" {
             return;
         }
-        let mut fields = StatementFields::default();
+        let mut fields = StatementFields { tracing: self.tracer.is_some(), ..StatementFields::default() };
         event.record(&mut fields);
         let Some(elapsed) = fields.elapsed_secs else { return };
-        metrics::histogram!("ec_db_query_duration_seconds", "statement" => fields.statement).record(elapsed);
+        statement_histogram(fields.statement).record(elapsed);
         if let Some(tracer) = &self.tracer {
             self.trace(tracer, &fields, elapsed, &ctx);
         }
@@ -164,17 +165,33 @@ where
 
 #[derive(Default)]
 struct StatementFields {
+    /// Whether the statement's span is made, which needs its table.
+    tracing: bool,
     statement: &'static str,
     table: Option<String>,
     elapsed_secs: Option<f64>,
 }
 
-/// The first keyword of a statement, from a fixed list (anything else is `other`), so labels stay few.
+/// The keywords statements are labelled by; anything else is `other`, so labels stay few.
+const KEYWORDS: [&str; 11] =
+    ["select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "set", "lock", "other"];
+
+/// The first keyword of a statement, from [`KEYWORDS`].
 fn keyword(summary: &str) -> &'static str {
     let first = summary.split_whitespace().next().unwrap_or("");
-    const KNOWN: [&str; 10] =
-        ["select", "insert", "update", "delete", "with", "begin", "commit", "rollback", "set", "lock"];
-    KNOWN.into_iter().find(|k| first.eq_ignore_ascii_case(k)).unwrap_or("other")
+    KEYWORDS.into_iter().find(|k| first.eq_ignore_ascii_case(k)).unwrap_or("other")
+}
+
+/// The histogram of the statements starting with `keyword`, looked up in the registry once: every statement
+/// is timed.
+fn statement_histogram(keyword: &'static str) -> &'static metrics::Histogram {
+    static HISTOGRAMS: OnceLock<[metrics::Histogram; KEYWORDS.len()]> = OnceLock::new();
+    let histograms = HISTOGRAMS.get_or_init(|| {
+        recorder();
+        KEYWORDS.map(|keyword| metrics::histogram!("ec_db_query_duration_seconds", "statement" => keyword))
+    });
+    let index = KEYWORDS.iter().position(|k| *k == keyword).unwrap_or(KEYWORDS.len() - 1);
+    &histograms[index]
 }
 
 /// The first schema-qualified table a statement reads or writes (after FROM, INTO, UPDATE or JOIN): every
@@ -205,12 +222,14 @@ impl tracing::field::Visit for StatementFields {
         match field.name() {
             "summary" => {
                 self.statement = keyword(value);
-                if self.table.is_none() {
+                if self.tracing && self.table.is_none() {
                     self.table = first_table(value);
                 }
             }
             // The whole text, when the summary is not all of it.
-            "db.statement" if !value.is_empty() => self.table = first_table(value).or(self.table.take()),
+            "db.statement" if self.tracing && !value.is_empty() => {
+                self.table = first_table(value).or(self.table.take())
+            }
             _ => {}
         }
     }

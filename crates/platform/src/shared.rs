@@ -154,7 +154,12 @@ impl Shared {
         Fut: Future<Output = RedisResult<T>>,
     {
         let connection = self.connection.clone()?;
-        let span = tracing::info_span!("redis", otel.kind = "client", db.system.name = "redis", feature = self.feature);
+        let span = match crate::telemetry::exporting() {
+            true => {
+                tracing::info_span!("redis", otel.kind = "client", db.system.name = "redis", feature = self.feature)
+            }
+            false => tracing::Span::none(),
+        };
         let answer = match tokio::time::timeout(self.budget, call(connection)).instrument(span).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(e)) => Err(e.to_string()),

@@ -18,7 +18,10 @@
 //!   with its values ([`crate::metrics::SqlTimings`], from sqlx's per-statement event);
 //! - a span per Redis call (`redis`, with the feature: `rate`, `jwks`, `revoked`, `login-attempts`).
 
-use std::time::Instant;
+use std::{
+    sync::atomic::{AtomicBool, Ordering},
+    time::Instant,
+};
 
 use connectrpc::{
     ConnectError, Protocol,
@@ -70,6 +73,15 @@ impl Telemetry {
     }
 }
 
+/// Whether this process exports traces. Spans made only for traces (calls, Redis) are not made otherwise:
+/// every request would pay for them and nobody would see them.
+static EXPORTING: AtomicBool = AtomicBool::new(false);
+
+/// Whether spans made only for traces are worth making: this process exports its traces.
+pub fn exporting() -> bool {
+    EXPORTING.load(Ordering::Relaxed)
+}
+
 /// Whether the environment asks for traces to be exported.
 fn export_requested() -> bool {
     ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
@@ -105,11 +117,12 @@ pub fn init(args: &LogArgs, service: Option<&str>) -> Telemetry {
         tracing_opentelemetry::layer().with_tracer(provider.tracer("ec")).with_filter(ours)
     });
     let statements = SqlTimings::new(provider.as_ref().map(|provider| provider.tracer("ec-sql")));
+    let statements_filter = statements.filter();
     // The filter is the log lines' own, so the statement timings see sqlx's events whatever RUST_LOG says.
     let result = tracing_subscriber::registry()
         .with(lines.with_filter(filter))
         .with(traces)
-        .with(statements.with_filter(SqlTimings::filter()))
+        .with(statements.with_filter(statements_filter))
         .try_init();
     // The metrics recorder too, before anything counts.
     crate::metrics::recorder();
@@ -117,7 +130,10 @@ pub fn init(args: &LogArgs, service: Option<&str>) -> Telemetry {
         tracing::error!(error = %e, "traces cannot be exported; running without");
     }
     match result {
-        Ok(()) => Telemetry { provider },
+        Ok(()) => {
+            EXPORTING.store(provider.is_some(), Ordering::Relaxed);
+            Telemetry { provider }
+        }
         // A subscriber is already installed, which is what we want; this one's exporter is not used.
         Err(_) => Telemetry { provider: None },
     }
@@ -136,15 +152,16 @@ fn tracer_provider(service: &str) -> Result<SdkTracerProvider, opentelemetry_otl
     Ok(SdkTracerProvider::builder().with_resource(resource.build()).with_batch_exporter(exporter).build())
 }
 
-/// The trace id to log for a request: the exported trace's, or else the caller's from its `traceparent`, so
-/// log lines can be matched to the caller's trace even when this process exports none.
-fn trace_id_of(span: &tracing::Span, headers: &http::HeaderMap) -> Option<String> {
-    let exported = span.context().span().span_context().trace_id();
-    if exported != opentelemetry::trace::TraceId::INVALID {
-        return Some(exported.to_string());
+/// The caller's trace id, to log with a request: from the trace context extracted for export, or else from
+/// the `traceparent` header itself, so log lines can be matched to the caller's trace even when this process
+/// exports none.
+fn trace_id_of(parent: Option<&opentelemetry::Context>, headers: &http::HeaderMap) -> Option<String> {
+    if let Some(parent) = parent {
+        let context = parent.span().span_context().clone();
+        return context.is_valid().then(|| context.trace_id().to_string());
     }
-    let parent = headers.get("traceparent")?.to_str().ok()?;
-    let mut parts = parent.split('-');
+    let traceparent = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = traceparent.split('-');
     let (_version, trace_id) = (parts.next()?, parts.next()?);
     (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit()) && trace_id != "0".repeat(32))
         .then(|| trace_id.to_owned())
@@ -173,8 +190,12 @@ impl Injector for HeadersMut<'_> {
 }
 
 /// A client span for a call to `path` on another component, with its context written into `headers`
-/// (`traceparent`), so the callee's server span continues this trace. Without tracing, nothing is written.
+/// (`traceparent`), so the callee's server span continues this trace. When this process exports no traces,
+/// no span is made and nothing is written.
 pub fn outgoing(path: &str, headers: &mut http::HeaderMap) -> tracing::Span {
+    if !exporting() {
+        return tracing::Span::none();
+    }
     let span = tracing::info_span!("call", otel.name = path, otel.kind = "client", rpc.system = "connect_rpc");
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
@@ -190,16 +211,63 @@ pub fn outgoing(path: &str, headers: &mut http::HeaderMap) -> tracing::Span {
 ///   procedure (RED), with the code that was really sent in every protocol, gRPC trailers included;
 /// - a server span (`rpc`) continuing the caller's trace, in which the handler runs, so its log lines carry
 ///   the procedure, the request id and the trace id.
+///
+/// A span costs each RPC CPU time (the JSON log layer formats its fields when it is made, and every layer is
+/// told each time its future is polled): a checkout, whose eight RPCs behind the BFF had none before, cost the
+/// `ec` process a quarter more with them (docs/operations.md). So the public edge ([`RpcTelemetry::edge`], the
+/// BFF) always makes it, for log lines that name the browser's request and trace; a backend
+/// ([`RpcTelemetry::new`]) only when this process exports traces, where the span is what is exported.
 pub struct RpcTelemetry {
     server: &'static str,
+    always_span: bool,
 }
 
 impl RpcTelemetry {
-    /// The telemetry of the server named `server`.
+    /// The telemetry of the backend server named `server`: a span per RPC only when traces are exported.
     pub fn new(server: &'static str) -> Self {
         // Installed before the first RPC, so what is counted from then on is recorded.
         crate::metrics::recorder();
-        Self { server }
+        Self { server, always_span: false }
+    }
+
+    /// The telemetry of the public edge named `server`, the BFF: a span per RPC always.
+    pub fn edge(server: &'static str) -> Self {
+        Self { always_span: true, ..Self::new(server) }
+    }
+
+    /// The span an RPC runs in, continuing the caller's trace; none for a backend that exports no traces.
+    fn span(&self, procedure: &str, headers: &http::HeaderMap) -> tracing::Span {
+        let exporting = exporting();
+        if !exporting && !self.always_span {
+            return tracing::Span::none();
+        }
+        let request_id = headers.get("x-request-id").and_then(|id| id.to_str().ok());
+        let parent = exporting.then(|| {
+            opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&Headers(headers)))
+        });
+        // The caller's trace, when there is one, is known before the span is made, so the span's fields are
+        // set once (a field recorded later makes the JSON log layer format the span again).
+        let caller_trace = trace_id_of(parent.as_ref(), headers);
+        // At ERROR level, so it is enabled whatever RUST_LOG says: a warning logged within an RPC under
+        // `RUST_LOG=warn` still names the request and the trace.
+        let span = tracing::error_span!(
+            "rpc",
+            otel.name = procedure,
+            otel.kind = "server",
+            otel.status_code = Empty,
+            server = self.server,
+            request_id,
+            trace_id = caller_trace.as_deref(),
+        );
+        if let Some(parent) = parent {
+            // Without a caller's trace, the span starts a new one, whose id is known only now.
+            let continued = parent.span().span_context().is_valid();
+            let _ = span.set_parent(parent);
+            if !continued {
+                span.record("trace_id", span.context().span().span_context().trace_id().to_string());
+            }
+        }
+        span
     }
 }
 
@@ -218,38 +286,13 @@ impl Interceptor for RpcTelemetry {
         let procedure = req.ctx.path().unwrap_or("unknown").to_owned();
         let protocol = protocol_name(req.ctx.protocol());
         let server = self.server;
-        // At ERROR level, so it is enabled whatever RUST_LOG says: a warning logged within an RPC under
-        // `RUST_LOG=warn` still names the request and the trace.
-        let span = tracing::error_span!(
-            "rpc",
-            otel.name = %procedure,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            rpc.system = "connect_rpc",
-            rpc.protocol = protocol,
-            server,
-            request_id = Empty,
-            trace_id = Empty,
-            code = Empty,
-        );
-        let headers = req.ctx.headers();
-        let parent = opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&Headers(headers)));
-        // Without a caller's trace there is nothing to continue: the span starts a new one.
-        let _ = span.set_parent(parent);
-        if let Some(id) = headers.get("x-request-id").and_then(|id| id.to_str().ok()) {
-            span.record("request_id", id);
-        }
-        if let Some(trace_id) = trace_id_of(&span, headers) {
-            span.record("trace_id", trace_id);
-        }
-
+        let span = self.span(&procedure, req.ctx.headers());
         let started = Instant::now();
         let result = next.run(req).instrument(span.clone()).await;
         let code = match &result {
             Ok(_) => "ok",
             Err(e) => e.code.as_str(),
         };
-        span.record("code", code);
         if result.is_err() {
             span.record("otel.status_code", "ERROR");
         }
@@ -271,13 +314,12 @@ mod tests {
     #[test]
     fn the_callers_trace_id_is_logged_when_nothing_is_exported() {
         let mut headers = http::HeaderMap::new();
-        let span = tracing::Span::none();
-        assert_eq!(trace_id_of(&span, &headers), None);
+        assert_eq!(trace_id_of(None, &headers), None);
         headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
-        assert_eq!(trace_id_of(&span, &headers).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
+        assert_eq!(trace_id_of(None, &headers).as_deref(), Some("4bf92f3577b34da6a3ce929d0e0e4736"));
         for bad in ["00-00000000000000000000000000000000-00f067aa0ba902b7-01", "00-xyz-00f067aa0ba902b7-01", "junk"] {
             headers.insert("traceparent", bad.parse().unwrap());
-            assert_eq!(trace_id_of(&span, &headers), None, "{bad}");
+            assert_eq!(trace_id_of(None, &headers), None, "{bad}");
         }
     }
 }

@@ -124,7 +124,7 @@ impl Application {
             service
                 .with_limits(limits)
                 .with_deadline_policy(policy)
-                .with_interceptor(ec_platform::telemetry::RpcTelemetry::new("bff"))
+                .with_interceptor(ec_platform::telemetry::RpcTelemetry::edge("bff"))
         })
         .await?;
         // The public port: each client address may hold only so many connections (trusted proxies exempt).
