@@ -110,8 +110,7 @@ impl ClientTransport for Channel {
         mut request: http::Request<ClientBody>,
     ) -> BoxFuture<'static, Result<http::Response<Self::ResponseBody>, ConnectError>> {
         // The call is a client span of the caller's trace, which the callee continues (`traceparent`).
-        let path = request.uri().path().to_owned();
-        let span = crate::telemetry::outgoing(&path, request.headers_mut());
+        let span = crate::telemetry::outgoing(&mut request);
         match &self.kind {
             Kind::Remote(connection) => {
                 let sent = connection.send(request);

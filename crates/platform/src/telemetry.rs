@@ -2,7 +2,8 @@
 //!
 //! **Logs** are JSON lines by default (one object per event, with the span fields), which is what a log
 //! pipeline wants; `pretty` is for a developer's terminal. The filter is `RUST_LOG` (default `info`). A line
-//! logged while an RPC runs carries the RPC's span: its procedure, request id and `trace_id`.
+//! logged while an RPC runs carries the RPC's span, when there is one (always at the BFF, at a service only
+//! when it exports traces: [`RpcTelemetry`]): its procedure, request id and `trace_id`.
 //!
 //! **Traces** are OpenTelemetry's, exported with OTLP over HTTP (protobuf) when `OTEL_EXPORTER_OTLP_ENDPOINT`
 //! (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; otherwise nothing is recorded and nothing is sent. The
@@ -189,17 +190,18 @@ impl Injector for HeadersMut<'_> {
     }
 }
 
-/// A client span for a call to `path` on another component, with its context written into `headers`
-/// (`traceparent`), so the callee's server span continues this trace. When this process exports no traces,
-/// no span is made and nothing is written.
-pub fn outgoing(path: &str, headers: &mut http::HeaderMap) -> tracing::Span {
+/// A client span for the call `request` makes to another component, with its context written into the
+/// request's headers (`traceparent`), so the callee's server span continues this trace. When this process
+/// exports no traces, no span is made and nothing is written.
+pub fn outgoing<B>(request: &mut http::Request<B>) -> tracing::Span {
     if !exporting() {
         return tracing::Span::none();
     }
+    let path = request.uri().path();
     let span = tracing::info_span!("call", otel.name = path, otel.kind = "client", rpc.system = "connect_rpc");
     let context = span.context();
     opentelemetry::global::get_text_map_propagator(|propagator| {
-        propagator.inject_context(&context, &mut HeadersMut(headers))
+        propagator.inject_context(&context, &mut HeadersMut(request.headers_mut()))
     });
     span
 }
