@@ -211,9 +211,10 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         shop.checkout(user, sku, card).await;
         process.kill();
         let (status, _, at) = shop.state_of(user).await;
-        // A reservation is recorded with the authorisation after it, so an order killed there is back at
-        // reserve, with a reservation and an authorisation made that its recovery must find, not make again.
-        let recorded = if step == "authorize" { "reserve" } else { step };
+        // A reservation and an authorisation are recorded with the confirmation after them, so an order killed
+        // after either call, or after confirming, is back at reserve, with a reservation, an authorisation (and
+        // a confirmation) made that its recovery must find, not make again.
+        let recorded = if matches!(step, "authorize" | "confirm") { "reserve" } else { step };
         assert_eq!((status.as_str(), at.as_str()), ("pending", recorded), "killed with the {step} step unrecorded");
         if step == "confirm" {
             // Meanwhile the shopper puts one more unit of the SKU in the cart (as AddCartItem does, merging into

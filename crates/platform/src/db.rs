@@ -36,19 +36,48 @@ pub struct Unflushed(PgPool);
 impl Unflushed {
     /// An unflushed pool beside `pool`: the same database and the same size.
     pub fn beside(pool: &PgPool) -> Self {
-        let options = pool.connect_options().as_ref().clone().options([("synchronous_commit", "off")]);
-        Self(
-            PgPoolOptions::new()
-                .max_connections(pool.options().get_max_connections())
-                .acquire_timeout(ACQUIRE_TIMEOUT)
-                .connect_lazy_with(options),
-        )
+        Self(beside(pool, "synchronous_commit", "off"))
     }
 
     /// The pool, for statements and transactions whose commits may be lost with a database crash.
     pub fn pool(&self) -> &PgPool {
         &self.0
     }
+}
+
+/// A pool whose connections plan each prepared statement once and keep that plan (`plan_cache_mode =
+/// force_generic_plan`, a setting each of them opens with), for statements that look rows up by a list of keys
+/// (`id = ANY($1)`) and are run often. PostgreSQL would otherwise plan such a statement afresh on every
+/// execution: a plan made for the actual array always looks cheaper than the generic one, whose estimate is
+/// for "some array", though both are the same index lookups; and planning a join costs many times what
+/// running it by key does. Statements whose best plan depends on their values (a search, a price range) do
+/// not belong here.
+///
+/// Like [`Unflushed`], a second pool to the same database as a service's main one, as large at most, that opens
+/// its connections when they are first needed.
+#[derive(Clone, Debug)]
+pub struct GenericPlans(PgPool);
+
+impl GenericPlans {
+    /// A generic-plan pool beside `pool`: the same database and the same size.
+    pub fn beside(pool: &PgPool) -> Self {
+        Self(beside(pool, "plan_cache_mode", "force_generic_plan"))
+    }
+
+    /// The pool, for lookups by lists of keys.
+    pub fn pool(&self) -> &PgPool {
+        &self.0
+    }
+}
+
+/// A second pool to `pool`'s database, as large, whose connections open with `setting` = `value`; lazily
+/// connected.
+fn beside(pool: &PgPool, setting: &str, value: &str) -> PgPool {
+    let options = pool.connect_options().as_ref().clone().options([(setting, value)]);
+    PgPoolOptions::new()
+        .max_connections(pool.options().get_max_connections())
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .connect_lazy_with(options)
 }
 
 /// A failed query as the answer to an RPC. A deadlock or serialization failure is PostgreSQL giving up a

@@ -166,13 +166,14 @@ impl CartService for CartApi {
         let sku_id = parse_id(request.sku_id, "sku_id")?;
         let quantity = domain::units_to_add(request.quantity)?;
         // One catalog call prices the new SKU and every line already there, for the answer too.
-        let mut ids = cart::get(&self.pool, caller.user_id).await?.sku_ids();
+        let read = cart::get(&self.pool, caller.user_id).await?;
+        let mut ids = read.sku_ids();
         if !ids.contains(&sku_id) {
             ids.push(sku_id);
         }
         let mut skus = self.catalog.skus(&ids).await?;
         let sku = skus.get(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))?;
-        let cart = cart::add(&self.unflushed, caller.user_id, sku_id, quantity, &sku.currency_code).await?;
+        let cart = cart::add(&self.unflushed, caller.user_id, &read, sku_id, quantity, &sku.currency_code).await?;
         // Lines a concurrent change added meanwhile are priced too.
         let unpriced: Vec<Uuid> = cart.sku_ids().into_iter().filter(|id| !ids.contains(id)).collect();
         if !unpriced.is_empty() {
@@ -455,29 +456,33 @@ impl OrderService for OrderApi {
             payment_token: PaymentToken::parse(&request.payment_token)?,
         };
         let until = self.until(&ctx);
-        let order = match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
-            Some(earlier) => {
-                replayed();
-                self.settled(earlier, until).await?
-            }
-            None => {
-                let new = self.price_cart(caller.user_id).await?;
-                match orders::place(&self.pool, &checkout, &new, self.saga.lease()).await? {
-                    Placed::New(id) => {
-                        metrics::counter!("ec_orders_placed_total").increment(1);
-                        match self.saga.run_placed(&new, checkout.payment_token.as_str(), until).await? {
-                            Some(finished) => finished,
-                            None => self.settled(id, until).await?,
-                        }
-                    }
-                    Placed::Earlier(id) => {
-                        replayed();
-                        self.settled(id, until).await?
-                    }
+        // The cart is priced first and the key looked up only if that fails (a repeat usually finds the cart
+        // emptied by the order it placed): placing the order finds a key used before, so a first call, the
+        // common one, costs no lookup of its own.
+        let new = match self.price_cart(caller.user_id).await {
+            Ok(new) => new,
+            Err(cannot) => match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
+                Some(earlier) => {
+                    replayed();
+                    return created(self.settled(earlier, until).await?);
+                }
+                None => return Err(cannot.into()),
+            },
+        };
+        let order = match orders::place(&self.pool, &checkout, &new, self.saga.lease()).await? {
+            Placed::New(id) => {
+                metrics::counter!("ec_orders_placed_total").increment(1);
+                match self.saga.run_placed(&new, checkout.payment_token.as_str(), until).await? {
+                    Some(finished) => finished,
+                    None => self.settled(id, until).await?,
                 }
             }
+            Placed::Earlier(id) => {
+                replayed();
+                self.settled(id, until).await?
+            }
         };
-        Response::ok(CreateOrderResponse { order: MessageField::some(order_to_wire(order)), ..Default::default() })
+        created(order)
     }
 
     async fn get_order(
@@ -549,6 +554,11 @@ impl OrderService for OrderApi {
         let order = orders::get(&self.pool, id).await?.ok_or(Error::NotFound("order"))?;
         Response::ok(ShipOrderResponse { order: MessageField::some(order_to_wire(order)), ..Default::default() })
     }
+}
+
+/// CreateOrder's answer: `order`.
+fn created(order: Order) -> ServiceResult<CreateOrderResponse> {
+    Response::ok(CreateOrderResponse { order: MessageField::some(order_to_wire(order)), ..Default::default() })
 }
 
 /// Counts a CreateOrder answered with the order an earlier call under the same key placed.

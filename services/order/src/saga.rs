@@ -105,6 +105,8 @@ struct Running {
     recorded: Step,
     /// Steps run since `recorded`, with their log lines, to be recorded with the next outcome.
     unrecorded: Vec<(Step, String)>,
+    /// The payment status those steps left (an authorisation), to be recorded with them.
+    unrecorded_payment: Option<&'static str>,
     reservation_id: Option<Uuid>,
     authorization_id: Option<String>,
     attempts: i32,
@@ -173,6 +175,7 @@ impl Saga {
             step: Step::Reserve,
             recorded: Step::Reserve,
             unrecorded: Vec::new(),
+            unrecorded_payment: None,
             reservation_id: None,
             authorization_id: None,
             attempts: 0,
@@ -261,6 +264,7 @@ impl Saga {
             step: Step::parse(&step),
             recorded: Step::parse(&step),
             unrecorded: Vec::new(),
+            unrecorded_payment: None,
             reservation_id,
             authorization_id,
             attempts,
@@ -274,9 +278,11 @@ impl Saga {
     /// Runs steps until the saga is done, another driver took it over, or `until` passes; the order's row if
     /// this driver finished it.
     ///
-    /// A reservation is recorded with what authorising the payment comes to, in one transaction instead of
-    /// two (on its own only when authorising is to be tried again later). A driver lost in between leaves the
-    /// order at `reserve`, and whoever runs it again gets the same reservation under the same key.
+    /// The forward steps that succeed (a reservation, then an authorisation) are recorded with what the step
+    /// after them comes to: an order that goes through is written twice, placed and then CONFIRMED, instead of
+    /// once a step. What they made is recorded on its own only before a retry is scheduled. A driver lost in
+    /// between leaves the order at `reserve`, and whoever runs it again gets the same reservation and the same
+    /// authorisation under the same keys, and a confirmation that went through answers as confirmed.
     async fn drive(&self, mut running: Running, until: Instant) -> Result<Option<OrderTuple>, Error> {
         loop {
             let outcome = self.step(&running).await;
@@ -288,11 +294,14 @@ impl Saga {
                 Outcome::Advance { to, status, change, event } => {
                     metrics::counter!("ec_saga_steps_total", "step" => running.step.as_str(), "outcome" => "advanced")
                         .increment(1);
-                    if running.step == Step::Reserve && to == Step::Authorize {
+                    if matches!((running.step, to), (Step::Reserve, Step::Authorize) | (Step::Authorize, Step::Confirm))
+                    {
                         running.unrecorded.push((running.step, event));
                         running.step = to;
                         running.attempts = 0;
-                        running.reservation_id = change.reservation_id;
+                        running.reservation_id = change.reservation_id.or(running.reservation_id);
+                        running.authorization_id = change.authorization_id.or(running.authorization_id);
+                        running.unrecorded_payment = change.payment_status.or(running.unrecorded_payment);
                         continue;
                     }
                     let Some(row) = self.advance(&running, to, status, &change, Some(&event)).await? else {
@@ -304,6 +313,7 @@ impl Saga {
                     running.step = to;
                     running.recorded = to;
                     running.unrecorded.clear();
+                    running.unrecorded_payment = None;
                     running.status = status;
                     running.attempts = 0;
                     running.reservation_id = change.reservation_id.or(running.reservation_id);
@@ -323,6 +333,7 @@ impl Saga {
                         }
                         running.recorded = running.step;
                         running.unrecorded.clear();
+                        running.unrecorded_payment = None;
                     }
                     let delay = self.retry.backoff(running.attempts + 1);
                     if !self.retry_later(&running, &error, delay).await? {
@@ -529,8 +540,8 @@ impl Saga {
              ), forgotten AS (
                  DELETE FROM order_service.payment_tokens WHERE $3 = 'done' AND order_id IN (SELECT id FROM moved)
              ), cart AS (
-                 INSERT INTO order_service.carts (user_id) SELECT user_id FROM moved WHERE $4 = 'confirmed'
-                 ON CONFLICT (user_id) DO UPDATE SET updated_at = now() RETURNING user_id
+                 INSERT INTO order_service.carts AS c (user_id) SELECT user_id FROM moved WHERE $4 = 'confirmed'
+                 ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = c.version + 1 RETURNING user_id
              ), bought (sku_id, quantity) AS (
                  SELECT * FROM unnest($11::uuid[], $13::bigint[])
              ), emptied AS (
@@ -548,8 +559,8 @@ impl Saga {
             .bind(to.as_str())
             .bind(status.as_str())
             .bind(change.reservation_id.or(r.reservation_id))
-            .bind(change.authorization_id.as_deref())
-            .bind(change.payment_status)
+            .bind(change.authorization_id.as_deref().or(r.authorization_id.as_deref()))
+            .bind(change.payment_status.or(r.unrecorded_payment))
             .bind(change.failure_reason.as_deref())
             .bind(self.retry.lease.as_secs_f64())
             .bind(steps)

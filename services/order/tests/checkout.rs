@@ -4,6 +4,8 @@
 mod support;
 
 use connectrpc::ErrorCode;
+use ec_order::{cart, error::Error};
+use ec_platform::db::Unflushed;
 use ec_product::{
     domain::{IdempotencyKey, ReservationItems},
     inventory,
@@ -119,6 +121,38 @@ async fn a_cart_holds_at_most_fifty_lines_even_when_filled_concurrently() {
 }
 
 #[tokio::test]
+async fn an_add_made_after_the_cart_changed_since_it_was_read_is_checked_against_the_cart_as_it_is() {
+    let platform = Platform::start().await;
+    let pool = platform.pool();
+    let unflushed = Unflushed::beside(pool);
+    let user = Uuid::now_v7();
+    let (a, b, c) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let units = |cart: &cart::Cart| cart.lines.iter().map(|line| (line.sku_id, line.quantity)).collect::<Vec<_>>();
+
+    // Read while the cart was never used; then a first add creates it.
+    let never_used = cart::get(pool, user).await.unwrap();
+    assert_eq!((never_used.version, never_used.lines.len()), (None, 0));
+    let first = cart::add(&unflushed, user, &never_used, a, 1, "JPY").await.unwrap();
+    assert_eq!((units(&first), first.version), (vec![(a, 1)], Some(0)));
+    // An add against the read from before that one finds the cart changed, and is made against the cart as it is.
+    let second = cart::add(&unflushed, user, &never_used, b, 2, "JPY").await.unwrap();
+    assert_eq!((units(&second), second.version), (vec![(a, 1), (b, 2)], Some(1)));
+    assert_eq!(second, cart::get(pool, user).await.unwrap(), "the answer is the cart as stored");
+    // Against a current read, in one statement.
+    let third = cart::add(&unflushed, user, &second, a, 49, "JPY").await.unwrap();
+    assert_eq!((units(&third), third.version), (vec![(a, 50), (b, 2)], Some(2)));
+
+    // The limits hold against the cart as it is, not as it was read: 1 + 60 units of `a` looked allowed in
+    // the first read, 50 + 60 are not; another currency looked allowed in the cart never used.
+    let too_many = cart::add(&unflushed, user, &first, a, 60, "JPY").await;
+    assert!(matches!(too_many, Err(Error::InvalidArgument(_))), "{too_many:?}");
+    let currency = cart::add(&unflushed, user, &never_used, c, 1, "USD").await;
+    assert!(matches!(currency, Err(Error::FailedPrecondition(_))), "{currency:?}");
+    assert_eq!(cart::get(pool, user).await.unwrap(), third, "refused adds change nothing");
+    platform.stop().await;
+}
+
+#[tokio::test]
 async fn a_checkout_confirms_takes_the_stock_holds_the_money_and_clears_the_cart() {
     let platform = Platform::start().await;
     let skus = platform.skus(&[10, 5]).await;
@@ -150,6 +184,19 @@ async fn a_checkout_confirms_takes_the_stock_holds_the_money_and_clears_the_cart
     assert_eq!(code(platform.checkout(&me, "first", DECLINE).await), ErrorCode::AlreadyExists);
     // A new key with the cart now empty.
     assert_eq!(code(platform.checkout(&me, "second", APPROVE).await), ErrorCode::FailedPrecondition);
+    // With something in the cart again, the used key still answers with its order, or refuses another request,
+    // and leaves the cart and the stock alone.
+    platform.add(&me, skus[1], 1).await;
+    assert_eq!(platform.checkout(&me, "first", APPROVE).await.unwrap(), order);
+    assert_eq!(code(platform.checkout(&me, "first", DECLINE).await), ErrorCode::AlreadyExists);
+    let cart = platform.carts(&me).get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart;
+    assert_eq!(cart.into_option().unwrap().items.len(), 1, "the cart is as it was");
+    assert_eq!(platform.stock(skus[1]).await, (4, 0));
+    platform
+        .carts(&me)
+        .remove_cart_item(RemoveCartItemRequest { sku_id: skus[1].to_string(), ..Default::default() })
+        .await
+        .unwrap();
 
     // Free shipping from 10,000.
     platform.add(&me, skus[0], 7).await;

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
-use ec_platform::identity::{Caller, IdentityVerifier};
+use ec_platform::{
+    db::GenericPlans,
+    identity::{Caller, IdentityVerifier},
+};
 use ec_proto::product::v1::{
     self as wire, AddProductImageRequest, AddProductImageResponse, AdjustInventoryRequest, AdjustInventoryResponse,
     BatchGetSkusRequest, BatchGetSkusResponse, BatchReserveInventoryRequest, BatchReserveInventoryResponse,
@@ -246,14 +249,16 @@ impl InventoryService for InventoryApi {
 #[derive(Clone)]
 pub struct ProductApi {
     pool: PgPool,
+    /// For BatchGetSkus (see [`catalog::batch_get_skus`]).
+    lookups: GenericPlans,
     access: Access,
     tokens: PageTokens,
 }
 
 impl ProductApi {
-    /// Handlers over `pool`, signing page tokens with `tokens`.
+    /// Handlers over `pool` (and a pool of generic plans beside it), signing page tokens with `tokens`.
     pub fn new(pool: PgPool, access: Access, tokens: PageTokens) -> Self {
-        Self { pool, access, tokens }
+        Self { lookups: GenericPlans::beside(&pool), pool, access, tokens }
     }
 }
 
@@ -593,7 +598,7 @@ impl ProductService for ProductApi {
             return Err(Error::InvalidArgument("ids must have at most 100 entries".into()).into());
         }
         let ids = request.ids.iter().map(|id| parse_id(id, "ids")).collect::<Result<Vec<_>, _>>()?;
-        let (found, missing) = catalog::batch_get_skus(&self.pool, &ids).await?;
+        let (found, missing) = catalog::batch_get_skus(&self.lookups, &ids).await?;
         Response::ok(BatchGetSkusResponse {
             skus: found
                 .into_iter()

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use ec_platform::db::GenericPlans;
 use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -621,12 +622,14 @@ pub async fn get_sku(pool: &PgPool, reader: Reader, id: Uuid) -> Result<SkuRow, 
 
 /// The purchasable SKUs among `ids` (live, of a live PUBLISHED product) with their stock and their product's
 /// name, read in one statement, and the ids that are not purchasable, in the order asked. Every cart view,
-/// add to cart and checkout asks, so the statement runs with a generic plan ([`inventory::begin`]): planned
-/// afresh for each array of ids, it spent ten times longer being planned than being run.
-pub async fn batch_get_skus(pool: &PgPool, ids: &[Uuid]) -> Result<(Vec<(SkuRow, Stock, String)>, Vec<Uuid>), Error> {
+/// add to cart and checkout asks, so the statement runs with a generic plan, on `lookups`: planned afresh for
+/// each array of ids, it spent ten times longer being planned than being run.
+pub async fn batch_get_skus(
+    lookups: &GenericPlans,
+    ids: &[Uuid],
+) -> Result<(Vec<(SkuRow, Stock, String)>, Vec<Uuid>), Error> {
     type Row =
         (Uuid, Uuid, String, i64, String, String, DateTime<Utc>, DateTime<Utc>, String, i64, i64, i64, DateTime<Utc>);
-    let mut tx = inventory::begin(pool).await?;
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT s.id, s.product_id, s.code, s.price_amount, s.currency_code, s.attributes::text, s.created_at,
                 s.updated_at, p.name, i.quantity, i.reserved, i.version, i.updated_at
@@ -636,9 +639,8 @@ pub async fn batch_get_skus(pool: &PgPool, ids: &[Uuid]) -> Result<(Vec<(SkuRow,
          WHERE s.id = ANY($1) AND s.deleted_at IS NULL",
     )
     .bind(ids)
-    .fetch_all(&mut *tx)
+    .fetch_all(lookups.pool())
     .await?;
-    tx.commit().await?;
     let mut found: std::collections::HashMap<Uuid, (SkuRow, Stock, String)> = rows
         .into_iter()
         .map(|(id, product_id, code, amount, currency, attributes, created_at, updated_at, name, q, r, v, at)| {

@@ -249,7 +249,7 @@ fn for_sale(skus: &str) -> String {
 
 const NOT_FOR_SALE: &str = "SKU (or it is not for sale)";
 
-/// Begins a transaction over stock (or one that reads SKUs by a list of ids). Its statements look rows up by
+/// Begins a transaction over stock. Its statements look rows up by
 /// key, lists of keys included (`sku_id = ANY($1)`, `unnest($1)`), and one plan fits every call; but
 /// PostgreSQL plans a prepared statement with an array parameter afresh on every execution, since the generic
 /// plan's estimate for "some array" never beats a plan made for the actual one. `force_generic_plan` plans
@@ -257,7 +257,8 @@ const NOT_FOR_SALE: &str = "SKU (or it is not for sale)";
 /// pgbench's rate when PostgreSQL, not the disk, limits (docs/performance.md). A plan made while a table is
 /// nearly empty can be a sequential scan; PostgreSQL makes it again whenever autovacuum analyzes the table,
 /// which it does as the table grows. (At the default `random_page_cost` a generic plan scans a table of a
-/// thousand rows whole; the embedded PostgreSQL runs with 1.1, as a server on SSD should.)
+/// thousand rows whole; the embedded PostgreSQL runs with 1.1, as a server on SSD should.) A lookup by a list
+/// of ids outside a transaction gets the same from a pool of generic plans ([`ec_platform::db::GenericPlans`]).
 pub(crate) async fn begin(pool: &PgPool) -> Result<Transaction<'static, Postgres>, Error> {
     Ok(pool.begin_with("BEGIN; SET LOCAL plan_cache_mode = force_generic_plan").await?)
 }
@@ -507,6 +508,16 @@ async fn transition(
         Transition::Release => "release",
         Transition::Restock => "restock",
     };
+    let at_once = match transition {
+        Transition::Confirm => Some(ReservationStatus::Confirmed),
+        Transition::Release => Some(ReservationStatus::Released),
+        Transition::Restock => None,
+    };
+    if let Some(to) = at_once
+        && let Some(moved) = transition_at_once(pool, scope, operation, key, id, to).await?
+    {
+        return Ok(moved);
+    }
     let mut tx = begin(pool).await?;
     // The reservation row first: whoever holds it decides its fate, and everyone after re-reads the status.
     // The key is recorded in the same statement, once the row is locked, for whatever the status turns out
@@ -625,32 +636,14 @@ async fn move_stock(
 ) -> Result<(Vec<(Uuid, DateTime<Utc>)>, Vec<(Uuid, Uuid, i64)>), Error> {
     let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
     // One row per item of a moved reservation (its SKU and quantity NULL if it had none).
-    type Row = (Uuid, DateTime<Utc>, Option<Uuid>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(
+    type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<Uuid>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH moved AS (
              UPDATE product_service.reservations SET status = $3, updated_at = now()
              WHERE id = ANY($1) AND status = $2
-             RETURNING id, updated_at
-         ), items AS MATERIALIZED (
-             SELECT ri.reservation_id, ri.sku_id, ri.quantity
-             FROM product_service.reservation_items ri JOIN product_service.inventory i ON i.sku_id = ri.sku_id
-             WHERE ri.reservation_id IN (SELECT id FROM moved)
-             ORDER BY ri.sku_id, ri.reservation_id FOR UPDATE OF i
-         ), stock AS (
-             UPDATE product_service.inventory i
-             SET quantity = i.quantity + $4 * total.units, reserved = i.reserved + $5 * total.units,
-                 version = i.version + 1, updated_at = now()
-             FROM (SELECT sku_id, sum(quantity)::bigint AS units FROM items GROUP BY sku_id) total
-             WHERE i.sku_id = total.sku_id
-         ), logged AS (
-             INSERT INTO product_service.stock_movements
-                 (sku_id, quantity_delta, reserved_delta, kind, actor, reservation_id)
-             SELECT sku_id, $4 * quantity, $5 * quantity, $6, $7, reservation_id FROM items
-         )
-         SELECT moved.id, moved.updated_at, items.sku_id, items.quantity
-         FROM moved LEFT JOIN items ON items.reservation_id = moved.id
-         ORDER BY items.sku_id, moved.id",
-    )
+             RETURNING {RESERVATION_TIMES}
+         ), {MOVE_STOCK}"
+    )))
     .bind(ids)
     .bind(from.as_str())
     .bind(to.as_str())
@@ -660,14 +653,88 @@ async fn move_stock(
     .bind(&actor.0)
     .fetch_all(&mut **tx)
     .await?;
-    let mut moved: Vec<(Uuid, DateTime<Utc>)> = rows.iter().map(|&(id, updated_at, ..)| (id, updated_at)).collect();
+    let mut moved: Vec<(Uuid, DateTime<Utc>)> =
+        rows.iter().map(|&(id, .., updated_at, _, _)| (id, updated_at)).collect();
     moved.sort_unstable();
     moved.dedup();
     let items = rows
         .into_iter()
-        .filter_map(|(reservation, _, sku_id, quantity)| Some((reservation, sku_id?, quantity?)))
+        .filter_map(|(reservation, .., sku_id, quantity)| Some((reservation, sku_id?, quantity?)))
         .collect();
     Ok((moved, items))
+}
+
+/// A reservation's times, in the order [`ReservationRow`] has them.
+const RESERVATION_TIMES: &str = "id, created_at, expires_at, updated_at";
+
+/// The part of a statement that moves stock for the reservations a CTE named `moved` has just moved
+/// (returning [`RESERVATION_TIMES`]), with the deltas and the movements' kind and actor in `$4` to `$7` (see
+/// [`move_stock`]); it ends with one row per item of a moved reservation: the reservation's times, the SKU and
+/// the quantity. The items' stock is locked in SKU-id order (as [`lock_stock`] locks it) before it changes.
+const MOVE_STOCK: &str = "items AS MATERIALIZED (
+         SELECT ri.reservation_id, ri.sku_id, ri.quantity
+         FROM product_service.reservation_items ri JOIN product_service.inventory i ON i.sku_id = ri.sku_id
+         WHERE ri.reservation_id IN (SELECT id FROM moved)
+         ORDER BY ri.sku_id, ri.reservation_id FOR UPDATE OF i
+     ), stock AS (
+         UPDATE product_service.inventory i
+         SET quantity = i.quantity + $4 * total.units, reserved = i.reserved + $5 * total.units,
+             version = i.version + 1, updated_at = now()
+         FROM (SELECT sku_id, sum(quantity)::bigint AS units FROM items GROUP BY sku_id) total
+         WHERE i.sku_id = total.sku_id
+     ), logged AS (
+         INSERT INTO product_service.stock_movements
+             (sku_id, quantity_delta, reserved_delta, kind, actor, reservation_id)
+         SELECT sku_id, $4 * quantity, $5 * quantity, $6, $7, reservation_id FROM items
+     )
+     SELECT moved.id, moved.created_at, moved.expires_at, moved.updated_at, items.sku_id, items.quantity
+     FROM moved LEFT JOIN items ON items.reservation_id = moved.id
+     ORDER BY items.sku_id, moved.id";
+
+/// Confirms or releases pending reservation `id` under a key not used before, in one statement and so without
+/// a transaction around it: the way nearly every saga step goes. The reservation row is locked first, then the
+/// key recorded, then the stock moved, as [`transition`] does in three round trips; `None` if the reservation
+/// is anything but pending (and, to be confirmed, within its time) or the key was used before, with nothing
+/// changed, and [`transition`] then decides the answer.
+async fn transition_at_once(
+    pool: &PgPool,
+    scope: &str,
+    operation: &str,
+    key: &IdempotencyKey,
+    id: Uuid,
+    to: ReservationStatus,
+) -> Result<Option<Reservation>, Error> {
+    let from = ReservationStatus::Pending;
+    let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
+    let in_time = if to == ReservationStatus::Confirmed { "AND expires_at > now()" } else { "" };
+    type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<Uuid>, Option<i64>);
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH locked AS MATERIALIZED (
+             SELECT id FROM product_service.reservations WHERE id = $1 AND status = $2 {in_time} FOR UPDATE
+         ), recorded AS (
+             INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
+             SELECT $7, $8, $9, $10, id FROM locked ON CONFLICT DO NOTHING RETURNING reservation_id
+         ), moved AS (
+             UPDATE product_service.reservations SET status = $3, updated_at = now()
+             WHERE id IN (SELECT reservation_id FROM recorded) AND status = $2
+             RETURNING {RESERVATION_TIMES}
+         ), {MOVE_STOCK}"
+    )))
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(quantity_per_unit)
+    .bind(reserved_per_unit)
+    .bind(kind)
+    .bind(scope) // the actor of the movements, and the scope of the key
+    .bind(operation)
+    .bind(key.as_str())
+    .bind(id.as_bytes().as_slice())
+    .fetch_all(pool)
+    .await?;
+    let Some(&(_, created_at, expires_at, updated_at, ..)) = rows.first() else { return Ok(None) };
+    let items = rows.into_iter().filter_map(|(id, .., sku_id, quantity)| Some((id, sku_id?, quantity?))).collect();
+    Ok(Some(reservation((id, to, created_at, expires_at, updated_at), items)))
 }
 
 /// Expires up to `batch` pending reservations whose time is up, giving their stock back, and returns how many.
