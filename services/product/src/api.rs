@@ -74,14 +74,17 @@ impl Access {
 #[derive(Clone)]
 pub struct InventoryApi {
     pool: PgPool,
+    /// For BatchReserveInventory (see [`inventory::reserve`]).
+    lookups: GenericPlans,
     access: Access,
     reservation_ttl: Duration,
 }
 
 impl InventoryApi {
-    /// Handlers over `pool`; reservations hold stock for `reservation_ttl`.
-    pub fn new(pool: PgPool, access: Access, reservation_ttl: Duration) -> Self {
-        Self { pool, access, reservation_ttl }
+    /// Handlers over `pool` and `lookups`, a pool of generic plans beside it; reservations hold stock for
+    /// `reservation_ttl`.
+    pub fn new(pool: PgPool, lookups: GenericPlans, access: Access, reservation_ttl: Duration) -> Self {
+        Self { pool, lookups, access, reservation_ttl }
     }
 }
 
@@ -179,7 +182,7 @@ impl InventoryService for InventoryApi {
         let scope = self.access.internal(&ctx)?;
         let items = ReservationItems::parse(request.items.iter().map(|item| (item.sku_id, item.quantity)))?;
         let key = IdempotencyKey::parse(request.idempotency_key)?;
-        let reservation = inventory::reserve(&self.pool, &scope, &key, &items, self.reservation_ttl).await?;
+        let reservation = inventory::reserve(self.lookups.pool(), &scope, &key, &items, self.reservation_ttl).await?;
         Response::ok(BatchReserveInventoryResponse {
             reservation: MessageField::some(reservation_to_wire(reservation)),
             ..Default::default()
@@ -256,9 +259,10 @@ pub struct ProductApi {
 }
 
 impl ProductApi {
-    /// Handlers over `pool` (and a pool of generic plans beside it), signing page tokens with `tokens`.
-    pub fn new(pool: PgPool, access: Access, tokens: PageTokens) -> Self {
-        Self { lookups: GenericPlans::beside(&pool), pool, access, tokens }
+    /// Handlers over `pool` and `lookups`, a pool of generic plans beside it, signing page tokens with
+    /// `tokens`.
+    pub fn new(pool: PgPool, lookups: GenericPlans, access: Access, tokens: PageTokens) -> Self {
+        Self { pool, lookups, access, tokens }
     }
 }
 

@@ -280,17 +280,26 @@ pub(crate) async fn lock_stock(tx: &mut Transaction<'_, Postgres>, sku_ids: &[Uu
 }
 
 /// For a delete of these SKUs (or their product): locks their stock, so reservations in flight finish
-/// first, and says whether any is held by a pending reservation.
+/// first, and says whether any is held by a pending reservation. If none is, it raises the stock's versions:
+/// a reservation that read the SKUs as for sale before the delete commits then finds its reading stale (see
+/// [`reserve`]).
 pub(crate) async fn lock_for_delete(tx: &mut Transaction<'_, Postgres>, sku_ids: &[Uuid]) -> Result<bool, Error> {
     lock_stock(tx, sku_ids).await?;
-    Ok(sqlx::query_scalar(
+    let held: bool = sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM product_service.reservation_items ri
                         JOIN product_service.reservations r ON r.id = ri.reservation_id
                         WHERE ri.sku_id = ANY($1) AND r.status = 'pending')",
     )
     .bind(sku_ids)
     .fetch_one(&mut **tx)
-    .await?)
+    .await?;
+    if !held {
+        sqlx::query("UPDATE product_service.inventory SET version = version + 1 WHERE sku_id = ANY($1)")
+            .bind(sku_ids)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(held)
 }
 
 /// Adds `delta` to the on-hand quantity of a SKU whose stock `tx` has locked, writes the movement, and returns
@@ -325,6 +334,12 @@ async fn change_on_hand(
 }
 
 /// Holds stock for every item or for none ("Try"), for `ttl`. `scope` is the caller the key belongs to.
+///
+/// Nearly every reservation is made in one statement ([`reserve_at_once`]); `pool` is best a pool of generic
+/// plans ([`ec_platform::db::GenericPlans`]), since that statement looks stock up by a list of SKUs. What that
+/// statement leaves (a shortage, a key used before, stock changed while it waited) is decided here, in a
+/// transaction of two statements. Both take the same locks in the same order: the stock rows, in SKU-id order,
+/// then the key; so a duplicate of a request waits on the stock the first one holds, and then finds its key.
 pub async fn reserve(
     pool: &PgPool,
     scope: &str,
@@ -332,15 +347,26 @@ pub async fn reserve(
     items: &ReservationItems,
     ttl: Duration,
 ) -> Result<Reservation, Error> {
-    let mut tx = begin(pool).await?;
     let id = Uuid::now_v7();
     let digest = items.digest();
     let wanted = items.as_slice();
     let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
-    // The reservation, its key, then the stock locked (as `lock_stock` locks it), in one statement. The key
-    // comes first (the stock is locked only once the key's insert has answered, an `InitPlan` run before the
-    // scan), so a duplicate of this request waits on the key, not holding rows others need; and if the key was
-    // taken, nothing is locked. One row per locked SKU, or one without stock.
+    let quantities: Vec<i64> = wanted.iter().map(|(_, quantity)| *quantity).collect();
+    let request = Request { id, scope, key, digest: &digest, sku_ids: &sku_ids, quantities: &quantities, ttl };
+    if let Some((created_at, expires_at)) = reserve_at_once(pool, &request).await? {
+        return Ok(Reservation {
+            id,
+            status: ReservationStatus::Pending,
+            items: wanted.to_vec(),
+            created_at,
+            expires_at,
+            updated_at: created_at,
+        });
+    }
+    let mut tx = begin(pool).await?;
+    // The stock locked (as `lock_stock` locks it), then the reservation and its key, in one statement: the key
+    // is inserted only once the stock is locked (the InitPlan of the one-row `locked` runs before the insert).
+    // One row per locked SKU, or one without stock.
     type Row = (
         DateTime<Utc>,
         DateTime<Utc>,
@@ -352,16 +378,17 @@ pub async fn reserve(
         Option<DateTime<Utc>>,
     );
     let rows: Vec<Row> = sqlx::query_as(
-        "WITH reservation AS (
+        "WITH stock AS MATERIALIZED (
+             SELECT sku_id, quantity, reserved, version, updated_at FROM product_service.inventory
+             WHERE sku_id = ANY($6) ORDER BY sku_id FOR UPDATE
+         ), reservation AS (
              INSERT INTO product_service.reservations (id, expires_at)
              VALUES ($1, now() + make_interval(secs => $2::double precision))
              RETURNING created_at, expires_at
          ), recorded AS (
              INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
-             VALUES ($3, 'reserve', $4, $5, $1) ON CONFLICT DO NOTHING RETURNING 1
-         ), stock AS MATERIALIZED (
-             SELECT sku_id, quantity, reserved, version, updated_at FROM product_service.inventory
-             WHERE sku_id = ANY($6) AND EXISTS (SELECT 1 FROM recorded) ORDER BY sku_id FOR UPDATE
+             SELECT $3, 'reserve', $4, $5, $1 FROM (SELECT count(*) FROM stock) AS locked
+             ON CONFLICT DO NOTHING RETURNING 1
          )
          SELECT r.created_at, r.expires_at, EXISTS (SELECT 1 FROM recorded),
                 s.sku_id, s.quantity, s.reserved, s.version, s.updated_at
@@ -382,22 +409,19 @@ pub async fn reserve(
         tx.rollback().await?;
         return get_reservation(pool, reservation_id).await;
     }
-    let stock: Vec<Stock> = if key_recorded {
-        rows.into_iter()
-            .filter_map(|(.., sku_id, quantity, reserved, version, updated_at)| {
-                Some(Stock {
-                    sku_id: sku_id?,
-                    quantity: quantity?,
-                    reserved: reserved?,
-                    version: version?,
-                    updated_at: updated_at?,
-                })
+    // (A key not recorded and then recorded as new had been forgotten between the two inserts: it grew old.)
+    let stock: Vec<Stock> = rows
+        .into_iter()
+        .filter_map(|(.., sku_id, quantity, reserved, version, updated_at)| {
+            Some(Stock {
+                sku_id: sku_id?,
+                quantity: quantity?,
+                reserved: reserved?,
+                version: version?,
+                updated_at: updated_at?,
             })
-            .collect()
-    } else {
-        // The key had been forgotten between the two inserts (it grew old): recorded now, stock not yet locked.
-        lock_stock(&mut tx, &sku_ids).await?
-    };
+        })
+        .collect();
     if stock.len() != wanted.len() {
         return Err(Error::NotFound(NOT_FOR_SALE));
     }
@@ -430,7 +454,6 @@ pub async fn reserve(
     // 1:1). Items are held only for SKUs that are for sale, read now the stock rows are locked, in a statement
     // of its own (so with a fresh snapshot): a product hidden or a SKU deleted while this waited for the locks
     // holds nothing, and the transaction is dropped.
-    let quantities: Vec<i64> = wanted.iter().map(|(_, quantity)| *quantity).collect();
     let held = sqlx::query(sqlx::AssertSqlSafe(format!(
         "WITH held AS (
              INSERT INTO product_service.reservation_items (reservation_id, sku_id, quantity)
@@ -465,6 +488,78 @@ pub async fn reserve(
         expires_at,
         updated_at: created_at,
     })
+}
+
+/// A reservation asked for: what [`reserve`] was given, and the id a new reservation gets.
+struct Request<'a> {
+    id: Uuid,
+    scope: &'a str,
+    key: &'a IdempotencyKey,
+    digest: &'a [u8],
+    sku_ids: &'a [Uuid],
+    quantities: &'a [i64],
+    ttl: Duration,
+}
+
+/// Makes the reservation in one statement, without a transaction around it, when nothing stands in the way:
+/// the stock is locked (in SKU-id order), then, if every SKU is for sale with enough available and the key
+/// is new, the key, the reservation, its items, the stock it holds and the movements are written; otherwise
+/// nothing is, and `None` leaves the answer to [`reserve`]'s transaction.
+///
+/// Whether a SKU is for sale is read in the statement's snapshot, taken before the locks: a delete that
+/// committed in between would not be seen. So the statement goes on only if the stock it locked is at the
+/// version its snapshot shows: a change of the stock since (another reservation, a delete, which raises the
+/// versions of what it deletes: [`lock_for_delete`]) sends the reservation to the transaction, whose second
+/// statement reads the catalog afresh once it holds the locks. (A product hidden at the same moment is as
+/// racy as in that transaction: a reservation made just before a hide commits holds its stock.)
+async fn reserve_at_once(pool: &PgPool, r: &Request<'_>) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "WITH wanted AS (
+             SELECT * FROM unnest($6::uuid[], $7::bigint[]) AS w (sku_id, quantity)
+         ), seen AS (
+             SELECT sku_id, version FROM product_service.inventory WHERE sku_id = ANY($6)
+         ), stock AS MATERIALIZED (
+             SELECT sku_id, quantity, reserved, version FROM product_service.inventory
+             WHERE sku_id = ANY($6) ORDER BY sku_id FOR UPDATE
+         ), ready AS MATERIALIZED (
+             SELECT count(*) = cardinality($6) AS ok
+             FROM wanted w
+             JOIN stock s ON s.sku_id = w.sku_id
+             JOIN seen ON seen.sku_id = s.sku_id AND seen.version = s.version
+             WHERE s.quantity - s.reserved >= w.quantity AND w.sku_id IN ({})
+         ), recorded AS (
+             INSERT INTO product_service.idempotency_keys (scope, operation, key, request_hash, reservation_id)
+             SELECT $3, 'reserve', $4, $5, $1 FROM ready WHERE ok
+             ON CONFLICT DO NOTHING RETURNING reservation_id
+         ), reservation AS (
+             INSERT INTO product_service.reservations (id, expires_at)
+             SELECT reservation_id, now() + make_interval(secs => $2::double precision) FROM recorded
+             RETURNING id, created_at, expires_at
+         ), held AS (
+             INSERT INTO product_service.reservation_items (reservation_id, sku_id, quantity)
+             SELECT r.id, w.sku_id, w.quantity FROM reservation r, wanted w
+             RETURNING sku_id, quantity
+         ), moved AS (
+             UPDATE product_service.inventory i
+             SET reserved = i.reserved + held.quantity, version = i.version + 1, updated_at = now()
+             FROM held WHERE i.sku_id = held.sku_id
+         ), logged AS (
+             INSERT INTO product_service.stock_movements
+                 (sku_id, quantity_delta, reserved_delta, kind, actor, reservation_id)
+             SELECT sku_id, 0, quantity, 'reserve', $3, $1 FROM held
+         )
+         SELECT created_at, expires_at FROM reservation",
+        for_sale("$6")
+    )))
+    .bind(r.id)
+    .bind(r.ttl.as_secs_f64())
+    .bind(r.scope)
+    .bind(r.key.as_str())
+    .bind(r.digest)
+    .bind(r.sku_ids)
+    .bind(r.quantities)
+    .fetch_optional(pool)
+    .await?)
 }
 
 /// Turns a pending reservation into a sale ("Confirm"): quantity and reserved both drop. A confirmed one is

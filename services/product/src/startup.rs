@@ -4,6 +4,7 @@ use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
     config::DatabaseArgs,
+    db::GenericPlans,
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
@@ -24,6 +25,7 @@ use crate::{
 pub struct Application {
     server: Server,
     pool: PgPool,
+    lookups: GenericPlans,
     expiry: ExpirySchedule,
 }
 
@@ -39,8 +41,10 @@ impl Application {
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         let access = Access::new(deps.identity.clone());
         let tokens = PageTokens::new(&ec_platform::page_token::key(&deps.identity, PageTokens::PURPOSE));
-        let products = Arc::new(ProductApi::new(pool.clone(), access.clone(), tokens));
-        let inventory = Arc::new(InventoryApi::new(pool.clone(), access, config.reservation_ttl()));
+        // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.
+        let lookups = GenericPlans::beside(&pool);
+        let products = Arc::new(ProductApi::new(pool.clone(), lookups.clone(), access.clone(), tokens));
+        let inventory = Arc::new(InventoryApi::new(pool.clone(), lookups.clone(), access, config.reservation_ttl()));
         let router = inventory.register(products.register(connectrpc::Router::new()));
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
         let services = [PRODUCT_SERVICE_SERVICE_NAME, INVENTORY_SERVICE_SERVICE_NAME];
@@ -49,7 +53,7 @@ impl Application {
             interval: Duration::from_secs(config.expiry_interval_secs),
             key_age: Duration::from_secs(config.idempotency_key_days * 24 * 3600),
         };
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, expiry })
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, lookups, expiry })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -66,6 +70,8 @@ impl Application {
     /// Serves, and runs the reservation expiry worker, until `shutdown` fires; then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("product", self.pool.clone(), shutdown.clone()));
+        let lookups = self.lookups.pool().clone();
+        tokio::spawn(ec_platform::metrics::watch_pool("product_lookups", lookups, shutdown.clone()));
         let worker = tokio::spawn(expiry::run(self.pool, self.expiry, shutdown.clone()));
         let served = self.server.serve(shutdown, grace).await;
         if let Err(e) = worker.await {

@@ -573,3 +573,57 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
     }
     db.stop().await;
 }
+
+#[tokio::test]
+async fn a_reservation_that_waited_on_a_delete_holds_nothing_of_what_it_deleted() {
+    let db = Db::start().await;
+    let skus = db.skus(&[10, 10]).await;
+    let version = |sku: Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            let version: i64 = sqlx::query_scalar("SELECT version FROM product_service.inventory WHERE sku_id = $1")
+                .bind(sku)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            version
+        }
+    };
+
+    // A delete raises the version of the stock it deletes, which is how a reservation that read the SKU as for
+    // sale before the delete committed learns that its reading is stale.
+    let before = version(skus[1]).await;
+    catalog::delete_sku(&db.pool, skus[1]).await.unwrap();
+    assert!(version(skus[1]).await > before, "a delete raises the stock's version");
+
+    // A delete as it happens, held open: the stock locked, the SKU marked deleted, the version raised. A
+    // reservation starts meanwhile (its snapshot shows the SKU for sale), waits on the lock, and is let go when
+    // the delete commits: it must find the SKU gone, not hold it.
+    let mut delete = db.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM product_service.inventory WHERE sku_id = $1 FOR UPDATE")
+        .bind(skus[0])
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let (pool, sku) = (db.pool.clone(), skus[0]);
+        async move { reserve(&pool, "waits-on-a-delete", &[(sku, 1)]).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "the reservation waits on the delete's lock");
+    sqlx::query("UPDATE product_service.skus SET deleted_at = now() WHERE id = $1")
+        .bind(skus[0])
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE product_service.inventory SET version = version + 1 WHERE sku_id = $1")
+        .bind(skus[0])
+        .execute(&mut *delete)
+        .await
+        .unwrap();
+    delete.commit().await.unwrap();
+    let reserved = waiting.await.unwrap();
+    assert!(matches!(reserved, Err(Error::NotFound(_))), "{reserved:?}");
+    db.check_books(&skus).await;
+    db.stop().await;
+}
