@@ -414,6 +414,7 @@ async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_m
     assert_eq!(value(&product, "ec_rpc_requests_total", &reserve), 2.0);
     assert_eq!(value(&product, "ec_reservations_expired_total", &[]), 0.0);
     assert_eq!(value(&product, "ec_idempotent_replays_total", &["operation=\"reserve\""]), 0.0);
+    assert!(!series(&product, "ec_db_pool_connections", &["pool=\"product_lookups\""]).is_empty());
     let order = metrics(&platform.order).await;
     let create = ["server=\"order\"", "OrderService/CreateOrder", "code=\"ok\""];
     assert_eq!(value(&order, "ec_rpc_requests_total", &create), 3.0);
