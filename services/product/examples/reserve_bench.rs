@@ -13,7 +13,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ec_platform::config::DatabaseArgs;
+use ec_platform::{config::DatabaseArgs, db::GenericPlans};
 use ec_product::{
     catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
     domain::{IdempotencyKey, ReservationItems},
@@ -42,7 +42,9 @@ async fn main() {
         runs.push(("1,000 SKUs, one per reservation", skus(&pool, 1000).await));
     }
     for (name, skus) in runs {
-        let per_second = run(&pool, Arc::new(skus), clients, Duration::from_secs(seconds)).await;
+        // Reservations run on a pool of generic plans, as the service runs them.
+        let lookups = GenericPlans::beside(&pool);
+        let per_second = run(lookups.pool(), Arc::new(skus), clients, Duration::from_secs(seconds)).await;
         println!("{name}: {per_second:.0} reservations/s ({clients} clients, {seconds} s)");
     }
 }

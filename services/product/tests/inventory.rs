@@ -578,27 +578,27 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
 async fn a_reservation_that_waited_on_a_delete_holds_nothing_of_what_it_deleted() {
     let db = Db::start().await;
     let skus = db.skus(&[10, 10]).await;
-    let version = |sku: Uuid| {
+    let deleted = |sku: Uuid| {
         let pool = db.pool.clone();
         async move {
-            let version: i64 = sqlx::query_scalar("SELECT version FROM product_service.inventory WHERE sku_id = $1")
-                .bind(sku)
-                .fetch_one(&pool)
-                .await
-                .unwrap();
-            version
+            let deleted: bool =
+                sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM product_service.inventory WHERE sku_id = $1")
+                    .bind(sku)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            deleted
         }
     };
 
-    // A delete raises the version of the stock it deletes, which is how a reservation that read the SKU as for
-    // sale before the delete committed learns that its reading is stale.
-    let before = version(skus[1]).await;
+    // A delete marks the stock it deletes, which is how a reservation that read the SKU as for sale before the
+    // delete committed learns that it is gone.
     catalog::delete_sku(&db.pool, skus[1]).await.unwrap();
-    assert!(version(skus[1]).await > before, "a delete raises the stock's version");
+    assert!(deleted(skus[1]).await, "a delete marks the stock deleted");
 
-    // A delete as it happens, held open: the stock locked, the SKU marked deleted, the version raised. A
-    // reservation starts meanwhile (its snapshot shows the SKU for sale), waits on the lock, and is let go when
-    // the delete commits: it must find the SKU gone, not hold it.
+    // A delete as it happens, held open: the stock locked, the SKU and its stock marked deleted. A reservation
+    // starts meanwhile (its snapshot shows the SKU for sale), waits on the lock, and is let go when the delete
+    // commits: it must find the SKU gone, not hold it.
     let mut delete = db.pool.begin().await.unwrap();
     sqlx::query("SELECT 1 FROM product_service.inventory WHERE sku_id = $1 FOR UPDATE")
         .bind(skus[0])
@@ -616,7 +616,7 @@ async fn a_reservation_that_waited_on_a_delete_holds_nothing_of_what_it_deleted(
         .execute(&mut *delete)
         .await
         .unwrap();
-    sqlx::query("UPDATE product_service.inventory SET version = version + 1 WHERE sku_id = $1")
+    sqlx::query("UPDATE product_service.inventory SET deleted_at = now() WHERE sku_id = $1")
         .bind(skus[0])
         .execute(&mut *delete)
         .await
