@@ -25,7 +25,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction, postgres::PgArguments, query::QueryAs};
 use uuid::Uuid;
 
 use crate::{
@@ -725,25 +725,15 @@ async fn move_stock(
     to: ReservationStatus,
     actor: &Actor,
 ) -> Result<(Vec<(Uuid, DateTime<Utc>)>, Vec<(Uuid, Uuid, i64)>), Error> {
-    let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
-    // One row per item of a moved reservation (its SKU and quantity NULL if it had none).
-    type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<Uuid>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let moving = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH moved AS (
              UPDATE product_service.reservations SET status = $3, updated_at = now()
              WHERE id = ANY($1) AND status = $2
              RETURNING {RESERVATION_TIMES}
          ), {MOVE_STOCK}"
     )))
-    .bind(ids)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(quantity_per_unit)
-    .bind(reserved_per_unit)
-    .bind(kind)
-    .bind(&actor.0)
-    .fetch_all(&mut **tx)
-    .await?;
+    .bind(ids);
+    let rows: Vec<MovedRow> = bind_move(moving, from, to, &actor.0).fetch_all(&mut **tx).await?;
     let mut moved: Vec<(Uuid, DateTime<Utc>)> =
         rows.iter().map(|&(id, .., updated_at, _, _)| (id, updated_at)).collect();
     moved.sort_unstable();
@@ -757,6 +747,22 @@ async fn move_stock(
 
 /// A reservation's times, in the order [`ReservationRow`] has them.
 const RESERVATION_TIMES: &str = "id, created_at, expires_at, updated_at";
+
+/// A row of a [`MOVE_STOCK`] statement: a moved reservation's times ([`RESERVATION_TIMES`]), then one of its
+/// items' SKU and quantity (NULL for a reservation without items).
+type MovedRow = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<Uuid>, Option<i64>);
+
+/// `moving`, a [`MOVE_STOCK`] statement with its `$1` bound, with `$2` to `$7` bound for a move from `from` to
+/// `to` by `actor`.
+fn bind_move<'q>(
+    moving: QueryAs<'q, Postgres, MovedRow, PgArguments>,
+    from: ReservationStatus,
+    to: ReservationStatus,
+    actor: &'q str,
+) -> QueryAs<'q, Postgres, MovedRow, PgArguments> {
+    let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
+    moving.bind(from.as_str()).bind(to.as_str()).bind(quantity_per_unit).bind(reserved_per_unit).bind(kind).bind(actor)
+}
 
 /// The part of a statement that moves stock for the reservations a CTE named `moved` has just moved
 /// (returning [`RESERVATION_TIMES`]), with the deltas and the movements' kind and actor in `$4` to `$7` (see
@@ -795,11 +801,8 @@ async fn transition_at_once(
     id: Uuid,
     to: ReservationStatus,
 ) -> Result<Option<Reservation>, Error> {
-    let from = ReservationStatus::Pending;
-    let ((quantity_per_unit, reserved_per_unit), kind) = from.stock_change(to);
     let in_time = if to == ReservationStatus::Confirmed { "AND expires_at > now()" } else { "" };
-    type Row = (Uuid, DateTime<Utc>, DateTime<Utc>, DateTime<Utc>, Option<Uuid>, Option<i64>);
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let moving = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH locked AS MATERIALIZED (
              SELECT id FROM product_service.reservations WHERE id = $1 AND status = $2 {in_time} FOR UPDATE
          ), recorded AS (
@@ -811,18 +814,14 @@ async fn transition_at_once(
              RETURNING {RESERVATION_TIMES}
          ), {MOVE_STOCK}"
     )))
-    .bind(id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(quantity_per_unit)
-    .bind(reserved_per_unit)
-    .bind(kind)
-    .bind(scope) // the actor of the movements, and the scope of the key
-    .bind(operation)
-    .bind(key.as_str())
-    .bind(id.as_bytes().as_slice())
-    .fetch_all(pool)
-    .await?;
+    .bind(id);
+    // `$7`, the movements' actor, is the key's scope too.
+    let rows: Vec<MovedRow> = bind_move(moving, ReservationStatus::Pending, to, scope)
+        .bind(operation)
+        .bind(key.as_str())
+        .bind(id.as_bytes().as_slice())
+        .fetch_all(pool)
+        .await?;
     let Some(&(_, created_at, expires_at, updated_at, ..)) = rows.first() else { return Ok(None) };
     let items = rows.into_iter().filter_map(|(id, .., sku_id, quantity)| Some((id, sku_id?, quantity?))).collect();
     Ok(Some(reservation((id, to, created_at, expires_at, updated_at), items)))
