@@ -352,16 +352,18 @@ pub async fn reserve(
     let wanted = items.as_slice();
     let sku_ids: Vec<Uuid> = wanted.iter().map(|(sku_id, _)| *sku_id).collect();
     let quantities: Vec<i64> = wanted.iter().map(|(_, quantity)| *quantity).collect();
+    // The reservation made, as it was made at `created_at`, to expire at `expires_at`.
+    let made = |created_at, expires_at| Reservation {
+        id,
+        status: ReservationStatus::Pending,
+        items: wanted.to_vec(),
+        created_at,
+        expires_at,
+        updated_at: created_at,
+    };
     let request = Request { id, scope, key, digest: &digest, sku_ids: &sku_ids, quantities: &quantities, ttl };
     if let Some((created_at, expires_at)) = reserve_at_once(pool, &request).await? {
-        return Ok(Reservation {
-            id,
-            status: ReservationStatus::Pending,
-            items: wanted.to_vec(),
-            created_at,
-            expires_at,
-            updated_at: created_at,
-        });
+        return Ok(made(created_at, expires_at));
     }
     let mut tx = begin(pool).await?;
     // The stock locked (as `lock_stock` locks it), then the reservation and its key, in one statement: the key
@@ -480,14 +482,7 @@ pub async fn reserve(
         return Err(Error::NotFound(NOT_FOR_SALE));
     }
     tx.commit().await?;
-    Ok(Reservation {
-        id,
-        status: ReservationStatus::Pending,
-        items: wanted.to_vec(),
-        created_at,
-        expires_at,
-        updated_at: created_at,
-    })
+    Ok(made(created_at, expires_at))
 }
 
 /// A reservation asked for: what [`reserve`] was given, and the id a new reservation gets.
