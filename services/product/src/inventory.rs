@@ -13,11 +13,14 @@
 //!   the lock), so of confirm, release and expiry racing on one reservation exactly one moves the stock. A
 //!   confirmed one can be restocked (a cancelled order's units back on hand) by the same kind of transition,
 //!   once.
-//! - Locks are taken in one order: a reservation row, then an idempotency key's index entry, then inventory
-//!   rows in SKU-id order. Catalog edits lock a product, then its SKUs, and deletes then their inventory
-//!   rows; no one locks a product or SKU after inventory. No two transactions can wait on each other in a
-//!   cycle. A reservation re-reads whether its SKUs are for sale once it holds its locks, so one that waited
-//!   behind a delete sees it, and a delete that waited behind a reservation sees the reservation.
+//! - Locks are taken in one order: confirm, release, restock and expiry take a reservation row, then their
+//!   idempotency key's index entry, then inventory rows in SKU-id order; a new reservation takes the
+//!   inventory rows first, then its key's entry (a reservation's keys and a transition's never collide, so
+//!   the two orders never meet on one key). Catalog edits lock a product, then its SKUs, and deletes then
+//!   their inventory rows; no one locks a product or SKU after inventory. No two transactions can wait on
+//!   each other in a cycle. A reservation that waited behind a delete sees it (its transaction re-reads the
+//!   catalog once it holds its locks; its one statement finds the delete marked on the locked stock rows),
+//!   and a delete that waited behind a reservation sees the reservation.
 //!
 //! Idempotency keys ([`record_key`]) are scoped per caller and operation and commit with the change they
 //! record; a failed attempt leaves no key, so a retry is tried afresh.
