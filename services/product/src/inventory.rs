@@ -338,7 +338,7 @@ async fn change_on_hand(
 
 /// Holds stock for every item or for none ("Try"), for `ttl`. `scope` is the caller the key belongs to.
 ///
-/// Nearly every reservation is made in one statement ([`reserve_at_once`]); `pool` is best a pool of generic
+/// Nearly every reservation is made in one statement (`reserve_at_once`); `pool` is best a pool of generic
 /// plans ([`ec_platform::db::GenericPlans`]), since that statement looks stock up by a list of SKUs. What that
 /// statement leaves (a shortage, a SKU not for sale, a key used before) is decided here, in a transaction of
 /// two statements. Both take the same locks in the same order: the stock rows, in SKU-id order,
