@@ -1,7 +1,8 @@
 //! What `ec dev` adds for a developer: demo accounts and a banner saying how to sign in.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ec_oauth_server::config::{Environment, OAuthServerConfig};
+use ec_oauth_server::config::OAuthServerConfig;
+use ec_platform::environment::Environment;
 use ec_user::{
     accounts,
     domain::{Email, Password},
@@ -82,7 +83,9 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
     text
 }
 
-/// Whether demo data may be created: never in production.
-pub fn allowed(oauth: &OAuthServerConfig) -> bool {
-    oauth.environment == Environment::Development
+/// Whether demo data goes into the database: only in development, and only into the embedded PostgreSQL
+/// unless asked for (`--demo-data`), since the demo admin's password is public and an existing account
+/// with its email would be made an admin.
+pub fn wanted(environment: Environment, embedded: bool, no_demo_data: bool, demo_data: bool) -> bool {
+    environment == Environment::Development && !no_demo_data && (embedded || demo_data)
 }

@@ -18,6 +18,7 @@ use ec_cli::{
 use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
+    environment::{Environment, EnvironmentArgs},
     identity::InternalAuthArgs,
     server::{Server, ServingArgs},
     shutdown::{self, CancellationToken},
@@ -88,8 +89,14 @@ struct DevArgs {
     database_max_connections: u32,
 
     /// Do not create the demo accounts, nor load the demo catalog into an empty catalog.
-    #[arg(long = "no-demo-data")]
+    #[arg(long = "no-demo-data", conflicts_with = "demo_data")]
     no_demo_data: bool,
+
+    /// Create the demo accounts (their passwords are public; an existing account with the demo admin's email
+    /// becomes an admin) and load the demo catalog into an empty catalog even in the database of DATABASE_URL.
+    /// Without it, demo data goes only into the embedded PostgreSQL.
+    #[arg(long = "demo-data")]
+    demo_data: bool,
 
     #[command(flatten)]
     embedded: EmbeddedPgArgs,
@@ -110,12 +117,16 @@ struct ProcessArgs {
     serving: ServingArgs,
     #[command(flatten)]
     shutdown: ShutdownArgs,
+    #[command(flatten)]
+    environment: EnvironmentArgs,
 }
 
 impl ProcessArgs {
-    /// Connects what the process's service shares (Redis, the internal secret, the serving settings).
+    /// Connects what the process's service shares (Redis, the internal secret, the serving settings), in
+    /// the environment it says (production when it says none).
     async fn dependencies(&self) -> anyhow::Result<Dependencies> {
-        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving).await?)
+        let environment = self.environment.resolve(Environment::Production);
+        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving, environment).await?)
     }
 }
 
@@ -166,12 +177,15 @@ enum Service {
         #[command(flatten)]
         shutdown: ShutdownArgs,
     },
-    /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production).
+    /// The embedded OAuth2 server (a development stand-in for Ory Hydra; refuses EC_ENV=production, which is
+    /// what an unset EC_ENV means here).
     Oauth {
         #[command(flatten)]
         config: ec_oauth_server::config::OAuthServerConfig,
         #[command(flatten)]
         shutdown: ShutdownArgs,
+        #[command(flatten)]
+        environment: EnvironmentArgs,
     },
 }
 
@@ -261,7 +275,11 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
             url
         }
     };
-    let demo_data = !args.no_demo_data && demo::allowed(&args.platform.oauth);
+    let environment = args.platform.environment.resolve(Environment::Development);
+    let demo_data = demo::wanted(environment, embedded.is_some(), args.no_demo_data, args.demo_data);
+    if embedded.is_none() && !demo_data && !args.no_demo_data {
+        tracing::info!("DATABASE_URL is set: no demo accounts or catalog are made there (--demo-data makes them)");
+    }
     let database = DatabaseArgs { url, max_connections: args.database_max_connections };
     let result = run_platform(&database, &args.platform, demo_data, stop).await;
     if let Some(mut pg) = embedded {
@@ -366,8 +384,9 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let server = Server::http("web", web.addr, app).await?.with_connection_limits(limits);
             Ok(server.serve(stop, shutdown.grace()).await?)
         }
-        Service::Oauth { config, shutdown } => {
-            let server = ec_oauth_server::OAuthServer::bind(&config).await?;
+        Service::Oauth { config, shutdown, environment } => {
+            let environment = environment.resolve(Environment::Production);
+            let server = ec_oauth_server::OAuthServer::bind(&config, environment).await?;
             Ok(server.serve(stop, shutdown.grace()).await?)
         }
     }

@@ -8,6 +8,7 @@ use ec_order::config::OrderConfig;
 use ec_platform::{
     config::{DatabaseArgs, RedisArgs},
     db,
+    environment::{Environment, EnvironmentArgs},
     identity::{IdentityVerifier, InternalAuthArgs},
     server::{Server, ServingArgs, connectable},
     shutdown::CancellationToken,
@@ -40,6 +41,9 @@ pub struct PlatformConfig {
     pub shutdown: ec_platform::config::ShutdownArgs,
     #[command(flatten)]
     pub internal: InternalAuthArgs,
+    /// Where the platform runs; unset, development.
+    #[command(flatten)]
+    pub environment: EnvironmentArgs,
     #[command(flatten)]
     pub serving: ServingArgs,
     /// The storefront's port and build directory.
@@ -117,13 +121,14 @@ impl Platform {
         let internal = InternalAuthArgs {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
-        let deps = Dependencies::connect(&config.redis, &internal, &config.serving).await?;
+        let environment = config.environment.environment.unwrap_or(Environment::Development);
+        let deps = Dependencies::connect(&config.redis, &internal, &config.serving, environment).await?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {
             Some(_) => None,
             None => {
-                let server = OAuthServer::bind(&config.oauth).await?;
+                let server = OAuthServer::bind(&config.oauth, environment).await?;
                 user_config.login.hydra_admin_url = Some(base_url(server.admin_addr()));
                 Some(server)
             }

@@ -20,9 +20,12 @@ fn ec() -> Command {
         "ORDER_ADDR",
         "OIDC_ISSUER",
         "HYDRA_ADMIN_URL",
+        "PAYMENT_PROVIDER",
     ] {
         command.env_remove(variable);
     }
+    // `ec serve` without EC_ENV assumes production; the tests that are about production say so.
+    command.env("EC_ENV", "development");
     command
 }
 
@@ -174,7 +177,10 @@ struct Served(std::process::Child);
 
 impl Served {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let mut command = ec();
+        Self::start_with(ec(), args, env)
+    }
+
+    fn start_with(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
         command.args(args).envs(env.iter().copied()).env("RUST_LOG", "warn");
         Self(command.stdout(std::process::Stdio::null()).spawn().expect("ec starts"))
     }
@@ -361,4 +367,118 @@ fn ec_serve_web_refuses_a_directory_without_a_build() {
     std::fs::remove_dir_all(&empty).unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no storefront build"), "{output:?}");
+}
+
+/// What `ec ARGS` printed on both streams, with EC_ENV=`environment` (unset for `None`), and whether it
+/// succeeded. For commands that are expected to stop at start-up.
+fn refused_start(args: &[&str], environment: Option<&str>, env: &[(&str, &str)]) -> (bool, String) {
+    let mut command = ec();
+    match environment {
+        Some(environment) => command.env("EC_ENV", environment),
+        None => command.env_remove("EC_ENV"),
+    };
+    let output = command.args(args).envs(env.iter().copied()).env("RUST_LOG", "info").output().unwrap();
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    (output.status.success(), printed)
+}
+
+#[test]
+fn production_refuses_development_secrets_placeholders_guessable_and_missing_ones_at_start_up() {
+    // A value this repository publishes (deploy/.env), one that says it is a placeholder, a long repetition.
+    let published = "development-only-internal-token-0123456789abcdef";
+    let placeholder = "change-me-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c";
+    let repeated = "ab".repeat(20);
+    let serve = ["serve", "product", "--product-addr", "127.0.0.1:0", "--database-url", "postgres://127.0.0.1:1/none"];
+    for (token, why) in [
+        (Some(published), "published in this repository"),
+        (Some(placeholder), "placeholder"),
+        (Some(repeated.as_str()), "too guessable"),
+        (None, "needs INTERNAL_AUTH_TOKEN"),
+    ] {
+        let env: Vec<(&str, &str)> = token.map(|token| ("INTERNAL_AUTH_TOKEN", token)).into_iter().collect();
+        let (started, printed) = refused_start(&serve, Some("production"), &env);
+        assert!(!started, "{token:?} was accepted");
+        assert!(printed.contains(why) && printed.contains("openssl rand -hex 32"), "{token:?}: {printed}");
+    }
+    // Staging, like Compose, takes a published one (and so the process gets as far as the unreachable database).
+    let (_, printed) = refused_start(&serve, Some("staging"), &[("INTERNAL_AUTH_TOKEN", published)]);
+    assert!(!printed.contains("published") && printed.contains("cannot connect to PostgreSQL"), "{printed}");
+}
+
+#[test]
+fn production_refuses_the_payment_sandbox_and_the_embedded_oauth_server() {
+    let secret = ec_platform::identity::IdentityVerifier::generate_token();
+    let env = [("INTERNAL_AUTH_TOKEN", secret.as_str())];
+    let order = ["serve", "order", "--order-addr", "127.0.0.1:0", "--database-url", "postgres://127.0.0.1:1/none"];
+    for provider in [None, Some("sandbox")] {
+        let env: Vec<(&str, &str)> = env.iter().copied().chain(provider.map(|p| ("PAYMENT_PROVIDER", p))).collect();
+        let (started, printed) = refused_start(&order, Some("production"), &env);
+        assert!(!started);
+        assert!(
+            printed.contains("refuses PAYMENT_PROVIDER=sandbox") && printed.contains("PAYMENT_PROVIDER=none"),
+            "{provider:?}: {printed}"
+        );
+        assert!(!printed.contains("cannot connect to PostgreSQL"), "refused before touching the database: {printed}");
+    }
+    // Without EC_ENV, `ec serve` assumes production, and says so before anything else.
+    let (started, printed) = refused_start(&order, None, &env);
+    assert!(!started && printed.contains("refuses PAYMENT_PROVIDER=sandbox"), "{printed}");
+    let first = printed.lines().next().unwrap_or_default();
+    assert!(first.contains("EC_ENV is not set: assuming production"), "first line: {first}");
+
+    let oauth = ["serve", "oauth", "--oauth-public-addr", "127.0.0.1:0", "--oauth-admin-addr", "127.0.0.1:0"];
+    for environment in [Some("production"), None] {
+        let (started, printed) = refused_start(&oauth, environment, &[]);
+        assert!(!started && printed.contains("configure Ory Hydra instead"), "{environment:?}: {printed}");
+    }
+}
+
+#[tokio::test]
+async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_refuses_checkout() {
+    let database = TestDatabase::create().await;
+    let secret = ec_platform::identity::IdentityVerifier::generate_token();
+    let addr = free_addr();
+    let env = [("INTERNAL_AUTH_TOKEN", secret.as_str()), ("PAYMENT_PROVIDER", "none")];
+    let mut command = ec();
+    command.env("EC_ENV", "production");
+    let order = Served::start_with(
+        command,
+        &["serve", "order", "--order-addr", &addr, "--database-url", &database.url()],
+        &env,
+    );
+    let http = reqwest::Client::new();
+    let call = |method: &'static str, body: serde_json::Value| {
+        let request = http
+            .post(format!("http://{addr}/order.v1.{method}"))
+            .header("x-ec-internal-token", &secret)
+            .header("x-ec-caller-id", uuid::Uuid::now_v7().to_string())
+            .header("x-ec-caller-roles", "customer")
+            .json(&body);
+        async move {
+            let response = request.send().await?;
+            Ok::<_, reqwest::Error>((response.status().as_u16(), response.json::<serde_json::Value>().await?))
+        }
+    };
+    let mut cart = None;
+    for _ in 0..100 {
+        if let Ok(answer) = call("CartService/GetCart", serde_json::json!({})).await {
+            cart = Some(answer);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert_eq!(cart.expect("the order service answers within 20 s").0, 200);
+    let checkout = serde_json::json!({
+        "idempotencyKey": uuid::Uuid::now_v7().to_string(),
+        "paymentToken": "4242424242424242",
+        "shippingAddress": {"recipientName": "A", "line1": "1-1 Chiyoda", "city": "Tokyo", "postalCode": "100-0001", "countryCode": "JP"},
+    });
+    let (status, error) = call("OrderService/CreateOrder", checkout).await.unwrap();
+    assert_eq!((status, error["code"].as_str()), (400, Some("failed_precondition")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("no payment provider"), "{error}");
+    let orders: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_service.orders").fetch_one(&database.pool).await.unwrap();
+    assert_eq!(orders, 0, "nothing was written");
+    order.stop();
+    database.drop_now().await;
 }

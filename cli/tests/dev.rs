@@ -27,11 +27,25 @@ struct Dev {
 }
 
 impl Dev {
+    /// `ec dev` on its embedded PostgreSQL, its data in `data_dir`.
     fn start(data_dir: &Path, ports: &Ports) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
+        command.arg("dev").args(["--pg-data-dir", data_dir.to_str().unwrap()]);
+        // The embedded database is what is under test, whatever the test runner's environment says.
+        command.env_remove("DATABASE_URL");
+        Self::spawn(command, ports)
+    }
+
+    /// `ec dev` on the PostgreSQL database at `url`, with `args`.
+    fn start_on(url: &str, ports: &Ports, args: &[&str]) -> Self {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
+        command.arg("dev").args(["--database-url", url]).args(args);
+        Self::spawn(command, ports)
+    }
+
+    fn spawn(mut command: Command, ports: &Ports) -> Self {
         let addr = |port: u16| format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_ec"))
-            .arg("dev")
-            .args(["--pg-data-dir", data_dir.to_str().unwrap()])
+        let child = command
             .args(["--pg-port", &ports.postgres.to_string()])
             .args(["--bff-addr", &addr(ports.bff)])
             .args(["--ops-addr", "127.0.0.1:0"])
@@ -41,8 +55,7 @@ impl Dev {
             .args(["--login-addr", &addr(ports.login)])
             .args(["--oauth-public-addr", &addr(ports.oauth_public)])
             .args(["--oauth-admin-addr", &addr(ports.oauth_admin)])
-            // The embedded database is what is under test, whatever the test runner's environment says.
-            .env_remove("DATABASE_URL")
+            .env_remove("EC_ENV")
             .env_remove("USER_SERVICE_URL")
             .env_remove("HYDRA_ADMIN_URL")
             .env_remove("REDIS_URL")
@@ -152,19 +165,52 @@ impl Drop for TempDir {
     }
 }
 
+impl Ports {
+    fn free() -> Self {
+        Ports {
+            bff: ec_testing::child_port(),
+            user: ec_testing::child_port(),
+            product: ec_testing::child_port(),
+            order: ec_testing::child_port(),
+            login: ec_testing::child_port(),
+            oauth_public: ec_testing::child_port(),
+            oauth_admin: ec_testing::child_port(),
+            postgres: ec_testing::child_port(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn ec_dev_pointed_at_a_database_of_its_own_makes_demo_accounts_there_only_when_asked() {
+    let database = ec_testing::TestDatabase::create().await;
+    let demo_accounts = || async {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM user_service.users WHERE email IN ('admin@example.com', 'shopper@example.com')",
+        )
+        .fetch_one(&database.pool)
+        .await
+        .unwrap()
+    };
+    // Someone's own account with the demo admin's email must not become an admin with a public password.
+    let ports = Ports::free();
+    let mut dev = Dev::start_on(&database.url(), &ports, &[]);
+    dev.wait_until_listening(ports.bff).await;
+    assert_eq!(demo_accounts().await, 0, "no demo account in a database given by DATABASE_URL");
+    assert_eq!(public_catalog(ports.bff).await, (0, 0), "nor the demo catalog");
+    dev.interrupt();
+
+    let ports = Ports::free();
+    let mut dev = Dev::start_on(&database.url(), &ports, &["--demo-data"]);
+    dev.wait_until_listening(ports.bff).await;
+    assert_eq!(demo_accounts().await, 2, "--demo-data asks for them");
+    dev.interrupt();
+    database.drop_now().await;
+}
+
 #[tokio::test]
 async fn ec_dev_runs_on_an_embedded_postgres_stops_it_on_ctrl_c_or_sigterm_and_keeps_its_data() {
     let dir = TempDir(std::env::temp_dir().join(format!("ec-dev-test-{}", uuid::Uuid::now_v7().simple())));
-    let ports = Ports {
-        bff: ec_testing::child_port(),
-        user: ec_testing::child_port(),
-        product: ec_testing::child_port(),
-        order: ec_testing::child_port(),
-        login: ec_testing::child_port(),
-        oauth_public: ec_testing::child_port(),
-        oauth_admin: ec_testing::child_port(),
-        postgres: ec_testing::child_port(),
-    };
+    let ports = Ports::free();
 
     let mut first = Dev::start(&dir.0, &ports);
     first.wait_until_listening(ports.bff).await;

@@ -50,6 +50,7 @@ impl OrderProcess {
             .args(["--checkout-wait-secs", "1", "--saga-lease-secs", "2", "--saga-recovery-interval-secs", "1"])
             .args(["--saga-first-backoff-ms", "10", "--saga-max-backoff-secs", "1"])
             .env("INTERNAL_AUTH_TOKEN", token)
+            .env("EC_ENV", "development")
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL")
             .stdout(Stdio::null())

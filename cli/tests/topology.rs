@@ -119,6 +119,8 @@ impl Topology {
             ("INTERNAL_AUTH_TOKEN", ec_platform::identity::IdentityVerifier::generate_token()),
             ("SHUTDOWN_GRACE_SECS", "10".into()),
             ("RUST_LOG", "warn".into()),
+            // Compose runs as staging: the production topology with the payment sandbox.
+            ("EC_ENV", "staging".into()),
         ]
         .into_iter()
         .chain(extra.iter().cloned())

@@ -76,6 +76,7 @@ impl TestPlatform {
             },
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
             internal: InternalAuthArgs { token: Some(internal_token.clone()) },
+            environment: ec_platform::config::defaults(),
             serving: ec_platform::server::ServingArgs::default(),
             // No storefront unless a test builds one and points here.
             web: ec_cli::web::WebArgs { addr: any_port(), dir: "no-storefront-build".into() },

@@ -3,14 +3,6 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
-/// Where the server runs. It refuses to start in production: real deployments use Ory Hydra.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
-pub enum Environment {
-    #[default]
-    Development,
-    Production,
-}
-
 /// Settings of the embedded OAuth2 server. Flags with environment fallbacks.
 #[derive(Clone, Debug, clap::Args)]
 pub struct OAuthServerConfig {
@@ -139,10 +131,6 @@ pub struct OAuthServerConfig {
     /// ttl.login_consent_request, 30m).
     #[arg(id = "oauth_request_ttl", long = "oauth-request-ttl", env = "OAUTH_REQUEST_TTL", default_value_t = 1800)]
     pub request_ttl: u64,
-
-    /// development or production. The embedded server refuses to start in production.
-    #[arg(id = "ec_environment", long = "environment", env = "EC_ENV", value_enum, default_value_t = Environment::Development)]
-    pub environment: Environment,
 }
 
 impl OAuthServerConfig {

@@ -25,6 +25,7 @@ pub mod tokens;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
+use ec_platform::environment::Environment;
 use ec_platform::shutdown::CancellationToken;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::Jwk};
 use serde_json::Value;
@@ -32,7 +33,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     clients::{Clients, ClientsError},
-    config::{Environment, OAuthServerConfig},
+    config::OAuthServerConfig,
     keys::{KeyError, SigningKey},
     store::Store,
     tokens::Minter,
@@ -95,9 +96,10 @@ pub struct OAuthServer {
 }
 
 impl OAuthServer {
-    /// Loads or makes the signing key, builds the client registry and binds both ports.
-    pub async fn bind(config: &OAuthServerConfig) -> Result<Self, StartError> {
-        if config.environment == Environment::Production {
+    /// Loads or makes the signing key, builds the client registry and binds both ports; refused in
+    /// production.
+    pub async fn bind(config: &OAuthServerConfig, environment: Environment) -> Result<Self, StartError> {
+        if environment == Environment::Production {
             return Err(StartError::Production);
         }
         let bind = |addr: SocketAddr| async move {

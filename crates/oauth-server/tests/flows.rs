@@ -11,7 +11,7 @@ use std::{collections::HashMap, net::SocketAddr, time::Duration};
 use aws_lc_rs::digest;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ec_oauth_server::{OAuthServer, config::OAuthServerConfig};
-use ec_platform::shutdown::CancellationToken;
+use ec_platform::{environment::Environment, shutdown::CancellationToken};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use reqwest::{StatusCode, header::LOCATION, redirect::Policy};
 use serde_json::{Value, json};
@@ -89,7 +89,7 @@ impl Server {
         config.consent_url = "http://login.test/oauth2/consent".parse().unwrap();
         config.logout_url = "http://login.test/oauth2/logout".parse().unwrap();
         adjust(&mut config);
-        let server = OAuthServer::bind(&config).await.unwrap();
+        let server = OAuthServer::bind(&config, Environment::Development).await.unwrap();
         let public = format!("http://{}", server.public_addr());
         let admin = format!("http://{}", server.admin_addr());
         let issuer = server.issuer().to_owned();
@@ -730,9 +730,8 @@ async fn confidential_clients_get_client_credentials_tokens_only_with_their_secr
 #[tokio::test]
 async fn it_refuses_to_start_in_production() {
     let any = SocketAddr::from(([127, 0, 0, 1], 0));
-    let mut config = OAuthServerConfig::local(any, any);
-    config.environment = ec_oauth_server::config::Environment::Production;
-    let err = OAuthServer::bind(&config).await.err().expect("refused");
+    let config = OAuthServerConfig::local(any, any);
+    let err = OAuthServer::bind(&config, Environment::Production).await.err().expect("refused");
     assert!(err.to_string().contains("Hydra"), "{err}");
 }
 

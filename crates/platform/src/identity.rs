@@ -19,6 +19,8 @@ use http::HeaderMap;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
+use crate::environment::{Environment, HOW_TO_MAKE_A_SECRET, SecretError, check_production_secret};
+
 /// The caller's user id (a UUID), set by the BFF.
 pub const CALLER_ID_HEADER: &str = "x-ec-caller-id";
 /// The caller's roles, comma-separated (`customer,admin`), set by the BFF.
@@ -169,10 +171,18 @@ impl fmt::Debug for InternalAuthArgs {
     }
 }
 
-/// An internal auth token that is too short to be a secret.
+/// An internal auth token that cannot be a secret.
 #[derive(Debug, thiserror::Error)]
-#[error("INTERNAL_AUTH_TOKEN must be at least {MIN_TOKEN_CHARS} characters")]
-pub struct WeakTokenError;
+pub enum WeakTokenError {
+    #[error("INTERNAL_AUTH_TOKEN must be at least {MIN_TOKEN_CHARS} characters")]
+    TooShort,
+    #[error(
+        "EC_ENV=production needs INTERNAL_AUTH_TOKEN, the secret shared by the BFF and every service; {HOW_TO_MAKE_A_SECRET}"
+    )]
+    Missing,
+    #[error("EC_ENV=production refuses this INTERNAL_AUTH_TOKEN: it {0}; {HOW_TO_MAKE_A_SECRET}")]
+    NotSecret(SecretError),
+}
 
 /// Reads and checks caller identity metadata.
 #[derive(Clone)]
@@ -190,13 +200,25 @@ impl IdentityVerifier {
     /// A verifier for the configured secret. Without one, no identity is ever trusted.
     pub fn new(args: &InternalAuthArgs) -> Result<Self, WeakTokenError> {
         match &args.token {
-            Some(token) if token.chars().count() < MIN_TOKEN_CHARS => Err(WeakTokenError),
+            Some(token) if token.chars().count() < MIN_TOKEN_CHARS => Err(WeakTokenError::TooShort),
             Some(token) => Ok(Self { token: Some(token.as_str().into()) }),
             None => {
                 tracing::warn!("no INTERNAL_AUTH_TOKEN: caller identity is never trusted; only public RPCs work");
                 Ok(Self { token: None })
             }
         }
+    }
+
+    /// A verifier for the configured secret in `environment`: production needs a secret, and one that is
+    /// neither published nor guessable ([`check_production_secret`]), since whoever knows it can call internal
+    /// RPCs as anyone and forge the login pages' device cookies and CSRF tokens.
+    pub fn for_environment(args: &InternalAuthArgs, environment: Environment) -> Result<Self, WeakTokenError> {
+        let verifier = Self::new(args)?;
+        if environment == Environment::Production {
+            let token = args.token.as_deref().ok_or(WeakTokenError::Missing)?;
+            check_production_secret(token).map_err(WeakTokenError::NotSecret)?;
+        }
+        Ok(verifier)
     }
 
     /// A fresh random secret, for a platform whose parts all run in one process (`ec dev`, tests).
@@ -335,6 +357,28 @@ mod tests {
     fn short_secrets_are_refused_at_start_up() {
         let short = InternalAuthArgs { token: Some("too-short".into()) };
         assert!(IdentityVerifier::new(&short).is_err());
+    }
+
+    #[test]
+    fn production_refuses_a_missing_published_or_guessable_secret_and_takes_a_generated_one() {
+        use crate::environment::Environment::{Development, Production, Staging};
+        let args = |token: Option<&str>| InternalAuthArgs { token: token.map(Into::into) };
+        let published = Some("development-only-internal-token-0123456789abcdef");
+        let placeholder = Some("CHANGE-ME-CHANGE-ME-CHANGE-ME-CHANGE-ME");
+        let repeated = "x".repeat(64);
+        assert!(matches!(IdentityVerifier::for_environment(&args(None), Production), Err(WeakTokenError::Missing)));
+        for token in [published, placeholder, Some(&repeated)] {
+            let refused = IdentityVerifier::for_environment(&args(token), Production);
+            assert!(matches!(refused, Err(WeakTokenError::NotSecret(_))), "{token:?}");
+            let message = refused.unwrap_err().to_string();
+            assert!(message.contains("openssl rand -hex 32"), "{message}");
+        }
+        for environment in [Development, Staging] {
+            assert!(IdentityVerifier::for_environment(&args(published), environment).is_ok());
+            assert!(IdentityVerifier::for_environment(&args(None), environment).is_ok());
+        }
+        let generated = IdentityVerifier::generate_token();
+        assert!(IdentityVerifier::for_environment(&args(Some(&generated)), Production).is_ok());
     }
 
     #[test]

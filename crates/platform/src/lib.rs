@@ -1,6 +1,7 @@
 //! What every service of the platform shares, so that each service crate holds only its own domain.
 //!
 //! - [`config`]: the settings common to all services, as `clap` argument groups with environment fallbacks.
+//! - [`environment`]: where a process runs (`EC_ENV`), and the secrets production refuses.
 //! - [`telemetry`]: JSON (or human) logs with an `RUST_LOG`-style filter, set up once per process.
 //! - [`metrics`]: the Prometheus recorder, `/metrics`, and what every service counts (RPCs, SQL statements,
 //!   pool use).
@@ -30,6 +31,7 @@ pub mod claims;
 pub mod config;
 pub mod connections;
 pub mod db;
+pub mod environment;
 pub mod identity;
 pub mod metrics;
 pub mod net;

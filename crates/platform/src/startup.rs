@@ -12,6 +12,7 @@ use crate::{
     channel::{Channel, ChannelUrlError, InProcess},
     config::{DatabaseArgs, RedisArgs},
     db,
+    environment::Environment,
     identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
     revocation::Revocations,
     server::ServingArgs,
@@ -43,6 +44,8 @@ pub enum StartupError {
 /// What the services of one process share.
 #[derive(Clone, Debug)]
 pub struct Dependencies {
+    /// Where the process runs; production refuses what would let strangers in.
+    pub environment: Environment,
     /// The process's Redis, or none.
     pub redis: Redis,
     /// Signs and checks the caller identity the BFF passes to the services.
@@ -57,21 +60,31 @@ pub struct Dependencies {
 }
 
 impl Dependencies {
-    /// Connects to Redis (when configured) and reads the internal secret.
+    /// Connects to Redis (when configured) and reads the internal secret, which `environment` may refuse
+    /// ([`IdentityVerifier::for_environment`]).
     pub async fn connect(
         redis: &RedisArgs,
         internal: &InternalAuthArgs,
         serving: &ServingArgs,
+        environment: Environment,
     ) -> Result<Self, StartupError> {
-        let identity = IdentityVerifier::new(internal)?;
+        let identity = IdentityVerifier::for_environment(internal, environment)?;
         let redis = shared::connect(redis).await.map_err(StartupError::Redis)?;
-        Ok(Self { serving: serving.clone(), ..Self::new(redis, identity) })
+        Ok(Self { serving: serving.clone(), environment, ..Self::new(redis, identity) })
     }
 
-    /// The dependencies over an already connected `redis`, serving with the default settings.
+    /// The dependencies of a development process over an already connected `redis`, serving with the default
+    /// settings.
     pub fn new(redis: Redis, identity: IdentityVerifier) -> Self {
         let revocations = Revocations::new(&redis);
-        Self { redis, identity, revocations, serving: ServingArgs::default(), in_process: InProcess::default() }
+        Self {
+            environment: Environment::Development,
+            redis,
+            identity,
+            revocations,
+            serving: ServingArgs::default(),
+            in_process: InProcess::default(),
+        }
     }
 
     /// A channel to the component at `url`: in process when it is one of [`Dependencies::in_process`].

@@ -444,6 +444,11 @@ impl OrderService for OrderApi {
         request: ServiceRequest<'_, CreateOrderRequest>,
     ) -> ServiceResult<CreateOrderResponse> {
         let caller = self.access.caller(&ctx)?;
+        if !self.saga.takes_orders() {
+            let refused =
+                Error::FailedPrecondition("this shop takes no orders yet: no payment provider is configured".into());
+            return Err(refused.into());
+        }
         let key = CheckoutKey::parse(request.idempotency_key)?;
         let request = request.to_owned_message();
         let address = request

@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::{api::ShippingRule, orders::Step, saga::RetryPolicy};
+use crate::{api::ShippingRule, orders::Step, payment::Provider, saga::RetryPolicy};
 
 /// Settings of the order service. Flags with environment fallbacks; see `ec serve order --help`.
 #[derive(Clone, Debug, clap::Args)]
@@ -120,6 +120,17 @@ pub struct OrderConfig {
         value_parser = clap::value_parser!(u64).range(1..=365)
     )]
     pub checkout_key_days: u64,
+
+    /// The payment provider: `sandbox` (test cards, no real money; refused with EC_ENV=production) or `none`
+    /// (the shop takes no orders: checkout answers failed_precondition).
+    #[arg(
+        id = "payment_provider",
+        long = "payment-provider",
+        env = "PAYMENT_PROVIDER",
+        value_enum,
+        default_value_t = Provider::Sandbox
+    )]
+    pub payment_provider: Provider,
 
     /// Attempts of one authorisation the sandbox's transient-failure card (4000000000000119) fails before it
     /// is approved.

@@ -42,7 +42,7 @@ use crate::{
     catalog::{Catalog, StepError},
     error::Error,
     orders::{self, NewOrder, ORDER_COLUMNS, Order, OrderTuple, Status, Step},
-    payment::{Authorize, PaymentError, PaymentProvider},
+    payment::{Authorize, PaymentError, PaymentProvider, Unconfigured},
 };
 
 /// How steps are retried.
@@ -87,6 +87,8 @@ pub struct Saga {
     unflushed: Unflushed,
     catalog: Catalog,
     payments: Arc<dyn PaymentProvider>,
+    /// Whether a payment provider is configured: without one, no checkout starts.
+    takes_orders: bool,
     retry: RetryPolicy,
     /// For crash tests: a step after whose call (before its outcome is recorded) the driver stops for good,
     /// so the test can kill the process right there.
@@ -138,11 +140,18 @@ impl Saga {
         pool: PgPool,
         unflushed: Unflushed,
         catalog: Catalog,
-        payments: Arc<dyn PaymentProvider>,
+        payments: Option<Arc<dyn PaymentProvider>>,
         retry: RetryPolicy,
         pause_after: Option<Step>,
     ) -> Self {
-        Self { pool, unflushed, catalog, payments, retry, pause_after }
+        let takes_orders = payments.is_some();
+        let payments = payments.unwrap_or_else(|| Arc::new(Unconfigured));
+        Self { pool, unflushed, catalog, payments, takes_orders, retry, pause_after }
+    }
+
+    /// Whether checkout can run: a payment provider is configured (`PAYMENT_PROVIDER` is not `none`).
+    pub fn takes_orders(&self) -> bool {
+        self.takes_orders
     }
 
     /// Takes order `id` (unless another driver holds it) and runs its saga until it is done or `until`

@@ -17,7 +17,7 @@ use crate::{
     api::{Access, CartApi, OrderApi},
     catalog::Catalog,
     config::OrderConfig,
-    payment::{self, SandboxPayments},
+    payment,
     recovery::{self, RecoverySchedule},
     saga::Saga,
 };
@@ -42,6 +42,7 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        config.payment_provider.check(deps.environment).map_err(StartupError::Config)?;
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         ec_platform::db::migrate(&pool, payment::SANDBOX_SCHEMA, payment::sandbox_migrator())
@@ -52,7 +53,8 @@ impl Application {
             .map_err(|e| StartupError::Config(format!("the product service URL {e}")))?;
         let catalog = Catalog::new(product, &deps.identity, Duration::from_millis(config.product_call_timeout_ms));
         let unflushed = Unflushed::beside(&pool);
-        let payments = Arc::new(SandboxPayments::new(&unflushed, config.payment_sandbox_transient_failures));
+        let payments =
+            config.payment_provider.connect(deps.environment, &unflushed, config.payment_sandbox_transient_failures);
         let saga = Saga::new(
             pool.clone(),
             unflushed.clone(),
