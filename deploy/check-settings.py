@@ -11,13 +11,27 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
   flags its command requires;
 - every URL to another part names a host and port where that part listens, and every health check and probe
   asks a port the container listens on;
-- Hydra, the BFF and the storefront agree on the issuer, the client and the audience (Compose);
+- Hydra, the BFF and the storefront agree on the issuer, the client, its scopes and the audience (Compose, and
+  each Kubernetes overlay's storefront-client.json);
+- environments: Compose is a staging trial (EC_ENV is not production there), Kubernetes is production
+  (EC_ENV=production, and the order service is not left with the payment sandbox, which production refuses);
+- Redis: every REDIS_URL names a user and a password (Compose's Redis has that ACL user, and its health check
+  authenticates); in Kubernetes credentials come from a Secret, never a ConfigMap;
+- trusted proxies are narrow (no private range whole: any pod in it could forge X-Forwarded-For);
 - draining fits in the termination grace period, secrets referenced exist, every Deployment has a
-  PodDisruptionBudget and every Ingress path a Service port (Kubernetes).
+  PodDisruptionBudget and every Ingress path a Service port (Kubernetes);
+- the network policies (Kubernetes), evaluated as Kubernetes does on pods made from the rendered labels and the
+  charts' labels: default-deny ingress and egress; every part has an egress policy of its own and may connect
+  to exactly what its settings name (and DNS, and the trace collector); every port of every part is reachable
+  from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus);
+  Hydra's admin port only from the user service, wherever Hydra's namespace is.
 
 Run by scripts/check-deploy.sh (part of `make test`); needs PyYAML.
 """
 
+import base64
+import ipaddress
+import json
 import re
 import subprocess
 import sys
@@ -54,12 +68,27 @@ NEEDED = {
     "web": {"WEB_ADDR", "PUBLIC_BFF_URL", "OIDC_ISSUER"},
 }
 
+# Parts whose command reads no EC_ENV: the migration runs the same everywhere, the storefront serves files.
+WITHOUT_ENVIRONMENT = {"migrate", "web"}
+
 # Read by the process but not by its flags.
 NOT_FLAGS = {"RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}
 
 # Which address variable is which part's, and the URL variables that point at a part.
 ADDRESS_OF = {"user": "USER_ADDR", "product": "PRODUCT_ADDR", "order": "ORDER_ADDR", "bff": "BFF_ADDR", "web": "WEB_ADDR"}
 URL_TO = {"USER_SERVICE_URL": "user", "PRODUCT_SERVICE_URL": "product", "ORDER_SERVICE_URL": "order"}
+
+# Settings that are credentials, or carry one: Kubernetes gives them from a Secret only.
+CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "INTERNAL_AUTH_TOKEN"}
+
+# The scopes the storefront client must be allowed: sign-in and refresh, then shopping (carts, orders, the
+# account) and the back office's admin operations.
+STOREFRONT_SCOPES = {"openid", "offline_access", "shop", "backoffice"}
+
+# The widest trusted-proxy range accepted: an ingress controller's nodes' pod CIDRs or its addresses, never a
+# cluster's whole range (whoever connects from a trusted address chooses the client address the limits see).
+NARROWEST_PREFIX = {4: 24, 6: 64}
+PRIVATE_WHOLE = ["0.0.0.0/0", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "::/0", "fc00::/7"]
 
 failures = []
 
@@ -69,7 +98,7 @@ def fail(where, message):
 
 
 class Command:
-    """What `ec <words> --help` says the command reads."""
+    """What `ec <words> --help` says the command reads, requires and defaults to."""
 
     cache = {}
 
@@ -79,14 +108,20 @@ class Command:
         usage = text.split("Usage:", 1)[1].splitlines()[0]
         required_flags = set(re.findall(r"--([a-z0-9-]+) <", usage))
         self.required = set()
-        flag = None
+        self.defaults = {}
+        flag = env_name = None
         for line in text.splitlines():
             found = re.match(r"\s+(?:-\w, )?--([a-z0-9-]+)", line)
             if found:
-                flag = found.group(1)
+                flag, env_name = found.group(1), None
             env = re.search(r"\[env: ([A-Z0-9_]+)[=\]]", line)
-            if env and flag in required_flags:
-                self.required.add(env.group(1))
+            if env:
+                env_name = env.group(1)
+                if flag in required_flags:
+                    self.required.add(env_name)
+            default = re.search(r"\[default: ([^\]]*)\]", line)
+            if default and env_name:
+                self.defaults[env_name] = default.group(1)
 
     @classmethod
     def of(cls, ec, words):
@@ -125,7 +160,46 @@ def check_part(ec, where, args, env, own):
     token = env.get("INTERNAL_AUTH_TOKEN")
     if token is not None and len(token) < 32:
         fail(where, "INTERNAL_AUTH_TOKEN is shorter than 32 characters, which the servers refuse")
+    check_trusted_proxies(where, env, command.env)
     return part
+
+
+def setting(ec, args, env, name):
+    """The value a part runs with: its own, or its command's default (None for neither, or a secret)."""
+    _, words = part_of(args)
+    if name in env:
+        return env[name]
+    return Command.of(ec, words).defaults.get(name)
+
+
+def check_redis_url(where, url):
+    """Redis refuses clients without the platform's user and password: the URL must name both."""
+    parsed = urlparse(url)
+    if not parsed.username or not parsed.password:
+        fail(where, f"REDIS_URL {parsed.scheme}://{parsed.hostname}:{parsed.port} names no user and password (redis://USER:PASSWORD@HOST:PORT)")
+    return parsed
+
+
+def check_trusted_proxies(where, env, reads):
+    for name in sorted({"TRUSTED_PROXIES", "LOGIN_TRUSTED_PROXIES"} & reads):
+        for entry in filter(None, (e.strip() for e in (env.get(name) or "").split(","))):
+            try:
+                network = ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                fail(where, f"{name}: {entry!r} is neither an address nor a CIDR range")
+                continue
+            if str(network) in PRIVATE_WHOLE:
+                fail(where, f"{name} trusts {network} whole: any pod or host in it could forge X-Forwarded-For")
+            elif network.prefixlen < NARROWEST_PREFIX[network.version]:
+                fail(
+                    where,
+                    f"{name} trusts {network}, wider than a /{NARROWEST_PREFIX[network.version]}: trust the ingress "
+                    "controller's pod CIDR or addresses only",
+                )
+
+
+def storefront_scopes_missing(scopes):
+    return sorted(STOREFRONT_SCOPES - set(scopes))
 
 
 # ---------------------------------------------------------------------------------------------------- Compose
@@ -179,6 +253,10 @@ def check_compose(ec, path):
         if part is None:
             continue
         parts[part] = (name, service, env)
+        # A single-host trial: staging allows the sandbox and deploy/.env's development secrets, which
+        # production refuses (the image's default is production).
+        if part not in WITHOUT_ENVIRONMENT and env.get("EC_ENV", "production") == "production":
+            fail(where, "runs with EC_ENV=production; Compose is a staging trial: set EC_ENV: staging")
         test = (service.get("healthcheck") or {}).get("test", [])
         if part in ADDRESS_OF:
             listens = port_of(env[ADDRESS_OF[part]])
@@ -194,7 +272,54 @@ def check_compose(ec, path):
                 target_name, _, target_env = parts[target]
                 if (url.hostname, url.port) != (target_name, port_of(target_env[ADDRESS_OF[target]])):
                     fail(where, f"{variable}={env[variable]} is not where {target} listens")
+        if env.get("REDIS_URL"):
+            url = check_redis_url(where, env["REDIS_URL"])
+            if url.username and url.password:
+                check_compose_redis(where, url, services, variables)
     check_hydra(path, services, parts, variables)
+
+
+def check_compose_redis(where, url, services, variables):
+    """The Redis a part names has the user and password it names, refuses everyone else, and its health check
+    authenticates (redis-cli exits 0 on an error reply unless told otherwise, so a check without -e passes
+    whatever Redis answers)."""
+    redis = services.get(url.hostname)
+    if redis is None:
+        fail(where, f"REDIS_URL names {url.hostname}, which is not a Compose service")
+        return
+    words = [interpolate(w, variables, f"compose service {url.hostname}") for w in redis.get("command", [])]
+    users, current = {}, None
+    for word in words:
+        if word == "--user":
+            current = []
+            users[len(users)] = current
+        elif word.startswith("--"):
+            current = None
+        elif current is not None:
+            current.append(word)
+    rules = {u[0]: u[1:] for u in users.values() if u}
+    if "off" not in rules.get("default", []):
+        fail(f"compose service {url.hostname}", "the passwordless `default` user is not switched off (--user default off)")
+    if "on" not in rules.get(url.username, []) or f">{url.password}" not in rules.get(url.username, []):
+        fail(where, f"Redis has no ACL user {url.username} with the password REDIS_URL names (--user {url.username} on >PASSWORD ...)")
+    test = [str(w) for w in (redis.get("healthcheck") or {}).get("test", [])]
+    environment = {k: interpolate(v, variables, where) for k, v in (redis.get("environment") or {}).items()}
+    authenticated = "-e" in test and (
+        ("--user" in test and test[test.index("--user") + 1] == url.username and environment.get("REDISCLI_AUTH") == url.password)
+        or any(w.startswith("redis://") and urlparse(w).password == url.password for w in test)
+    )
+    if not authenticated:
+        fail(f"compose service {url.hostname}", f"its health check {test} does not sign in as {url.username} and fail on an error reply (-e)")
+
+
+def registration_flags(command):
+    """The flags of the storefront's registration (hydra create/update oauth2-client), each with its values."""
+    flags = {}
+    words = " ".join(command).replace(";", " ").split()
+    for i, word in enumerate(words):
+        if word.startswith("--") and i + 1 < len(words) and not words[i + 1].startswith("--"):
+            flags.setdefault(word, []).extend(words[i + 1].split(","))
+    return flags
 
 
 def check_hydra(path, services, parts, variables):
@@ -227,29 +352,321 @@ def check_hydra(path, services, parts, variables):
         ("--audience", web.get("OIDC_AUDIENCE", "ec-api")),
         ("--allowed-cors-origin", storefront),
         ("--redirect-uri", f"{storefront}/callback"),
+        # web/src/auth.ts comes back to /callback after signing out too.
+        ("--post-logout-callback", f"{storefront}/callback"),
     ):
         if f"{flag} {value}" not in registration:
             fail(where, f"the storefront client is not registered with {flag} {value}")
+    missing = storefront_scopes_missing(registration_flags(services["hydra-clients"]["command"]).get("--scope", []))
+    if missing:
+        fail(where, f"the storefront client is not allowed the scopes {' '.join(missing)} (--scope)")
     if bff.get("OIDC_AUDIENCE", "ec-api") != web.get("OIDC_AUDIENCE", "ec-api"):
         fail(where, "the BFF and the storefront disagree on the audience")
     if storefront not in hydra["serve"]["public"]["cors"]["allowed_origins"]:
         fail(where, f"Hydra's public CORS does not allow the storefront's origin {storefront}")
 
 
+# ----------------------------------------------------------------------------------------- Network policies
+
+
+def selects(selector, labels):
+    """Whether a label selector selects these labels (an empty selector selects everything)."""
+    if selector is None:
+        return True
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expression in selector.get("matchExpressions") or []:
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        if operator == "In" and labels.get(key) not in values:
+            return False
+        if operator == "NotIn" and labels.get(key) in values:
+            return False
+        if operator == "Exists" and key not in labels:
+            return False
+        if operator == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+class Pod:
+    """A pod as network policies see it: its namespace, its labels, its named ports."""
+
+    def __init__(self, name, namespace, labels, ports=None):
+        self.name, self.namespace, self.labels, self.ports = name, namespace, dict(labels), dict(ports or {})
+
+    def __repr__(self):
+        return self.name
+
+
+class Policies:
+    """The rendered NetworkPolicies, evaluated as Kubernetes does: a pod selected by no policy of a direction is
+    open in that direction; otherwise a connection passes if any rule of any policy selecting it admits it. An
+    ipBlock peer is taken to admit any pod (it may hold any pod address)."""
+
+    def __init__(self, documents, platform):
+        self.platform = platform
+        self.policies = [(d["metadata"].get("namespace") or platform, d["metadata"]["name"], d["spec"]) for d in documents]
+        self.namespace_labels = {}
+
+    def labels_of(self, namespace):
+        return {"kubernetes.io/metadata.name": namespace, **self.namespace_labels.get(namespace, {})}
+
+    @staticmethod
+    def types(spec):
+        return spec.get("policyTypes") or (["Ingress"] + (["Egress"] if "egress" in spec else []))
+
+    def selecting(self, pod, direction):
+        return [
+            (namespace, name, spec)
+            for namespace, name, spec in self.policies
+            if namespace == pod.namespace and direction in self.types(spec) and selects(spec.get("podSelector") or {}, pod.labels)
+        ]
+
+    def peer_admits(self, peer, namespace, pod):
+        if "ipBlock" in peer:
+            return True
+        if "namespaceSelector" in peer:
+            in_namespace = selects(peer["namespaceSelector"], self.labels_of(pod.namespace))
+        else:
+            in_namespace = pod.namespace == namespace
+        return in_namespace and selects(peer.get("podSelector"), pod.labels)
+
+    @staticmethod
+    def port_admits(ports, port, protocol, destination):
+        if not ports:
+            return True
+        for entry in ports:
+            if entry.get("protocol", "TCP") != protocol:
+                continue
+            given = entry.get("port")
+            given = destination.ports.get(given, given) if isinstance(given, str) else given
+            if given is None or given == port or (entry.get("endPort") and given <= port <= entry["endPort"]):
+                return True
+        return False
+
+    def admits(self, direction, pod, other, port, protocol, destination):
+        selecting = self.selecting(pod, direction)
+        if not selecting:
+            return True
+        rules, peers = ("ingress", "from") if direction == "Ingress" else ("egress", "to")
+        for namespace, _, spec in selecting:
+            for rule in spec.get(rules) or []:
+                if not self.port_admits(rule.get("ports"), port, protocol, destination):
+                    continue
+                if not rule.get(peers) or any(self.peer_admits(p, namespace, other) for p in rule[peers]):
+                    return True
+        return False
+
+    def ingress(self, destination, source, port, protocol="TCP"):
+        return self.admits("Ingress", destination, source, port, protocol, destination)
+
+    def egress(self, source, destination, port, protocol="TCP"):
+        return self.admits("Egress", source, destination, port, protocol, destination)
+
+
+# The pods the platform calls but does not run, labelled as their charts label them (the base's policies
+# select them so), by the setting whose URL names them.
+EXTERNAL_LABELS = {
+    "DATABASE_URL": ("postgresql", {"app.kubernetes.io/name": "postgresql"}),
+    "REDIS_URL": ("redis", {"app.kubernetes.io/name": "redis"}),
+    "HYDRA_ADMIN_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
+    "OIDC_JWKS_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
+    "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel-collector", {"app.kubernetes.io/name": "opentelemetry-collector"}),
+}
+# Where a secret's URL points when the render has no Secret to read it from (the base): as secrets.env.example.
+SECRET_DEFAULTS = {"DATABASE_URL": "postgres://postgresql:5432/ec", "REDIS_URL": "redis://redis-master:6379"}
+DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "http": 80, "https": 443}
+DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
+PROMETHEUS = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
+COLLECTOR = Pod("otel-collector (monitoring)", "monitoring", {"app.kubernetes.io/name": "opentelemetry-collector"})
+# Every port a check tries, whether anything listens there or not.
+PROBED_PORTS = [(53, "UDP"), (53, "TCP")] + [
+    (p, "TCP") for p in (80, 443, 4317, 4318, 4444, 4445, 5173, 5432, 6379, 8051, 8080, 8090, 26379, 50051, 50052, 50053)
+]
+
+
+def cluster_host(host, here):
+    """`svc`, `svc.ns`, `svc.ns.svc[.cluster.local]` -> (svc, ns); None for a name outside the cluster."""
+    parts = host.split(".")
+    if len(parts) == 1:
+        return parts[0], here
+    if len(parts) == 2 or parts[2] == "svc":
+        return parts[0], parts[1]
+    return None
+
+
+def check_network_policies(source, documents, workloads, services, platform, secrets):
+    """`documents`: the rendering's by kind; `workloads`: (kind, name, pod, env, command, annotations) of every
+    ec container, `pod` its Pod; `secrets`: the values of the rendered Secrets."""
+    policies = Policies(documents["NetworkPolicy"], platform)
+    for namespace in documents["Namespace"]:
+        policies.namespace_labels[namespace["metadata"]["name"]] = namespace["metadata"].get("labels", {})
+    where = f"{source}: network policies"
+
+    for direction in ("Ingress", "Egress"):
+        rules = direction.lower()
+        if not any(
+            ns == platform and not (spec.get("podSelector") or {}) and direction in Policies.types(spec) and not spec.get(rules)
+            for ns, _, spec in policies.policies
+        ):
+            fail(where, f"no default-deny {rules} policy (podSelector {{}}, policyTypes [{direction}], no rules)")
+
+    ec_pods = {name: pod for _, name, pod, _, _, _ in workloads}
+
+    # Who the ingress controller is: the only peer the public ports admit.
+    public = {}  # (pod name, port)
+    for _, name, pod, env, _, _ in workloads:
+        for variable in ("BFF_ADDR", "LOGIN_ADDR", "WEB_ADDR"):
+            if env.get(variable):
+                public[(name, port_of(env[variable]))] = pod
+    controllers = []
+    for ns, name, spec in policies.policies:
+        for rule in spec.get("ingress") or []:
+            ports = {p.get("port") for p in rule.get("ports") or []}
+            if ns == platform and any(port in ports for _, port in public):
+                for peer in rule.get("from") or [{}]:
+                    namespace = (peer.get("namespaceSelector") or {}).get("matchLabels", {}).get("kubernetes.io/metadata.name")
+                    labels = (peer.get("podSelector") or {}).get("matchLabels") or {}
+                    if not namespace or not labels or set(peer) != {"namespaceSelector", "podSelector"}:
+                        fail(
+                            where,
+                            f"{name} opens the public ports to {peer or 'anyone'}: only the ingress controller's pods "
+                            "(a namespaceSelector by kubernetes.io/metadata.name and a podSelector by label)",
+                        )
+                    else:
+                        controllers.append(Pod(f"the ingress controller ({namespace})", namespace, labels))
+    controller = controllers[0] if controllers else Pod("the ingress controller", "ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
+
+    # What each part connects to, from its settings: (the pod, port, protocol, why).
+    external = {}
+    needs = {}
+    for kind, name, pod, env, command, _ in workloads:
+        wanted = [(DNS, 53, "UDP", "DNS"), (DNS, 53, "TCP", "DNS")]
+        reads = command.env | ({"OTEL_EXPORTER_OTLP_ENDPOINT"} if kind == "Deployment" else set())
+        for variable in sorted(reads & (set(URL_TO) | set(EXTERNAL_LABELS))):
+            value = env.get(variable)
+            if value is None and variable in env:
+                value = secrets.get(variable, SECRET_DEFAULTS.get(variable))
+            if not value:
+                continue
+            url = urlparse(value)
+            host = cluster_host(url.hostname or "", platform)
+            if host is None:
+                fail(f"{source}: {kind} {name}", f"{variable} names {url.hostname}, outside the cluster, where its egress policies let nothing go")
+                continue
+            service, namespace = host
+            port = url.port or DEFAULT_PORTS.get(url.scheme)
+            if variable in URL_TO:
+                target = services.get(service)
+                if target is None or namespace != platform:
+                    continue  # reported with the URLs' other checks
+                selected = [p for p in ec_pods.values() if selects({"matchLabels": target["spec"]["selector"]}, p.labels)]
+                for p in target["spec"]["ports"]:
+                    if p["port"] == port:
+                        for destination in selected:
+                            target_port = destination.ports.get(p["targetPort"], p["targetPort"])
+                            wanted.append((destination, target_port, "TCP", variable))
+            else:
+                label, labels = EXTERNAL_LABELS[variable]
+                key = (label, namespace)
+                if key not in external:
+                    external[key] = Pod(f"{label} ({namespace})", namespace, labels)
+                wanted.append((external[key], port, "TCP", variable))
+        needs[name] = wanted
+
+    strangers = [
+        Pod("another pod of this namespace", platform, {"app.kubernetes.io/name": "stranger"}),
+        Pod("a pod of another namespace", "elsewhere", {"app.kubernetes.io/name": "stranger"}),
+        Pod("a pod labelled ec-user in another namespace", "elsewhere", {"app.kubernetes.io/name": "ec-user"}),
+        Pod("a pod labelled ec-bff in another namespace", "elsewhere", {"app.kubernetes.io/name": "ec-bff"}),
+        Pod(f"another pod of {controller.namespace}", controller.namespace, {"app.kubernetes.io/name": "stranger"}),
+    ]
+    hydras = [p for (label, _), p in external.items() if label == "hydra"]
+    strangers += [Pod(f"another pod of {h.namespace}", h.namespace, {"app.kubernetes.io/name": "stranger"}) for h in hydras]
+    everyone = list(ec_pods.values()) + list(external.values()) + [DNS, PROMETHEUS, COLLECTOR, controller] + strangers
+
+    # Each part: an egress policy of its own, every connection its settings need, and nothing else.
+    for kind, name, pod, env, _, _ in workloads:
+        here = f"{source}: {kind} {name}"
+        # Its own: one that says what this part may call, not one every part shares (DNS, traces).
+        own = [
+            policy
+            for _, policy, spec in policies.selecting(pod, "Egress")
+            if not all(selects(spec.get("podSelector") or {}, other.labels) for other in ec_pods.values())
+        ]
+        if not own:
+            fail(here, "no egress policy of its own selects its pods")
+        wanted = {(d.name, port, protocol) for d, port, protocol, _ in needs[name]}
+        for destination, port, protocol, why in needs[name]:
+            if not policies.egress(pod, destination, port, protocol):
+                fail(here, f"its egress policies do not let it reach {destination.name}:{port}/{protocol} ({why})")
+            if not policies.ingress(destination, pod, port, protocol):
+                fail(here, f"{destination.name}'s ingress policies do not let it in on {port}/{protocol} ({why})")
+        for destination in everyone:
+            for port, protocol in PROBED_PORTS:
+                # The collector's OTLP/HTTP port is open to every part (ec-traces), whether traces are on or not.
+                allowed = (destination.name, port, protocol) in wanted or (destination.name == COLLECTOR.name and port == 4318)
+                if not allowed and destination is not pod and policies.egress(pod, destination, port, protocol):
+                    fail(here, f"may connect to {destination.name}:{port}/{protocol}, which none of its settings names")
+
+    # Every listening port of every part: reachable from exactly who needs it.
+    expected = {(dest.name, port, src): why for src, wanted in needs.items() for dest, port, _, why in wanted}
+    for (name, port), pod in public.items():
+        expected[(name, port, controller.name)] = "the ingress"
+        if not policies.ingress(pod, controller, port):
+            fail(f"{source}: {name}", f"the ingress controller cannot reach its public port {port}")
+    for kind, name, pod, _, _, scrape in workloads:
+        if scrape.get("prometheus.io/scrape") == "true":
+            port = int(scrape["prometheus.io/port"])
+            expected[(name, port, PROMETHEUS.name)] = "/metrics"
+            if not policies.ingress(pod, PROMETHEUS, port):
+                fail(f"{source}: {kind} {name}", f"Prometheus cannot scrape its /metrics on {port}")
+        for port in sorted(set(pod.ports.values())):
+            for other in everyone:
+                # /metrics is open to Prometheus's namespace, whichever of its pods scrapes.
+                scraper = other.namespace == PROMETHEUS.namespace and (name, port, PROMETHEUS.name) in expected
+                needed = (name, port, other.name) in expected or scraper
+                if other is not pod and not needed and policies.ingress(pod, other, port):
+                    fail(f"{source}: {kind} {name}", f"{other.name} may connect to its port {port}, which nothing needs")
+
+    # Hydra, wherever it runs: its admin API only from the user service, its public port from the ingress
+    # controller and the BFF.
+    for hydra in hydras:
+        if not policies.selecting(hydra, "Ingress"):
+            fail(where, f"no policy protects {hydra.name}: its admin port is open to every pod")
+            continue
+        for port, allowed in ((4445, {"ec-user"}), (4444, {"ec-bff", controller.name})):
+            for other in everyone:
+                if other is hydra:
+                    continue
+                admitted = policies.ingress(hydra, other, port)
+                if other.name in allowed and not admitted:
+                    fail(where, f"{hydra.name} does not admit {other.name} on {port}")
+                if other.name not in allowed and admitted:
+                    fail(where, f"{hydra.name} admits {other.name} on {port} (only {', '.join(sorted(allowed))} may)")
+
+
 # ------------------------------------------------------------------------------------------------- Kubernetes
 
 
-def check_kubernetes(ec, documents, source):
-    by_kind = {}
+def check_kubernetes(ec, documents, source, overlay):
+    by_kind = {"NetworkPolicy": [], "Namespace": []}
     for document in documents:
         if document:
             by_kind.setdefault(document["kind"], []).append(document)
     config = {k: v for c in by_kind.get("ConfigMap", []) for k, v in c.get("data", {}).items()}
     secrets = {s["metadata"]["name"]: set(s.get("data", {})) | set(s.get("stringData", {})) for s in by_kind.get("Secret", [])}
+    secret_values = {
+        k: base64.b64decode(v).decode() for s in by_kind.get("Secret", []) for k, v in (s.get("data") or {}).items()
+    } | {k: v for s in by_kind.get("Secret", []) for k, v in (s.get("stringData") or {}).items()}
     services = {s["metadata"]["name"]: s for s in by_kind.get("Service", [])}
     pdbs = [p["spec"]["selector"]["matchLabels"] for p in by_kind.get("PodDisruptionBudget", [])]
     scaled = {h["spec"]["scaleTargetRef"]["name"] for h in by_kind.get("HorizontalPodAutoscaler", [])}
+    platform = next((d["metadata"].get("namespace") for d in by_kind.get("Deployment", [])), None) or "the platform's namespace"
+    for name in sorted(CREDENTIALS & set(config)):
+        fail(f"{source}: ConfigMap", f"holds {name}, a credential: give it from a Secret (ec-secrets)")
     listening = {}
+    ec_workloads = []
     workloads = [(d, d["spec"]["template"]) for d in by_kind.get("Deployment", [])]
     workloads += [(j, j["spec"]["template"]) for j in by_kind.get("Job", [])]
     for workload, template in workloads:
@@ -271,12 +688,27 @@ def check_kubernetes(ec, documents, source):
                     env[variable["name"]] = None
                 else:
                     env[variable["name"]] = variable.get("value", "")
+                    if variable["name"] in CREDENTIALS:
+                        fail(where, f"{variable['name']} is written in the manifest: give it from a Secret (ec-secrets)")
             own = {v["name"] for v in container.get("env", [])}
-            part = check_part(ec, where, container.get("args", []), env, own)
+            args = container.get("args", [])
+            part = check_part(ec, where, args, env, own)
             if part is None:
                 continue
             ports = {p["containerPort"] for p in container.get("ports", [])}
             names = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
+            labels = template["metadata"].get("labels", {})
+            ec_workloads.append(
+                (
+                    workload["kind"],
+                    name,
+                    Pod(name, platform, labels, names),
+                    env,
+                    Command.of(ec, part_of(args)[1]),
+                    template["metadata"].get("annotations", {}),
+                )
+            )
+            check_production(ec, where, part, args, env, secret_values)
             if part in ADDRESS_OF and ADDRESS_OF[part] in env and env[ADDRESS_OF[part]]:
                 listens = port_of(env[ADDRESS_OF[part]])
                 listening[workload["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]] = (part, names)
@@ -299,7 +731,6 @@ def check_kubernetes(ec, documents, source):
                 drain = int(env.get("SHUTDOWN_GRACE_SECS") or 10)
                 if pre_stop + drain >= grace:
                     fail(where, f"preStop {pre_stop} s + SHUTDOWN_GRACE_SECS {drain} s does not fit in {grace} s")
-                labels = template["metadata"]["labels"]
                 if not any(all(labels.get(k) == v for k, v in pdb.items()) for pdb in pdbs):
                     fail(where, "has no PodDisruptionBudget")
             for variable, target in URL_TO.items():
@@ -311,6 +742,12 @@ def check_kubernetes(ec, documents, source):
                         continue
                     if not any(p["port"] == url.port for p in service["spec"]["ports"]):
                         fail(where, f"{variable}={env[variable]}: Service {url.hostname} has no port {url.port}")
+            if part == "bff" and not env.get("OIDC_JWKS_URL"):
+                fail(where, "has no OIDC_JWKS_URL: it would fetch the keys from the public issuer, which its egress policies do not reach; name Hydra's public Service")
+            if by_kind.get("Ingress") and part in ("bff", "user"):
+                variable = "TRUSTED_PROXIES" if part == "bff" else "LOGIN_TRUSTED_PROXIES"
+                if not env.get(variable):
+                    fail(where, f"has no {variable}: behind the ingress every client would share the controller's address")
     for name, service in services.items():
         selected = service["spec"]["selector"].get("app.kubernetes.io/name")
         if selected in listening:
@@ -329,14 +766,64 @@ def check_kubernetes(ec, documents, source):
                     fail(f"{source}: Ingress {ingress['metadata']['name']}", f"{rule['host']} goes to {backend}, which no Service serves")
     if "ec-bff" not in scaled:
         fail(source, "the BFF has no HorizontalPodAutoscaler")
+    check_network_policies(source, by_kind, ec_workloads, services, platform, secret_values)
+    if overlay is not None:
+        check_storefront_client(overlay, source, config)
+
+
+def check_production(ec, where, part, args, env, secret_values):
+    """Kubernetes is production (Compose is the staging trial)."""
+    if part not in WITHOUT_ENVIRONMENT and env.get("EC_ENV") != "production":
+        fail(where, f"runs with EC_ENV={env.get('EC_ENV')}; Kubernetes is production: EC_ENV=production")
+    if part == "order" and setting(ec, args, env, "PAYMENT_PROVIDER") in ("sandbox", None):
+        fail(
+            where,
+            f"PAYMENT_PROVIDER is {setting(ec, args, env, 'PAYMENT_PROVIDER') or 'unknown'}: the sandbox approves any "
+            "test card and EC_ENV=production refuses it at start-up; set PAYMENT_PROVIDER=none until a real provider exists",
+        )
+    # (A REDIS_URL outside a Secret is reported with the other credentials.)
+    if env.get("REDIS_URL", "") is None and "REDIS_URL" in secret_values:
+        check_redis_url(where, secret_values["REDIS_URL"])
+
+
+def check_storefront_client(path, source, config):
+    """The storefront's registration with this environment's Hydra (storefront-client.json, for `hydra import
+    oauth2-client`): the client, audience, URLs and scopes the storefront and the BFF use."""
+    where = f"{source}: {path.name}"
+    clients = json.loads(path.read_text())
+    client = next((c for c in clients if c.get("client_id") == config.get("OIDC_CLIENT_ID", "ec-spa")), None)
+    if client is None:
+        fail(where, f"registers no client {config.get('OIDC_CLIENT_ID', 'ec-spa')}, the storefront's OIDC_CLIENT_ID")
+        return
+    storefront = config.get("CORS_ALLOWED_ORIGINS", "").split(",")[0]
+    for field, value in (
+        ("audience", config.get("OIDC_AUDIENCE", "ec-api")),
+        ("redirect_uris", f"{storefront}/callback"),
+        ("post_logout_redirect_uris", f"{storefront}/callback"),
+        ("allowed_cors_origins", storefront),
+        ("grant_types", "authorization_code"),
+        ("grant_types", "refresh_token"),
+    ):
+        if value not in client.get(field, []):
+            fail(where, f"{field} does not hold {value}")
+    if client.get("token_endpoint_auth_method") != "none":
+        fail(where, "the storefront is a public client (token_endpoint_auth_method none, PKCE)")
+    missing = storefront_scopes_missing(client.get("scope", "").split())
+    if missing:
+        fail(where, f"the storefront client is not allowed the scopes {' '.join(missing)}")
 
 
 def main():
     ec, compose, rendered = sys.argv[1], Path(sys.argv[2]), sys.argv[3:]
     check_compose(ec, compose)
+    overlays = compose.parent / "k8s" / "overlays"
     for path in rendered:
-        check_kubernetes(ec, list(yaml.safe_load_all(Path(path).read_text())), Path(path).name)
-    for failure in failures:
+        documents = list(yaml.safe_load_all(Path(path).read_text()))
+        client = overlays / Path(path).stem / "storefront-client.json"
+        if any(d and d["kind"] == "Ingress" for d in documents) and not client.exists():
+            fail(Path(path).name, f"{client} does not register the storefront with this environment's Hydra")
+        check_kubernetes(ec, documents, Path(path).name, client if client.exists() else None)
+    for failure in dict.fromkeys(failures):  # once each, in order
         print(f"FAIL {failure}")
     if failures:
         sys.exit(1)

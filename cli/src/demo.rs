@@ -57,7 +57,7 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
             URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()));
         let redirect = oauth.spa_redirect_uris.first().cloned().unwrap_or_default();
         let authorize = format!(
-            "{}oauth2/auth?response_type=code&client_id={}&redirect_uri={}&scope=openid+offline_access+email+profile&audience={}&state=demo-state-1&code_challenge={challenge}&code_challenge_method=S256",
+            "{}oauth2/auth?response_type=code&client_id={}&redirect_uri={}&scope=openid+offline_access+email+profile+shop+backoffice&audience={}&state=demo-state-1&code_challenge={challenge}&code_challenge_method=S256",
             embedded.issuer,
             oauth.spa_client_id,
             url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>(),

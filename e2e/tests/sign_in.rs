@@ -38,7 +38,7 @@ impl Env {
                 "client_id": PARTNER,
                 "client_name": "Partner <b>App</b>",
                 "redirect_uris": [PARTNER_REDIRECT],
-                "scope": "openid offline_access email profile",
+                "scope": "openid offline_access email profile shop backoffice",
                 "audience": ["ec-api"],
                 "token_endpoint_auth_method": "none"
             }])
@@ -270,6 +270,91 @@ async fn a_third_party_client_gets_only_the_scopes_the_user_approves() {
         assert!(tokens.get("refresh_token").is_none(), "offline access was not granted");
     }
 
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn scopes_decide_what_a_token_may_do_whatever_the_account_may() {
+    let env = Env::start().await;
+    sqlx::query("UPDATE user_service.users SET roles = ARRAY['customer', 'admin'] WHERE email = 'bob@example.com'")
+        .execute(&env.platform.database.pool)
+        .await
+        .unwrap();
+    let (bob, ada) = (env.user_id("bob@example.com").await, env.user_id("ada@example.com").await);
+    // What the admin's token may reach: their own account, their cart, another's account, the back office,
+    // a catalog change, and the public catalog.
+    let calls = [
+        ("/user.v1.UserService/GetUser", json!({"id": bob})),
+        ("/order.v1.CartService/GetCart", json!({})),
+        ("/user.v1.UserService/GetUser", json!({"id": ada})),
+        ("/user.v1.UserService/ListUsers", json!({})),
+        ("/product.v1.ProductService/CreateCategory", json!({"name": "Scoped", "slug": "scoped"})),
+        ("/product.v1.ProductService/ListProducts", json!({})),
+    ];
+    let denied = |scope: &str| format!("the access token was not granted the \"{scope}\" scope this call needs");
+    // Per scopes approved, the answer to each call: through, or refused with this message.
+    type Answers = [Result<(), String>; 6];
+    let cases: [(&[&str], Answers); 3] = [
+        // Consent given to nothing: only the public catalog.
+        (
+            &[],
+            [
+                Err(denied("shop")),
+                Err(denied("shop")),
+                Err(denied("shop")),
+                Err(denied("backoffice")),
+                Err(denied("backoffice")),
+                Ok(()),
+            ],
+        ),
+        // Shopping only: the admin's rights stay behind, for the BFF and for the services.
+        (
+            &["shop"],
+            [
+                Ok(()),
+                Ok(()),
+                Err("you may only act on your own account".into()),
+                Err(denied("backoffice")),
+                Err(denied("backoffice")),
+                Ok(()),
+            ],
+        ),
+        (&["shop", "backoffice"], [Ok(()), Ok(()), Ok(()), Ok(()), Ok(()), Ok(())]),
+    ];
+    for (approved, expected) in cases {
+        let browser = Browser::new();
+        let url = env.authorize_url(PARTNER, PARTNER_REDIRECT, "openid shop backoffice");
+        let (_, html) = page(browser.open(&url, PARTNER_REDIRECT).await);
+        let consent = page(env.sign_in(&browser, &html, "bob@example.com", "battery staple", PARTNER_REDIRECT).await).1;
+        assert!(
+            consent.contains("Shop in your name") && consent.contains("Use your admin rights, if you have them"),
+            "the consent page says what each scope allows: {consent}"
+        );
+        let mut form = vec![
+            ("challenge", hidden(&consent, "challenge")),
+            ("csrf_token", hidden(&consent, "csrf_token")),
+            ("action", "allow".to_owned()),
+        ];
+        form.extend(approved.iter().map(|s| ("grant_scope", (*s).to_owned())));
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let back = callback(browser.submit(&format!("{}/oauth2/consent", env.login), &form, PARTNER_REDIRECT).await);
+        let (status, tokens) = env.exchange(PARTNER, PARTNER_REDIRECT, &back["code"], VERIFIER).await;
+        assert_eq!(status, StatusCode::OK, "{tokens}");
+        let token = tokens["access_token"].as_str().unwrap();
+        for ((procedure, body), expected) in calls.iter().zip(expected) {
+            let (status, answer) = env.platform.call(procedure, Some(token), body).await;
+            match expected {
+                Ok(()) => assert_eq!(status, 200, "{approved:?} {procedure}: {answer}"),
+                Err(message) => assert_eq!(
+                    (status, answer["code"].as_str(), answer["message"].as_str()),
+                    (403, Some("permission_denied"), Some(message.as_str())),
+                    "{approved:?} {procedure}"
+                ),
+            }
+        }
+    }
+    let metrics = reqwest::get(format!("{}/metrics", env.platform.ops_url())).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(r#"ec_bff_access_denied_total{reason="scope"} 7"#), "{metrics}");
     env.platform.stop().await;
 }
 

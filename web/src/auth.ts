@@ -21,7 +21,7 @@ export function userManager(config: PlatformConfig): UserManager | null {
     redirect_uri: origin + CALLBACK_PATH,
     post_logout_redirect_uri: origin + CALLBACK_PATH,
     response_type: "code",
-    scope: "openid offline_access profile email",
+    scope: "openid offline_access profile email shop backoffice",
     extraQueryParams: { audience: config.audience },
     userStore: new WebStorageStateStore({ store: new InMemoryWebStorage() }),
     stateStore: new WebStorageStateStore({ store: window.sessionStorage }),

@@ -128,7 +128,7 @@ impl Clients {
             post_logout_redirect_uris: config.spa_redirect_uris.clone(),
             grant_types: default_grant_types(),
             response_types: default_response_types(),
-            scope: "openid offline_access profile email".into(),
+            scope: "openid offline_access profile email shop backoffice".into(),
             audience: vec![config.api_audience.clone()],
             token_endpoint_auth_method: AuthMethod::None,
             skip_consent: true,

@@ -10,10 +10,41 @@
 //!   consent session through untouched, as Hydra does;
 //! - the BFF reads `AccessTokenClaims<AccountClaims>`, so a role name it does not know, or a claim of the wrong
 //!   type, fails the token's decoding instead of being skipped.
+//!
+//! What a token may be used for is its granted [`Scope`]s: the user decides on the consent page what a client
+//! may do in their name, and the BFF refuses a call whose route needs a scope the token lacks.
 
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Role;
+
+/// The API's OAuth2 scopes: what a client may do with a token, whatever the account's roles allow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// `shop`: the account, its cart and its orders.
+    Shop,
+    /// `backoffice`: an admin's work (the catalog, stock, every order and account). A token without it carries
+    /// no admin rights, even for an admin.
+    Backoffice,
+}
+
+impl Scope {
+    /// Every scope of the API.
+    pub const ALL: [Scope; 2] = [Scope::Shop, Scope::Backoffice];
+
+    /// The scope's name in tokens and authorization requests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Shop => "shop",
+            Scope::Backoffice => "backoffice",
+        }
+    }
+
+    /// Whether `granted` (a token's scopes) includes this one.
+    pub fn granted_in(self, granted: &[String]) -> bool {
+        granted.iter().any(|scope| scope == self.as_str())
+    }
+}
 
 /// What the platform says about an account in its tokens.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,6 +23,12 @@ pub enum BffError {
     /// The route is for admins, and the caller is not one (BFLA).
     #[error("this needs the admin role")]
     AdminOnly,
+    /// The access token was not granted the scope the route needs (the user did not allow the client this).
+    #[error("the access token was not granted the {scope:?} scope this call needs")]
+    MissingScope { scope: &'static str },
+    /// An admin route while the shared revocation records cannot be read: it fails closed.
+    #[error("cannot check the access token against revocations now; try again shortly")]
+    RevocationsUnchecked,
     /// The request field the policy reads is not an account id.
     #[error("{field} must be a UUID")]
     MalformedAccountId { field: &'static str },
@@ -46,7 +52,10 @@ impl From<BffError> for ConnectError {
                 headers.insert(http::header::RETRY_AFTER, whole_seconds(retry_after).into());
                 ConnectError::resource_exhausted(message).with_headers(headers)
             }
-            BffError::NotOwnAccount | BffError::AdminOnly => ConnectError::permission_denied(message),
+            BffError::NotOwnAccount | BffError::AdminOnly | BffError::MissingScope { .. } => {
+                ConnectError::permission_denied(message)
+            }
+            BffError::RevocationsUnchecked => ConnectError::unavailable(message),
             BffError::MalformedAccountId { .. } => ConnectError::invalid_argument(message),
             // Backends answer with client-safe messages; a call that got no proper answer (transport failure,
             // undecodable response, internal error) keeps its code and loses its message.
@@ -74,6 +83,15 @@ mod tests {
         assert_eq!(wire(BffError::Unauthenticated).code, ErrorCode::Unauthenticated);
         assert_eq!(wire(BffError::NotOwnAccount).code, ErrorCode::PermissionDenied);
         assert_eq!(wire(BffError::AdminOnly).code, ErrorCode::PermissionDenied);
+        let scope = wire(BffError::MissingScope { scope: "backoffice" });
+        assert_eq!(
+            (scope.code, scope.message.as_deref()),
+            (
+                ErrorCode::PermissionDenied,
+                Some("the access token was not granted the \"backoffice\" scope this call needs")
+            )
+        );
+        assert_eq!(wire(BffError::RevocationsUnchecked).code, ErrorCode::Unavailable);
         let malformed = wire(BffError::MalformedAccountId { field: "id" });
         assert_eq!(
             (malformed.code, malformed.message.as_deref()),

@@ -3,10 +3,12 @@
 //!
 //! Every routed call passes [`Gate::admit`] before its [policy](crate::routes::Policy) is applied:
 //!
-//! - A token that verifies ([`crate::auth`]) makes the call the account's. In one Redis round trip the gate
-//!   reads the account's revocation record and takes a token from the account's bucket
+//! - A token that verifies ([`crate::auth`]) makes the call the account's ([`Admitted`]). In one Redis round
+//!   trip the gate reads the account's revocation record and takes a token from the account's bucket
 //!   ([`RateLimiter::admit_caller`]); this process's own revocation records are consulted first, so they hold
-//!   while Redis is down.
+//!   while Redis is down, and the call says whether the shared ones could be read (admin routes refuse it when
+//!   they could not). The account's roles count only as far as the token's scopes reach: without the
+//!   `backoffice` scope an admin's token carries no admin rights, to the BFF or to the services behind it.
 //! - No token, or one that is refused, makes the call anonymous, limited by the client's IP (IPv6 clients by
 //!   their /64: one host has that many addresses to rotate through). A refused token counts against that
 //!   bucket too, so guessing tokens is rate limited; its reason is logged and counted, never told.
@@ -18,7 +20,8 @@ use std::net::IpAddr;
 
 use connectrpc::{RequestContext, client::CallOptions};
 use ec_platform::{
-    identity::{Caller, IdentityVerifier},
+    claims::Scope,
+    identity::{Caller, IdentityVerifier, Role},
     net::{client_ip, forwarded_for},
     revocation::Revocations,
 };
@@ -57,7 +60,7 @@ impl Gate {
     /// Admits the call or refuses it: `Some` caller when a valid, unrevoked token came with it, `None` for an
     /// anonymous call (no token, or a refused one). Refusal is only for rate limits here; whether an anonymous
     /// call may go on is the route's policy.
-    pub async fn admit(&self, ctx: &RequestContext) -> Result<Option<Caller>, BffError> {
+    pub async fn admit(&self, ctx: &RequestContext) -> Result<Option<Admitted>, BffError> {
         let verified = match &self.authenticator {
             Some(authenticator) => authenticator.token(ctx.headers()).await,
             None => Ok(None),
@@ -71,7 +74,10 @@ impl Gate {
                 } else {
                     let revocation = self.revocations.shared_key(account);
                     match self.limiter.admit_caller(account, self.user, revocation, token.issued_at).await {
-                        Admission::Admitted => return Ok(Some(token.caller)),
+                        Admission::Admitted => return Ok(Some(Admitted::new(token.caller, token.scopes, true))),
+                        Admission::AdmittedUnchecked => {
+                            return Ok(Some(Admitted::new(token.caller, token.scopes, false)));
+                        }
                         Admission::Wait(retry_after) => return Err(rate_limited("user", retry_after)),
                         Admission::Revoked => AuthError::Revoked,
                     }
@@ -142,6 +148,34 @@ impl Gate {
             options = options.with_timeout(remaining);
         }
         options
+    }
+}
+
+/// A call with a valid access token, as the gate let it in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Admitted {
+    /// The account, with the roles the token's scopes let it use.
+    pub caller: Caller,
+    /// The scopes the token was granted.
+    pub scopes: Vec<String>,
+    /// Whether the shared revocation records were read; `false` when Redis failed and only this process's own
+    /// records could be checked.
+    pub revocations_checked: bool,
+}
+
+impl Admitted {
+    /// The call of `caller` with a token granted `scopes`: the admin role is dropped unless the token has the
+    /// `backoffice` scope, so a client the user allowed only to shop never acts as an admin.
+    fn new(mut caller: Caller, scopes: Vec<String>, revocations_checked: bool) -> Self {
+        if !Scope::Backoffice.granted_in(&scopes) {
+            caller.roles.retain(|role| *role != Role::Admin);
+        }
+        Self { caller, scopes, revocations_checked }
+    }
+
+    /// Whether the token was granted `scope`.
+    pub fn has(&self, scope: Scope) -> bool {
+        scope.granted_in(&self.scopes)
     }
 }
 

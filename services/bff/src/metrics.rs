@@ -3,13 +3,16 @@
 //! - `ec_rpc_requests_total{server="bff", procedure, protocol, code}` and `ec_rpc_request_duration_seconds`:
 //!   every RPC that reached a handler ([`ec_platform::telemetry::RpcTelemetry`], as on every service's port).
 //! - `ec_bff_auth_failures_total{reason}`: refused access tokens, by reason.
+//! - `ec_bff_access_denied_total{reason}`: calls with a valid token that their route's policy refused
+//!   (`scope`: the token lacks the route's scope; `admin`; `own_account`; `revocations_unchecked`: an admin
+//!   route while Redis cannot be read).
 //! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`, `sign_up`).
 //! - `ec_bff_jwks_fetches_total{result}`: fetches of the issuer's keys.
 //! - `ec_redis_fallback{feature}` ([`ec_platform::shared`]): 1 while Redis fails and a feature decides in
 //!   process. `rate` covers the rate limits and, read in the same round trip, the revocations recorded by other
 //!   processes, which go unseen meanwhile; `jwks` the shared key cache.
 
-use crate::auth::AuthError;
+use crate::{auth::AuthError, error::BffError};
 
 /// Every reason a token is refused, as counted.
 const REFUSALS: [AuthError; 14] = [
@@ -54,15 +57,34 @@ pub fn auth_failure(refused: &AuthError) {
     metrics::counter!("ec_bff_auth_failures_total", "reason" => reason(refused)).increment(1);
 }
 
+/// The reasons a policy refuses a call, as counted.
+const DENIALS: [&str; 4] = ["scope", "admin", "own_account", "revocations_unchecked"];
+
+/// Counts a call its route's policy refused (unauthenticated ones are counted as refused tokens, if any).
+pub fn access_denied(refused: &BffError) {
+    let reason = match refused {
+        BffError::MissingScope { .. } => "scope",
+        BffError::AdminOnly => "admin",
+        BffError::NotOwnAccount => "own_account",
+        BffError::RevocationsUnchecked => "revocations_unchecked",
+        _ => return,
+    };
+    metrics::counter!("ec_bff_access_denied_total", "reason" => reason).increment(1);
+}
+
 /// Says what the BFF counts, and starts every series of its counters at zero (each reason, class and result),
 /// so that alerts on their increase (deploy/prometheus/rules.yaml) have a series before the first event.
 pub fn describe() {
     use metrics::{counter, describe_counter};
     describe_counter!("ec_bff_auth_failures_total", "Access tokens refused, by reason.");
+    describe_counter!("ec_bff_access_denied_total", "Calls with a valid token refused by their route, by reason.");
     describe_counter!("ec_bff_rate_limited_total", "Calls refused by the rate limiter, by bucket.");
     describe_counter!("ec_bff_jwks_fetches_total", "Fetches of the issuer's keys, by result.");
     for refused in &REFUSALS {
         counter!("ec_bff_auth_failures_total", "reason" => reason(refused)).increment(0);
+    }
+    for reason in DENIALS {
+        counter!("ec_bff_access_denied_total", "reason" => reason).increment(0);
     }
     for class in ["anonymous", "user", "sign_up"] {
         counter!("ec_bff_rate_limited_total", "class" => class).increment(0);

@@ -38,6 +38,9 @@ impl Limit {
 pub enum Admission {
     /// A token was taken: go ahead.
     Admitted,
+    /// A token was taken from this process's bucket because Redis did not answer, so the shared revocation
+    /// records could not be read: only this process's own were checked.
+    AdmittedUnchecked,
     /// The bucket is empty: a token comes back after this long.
     Wait(Duration),
     /// The shared records revoke the access token; nothing was taken.
@@ -161,7 +164,10 @@ impl RateLimiter {
         match shared {
             Some(-1) => Admission::Revoked,
             Some(wait) => Self::admission(if wait <= 0 { Ok(()) } else { Err(Duration::from_millis(wait as u64)) }),
-            None => Self::admission(self.admit_locally(&key, limit)),
+            None => match self.admit_locally(&key, limit) {
+                Ok(()) => Admission::AdmittedUnchecked,
+                Err(wait) => Admission::Wait(wait),
+            },
         }
     }
 

@@ -13,27 +13,30 @@ use std::sync::Arc;
 use buffa::Message;
 use buffa_descriptor::generated::descriptor::FileDescriptorSet;
 use connectrpc::{HasMessageView, JsonDeserialize, JsonSerialize, RequestContext, Response, Spec};
-use ec_platform::identity::Caller;
+use ec_platform::claims::Scope;
 use ec_proto::{order::v1::*, product::v1::*, user::v1::*};
 use uuid::Uuid;
 
 use crate::{
     error::BffError,
-    gate::{Gate, RouteLimit},
+    gate::{Admitted, Gate, RouteLimit},
     proxy::Backend,
 };
 
-/// Who may call a procedure.
+/// Who may call a procedure, and with which scope ([`Access::scope`]): every policy but `Public` needs one.
 pub enum Policy<Req> {
     /// Anyone, rate limited by client IP. A valid bearer token, if one comes, makes the caller known to the
-    /// service (admins see more of the catalog); a missing or refused one leaves the call anonymous.
+    /// service (admins see more of the catalog, with the `backoffice` scope); a missing or refused one leaves
+    /// the call anonymous.
     Public,
-    /// A signed-in caller. The service scopes the call to them (carts, orders): there is no id to check.
+    /// A signed-in caller, with the `shop` scope. The service scopes the call to them (carts, orders): there is
+    /// no id to check.
     SignedIn,
-    /// A signed-in caller naming their own account in the request field `field` (read by `id`), or an admin
-    /// naming any (BOLA).
+    /// A signed-in caller, with the `shop` scope, naming their own account in the request field `field` (read
+    /// by `id`), or an admin (with the `backoffice` scope too) naming any (BOLA).
     OwnAccount { field: &'static str, id: fn(&Req) -> &str },
-    /// A signed-in admin (BFLA).
+    /// A signed-in admin, with the `backoffice` scope (BFLA), whose token could be checked against the shared
+    /// revocation records: an admin route fails closed while they cannot be read.
     Admin,
 }
 
@@ -148,6 +151,17 @@ pub enum Access {
     Admin,
 }
 
+impl Access {
+    /// The scope a token needs for a procedure with this access; `None` for public ones.
+    pub fn scope(self) -> Option<Scope> {
+        match self {
+            Access::Public => None,
+            Access::SignedIn | Access::OwnAccount(_) => Some(Scope::Shop),
+            Access::Admin => Some(Scope::Backoffice),
+        }
+    }
+}
+
 impl<Req> Policy<Req> {
     fn access(&self) -> Access {
         match self {
@@ -158,24 +172,25 @@ impl<Req> Policy<Req> {
         }
     }
 
-    /// Whether `caller` (`None`: anonymous) may make this call with `request`.
-    fn allows(&self, caller: Option<&Caller>, request: &Req) -> Result<(), BffError> {
-        let signed_in = || caller.ok_or(BffError::Unauthenticated);
+    /// Whether the call (`None`: anonymous) may be made with `request`: signed in where the policy needs it,
+    /// with the policy's scope, then the policy's own rule.
+    fn allows(&self, call: Option<&Admitted>, request: &Req) -> Result<(), BffError> {
+        let Some(scope) = self.access().scope() else {
+            return Ok(());
+        };
+        let call = call.ok_or(BffError::Unauthenticated)?;
+        if !call.has(scope) {
+            return Err(BffError::MissingScope { scope: scope.as_str() });
+        }
         match self {
-            Policy::Public => Ok(()),
-            Policy::SignedIn => signed_in().map(|_| ()),
+            Policy::Public | Policy::SignedIn => Ok(()),
             Policy::OwnAccount { field, id } => {
-                let caller = signed_in()?;
                 let account = Uuid::try_parse(id(request)).map_err(|_| BffError::MalformedAccountId { field })?;
-                if caller.may_act_for(account) { Ok(()) } else { Err(BffError::NotOwnAccount) }
+                if call.caller.may_act_for(account) { Ok(()) } else { Err(BffError::NotOwnAccount) }
             }
-            Policy::Admin => {
-                if signed_in()?.is_admin() {
-                    Ok(())
-                } else {
-                    Err(BffError::AdminOnly)
-                }
-            }
+            Policy::Admin if !call.caller.is_admin() => Err(BffError::AdminOnly),
+            Policy::Admin if !call.revocations_checked => Err(BffError::RevocationsUnchecked),
+            Policy::Admin => Ok(()),
         }
     }
 }
@@ -226,8 +241,12 @@ impl Routes {
         let handler = connectrpc::handler_fn(move |ctx: RequestContext, request: Req| {
             let (gate, backend, policy) = (gate.clone(), backend.clone(), policy.clone());
             async move {
-                let caller = gate.admit(&ctx).await?;
-                policy.allows(caller.as_ref(), &request)?;
+                let call = gate.admit(&ctx).await?;
+                if let Err(refused) = policy.allows(call.as_ref(), &request) {
+                    crate::metrics::access_denied(&refused);
+                    return Err(refused.into());
+                }
+                let caller = call.map(|call| call.caller);
                 if let Some(limit) = limit {
                     gate.route_limit(&ctx, limit).await?;
                 }

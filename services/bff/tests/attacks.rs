@@ -212,7 +212,7 @@ fn bearing(token: &str) -> http::HeaderMap {
 /// The account a bearer token makes the call (`None`: anonymous, the token refused), as the gate decides it.
 async fn caller_of(gate: &Gate, token: &str) -> Option<uuid::Uuid> {
     let ctx = RequestContext::new(bearing(token));
-    gate.admit(&ctx).await.expect("not rate limited").map(|caller| caller.user_id)
+    gate.admit(&ctx).await.expect("not rate limited").map(|call| call.caller.user_id)
 }
 
 async fn tokens_issued_before_a_revocation_are_refused_and_later_ones_pass(

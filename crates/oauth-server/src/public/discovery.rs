@@ -21,7 +21,7 @@ pub(super) async fn discovery(State(shared): State<Arc<Shared>>) -> Json<Value> 
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
-        "scopes_supported": ["offline_access", "offline", "openid"],
+        "scopes_supported": ["offline_access", "offline", "openid", "shop", "backoffice"],
         "claims_supported": ["sub"],
         "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic", "none"],
         "id_token_signing_alg_values_supported": ["RS256"],

@@ -281,7 +281,7 @@ async fn consent_page(
             challenge: &request.challenge,
             csrf_token: &csrf_token,
             client_name,
-            scopes: &request.requested_scope,
+            scopes: request.requested_scope.iter().map(|scope| pages::ScopeChoice::of(scope)).collect(),
         },
     );
     Ok((jar, page).into_response())

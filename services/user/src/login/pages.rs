@@ -23,7 +23,30 @@ pub struct ConsentPage<'a> {
     pub challenge: &'a str,
     pub csrf_token: &'a str,
     pub client_name: &'a str,
-    pub scopes: &'a [String],
+    pub scopes: Vec<ScopeChoice<'a>>,
+}
+
+/// A scope on the consent page: its name (the form's value) and what granting it lets the client do.
+pub struct ScopeChoice<'a> {
+    pub name: &'a str,
+    pub description: &'static str,
+}
+
+impl<'a> ScopeChoice<'a> {
+    /// The scope `name`, described in words a shopper understands; a scope the platform does not know shows
+    /// its name.
+    pub fn of(name: &'a str) -> Self {
+        let description = match name {
+            "openid" => "Know who you are (your account id)",
+            "offline_access" | "offline" => "Stay signed in when you are not using it",
+            "email" => "See your email address",
+            "profile" => "See your name",
+            "shop" => "Shop in your name: your account, your cart, and placing and cancelling your orders",
+            "backoffice" => "Use your admin rights, if you have them: the catalog, stock, every order and account",
+            _ => "",
+        };
+        Self { name, description }
+    }
 }
 
 #[derive(Template)]
