@@ -254,3 +254,27 @@ async fn an_admin_who_loses_the_role_loses_it_in_the_tokens_already_issued() {
 
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn admin_routes_fail_closed_while_the_shared_revocations_cannot_be_read() {
+    // A Redis of the platform's own, so this test can take it away.
+    let mut redis = ec_testing::PrivateRedis::start();
+    drop(redis.connect(redis::aio::ConnectionManagerConfig::new()).await);
+    let url = redis.url.clone();
+    let platform = TestPlatform::start_with(|config| config.redis.url = Some(url)).await;
+    let admin = platform.access_token("boss@example.com", true).await;
+    let shopper = platform.access_token("shopper@example.com", false).await;
+    assert_eq!(call(&platform, "ListUsers", Some(&admin), json!({})).await.0, 200);
+
+    redis.stop();
+    // A revocation recorded by another replica would go unseen now: the back office waits until it can tell.
+    let (status, error) = call(&platform, "ListUsers", Some(&admin), json!({})).await;
+    assert_eq!((status, error["code"].as_str()), (503, Some("unavailable")), "{error}");
+    assert!(error["message"].as_str().unwrap().contains("revocations"), "{error}");
+    // Shopping goes on, with the limits and revocations this process keeps.
+    let (status, cart) = platform.call("/order.v1.CartService/GetCart", Some(&shopper), &json!({})).await;
+    assert_eq!(status, 200, "{cart}");
+    let (status, products) = platform.call("/product.v1.ProductService/ListProducts", Some(&admin), &json!({})).await;
+    assert_eq!(status, 200, "{products}");
+    platform.stop().await;
+}

@@ -1,16 +1,28 @@
 //! The issuer's signing keys (JWKS), cached.
 //!
 //! Keys are kept in process and, when Redis is configured, in Redis too (`{prefix}jwks:{url}`, through
-//! [`ec_platform::shared`]), so replicas share one fetch (with a TTL). A token whose `kid` is not cached triggers a refetch, but at most one at a time (concurrent callers
-//! wait for it instead of fetching again) and at most one per `min_refresh_interval`, so a flood of made-up
-//! kids cannot hammer the issuer. When the issuer is down, keys already cached keep working past their TTL:
-//! an outage of the issuer does not take down requests with known keys.
+//! [`ec_platform::shared`]), so replicas share one fetch (with a TTL). A token whose `kid` is not cached
+//! triggers a refetch, but at most one at a time (concurrent callers wait for it instead of fetching again) and
+//! at most one per `min_refresh_interval`, so a flood of made-up kids cannot hammer the issuer. When the issuer
+//! is down, keys already cached keep working past their TTL: an outage of the issuer does not take down
+//! requests with known keys.
+//!
+//! Whoever can write to Redis must not be able to plant a key of their own and mint tokens with it, so the
+//! shared copy is authenticated: it is stored with an HMAC-SHA256 over the issuer's URL and the JWKS as
+//! fetched, under a key derived from the internal secret ([`JWKS_CACHE_PURPOSE`]) that only the platform's
+//! processes hold. A copy whose MAC does not verify is ignored and the keys are fetched from the issuer; a
+//! BFF without the internal secret does not share its keys through Redis at all.
 
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::hmac;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use ec_platform::shared::{Redis, Shared};
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use tokio::sync::{Mutex, RwLock};
+
+/// What the key that authenticates the JWKS shared through Redis is derived for, from the internal secret.
+pub const JWKS_CACHE_PURPOSE: &[u8] = b"ec jwks cache v1";
 
 /// Why no key could be found.
 #[derive(Debug, thiserror::Error)]
@@ -34,7 +46,8 @@ pub struct Jwks {
     http: reqwest::Client,
     ttl: Duration,
     min_refresh_interval: Duration,
-    shared: Shared,
+    /// The shared copy in Redis and the key of its MAC; `None` when the keys are not shared.
+    shared: Option<(Shared, hmac::Key)>,
     cache: RwLock<Option<Cached>>,
     /// Held while fetching (so there is one fetch at a time), and when the last fetch was.
     refresh: Mutex<Option<Instant>>,
@@ -48,10 +61,26 @@ impl std::fmt::Debug for Jwks {
 
 impl Jwks {
     /// A cache of the JWKS at `url`, fresh for `ttl`, refetched for an unknown kid at most once per
-    /// `min_refresh_interval`, and shared through `redis` when it is connected.
-    pub fn new(url: url::Url, ttl: Duration, min_refresh_interval: Duration, redis: &Redis) -> Self {
+    /// `min_refresh_interval`, and shared through `redis` when it is connected and there is a `shared_key`
+    /// (derived from the internal secret for [`JWKS_CACHE_PURPOSE`]) to authenticate the shared copy with.
+    pub fn new(
+        url: url::Url,
+        ttl: Duration,
+        min_refresh_interval: Duration,
+        redis: &Redis,
+        shared_key: Option<[u8; 32]>,
+    ) -> Self {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("an HTTP client builds");
-        let shared = redis.feature("jwks");
+        let shared = match shared_key {
+            Some(key) if redis.is_connected() => Some((redis.feature("jwks"), hmac::Key::new(hmac::HMAC_SHA256, &key))),
+            Some(_) => None,
+            None => {
+                if redis.is_connected() {
+                    tracing::warn!("no INTERNAL_AUTH_TOKEN: the issuer's keys are not shared through Redis");
+                }
+                None
+            }
+        };
         Self { url, http, ttl, min_refresh_interval, shared, cache: RwLock::new(None), refresh: Mutex::new(None) }
     }
 
@@ -130,21 +159,9 @@ impl Jwks {
         cached.set.find(kid).cloned()
     }
 
-    /// The shared copy in Redis if it has `kid`, else the issuer's (stored back to Redis).
+    /// The shared copy in Redis if it is authentic and has `kid`, else the issuer's (stored back to Redis).
     async fn fetch(&self, kid: &str) -> Result<JwkSet, JwksError> {
-        let key = self.shared.key(&self.url);
-        let shared = self
-            .shared
-            .run(|mut redis| {
-                let key = key.clone();
-                async move { redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut redis).await }
-            })
-            .await
-            .flatten();
-        if let Some(json) = shared
-            && let Ok(set) = serde_json::from_str::<JwkSet>(&json)
-            && set.find(kid).is_some()
-        {
+        if let Some(set) = self.shared_copy(kid).await {
             return Ok(set);
         }
         tracing::info!(url = %self.url, "fetching the issuer's JWKS");
@@ -152,13 +169,45 @@ impl Jwks {
         metrics::counter!("ec_bff_jwks_fetches_total", "result" => if fetched.is_ok() { "ok" } else { "error" })
             .increment(1);
         let (text, set) = fetched?;
-        let ttl = self.ttl.as_secs().max(1);
-        self.shared
-            .run(|mut redis| async move {
-                redis::cmd("SET").arg(key).arg(&text).arg("EX").arg(ttl).query_async::<()>(&mut redis).await
-            })
-            .await;
+        if let Some((shared, mac_key)) = &self.shared {
+            let (key, ttl) = (shared.key(&self.url), self.ttl.as_secs().max(1));
+            let entry = format!("{}.{text}", URL_SAFE_NO_PAD.encode(self.mac(mac_key, &text)));
+            shared
+                .run(|mut redis| async move {
+                    redis::cmd("SET").arg(key).arg(&entry).arg("EX").arg(ttl).query_async::<()>(&mut redis).await
+                })
+                .await;
+        }
         Ok(set)
+    }
+
+    /// The copy in Redis, if there is one, its MAC verifies, and it has `kid`.
+    async fn shared_copy(&self, kid: &str) -> Option<JwkSet> {
+        let (shared, mac_key) = self.shared.as_ref()?;
+        let key = shared.key(&self.url);
+        let entry = shared
+            .run(|mut redis| async move { redis::cmd("GET").arg(key).query_async::<Option<String>>(&mut redis).await })
+            .await
+            .flatten()?;
+        let (mac, text) = entry.split_once('.')?;
+        let mac = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        if hmac::verify(mac_key, &self.mac_input(text), &mac).is_err() {
+            tracing::warn!(url = %self.url, "the JWKS in Redis does not verify: ignored, fetching from the issuer");
+            metrics::counter!("ec_bff_jwks_forged_total").increment(1);
+            return None;
+        }
+        let set = serde_json::from_str::<JwkSet>(text).ok()?;
+        set.find(kid).is_some().then_some(set)
+    }
+
+    /// What the MAC of a shared copy covers: the issuer's JWKS URL, so a copy cannot be moved to another
+    /// issuer's key, and the JWKS as fetched.
+    fn mac_input(&self, text: &str) -> Vec<u8> {
+        [self.url.as_str().as_bytes(), b"\n", text.as_bytes()].concat()
+    }
+
+    fn mac(&self, key: &hmac::Key, text: &str) -> Vec<u8> {
+        hmac::sign(key, &self.mac_input(text)).as_ref().to_vec()
     }
 
     async fn fetch_from_issuer(&self) -> Result<(String, JwkSet), JwksError> {

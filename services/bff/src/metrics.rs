@@ -8,6 +8,8 @@
 //!   route while Redis cannot be read).
 //! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`, `sign_up`).
 //! - `ec_bff_jwks_fetches_total{result}`: fetches of the issuer's keys.
+//! - `ec_bff_jwks_forged_total`: copies of the issuer's keys in Redis whose MAC did not verify (someone who can
+//!   write to Redis tried to plant a key), ignored.
 //! - `ec_redis_fallback{feature}` ([`ec_platform::shared`]): 1 while Redis fails and a feature decides in
 //!   process. `rate` covers the rate limits and, read in the same round trip, the revocations recorded by other
 //!   processes, which go unseen meanwhile; `jwks` the shared key cache.
@@ -80,6 +82,8 @@ pub fn describe() {
     describe_counter!("ec_bff_access_denied_total", "Calls with a valid token refused by their route, by reason.");
     describe_counter!("ec_bff_rate_limited_total", "Calls refused by the rate limiter, by bucket.");
     describe_counter!("ec_bff_jwks_fetches_total", "Fetches of the issuer's keys, by result.");
+    describe_counter!("ec_bff_jwks_forged_total", "Copies of the issuer's keys in Redis that did not verify.");
+    counter!("ec_bff_jwks_forged_total").increment(0);
     for refused in &REFUSALS {
         counter!("ec_bff_auth_failures_total", "reason" => reason(refused)).increment(0);
     }

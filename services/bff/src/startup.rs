@@ -28,7 +28,7 @@ use crate::{
     auth::Authenticator,
     config::{BffConfig, EdgeConfig},
     gate::{Gate, REQUEST_ID_HEADER},
-    jwks::Jwks,
+    jwks::{self, Jwks},
     proxy::Backend,
     ratelimit::{Limit, RateLimiter},
     routes::{self, Backends, Routes},
@@ -71,6 +71,7 @@ impl Application {
                     Duration::from_secs(config.oidc.jwks_cache_secs),
                     Duration::from_secs(config.oidc.jwks_min_refresh_secs),
                     &deps.redis,
+                    deps.identity.derive_key(jwks::JWKS_CACHE_PURPOSE),
                 );
                 Some(Authenticator::new(jwks, issuer.clone(), config.oidc.audience.clone(), config.oidc.leeway_secs))
             }

@@ -32,6 +32,8 @@ use serde_json::{Value, json};
 const ISSUER: &str = "https://auth.shop.test/";
 const AUDIENCE: &str = "ec-api";
 const USER: &str = "01a223a3-39f9-7297-8de7-6bc0d3bc4a01";
+/// What the replicas derive from their internal secret to authenticate the keys they share through Redis.
+const SHARED_KEY: [u8; 32] = [7; 32];
 
 #[derive(Default)]
 struct Issuer {
@@ -70,7 +72,7 @@ impl Fixture {
         let jwks_url = url.clone();
         let app = axum::Router::new().route("/.well-known/jwks.json", get(jwks)).with_state(issuer.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
+        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis, Some(SHARED_KEY));
         let auth = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30);
         Self { key, issuer, auth, jwks_url }
     }
@@ -78,7 +80,7 @@ impl Fixture {
     /// A second BFF replica in front of the same issuer, sharing the key cache through `redis`.
     fn replica(&self, redis: &Redis) -> Authenticator {
         let url = self.jwks_url.clone();
-        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis);
+        let jwks = Jwks::new(url, Duration::from_secs(300), Duration::from_secs(5), redis, Some(SHARED_KEY));
         Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 30)
     }
 
@@ -257,7 +259,7 @@ async fn tokens_revoked_by_another_process_are_refused_through_redis_in_the_rate
 async fn a_remembered_token_still_expires() {
     let f = Fixture::new().await;
     // No leeway, so the token is dead one second after its exp.
-    let jwks = Jwks::new(f.jwks_url.clone(), Duration::from_secs(300), Duration::from_secs(5), &Redis::local(""));
+    let jwks = Jwks::new(f.jwks_url.clone(), Duration::from_secs(300), Duration::from_secs(5), &Redis::local(""), None);
     let strict = Authenticator::new(jwks, ISSUER.into(), AUDIENCE.into(), 0);
     let token = f.key.sign(&with(&[("exp", json!(now() + 1))]));
     assert!(strict.token(&bearing(&token)).await.unwrap().is_some(), "verified, and remembered");
@@ -431,4 +433,46 @@ async fn a_hung_redis_delays_a_key_fetch_by_its_budget_only_and_keys_still_come_
     assert!(started.elapsed() < Duration::from_secs(3), "read and write each wait 250 ms: {:?}", started.elapsed());
     assert_eq!(f.hits(), 1, "fetched from the issuer instead");
     server.resume();
+}
+
+/// A BFF's Redis under a fresh key prefix, and the prefix.
+async fn shared_redis() -> (Redis, String) {
+    let prefix = format!("ec-test:{}:", uuid::Uuid::now_v7());
+    let args = RedisArgs { url: Some(ec_testing::redis_url()), key_prefix: prefix.clone() };
+    (shared::connect(&args).await.expect("Redis must be running (make test starts it)"), prefix)
+}
+
+#[tokio::test]
+async fn a_key_planted_in_the_shared_jwks_in_redis_is_not_trusted() {
+    let (redis, prefix) = shared_redis().await;
+    let f = Fixture::with_redis(&redis).await;
+    f.auth.verify(&f.key.sign(&claims())).await.unwrap();
+    assert_eq!(f.hits(), 1);
+
+    // Whoever can write to Redis replaces the shared keys with their own (keeping the MAC that was there, with
+    // none, with a made-up one) and signs an admin token with it.
+    let attacker = SigningKey::generate().unwrap();
+    let forged = attacker.jwk().clone();
+    let client = redis::Client::open(ec_testing::redis_url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{prefix}jwks:*")).query_async(&mut connection).await.unwrap();
+    assert_eq!(keys.len(), 1, "the first replica shared the keys: {keys:?}");
+    let entry: String = redis::cmd("GET").arg(&keys[0]).query_async(&mut connection).await.unwrap();
+    let (mac, _) = entry.split_once('.').unwrap();
+    let plants = [
+        format!("{mac}.{}", json!({"keys": [forged]})),
+        json!({"keys": [forged]}).to_string(),
+        format!("AAAA.{}", json!({"keys": [forged]})),
+    ];
+    for plant in plants {
+        let _: () = redis::cmd("SET").arg(&keys[0]).arg(&plant).query_async(&mut connection).await.unwrap();
+        // A replica that has not seen the keys yet reads Redis first.
+        let replica = f.replica(&redis);
+        let token = attacker.sign(&claims());
+        assert_eq!(replica.verify(&token).await, Err(AuthError::UnknownKey), "{plant}");
+        // The issuer's own keys still work: the planted copy was ignored and the keys fetched again.
+        assert!(replica.verify(&f.key.sign(&claims())).await.is_ok());
+    }
+    assert_eq!(f.hits(), 4, "each replica went to the issuer instead of trusting Redis");
 }
