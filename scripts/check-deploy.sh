@@ -22,7 +22,7 @@ ec="${1:-target/debug/ec}"
 tools=target/deploy-tools
 # Hydra v2.3.0's published schemas (config.schema.json, tracing-config.schema.json), kept outside the repository:
 # by default the project's shared specifications beside the clone, as on CI.
-hydra_schemas="${HYDRA_SCHEMA_DIR:-../shared/specs/hydra-v2.3.0}"
+hydra_schemas="${HYDRA_SPEC_DIR:-../shared/specs/hydra-v2.3.0}"
 kubernetes_versions=(1.30.0 1.37.0)
 
 step() { printf '\n--> %s\n' "$*"; }
@@ -47,7 +47,7 @@ step "deploy/compose.yaml (Compose specification)"
 
 step "deploy/compose/hydra.yml (Hydra v2.3.0's configuration schema)"
 if ! [ -f "$hydra_schemas/config.schema.json" ] || ! [ -f "$hydra_schemas/tracing-config.schema.json" ]; then
-  echo "Hydra's configuration schemas are not in $hydra_schemas (set HYDRA_SCHEMA_DIR)" >&2
+  echo "Hydra's configuration schemas are not in $hydra_schemas (set HYDRA_SPEC_DIR)" >&2
   exit 1
 fi
 "$tools/bin/python" deploy/check-hydra-config.py "$hydra_schemas" deploy/compose/hydra.yml

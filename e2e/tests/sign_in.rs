@@ -568,16 +568,22 @@ async fn unknown_clients_and_unregistered_redirects_end_on_the_error_page_not_at
         assert!(html.contains("Signing in failed"), "{html}");
     }
 
-    // The error page escapes what it is given.
-    let (_, html) = page(
-        browser
-            .open(
-                &format!("{}/oauth2/error?error=x&error_description=%3Cscript%3Ealert(1)%3C/script%3E", env.login),
-                "-",
-            )
-            .await,
-    );
-    assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;") && !html.contains("<script>"), "{html}");
+    // The error page shows our words for the error code, never the link's own: a phishing text or markup in
+    // `error_description` (or an unknown code) does not reach the page.
+    for (error, expected) in [
+        ("access_denied", "You cancelled signing in"),
+        ("invalid_client", "asked for something it may not"),
+        ("<b>made-up</b>", "Signing in failed. Go back to the shop and start again."),
+    ] {
+        let mut url = url::Url::parse(&format!("{}/oauth2/error", env.login)).unwrap();
+        url.query_pairs_mut()
+            .append_pair("error", error)
+            .append_pair("error_description", "Your account is locked: call +1 555 0100 <script>alert(1)</script>");
+        let (status, html) = page(browser.open(url.as_str(), "-").await);
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(html.contains(expected), "{error}: {html}");
+        assert!(!html.contains("555 0100") && !html.contains("script") && !html.contains("made-up"), "{html}");
+    }
 
     env.platform.stop().await;
 }
@@ -591,5 +597,44 @@ async fn login_pages_need_a_live_challenge() {
     let (status, html) = page(browser.open(&format!("{}/oauth2/login?login_challenge=made-up", env.login), "-").await);
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("expired"));
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_used_login_challenge_and_its_form_cannot_be_replayed_nor_tell_a_right_password_from_a_wrong_one() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let html = env.login_page(&browser).await;
+    let form = |password: &str| {
+        vec![
+            ("challenge", hidden(&html, "challenge")),
+            ("csrf_token", hidden(&html, "csrf_token")),
+            ("email", "ada@example.com".to_owned()),
+            ("password", password.to_owned()),
+            ("action", "login".to_owned()),
+        ]
+    };
+    let submit = |password: &'static str| {
+        let form = form(password);
+        let browser = &browser;
+        let login = &env.login;
+        async move {
+            let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let response = browser.0.post(format!("{login}/oauth2/login")).form(&form).send().await.unwrap();
+            let location = response.headers().get(reqwest::header::LOCATION).map(|l| l.to_str().unwrap().to_owned());
+            (response.status(), location, response.text().await.unwrap())
+        }
+    };
+    let (status, _, _) = submit("correct horse").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the first use signs in");
+
+    // The same form again, with the right password and with a wrong one: one answer, and no password checked
+    // (no failure counted against the account).
+    let right = submit("correct horse").await;
+    let wrong = submit("a wrong guess").await;
+    assert_eq!(right, wrong);
+    assert_ne!(right.0, StatusCode::UNAUTHORIZED);
+    let after = env.attempt(&Browser::new(), "ada@example.com", "correct horse").await;
+    assert!(callback(after).contains_key("code"), "the owner signs in at once: nothing was counted");
     env.platform.stop().await;
 }

@@ -351,6 +351,9 @@ async fn get_logout(State(shared): State<Arc<Shared>>, Query(params): Query<Hash
     let Some(flow) = state.logouts.get(challenge) else {
         return not_found();
     };
+    if flow.handled {
+        return (StatusCode::GONE, Json(json!({"redirect_to": flow.request_url}))).into_response();
+    }
     Json(json!({
         "challenge": challenge,
         "subject": flow.subject,
@@ -377,7 +380,7 @@ async fn accept_logout(State(shared): State<Arc<Shared>>, Query(params): Query<H
         return missing("logout_challenge");
     };
     let mut state = shared.store.lock();
-    let Some(flow) = state.logouts.get_mut(challenge) else {
+    let Some(flow) = state.logouts.get_mut(challenge).filter(|flow| !flow.handled) else {
         return not_found();
     };
     flow.accepted = true;

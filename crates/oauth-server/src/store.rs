@@ -169,7 +169,7 @@ pub struct RememberedConsent {
 }
 
 /// A logout request on its way through the logout app.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct LogoutFlow {
     pub subject: String,
     pub session_id: String,
@@ -180,6 +180,9 @@ pub struct LogoutFlow {
     pub state: Option<String>,
     pub verifier: String,
     pub accepted: bool,
+    /// The browser came back with the verifier and the session ended; kept until it expires, so reading it
+    /// answers 410 with where to go, as Hydra does.
+    pub handled: bool,
     pub requested_at: i64,
     pub expires_at: i64,
 }

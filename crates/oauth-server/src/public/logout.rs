@@ -102,6 +102,7 @@ pub(super) async fn logout(
             state: state_param.cloned(),
             verifier: verifier.clone(),
             accepted: false,
+            handled: false,
             requested_at: now(),
             expires_at: now() + shared.request_ttl,
         },
@@ -131,9 +132,11 @@ fn finish_logout(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
     let Some(challenge) = state.logout_verifiers.remove(verifier) else {
         return to_error_page(shared, "invalid_request", "The logout verifier is invalid or has been used.");
     };
-    let Some(flow) = state.logouts.remove(&challenge).filter(|f| f.accepted) else {
+    let Some(flow) = state.logouts.get_mut(&challenge).filter(|f| f.accepted && !f.handled) else {
         return to_error_page(shared, "invalid_request", "The logout request was not accepted.");
     };
+    flow.handled = true;
+    let flow = flow.clone();
     state.end_session(&flow.session_id);
     drop(state);
     let target = post_logout_target(shared, flow.post_logout_redirect_uri.as_ref(), flow.state.as_ref());

@@ -2,8 +2,10 @@
 //! the sign-in challenge.
 //!
 //! Rendering a form sets a random nonce in an HttpOnly, SameSite=Strict cookie, and puts in a hidden field
-//! `HMAC-SHA256(key, nonce, challenge)`. A POST is accepted only when the field is that HMAC for the cookie's
-//! nonce and the form's challenge (compared in constant time). Another site can make the browser POST but
+//! `expiry.HMAC-SHA256(key, nonce, challenge, expiry)`. A POST is accepted only when the field is that HMAC for
+//! the cookie's nonce, the form's challenge and an expiry still ahead (compared in constant time). A token
+//! lives [`LIFETIME`], as long as Hydra keeps a sign-in request by default, so a form kept from an old
+//! challenge cannot be replayed later, even against a server that would still take the challenge. Another site can make the browser POST but
 //! cannot read the cookie; and a site that can *set* cookies for this host (a sibling subdomain, a
 //! man-in-the-middle on plain HTTP) still cannot make a matching pair, because that takes the server's key.
 //! A token is good for one challenge only. Over HTTPS the cookie is `__Host-` prefixed: Secure, path `/`, and
@@ -11,6 +13,8 @@
 //!
 //! The key ([`signing::Key`], for [`PURPOSE`]) is derived from the platform's internal secret, which every
 //! replica shares, so a form rendered by one replica is accepted by another.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
@@ -24,7 +28,14 @@ pub const COOKIE: &str = "ec_login_csrf";
 pub const SECURE_COOKIE: &str = "__Host-ec_login_csrf";
 
 /// The purpose the form-token key is derived for from the platform's internal secret.
-pub const PURPOSE: &[u8] = b"ec login csrf v1";
+pub const PURPOSE: &[u8] = b"ec login csrf v2";
+
+/// How long a form's token is good for: Hydra's default `ttl.login_consent_request`.
+pub const LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
 
 fn cookie_name(secure: bool) -> &'static str {
     if secure { SECURE_COOKIE } else { COOKIE }
@@ -34,11 +45,16 @@ fn cookie_name(secure: bool) -> &'static str {
 /// nonce stays the same for the browser, so a form re-shown after a mistake, a second tab and the back button
 /// all keep working.
 pub fn issue(jar: CookieJar, key: &Key, challenge: &str, secure: bool) -> (CookieJar, String) {
+    issue_until(jar, key, challenge, secure, unix_now() + LIFETIME.as_secs())
+}
+
+fn issue_until(jar: CookieJar, key: &Key, challenge: &str, secure: bool, expires: u64) -> (CookieJar, String) {
     let nonce = match jar.get(cookie_name(secure)).map(|c| c.value().to_owned()) {
         Some(existing) if existing.len() == 43 => existing,
         _ => URL_SAFE_NO_PAD.encode(signing::random_bytes::<32>()),
     };
-    let token = key.sign(&[&nonce, challenge]);
+    let expires = expires.to_string();
+    let token = format!("{expires}.{}", key.sign(&[&nonce, challenge, &expires]));
     let cookie = Cookie::build((cookie_name(secure), nonce))
         .path(if secure { "/" } else { "/oauth2" })
         .http_only(true)
@@ -48,10 +64,16 @@ pub fn issue(jar: CookieJar, key: &Key, challenge: &str, secure: bool) -> (Cooki
     (jar.add(cookie), token)
 }
 
-/// Whether `submitted` is the token this server made for the browser's nonce and `challenge`.
+/// Whether `submitted` is a token this server made for the browser's nonce and `challenge`, not yet expired.
 pub fn verify(jar: &CookieJar, key: &Key, challenge: &str, submitted: &str, secure: bool) -> bool {
+    verify_at(jar, key, challenge, submitted, secure, unix_now())
+}
+
+fn verify_at(jar: &CookieJar, key: &Key, challenge: &str, submitted: &str, secure: bool, now: u64) -> bool {
     let Some(nonce) = jar.get(cookie_name(secure)) else { return false };
-    !challenge.is_empty() && key.verifies(&[nonce.value(), challenge], submitted)
+    let Some((expires, tag)) = submitted.split_once('.') else { return false };
+    let live = expires.parse::<u64>().is_ok_and(|expires| expires > now);
+    live && !challenge.is_empty() && key.verifies(&[nonce.value(), challenge, expires], tag)
 }
 
 #[cfg(test)]
@@ -90,9 +112,25 @@ mod tests {
     fn a_browser_keeps_its_nonce_across_forms() {
         let key = Key::random();
         let (jar, first) = issue(CookieJar::new(), &key, CHALLENGE, false);
+        let nonce = jar.get(COOKIE).unwrap().value().to_owned();
         let (jar, second) = issue(jar, &key, CHALLENGE, false);
-        assert_eq!(first, second);
-        assert!(verify(&jar, &key, CHALLENGE, &first, false));
+        assert_eq!(jar.get(COOKIE).unwrap().value(), nonce);
+        assert!(verify(&jar, &key, CHALLENGE, &first, false) && verify(&jar, &key, CHALLENGE, &second, false));
+    }
+
+    #[test]
+    fn a_token_expires_and_its_expiry_cannot_be_moved() {
+        let key = Key::random();
+        let now = unix_now();
+        let (jar, token) = issue_until(CookieJar::new(), &key, CHALLENGE, false, now + 60);
+        assert!(verify_at(&jar, &key, CHALLENGE, &token, false, now + 59));
+        assert!(!verify_at(&jar, &key, CHALLENGE, &token, false, now + 60), "expired");
+        let (_, tag) = token.split_once('.').unwrap();
+        let moved = format!("{}.{tag}", now + 3600);
+        assert!(!verify_at(&jar, &key, CHALLENGE, &moved, false, now + 61), "the expiry is signed");
+        assert!(!verify_at(&jar, &key, CHALLENGE, tag, false, now), "no expiry, no pass");
+        let (_, fresh) = issue(jar.clone(), &key, CHALLENGE, false);
+        assert!(verify(&jar, &key, CHALLENGE, &fresh, false));
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //!   `profile`).
 //! - Logout: a confirmation, then Hydra ends the session.
 //!
-//! Every form is protected by a signed double-submit CSRF token bound to its challenge ([`csrf`]). Handlers return
+//! Every form is protected by a signed double-submit CSRF token bound to its challenge and good for as long as
+//! a challenge lives ([`csrf`]), and a form is checked against Hydra's request before anything it asks for is
+//! done, so a used or expired challenge cannot be replayed. Handlers return
 //! `Result<Response, PageError>`: whatever stops a page (an expired challenge, a forged form, Hydra or the
 //! database failing) is answered in one place, `error.rs`.
 
@@ -157,6 +159,9 @@ async fn login_submit(
     let forwarded = ec_platform::net::forwarded_for(&headers);
     let address = ec_platform::net::client_ip(peer.ip(), forwarded.as_deref(), &app.trusted_proxies);
     check_form(&app, &jar, &form.csrf_token, &form.challenge)?;
+    // The challenge must still be open before anything else, the password included: a used or expired
+    // challenge (replayed with its form, say) ends here, with the same answer for a right and a wrong password.
+    let request = app.hydra.login_request(&form.challenge).await?;
     if form.action == "cancel" {
         let reject =
             Reject { error: "access_denied".into(), error_description: "The user cancelled the sign-in.".into() };
@@ -171,7 +176,7 @@ async fn login_submit(
             LoginPage {
                 challenge: &form.challenge,
                 csrf_token: &csrf_token,
-                client_name: "",
+                client_name: &request.client.client_name,
                 email: &email,
                 error: Some(error),
             },
@@ -363,11 +368,33 @@ struct ErrorQuery {
 }
 
 async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
-    let text = if query.error_description.is_empty() {
-        "Signing in failed. Go back to the shop and start again.".to_owned()
-    } else {
-        query.error_description.chars().take(500).collect()
+    // The query is anyone's to write (a link can carry any text): it picks one of our messages, and its own
+    // words are logged, never shown.
+    let text = match query.error.as_str() {
+        "access_denied" => {
+            "You cancelled signing in, or did not allow the app access. Go back to the shop to try again."
+        }
+        "login_required" | "consent_required" | "interaction_required" | "account_selection_required" => {
+            "Signing in needs you to take part. Go back to the shop and sign in again."
+        }
+        "invalid_client"
+        | "unauthorized_client"
+        | "invalid_request"
+        | "invalid_scope"
+        | "unsupported_response_type"
+        | "invalid_redirect_uri"
+        | "request_forbidden"
+        | "invalid_request_uri"
+        | "invalid_request_object" => {
+            "The app that sent you here asked for something it may not. Go back to the shop and start again."
+        }
+        "server_error" | "temporarily_unavailable" => "The sign-in service had a problem. Try again in a moment.",
+        _ => "Signing in failed. Go back to the shop and start again.",
     };
-    tracing::info!(error = query.error.chars().take(100).collect::<String>(), "OAuth2 error page shown");
-    message(StatusCode::BAD_REQUEST, "Signing in failed", &text)
+    tracing::info!(
+        error = query.error.chars().take(100).collect::<String>(),
+        description = query.error_description.chars().take(300).collect::<String>(),
+        "OAuth2 error page shown"
+    );
+    message(StatusCode::BAD_REQUEST, "Signing in failed", text)
 }
