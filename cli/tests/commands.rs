@@ -482,3 +482,70 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
     order.stop();
     database.drop_now().await;
 }
+
+/// The peak resident memory of process `pid` so far (`VmHWM`), in bytes.
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|line| line.starts_with("VmHWM:")).expect("Linux reports VmHWM");
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+#[tokio::test]
+async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_bound() {
+    const CONCURRENT: u64 = 4;
+    let database = TestDatabase::create().await;
+    let addr = free_addr();
+    let concurrent = CONCURRENT.to_string();
+    let user = Served::start(
+        &["serve", "user", "--user-addr", &addr, "--database-url", &database.url()],
+        &[("PASSWORD_HASH_CONCURRENCY", concurrent.as_str()), ("PASSWORD_HASH_QUEUE_MS", "1000")],
+    );
+    let http = reqwest::Client::new();
+    let call = |method: &str, body: serde_json::Value| {
+        http.post(format!("http://{addr}/user.v1.UserService/{method}")).json(&body).send()
+    };
+    let mut up = false;
+    for _ in 0..100 {
+        if call("CreateUser", serde_json::json!({"email": "first@example.com", "password": "correct horse"}))
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(up, "the user service answers within 20 s");
+    let before = peak_memory(user.0.id());
+
+    // Sixty sign-ups at once, each an Argon2id hash.
+    let burst: Vec<_> = (0..60)
+        .map(|i| {
+            let body = serde_json::json!({"email": format!("burst-{i}@example.com"), "password": "correct horse"});
+            tokio::spawn(call("CreateUser", body))
+        })
+        .collect();
+    let mut busy = 0;
+    for answer in burst {
+        let answer = answer.await.unwrap().unwrap();
+        match answer.status().as_u16() {
+            200 => {}
+            429 => {
+                assert!(answer.headers().contains_key("retry-after"));
+                busy += 1;
+            }
+            status => panic!("{status}: {}", answer.text().await.unwrap()),
+        }
+    }
+    let after = peak_memory(user.0.id());
+    // Argon2id holds 19 MiB per hash: the bound allows four at once, with room for the rest of the process.
+    let allowed = CONCURRENT * 19 * 1024 * 1024 + 64 * 1024 * 1024;
+    assert!(
+        after.saturating_sub(before) < allowed,
+        "the peak grew by {} MiB, more than {} MiB; {busy} refused as busy",
+        after.saturating_sub(before) / (1024 * 1024),
+        allowed / (1024 * 1024)
+    );
+    user.stop();
+    database.drop_now().await;
+}

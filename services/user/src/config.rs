@@ -22,11 +22,41 @@ pub struct UserConfig {
     )]
     pub access_token_max_ttl_secs: u64,
 
+    /// Most password hashes (Argon2id, 19 MiB each) running at once in the process; the rest wait. Four fit
+    /// the 256 MiB the Kubernetes files give the user service.
+    #[arg(
+        id = "password_hash_concurrency",
+        long = "password-hash-concurrency",
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 4,
+        value_parser = clap::value_parser!(u32).range(1..=256)
+    )]
+    pub password_hash_concurrency: u32,
+
+    /// Longest a password check waits for a free hash before it is refused as busy (`resource_exhausted`, or
+    /// 503 on the login page, with Retry-After), in milliseconds.
+    #[arg(
+        id = "password_hash_queue_ms",
+        long = "password-hash-queue-ms",
+        env = "PASSWORD_HASH_QUEUE_MS",
+        default_value_t = 2000,
+        value_parser = clap::value_parser!(u64).range(1..=60_000)
+    )]
+    pub password_hash_queue_ms: u64,
+
     #[command(flatten)]
     pub login: LoginConfig,
 }
 
 impl UserConfig {
+    /// The limits of password hashing in the process.
+    pub fn hash_limits(&self) -> crate::password::HashLimits {
+        crate::password::HashLimits {
+            concurrent: self.password_hash_concurrency as usize,
+            queue: Duration::from_millis(self.password_hash_queue_ms),
+        }
+    }
+
     /// The defaults, on `addr`, with login pages on `login` (tests).
     pub fn local(addr: SocketAddr, login: LoginConfig) -> Self {
         let mut config: Self = ec_platform::config::defaults();

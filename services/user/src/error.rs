@@ -37,6 +37,9 @@ pub enum Error {
     /// PostgreSQL failed.
     #[error("database error")]
     Database(#[from] sqlx::Error),
+    /// Too many password hashes are running in this process ([`crate::password`]); retry after the wait.
+    #[error("the service is busy; retry in {} s", .retry_after.as_secs().max(1))]
+    Busy { retry_after: std::time::Duration },
     /// Hashing failed (out of memory, or the blocking pool is gone).
     #[error("password hashing failed: {0}")]
     Hashing(String),
@@ -51,7 +54,7 @@ impl From<Error> for ConnectError {
             Error::Unauthenticated | Error::InvalidCredentials => ConnectError::unauthenticated(err.to_string()),
             Error::PermissionDenied(message) => ConnectError::permission_denied(message),
             Error::FailedPrecondition(message) => ConnectError::failed_precondition(message),
-            Error::TooManyAttempts { retry_after } => {
+            Error::TooManyAttempts { retry_after } | Error::Busy { retry_after } => {
                 let mut headers = http::HeaderMap::new();
                 headers.insert(http::header::RETRY_AFTER, crate::throttle::whole_seconds(retry_after).into());
                 ConnectError::resource_exhausted(err.to_string()).with_headers(headers)

@@ -36,6 +36,7 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        crate::password::limit(config.hash_limits());
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         crate::db::rekey_emails(&pool, crate::domain::normalize_email).await.map_err(StartupError::Database)?;
         let hydra = config.login.hydra_admin_url.clone().map(HydraAdmin::new);

@@ -71,6 +71,16 @@ impl IntoResponse for PageError {
                     "The sign-in service did not answer. Try again in a moment.",
                 )
             }
+            Self::Internal(Error::Busy { retry_after }) => {
+                let mut page = message(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Sign-in is busy",
+                    "Many people are signing in right now. Try again in a moment.",
+                );
+                let seconds = crate::throttle::whole_seconds(retry_after);
+                page.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
+                page
+            }
             Self::Internal(e) => {
                 tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
                 message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again in a moment.")
