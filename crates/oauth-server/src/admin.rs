@@ -81,6 +81,9 @@ async fn create_client(State(shared): State<Arc<Shared>>, body: Result<Json<Clie
         Err(ClientsError::Exists(id)) => {
             error(StatusCode::CONFLICT, "Conflict", &format!("A client with the id {id} already exists."))
         }
+        Err(e @ ClientsError::InvalidRedirect(..)) => {
+            error(StatusCode::BAD_REQUEST, "invalid_redirect_uri", &e.to_string())
+        }
         Err(e) => error(StatusCode::BAD_REQUEST, "invalid_client_metadata", &e.to_string()),
     }
 }

@@ -109,6 +109,8 @@ pub enum ClientsError {
     },
     #[error("client {0} is invalid: {1}")]
     Invalid(String, &'static str),
+    #[error("client {0} has a redirect URI that cannot be used: {1}")]
+    InvalidRedirect(String, &'static str),
     #[error("a client with the id {0} already exists")]
     Exists(String),
 }
@@ -205,13 +207,56 @@ fn validate(client: &Client) -> Result<(), ClientsError> {
         return invalid("a confidential client needs a client_secret of 16 characters or more");
     }
     let uris = client.redirect_uris.iter().chain(&client.post_logout_redirect_uris);
-    if uris.clone().any(|uri| url::Url::parse(uri).is_err()) {
-        return invalid("every redirect URI must be an absolute URL");
+    for uri in uris {
+        if let Err(why) = redirect_uri(uri) {
+            return Err(ClientsError::InvalidRedirect(client.client_id.clone(), why));
+        }
+    }
+    // As Hydra checks a client: a post-logout redirect goes back to where one of the redirect URIs does.
+    let place = |url: &url::Url| (url.scheme().to_owned(), url.host_str().map(str::to_owned), url.port());
+    let redirects: Vec<_> =
+        client.redirect_uris.iter().filter_map(|uri| url::Url::parse(uri).ok()).map(|u| place(&u)).collect();
+    for uri in &client.post_logout_redirect_uris {
+        let url = url::Url::parse(uri).expect("checked above");
+        if !redirects.contains(&place(&url)) {
+            return Err(ClientsError::InvalidRedirect(
+                client.client_id.clone(),
+                "a post_logout_redirect_uri must have the scheme, host and port of a redirect URI",
+            ));
+        }
     }
     if client.allowed_cors_origins.iter().any(|origin| origins_of(std::slice::from_ref(origin)) != [origin.as_str()]) {
         return invalid("every allowed CORS origin must be scheme://host[:port], nothing more");
     }
     Ok(())
+}
+
+/// Whether `uri` may be a redirect URI, by Hydra's rules (an absolute URI without a fragment) and OAuth 2.0's
+/// for where codes may be sent (RFC 6749 §3.1.2, RFC 8252 §7, the OAuth 2.0 Security BCP): HTTPS; plain HTTP
+/// only to this machine (`localhost` or a loopback address), for development and native apps; or a
+/// private-use scheme named after a domain (`com.example.app:/cb`) for native apps. No `javascript:`,
+/// `data:` or other scheme a browser would run or read instead of sending the code on, and no credentials.
+fn redirect_uri(uri: &str) -> Result<(), &'static str> {
+    let url = url::Url::parse(uri).map_err(|_| "a redirect URI must be an absolute URL")?;
+    if uri.contains('#') {
+        return Err("a redirect URI must not contain a fragment (#)");
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("a redirect URI must not carry a user name or password");
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(host)) => host == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err("plain http redirect URIs are for localhost only: use https"),
+        scheme if scheme.contains('.') && !url.cannot_be_a_base() => Ok(()),
+        _ => Err("a redirect URI must be https, http on localhost, or a native app's reverse-domain scheme"),
+    }
 }
 
 /// The distinct web origins of `urls` (those that parse), in order: what a client's redirect URIs allow as
@@ -248,6 +293,38 @@ mod tests {
         }))
         .unwrap();
         assert!(Clients::new(vec![confidential]).is_err(), "a short secret");
+    }
+
+    #[test]
+    fn redirect_uris_are_validated_as_hydra_and_oauth_require() {
+        for good in [
+            "https://shop.example/callback",
+            "https://shop.example:8443/cb?x=1",
+            "http://127.0.0.1:5173/callback",
+            "http://localhost:8080/cb",
+            "http://[::1]:5173/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(Clients::new(vec![client("a", good)]).is_ok(), "{good}");
+        }
+        for bad in [
+            "javascript:alert(1)",
+            "JavaScript:alert(document.cookie)",
+            "data:text/html,<script>alert(1)</script>",
+            "vbscript:msgbox(1)",
+            "file:///etc/passwd",
+            "http://shop.example/callback",
+            "https://shop.example/cb#fragment",
+            "https://user:pass@shop.example/cb",
+            "/callback",
+            "not a url",
+        ] {
+            let refused = Clients::new(vec![client("a", bad)]);
+            assert!(matches!(refused, Err(ClientsError::InvalidRedirect(..))), "{bad}: {refused:?}");
+        }
+        let mut logout_elsewhere = client("a", "https://shop.example/cb");
+        logout_elsewhere.post_logout_redirect_uris = vec!["https://evil.example/".into()];
+        assert!(matches!(Clients::new(vec![logout_elsewhere]), Err(ClientsError::InvalidRedirect(..))));
     }
 
     #[test]

@@ -674,8 +674,12 @@ async fn clients_created_through_the_admin_api_work_at_once_and_bad_ones_are_ref
 
     let (status, error) = create(json!({"client_id": id, "grant_types": ["client_credentials"]})).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::CONFLICT, Some("Conflict")), "{error}");
-    let (status, error) = create(json!({"redirect_uris": ["not a url"], "token_endpoint_auth_method": "none"})).await;
-    assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")));
+    for uri in
+        ["not a url", "javascript:alert(1)", "data:text/html,hi", "http://evil.example/cb", "https://a.example/#x"]
+    {
+        let (status, error) = create(json!({"redirect_uris": [uri], "token_endpoint_auth_method": "none"})).await;
+        assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_redirect_uri")), "{uri}");
+    }
     let (status, error) = create(json!({"client_id": "x", "client_secret": "short"})).await;
     assert_eq!((status, error["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_metadata")));
     let (status, error) = create(json!({"grant_types": "not a list"})).await;

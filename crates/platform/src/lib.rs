@@ -16,6 +16,7 @@
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
+//! - [`outbound`]: answers from other systems, read within a size limit.
 //! - [`page_token`]: signed, filter-bound page tokens for keyset pagination.
 //! - [`revocation`]: signing an account out of the access tokens it already holds.
 //! - [`startup`]: what each service's `Application::build` shares: connecting and migrating its schema, and the
@@ -35,6 +36,7 @@ pub mod environment;
 pub mod identity;
 pub mod metrics;
 pub mod net;
+pub mod outbound;
 pub mod page_token;
 pub mod revocation;
 pub mod server;

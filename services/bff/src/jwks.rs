@@ -24,6 +24,9 @@ use tokio::sync::{Mutex, RwLock};
 /// What the key that authenticates the JWKS shared through Redis is derived for, from the internal secret.
 pub const JWKS_CACHE_PURPOSE: &[u8] = b"ec jwks cache v1";
 
+/// The largest JWKS read from the issuer: a few dozen keys, far more than any issuer publishes.
+pub const MAX_JWKS_BYTES: usize = 64 * 1024;
+
 /// Why no key could be found.
 #[derive(Debug, thiserror::Error)]
 pub enum JwksError {
@@ -216,7 +219,10 @@ impl Jwks {
         if !response.status().is_success() {
             return Err(JwksError::Unavailable(format!("HTTP {}", response.status())));
         }
-        let text = response.text().await.map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let body = ec_platform::outbound::body_within(response, MAX_JWKS_BYTES)
+            .await
+            .map_err(|e| JwksError::Unavailable(e.to_string()))?;
+        let text = String::from_utf8(body).map_err(|e| JwksError::Unavailable(e.to_string()))?;
         let set = serde_json::from_str(&text).map_err(|e| JwksError::Unavailable(e.to_string()))?;
         Ok((text, set))
     }

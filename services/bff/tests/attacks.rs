@@ -476,3 +476,12 @@ async fn a_key_planted_in_the_shared_jwks_in_redis_is_not_trusted() {
     }
     assert_eq!(f.hits(), 4, "each replica went to the issuer instead of trusting Redis");
 }
+
+#[tokio::test]
+async fn an_issuer_answering_with_an_oversized_jwks_is_refused_not_read() {
+    let f = Fixture::new().await;
+    // Past the limit (64 KiB): a JWKS padded with a thousand keys.
+    let padding = SigningKey::generate().unwrap().jwk().clone();
+    f.issuer.keys.lock().unwrap().extend(std::iter::repeat_n(padding, 1000));
+    assert_eq!(f.auth.verify(&f.key.sign(&claims())).await, Err(AuthError::KeysUnavailable));
+}

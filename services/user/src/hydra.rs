@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use ec_platform::claims::AccountClaims;
+use ec_platform::{
+    claims::AccountClaims,
+    outbound::{body_within, json_within},
+};
 use serde::{Deserialize, Serialize};
 
 /// What went wrong talking to Hydra.
@@ -110,6 +113,9 @@ struct RedirectTo {
     redirect_to: String,
 }
 
+/// The largest answer read from Hydra's admin API: a login or consent request with its client is a few KiB.
+const MAX_ANSWER_BYTES: usize = 256 * 1024;
+
 /// The admin API client.
 #[derive(Clone, Debug)]
 pub struct HydraAdmin {
@@ -161,15 +167,17 @@ impl HydraAdmin {
 
     async fn read<T: for<'de> Deserialize<'de>>(response: reqwest::Response) -> Result<T, HydraError> {
         match response.status().as_u16() {
-            200 => response.json().await.map_err(|e| HydraError::Call(e.to_string())),
+            200 => json_within(response, MAX_ANSWER_BYTES).await.map_err(|e| HydraError::Call(e.to_string())),
             404 => Err(HydraError::NotFound),
             409 => Err(HydraError::AlreadyHandled { redirect_to: None }),
             410 => {
-                let redirect_to = response.json::<RedirectTo>().await.ok().map(|r| r.redirect_to);
+                let redirect_to =
+                    json_within::<RedirectTo>(response, MAX_ANSWER_BYTES).await.ok().map(|r| r.redirect_to);
                 Err(HydraError::AlreadyHandled { redirect_to })
             }
             status => {
-                let body = response.text().await.unwrap_or_default();
+                let body = body_within(response, MAX_ANSWER_BYTES).await.unwrap_or_default();
+                let body = String::from_utf8_lossy(&body);
                 Err(HydraError::Call(format!("HTTP {status}: {}", body.chars().take(300).collect::<String>())))
             }
         }
