@@ -181,7 +181,7 @@ def check_redis_url(where, url):
 
 
 def check_trusted_proxies(where, env, reads):
-    for name in sorted({"TRUSTED_PROXIES", "LOGIN_TRUSTED_PROXIES"} & reads):
+    for name in sorted({"TRUSTED_PROXIES", "LOGIN_TRUSTED_PROXIES", "WEB_TRUSTED_PROXIES"} & reads):
         for entry in filter(None, (e.strip() for e in (env.get(name) or "").split(","))):
             try:
                 network = ipaddress.ip_network(entry, strict=False)
@@ -744,8 +744,8 @@ def check_kubernetes(ec, documents, source, overlay):
                         fail(where, f"{variable}={env[variable]}: Service {url.hostname} has no port {url.port}")
             if part == "bff" and not env.get("OIDC_JWKS_URL"):
                 fail(where, "has no OIDC_JWKS_URL: it would fetch the keys from the public issuer, which its egress policies do not reach; name Hydra's public Service")
-            if by_kind.get("Ingress") and part in ("bff", "user"):
-                variable = "TRUSTED_PROXIES" if part == "bff" else "LOGIN_TRUSTED_PROXIES"
+            if by_kind.get("Ingress") and part in ("bff", "user", "web"):
+                variable = {"bff": "TRUSTED_PROXIES", "user": "LOGIN_TRUSTED_PROXIES", "web": "WEB_TRUSTED_PROXIES"}[part]
                 if not env.get(variable):
                     fail(where, f"has no {variable}: behind the ingress every client would share the controller's address")
     for name, service in services.items():

@@ -380,7 +380,7 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             }
             let app = web::storefront(&web.dir, &storefront.config());
             // Browsers reach this port, so connections are capped per client address as well.
-            let limits = serving.limits().per_client(&serving.connections, Vec::new());
+            let limits = serving.limits().per_client(&serving.connections, web.trusted_proxies.clone());
             let server = Server::http("web", web.addr, app).await?.with_connection_limits(limits);
             Ok(server.serve(stop, shutdown.grace()).await?)
         }

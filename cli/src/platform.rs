@@ -166,7 +166,8 @@ impl Platform {
             };
             let app = web::storefront(&config.web.dir, &storefront);
             // A port browsers reach, like the login pages: connections are capped per client address too.
-            let limits = config.serving.limits().per_client(&config.serving.connections, Vec::new());
+            let limits =
+                config.serving.limits().per_client(&config.serving.connections, config.web.trusted_proxies.clone());
             Some(Server::http("web", config.web.addr, app).await?.with_connection_limits(limits))
         } else {
             tracing::warn!(

@@ -33,6 +33,17 @@ pub struct WebArgs {
     /// there, no storefront is served.
     #[arg(id = "web_dir", long = "web-dir", env = "WEB_DIR", default_value = "web/dist")]
     pub dir: PathBuf,
+
+    /// Proxies (IPs or CIDR ranges, comma-separated) in front of the storefront, such as the ingress
+    /// controller: each carries many shoppers, so the per-client connection cap does not apply to them.
+    #[arg(
+        id = "web_trusted_proxies",
+        long = "web-trusted-proxies",
+        env = "WEB_TRUSTED_PROXIES",
+        value_delimiter = ',',
+        value_parser = ec_platform::net::parse_network
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// What the storefront reads from `/config.json`.

@@ -79,7 +79,11 @@ impl TestPlatform {
             environment: ec_platform::config::defaults(),
             serving: ec_platform::server::ServingArgs::default(),
             // No storefront unless a test builds one and points here.
-            web: ec_cli::web::WebArgs { addr: any_port(), dir: "no-storefront-build".into() },
+            web: ec_cli::web::WebArgs {
+                addr: any_port(),
+                dir: "no-storefront-build".into(),
+                trusted_proxies: Vec::new(),
+            },
         };
         let mut config = config;
         adjust(&mut config);

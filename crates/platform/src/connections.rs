@@ -136,7 +136,10 @@ struct PerIpPermit {
 }
 
 impl PerIp {
+    /// A slot for the client at `ip` (an IPv6 client by its /64, [`crate::net::client_net`]), if it has fewer
+    /// than `max` connections open.
     fn try_acquire(self: &Arc<Self>, ip: IpAddr, max: usize) -> Option<PerIpPermit> {
+        let ip = crate::net::client_net(ip);
         let mut counts = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let count = counts.entry(ip).or_insert(0);
         if *count >= max {
@@ -352,5 +355,22 @@ impl Connection {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_per_client_cap_counts_an_ipv6_client_by_its_slash_64() {
+        let per_ip = Arc::new(PerIp::default());
+        let host = |last: &str| format!("2001:db8:1:2::{last}").parse::<IpAddr>().unwrap();
+        let held: Vec<_> = ["1", "2", "ffff"].iter().map(|last| per_ip.try_acquire(host(last), 3).unwrap()).collect();
+        assert!(per_ip.try_acquire(host("abcd"), 3).is_none(), "another address in the same /64 is the same client");
+        assert!(per_ip.try_acquire("2001:db8:1:3::1".parse().unwrap(), 3).is_some(), "the next /64 is another");
+        assert!(per_ip.try_acquire("192.0.2.1".parse().unwrap(), 3).is_some());
+        drop(held);
+        assert!(per_ip.try_acquire(host("abcd"), 3).is_some(), "slots come back");
     }
 }

@@ -36,6 +36,15 @@ pub fn client_key(ip: IpAddr) -> String {
     }
 }
 
+/// The client `ip` counts as: itself for IPv4, its /64 for IPv6 (one host is handed a whole /64 and can
+/// rotate through it), so limits per client cannot be escaped by changing addresses within it.
+pub fn client_net(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => IpAddr::V6(ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix").network()),
+    }
+}
+
 /// Parses an IP range (`10.0.0.0/8`) or a single address (`10.0.0.7`), for trusted-proxy settings.
 pub fn parse_network(value: &str) -> Result<IpNet, String> {
     value
