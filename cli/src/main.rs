@@ -378,7 +378,7 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             if !web::is_built(&web.dir) {
                 anyhow::bail!("no storefront build in {} (`make web` writes web/dist)", web.dir.display());
             }
-            let app = web::storefront(&web.dir, &storefront.config());
+            let app = web::storefront(&web.dir, &storefront.config(), web.https);
             // Browsers reach this port, so connections are capped per client address as well.
             let limits = serving.limits().per_client(&serving.connections, web.trusted_proxies.clone());
             let server = Server::http("web", web.addr, app).await?.with_connection_limits(limits);

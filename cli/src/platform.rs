@@ -164,7 +164,7 @@ impl Platform {
                 client_id: config.oauth.spa_client_id.clone(),
                 audience: bff_config.oidc.audience.clone(),
             };
-            let app = web::storefront(&config.web.dir, &storefront);
+            let app = web::storefront(&config.web.dir, &storefront, config.web.https);
             // A port browsers reach, like the login pages: connections are capped per client address too.
             let limits =
                 config.serving.limits().per_client(&config.serving.connections, config.web.trusted_proxies.clone());

@@ -7,6 +7,10 @@
 //! - Every other path is the app's own (it routes in the browser), so it gets `index.html`, never cached, so a
 //!   new build is picked up at the next visit.
 //!
+//! - Every answer carries the security headers ([`security_headers`]): a Content-Security-Policy that lets the
+//!   app load only its own files and talk only to the BFF and the issuer, no framing, no MIME sniffing, no
+//!   referrer (the sign-in callback's URL carries a code), and HSTS when served over HTTPS (`WEB_HTTPS`).
+//!
 //! When the directory holds no `index.html` (the app was never built), `ec dev` serves no storefront and says
 //! so at start-up; the API is unaffected.
 
@@ -44,6 +48,10 @@ pub struct WebArgs {
         value_parser = ec_platform::net::parse_network
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The storefront is served over HTTPS (by a TLS proxy in front): send Strict-Transport-Security.
+    #[arg(id = "web_https", long = "web-https", env = "WEB_HTTPS")]
+    pub https: bool,
 }
 
 /// What the storefront reads from `/config.json`.
@@ -64,8 +72,40 @@ pub fn is_built(dir: &Path) -> bool {
     dir.join("index.html").is_file()
 }
 
-/// The storefront app: `/config.json`, the build's assets, and `index.html` for everything else.
-pub fn storefront(dir: &Path, config: &StorefrontConfig) -> axum::Router {
+/// The origin (`scheme://host:port`) of `url`, for a CSP source; `None` for what is not a URL.
+fn origin(url: &str) -> Option<String> {
+    url::Url::parse(url).ok().map(|url| url.origin()).filter(url::Origin::is_tuple).map(|o| o.ascii_serialization())
+}
+
+/// The storefront's security headers: its Content-Security-Policy allows scripts, styles and fonts from the
+/// storefront itself, calls to the BFF and the issuer only (sign-in, tokens, discovery), frames of the issuer
+/// only (oidc-client-ts's silent sign-in), images from anywhere over HTTPS (products link to their pictures
+/// wherever the shop keeps them) and `data:` (the generated placeholders), and no framing by anyone.
+pub fn security_headers(config: &StorefrontConfig, https: bool) -> Vec<(header::HeaderName, HeaderValue)> {
+    let bff = origin(&config.bff_url).unwrap_or_default();
+    let issuer = config.issuer.as_deref().and_then(origin).unwrap_or_default();
+    let csp = format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; \
+         connect-src 'self' {bff} {issuer}; frame-src {frame}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors 'none'",
+        frame = if issuer.is_empty() { "'none'" } else { issuer.as_str() },
+    );
+    let mut headers = vec![
+        (header::CONTENT_SECURITY_POLICY, HeaderValue::try_from(csp).expect("origins are valid header text")),
+        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+        (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+    ];
+    if https {
+        headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000")));
+    }
+    headers
+}
+
+/// The storefront app: `/config.json`, the build's assets, and `index.html` for everything else, each answer
+/// with the [`security_headers`] (HSTS when `https`).
+pub fn storefront(dir: &Path, config: &StorefrontConfig, https: bool) -> axum::Router {
+    let headers = security_headers(config, https);
     let config = serde_json::json!({
         "bffUrl": config.bff_url,
         "issuer": config.issuer,
@@ -84,7 +124,9 @@ pub fn storefront(dir: &Path, config: &StorefrontConfig) -> axum::Router {
         .route("/config.json", get(move || std::future::ready(Json(config.clone()))))
         .fallback_service(ServeDir::new(dir).append_index_html_on_directories(true).fallback(index))
         .layer(no_cache);
-    pages.nest("/assets", assets)
+    headers.into_iter().fold(pages.nest("/assets", assets), |app, (name, value)| {
+        app.layer(SetResponseHeaderLayer::overriding(name, value))
+    })
 }
 
 /// `ec serve web`: what the storefront tells the browser, when it is served on its own (a container behind the

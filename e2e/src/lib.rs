@@ -83,6 +83,7 @@ impl TestPlatform {
                 addr: any_port(),
                 dir: "no-storefront-build".into(),
                 trusted_proxies: Vec::new(),
+                https: false,
             },
         };
         let mut config = config;

@@ -58,6 +58,25 @@ async fn the_storefront_gets_its_pages_assets_and_configuration() {
     assert_eq!(get(&format!("{web}/assets/gone-000.js")).await.status(), 404);
     assert_eq!(get(&format!("{web}/assets/..%2F..%2F..%2Fetc%2Fpasswd")).await.status(), 404);
 
+    // Every answer carries the security headers: the app may load its own files and call the BFF and the
+    // issuer, nothing else; no framing, no sniffing, no referrer; no HSTS over plain HTTP.
+    let issuer_origin = url::Url::parse(&platform.addresses.oauth.as_ref().unwrap().issuer).unwrap().origin();
+    for path in ["/", "/assets/app-1a2b3c.js", "/config.json"] {
+        let answer = get(&format!("{web}{path}")).await;
+        let headers = answer.headers();
+        let csp = headers["content-security-policy"].to_str().unwrap();
+        let connect = csp.split(';').map(str::trim).find(|d| d.starts_with("connect-src")).unwrap();
+        assert_eq!(
+            connect,
+            format!("connect-src 'self' {} {}", platform.bff_url(), issuer_origin.ascii_serialization()),
+            "{path}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self';"), "{csp}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["referrer-policy"], "no-referrer");
+        assert!(!headers.contains_key("strict-transport-security"), "{path}");
+    }
+
     // Where the platform is: this BFF, this issuer, the storefront client, the audience the BFF checks.
     let config = get(&format!("{web}/config.json")).await;
     assert_eq!(config.headers()["cache-control"], "no-cache");
@@ -307,3 +326,22 @@ const BACKOFFICE_STEPS: &[&str] = &[
     "accessible order",
     "accessible users",
 ];
+
+#[tokio::test]
+async fn served_over_https_the_storefront_and_the_login_pages_send_hsts() {
+    let build = Build::new();
+    let dir = build.0.clone();
+    let platform = TestPlatform::start_with(|config| {
+        config.web.dir = dir;
+        config.web.https = true;
+        config.user.login.secure_cookies = true;
+    })
+    .await;
+    let web = format!("http://{}", platform.addresses.web.expect("a built storefront is served"));
+    let login = format!("http://{}", platform.addresses.login.expect("the login pages are served"));
+    for url in [format!("{web}/"), format!("{login}/oauth2/error?error=access_denied")] {
+        let answer = get(&url).await;
+        assert_eq!(answer.headers()["strict-transport-security"], "max-age=31536000", "{url}");
+    }
+    platform.stop().await;
+}

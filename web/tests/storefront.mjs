@@ -8,7 +8,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-import { accessible, check, inBrowser, logIn, openPath, screenshot, signIn } from "./browser.mjs";
+import { accessible, check, inBrowser, logIn, openPath, screenshot, secured, signIn } from "./browser.mjs";
 
 const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER } = process.env;
 /** How many more products than PRODUCT and OTHER_PRODUCT the catalog holds, none in a category. */
@@ -34,7 +34,7 @@ await inBrowser(async (page) => {
   // Browse: every published product, with its price written as people read it. How long after the navigation
   // started the catalog is there to use (its products listed, its links live) is measured by the page's own
   // clock and reported, not asserted: a shared machine's timing is no pass/fail criterion.
-  await page.goto(WEB_URL);
+  await secured(page, WEB_URL);
   const product = heading(2, PRODUCT);
   await product.waitFor();
   const usable = await page.evaluate(() => Math.round(performance.now()));

@@ -74,14 +74,24 @@ pub struct LoginApp {
 
 /// The app's routes.
 pub fn router(app: Arc<LoginApp>) -> Router {
-    Router::new()
+    let secure = app.secure_cookies;
+    let router = Router::new()
         .route("/oauth2/login", get(login_page).post(login_submit))
         .route("/oauth2/consent", get(consent_page).post(consent_submit))
         .route("/oauth2/logout", get(logout_page).post(logout_submit))
         .route("/oauth2/error", get(error_page))
         // Forms are a few hundred bytes; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))
-        .with_state(app)
+        .with_state(app);
+    // Served over HTTPS (what secure cookies say), the pages tell browsers to come back over HTTPS only.
+    if secure {
+        router.layer(tower_http::set_header::SetResponseHeaderLayer::overriding(
+            header::STRICT_TRANSPORT_SECURITY,
+            http::HeaderValue::from_static(pages::HSTS),
+        ))
+    } else {
+        router
+    }
 }
 
 #[derive(Deserialize)]

@@ -64,6 +64,10 @@ pub struct MessagePage<'a> {
     pub is_error: bool,
 }
 
+/// Strict-Transport-Security for pages served over HTTPS: a year, this host only (other hosts of the domain
+/// are the deployment's to decide).
+pub const HSTS: &str = "max-age=31536000";
+
 const SECURITY_HEADERS: [(HeaderName, &str); 5] = [
     (
         header::CONTENT_SECURITY_POLICY,
