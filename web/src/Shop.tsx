@@ -3,7 +3,7 @@ import { type FormEvent, useState } from "react";
 
 import type { Clients } from "./api";
 import { CART_ERRORS, explain } from "./errors";
-import { type Category, ProductStatus, type Sku } from "./gen/product/v1/types_pb";
+import { type Category, type Inventory, ProductStatus, type Sku, StockLevel } from "./gen/product/v1/types_pb";
 import { messages, type Translate, useLanguage } from "./i18n";
 import { Link, type Navigate } from "./Link";
 import { formatMoney, toMinorUnits } from "./money";
@@ -11,7 +11,6 @@ import { More, Problem, useFormat } from "./ui";
 import { fallBackToPlaceholder, placeholder } from "./placeholder";
 
 const PAGE_SIZE = 12;
-const LOW_STOCK = 5;
 /** The currency the price filter is typed in until the catalog shows one. */
 const DEFAULT_CURRENCY = "JPY";
 
@@ -250,10 +249,16 @@ function currencySymbol(currency: string, tag: string): string {
   return parts.find((part) => part.type === "currency")?.value ?? currency;
 }
 
-function stockText(available: bigint, t: Translate): string {
-  if (available <= 0n) return t(m.soldOut);
-  if (available <= BigInt(LOW_STOCK)) return t(m.onlyLeft, { count: available });
-  return t(m.inStock);
+/** What the shop says of a SKU's stock: its level, as the platform tells the public (how many are left only when few are). */
+function stockText(inventory: Inventory, t: Translate): string {
+  switch (inventory.level) {
+    case StockLevel.SOLD_OUT:
+      return t(m.soldOut);
+    case StockLevel.LOW:
+      return t(m.onlyLeft, { count: inventory.available });
+    default:
+      return t(m.inStock);
+  }
 }
 
 /** The attribute names of a product's SKUs, each with the values its SKUs have, in a stable order. */
@@ -305,7 +310,7 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
   const attributes = attributesOf(item.skus);
   const choice = { ...Object.fromEntries(attributes.map(([name, values]) => [name, values[0]])), ...picked };
   const sku = item.skus.find((s) => attributes.every(([name]) => s.attributes[name] === choice[name]));
-  const available = stock.data?.skus.find((entry) => entry.sku?.id === sku?.id)?.sku?.inventory?.available;
+  const inventory = stock.data?.skus.find((entry) => entry.sku?.id === sku?.id)?.sku?.inventory;
   const image = item.images[0];
 
   return (
@@ -345,10 +350,10 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
             {stock.isError ? (
               <Problem error={stock.error} />
             ) : (
-              <p data-testid="stock">{available === undefined ? t(m.checkingStock) : stockText(available, t)}</p>
+              <p data-testid="stock">{inventory === undefined ? t(m.checkingStock) : stockText(inventory, t)}</p>
             )}
             {signedIn ? (
-              <button type="button" disabled={add.isPending || available === 0n} onClick={() => add.mutate(sku.id)}>
+              <button type="button" disabled={add.isPending || inventory?.level === StockLevel.SOLD_OUT} onClick={() => add.mutate(sku.id)}>
                 {add.isPending ? t(m.adding) : t(m.addToCart)}
               </button>
             ) : (

@@ -27,6 +27,9 @@ pub const CALLER_ID_HEADER: &str = "x-ec-caller-id";
 pub const CALLER_ROLES_HEADER: &str = "x-ec-caller-roles";
 /// The shared secret proving a call comes from inside the platform.
 pub const INTERNAL_TOKEN_HEADER: &str = "x-ec-internal-token";
+/// The platform service making a call on its own behalf (`order`), as opposed to the BFF passing a client's
+/// call on; believed only with the internal secret. The BFF never sends it.
+pub const CALLING_SERVICE_HEADER: &str = "x-ec-calling-service";
 
 /// Shortest secret accepted: 32 characters.
 pub const MIN_TOKEN_CHARS: usize = 32;
@@ -284,6 +287,18 @@ impl IdentityVerifier {
 
     /// Writes `caller` and the secret into outgoing metadata (the BFF's side). Without a configured secret
     /// nothing is written, so services treat the call as anonymous.
+    /// Stamps the internal secret and the name of the platform `service` making calls on its own behalf.
+    pub fn stamp_service(&self, service: &'static str, headers: &mut HeaderMap) {
+        self.stamp(None, headers);
+        headers.insert(CALLING_SERVICE_HEADER, http::HeaderValue::from_static(service));
+    }
+
+    /// The platform service making this call on its own behalf, if the call says so with the internal secret.
+    pub fn calling_service<'a>(&self, headers: &'a HeaderMap) -> Option<&'a str> {
+        let service = headers.get(CALLING_SERVICE_HEADER)?.to_str().ok()?;
+        self.is_internal(headers).then_some(service)
+    }
+
     pub fn stamp(&self, caller: Option<&Caller>, headers: &mut HeaderMap) {
         let Some(token) = &self.token else { return };
         headers.insert(INTERNAL_TOKEN_HEADER, token.parse().expect("a configured token is a valid header value"));
@@ -334,6 +349,17 @@ mod tests {
         verifier(&"a".repeat(32)).stamp(Some(&admin()), &mut headers);
         assert_eq!(none.caller(&headers), Err(IdentityError::Untrusted));
         assert!(!none.is_internal(&headers));
+    }
+
+    #[test]
+    fn a_calling_service_is_believed_only_with_the_secret() {
+        let secret = IdentityVerifier::generate_token();
+        let mut headers = HeaderMap::new();
+        verifier(&secret).stamp_service("order", &mut headers);
+        assert_eq!(verifier(&secret).calling_service(&headers), Some("order"));
+        assert_eq!(verifier(&"b".repeat(32)).calling_service(&headers), None, "another secret");
+        headers.remove(INTERNAL_TOKEN_HEADER);
+        assert_eq!(verifier(&secret).calling_service(&headers), None, "no secret");
     }
 
     #[test]

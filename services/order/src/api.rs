@@ -128,7 +128,9 @@ fn render(cart: &cart::Cart, skus: &HashMap<Uuid, SkuInfo>) -> wire::Cart {
                 sku_code: info.map(|i| i.code.clone()).unwrap_or_default(),
                 unit_price: MessageField::some(money(unit_price, &line.currency_code)),
                 line_total: MessageField::some(money(line_total, &line.currency_code)),
-                available_quantity: info.map_or(0, |i| i.available),
+                // No more than the line asks for: enough to tell whether and how far it is short, without
+                // showing the shopper the SKU's whole stock (the public reads stock levels only).
+                available_quantity: info.map_or(0, |i| i.available.min(line.quantity)),
                 purchasable: info.is_some(),
                 added_at: MessageField::some(line.added_at.into()),
                 ..Default::default()

@@ -2,8 +2,8 @@
 //! and the reservations of the checkout saga.
 //!
 //! One [`Channel`] speaking gRPC (a lazily connected h2c connection, or calls in process under `ec dev`), every
-//! call carrying the platform's internal credential
-//! (so the product service treats the order service as internal, and scopes its idempotency keys to it) and
+//! call carrying the platform's internal credential and the order service's name (so the product service treats
+//! the order service as internal, scopes its idempotency keys to it, and shows it the full stock records) and
 //! a deadline. Reservation keys are derived from the order id and the step, so a step retried after a
 //! timeout or a crash finds the reservation the first attempt made instead of making another.
 
@@ -61,7 +61,7 @@ impl Catalog {
     /// every call. Nothing is connected until the first call.
     pub fn new(channel: Channel, identity: &IdentityVerifier, deadline: Duration) -> Self {
         let mut headers = http::HeaderMap::new();
-        identity.stamp(None, &mut headers);
+        identity.stamp_service("order", &mut headers);
         let config = ClientConfig::new(channel.url().clone())
             .with_protocol(connectrpc::Protocol::Grpc)
             .with_default_headers(headers)

@@ -45,11 +45,38 @@ use crate::{
 #[derive(Clone)]
 pub struct Access {
     identity: IdentityVerifier,
+    /// See [`StockView::Public`].
+    low_stock: i64,
+}
+
+/// How much of a stock record a caller reads; either way its level says "low" at or below `low_stock`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StockView {
+    /// Admins and the platform's own services: everything.
+    Full { low_stock: i64 },
+    /// Everyone else: the level, and how many are left when it is low (see the `Inventory` message).
+    Public { low_stock: i64 },
 }
 
 impl Access {
-    pub fn new(identity: IdentityVerifier) -> Self {
-        Self { identity }
+    pub fn new(identity: IdentityVerifier, low_stock: i64) -> Self {
+        Self { identity, low_stock }
+    }
+
+    /// How much of the stock records the caller reads.
+    pub fn stock_view(&self, ctx: &RequestContext) -> Result<StockView, Error> {
+        if self.identity.calling_service(ctx.headers()).is_some() {
+            return Ok(self.full_stock());
+        }
+        Ok(match self.identity.caller(ctx.headers())? {
+            Some(caller) if caller.is_admin() => self.full_stock(),
+            _ => StockView::Public { low_stock: self.low_stock },
+        })
+    }
+
+    /// The full stock record, for admins' own RPCs.
+    pub fn full_stock(&self) -> StockView {
+        StockView::Full { low_stock: self.low_stock }
     }
 
     /// The caller, who must be an admin.
@@ -89,15 +116,33 @@ impl InventoryApi {
 }
 
 /// Maps stock to the wire.
-pub fn stock_to_wire(stock: Stock) -> wire::Inventory {
-    wire::Inventory {
-        sku_id: stock.sku_id.to_string(),
-        quantity: stock.quantity,
-        reserved: stock.reserved,
-        available: stock.available(),
-        version: stock.version,
-        updated_at: MessageField::some(stock.updated_at.into()),
-        ..Default::default()
+/// `stock` as `view` shows it.
+pub fn stock_to_wire(stock: Stock, view: StockView) -> wire::Inventory {
+    use wire::StockLevel::{STOCK_LEVEL_IN_STOCK, STOCK_LEVEL_LOW, STOCK_LEVEL_SOLD_OUT};
+    let available = stock.available();
+    let (StockView::Full { low_stock } | StockView::Public { low_stock }) = view;
+    let level = match available {
+        ..=0 => STOCK_LEVEL_SOLD_OUT,
+        n if n <= low_stock => STOCK_LEVEL_LOW,
+        _ => STOCK_LEVEL_IN_STOCK,
+    };
+    match view {
+        StockView::Full { .. } => wire::Inventory {
+            sku_id: stock.sku_id.to_string(),
+            quantity: stock.quantity,
+            reserved: stock.reserved,
+            available,
+            version: stock.version,
+            updated_at: MessageField::some(stock.updated_at.into()),
+            level: level.into(),
+            ..Default::default()
+        },
+        StockView::Public { .. } => wire::Inventory {
+            sku_id: stock.sku_id.to_string(),
+            available: if level == STOCK_LEVEL_LOW { available } else { 0 },
+            level: level.into(),
+            ..Default::default()
+        },
     }
 }
 
@@ -141,7 +186,10 @@ impl InventoryService for InventoryApi {
     ) -> ServiceResult<GetInventoryResponse> {
         self.access.admin(&ctx)?;
         let stock = inventory::get(&self.pool, parse_id(request.sku_id, "sku_id")?).await?;
-        Response::ok(GetInventoryResponse { inventory: MessageField::some(stock_to_wire(stock)), ..Default::default() })
+        Response::ok(GetInventoryResponse {
+            inventory: MessageField::some(stock_to_wire(stock, self.access.full_stock())),
+            ..Default::default()
+        })
     }
 
     async fn update_inventory(
@@ -154,7 +202,7 @@ impl InventoryService for InventoryApi {
         let stock =
             inventory::update(&self.pool, &admin_actor(&caller), sku_id, request.quantity, request.version).await?;
         Response::ok(UpdateInventoryResponse {
-            inventory: MessageField::some(stock_to_wire(stock)),
+            inventory: MessageField::some(stock_to_wire(stock, self.access.full_stock())),
             ..Default::default()
         })
     }
@@ -169,7 +217,7 @@ impl InventoryService for InventoryApi {
         let stock =
             inventory::adjust(&self.pool, &admin_actor(&caller), sku_id, request.delta, request.reason.trim()).await?;
         Response::ok(AdjustInventoryResponse {
-            inventory: MessageField::some(stock_to_wire(stock)),
+            inventory: MessageField::some(stock_to_wire(stock, self.access.full_stock())),
             ..Default::default()
         })
     }
@@ -298,14 +346,16 @@ fn status_from_wire(status: buffa::EnumValue<wire::ProductStatus>) -> Result<Pro
 }
 
 /// Maps a SKU (and its stock, when given) to the wire.
-fn sku_to_wire(sku: SkuRow, stock: Option<Stock>) -> wire::Sku {
+fn sku_to_wire(sku: SkuRow, stock: Option<(Stock, StockView)>) -> wire::Sku {
     wire::Sku {
         id: sku.id.to_string(),
         product_id: sku.product_id.to_string(),
         code: sku.code,
         price: MessageField::some(money(sku.price.amount, &sku.price.currency_code)),
         attributes: sku.attributes.into_iter().collect(),
-        inventory: stock.map(stock_to_wire).map_or_else(MessageField::none, MessageField::some),
+        inventory: stock
+            .map(|(stock, view)| stock_to_wire(stock, view))
+            .map_or_else(MessageField::none, MessageField::some),
         created_at: MessageField::some(sku.created_at.into()),
         updated_at: MessageField::some(sku.updated_at.into()),
         ..Default::default()
@@ -578,7 +628,10 @@ impl ProductService for ProductApi {
         )
         .await?;
         let stock = inventory::get(&self.pool, sku.id).await?;
-        Response::ok(CreateSkuResponse { sku: MessageField::some(sku_to_wire(sku, Some(stock))), ..Default::default() })
+        Response::ok(CreateSkuResponse {
+            sku: MessageField::some(sku_to_wire(sku, Some((stock, self.access.full_stock())))),
+            ..Default::default()
+        })
     }
 
     async fn get_sku(
@@ -587,9 +640,13 @@ impl ProductService for ProductApi {
         request: ServiceRequest<'_, GetSkuRequest>,
     ) -> ServiceResult<GetSkuResponse> {
         let reader = self.access.reader(&ctx)?;
+        let view = self.access.stock_view(&ctx)?;
         let sku = catalog::get_sku(&self.pool, reader, parse_id(request.id, "id")?).await?;
         let stock = inventory::get(&self.pool, sku.id).await?;
-        Response::ok(GetSkuResponse { sku: MessageField::some(sku_to_wire(sku, Some(stock))), ..Default::default() })
+        Response::ok(GetSkuResponse {
+            sku: MessageField::some(sku_to_wire(sku, Some((stock, view)))),
+            ..Default::default()
+        })
     }
 
     async fn batch_get_skus(
@@ -597,7 +654,7 @@ impl ProductService for ProductApi {
         ctx: RequestContext,
         request: ServiceRequest<'_, BatchGetSkusRequest>,
     ) -> ServiceResult<BatchGetSkusResponse> {
-        self.access.reader(&ctx)?;
+        let view = self.access.stock_view(&ctx)?;
         if request.ids.len() > 100 {
             return Err(Error::InvalidArgument("ids must have at most 100 entries".into()).into());
         }
@@ -607,7 +664,7 @@ impl ProductService for ProductApi {
             skus: found
                 .into_iter()
                 .map(|(sku, stock, product_name)| wire::SkuWithProduct {
-                    sku: MessageField::some(sku_to_wire(sku, Some(stock))),
+                    sku: MessageField::some(sku_to_wire(sku, Some((stock, view)))),
                     product_name,
                     ..Default::default()
                 })
@@ -635,7 +692,10 @@ impl ProductService for ProductApi {
         };
         let sku = catalog::update_sku(&self.pool, id, change).await?;
         let stock = inventory::get(&self.pool, sku.id).await?;
-        Response::ok(UpdateSkuResponse { sku: MessageField::some(sku_to_wire(sku, Some(stock))), ..Default::default() })
+        Response::ok(UpdateSkuResponse {
+            sku: MessageField::some(sku_to_wire(sku, Some((stock, self.access.full_stock())))),
+            ..Default::default()
+        })
     }
 
     async fn delete_sku(

@@ -19,6 +19,17 @@ pub struct ProductConfig {
     )]
     pub reservation_ttl_secs: u64,
 
+    /// Available units at or below which the public is told how many are left ("only 3 left"); above it,
+    /// only that the SKU is in stock. Admins always see the full stock record.
+    #[arg(
+        id = "low_stock_threshold",
+        long = "low-stock-threshold",
+        env = "LOW_STOCK_THRESHOLD",
+        default_value_t = 5,
+        value_parser = clap::value_parser!(i64).range(0..=1_000_000)
+    )]
+    pub low_stock_threshold: i64,
+
     /// How often the expiry worker looks for reservations whose time is up, in seconds.
     #[arg(
         id = "reservation_expiry_interval_secs",

@@ -39,7 +39,7 @@ impl Application {
     ) -> Result<Self, StartupError> {
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
-        let access = Access::new(deps.identity.clone());
+        let access = Access::new(deps.identity.clone(), config.low_stock_threshold);
         let tokens = PageTokens::new(&ec_platform::page_token::key(&deps.identity, PageTokens::PURPOSE));
         // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.
         let lookups = GenericPlans::beside(&pool);

@@ -254,7 +254,7 @@ async fn skus_are_updated_and_deleted_with_the_products_prices_kept_right() {
     let unknown = uuid::Uuid::now_v7().to_string();
     let batch =
         BatchGetSkusRequest { ids: vec![small.id.clone(), large.id.clone(), unknown.clone()], ..Default::default() };
-    let answer = service.catalog(Who::Nobody).batch_get_skus(batch).await.unwrap().into_owned();
+    let answer = service.catalog(Who::Internal).batch_get_skus(batch).await.unwrap().into_owned();
     assert_eq!(answer.skus.len(), 1);
     assert_eq!((answer.skus[0].product_name.as_str(), answer.skus[0].sku.inventory.reserved), ("Tea", 1));
     assert_eq!(answer.missing_sku_ids, vec![large.id.clone(), unknown]);
@@ -604,5 +604,54 @@ async fn every_rpc_checks_who_calls_and_every_id_it_is_given() {
     assert_eq!(code(admin.update_category(rename(None, Some(""))).await), ErrorCode::InvalidArgument);
     let renamed = admin.update_category(rename(Some("bowls-and-cups"), Some("Bowls & Cups"))).await.unwrap();
     assert_eq!(renamed.into_owned().category.slug, "bowls-and-cups");
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn the_public_reads_stock_levels_and_admins_and_the_order_service_read_stock_records() {
+    use ec_proto::product::v1::StockLevel;
+    let service = Service::start().await;
+    let ids = service.skus(&[50, 3, 0]).await;
+    // Two of the fifty held by a checkout in flight.
+    let hold = BatchReserveInventoryRequest {
+        items: vec![ReservationItem { sku_id: ids[0].clone(), quantity: 2, ..Default::default() }],
+        idempotency_key: "order-watched".into(),
+        ..Default::default()
+    };
+    service.client(Who::Internal).batch_reserve_inventory(hold).await.unwrap();
+    let expected_public = [
+        (StockLevel::STOCK_LEVEL_IN_STOCK, 0),
+        (StockLevel::STOCK_LEVEL_LOW, 3),
+        (StockLevel::STOCK_LEVEL_SOLD_OUT, 0),
+    ];
+    for who in [Who::Nobody, Who::Forwarded, Who::Customer] {
+        let label = match who {
+            Who::Nobody => "a direct caller",
+            Who::Forwarded => "an anonymous shopper through the BFF",
+            _ => "a signed-in shopper",
+        };
+        let client = service.catalog(who);
+        let batch = BatchGetSkusRequest { ids: ids.clone(), ..Default::default() };
+        let skus = client.batch_get_skus(batch).await.unwrap().into_owned().skus;
+        for (id, (with_product, (level, available))) in ids.iter().zip(skus.iter().zip(expected_public)) {
+            let single = client.get_sku(GetSkuRequest { id: id.clone(), ..Default::default() }).await.unwrap();
+            for stock in [&with_product.sku.inventory, &single.into_owned().sku.inventory] {
+                assert_eq!(stock.level.as_known(), Some(level), "{label}");
+                assert_eq!(
+                    (stock.available, stock.quantity, stock.reserved, stock.version, stock.updated_at.is_set()),
+                    (available, 0, 0, 0, false),
+                    "{label} reads no stock record"
+                );
+            }
+        }
+    }
+    for who in [Who::Admin, Who::Internal] {
+        let batch = BatchGetSkusRequest { ids: ids.clone(), ..Default::default() };
+        let skus = service.catalog(who).batch_get_skus(batch).await.unwrap().into_owned().skus;
+        let stock = &skus[0].sku.inventory;
+        assert_eq!((stock.quantity, stock.reserved, stock.available), (50, 2, 48));
+        assert_eq!(stock.level.as_known(), Some(StockLevel::STOCK_LEVEL_IN_STOCK));
+        assert!(stock.version > 0 && stock.updated_at.is_set());
+    }
     service.stop().await;
 }

@@ -41,6 +41,8 @@ pub enum Who {
     Admin,
     /// Another service of the platform (the order service), holding the internal secret.
     Internal,
+    /// An anonymous client's call passed on by the BFF: the internal secret, no caller.
+    Forwarded,
 }
 
 impl Service {
@@ -73,7 +75,8 @@ impl Service {
             Who::Nobody => {}
             Who::Customer => self.identity.stamp(Some(&caller(vec![Role::Customer])), &mut headers),
             Who::Admin => self.identity.stamp(Some(&caller(vec![Role::Customer, Role::Admin])), &mut headers),
-            Who::Internal => self.identity.stamp(None, &mut headers),
+            Who::Internal => self.identity.stamp_service("order", &mut headers),
+            Who::Forwarded => self.identity.stamp(None, &mut headers),
         }
         ClientConfig::new(self.url.clone()).with_protocol(Protocol::Grpc).with_default_headers(headers)
     }
