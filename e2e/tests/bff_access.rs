@@ -117,7 +117,14 @@ async fn a_token_of_a_deleted_account_reaches_nothing() {
     let tokens = sign_in(&platform, "alice@example.com", "correct horse").await;
     let token = tokens["access_token"].as_str().unwrap();
 
-    let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
+    // The token alone cannot close the account; with the password it does.
+    let (status, error) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("invalid_argument")), "{error}");
+    let (status, error) =
+        call(&platform, "DeleteUser", Some(token), json!({ "id": alice, "currentPassword": "wrong horse" })).await;
+    assert_eq!((status, error["code"].as_str()), (400, Some("failed_precondition")), "{error}");
+    let (status, _) =
+        call(&platform, "DeleteUser", Some(token), json!({ "id": alice, "currentPassword": "correct horse" })).await;
     assert_eq!(status, 200);
     // The token is revoked at the BFF; even if it were not, the account is gone.
     let (status, error) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
@@ -205,7 +212,8 @@ async fn deleting_an_account_or_changing_its_password_signs_it_out_everywhere() 
     let token = tokens["access_token"].as_str().unwrap();
     let (status, body) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;
     assert_eq!(status, 200, "{body}");
-    let (status, _) = call(&platform, "DeleteUser", Some(token), json!({ "id": alice })).await;
+    let (status, _) =
+        call(&platform, "DeleteUser", Some(token), json!({ "id": alice, "currentPassword": "battery staple" })).await;
     assert_eq!(status, 200);
     assert_eq!(refresh(&tokens).await, 400, "a deleted account cannot refresh its way back in");
     let (status, _) = call(&platform, "GetUser", Some(token), json!({ "id": alice })).await;

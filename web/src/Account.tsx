@@ -48,6 +48,12 @@ const m = messages({
   },
   understand: { en: "I understand, delete my account", ja: "理解しました。アカウントを削除します" },
   delete: { en: "Delete my account", ja: "アカウントを削除" },
+  confirmPassword: { en: "Your password", ja: "パスワード" },
+  confirmEmailHelp: {
+    en: "Needed to change your email address.",
+    ja: "メールアドレスを変更するときに必要です。",
+  },
+  confirmDeleteHelp: { en: "Needed to delete your account.", ja: "アカウントを削除するときに必要です。" },
   deleting: { en: "Deleting…", ja: "削除しています…" },
 });
 
@@ -146,15 +152,20 @@ export function AccountPage({ api, userId, users }: AccountPageProps) {
 function Profile({ api, userId, email, name }: { api: Clients; userId: string; email: string; name: string }) {
   const { t } = useLanguage();
   const queries = useQueryClient();
-  const [form, setForm] = useState({ email, name });
+  const [form, setForm] = useState({ email, name, password: "" });
+  const emailChanges = form.email.trim() !== email;
   const save = useMutation({
     mutationFn: () =>
       api.users.updateUser({
         id: userId,
-        email: form.email.trim() === email ? undefined : form.email.trim(),
+        email: emailChanges ? form.email.trim() : undefined,
         name: form.name.trim() === name ? undefined : form.name.trim(),
+        currentPassword: emailChanges ? form.password : "",
       }),
-    onSuccess: (answer) => queries.setQueryData(["account", userId], answer.user),
+    onSuccess: (answer) => {
+      queries.setQueryData(["account", userId], answer.user);
+      setForm((current) => ({ ...current, password: "" }));
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -164,7 +175,17 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
     <form onSubmit={submit} className="stacked" aria-labelledby="profile-title">
       <h2 id="profile-title">{t(m.profile)}</h2>
       {save.isSuccess && <p role="status">{t(m.saved)}</p>}
-      {save.isError && <Problem error={save.error} known={{ [Code.InvalidArgument]: m.invalidProfile, [Code.AlreadyExists]: m.taken }} />}
+      {save.isError && (
+        <Problem
+          error={save.error}
+          known={{
+            [Code.InvalidArgument]: m.invalidProfile,
+            [Code.AlreadyExists]: m.taken,
+            [Code.FailedPrecondition]: m.wrongPassword,
+            [Code.ResourceExhausted]: m.tooManyWrong,
+          }}
+        />
+      )}
       <Field
         id="profile-email"
         label={t(m.email)}
@@ -183,6 +204,19 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
         value={form.name}
         onChange={(e) => setForm({ ...form, name: e.target.value })}
       />
+      {emailChanges && (
+        <Field
+          id="profile-password"
+          label={t(m.confirmPassword)}
+          help={t(m.confirmEmailHelp)}
+          type="password"
+          autoComplete="current-password"
+          required
+          maxLength={128}
+          value={form.password}
+          onChange={(e) => setForm({ ...form, password: e.target.value })}
+        />
+      )}
       <button type="submit" aria-disabled={save.isPending}>
         {save.isPending ? t(m.saving) : t(m.save)}
       </button>
@@ -247,8 +281,9 @@ function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
 function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; users: UserManager }) {
   const { t } = useLanguage();
   const [sure, setSure] = useState(false);
+  const [password, setPassword] = useState("");
   const remove = useMutation({
-    mutationFn: () => api.users.deleteUser({ id: userId }),
+    mutationFn: () => api.users.deleteUser({ id: userId, currentPassword: password }),
     onSuccess: () => users.signoutRedirect(),
   });
   const submit = (event: FormEvent) => {
@@ -259,12 +294,28 @@ function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; u
     <form onSubmit={submit} className="stacked danger" aria-labelledby="delete-title">
       <h2 id="delete-title">{t(m.deleteAccount)}</h2>
       <p>{t(m.deleteWarning)}</p>
-      {remove.isError && <Problem error={remove.error} />}
+      {remove.isError && (
+        <Problem
+          error={remove.error}
+          known={{ [Code.FailedPrecondition]: m.wrongPassword, [Code.ResourceExhausted]: m.tooManyWrong }}
+        />
+      )}
+      <Field
+        id="delete-password"
+        label={t(m.confirmPassword)}
+        help={t(m.confirmDeleteHelp)}
+        type="password"
+        autoComplete="current-password"
+        required
+        maxLength={128}
+        value={password}
+        onChange={(e) => setPassword(e.target.value)}
+      />
       <p>
         <input id="delete-sure" type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} />{" "}
         <label htmlFor="delete-sure">{t(m.understand)}</label>
       </p>
-      <button type="submit" className="danger" disabled={!sure || remove.isPending}>
+      <button type="submit" className="danger" disabled={!sure || !password || remove.isPending}>
         {remove.isPending ? t(m.deleting) : t(m.delete)}
       </button>
     </form>

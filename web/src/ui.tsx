@@ -120,14 +120,21 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
 interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
   id: string;
   label: string;
+  /** Said under the input and read with it by screen readers. */
+  help?: string;
 }
 
-/** A labelled text field of a stacked form: the label above, the input below. */
-export function Field({ id, label, ...input }: FieldProps) {
+/** A labelled text field of a stacked form: the label above, the input below, and its help, if any, under it. */
+export function Field({ id, label, help, ...input }: FieldProps) {
   return (
     <p>
       <label htmlFor={id}>{label}</label>
-      <input id={id} {...input} />
+      <input id={id} aria-describedby={help ? `${id}-help` : undefined} {...input} />
+      {help && (
+        <small id={`${id}-help`} className="help">
+          {help}
+        </small>
+      )}
     </p>
   );
 }

@@ -252,6 +252,11 @@ await inBrowser(async (page) => {
   // Closing the account signs out at the issuer too; the account can no longer sign in.
   await page.getByTestId("signed-in-as").click();
   await page.getByLabel("I understand, delete my account").check();
+  // The password must come with the request: a wrong one is refused and the account stays.
+  await page.getByLabel("Your password").fill("not my password");
+  await page.getByRole("button", { name: "Delete my account" }).click();
+  await page.getByText("Your current password is not right.").waitFor();
+  await page.getByLabel("Your password").fill(NEW_PASSWORD);
   await page.getByRole("button", { name: "Delete my account" }).click();
   await page.waitForURL((url) => url.pathname === "/oauth2/logout");
   await page.getByRole("button", { name: "Sign out" }).click();

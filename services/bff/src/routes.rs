@@ -53,10 +53,17 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     let Backends { user, product, order } = backends;
 
     // user.v1.UserService: sign-up is public; an account is its owner's (or an admin's); roles are admins'.
+    // Sign-up and UpdateUser both say whether an email is registered (already_exists), so both share the
+    // sign-up limit per client IP.
     let sign_up = Some(RouteLimit::SignUp);
     routes.add_limited::<CreateUserRequest, CreateUserResponse>(USER_SERVICE_CREATE_USER_SPEC, user, Public, sign_up);
     routes.add::<GetUserRequest, GetUserResponse>(USER_SERVICE_GET_USER_SPEC, user, own_account!(id));
-    routes.add::<UpdateUserRequest, UpdateUserResponse>(USER_SERVICE_UPDATE_USER_SPEC, user, own_account!(id));
+    routes.add_limited::<UpdateUserRequest, UpdateUserResponse>(
+        USER_SERVICE_UPDATE_USER_SPEC,
+        user,
+        own_account!(id),
+        sign_up,
+    );
     routes.add::<ChangePasswordRequest, ChangePasswordResponse>(
         USER_SERVICE_CHANGE_PASSWORD_SPEC,
         user,

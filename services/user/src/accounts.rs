@@ -68,12 +68,17 @@ pub async fn get(pool: &PgPool, caller: &Caller, id: UserId) -> Result<UserRow, 
 /// Changes email and/or name of an account the caller may act on.
 pub async fn update(
     pool: &PgPool,
+    throttle: &Throttle,
     caller: &Caller,
     id: UserId,
     email: Option<Email>,
     name: NameChange<'_>,
+    current_password: &str,
 ) -> Result<UserRow, Error> {
     may_act_for(pool, caller, id).await?;
+    if email.is_some() && caller.user_id == id.0 {
+        confirm_password(pool, throttle, id, current_password, "to change the email").await?;
+    }
     let row = db::update_user(pool, id, email.as_ref(), name).await?.ok_or(Error::NotFound)?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account updated");
     Ok(row)
@@ -92,17 +97,7 @@ pub async fn change_password(
     if caller.user_id != id.0 {
         return Err(Error::PermissionDenied("only the account holder can change its password"));
     }
-    let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
-    // Keyed as the sign-in page keys it, so both count against one allowance.
-    let throttle_key = normalize_email(&account.email);
-    if let Verdict::Wait { retry_after } = throttle.begin(&throttle_key, Client::Api).await {
-        return Err(Error::TooManyAttempts { retry_after });
-    }
-    let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
-    if !password::verify(current, Some(stored.clone())).await? {
-        return Err(Error::FailedPrecondition("the current password is wrong"));
-    }
-    throttle.succeeded(&throttle_key, Client::Api).await;
+    let stored = confirm_password(pool, throttle, id, &current, "to change the password").await?;
     let hash = password::hash(new).await?;
     // Conditional on the hash just checked: a concurrent change that checked the same password and landed
     // first makes this one's "current password" wrong.
@@ -116,9 +111,45 @@ pub async fn change_password(
     Ok(())
 }
 
-/// Soft-deletes an account the caller may act on.
-pub async fn delete(pool: &PgPool, caller: &Caller, id: UserId) -> Result<(), Error> {
+/// Checks `current`, the account holder's password, before a change only the holder may make with it (a
+/// new password or email, closing the account), under the sign-in throttle: a stolen access token must not be
+/// a faster way to guess the password than the sign-in page. Answers the stored hash it matched.
+async fn confirm_password(
+    pool: &PgPool,
+    throttle: &Throttle,
+    id: UserId,
+    current: &str,
+    purpose: &'static str,
+) -> Result<String, Error> {
+    if current.is_empty() {
+        return Err(Error::InvalidArgument(format!("current_password is required {purpose}")));
+    }
+    let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
+    // Keyed as the sign-in page keys it, so both count against one allowance.
+    let throttle_key = normalize_email(&account.email);
+    if let Verdict::Wait { retry_after } = throttle.begin(&throttle_key, Client::Api).await {
+        return Err(Error::TooManyAttempts { retry_after });
+    }
+    let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
+    if !password::verify(current.to_owned(), Some(stored.clone())).await? {
+        return Err(Error::FailedPrecondition("the current password is wrong"));
+    }
+    throttle.succeeded(&throttle_key, Client::Api).await;
+    Ok(stored)
+}
+
+/// Soft-deletes an account the caller may act on: the holder with its current password, or an admin.
+pub async fn delete(
+    pool: &PgPool,
+    throttle: &Throttle,
+    caller: &Caller,
+    id: UserId,
+    current_password: &str,
+) -> Result<(), Error> {
     may_act_for(pool, caller, id).await?;
+    if caller.user_id == id.0 {
+        confirm_password(pool, throttle, id, current_password, "to delete the account").await?;
+    }
     if !db::soft_delete_user(pool, id).await? {
         return Err(Error::NotFound);
     }

@@ -160,7 +160,8 @@ impl UserService for UserApi {
             Some(None) => NameChange::Remove,
             Some(Some(name)) => NameChange::Set(name),
         };
-        let row = accounts::update(&self.pool, &caller, id, email, change).await?;
+        let current = request.current_password;
+        let row = accounts::update(&self.pool, &self.throttle, &caller, id, email, change, current).await?;
         Response::ok(UpdateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 
@@ -185,7 +186,7 @@ impl UserService for UserApi {
     ) -> ServiceResult<DeleteUserResponse> {
         let caller = self.signed_in(&ctx)?;
         let id = UserId::parse(request.id)?;
-        accounts::delete(&self.pool, &caller, id).await?;
+        accounts::delete(&self.pool, &self.throttle, &caller, id, request.current_password).await?;
         self.sign_out.everywhere(id).await;
         Response::ok(DeleteUserResponse::default())
     }

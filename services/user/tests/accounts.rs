@@ -147,10 +147,19 @@ async fn a_deleted_account_is_gone_and_its_email_can_register_again() {
     let service = Service::start().await;
     let (alice, caller) = service.sign_up("Alice@Example.com").await;
     let as_alice = service.users_as(Some(&caller));
-    let delete = || DeleteUserRequest { id: alice.id.clone(), ..Default::default() };
+    let delete = |password: &str| DeleteUserRequest {
+        id: alice.id.clone(),
+        current_password: password.into(),
+        ..Default::default()
+    };
 
-    as_alice.delete_user(delete()).await.unwrap();
-    assert_eq!(code(as_alice.delete_user(delete()).await), ErrorCode::NotFound);
+    // A stolen access token alone cannot close the account: the holder's password must come with it.
+    assert_eq!(code(as_alice.delete_user(delete("")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(as_alice.delete_user(delete("wrong horse")).await), ErrorCode::FailedPrecondition);
+    assert_eq!(code(as_alice.delete_user(delete(&"x".repeat(100_000))).await), ErrorCode::FailedPrecondition);
+    assert!(as_alice.get_user(get(&alice.id)).await.is_ok(), "still there");
+    as_alice.delete_user(delete("correct horse")).await.unwrap();
+    assert_eq!(code(as_alice.delete_user(delete("correct horse")).await), ErrorCode::NotFound);
     assert_eq!(code(as_alice.get_user(get(&alice.id)).await), ErrorCode::NotFound);
 
     // The address is free again, in any case; the new account is a different one.
@@ -193,6 +202,7 @@ async fn update_user_changes_only_what_is_set_and_keeps_emails_unique() {
         id: alice.id.clone(),
         email: email.map(Into::into),
         name: name.map(Into::into),
+        current_password: "correct horse".into(),
         ..Default::default()
     };
 
@@ -210,6 +220,18 @@ async fn update_user_changes_only_what_is_set_and_keeps_emails_unique() {
     assert_eq!(unnamed.user.into_option().unwrap().name, None);
 
     assert_eq!(code(as_alice.update_user(update(Some("BOB@example.com"), None)).await), ErrorCode::AlreadyExists);
+
+    // A new email needs the holder's password (a name does not); an admin changes another's without it.
+    let without =
+        |password: &str| UpdateUserRequest { current_password: password.into(), ..update(Some("a@x.example"), None) };
+    assert_eq!(code(as_alice.update_user(without("")).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(as_alice.update_user(without("wrong horse")).await), ErrorCode::FailedPrecondition);
+    let name_only = UpdateUserRequest { current_password: String::new(), ..update(None, Some("Al")) };
+    assert!(as_alice.update_user(name_only).await.is_ok());
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let by_admin = UpdateUserRequest { current_password: String::new(), ..update(Some("alice@admin.example"), None) };
+    let changed = service.users_as(Some(&admin)).update_user(by_admin).await.unwrap().into_owned();
+    assert_eq!(changed.user.into_option().unwrap().email, "alice@admin.example");
     let huge = "n".repeat(10_000);
     for (email, name) in [(Some("not-an-email"), None), (None, Some(huge.as_str())), (Some(huge.as_str()), None)] {
         assert_eq!(code(as_alice.update_user(update(email, name)).await), ErrorCode::InvalidArgument);
@@ -225,8 +247,12 @@ async fn two_accounts_racing_for_one_new_email_cannot_both_get_it() {
     let (bob, bob_caller) = service.sign_up("bob@example.com").await;
     let claim = |user: &User, caller: &Caller| {
         let client = service.users_as(Some(caller));
-        let request =
-            UpdateUserRequest { id: user.id.clone(), email: Some("prize@example.com".into()), ..Default::default() };
+        let request = UpdateUserRequest {
+            id: user.id.clone(),
+            email: Some("prize@example.com".into()),
+            current_password: "correct horse".into(),
+            ..Default::default()
+        };
         async move { client.update_user(request).await }
     };
 
@@ -342,7 +368,11 @@ async fn verify_password_says_the_same_for_every_failure_and_answers_internal_ca
     let (gone, gone_caller) = service.sign_up("gone@example.com").await;
     service
         .users_as(Some(&gone_caller))
-        .delete_user(DeleteUserRequest { id: gone.id.clone(), ..Default::default() })
+        .delete_user(DeleteUserRequest {
+            id: gone.id.clone(),
+            current_password: "correct horse".into(),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let verify = |email: &str, password: &str| VerifyPasswordRequest {
@@ -531,6 +561,7 @@ async fn an_address_that_looks_like_a_registered_one_cannot_register_or_take_it_
     let change = UpdateUserRequest {
         id: bob.id.clone(),
         email: Some("\u{430}\u{43e}\u{430}@example.com".into()),
+        current_password: "correct horse".into(),
         ..Default::default()
     };
     assert_eq!(code(as_bob.update_user(change).await), ErrorCode::AlreadyExists);
