@@ -231,7 +231,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     let tea = category(&platform, &admin, "Tea", None).await;
     let green = category(&platform, &admin, "Green tea", Some(&tea)).await;
     let skus = [("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)];
-    publish(&platform, &admin, "Hojicha", Some(&tea), &skus).await;
+    let hojicha = publish(&platform, &admin, "Hojicha", Some(&tea), &skus).await;
     let sencha = publish(&platform, &admin, "Sencha", Some(&green), &[("SENCHA-100G", "100g", 1500, 10)]).await;
     // Someone else's order, whose URL the shopper must not be able to open.
     let neighbour = platform.access_token("neighbour@example.com", false).await;
@@ -244,6 +244,9 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         ("OTHER_PRODUCT", "Sencha"),
         ("OTHERS_ORDER", &theirs),
         ("FILLERS", &FILLERS.to_string()),
+        ("BFF_URL", &platform.bff_url()),
+        ("ADMIN_TOKEN", &admin),
+        ("PRICED_SKU", &hojicha[0]),
     ];
     let steps = [
         "bundle",
@@ -259,6 +262,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "checkout",
         "cancel",
         "declined",
+        "price change",
         "not found",
         "account",
         "japanese",

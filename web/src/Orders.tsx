@@ -31,6 +31,16 @@ const m = messages({
     ja: "テストモード：4242 4242 4242 4242 は承認、4000 0000 0000 0002 は拒否されます。",
   },
   placing: { en: "Placing your order…", ja: "注文しています…" },
+  summary: { en: "Order summary", ja: "ご注文内容" },
+  subtotal: { en: "Subtotal: {amount}", ja: "小計：{amount}" },
+  noShipping: {
+    en: "This shop cannot ship an order in this currency.",
+    ja: "この通貨のご注文はお届けできません。",
+  },
+  totalChanged: {
+    en: "The total has changed to {amount} since you saw it (a price or the shipping fee changed). Nothing was ordered: check it and place your order again.",
+    ja: "表示後に合計が{amount}に変わりました（価格または送料の変更）。ご注文はまだ確定していません。内容をご確認のうえ、もう一度ご注文ください。",
+  },
   place: { en: "Place order", ja: "注文を確定する" },
   yourOrders: { en: "Your orders", ja: "注文履歴" },
   loadingOrders: { en: "Loading your orders…", ja: "注文履歴を読み込んでいます…" },
@@ -92,13 +102,26 @@ const FIELDS = [
  */
 export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
   const { t } = useLanguage();
+  const format = useFormat();
   const queries = useQueryClient();
   const [address, setAddress] = useState<Record<string, string>>({ countryCode: "JP" });
   const [card, setCard] = useState("");
   const [failed, setFailed] = useState<Order | null>(null);
+  const [totalChanged, setTotalChanged] = useState(false);
   const attempt = useRef<{ key: string; request: string } | null>(null);
+  // The summary is the cart as the server prices it now: the total placed is the one shown here, and sent
+  // with the order so that a price that changed meanwhile is shown before anything is charged.
+  const cart = useQuery({ queryKey: ["cart"], queryFn: async () => (await api.carts.getCart({})).cart });
   const place = useMutation({
     mutationFn: (request: CreateOrder) => api.orders.createOrder(request),
+    onError: (error) => {
+      const changed = ConnectError.from(error);
+      if (changed.code === Code.FailedPrecondition && changed.rawMessage.startsWith("the order total is now")) {
+        setTotalChanged(true);
+        attempt.current = null;
+        void queries.invalidateQueries({ queryKey: ["cart"] });
+      }
+    },
     onSuccess: (answer) => {
       const order = answer.order!;
       attempt.current = null; // the outcome is known: a new attempt is a new order
@@ -118,12 +141,15 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
     const request = JSON.stringify({ address, card });
     if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
     setFailed(null);
+    setTotalChanged(false);
     place.mutate({
       idempotencyKey: attempt.current.key,
       shippingAddress: address,
       paymentToken: card.replace(/\s+/g, ""),
+      expectedTotal: cart.data?.total,
     });
   };
+  const total = cart.data?.total;
 
   return (
     <section aria-labelledby="checkout-title">
@@ -133,7 +159,42 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
           {t(explainFailure(failed.failureReason))}
         </p>
       )}
-      {place.isError && <Problem error={place.error} known={CHECKOUT_ERRORS} />}
+      {totalChanged && total ? (
+        <p role="alert" className="problem">
+          {t(m.totalChanged, { amount: format.money(total) })}
+        </p>
+      ) : (
+        place.isError && <Problem error={place.error} known={CHECKOUT_ERRORS} />
+      )}
+      {cart.isError && <Problem error={cart.error} />}
+      {cart.data && cart.data.items.length > 0 && (
+        <section aria-labelledby="summary-title" className="summary">
+          <h2 id="summary-title">{t(m.summary)}</h2>
+          <ul className="cart">
+            {cart.data.items.map((line) => (
+              <li key={line.skuId}>
+                {t(m.item, {
+                  name: line.productName,
+                  code: line.skuCode,
+                  quantity: format.count(line.quantity),
+                  amount: format.money(line.lineTotal),
+                })}
+              </li>
+            ))}
+          </ul>
+          <p>{t(m.subtotal, { amount: format.money(cart.data.subtotal) })}</p>
+          {total ? (
+            <>
+              <p>{t(m.shipping, { amount: format.money(cart.data.shippingFee) })}</p>
+              <p className="price" data-testid="checkout-total">
+                {t(m.total, { amount: format.money(total) })}
+              </p>
+            </>
+          ) : (
+            <p className="problem">{t(m.noShipping)}</p>
+          )}
+        </section>
+      )}
       <form onSubmit={submit} className="checkout">
         <fieldset>
           <legend>{t(m.shippingAddress)}</legend>

@@ -4,13 +4,14 @@
 // page seen. Run by e2e/tests/storefront.rs against a platform it started and seeded:
 //
 //   WEB_URL=http://127.0.0.1:5173 EMAIL=... PASSWORD=... PRODUCT=Hojicha OTHER_PRODUCT=Sencha FILLERS=11 \
-//     OTHERS_ORDER=<another user's order id> node tests/storefront.mjs
+//     OTHERS_ORDER=<another user's order id> BFF_URL=http://127.0.0.1:8080 ADMIN_TOKEN=<an admin's token> \
+//     PRICED_SKU=<the id of PRODUCT's ¥1,200 SKU> node tests/storefront.mjs
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
 import { accessible, check, inBrowser, logIn, openPath, screenshot, secured, signIn } from "./browser.mjs";
 
-const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER } = process.env;
+const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER, BFF_URL, ADMIN_TOKEN, PRICED_SKU } = process.env;
 /** How many more products than PRODUCT and OTHER_PRODUCT the catalog holds, none in a category. */
 const FILLERS = Number(process.env.FILLERS);
 const NEW_PASSWORD = "a much longer passphrase";
@@ -190,6 +191,28 @@ await inBrowser(async (page) => {
   await page.getByRole("link", { name: "Cart", exact: true }).click();
   await page.getByText("HOJICHA-100G", { exact: true }).first().waitFor();
   console.log("ok declined");
+
+  // The shop raises the price while the shopper is on the checkout page: nothing is charged until the shopper
+  // has seen the new total and placed the order again.
+  await page.getByRole("button", { name: "Check out" }).click();
+  await heading(1, "Checkout").waitFor();
+  const total = page.getByTestId("checkout-total");
+  check((await total.textContent()) === "Total: ¥1,700", `checkout total ${await total.textContent()}`);
+  const raised = await fetch(`${BFF_URL}/product.v1.ProductService/UpdateSku`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` },
+    body: JSON.stringify({ id: PRICED_SKU, price: { amount: "1300", currencyCode: "JPY" } }),
+  });
+  check(raised.ok, `raising the price: ${raised.status} ${await raised.text()}`);
+  await fillAndPlace("4242 4242 4242 4242", 1);
+  await page.getByRole("alert").filter({ hasText: "The total has changed to ¥1,800" }).waitFor();
+  await page.getByText("Total: ¥1,800").waitFor();
+  check((await page.getByRole("heading", { level: 1 }).textContent()) === "Checkout", "left the checkout page");
+  await accessible(page, "checkout, total changed");
+  await page.getByRole("button", { name: "Place order" }).click();
+  await heading(1, "Your order").waitFor();
+  check((await page.getByText("Total: ¥1,800").count()) > 0, "the order is not at the confirmed total");
+  console.log("ok price change");
 
   // Another shopper's real order is not found, exactly like an order that does not exist.
   for (const id of [OTHERS_ORDER, "01939a6e-0000-7000-8000-000000000000"]) {

@@ -37,6 +37,7 @@ use crate::{
     error::Error,
     orders::{self, ListFilter, NewOrder, Order, PaymentStatus, Placed, Status},
     saga::Saga,
+    shipping::ShippingRules,
 };
 
 /// Who is calling, read from the metadata the BFF sends.
@@ -61,23 +62,6 @@ impl Access {
     }
 }
 
-/// The shipping fee: a flat fee, waived from a subtotal on, in the order's currency's minor units.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ShippingRule {
-    pub flat_fee: i64,
-    /// Subtotals of at least this ship free; `None`: never.
-    pub free_from: Option<i64>,
-}
-
-impl ShippingRule {
-    pub fn fee(&self, subtotal: i64) -> i64 {
-        match self.free_from {
-            Some(threshold) if subtotal >= threshold => 0,
-            _ => self.flat_fee,
-        }
-    }
-}
-
 fn money(amount: i64, currency_code: &str) -> Money {
     Money { amount, currency_code: currency_code.to_owned(), ..Default::default() }
 }
@@ -90,11 +74,12 @@ pub struct CartApi {
     unflushed: Unflushed,
     catalog: Catalog,
     access: Access,
+    shipping: ShippingRules,
 }
 
 impl CartApi {
-    pub fn new(pool: PgPool, unflushed: Unflushed, catalog: Catalog, access: Access) -> Self {
-        Self { pool, unflushed, catalog, access }
+    pub fn new(pool: PgPool, unflushed: Unflushed, catalog: Catalog, access: Access, shipping: ShippingRules) -> Self {
+        Self { pool, unflushed, catalog, access, shipping }
     }
 
     /// `user_id`'s cart as the wire shows it: every line priced from the catalog now (one call), flagged
@@ -102,16 +87,18 @@ impl CartApi {
     async fn cart(&self, user_id: Uuid) -> Result<wire::Cart, Error> {
         let cart = cart::get(&self.pool, user_id).await?;
         let skus = self.catalog.skus(&cart.sku_ids()).await?;
-        Ok(render(&cart, &skus))
+        Ok(render(&cart, &skus, &self.shipping))
     }
 }
 
 /// A cart as the wire shows it, priced from `skus` (the catalog's SKUs on sale among its lines).
-fn render(cart: &cart::Cart, skus: &HashMap<Uuid, SkuInfo>) -> wire::Cart {
+/// The cart as the wire shows it, priced with `skus` and, when its currency has a rate, with its shipping fee
+/// and total (what CreateOrder will charge if nothing changes, and what a client confirms with it).
+fn render(cart: &cart::Cart, skus: &HashMap<Uuid, SkuInfo>, shipping: &ShippingRules) -> wire::Cart {
     let lines = &cart.lines;
     let currency = lines.first().map(|line| line.currency_code.clone()).unwrap_or_default();
     let mut subtotal: i64 = 0;
-    let items = lines
+    let items: Vec<wire::CartItem> = lines
         .iter()
         .map(|line| {
             let info = skus.get(&line.sku_id).filter(|info| info.currency_code == line.currency_code);
@@ -137,10 +124,14 @@ fn render(cart: &cart::Cart, skus: &HashMap<Uuid, SkuInfo>) -> wire::Cart {
             }
         })
         .collect();
+    let fee = if items.is_empty() { None } else { shipping.fee(&currency, subtotal).ok() };
     wire::Cart {
         items,
         subtotal: MessageField::some(money(subtotal, &currency)),
         updated_at: cart.updated_at.map_or(MessageField::none(), |at| MessageField::some(at.into())),
+        shipping_fee: fee.map_or(MessageField::none(), |fee| MessageField::some(money(fee, &currency))),
+        total: fee
+            .map_or(MessageField::none(), |fee| MessageField::some(money(subtotal.saturating_add(fee), &currency))),
         ..Default::default()
     }
 }
@@ -181,7 +172,10 @@ impl CartService for CartApi {
         if !unpriced.is_empty() {
             skus.extend(self.catalog.skus(&unpriced).await?);
         }
-        Response::ok(AddCartItemResponse { cart: MessageField::some(render(&cart, &skus)), ..Default::default() })
+        Response::ok(AddCartItemResponse {
+            cart: MessageField::some(render(&cart, &skus, &self.shipping)),
+            ..Default::default()
+        })
     }
 
     async fn update_cart_item(
@@ -234,7 +228,7 @@ pub struct OrderApi {
     catalog: Catalog,
     saga: Saga,
     access: Access,
-    shipping: ShippingRule,
+    shipping: ShippingRules,
     tokens: PageTokens,
     /// The longest a CreateOrder (or CancelOrder) call waits for the saga, whatever its deadline.
     wait: Duration,
@@ -252,7 +246,7 @@ impl OrderApi {
         catalog: Catalog,
         saga: Saga,
         access: Access,
-        shipping: ShippingRule,
+        shipping: ShippingRules,
         tokens: PageTokens,
         wait: Duration,
     ) -> Self {
@@ -310,9 +304,9 @@ impl OrderApi {
         Ok(NewOrder {
             id: Uuid::now_v7(),
             user_id,
+            shipping_fee: self.shipping.fee(&currency_code, subtotal)?,
             currency_code,
             subtotal,
-            shipping_fee: self.shipping.fee(subtotal),
             lines: order_lines,
         })
     }
@@ -466,7 +460,19 @@ impl OrderService for OrderApi {
         // The cart is priced first and the key looked up only if that fails (a repeat usually finds the cart
         // emptied by the order it placed): placing the order finds a key used before, so a first call, the
         // common one, costs no lookup of its own.
-        let new = match self.price_cart(caller.user_id).await {
+        let expected = request.expected_total.as_option().map(|total| (total.amount, total.currency_code.as_str()));
+        let priced = self.price_cart(caller.user_id).await.and_then(|new| match expected {
+            Some(confirmed) if confirmed != (new.total(), new.currency_code.as_str()) => {
+                Err(Error::FailedPrecondition(format!(
+                    "the order total is now {} {} (prices or shipping changed since it was confirmed); nothing was \
+                     ordered: check the cart and confirm the new total",
+                    new.total(),
+                    new.currency_code
+                )))
+            }
+            _ => Ok(new),
+        });
+        let new = match priced {
             Ok(new) => new,
             Err(cannot) => match orders::find_by_key(&self.pool, caller.user_id, &checkout).await? {
                 Some(earlier) => {

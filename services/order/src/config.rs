@@ -2,7 +2,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use crate::{api::ShippingRule, orders::Step, payment::Provider, saga::RetryPolicy};
+use crate::{orders::Step, payment::Provider, saga::RetryPolicy, shipping::ShippingRules};
 
 /// Settings of the order service. Flags with environment fallbacks; see `ec serve order --help`.
 #[derive(Clone, Debug, clap::Args)]
@@ -30,24 +30,16 @@ pub struct OrderConfig {
     )]
     pub product_call_timeout_ms: u64,
 
-    /// Shipping fee of an order, in its currency's minor units (e.g. 500 = ¥500 or $5.00).
+    /// Shipping fee per currency, in its minor units, waived from a subtotal on: `CUR:FEE[:FREE_FROM]`,
+    /// comma-separated (`JPY:500:5000` is ¥500, free from ¥5,000; `USD:500:5000` is $5.00, free from $50.00).
+    /// Orders in a currency without a rule are refused.
     #[arg(
-        id = "shipping_fee",
-        long = "shipping-fee",
-        env = "SHIPPING_FEE",
-        default_value_t = 500,
-        value_parser = clap::value_parser!(i64).range(0..=1_000_000_000)
+        id = "shipping_rules",
+        long = "shipping-rules",
+        env = "SHIPPING_RULES",
+        default_value = "JPY:500:5000,USD:500:5000"
     )]
-    pub shipping_fee: i64,
-
-    /// Subtotal, in minor units, from which shipping is free; unset: never free.
-    #[arg(
-        id = "free_shipping_from",
-        long = "free-shipping-from",
-        env = "FREE_SHIPPING_FROM",
-        value_parser = clap::value_parser!(i64).range(0..)
-    )]
-    pub free_shipping_from: Option<i64>,
+    pub shipping_rules: ShippingRules,
 
     /// The longest CreateOrder and CancelOrder wait for the saga before answering `deadline_exceeded` (the
     /// saga goes on; the same idempotency key answers with the outcome), in seconds.
@@ -161,10 +153,6 @@ impl OrderConfig {
         config.product_service_url =
             format!("http://{}", ec_platform::server::connectable(product)).parse().expect("an address makes a URL");
         config
-    }
-
-    pub fn shipping(&self) -> ShippingRule {
-        ShippingRule { flat_fee: self.shipping_fee, free_from: self.free_shipping_from }
     }
 
     pub fn retry(&self) -> RetryPolicy {

@@ -4,7 +4,8 @@
 //! Layout: [`domain`] parses wire values into types that hold valid data; [`cart`] is carts in PostgreSQL;
 //! [`orders`] is orders, their idempotency keys and their saga log; [`saga`] is the checkout saga over
 //! [`catalog`] (the product service: prices, stock, reservations) and [`payment`] (the payment port and
-//! its sandbox adapter), with [`recovery`], the worker that finishes sagas a crash left behind; [`api`]
+//! its sandbox adapter), with [`recovery`], the worker that finishes sagas a crash left behind; [`shipping`] is
+//! the fee per currency; [`api`]
 //! implements the generated service traits on top; [`error`] is the one mapping to Connect/gRPC codes;
 //! [`startup`] wires a server from an [`OrderConfig`](config::OrderConfig).
 //!
@@ -22,6 +23,7 @@ pub mod orders;
 pub mod payment;
 pub mod recovery;
 pub mod saga;
+pub mod shipping;
 pub mod startup;
 
 /// The PostgreSQL schema this service owns.

@@ -235,6 +235,13 @@ pub struct NewOrder {
     pub lines: Vec<Line>,
 }
 
+impl NewOrder {
+    /// What the order charges: its subtotal and its shipping fee.
+    pub fn total(&self) -> i64 {
+        self.subtotal + self.shipping_fee
+    }
+}
+
 /// What an idempotency key already names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Placed {

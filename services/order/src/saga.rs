@@ -188,7 +188,7 @@ impl Saga {
             reservation_id: None,
             authorization_id: None,
             attempts: 0,
-            total: new.subtotal + new.shipping_fee,
+            total: new.total(),
             currency_code: new.currency_code.clone(),
             lines,
             payment_token: Some(payment_token.to_owned()),

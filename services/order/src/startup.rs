@@ -65,13 +65,19 @@ impl Application {
         );
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
-        let carts = Arc::new(CartApi::new(pool.clone(), unflushed.clone(), catalog.clone(), access.clone()));
+        let carts = Arc::new(CartApi::new(
+            pool.clone(),
+            unflushed.clone(),
+            catalog.clone(),
+            access.clone(),
+            config.shipping_rules.clone(),
+        ));
         let orders = Arc::new(OrderApi::new(
             pool.clone(),
             catalog,
             saga.clone(),
             access,
-            config.shipping(),
+            config.shipping_rules.clone(),
             tokens,
             Duration::from_secs(config.checkout_wait_secs),
         ));

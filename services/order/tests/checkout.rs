@@ -555,3 +555,92 @@ async fn a_hold_whose_answer_never_came_is_found_under_its_key_and_released() {
     assert_eq!(platform.reservations().await, [("released".to_owned(), 1)]);
     platform.stop().await;
 }
+
+fn money(amount: i64, currency: &str) -> ec_proto::product::v1::Money {
+    ec_proto::product::v1::Money { amount, currency_code: currency.into(), ..Default::default() }
+}
+
+/// CreateOrder with the total the shopper confirmed.
+fn confirmed(key: &str, total: ec_proto::product::v1::Money) -> ec_proto::order::v1::CreateOrderRequest {
+    ec_proto::order::v1::CreateOrderRequest {
+        expected_total: buffa::MessageField::some(total),
+        ..checkout(key, APPROVE)
+    }
+}
+
+#[tokio::test]
+async fn a_price_raised_between_the_cart_and_the_click_is_not_charged_without_the_shopper_confirming_it() {
+    let platform = Platform::start().await;
+    let sku = platform.skus(&[10]).await[0];
+    let me = customer();
+    platform.add(&me, sku, 2).await;
+    let cart = platform.carts(&me).get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart.unwrap();
+    // What the checkout page shows: ¥3,000 and ¥500 shipping.
+    assert_eq!((cart.subtotal.amount, cart.shipping_fee.amount, cart.total.amount), (3000, 500, 3500));
+    let seen = cart.total.into_option().unwrap();
+
+    // The shop raises the price while the shopper fills in the form.
+    sqlx::query("UPDATE product_service.skus SET price_amount = 1800 WHERE id = $1")
+        .bind(sku)
+        .execute(platform.pool())
+        .await
+        .unwrap();
+    let refused = platform.orders(&me).create_order(confirmed("saw-3500", seen.clone())).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::FailedPrecondition);
+    let message = refused.message.unwrap_or_default();
+    assert!(message.contains("now 4100 JPY"), "names the new total: {message}");
+    let orders: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM order_service.orders").fetch_one(platform.pool()).await.unwrap();
+    assert_eq!(orders, 0, "nothing was placed");
+    assert_eq!(platform.stock(sku).await, (10, 0), "nothing was held");
+    // A total in another currency is another total.
+    assert_eq!(
+        code(platform.orders(&me).create_order(confirmed("saw-usd", money(4100, "USD"))).await),
+        ErrorCode::FailedPrecondition
+    );
+
+    // Asked again, the shopper confirms the new total: the order is placed at it.
+    let cart = platform.carts(&me).get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart.unwrap();
+    assert_eq!(cart.total.amount, 4100);
+    let order = platform.orders(&me).create_order(confirmed("saw-4100", money(4100, "JPY"))).await.unwrap();
+    let order = order.into_owned().order.into_option().unwrap();
+    assert_eq!((order.status, order.total.amount), (OrderStatus::ORDER_STATUS_CONFIRMED.into(), 4100));
+    // The same key again replays the order, whatever total it quotes now that the cart is empty.
+    let again = platform.orders(&me).create_order(confirmed("saw-4100", money(4100, "JPY"))).await.unwrap();
+    assert_eq!(again.into_owned().order.into_option().unwrap(), order);
+
+    // A client that sends no total (written before the field) accepts the total of the moment.
+    platform.add(&me, sku, 1).await;
+    let order = platform.checkout(&me, "no-total", APPROVE).await.unwrap();
+    assert_eq!(order.total.amount, 1800 + 500);
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn shipping_is_priced_per_currency_and_a_currency_without_a_rate_is_refused() {
+    let platform = Platform::start_with(|config| {
+        config.shipping_rules = "JPY:500:10000,USD:700:5000".parse().unwrap();
+    })
+    .await;
+    let usd = platform.skus_priced(&[10], 999, "USD").await[0];
+    let eur = platform.skus_priced(&[10], 999, "EUR").await[0];
+    let (shopper, traveller) = (customer(), customer());
+
+    // $9.99 ships for $7.00; from $50.00 it ships free: the JPY threshold of 10,000 is not applied to cents.
+    platform.add(&shopper, usd, 1).await;
+    let cart = platform.carts(&shopper).get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart.unwrap();
+    assert_eq!((cart.shipping_fee.amount, cart.total.amount, cart.total.currency_code.as_str()), (700, 1699, "USD"));
+    platform.add(&shopper, usd, 5).await;
+    let order = platform.checkout(&shopper, "usd", APPROVE).await.unwrap();
+    assert_eq!((order.subtotal.amount, order.shipping_fee.amount, order.total.amount), (5994, 0, 5994));
+
+    // No rate for EUR: the cart shows no total, and checkout says why and places nothing.
+    platform.add(&traveller, eur, 1).await;
+    let cart = platform.carts(&traveller).get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart.unwrap();
+    assert!(cart.shipping_fee.as_option().is_none() && cart.total.as_option().is_none());
+    let refused = platform.checkout(&traveller, "eur", APPROVE).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::FailedPrecondition);
+    assert!(refused.message.unwrap_or_default().contains("no shipping rate for orders in EUR"));
+    assert_eq!(platform.stock(eur).await, (10, 0));
+    platform.stop().await;
+}

@@ -74,8 +74,7 @@ impl Platform {
         config.saga_first_backoff_ms = 10;
         config.saga_max_backoff_secs = 1;
         config.saga_recovery_interval_secs = 1;
-        config.shipping_fee = 500;
-        config.free_shipping_from = Some(10_000);
+        config.shipping_rules = "JPY:500:10000".parse().unwrap();
         configure(&mut config);
         let order = ec_order::startup::Application::build(&config, &args, &deps).await.unwrap();
         let order_url = format!("http://{}", order.local_addr()).parse().unwrap();
