@@ -638,3 +638,26 @@ async fn a_used_login_challenge_and_its_form_cannot_be_replayed_nor_tell_a_right
     assert!(callback(after).contains_key("code"), "the owner signs in at once: nothing was counted");
     env.platform.stop().await;
 }
+
+#[tokio::test]
+async fn many_people_signing_in_at_once_from_one_address_are_never_refused() {
+    // Fewer free failures per address than there are colleagues signing in together, as an office or a load
+    // test behind one address would be: only failures count against the address.
+    let env = Env::start_with(|config| config.user.login.free_failures_per_address = 5).await;
+    let colleagues: Vec<String> = (0..16).map(|n| format!("colleague{n}@example.com")).collect();
+    for email in &colleagues {
+        env.platform.sign_up(email, "correct horse").await;
+    }
+    let shared = &env;
+    let attempts = colleagues.iter().map(|email| async move {
+        let browser = Browser::new();
+        (email.clone(), shared.attempt(&browser, email, "correct horse").await)
+    });
+    for (email, stop) in futures::future::join_all(attempts).await {
+        match stop {
+            Stop::Client(query) => assert!(query.contains_key("code"), "{email}: {query:?}"),
+            Stop::Page(status, html) => panic!("{email} was refused: {status} {html}"),
+        }
+    }
+    env.platform.stop().await;
+}

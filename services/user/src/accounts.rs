@@ -132,6 +132,7 @@ async fn confirm_password(
     }
     let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
     if !password::verify(current.to_owned(), Some(stored.clone())).await? {
+        throttle.failed(&throttle_key, Client::Api).await;
         return Err(Error::FailedPrecondition("the current password is wrong"));
     }
     throttle.succeeded(&throttle_key, Client::Api).await;

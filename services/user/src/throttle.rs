@@ -21,8 +21,12 @@
 //! A success clears the count of its device, (account, client) or API key and gives its attempt back to the
 //! shared counts. Counts are forgotten `forget_after` after their last attempt.
 //!
-//! Every attempt is counted *before* the password is checked, on all its keys in one atomic step, so a burst
-//! of parallel guesses cannot all slip past the check while none has been counted.
+//! Attempts on an account are counted *before* the password is checked, on all its keys in one atomic step, so
+//! a burst of parallel guesses at an account cannot all slip past the check while none has been counted. The
+//! address's count across accounts is the exception ([`Counted::OnFailure`]): it counts failures only, once
+//! they are known ([`Throttle::failed`]). Counted before the check, the sign-ins in flight from one address
+//! (an office, a campus, a load test) made one another wait although none had failed; a credential-stuffing
+//! burst is still held by the count once its first failures land, and by the bound on password hashes.
 //!
 //! With Redis the counts are shared by every replica: one Lua script checks the waits and, when none is
 //! pending, counts on every key and sets the next waits, by Redis's clock. Without Redis, or while Redis is
@@ -84,6 +88,15 @@ pub enum Client<'a> {
     Api,
 }
 
+/// When an attempt counts on a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Counted {
+    /// When it begins, before the password is checked; a success gives it back.
+    Before,
+    /// When the password turned out wrong.
+    OnFailure,
+}
+
 /// Whether an attempt may go ahead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -105,6 +118,7 @@ pub struct Throttle {
     limits: ThrottleLimits,
     shared: Shared,
     attempt: redis::Script,
+    count: redis::Script,
     settle: redis::Script,
     local: Mutex<HashMap<String, Count>>,
 }
@@ -117,8 +131,9 @@ struct Count {
     forget_at: Instant,
 }
 
-/// KEYS: the keys; ARGV: forget-after in ms, then for each key its free attempts, first and longest delay in
-/// ms. Returns 0 when the attempt was counted, or the milliseconds to wait.
+/// KEYS: the keys, those counted on first; ARGV: forget-after in ms, how many of the keys to count on, then for
+/// each of those its free attempts, first and longest delay in ms. Returns 0 when the attempt was counted, or
+/// the milliseconds to wait (every key's wait is checked).
 const ATTEMPT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -128,9 +143,24 @@ for i = 1, #KEYS do
   if ready - now > wait then wait = ready - now end
 end
 if wait > 0 then return wait end
-for i = 1, #KEYS do
+for i = 1, tonumber(ARGV[2]) do
   local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
-  local free, first, max = tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1])
+  local free, first, max = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local delay = 0
+  if n >= free then delay = math.min(first * 2 ^ math.min(n - free, 31), max) end
+  redis.call('HSET', KEYS[i], 'ready', string.format('%d', now + delay))
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+return 0
+";
+
+/// A failure. KEYS: the keys; ARGV as ATTEMPT's. Counts on every key, whatever waits are pending.
+const COUNT: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 1, tonumber(ARGV[2]) do
+  local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
+  local free, first, max = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
   local delay = 0
   if n >= free then delay = math.min(first * 2 ^ math.min(n - free, 31), max) end
   redis.call('HSET', KEYS[i], 'ready', string.format('%d', now + delay))
@@ -156,29 +186,32 @@ impl Throttle {
             limits,
             shared: redis.feature("login-attempts"),
             attempt: redis::Script::new(ATTEMPT),
+            count: redis::Script::new(COUNT),
             settle: redis::Script::new(SETTLE),
             local: Mutex::new(HashMap::new()),
         }
     }
 
-    /// The keys an attempt at `email` by `client` counts on, each with its backoff; the first is the one a
-    /// success clears.
-    fn keys(&self, email: &str, client: Client<'_>) -> Vec<(String, Backoff)> {
+    /// The keys an attempt at `email` by `client` counts on, each with its backoff and when it counts, those
+    /// counted before the check first; the first is the one a success clears.
+    fn keys(&self, email: &str, client: Client<'_>) -> Vec<(String, Backoff, Counted)> {
+        use Counted::{Before, OnFailure};
         let account = sha256_hex(email);
         let limits = &self.limits;
         match client {
-            Client::Device(id) => vec![(device_key(id), limits.per_client)],
+            Client::Device(id) => vec![(device_key(id), limits.per_client, Before)],
             Client::Address(ip) => {
                 let address = ec_platform::net::client_key(ip);
                 vec![
-                    (format!("client:{account}:{address}"), limits.per_client),
-                    (format!("account:{account}"), limits.per_account),
-                    (format!("address:{address}"), limits.per_address),
+                    (format!("client:{account}:{address}"), limits.per_client, Before),
+                    (format!("account:{account}"), limits.per_account, Before),
+                    (format!("address:{address}"), limits.per_address, OnFailure),
                 ]
             }
-            Client::Api => {
-                vec![(format!("api:{account}"), limits.per_client), (format!("account:{account}"), limits.per_account)]
-            }
+            Client::Api => vec![
+                (format!("api:{account}"), limits.per_client, Before),
+                (format!("account:{account}"), limits.per_account, Before),
+            ],
         }
     }
 
@@ -202,12 +235,16 @@ impl Throttle {
     /// Counts an attempt at `email`'s password by `client`, or says how long it must wait.
     pub async fn begin(&self, email: &str, client: Client<'_>) -> Verdict {
         let keys = self.keys(email, client);
-        let forget_ms = self.limits.forget_after.as_millis() as u64;
+        let before: Vec<&(String, Backoff, Counted)> =
+            keys.iter().filter(|(.., when)| *when == Counted::Before).collect();
         let mut invocation = self.attempt.prepare_invoke();
-        invocation.arg(forget_ms);
-        for (key, backoff) in &keys {
-            invocation.key(self.shared.key(key));
+        invocation.arg(self.forget_ms()).arg(before.len());
+        for (key, backoff, _) in &before {
             invocation.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
+            invocation.key(self.shared.key(key));
+        }
+        for (key, ..) in keys.iter().filter(|(.., when)| *when == Counted::OnFailure) {
+            invocation.key(self.shared.key(key));
         }
         let shared = self.shared.run(|mut redis| async move { invocation.invoke_async::<u64>(&mut redis).await }).await;
         match shared {
@@ -217,16 +254,42 @@ impl Throttle {
         }
     }
 
-    /// After a successful check by `client`: clears its own count and gives its attempt back to the others.
+    /// After a check by `client` found the password wrong: counts the failure on the keys that count failures
+    /// only (the address's).
+    pub async fn failed(&self, email: &str, client: Client<'_>) {
+        let keys: Vec<_> =
+            self.keys(email, client).into_iter().filter(|(.., when)| *when == Counted::OnFailure).collect();
+        if keys.is_empty() {
+            return;
+        }
+        // Counted whatever waits are pending (ATTEMPT counts only when none is).
+        let mut counting = self.count.prepare_invoke();
+        counting.arg(self.forget_ms()).arg(keys.len());
+        for (key, backoff, _) in &keys {
+            counting.key(self.shared.key(key));
+            counting.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
+        }
+        let shared = self.shared.run(|mut redis| async move { counting.invoke_async::<u64>(&mut redis).await }).await;
+        if shared.is_none() {
+            let now = Instant::now();
+            let mut local = self.locked_local();
+            for (key, backoff, _) in &keys {
+                self.count_local(&mut local, key, *backoff, now);
+            }
+        }
+    }
+
+    /// After a successful check by `client`: clears its own count and gives its attempt back to the others
+    /// counted before the check.
     pub async fn succeeded(&self, email: &str, client: Client<'_>) {
-        let keys = self.keys(email, client);
+        let keys: Vec<_> = self.keys(email, client).into_iter().filter(|(.., when)| *when == Counted::Before).collect();
         let mut invocation = self.settle.prepare_invoke();
-        for (key, _) in &keys {
+        for (key, ..) in &keys {
             invocation.key(self.shared.key(key));
         }
         self.shared.run(|mut redis| async move { invocation.invoke_async::<()>(&mut redis).await }).await;
         let mut local = self.locked_local();
-        for (i, (key, _)) in keys.iter().enumerate() {
+        for (i, (key, ..)) in keys.iter().enumerate() {
             if i == 0 {
                 local.remove(key);
             } else if let Some(count) = local.get_mut(key) {
@@ -235,21 +298,29 @@ impl Throttle {
         }
     }
 
-    fn begin_local(&self, keys: &[(String, Backoff)]) -> Verdict {
+    fn forget_ms(&self) -> u64 {
+        millis(self.limits.forget_after)
+    }
+
+    fn begin_local(&self, keys: &[(String, Backoff, Counted)]) -> Verdict {
         let now = Instant::now();
         let mut local = self.locked_local();
         local.retain(|_, count| count.forget_at > now);
-        let ready_at = keys.iter().filter_map(|(key, _)| local.get(key)).map(|count| count.ready_at).max();
+        let ready_at = keys.iter().filter_map(|(key, ..)| local.get(key)).map(|count| count.ready_at).max();
         if let Some(ready_at) = ready_at.filter(|ready_at| *ready_at > now) {
             return Verdict::Wait { retry_after: ready_at - now };
         }
-        for (key, backoff) in keys {
-            let count = local.entry(key.clone()).or_insert(Count { attempts: 0, ready_at: now, forget_at: now });
-            count.attempts += 1;
-            count.ready_at = now + backoff.delay(count.attempts);
-            count.forget_at = now + self.limits.forget_after;
+        for (key, backoff, _) in keys.iter().filter(|(.., when)| *when == Counted::Before) {
+            self.count_local(&mut local, key, *backoff, now);
         }
         Verdict::Allowed
+    }
+
+    fn count_local(&self, local: &mut HashMap<String, Count>, key: &str, backoff: Backoff, now: Instant) {
+        let count = local.entry(key.to_owned()).or_insert(Count { attempts: 0, ready_at: now, forget_at: now });
+        count.attempts += 1;
+        count.ready_at = now + backoff.delay(count.attempts);
+        count.forget_at = now + self.limits.forget_after;
     }
 
     fn locked_local(&self) -> std::sync::MutexGuard<'_, HashMap<String, Count>> {
@@ -412,10 +483,41 @@ mod tests {
             throttle.succeeded(&format!("user{n}@example.com"), stuffer).await;
         }
         for n in 0..12 {
-            assert_eq!(throttle.begin(&format!("victim{n}@example.com"), stuffer).await, Verdict::Allowed);
+            let victim = format!("victim{n}@example.com");
+            assert_eq!(throttle.begin(&victim, stuffer).await, Verdict::Allowed);
+            throttle.failed(&victim, stuffer).await;
         }
         waits(throttle.begin("victim12@example.com", stuffer).await);
         assert_eq!(throttle.begin("victim12@example.com", Client::Address(HOME)).await, Verdict::Allowed);
+    }
+
+    /// Sign-ins in flight from one address (an office, a load test) that all turn out right make none of them
+    /// wait, however many there are: the address counts failures, not attempts.
+    async fn concurrent_correct_sign_ins_from_one_address_never_wait(throttle: &Throttle) {
+        let office = Client::Address(ELSEWHERE);
+        let emails: Vec<String> = (0..40).map(|n| format!("colleague{n}@example.com")).collect();
+        let verdicts = futures::future::join_all(emails.iter().map(|email| throttle.begin(email, office))).await;
+        assert!(verdicts.iter().all(|v| *v == Verdict::Allowed), "{verdicts:?}");
+        for email in &emails {
+            throttle.succeeded(email, office).await;
+        }
+        // Failures still count, across accounts: past the address's twelve free ones, it waits.
+        for n in 0..12 {
+            let victim = format!("victim{n}@example.com");
+            assert_eq!(throttle.begin(&victim, office).await, Verdict::Allowed);
+            throttle.failed(&victim, office).await;
+        }
+        waits(throttle.begin("victim12@example.com", office).await);
+    }
+
+    #[tokio::test]
+    async fn in_process_concurrent_correct_sign_ins_from_one_address_never_wait() {
+        concurrent_correct_sign_ins_from_one_address_never_wait(&Throttle::new(limits(), &Redis::local(""))).await;
+    }
+
+    #[tokio::test]
+    async fn in_redis_concurrent_correct_sign_ins_from_one_address_never_wait() {
+        concurrent_correct_sign_ins_from_one_address_never_wait(&Throttle::new(limits(), &redis().await)).await;
     }
 
     #[tokio::test]
@@ -433,6 +535,7 @@ mod tests {
         let redis = redis().await;
         let throttle = Throttle::new(limits(), &redis);
         throttle.begin("secret.person@example.com", Client::Address(HOME)).await;
+        throttle.failed("secret.person@example.com", Client::Address(HOME)).await;
         let client = redis::Client::open(ec_testing::redis_url()).unwrap();
         let mut connection = redis::aio::ConnectionManager::new(client).await.unwrap();
         let prefix = redis.feature("login-attempts").key("");

@@ -223,8 +223,11 @@ async fn login_submit(
             };
             Ok((jar, see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?)).into_response())
         }
-        // The attempt was counted before the check; a failure has nothing to add.
-        Err(Error::InvalidCredentials) => Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar)),
+        // The attempt was counted on the account before the check; the address counts the failure now.
+        Err(Error::InvalidCredentials) => {
+            app.throttle.failed(&throttle_key, client).await;
+            Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar))
+        }
         Err(e) => Err(e.into()),
     }
 }
