@@ -39,7 +39,7 @@ challenge=$(python3 -c "import base64,hashlib,sys; print(base64.urlsafe_b64encod
 redirect=http://127.0.0.1:5173/callback
 jar="$work/cookies"
 hop() { curl -s -c "$jar" -b "$jar" -o /dev/null -w '%{redirect_url}' "$@"; }
-login_page=$(hop "http://127.0.0.1:$OAUTH/oauth2/auth?response_type=code&client_id=ec-spa&redirect_uri=$redirect&scope=openid&audience=ec-api&state=load-test-state&code_challenge=$challenge&code_challenge_method=S256")
+login_page=$(hop "http://127.0.0.1:$OAUTH/oauth2/auth?response_type=code&client_id=ec-spa&redirect_uri=$redirect&scope=openid+shop&audience=ec-api&state=load-test-state&code_challenge=$challenge&code_challenge_method=S256")
 html=$(curl -s -c "$jar" -b "$jar" "$login_page")
 field() { echo "$html" | sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" | head -n 1; }
 next=$(hop --data-urlencode "challenge=$(field challenge)" --data-urlencode "csrf_token=$(field csrf_token)" \

@@ -39,11 +39,14 @@ struct Process {
 impl Process {
     fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
+        // As Compose runs them: staging, the production topology with the payment sandbox (`ec serve` would
+        // assume production, which refuses it).
+        command.env("EC_ENV", "staging");
         command.args(&self.args).envs(self.env.iter().cloned()).stdout(Stdio::null()).stderr(Stdio::inherit());
         command
     }
 
-    /// Starts the process and waits until its health check passes.
+    /// Starts the process and waits until its health check passes; fails at once if it exits instead.
     async fn start(&mut self) {
         let mut child = self.command().spawn().expect("ec starts");
         let health: url::Url = self.health.parse().unwrap();
@@ -119,8 +122,6 @@ impl Topology {
             ("INTERNAL_AUTH_TOKEN", ec_platform::identity::IdentityVerifier::generate_token()),
             ("SHUTDOWN_GRACE_SECS", "10".into()),
             ("RUST_LOG", "warn".into()),
-            // Compose runs as staging: the production topology with the payment sandbox.
-            ("EC_ENV", "staging".into()),
         ]
         .into_iter()
         .chain(extra.iter().cloned())
@@ -670,7 +671,11 @@ async fn the_log_lines_of_a_traced_rpc_carry_its_request_id_and_the_callers_trac
     let mut command = product.command();
     command.stdout(std::fs::File::create(&log).unwrap());
     product.child = Some(command.spawn().unwrap());
+    let deadline = Instant::now() + Duration::from_secs(60);
     while ec_cli::health::check(&product.health.parse().unwrap()).await.is_err() {
+        let exited = product.child.as_mut().unwrap().try_wait().unwrap();
+        assert!(exited.is_none(), "the product service exited ({exited:?}) before it was healthy");
+        assert!(Instant::now() < deadline, "the product service did not become healthy");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let trace_id = hex(Uuid::new_v4().as_bytes());

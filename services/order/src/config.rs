@@ -33,12 +33,7 @@ pub struct OrderConfig {
     /// Shipping fee per currency, in its minor units, waived from a subtotal on: `CUR:FEE[:FREE_FROM]`,
     /// comma-separated (`JPY:500:5000` is ¥500, free from ¥5,000; `USD:500:5000` is $5.00, free from $50.00).
     /// Orders in a currency without a rule are refused.
-    #[arg(
-        id = "shipping_rules",
-        long = "shipping-rules",
-        env = "SHIPPING_RULES",
-        default_value = "JPY:500:5000,USD:500:5000"
-    )]
+    #[arg(id = "shipping_rules", long = "shipping-rules", env = "SHIPPING_RULES", default_value = "JPY:500,USD:500")]
     pub shipping_rules: ShippingRules,
 
     /// The longest CreateOrder and CancelOrder wait for the saga before answering `deadline_exceeded` (the

@@ -117,7 +117,6 @@ pub fn whole_seconds(wait: Duration) -> u64 {
 pub struct Throttle {
     limits: ThrottleLimits,
     shared: Shared,
-    attempt: redis::Script,
     count: redis::Script,
     settle: redis::Script,
     local: Mutex<HashMap<String, Count>>,
@@ -131,36 +130,23 @@ struct Count {
     forget_at: Instant,
 }
 
-/// KEYS: the keys, those counted on first; ARGV: forget-after in ms, how many of the keys to count on, then for
-/// each of those its free attempts, first and longest delay in ms. Returns 0 when the attempt was counted, or
-/// the milliseconds to wait (every key's wait is checked).
-const ATTEMPT: &str = r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local wait = 0
-for i = 1, #KEYS do
-  local ready = tonumber(redis.call('HGET', KEYS[i], 'ready')) or 0
-  if ready - now > wait then wait = ready - now end
-end
-if wait > 0 then return wait end
-for i = 1, tonumber(ARGV[2]) do
-  local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
-  local free, first, max = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
-  local delay = 0
-  if n >= free then delay = math.min(first * 2 ^ math.min(n - free, 31), max) end
-  redis.call('HSET', KEYS[i], 'ready', string.format('%d', now + delay))
-  redis.call('PEXPIRE', KEYS[i], ARGV[1])
-end
-return 0
-";
-
-/// A failure. KEYS: the keys; ARGV as ATTEMPT's. Counts on every key, whatever waits are pending.
+/// KEYS: the keys, those counted on first; ARGV: forget-after in ms, how many of the keys to count on, 1 to
+/// check every key's wait first (an attempt) or 0 to count regardless (a failure), then for each counted key
+/// its free attempts, first and longest delay in ms. Returns 0 when counted, or the milliseconds to wait.
 const COUNT: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if ARGV[3] == '1' then
+  local wait = 0
+  for i = 1, #KEYS do
+    local ready = tonumber(redis.call('HGET', KEYS[i], 'ready')) or 0
+    if ready - now > wait then wait = ready - now end
+  end
+  if wait > 0 then return wait end
+end
 for i = 1, tonumber(ARGV[2]) do
   local n = redis.call('HINCRBY', KEYS[i], 'n', 1)
-  local free, first, max = tonumber(ARGV[3 * i]), tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2])
+  local free, first, max = tonumber(ARGV[3 * i + 1]), tonumber(ARGV[3 * i + 2]), tonumber(ARGV[3 * i + 3])
   local delay = 0
   if n >= free then delay = math.min(first * 2 ^ math.min(n - free, 31), max) end
   redis.call('HSET', KEYS[i], 'ready', string.format('%d', now + delay))
@@ -185,7 +171,6 @@ impl Throttle {
         Self {
             limits,
             shared: redis.feature("login-attempts"),
-            attempt: redis::Script::new(ATTEMPT),
             count: redis::Script::new(COUNT),
             settle: redis::Script::new(SETTLE),
             local: Mutex::new(HashMap::new()),
@@ -235,18 +220,8 @@ impl Throttle {
     /// Counts an attempt at `email`'s password by `client`, or says how long it must wait.
     pub async fn begin(&self, email: &str, client: Client<'_>) -> Verdict {
         let keys = self.keys(email, client);
-        let before: Vec<&(String, Backoff, Counted)> =
-            keys.iter().filter(|(.., when)| *when == Counted::Before).collect();
-        let mut invocation = self.attempt.prepare_invoke();
-        invocation.arg(self.forget_ms()).arg(before.len());
-        for (key, backoff, _) in &before {
-            invocation.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
-            invocation.key(self.shared.key(key));
-        }
-        for (key, ..) in keys.iter().filter(|(.., when)| *when == Counted::OnFailure) {
-            invocation.key(self.shared.key(key));
-        }
-        let shared = self.shared.run(|mut redis| async move { invocation.invoke_async::<u64>(&mut redis).await }).await;
+        let (before, on_failure): (Vec<_>, Vec<_>) = keys.iter().partition(|(.., when)| *when == Counted::Before);
+        let shared = self.count_shared(&before, &on_failure, true).await;
         match shared {
             Some(0) => Verdict::Allowed,
             Some(wait) => Verdict::Wait { retry_after: Duration::from_millis(wait) },
@@ -255,28 +230,40 @@ impl Throttle {
     }
 
     /// After a check by `client` found the password wrong: counts the failure on the keys that count failures
-    /// only (the address's).
+    /// only (the address's), whatever waits are pending.
     pub async fn failed(&self, email: &str, client: Client<'_>) {
-        let keys: Vec<_> =
-            self.keys(email, client).into_iter().filter(|(.., when)| *when == Counted::OnFailure).collect();
-        if keys.is_empty() {
+        let keys = self.keys(email, client);
+        let on_failure: Vec<_> = keys.iter().filter(|(.., when)| *when == Counted::OnFailure).collect();
+        if on_failure.is_empty() {
             return;
         }
-        // Counted whatever waits are pending (ATTEMPT counts only when none is).
-        let mut counting = self.count.prepare_invoke();
-        counting.arg(self.forget_ms()).arg(keys.len());
-        for (key, backoff, _) in &keys {
-            counting.key(self.shared.key(key));
-            counting.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
-        }
-        let shared = self.shared.run(|mut redis| async move { counting.invoke_async::<u64>(&mut redis).await }).await;
-        if shared.is_none() {
+        if self.count_shared(&on_failure, &[], false).await.is_none() {
             let now = Instant::now();
             let mut local = self.locked_local();
-            for (key, backoff, _) in &keys {
+            for (key, backoff, _) in on_failure {
                 self.count_local(&mut local, key, *backoff, now);
             }
         }
+    }
+
+    /// Runs [`COUNT`] in Redis: counts on `counted`, after checking the waits of those and of `checked` when
+    /// `check`; `None` when Redis did not answer.
+    async fn count_shared(
+        &self,
+        counted: &[&(String, Backoff, Counted)],
+        checked: &[&(String, Backoff, Counted)],
+        check: bool,
+    ) -> Option<u64> {
+        let mut invocation = self.count.prepare_invoke();
+        invocation.arg(millis(self.limits.forget_after)).arg(counted.len()).arg(u8::from(check));
+        for (key, backoff, _) in counted {
+            invocation.key(self.shared.key(key));
+            invocation.arg(backoff.free).arg(millis(backoff.first_delay)).arg(millis(backoff.max_delay));
+        }
+        for (key, ..) in checked {
+            invocation.key(self.shared.key(key));
+        }
+        self.shared.run(|mut redis| async move { invocation.invoke_async::<u64>(&mut redis).await }).await
     }
 
     /// After a successful check by `client`: clears its own count and gives its attempt back to the others
@@ -296,10 +283,6 @@ impl Throttle {
                 count.attempts = count.attempts.saturating_sub(1);
             }
         }
-    }
-
-    fn forget_ms(&self) -> u64 {
-        millis(self.limits.forget_after)
     }
 
     fn begin_local(&self, keys: &[(String, Backoff, Counted)]) -> Verdict {
