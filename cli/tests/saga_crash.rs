@@ -7,6 +7,7 @@
 
 use std::{
     process::{Child, Command, Stdio},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -39,6 +40,8 @@ const DECLINE: &str = "4000000000000002";
 /// `ec serve order` as its own process.
 struct OrderProcess {
     child: Child,
+    /// The orders whose saga driver the process says its failpoint paused for good (after the step's call).
+    paused: Arc<Mutex<Vec<String>>>,
 }
 
 impl OrderProcess {
@@ -53,12 +56,27 @@ impl OrderProcess {
             .env("EC_ENV", "development")
             .env("RUST_LOG", "warn")
             .env_remove("REDIS_URL")
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         if let Some(step) = pause_after {
             command.args(["--saga-pause-after", step]);
         }
         let mut child = command.spawn().expect("ec starts");
+        // Its log (warnings and worse) goes on to the test's, and tells when the failpoint has paused a driver.
+        let paused = Arc::new(Mutex::new(Vec::new()));
+        let (log, seen) = (child.stdout.take().expect("piped"), paused.clone());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
+                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
+                    && entry["message"] == "failpoint: pausing for good"
+                    && let Some(order) = entry["order"].as_str()
+                {
+                    seen.lock().unwrap().push(order.to_owned());
+                }
+                eprintln!("{line}");
+            }
+        });
         let deadline = Instant::now() + Duration::from_secs(30);
         while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
             if let Some(status) = child.try_wait().unwrap() {
@@ -67,7 +85,18 @@ impl OrderProcess {
             assert!(Instant::now() < deadline, "the order service did not start");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Self { child }
+        Self { child, paused }
+    }
+
+    /// Waits until the driver of `order` has made its failpoint step's call and paused for good: killing the process
+    /// before that would test another step than the one named (a busy machine can take longer than the call
+    /// that started the saga waited).
+    async fn paused(&self, order: Uuid) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.paused.lock().unwrap().contains(&order.to_string()) {
+            assert!(Instant::now() < deadline, "no saga driver reached its failpoint within 30 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGKILL: no destructors, no draining, connections cut.
@@ -210,12 +239,13 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         let user = Uuid::now_v7();
         let process = shop.order_process(Some(step)).await;
         shop.checkout(user, sku, card).await;
-        process.kill();
-        let (status, _, at) = shop.state_of(user).await;
         // A reservation and an authorisation are recorded with the confirmation after them, so an order killed
         // after either call, or after confirming, is back at reserve, with a reservation, an authorisation (and
         // a confirmation) made that its recovery must find, not make again.
         let recorded = if matches!(step, "authorize" | "confirm") { "reserve" } else { step };
+        process.paused(shop.order_of(user).await).await;
+        process.kill();
+        let (status, _, at) = shop.state_of(user).await;
         assert_eq!((status.as_str(), at.as_str()), ("pending", recorded), "killed with the {step} step unrecorded");
         if step == "confirm" {
             // Meanwhile the shopper puts one more unit of the SKU in the cart (as AddCartItem does, merging into
@@ -233,6 +263,7 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
         // Paused after void, the cancellation gets past restock in this process first.
         let process = shop.order_process(Some(step)).await;
         shop.cancel(user).await;
+        process.paused(shop.order_of(user).await).await;
         process.kill();
         let (status, _, at) = shop.state_of(user).await;
         assert_eq!((status.as_str(), at.as_str()), ("cancelled", step), "killed with the {step} step unrecorded");
