@@ -57,6 +57,24 @@ const m = messages({
   deleting: { en: "Deleting…", ja: "削除しています…" },
 });
 
+/** What a change checked against the account's current password may meet: a wrong one, or too many lately. */
+const PASSWORD_CHECK_ERRORS = { [Code.FailedPrecondition]: m.wrongPassword, [Code.ResourceExhausted]: m.tooManyWrong };
+
+/** The account's current password, asked before a change only its holder may make. */
+function CurrentPassword(props: { id: string; label: string; help?: string; value: string; onChange: (value: string) => void }) {
+  const { onChange, ...field } = props;
+  return (
+    <Field
+      {...field}
+      type="password"
+      autoComplete="current-password"
+      required
+      maxLength={128}
+      onChange={(e) => onChange(e.target.value)}
+    />
+  );
+}
+
 export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: string) => void }) {
   const { t } = useLanguage();
   const [form, setForm] = useState({ email: "", name: "", password: "" });
@@ -181,8 +199,7 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
           known={{
             [Code.InvalidArgument]: m.invalidProfile,
             [Code.AlreadyExists]: m.taken,
-            [Code.FailedPrecondition]: m.wrongPassword,
-            [Code.ResourceExhausted]: m.tooManyWrong,
+            ...PASSWORD_CHECK_ERRORS,
           }}
         />
       )}
@@ -205,16 +222,12 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
         onChange={(e) => setForm({ ...form, name: e.target.value })}
       />
       {emailChanges && (
-        <Field
+        <CurrentPassword
           id="profile-password"
           label={t(m.confirmPassword)}
           help={t(m.confirmEmailHelp)}
-          type="password"
-          autoComplete="current-password"
-          required
-          maxLength={128}
           value={form.password}
-          onChange={(e) => setForm({ ...form, password: e.target.value })}
+          onChange={(password) => setForm({ ...form, password })}
         />
       )}
       <button type="submit" aria-disabled={save.isPending}>
@@ -243,21 +256,16 @@ function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
         <Problem
           error={change.error}
           known={{
-            [Code.FailedPrecondition]: m.wrongPassword,
-            [Code.ResourceExhausted]: m.tooManyWrong,
+            ...PASSWORD_CHECK_ERRORS,
             [Code.InvalidArgument]: m.invalidPassword,
           }}
         />
       )}
-      <Field
+      <CurrentPassword
         id="current-password"
         label={t(m.currentPassword)}
-        type="password"
-        autoComplete="current-password"
-        required
-        maxLength={128}
         value={form.current}
-        onChange={(e) => setForm({ ...form, current: e.target.value })}
+        onChange={(current) => setForm({ ...form, current })}
       />
       <Field
         id="new-password"
@@ -297,19 +305,15 @@ function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; u
       {remove.isError && (
         <Problem
           error={remove.error}
-          known={{ [Code.FailedPrecondition]: m.wrongPassword, [Code.ResourceExhausted]: m.tooManyWrong }}
+          known={PASSWORD_CHECK_ERRORS}
         />
       )}
-      <Field
+      <CurrentPassword
         id="delete-password"
         label={t(m.confirmPassword)}
         help={t(m.confirmDeleteHelp)}
-        type="password"
-        autoComplete="current-password"
-        required
-        maxLength={128}
         value={password}
-        onChange={(e) => setPassword(e.target.value)}
+        onChange={setPassword}
       />
       <p>
         <input id="delete-sure" type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} />{" "}
