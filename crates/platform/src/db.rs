@@ -98,6 +98,13 @@ pub fn connect_error(e: &sqlx::Error) -> connectrpc::ConnectError {
     }
 }
 
+/// The constraint `e` violates (a unique index, a foreign key, a check), if it is a constraint violation.
+/// Table modules turn the ones they expect into domain answers with
+/// [`ServiceError::on_violation`](crate::error::ServiceError::on_violation).
+pub fn violated_constraint(e: &sqlx::Error) -> Option<&str> {
+    e.as_database_error()?.constraint()
+}
+
 /// Applies `migrator`'s pending migrations inside `schema`, creating the schema if needed. Safe to run
 /// concurrently from several replicas: sqlx takes a database-wide advisory lock while migrating.
 pub async fn migrate(pool: &PgPool, schema: &'static str, mut migrator: Migrator) -> Result<(), MigrateError> {

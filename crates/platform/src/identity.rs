@@ -148,6 +148,9 @@ pub enum Refusal {
     /// A signed-in caller without the admin role, for an admin-only call.
     #[error("the caller is not an admin")]
     NotAdmin,
+    /// A call to an internal RPC without the platform's internal secret.
+    #[error("this is an internal RPC")]
+    NotInternal,
     /// Caller metadata that did not come from the BFF.
     #[error(transparent)]
     Identity(#[from] IdentityError),

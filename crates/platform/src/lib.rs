@@ -13,6 +13,8 @@
 //! - [`shared`]: state shared through Redis with an in-process fallback, the one way every feature uses Redis.
 //! - [`claims`]: the claims of the platform's access tokens, one type for the login pages that write them, the
 //!   embedded OAuth2 server that mints them and the BFF that reads them.
+//! - [`access`]: the caller checks every service handler starts with (signed in, admin, internal caller).
+//! - [`error`]: the answers every service gives for what goes wrong, and their one mapping to Connect codes.
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
 //! - [`net`]: the client's address behind trusted proxies.
@@ -27,12 +29,14 @@
 //! - [`server`]: binds a port and serves a connectrpc router (Connect, gRPC and gRPC-Web over HTTP/1.1 and
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 
+pub mod access;
 pub mod channel;
 pub mod claims;
 pub mod config;
 pub mod connections;
 pub mod db;
 pub mod environment;
+pub mod error;
 pub mod identity;
 pub mod metrics;
 pub mod net;

@@ -1,0 +1,56 @@
+//! Who may call a service's RPC: the one check every service handler starts with.
+//!
+//! [`Access`] reads the caller from the metadata the BFF (or another platform service) sends, through the
+//! [`IdentityVerifier`], and refuses the call with a [`Refusal`] before its request is looked at, so a caller
+//! who may not make a call learns nothing from it. [`crate::error::ServiceError`] maps each refusal to its
+//! Connect code in one place.
+
+use connectrpc::RequestContext;
+
+use crate::identity::{Caller, IdentityVerifier, Refusal};
+
+/// The caller checks of a service's handlers.
+#[derive(Clone, Debug)]
+pub struct Access {
+    identity: IdentityVerifier,
+}
+
+impl Access {
+    pub fn new(identity: IdentityVerifier) -> Self {
+        Self { identity }
+    }
+
+    /// The verifier behind the checks, for what a service reads beyond them.
+    pub fn identity(&self) -> &IdentityVerifier {
+        &self.identity
+    }
+
+    /// The caller, or `None` for an anonymous call; forged or malformed identity metadata is refused.
+    pub fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Refusal> {
+        Ok(self.identity.caller(ctx.headers())?)
+    }
+
+    /// The signed-in caller; an anonymous call is refused.
+    pub fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, Refusal> {
+        self.identity.signed_in(ctx.headers())
+    }
+
+    /// The signed-in caller, who must be an admin.
+    pub fn admin(&self, ctx: &RequestContext) -> Result<Caller, Refusal> {
+        self.identity.admin(ctx.headers())
+    }
+
+    /// For an internal RPC, which only the platform's own parts may call: the account the calling part acts
+    /// for, if any. A call without the internal secret is refused.
+    pub fn internal(&self, ctx: &RequestContext) -> Result<Option<Caller>, Refusal> {
+        if !self.identity.is_internal(ctx.headers()) {
+            return Err(Refusal::NotInternal);
+        }
+        self.caller(ctx)
+    }
+
+    /// The platform service making this call on its own behalf, if the call says so with the internal secret.
+    pub fn calling_service<'a>(&self, ctx: &'a RequestContext) -> Option<&'a str> {
+        self.identity.calling_service(ctx.headers())
+    }
+}
