@@ -6,7 +6,7 @@ use ec_platform::environment::Environment;
 use ec_user::{
     accounts,
     domain::{Email, Password},
-    error::Error,
+    error::{Error, UserError},
 };
 use sqlx::PgPool;
 
@@ -22,7 +22,7 @@ pub async fn ensure_accounts(pool: &PgPool) -> anyhow::Result<()> {
         let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
         let password = Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?;
         match accounts::create(pool, email.clone(), password, None).await {
-            Ok(_) | Err(Error::EmailTaken) => {}
+            Ok(_) | Err(Error::Own(UserError::EmailTaken)) => {}
             Err(e) => return Err(e.into()),
         }
         if admin {

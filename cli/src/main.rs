@@ -346,7 +346,7 @@ async fn make_admin(email: &str, database: &DatabaseArgs) -> anyhow::Result<()> 
             println!("{} ({}) is now an admin", row.email, row.id);
             Ok(())
         }
-        Err(ec_user::error::Error::NotFound) => {
+        Err(ec_user::error::Error::NotFound(_)) => {
             anyhow::bail!("no live account has the email {}; sign up first", email.as_str())
         }
         Err(e) => Err(e.into()),

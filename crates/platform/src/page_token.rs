@@ -103,6 +103,16 @@ impl PageTokens {
         }
         Ok(payload[25..].to_vec())
     }
+
+    /// For lists paged by id: the id the page starts after, from `token` as [`PageTokens::decode`] checks it;
+    /// `None` for the first page (an empty token).
+    pub fn after_id(&self, token: &str, binding: &[u8; 16], now: i64) -> Result<Option<uuid::Uuid>, PageTokenError> {
+        if token.is_empty() {
+            return Ok(None);
+        }
+        let cursor = self.decode(token, binding, 16, now)?;
+        uuid::Uuid::from_slice(&cursor).map(Some).map_err(|_| PageTokenError::Forged)
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +140,12 @@ mod tests {
         for garbage in ["", "%%%", &"A".repeat(300)] {
             assert_eq!(tokens.decode(garbage, &mine, 6, 1_000), Err(PageTokenError::Forged));
         }
+        // Lists paged by id: the empty token is the first page.
+        let id = uuid::Uuid::now_v7();
+        let after = tokens.encode(&mine, id.as_bytes(), 1_000);
+        assert_eq!(tokens.after_id(&after, &mine, 1_000), Ok(Some(id)));
+        assert_eq!(tokens.after_id("", &mine, 1_000), Ok(None));
+        assert_eq!(tokens.after_id(&token, &mine, 1_000), Err(PageTokenError::Forged), "a cursor of another length");
         // Fields are length-prefixed: ("ab", "c") and ("a", "bc") bind differently.
         assert_ne!(binding(&[b"ab", b"c"]), binding(&[b"a", b"bc"]));
     }

@@ -4,14 +4,16 @@
 //! The authorisation rule is the same everywhere: a caller acts on their own account; an admin on any.
 //! Identity always comes from the caller metadata, never from the request body.
 
-use ec_platform::identity::{Caller, Role};
+use ec_platform::{
+    identity::{Caller, Role},
+    page_token::{self, PageTokens},
+};
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use crate::{
     db::{self, NameChange, NewUser, UserRow},
     domain::{DisplayName, Email, Password, UserId, normalize_email},
-    error::Error,
+    error::{Error, UserError},
     password,
     throttle::{Client, Throttle, Verdict},
 };
@@ -62,7 +64,7 @@ pub async fn create(
 /// Reads an account the caller may see.
 pub async fn get(pool: &PgPool, caller: &Caller, id: UserId) -> Result<UserRow, Error> {
     may_act_for(pool, caller, id).await?;
-    db::find_user(pool, id).await?.ok_or(Error::NotFound)
+    db::find_user(pool, id).await?.ok_or(Error::NotFound("user"))
 }
 
 /// Changes email and/or name of an account the caller may act on.
@@ -79,7 +81,7 @@ pub async fn update(
     if email.is_some() && caller.user_id == id.0 {
         confirm_password(pool, throttle, id, current_password, "to change the email").await?;
     }
-    let row = db::update_user(pool, id, email.as_ref(), name).await?.ok_or(Error::NotFound)?;
+    let row = db::update_user(pool, id, email.as_ref(), name).await?.ok_or(Error::NotFound("user"))?;
     tracing::info!(user_id = %id, by = %caller.user_id, "account updated");
     Ok(row)
 }
@@ -103,8 +105,8 @@ pub async fn change_password(
     // first makes this one's "current password" wrong.
     if !db::set_password_hash(pool, id, &stored, &hash).await? {
         return match db::find_password_hash(pool, id).await? {
-            Some(_) => Err(Error::FailedPrecondition("the current password is wrong")),
-            None => Err(Error::NotFound),
+            Some(_) => Err(Error::FailedPrecondition("the current password is wrong".into())),
+            None => Err(Error::NotFound("user")),
         };
     }
     tracing::info!(user_id = %id, "password changed");
@@ -124,16 +126,16 @@ async fn confirm_password(
     if current.is_empty() {
         return Err(Error::InvalidArgument(format!("current_password is required {purpose}")));
     }
-    let account = db::find_user(pool, id).await?.ok_or(Error::NotFound)?;
+    let account = db::find_user(pool, id).await?.ok_or(Error::NotFound("user"))?;
     // Keyed as the sign-in page keys it, so both count against one allowance.
     let throttle_key = normalize_email(&account.email);
     if let Verdict::Wait { retry_after } = throttle.begin(&throttle_key, Client::Api).await {
-        return Err(Error::TooManyAttempts { retry_after });
+        return Err(UserError::TooManyAttempts { retry_after }.into());
     }
-    let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound)?;
+    let stored = db::find_password_hash(pool, id).await?.ok_or(Error::NotFound("user"))?;
     if !password::verify(current.to_owned(), Some(stored.clone())).await? {
         throttle.failed(&throttle_key, Client::Api).await;
-        return Err(Error::FailedPrecondition("the current password is wrong"));
+        return Err(Error::FailedPrecondition("the current password is wrong".into()));
     }
     throttle.succeeded(&throttle_key, Client::Api).await;
     Ok(stored)
@@ -152,15 +154,17 @@ pub async fn delete(
         confirm_password(pool, throttle, id, current_password, "to delete the account").await?;
     }
     if !db::soft_delete_user(pool, id).await? {
-        return Err(Error::NotFound);
+        return Err(Error::NotFound("user"));
     }
     tracing::info!(user_id = %id, by = %caller.user_id, "account deleted");
     Ok(())
 }
 
-/// One page of accounts and the token of the next (admin only).
+/// One page of accounts and the token of the next (admin only). Tokens are signed with `tokens` and bound to
+/// the filter, so a token of one search cannot page another.
 pub async fn list(
     pool: &PgPool,
+    tokens: &PageTokens,
     caller: &Caller,
     page_size: i32,
     page_token: &str,
@@ -174,18 +178,20 @@ pub async fn list(
             return Err(Error::InvalidArgument(format!("page_size must be between 0 and {MAX_PAGE_SIZE}")));
         }
     };
-    let after = PageToken::parse(page_token)?;
     let filter = Some(email_contains.trim()).filter(|f| !f.is_empty());
     if filter.is_some_and(|f| f.chars().count() > Email::MAX_CHARS) {
         return Err(Error::InvalidArgument("email_contains is too long".into()));
     }
     // Matched on the key addresses are unique under, so a look-alike spelling finds the account too.
     let filter = filter.map(normalize_email);
+    let binding = page_token::binding(&[b"users", filter.as_deref().unwrap_or_default().as_bytes()]);
+    let now = chrono::Utc::now().timestamp();
+    let after = tokens.after_id(page_token, &binding, now).map_err(|e| Error::InvalidArgument(e.to_string()))?;
     // One row more than asked tells whether another page exists.
     let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter.as_deref()).await?;
     let next = if rows.len() > size as usize {
         rows.truncate(size as usize);
-        rows.last().map(|last| PageToken::encode(last.id)).unwrap_or_default()
+        rows.last().map(|last| tokens.encode(&binding, last.id.as_bytes(), now)).unwrap_or_default()
     } else {
         String::new()
     };
@@ -199,9 +205,9 @@ pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, gr
         return Err(Error::InvalidArgument("every account has ROLE_CUSTOMER; it cannot be changed".into()));
     }
     if !granted && caller.user_id == id.0 {
-        return Err(Error::FailedPrecondition("an admin cannot remove their own admin role"));
+        return Err(Error::FailedPrecondition("an admin cannot remove their own admin role".into()));
     }
-    let row = db::set_role(pool, id, role, granted).await?.ok_or(Error::NotFound)?;
+    let row = db::set_role(pool, id, role, granted).await?.ok_or(Error::NotFound("user"))?;
     tracing::info!(user_id = %id, by = %caller.user_id, role = role.as_str(), granted, "role changed");
     Ok(row)
 }
@@ -209,14 +215,14 @@ pub async fn set_role(pool: &PgPool, caller: &Caller, id: UserId, role: Role, gr
 /// Makes the live account with `email` an admin. For operators (`ec user make-admin`), who are trusted by
 /// having database access.
 pub async fn make_admin_by_email(pool: &PgPool, email: &Email) -> Result<UserRow, Error> {
-    let credentials = db::find_credentials_by_email(pool, email).await?.ok_or(Error::NotFound)?;
+    let credentials = db::find_credentials_by_email(pool, email).await?.ok_or(Error::NotFound("user"))?;
     let id = UserId(credentials.id);
-    let row = db::set_role(pool, id, Role::Admin, true).await?.ok_or(Error::NotFound)?;
+    let row = db::set_role(pool, id, Role::Admin, true).await?.ok_or(Error::NotFound("user"))?;
     tracing::info!(user_id = %id, "admin role granted by an operator");
     Ok(row)
 }
 
-/// The account an email and password pair belongs to. Every failure is the same [`Error::InvalidCredentials`]
+/// The account an email and password pair belongs to. Every failure is the same [`UserError::InvalidCredentials`]
 /// and costs one full hash check, whether the account exists or not.
 pub async fn verify_password(pool: &PgPool, email: &str, password: String) -> Result<(UserId, Vec<Role>), Error> {
     // A malformed email cannot belong to an account, but still costs a check, like an unknown one.
@@ -230,43 +236,6 @@ pub async fn verify_password(pool: &PgPool, email: &str, password: String) -> Re
     };
     match (password::verify(password, stored).await?, id) {
         (true, Some(id)) => Ok((UserId(id), roles)),
-        _ => Err(Error::InvalidCredentials),
-    }
-}
-
-/// An opaque ListUsers page token: the id of the last account of the previous page.
-struct PageToken;
-
-impl PageToken {
-    const PREFIX: &'static str = "u1.";
-
-    fn encode(last: Uuid) -> String {
-        format!("{}{}", Self::PREFIX, last.simple())
-    }
-
-    fn parse(token: &str) -> Result<Option<Uuid>, Error> {
-        if token.is_empty() {
-            return Ok(None);
-        }
-        token
-            .strip_prefix(Self::PREFIX)
-            .and_then(|id| Uuid::try_parse(id).ok())
-            .map(Some)
-            .ok_or_else(|| Error::InvalidArgument("page_token is not one this server issued".into()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn page_tokens_round_trip_and_foreign_ones_are_refused() {
-        let id = Uuid::now_v7();
-        assert_eq!(PageToken::parse(&PageToken::encode(id)).unwrap(), Some(id));
-        assert_eq!(PageToken::parse("").unwrap(), None);
-        for bad in ["x", "u1.", "u1.not-a-uuid", &id.to_string()] {
-            assert!(PageToken::parse(bad).is_err(), "{bad}");
-        }
+        _ => Err(UserError::InvalidCredentials.into()),
     }
 }

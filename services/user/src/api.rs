@@ -9,7 +9,9 @@ use std::{sync::Arc, time::Duration};
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
-    identity::{Caller, IdentityVerifier, Role},
+    access::Access,
+    identity::{Caller, Role},
+    page_token::PageTokens,
     revocation::Revocations,
 };
 use ec_proto::user::v1::{
@@ -67,25 +69,23 @@ impl SignOut {
 #[derive(Clone)]
 pub struct UserApi {
     pool: PgPool,
-    identity: IdentityVerifier,
+    access: Access,
     sign_out: SignOut,
     throttle: Arc<Throttle>,
+    tokens: PageTokens,
 }
 
 impl UserApi {
-    /// Handlers over `pool`, trusting caller metadata checked by `identity`, signing changed accounts out
-    /// through `sign_out`, and checking passwords under the sign-in `throttle`.
-    pub fn new(pool: PgPool, identity: IdentityVerifier, sign_out: SignOut, throttle: Arc<Throttle>) -> Self {
-        Self { pool, identity, sign_out, throttle }
-    }
-
-    fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Error> {
-        Ok(self.identity.caller(ctx.headers())?)
+    /// Handlers over `pool`, trusting the callers `access` admits, signing changed accounts out through
+    /// `sign_out`, checking passwords under the sign-in `throttle`, and signing ListUsers page tokens with
+    /// `tokens`.
+    pub fn new(pool: PgPool, access: Access, sign_out: SignOut, throttle: Arc<Throttle>, tokens: PageTokens) -> Self {
+        Self { pool, access, sign_out, throttle, tokens }
     }
 
     /// The signed-in caller; checked before the request is looked at, so anonymous callers learn nothing.
     fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, Error> {
-        self.caller(ctx)?.ok_or(Error::Unauthenticated)
+        Ok(self.access.signed_in(ctx)?)
     }
 }
 
@@ -197,8 +197,15 @@ impl UserService for UserApi {
         request: ServiceRequest<'_, ListUsersRequest>,
     ) -> ServiceResult<ListUsersResponse> {
         let caller = self.signed_in(&ctx)?;
-        let (rows, next_page_token) =
-            accounts::list(&self.pool, &caller, request.page_size, request.page_token, request.email_contains).await?;
+        let (rows, next_page_token) = accounts::list(
+            &self.pool,
+            &self.tokens,
+            &caller,
+            request.page_size,
+            request.page_token,
+            request.email_contains,
+        )
+        .await?;
         Response::ok(ListUsersResponse {
             users: rows.into_iter().map(to_wire).collect(),
             next_page_token,
@@ -227,13 +234,13 @@ impl UserService for UserApi {
 #[derive(Clone)]
 pub struct CredentialApi {
     pool: PgPool,
-    identity: IdentityVerifier,
+    access: Access,
 }
 
 impl CredentialApi {
-    /// Handlers over `pool`, answering only calls that carry the secret checked by `identity`.
-    pub fn new(pool: PgPool, identity: IdentityVerifier) -> Self {
-        Self { pool, identity }
+    /// Handlers over `pool`, answering only the platform's own parts (`access`'s internal callers).
+    pub fn new(pool: PgPool, access: Access) -> Self {
+        Self { pool, access }
     }
 }
 
@@ -244,9 +251,7 @@ impl CredentialService for CredentialApi {
         ctx: RequestContext,
         request: ServiceRequest<'_, VerifyPasswordRequest>,
     ) -> ServiceResult<VerifyPasswordResponse> {
-        if !self.identity.is_internal(ctx.headers()) {
-            return Err(Error::PermissionDenied("this is an internal RPC").into());
-        }
+        self.access.internal(&ctx).map_err(Error::from)?;
         if request.email.trim().is_empty() || request.password.is_empty() {
             return Err(Error::InvalidArgument("email and password are required".into()).into());
         }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::{DisplayName, Email, UserId},
-    error::Error,
+    error::{Error, UserError},
 };
 
 const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
@@ -50,15 +50,15 @@ pub enum NameChange<'a> {
     Set(&'a DisplayName),
 }
 
-fn is_email_taken(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|db| db.constraint() == Some("users_live_email_key"))
-}
+/// The unique index live accounts' normalised emails are under.
+const LIVE_EMAIL_KEY: &str = "users_live_email_key";
 
+/// A taken email as [`UserError::EmailTaken`]; anything else as it is.
 fn email_taken_or(e: sqlx::Error) -> Error {
-    if is_email_taken(&e) { Error::EmailTaken } else { Error::Database(e) }
+    Error::on_violation(e, |constraint| (constraint == LIVE_EMAIL_KEY).then_some(UserError::EmailTaken.into()))
 }
 
-/// Inserts an account. A live account with the same normalised email makes this [`Error::EmailTaken`]; the
+/// Inserts an account. A live account with the same normalised email makes this [`UserError::EmailTaken`]; the
 /// unique index decides, so two concurrent sign-ups with one address cannot both succeed.
 pub async fn insert_user(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -186,7 +186,7 @@ pub async fn rekey_emails(pool: &PgPool, normalize: impl Fn(&str) -> String) -> 
             .await;
         match updated {
             Ok(_) => tracing::info!(user_id = %id, "email key brought up to date"),
-            Err(e) if is_email_taken(&e) => {
+            Err(e) if ec_platform::db::violated_constraint(&e) == Some(LIVE_EMAIL_KEY) => {
                 tracing::warn!(user_id = %id, "email looks like another account's; its old key is kept")
             }
             Err(e) => return Err(e),

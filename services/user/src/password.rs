@@ -6,7 +6,7 @@
 //! Each hash also holds 19 MiB while it runs, so a burst of sign-ins could take the process far past its
 //! memory limit (30 logins and 30 sign-ups at once took it from 110 MB to 1.3 GB). At most
 //! [`HashLimits::concurrent`] hashes run at once in a process; a password check waits at most
-//! [`HashLimits::queue`] for its turn and is otherwise refused with [`Error::Busy`] (`resource_exhausted`,
+//! [`HashLimits::queue`] for its turn and is otherwise refused with [`UserError::Busy`] (`resource_exhausted`,
 //! 503 on the login page, with Retry-After). The bound is per process because memory is: every caller in
 //! the process (the RPCs, the login pages, `ec dev`'s other services) shares it.
 
@@ -25,7 +25,10 @@ use argon2::{
     password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
 };
 
-use crate::{domain::Password, error::Error};
+use crate::{
+    domain::Password,
+    error::{Error, UserError},
+};
 
 /// How many hashes may run at once, and how long a check waits for its turn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -62,15 +65,15 @@ fn gate() -> &'static Gate {
     })
 }
 
-/// Runs `work` on the blocking pool once a hashing permit is free, or refuses with [`Error::Busy`] when none
+/// Runs `work` on the blocking pool once a hashing permit is free, or refuses with [`UserError::Busy`] when none
 /// comes within the queue time.
 async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, Error> {
     let gate = gate();
     let Ok(Ok(permit)) = tokio::time::timeout(gate.limits.queue, gate.permits.acquire()).await else {
         metrics::counter!("ec_password_hashes_refused_total").increment(1);
-        return Err(Error::Busy { retry_after: Duration::from_secs(1) });
+        return Err(UserError::Busy { retry_after: Duration::from_secs(1) }.into());
     };
-    let done = tokio::task::spawn_blocking(work).await.map_err(|e| Error::Hashing(e.to_string()));
+    let done = tokio::task::spawn_blocking(work).await.map_err(|e| Error::from(UserError::Hashing(e.to_string())));
     drop(permit);
     done
 }
@@ -86,7 +89,7 @@ pub async fn hash(password: Password) -> Result<String, Error> {
         argon2()
             .hash_password(password.expose().as_bytes())
             .map(|hash| hash.to_string())
-            .map_err(|e| Error::Hashing(e.to_string()))
+            .map_err(|e| Error::from(UserError::Hashing(e.to_string())))
     })
     .await?
 }
@@ -156,7 +159,7 @@ mod tests {
         for check in checks {
             match check.await.unwrap() {
                 Ok(matches) => assert!(!matches),
-                Err(Error::Busy { retry_after }) => {
+                Err(Error::Own(UserError::Busy { retry_after })) => {
                     assert_eq!(retry_after, Duration::from_secs(1));
                     refused += 1;
                 }

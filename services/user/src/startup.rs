@@ -4,7 +4,9 @@
 use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
+    access::Access,
     config::DatabaseArgs,
+    page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
@@ -20,6 +22,9 @@ use crate::{
     login::{self, LoginApp, signing},
     throttle::Throttle,
 };
+
+/// The key ListUsers page tokens are signed with is derived for this purpose.
+const PAGE_TOKEN_PURPOSE: &[u8] = b"ec user page token v1";
 
 /// The user service, connected, migrated and bound, ready to serve.
 pub struct Application {
@@ -47,8 +52,10 @@ impl Application {
         };
         // One throttle for every check of a password: the sign-in page and ChangePassword.
         let throttle = Arc::new(Throttle::new(config.login.throttle_limits(), &deps.redis));
-        let users = Arc::new(UserApi::new(pool.clone(), deps.identity.clone(), sign_out, throttle.clone()));
-        let credentials = Arc::new(CredentialApi::new(pool.clone(), deps.identity.clone()));
+        let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
+        let access = Access::new(deps.identity.clone());
+        let users = Arc::new(UserApi::new(pool.clone(), access.clone(), sign_out, throttle.clone(), tokens));
+        let credentials = Arc::new(CredentialApi::new(pool.clone(), access));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
         let reflection = deps.serving.reflection.or_off(Reflection::Api);

@@ -452,6 +452,22 @@ async fn list_users_is_for_admins_and_pages_without_gaps_or_repeats() {
         assert_eq!(code(as_admin.list_users(bad).await), ErrorCode::InvalidArgument);
     }
 
+    // Tokens are signed and bound to their filter: one of the whole list does not page a search, and the old
+    // unsigned form (the last id in clear) is refused.
+    let first = as_admin.list_users(list(3, "", "")).await.unwrap().into_owned();
+    let refused = as_admin.list_users(list(3, &first.next_page_token, "user")).await.unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidArgument);
+    assert_eq!(
+        refused.message.as_deref(),
+        Some("page_token was issued for other filters; start again from the first page")
+    );
+    let last_id = first.users.last().unwrap().id.replace('-', "");
+    let unsigned = as_admin.list_users(list(3, &format!("u1.{last_id}"), "")).await.unwrap_err();
+    assert_eq!(
+        unsigned.message.as_deref(),
+        Some("page_token was not issued by this server; start again from the first page")
+    );
+
     service.stop().await;
 }
 

@@ -12,7 +12,10 @@ use axum::{
 };
 
 use super::pages::{message, see_other};
-use crate::{error::Error, hydra::HydraError};
+use crate::{
+    error::{Error, UserError},
+    hydra::HydraError,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub(super) enum PageError {
@@ -71,7 +74,7 @@ impl IntoResponse for PageError {
                     "The sign-in service did not answer. Try again in a moment.",
                 )
             }
-            Self::Internal(Error::Busy { retry_after }) => {
+            Self::Internal(Error::Own(UserError::Busy { retry_after })) => {
                 let mut page = message(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Sign-in is busy",

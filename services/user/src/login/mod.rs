@@ -45,7 +45,7 @@ use crate::{
     accounts,
     db::{self, UserRow},
     domain::{Email, UserId, normalize_email},
-    error::Error,
+    error::{Error, UserError},
     hydra::{AcceptConsent, AcceptLogin, ConsentRequest, ConsentSession, HydraAdmin, Reject},
     throttle::{self, Client, Throttle, Verdict},
 };
@@ -224,7 +224,7 @@ async fn login_submit(
             Ok((jar, see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?)).into_response())
         }
         // The attempt was counted on the account before the check; the address counts the failure now.
-        Err(Error::InvalidCredentials) => {
+        Err(Error::Own(UserError::InvalidCredentials)) => {
             app.throttle.failed(&throttle_key, client).await;
             Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar))
         }
