@@ -10,9 +10,20 @@
 dev: build web
 	./target/debug/ec dev
 
-# The storefront (web/): its pinned packages and the production build ec dev serves on :5173.
-web:
-	cd web && npm ci --no-audit --no-fund --loglevel=error && npm run build
+# The storefront (web/): its pinned packages and the production build ec dev serves on :5173. Each step runs
+# only when what it reads changed: packages when the lock file did, the build when a source, the API or the
+# packages did.
+web: web/dist/index.html
+
+web/node_modules/.package-lock.json: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+WEB_SOURCES := $(shell find web/src web/index.html web/vite.config.ts web/tsconfig.json web/buf.gen.yaml proto \
+	-type f -not -path 'web/src/gen/*' 2>/dev/null)
+
+web/dist/index.html: web/node_modules/.package-lock.json $(WEB_SOURCES)
+	cd web && npm run build
 
 build:
 	cargo build --workspace --bins

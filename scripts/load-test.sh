@@ -101,10 +101,12 @@ run "directly to the user service" "$(url "$USER_PORT")" "$work/body.grpc" appli
 run "through the BFF" "$(url "$BFF")" "$work/body.json" application/json "${bearer[@]}"
 run "directly to the user service" "$(url "$USER_PORT")" "$work/body.json" application/json "${identity[@]}"
 
-# Every call the BFF answered during the runs, by result: anything but "ok" means the figures are not valid.
+# Every call the BFF and the user service answered during the runs, by result (one process, one /metrics):
+# anything but "ok" means the figures are not valid.
 echo
-curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_rpc_requests_total{server="bff"' | sed 's/^/# /'
-if curl -s "http://127.0.0.1:$OPS/metrics" | grep '^ec_rpc_requests_total{server="bff"' | grep -v 'code="ok"' | grep -q .; then
-  echo "the BFF answered some calls with an error: the figures above are not valid" >&2
+answered() { curl -s "http://127.0.0.1:$OPS/metrics" | grep -E '^ec_rpc_requests_total\{server="(bff|user)"'; }
+answered | sed 's/^/# /'
+if answered | grep -v 'code="ok"' | grep -q .; then
+  echo "the BFF or the user service answered some calls with an error: the figures above are not valid" >&2
   exit 1
 fi

@@ -53,10 +53,16 @@ enum Command {
     /// start-up.
     #[command(subcommand)]
     Serve(Service),
-    /// Apply every service's database migrations, then exit.
+    /// Create the database if it does not exist, apply every service's migrations, then exit.
     Migrate {
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Also create the demo accounts (their passwords are public) and load the demo catalog into an empty
+        /// catalog, as `ec dev` does. Refused in production.
+        #[arg(long = "demo-data")]
+        demo_data: bool,
+        #[command(flatten)]
+        environment: EnvironmentArgs,
     },
     /// Operator tasks on accounts, run directly against the database.
     #[command(subcommand)]
@@ -78,8 +84,9 @@ struct DevArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
 
-    /// Most connections a service's pool keeps open to PostgreSQL (the order service has a second pool as
-    /// large, for writes that need no disk flush).
+    /// Most connections a service's pool keeps open to PostgreSQL (the order and product services each open a
+    /// second pool as large: the order service for writes that need no disk flush, the product service for
+    /// lookups by lists of keys).
     #[arg(
         id = "database_max_connections",
         long = "database-max-connections",
@@ -233,7 +240,11 @@ enum CatalogCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_format = match cli.command {
-        Command::Dev(_) | Command::User(_) | Command::Catalog(_) | Command::CheckHealth { .. } => LogFormat::Pretty,
+        Command::Dev(_)
+        | Command::Migrate { .. }
+        | Command::User(_)
+        | Command::Catalog(_)
+        | Command::CheckHealth { .. } => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
     // Each process names itself in its traces by what it serves.
@@ -249,10 +260,8 @@ async fn main() -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Dev(args) => dev(args, stop).await,
         Command::Serve(service) => serve(service, stop).await,
-        Command::Migrate { database } => {
-            let pool = db::connect(&database).await.context("cannot connect to PostgreSQL")?;
-            platform::migrate_all(&pool).await?;
-            Ok(())
+        Command::Migrate { database, demo_data, environment } => {
+            migrate(&database, demo_data, environment.resolve(Environment::Production)).await
         }
         Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
         Command::Catalog(CatalogCommand::Import { file, database }) => import_catalog(&file, &database).await,
@@ -297,15 +306,41 @@ async fn run_platform(
     if demo_data {
         let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
         platform::migrate_all(&pool).await?;
-        demo::ensure_accounts(&pool).await?;
-        if let Some(report) = ec_product::import::load_demo_if_empty(&pool).await? {
-            tracing::info!(products = report.products_created, skus = report.skus_created, "demo catalog loaded");
-        }
+        load_demo_data(&pool).await?;
         pool.close().await;
     }
     let running = Platform::start(config, database, stop).await?;
     println!("{}", demo::banner(&running.addresses, &config.oauth, demo_data));
     running.wait().await
+}
+
+/// `ec migrate`: the database created if missing, every schema brought up to date, and the demo data loaded
+/// when asked for (never in production).
+async fn migrate(database: &DatabaseArgs, demo_data: bool, environment: Environment) -> anyhow::Result<()> {
+    if demo_data && environment == Environment::Production {
+        anyhow::bail!("EC_ENV=production refuses --demo-data: the demo admin's password is public");
+    }
+    use sqlx::migrate::MigrateDatabase;
+    if !sqlx::Postgres::database_exists(&database.url).await.context("cannot connect to PostgreSQL")? {
+        sqlx::Postgres::create_database(&database.url).await.context("cannot create the database")?;
+        tracing::info!("database created");
+    }
+    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+    platform::migrate_all(&pool).await?;
+    if demo_data {
+        load_demo_data(&pool).await?;
+    }
+    pool.close().await;
+    Ok(())
+}
+
+/// The demo accounts, and the demo catalog if the catalog is empty.
+async fn load_demo_data(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    demo::ensure_accounts(pool).await?;
+    if let Some(report) = ec_product::import::load_demo_if_empty(pool).await? {
+        tracing::info!(products = report.products_created, skus = report.skus_created, "demo catalog loaded");
+    }
+    Ok(())
 }
 
 async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {

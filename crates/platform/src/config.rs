@@ -10,8 +10,9 @@ pub struct DatabaseArgs {
     #[arg(id = "database_url", long = "database-url", env = "DATABASE_URL", hide_env_values = true)]
     pub url: String,
 
-    /// Most connections a service's pool keeps open to PostgreSQL (the order service has a second pool as
-    /// large, for writes that need no disk flush).
+    /// Most connections a service's pool keeps open to PostgreSQL (the order and product services each open a
+    /// second pool as large: the order service for writes that need no disk flush, the product service for
+    /// lookups by lists of keys).
     #[arg(
         id = "database_max_connections",
         long = "database-max-connections",
