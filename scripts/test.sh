@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite, as CI runs it: services, formatting, lints, proto lint, every test, the deployment files.
+# The whole test suite, as CI runs it: services, formatting, lints (Rust, proto, the storefront, the GitHub
+# workflows), every test, the deployment files.
 #
 #   scripts/test.sh              everything
-#   scripts/test.sh --lint-only  formatting, clippy and buf lint, no tests
+#   scripts/test.sh --lint-only  formatting and lints, no tests
 #
 # PostgreSQL and Redis come from DATABASE_URL / REDIS_URL, or are the local servers on their standard ports,
 # started here if they are down (as root on a machine with Debian's packages, like CI).
@@ -84,6 +85,8 @@ step "buf lint"
 node_modules/.bin/buf lint
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "GitHub Actions workflows: actionlint, zizmor"
+scripts/check-workflows.sh
 $lint_only && exit 0
 
 ensure_services
