@@ -85,6 +85,8 @@ step "buf lint"
 node_modules/.bin/buf lint
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "storefront: ESLint and Prettier"
+(cd web && npm run lint)
 step "GitHub Actions workflows: actionlint, zizmor"
 scripts/check-workflows.sh
 $lint_only && exit 0

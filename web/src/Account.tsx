@@ -1,11 +1,12 @@
 import { Code } from "@connectrpc/connect";
-import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import type { UserManager } from "oidc-client-ts";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 
-import type { Clients } from "./api";
+import { useAnswers } from "./api";
+import { UserService } from "./gen/user/v1/user_service_pb";
 import { messages, useLanguage } from "./i18n";
-import { Field, Problem } from "./ui";
+import { useSession, useSignedInUser } from "./session";
+import { Field, Problem, SubmitButton } from "./ui";
 
 const m = messages({
   signUp: { en: "Create your account", ja: "アカウントを作成" },
@@ -15,9 +16,15 @@ const m = messages({
   passwordHelp: { en: "8 to 128 characters.", ja: "8〜128文字。" },
   create: { en: "Create account", ja: "アカウントを作成" },
   creating: { en: "Creating your account…", ja: "アカウントを作成しています…" },
-  created: { en: "Your account is ready. Sign in to start shopping.", ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。" },
+  created: {
+    en: "Your account is ready. Sign in to start shopping.",
+    ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。",
+  },
   signIn: { en: "Sign in", ja: "ログイン" },
-  taken: { en: "An account with this email already exists. Sign in instead.", ja: "このメールアドレスのアカウントはすでにあります。ログインしてください。" },
+  taken: {
+    en: "An account with this email already exists. Sign in instead.",
+    ja: "このメールアドレスのアカウントはすでにあります。ログインしてください。",
+  },
   invalidAccount: {
     en: "Check the email address, and use a password of 8 to 128 characters.",
     ja: "メールアドレスを確認し、8〜128文字のパスワードを指定してください。",
@@ -28,7 +35,10 @@ const m = messages({
   save: { en: "Save", ja: "保存" },
   saving: { en: "Saving…", ja: "保存しています…" },
   saved: { en: "Saved.", ja: "保存しました。" },
-  invalidProfile: { en: "Check the email address and the name (at most 100 characters).", ja: "メールアドレスとお名前（100文字以内）を確認してください。" },
+  invalidProfile: {
+    en: "Check the email address and the name (at most 100 characters).",
+    ja: "メールアドレスとお名前（100文字以内）を確認してください。",
+  },
   changePassword: { en: "Change password", ja: "パスワードの変更" },
   currentPassword: { en: "Current password", ja: "現在のパスワード" },
   newPassword: { en: "New password", ja: "新しいパスワード" },
@@ -40,7 +50,10 @@ const m = messages({
     en: "Too many wrong passwords lately. Please wait a few minutes and try again.",
     ja: "パスワードの誤りが続いたため、しばらく変更できません。数分待ってからお試しください。",
   },
-  invalidPassword: { en: "The new password needs 8 to 128 characters.", ja: "新しいパスワードは8〜128文字で指定してください。" },
+  invalidPassword: {
+    en: "The new password needs 8 to 128 characters.",
+    ja: "新しいパスワードは8〜128文字で指定してください。",
+  },
   deleteAccount: { en: "Delete account", ja: "アカウントの削除" },
   deleteWarning: {
     en: "Your account is closed for good: you can no longer sign in or see your orders.",
@@ -61,7 +74,13 @@ const m = messages({
 const PASSWORD_CHECK_ERRORS = { [Code.FailedPrecondition]: m.wrongPassword, [Code.ResourceExhausted]: m.tooManyWrong };
 
 /** The account's current password, asked before a change only its holder may make. */
-function CurrentPassword(props: { id: string; label: string; help?: string; value: string; onChange: (value: string) => void }) {
+function CurrentPassword(props: {
+  id: string;
+  label: string;
+  help?: string;
+  value: string;
+  onChange: (value: string) => void;
+}) {
   const { onChange, ...field } = props;
   return (
     <Field
@@ -70,28 +89,33 @@ function CurrentPassword(props: { id: string; label: string; help?: string; valu
       autoComplete="current-password"
       required
       maxLength={128}
-      onChange={(e) => onChange(e.target.value)}
+      onChange={(e) => {
+        onChange(e.target.value);
+      }}
     />
   );
 }
 
-export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: string) => void }) {
+export function SignUpPage() {
   const { t } = useLanguage();
+  const { signIn } = useSession();
   const [form, setForm] = useState({ email: "", name: "", password: "" });
-  const create = useMutation({
-    mutationFn: () =>
-      api.users.createUser({ email: form.email.trim(), password: form.password, name: form.name.trim() || undefined }),
-  });
+  const create = useMutation(UserService.method.createUser);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!create.isPending) create.mutate();
+    create.mutate({ email: form.email.trim(), password: form.password, name: form.name.trim() || undefined });
   };
   if (create.isSuccess)
     return (
       <section aria-labelledby="signup-title">
         <h1 id="signup-title">{t(m.signUp)}</h1>
         <p role="status">{t(m.created)}</p>
-        <button type="button" onClick={() => signIn("/")}>
+        <button
+          type="button"
+          onClick={() => {
+            signIn("/");
+          }}
+        >
           {t(m.signIn)}
         </button>
       </section>
@@ -99,7 +123,12 @@ export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: 
   return (
     <section aria-labelledby="signup-title">
       <h1 id="signup-title">{t(m.signUp)}</h1>
-      {create.isError && <Problem error={create.error} known={{ [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }} />}
+      {create.isError && (
+        <Problem
+          error={create.error}
+          known={{ [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }}
+        />
+      )}
       <form onSubmit={submit} className="stacked">
         <Field
           id="signup-email"
@@ -127,67 +156,55 @@ export function SignUpPage({ api, signIn }: { api: Clients; signIn: (returnTo?: 
           required
           minLength={8}
           maxLength={128}
-          aria-describedby="signup-password-help"
+          help={t(m.passwordHelp)}
           value={form.password}
           onChange={(e) => setForm({ ...form, password: e.target.value })}
         />
-        <p id="signup-password-help" className="help">
-          {t(m.passwordHelp)}
-        </p>
-        <button type="submit" aria-disabled={create.isPending}>
-          {create.isPending ? t(m.creating) : t(m.create)}
-        </button>
+        <SubmitButton pending={create.isPending} pendingText={t(m.creating)}>
+          {t(m.create)}
+        </SubmitButton>
       </form>
     </section>
   );
 }
 
-interface AccountPageProps {
-  api: Clients;
-  userId: string;
-  users: UserManager;
-}
-
 /** The signed-in user's own account: profile, password, and closing the account. */
-export function AccountPage({ api, userId, users }: AccountPageProps) {
+export function AccountPage() {
   const { t } = useLanguage();
-  const account = useQuery({
-    queryKey: ["account", userId],
-    queryFn: async () => (await api.users.getUser({ id: userId })).user!,
-  });
+  const userId = useSignedInUser().profile.sub;
+  const account = useQuery(UserService.method.getUser, { id: userId });
   if (account.isPending) return <p role="status">{t(m.loading)}</p>;
   if (account.isError) return <Problem error={account.error} />;
+  const user = account.data.user!;
   return (
     <section aria-labelledby="account-title">
       <h1 id="account-title">{t(m.account)}</h1>
-      <Profile api={api} userId={userId} email={account.data.email} name={account.data.name ?? ""} />
-      <ChangePassword api={api} userId={userId} />
-      <DeleteAccount api={api} userId={userId} users={users} />
+      <Profile userId={userId} email={user.email} name={user.name ?? ""} />
+      <ChangePassword userId={userId} />
+      <DeleteAccount userId={userId} />
     </section>
   );
 }
 
-function Profile({ api, userId, email, name }: { api: Clients; userId: string; email: string; name: string }) {
+function Profile({ userId, email, name }: { userId: string; email: string; name: string }) {
   const { t } = useLanguage();
-  const queries = useQueryClient();
+  const answers = useAnswers();
   const [form, setForm] = useState({ email, name, password: "" });
   const emailChanges = form.email.trim() !== email;
-  const save = useMutation({
-    mutationFn: () =>
-      api.users.updateUser({
-        id: userId,
-        email: emailChanges ? form.email.trim() : undefined,
-        name: form.name.trim() === name ? undefined : form.name.trim(),
-        currentPassword: emailChanges ? form.password : "",
-      }),
+  const save = useMutation(UserService.method.updateUser, {
     onSuccess: (answer) => {
-      queries.setQueryData(["account", userId], answer.user);
+      answers.put(UserService.method.getUser, { id: userId }, { user: answer.user });
       setForm((current) => ({ ...current, password: "" }));
     },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!save.isPending) save.mutate();
+    save.mutate({
+      id: userId,
+      email: emailChanges ? form.email.trim() : undefined,
+      name: form.name.trim() === name ? undefined : form.name.trim(),
+      currentPassword: emailChanges ? form.password : "",
+    });
   };
   return (
     <form onSubmit={submit} className="stacked" aria-labelledby="profile-title">
@@ -230,23 +247,24 @@ function Profile({ api, userId, email, name }: { api: Clients; userId: string; e
           onChange={(password) => setForm({ ...form, password })}
         />
       )}
-      <button type="submit" aria-disabled={save.isPending}>
-        {save.isPending ? t(m.saving) : t(m.save)}
-      </button>
+      <SubmitButton pending={save.isPending} pendingText={t(m.saving)}>
+        {t(m.save)}
+      </SubmitButton>
     </form>
   );
 }
 
-function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
+function ChangePassword({ userId }: { userId: string }) {
   const { t } = useLanguage();
   const [form, setForm] = useState({ current: "", next: "" });
-  const change = useMutation({
-    mutationFn: () => api.users.changePassword({ id: userId, currentPassword: form.current, newPassword: form.next }),
-    onSuccess: () => setForm({ current: "", next: "" }),
+  const change = useMutation(UserService.method.changePassword, {
+    onSuccess: () => {
+      setForm({ current: "", next: "" });
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (!change.isPending) change.mutate();
+    change.mutate({ id: userId, currentPassword: form.current, newPassword: form.next });
   };
   return (
     <form onSubmit={submit} className="stacked" aria-labelledby="password-title">
@@ -278,36 +296,30 @@ function ChangePassword({ api, userId }: { api: Clients; userId: string }) {
         value={form.next}
         onChange={(e) => setForm({ ...form, next: e.target.value })}
       />
-      <button type="submit" aria-disabled={change.isPending}>
-        {change.isPending ? t(m.changing) : t(m.change)}
-      </button>
+      <SubmitButton pending={change.isPending} pendingText={t(m.changing)}>
+        {t(m.change)}
+      </SubmitButton>
     </form>
   );
 }
 
 /** Deleting the account, then signing out at the issuer too, so no remembered login outlives the account. */
-function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; users: UserManager }) {
+function DeleteAccount({ userId }: { userId: string }) {
   const { t } = useLanguage();
+  const { signOut } = useSession();
   const [sure, setSure] = useState(false);
   const [password, setPassword] = useState("");
-  const remove = useMutation({
-    mutationFn: () => api.users.deleteUser({ id: userId, currentPassword: password }),
-    onSuccess: () => users.signoutRedirect(),
-  });
+  // Pending until the browser leaves for the issuer's sign-out page.
+  const remove = useMutation(UserService.method.deleteUser, { onSuccess: signOut });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (sure && !remove.isPending) remove.mutate();
+    if (sure) remove.mutate({ id: userId, currentPassword: password });
   };
   return (
     <form onSubmit={submit} className="stacked danger" aria-labelledby="delete-title">
       <h2 id="delete-title">{t(m.deleteAccount)}</h2>
       <p>{t(m.deleteWarning)}</p>
-      {remove.isError && (
-        <Problem
-          error={remove.error}
-          known={PASSWORD_CHECK_ERRORS}
-        />
-      )}
+      {remove.isError && <Problem error={remove.error} known={PASSWORD_CHECK_ERRORS} />}
       <CurrentPassword
         id="delete-password"
         label={t(m.confirmPassword)}
@@ -319,9 +331,14 @@ function DeleteAccount({ api, userId, users }: { api: Clients; userId: string; u
         <input id="delete-sure" type="checkbox" checked={sure} onChange={(e) => setSure(e.target.checked)} />{" "}
         <label htmlFor="delete-sure">{t(m.understand)}</label>
       </p>
-      <button type="submit" className="danger" disabled={!sure || !password || remove.isPending}>
-        {remove.isPending ? t(m.deleting) : t(m.delete)}
-      </button>
+      <SubmitButton
+        className="danger"
+        pending={remove.isPending}
+        pendingText={t(m.deleting)}
+        disabled={!sure || !password}
+      >
+        {t(m.delete)}
+      </SubmitButton>
     </form>
   );
 }

@@ -1,15 +1,15 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useRef, useState } from "react";
+import { Link, useNavigate } from "react-router";
 
-import type { Clients } from "./api";
+import { nextPage, useAnswers } from "./api";
 import { CHECKOUT_ERRORS, explainFailure } from "./errors";
-import type { CreateOrderRequestSchema } from "./gen/order/v1/order_service_pb";
+import { CartService } from "./gen/order/v1/cart_service_pb";
+import { OrderService } from "./gen/order/v1/order_service_pb";
 import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
 import { type Message, messages, useLanguage } from "./i18n";
-import { Link, type Navigate } from "./Link";
-import { Confirm, More, Problem, useFormat } from "./ui";
+import { Confirm, Field, More, Problem, SubmitButton, useFormat } from "./ui";
 
 const m = messages({
   checkout: { en: "Checkout", ja: "購入手続き" },
@@ -52,7 +52,10 @@ const m = messages({
   notInAccount: { en: "We could not find this order in your account.", ja: "このアカウントにはこの注文はありません。" },
   yourOrder: { en: "Your order", ja: "ご注文" },
   status: { en: "Status:", ja: "状況：" },
-  thanks: { en: "Thank you! Your order is confirmed and will be shipped soon.", ja: "ご注文ありがとうございます。注文は確定し、まもなく発送されます。" },
+  thanks: {
+    en: "Thank you! Your order is confirmed and will be shipped soon.",
+    ja: "ご注文ありがとうございます。注文は確定し、まもなく発送されます。",
+  },
   tracking: { en: "Tracking number: {number}", ja: "追跡番号：{number}" },
   items: { en: "Items", ja: "商品" },
   item: { en: "{name} ({code}) × {quantity}: {amount}", ja: "{name}（{code}）× {quantity}：{amount}" },
@@ -83,8 +86,6 @@ export const STATUS: Record<OrderStatus, Message> = {
   [OrderStatus.SHIPPED]: m.shipped,
 };
 
-type CreateOrder = MessageInitShape<typeof CreateOrderRequestSchema>;
-
 const FIELDS = [
   ["recipientName", "name"],
   ["line1", "address-line1"],
@@ -100,10 +101,11 @@ const FIELDS = [
  * a retry of the same request (a double click, a lost answer) reuses it, so it can never make two orders; a
  * changed request, or a new attempt after a failed order, gets a new one.
  */
-export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+export function CheckoutPage() {
   const { t } = useLanguage();
   const format = useFormat();
-  const queries = useQueryClient();
+  const navigate = useNavigate();
+  const answers = useAnswers();
   const [address, setAddress] = useState<Record<string, string>>({ countryCode: "JP" });
   const [card, setCard] = useState("");
   const [failed, setFailed] = useState<Order | null>(null);
@@ -111,28 +113,27 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
   const attempt = useRef<{ key: string; request: string } | null>(null);
   // The summary is the cart as the server prices it now: the total placed is the one shown here, and sent
   // with the order so that a price that changed meanwhile is shown before anything is charged.
-  const cart = useQuery({ queryKey: ["cart"], queryFn: async () => (await api.carts.getCart({})).cart });
-  const place = useMutation({
-    mutationFn: (request: CreateOrder) => api.orders.createOrder(request),
+  const cart = useQuery(CartService.method.getCart, {}, { select: (answer) => answer.cart });
+  const place = useMutation(OrderService.method.createOrder, {
     onError: (error) => {
       const changed = ConnectError.from(error);
       if (changed.code === Code.FailedPrecondition && changed.rawMessage.startsWith("the order total is now")) {
         setTotalChanged(true);
         attempt.current = null;
-        void queries.invalidateQueries({ queryKey: ["cart"] });
+        void answers.refresh(CartService.method.getCart);
       }
     },
     onSuccess: (answer) => {
       const order = answer.order!;
       attempt.current = null; // the outcome is known: a new attempt is a new order
-      void queries.invalidateQueries({ queryKey: ["cart"] });
-      void queries.invalidateQueries({ queryKey: ["orders"] });
+      void answers.refresh(CartService.method.getCart);
+      void answers.refresh(OrderService.method.listOrders);
       if (order.status === OrderStatus.FAILED) {
         setFailed(order);
         return;
       }
-      queries.setQueryData(["order", order.id], order);
-      navigate(`/orders/${order.id}`);
+      answers.put(OrderService.method.getOrder, { id: order.id }, { order });
+      void navigate(`/orders/${order.id}`);
     },
   });
   const submit = (event: FormEvent) => {
@@ -199,66 +200,68 @@ export function CheckoutPage({ api, navigate }: { api: Clients; navigate: Naviga
         <fieldset>
           <legend>{t(m.shippingAddress)}</legend>
           {FIELDS.map(([name, autocomplete]) => (
-            <p key={name}>
-              <label htmlFor={name}>{t(m[name])}</label>
-              <input
-                id={name}
-                autoComplete={autocomplete}
-                required={name !== "line2"}
-                maxLength={200}
-                value={address[name] ?? ""}
-                onChange={(e) => setAddress({ ...address, [name]: e.target.value })}
-              />
-            </p>
+            <Field
+              key={name}
+              id={name}
+              label={t(m[name])}
+              autoComplete={autocomplete}
+              required={name !== "line2"}
+              maxLength={200}
+              value={address[name] ?? ""}
+              onChange={(e) => {
+                setAddress({ ...address, [name]: e.target.value });
+              }}
+            />
           ))}
-          <p>
-            <label htmlFor="countryCode">{t(m.country)}</label>
-            <select
-              id="countryCode"
-              value={address.countryCode}
-              onChange={(e) => setAddress({ ...address, countryCode: e.target.value })}
-            >
-              <option value="JP">{t(m.japan)}</option>
-              <option value="US">{t(m.unitedStates)}</option>
-            </select>
-          </p>
+          <Field
+            id="countryCode"
+            label={t(m.country)}
+            control={(wiring) => (
+              <select
+                {...wiring}
+                value={address.countryCode}
+                onChange={(e) => {
+                  setAddress({ ...address, countryCode: e.target.value });
+                }}
+              >
+                <option value="JP">{t(m.japan)}</option>
+                <option value="US">{t(m.unitedStates)}</option>
+              </select>
+            )}
+          />
         </fieldset>
         <fieldset>
           <legend>{t(m.payment)}</legend>
-          <p>
-            <label htmlFor="card">{t(m.card)}</label>
-            <input
-              id="card"
-              inputMode="numeric"
-              autoComplete="cc-number"
-              required
-              maxLength={23}
-              value={card}
-              onChange={(e) => setCard(e.target.value)}
-              aria-describedby="card-help"
-            />
-          </p>
-          <p id="card-help" className="help">
-            {t(m.cardHelp)}
-          </p>
+          <Field
+            id="card"
+            label={t(m.card)}
+            help={t(m.cardHelp)}
+            inputMode="numeric"
+            autoComplete="cc-number"
+            required
+            maxLength={23}
+            value={card}
+            onChange={(e) => {
+              setCard(e.target.value);
+            }}
+          />
         </fieldset>
-        <button type="submit" aria-disabled={place.isPending}>
-          {place.isPending ? t(m.placing) : t(m.place)}
-        </button>
+        <SubmitButton pending={place.isPending} pendingText={t(m.placing)}>
+          {t(m.place)}
+        </SubmitButton>
       </form>
     </section>
   );
 }
 
-export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+export function OrdersPage() {
   const { t } = useLanguage();
   const format = useFormat();
-  const orders = useInfiniteQuery({
-    queryKey: ["orders"],
-    queryFn: ({ pageParam }) => api.orders.listOrders({ pageSize: 20, pageToken: pageParam }),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.nextPageToken || undefined,
-  });
+  const orders = useInfiniteQuery(
+    OrderService.method.listOrders,
+    { pageSize: 20, pageToken: "" },
+    { pageParamKey: "pageToken", getNextPageParam: nextPage },
+  );
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   return (
     <section aria-labelledby="orders-title">
@@ -269,9 +272,7 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
       <ul className="cart" aria-label={t(m.orders)}>
         {shown.map((order) => (
           <li key={order.id}>
-            <Link to={`/orders/${order.id}`} navigate={navigate}>
-              {t(m.orderOf, { date: format.date(order.createdAt) })}
-            </Link>{" "}
+            <Link to={`/orders/${order.id}`}>{t(m.orderOf, { date: format.date(order.createdAt) })}</Link>{" "}
             <span data-testid="order-status">{t(STATUS[order.status])}</span> {format.money(order.total)}
           </li>
         ))}
@@ -281,23 +282,18 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
   );
 }
 
-export function OrderPage({ id, api }: { id: string; api: Clients }) {
+export function OrderPage({ id }: { id: string }) {
   const { t } = useLanguage();
   const format = useFormat();
-  const queries = useQueryClient();
-  const order = useQuery({
-    queryKey: ["order", id],
-    queryFn: async () => (await api.orders.getOrder({ id })).order!,
-    retry: false,
-  });
-  const cancel = useMutation({
-    mutationFn: () => api.orders.cancelOrder({ id, reason: "changed my mind" }),
+  const answers = useAnswers();
+  const order = useQuery(OrderService.method.getOrder, { id }, { retry: false });
+  const cancel = useMutation(OrderService.method.cancelOrder, {
     onSuccess: (answer) => {
-      queries.setQueryData(["order", id], answer.order);
-      void queries.invalidateQueries({ queryKey: ["orders"] });
+      answers.put(OrderService.method.getOrder, { id }, { order: answer.order });
+      void answers.refresh(OrderService.method.listOrders);
     },
     // Refused because the order moved on (shipped meanwhile, say): show it as it is now.
-    onError: () => queries.invalidateQueries({ queryKey: ["order", id] }),
+    onError: () => answers.refresh(OrderService.method.getOrder, { id }),
   });
   if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
   const missing = [Code.NotFound, Code.InvalidArgument].includes(ConnectError.from(order.error).code);
@@ -311,7 +307,7 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
         </p>
       </section>
     );
-  const o = order.data;
+  const o = order.data.order!;
   return (
     <article aria-labelledby="order-title">
       <h1 id="order-title">{t(m.yourOrder)}</h1>
@@ -345,7 +341,9 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
           confirm={t(m.cancelConfirm)}
           pendingText={t(m.cancelling)}
           pending={cancel.isPending}
-          onConfirm={() => cancel.mutate()}
+          onConfirm={() => {
+            cancel.mutate({ id, reason: "changed my mind" });
+          }}
         />
       )}
       {cancel.isError && <Problem error={cancel.error} />}

@@ -1,14 +1,17 @@
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { skipToken, useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
+import { Link, useLocation, useNavigate } from "react-router";
 
-import type { Clients } from "./api";
+import { nextPage, useAnswers } from "./api";
 import { CART_ERRORS, explain } from "./errors";
+import { CartService } from "./gen/order/v1/cart_service_pb";
+import { type ListCategoriesResponse, ProductService } from "./gen/product/v1/product_service_pb";
 import { type Category, type Inventory, ProductStatus, type Sku, StockLevel } from "./gen/product/v1/types_pb";
 import { messages, type Translate, useLanguage } from "./i18n";
-import { Link, type Navigate } from "./Link";
 import { formatMoney, toMinorUnits } from "./money";
-import { More, Problem, useFormat } from "./ui";
 import { fallBackToPlaceholder, placeholder } from "./placeholder";
+import { useSession } from "./session";
+import { Field, More, Problem, SubmitButton, useFormat } from "./ui";
 
 const PAGE_SIZE = 12;
 /** The currency the price filter is typed in until the catalog shows one. */
@@ -65,25 +68,24 @@ function urlOf(filters: Filters): string {
   return query ? `/?${query}` : "/";
 }
 
-/** One listing's query; `currency` is what typed price bounds are in, so it is part of the key only with them. */
-function catalogQuery(api: Clients, filters: Filters, currency: string) {
-  const priced = Boolean(filters.min || filters.max);
-  return {
-    queryKey: ["products", filters, priced ? currency : null],
-    queryFn: ({ pageParam }: { pageParam: string }) =>
-      api.products.listProducts({
-        // What is on sale, for admins too (they would otherwise get every status).
-        status: ProductStatus.PUBLISHED,
-        pageSize: PAGE_SIZE,
-        pageToken: pageParam,
-        searchQuery: filters.query || undefined,
-        categoryId: filters.category || undefined,
-        minPrice: toMinorUnits(filters.min, currency),
-        maxPrice: toMinorUnits(filters.max, currency),
-      }),
-    initialPageParam: "",
-    getNextPageParam: (last: { nextPageToken: string }) => last.nextPageToken || undefined,
-  };
+/**
+ * One listing: what is on sale (for admins too, who would otherwise get every status), a page at a time. Typed
+ * price bounds are read as amounts of `currency`.
+ */
+function useCatalog(filters: Filters, currency: string, enabled = true) {
+  return useInfiniteQuery(
+    ProductService.method.listProducts,
+    {
+      status: ProductStatus.PUBLISHED,
+      pageSize: PAGE_SIZE,
+      pageToken: "",
+      searchQuery: filters.query || undefined,
+      categoryId: filters.category || undefined,
+      minPrice: toMinorUnits(filters.min, currency),
+      maxPrice: toMinorUnits(filters.max, currency),
+    },
+    { pageParamKey: "pageToken", getNextPageParam: nextPage, enabled },
+  );
 }
 
 /** Whether a typed price bound is empty or an amount of `currency` (not "12.5" yen, not "-3"). */
@@ -93,22 +95,20 @@ function readable(bound: string, currency: string): boolean {
 
 const NO_FILTERS: Filters = { query: "", category: "", min: "", max: "" };
 
-export function Catalog({ api, search, navigate }: { api: Clients; search: string; navigate: Navigate }) {
+export function Catalog() {
   const { t, tag } = useLanguage();
   const format = useFormat();
+  const { search } = useLocation();
   const filters = filtersOf(search);
   // Prices are filtered in the shop's currency, read from the unfiltered first page (the landing page's own
   // query, so usually already cached).
-  const unfiltered = useInfiniteQuery(catalogQuery(api, NO_FILTERS, DEFAULT_CURRENCY));
+  const unfiltered = useCatalog(NO_FILTERS, DEFAULT_CURRENCY);
   const currency = unfiltered.data?.pages[0]?.products[0]?.minPrice?.currencyCode ?? DEFAULT_CURRENCY;
   const priced = Boolean(filters.min || filters.max);
   const unreadable = !readable(filters.min, currency) || !readable(filters.max, currency);
-  const products = useInfiniteQuery({
-    ...catalogQuery(api, filters, currency),
-    // Price bounds wait for the currency they are typed in; a bound that is no amount is refused, not dropped.
-    enabled: !unreadable && !(priced && unfiltered.isPending),
-  });
-  const categories = useCategoryTree(api);
+  // Price bounds wait for the currency they are typed in; a bound that is no amount is refused, not dropped.
+  const products = useCatalog(filters, currency, !unreadable && !(priced && unfiltered.isPending));
+  const categories = useCategoryTree();
   const shown = products.data?.pages.flatMap((page) => page.products) ?? [];
   const category = findCategory(categories.data ?? [], filters.category);
   const symbol = currencySymbol(currency, tag);
@@ -119,12 +119,12 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
         <p className="nav-title">{t(m.categories)}</p>
         <ul>
           <li>
-            <Link to={urlOf({ ...filters, category: "" })} current={!filters.category} navigate={navigate}>
+            <Link to={urlOf({ ...filters, category: "" })} aria-current={filters.category ? undefined : "page"}>
               {t(m.allCategories)}
             </Link>
           </li>
           {(categories.data ?? []).map((root) => (
-            <CategoryItem key={root.id} category={root} filters={filters} navigate={navigate} />
+            <CategoryItem key={root.id} category={root} filters={filters} />
           ))}
         </ul>
       </nav>
@@ -132,7 +132,7 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
         <h1 id="catalog-title">
           {filters.query ? t(m.resultsFor, { query: filters.query }) : (category?.name ?? t(m.allProducts))}
         </h1>
-        <FilterForm key={search} filters={filters} currency={symbol} navigate={navigate} />
+        <FilterForm key={search} filters={filters} currency={symbol} />
         {unreadable ? (
           <p role="alert" className="problem">
             {t(m.unreadablePrice, { example: currency === "JPY" ? "1200" : "12.50" })}
@@ -146,9 +146,7 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
           {shown.map((product) => (
             <li key={product.id} className="product">
               <h2>
-                <Link to={`/products/${product.id}`} navigate={navigate}>
-                  {product.name}
-                </Link>
+                <Link to={`/products/${product.id}`}>{product.name}</Link>
               </h2>
               <p className="price">{format.priceRange(product)}</p>
               <p>{product.description}</p>
@@ -162,64 +160,65 @@ export function Catalog({ api, search, navigate }: { api: Clients; search: strin
 }
 
 /** Search and price bounds, applied together; it starts from the filters in the URL whenever they change. */
-function FilterForm({ filters, currency, navigate }: { filters: Filters; currency: string; navigate: Navigate }) {
+function FilterForm({ filters, currency }: { filters: Filters; currency: string }) {
   const { t } = useLanguage();
+  const navigate = useNavigate();
   const [draft, setDraft] = useState(filters);
   const apply = (event: FormEvent) => {
     event.preventDefault();
-    navigate(urlOf({ ...draft, query: draft.query.trim() }));
+    void navigate(urlOf({ ...draft, query: draft.query.trim() }));
   };
   const filtered = filters.query || filters.category || filters.min || filters.max;
+  const price = { type: "number", min: 0, step: "any", inputMode: "decimal" } as const;
   return (
     <form role="search" onSubmit={apply}>
-      <label htmlFor="search">{t(m.search)}</label>
-      <input
+      <Field
         id="search"
+        label={t(m.search)}
         type="search"
         value={draft.query}
         maxLength={200}
-        onChange={(e) => setDraft({ ...draft, query: e.target.value })}
+        onChange={(e) => {
+          setDraft({ ...draft, query: e.target.value });
+        }}
       />
-      <label htmlFor="min-price">{t(m.minPrice, { currency })}</label>
-      <input
+      <Field
         id="min-price"
-        type="number"
-        min={0}
-        step="any"
-        inputMode="decimal"
+        label={t(m.minPrice, { currency })}
+        {...price}
         value={draft.min}
-        onChange={(e) => setDraft({ ...draft, min: e.target.value })}
+        onChange={(e) => {
+          setDraft({ ...draft, min: e.target.value });
+        }}
       />
-      <label htmlFor="max-price">{t(m.maxPrice, { currency })}</label>
-      <input
+      <Field
         id="max-price"
-        type="number"
-        min={0}
-        step="any"
-        inputMode="decimal"
+        label={t(m.maxPrice, { currency })}
+        {...price}
         value={draft.max}
-        onChange={(e) => setDraft({ ...draft, max: e.target.value })}
+        onChange={(e) => {
+          setDraft({ ...draft, max: e.target.value });
+        }}
       />
       <button type="submit">{t(m.searchButton)}</button>
-      {filtered && (
-        <Link to="/" navigate={navigate}>
-          {t(m.clear)}
-        </Link>
-      )}
+      {filtered && <Link to="/">{t(m.clear)}</Link>}
     </form>
   );
 }
 
-function CategoryItem({ category, filters, navigate }: { category: Category; filters: Filters; navigate: Navigate }) {
+function CategoryItem({ category, filters }: { category: Category; filters: Filters }) {
   return (
     <li>
-      <Link to={urlOf({ ...filters, category: category.id })} current={filters.category === category.id} navigate={navigate}>
+      <Link
+        to={urlOf({ ...filters, category: category.id })}
+        aria-current={filters.category === category.id ? "page" : undefined}
+      >
         {category.name}
       </Link>
       {category.children.length > 0 && (
         <ul>
           {category.children.map((child) => (
-            <CategoryItem key={child.id} category={child} filters={filters} navigate={navigate} />
+            <CategoryItem key={child.id} category={child} filters={filters} />
           ))}
         </ul>
       )}
@@ -227,12 +226,11 @@ function CategoryItem({ category, filters, navigate }: { category: Category; fil
   );
 }
 
+const categoriesOf = (answer: ListCategoriesResponse) => answer.categories;
+
 /** The category tree: roots with their children nested (the back office's too). */
-export function useCategoryTree(api: Clients) {
-  return useQuery({
-    queryKey: ["categories"],
-    queryFn: async () => (await api.products.listCategories({ flat: false })).categories,
-  });
+export function useCategoryTree() {
+  return useQuery(ProductService.method.listCategories, { flat: false }, { select: categoriesOf });
 }
 
 function findCategory(tree: Category[], id: string): Category | undefined {
@@ -273,30 +271,22 @@ function attributesOf(skus: Sku[]): [string, string[]][] {
   return [...values.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([name, set]) => [name, [...set].sort()]);
 }
 
-interface ProductPageProps {
-  id: string;
-  api: Clients;
-  signedIn: boolean;
-  signIn: () => void;
-  navigate: Navigate;
-}
-
-export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPageProps) {
+export function ProductPage({ id }: { id: string }) {
   const { t, tag } = useLanguage();
-  const queries = useQueryClient();
-  const product = useQuery({ queryKey: ["product", id], queryFn: () => api.products.getProduct({ id }) });
+  const { user, signIn } = useSession();
+  const answers = useAnswers();
+  const product = useQuery(ProductService.method.getProduct, { id });
   const skus = product.data?.product?.skus ?? [];
   // Listings carry no stock; one call reads every SKU's.
-  const skuIds = skus.map((sku) => sku.id);
-  const stock = useQuery({
-    queryKey: ["stock", id, skuIds],
-    enabled: skus.length > 0,
-    queryFn: () => api.products.batchGetSkus({ ids: skuIds }),
-  });
+  const stock = useQuery(
+    ProductService.method.batchGetSkus,
+    skus.length > 0 ? { ids: skus.map((sku) => sku.id) } : skipToken,
+  );
   const [picked, setPicked] = useState<Record<string, string>>({});
-  const add = useMutation({
-    mutationFn: (skuId: string) => api.carts.addCartItem({ skuId, quantity: 1n }),
-    onSuccess: (answer) => queries.setQueryData(["cart"], answer.cart),
+  const add = useMutation(CartService.method.addCartItem, {
+    onSuccess: (answer) => {
+      answers.put(CartService.method.getCart, {}, { cart: answer.cart });
+    },
   });
 
   if (product.isPending) return <p role="status">{t(m.loadingProduct)}</p>;
@@ -352,21 +342,31 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
             ) : (
               <p data-testid="stock">{inventory === undefined ? t(m.checkingStock) : stockText(inventory, t)}</p>
             )}
-            {signedIn ? (
-              <button type="button" disabled={add.isPending || inventory?.level === StockLevel.SOLD_OUT} onClick={() => add.mutate(sku.id)}>
-                {add.isPending ? t(m.adding) : t(m.addToCart)}
-              </button>
+            {user ? (
+              <SubmitButton
+                type="button"
+                pending={add.isPending}
+                pendingText={t(m.adding)}
+                disabled={inventory?.level === StockLevel.SOLD_OUT}
+                onClick={() => {
+                  add.mutate({ skuId: sku.id, quantity: 1n });
+                }}
+              >
+                {t(m.addToCart)}
+              </SubmitButton>
             ) : (
-              <button type="button" onClick={() => signIn()}>
+              <button
+                type="button"
+                onClick={() => {
+                  signIn();
+                }}
+              >
                 {t(m.signInToBuy)}
               </button>
             )}
             {add.isSuccess && (
               <p role="status">
-                {t(m.added)}{" "}
-                <Link to="/cart" navigate={navigate}>
-                  {t(m.seeCart)}
-                </Link>
+                {t(m.added)} <Link to="/cart">{t(m.seeCart)}</Link>
               </p>
             )}
             {add.isError && <Problem error={add.error} known={CART_ERRORS} />}
@@ -378,4 +378,3 @@ export function ProductPage({ id, api, signedIn, signIn, navigate }: ProductPage
     </article>
   );
 }
-

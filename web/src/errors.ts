@@ -3,9 +3,15 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { type Message, messages } from "./i18n";
 
 const m = messages({
-  expired: { en: "Your session has expired. Please sign in again.", ja: "セッションの有効期限が切れました。もう一度ログインしてください。" },
+  expired: {
+    en: "Your session has expired. Please sign in again.",
+    ja: "セッションの有効期限が切れました。もう一度ログインしてください。",
+  },
   forbidden: { en: "Your account is not allowed to do this.", ja: "このアカウントではこの操作はできません。" },
-  notFound: { en: "This could not be found: it may have been removed.", ja: "見つかりませんでした。削除された可能性があります。" },
+  notFound: {
+    en: "This could not be found: it may have been removed.",
+    ja: "見つかりませんでした。削除された可能性があります。",
+  },
   exists: { en: "That is already taken.", ja: "すでに使われています。" },
   precondition: { en: "This cannot be done in the current state.", ja: "現在の状態ではこの操作はできません。" },
   invalid: { en: "Please check what you entered.", ja: "入力内容を確認してください。" },
@@ -13,7 +19,10 @@ const m = messages({
     en: "Someone else changed this in the meantime. Reload it and try again.",
     ja: "ほかの人が先に変更しました。読み込み直して、もう一度お試しください。",
   },
-  busy: { en: "Too many requests just now. Please wait a moment and try again.", ja: "リクエストが多すぎます。しばらく待ってからお試しください。" },
+  busy: {
+    en: "Too many requests just now. Please wait a moment and try again.",
+    ja: "リクエストが多すぎます。しばらく待ってからお試しください。",
+  },
   unreachable: {
     en: "The shop cannot be reached right now. Please try again in a moment.",
     ja: "現在ショップに接続できません。しばらくしてからお試しください。",
@@ -24,7 +33,10 @@ const m = messages({
     en: "This cannot join your cart: a cart holds at most 50 different items, all priced in one currency.",
     ja: "カートに追加できません。カートには同じ通貨の商品を最大50品目まで入れられます。",
   },
-  quantity: { en: "That quantity is not possible: a line holds 1 to 99 units.", ja: "数量は1〜99の範囲で指定してください。" },
+  quantity: {
+    en: "That quantity is not possible: a line holds 1 to 99 units.",
+    ja: "数量は1〜99の範囲で指定してください。",
+  },
   cartNotReady: {
     en: "Your cart is empty, or holds items that are no longer on sale: review your cart.",
     ja: "カートが空か、販売終了した商品が入っています。カートを確認してください。",
@@ -33,7 +45,10 @@ const m = messages({
     en: "This checkout was already placed with different details. Please review your order and try again.",
     ja: "この注文は別の内容ですでに送信されています。内容を確認して、もう一度お試しください。",
   },
-  checkAddress: { en: "Please complete the shipping address and the card number.", ja: "お届け先とカード番号を入力してください。" },
+  checkAddress: {
+    en: "Please complete the shipping address and the card number.",
+    ja: "お届け先とカード番号を入力してください。",
+  },
   declined: {
     en: "Your card was declined. Nothing was charged, and your cart is kept: try another card.",
     ja: "カードが承認されませんでした。請求はされておらず、カートはそのままです。別のカードをお試しください。",
@@ -46,7 +61,10 @@ const m = messages({
     en: "Some items are no longer on sale. Nothing was charged, and your cart is kept.",
     ja: "一部の商品が販売終了になりました。請求はされておらず、カートはそのままです。",
   },
-  cancelled: { en: "You cancelled this order. Nothing was charged.", ja: "この注文はキャンセルされました。請求はされていません。" },
+  cancelled: {
+    en: "You cancelled this order. Nothing was charged.",
+    ja: "この注文はキャンセルされました。請求はされていません。",
+  },
   failed: {
     en: "The order could not be completed. Nothing was charged, and your cart is kept.",
     ja: "注文を完了できませんでした。請求はされておらず、カートはそのままです。",

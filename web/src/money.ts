@@ -4,7 +4,9 @@ function digitsOf(currency: string): number {
 
 /** A price in minor units, formatted for `locale` the way people of that locale write it. */
 export function formatMoney(amount: bigint, currency: string, locale: string): string {
-  return new Intl.NumberFormat(locale, { style: "currency", currency }).format(Number(amount) / 10 ** digitsOf(currency));
+  return new Intl.NumberFormat(locale, { style: "currency", currency }).format(
+    Number(amount) / 10 ** digitsOf(currency),
+  );
 }
 
 /**

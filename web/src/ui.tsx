@@ -1,6 +1,6 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Code } from "@connectrpc/connect";
-import { type InputHTMLAttributes, useId, useRef, useState } from "react";
+import { type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, useId, useRef, useState } from "react";
 
 import { explainFor } from "./errors";
 import type { Product } from "./gen/product/v1/types_pb";
@@ -35,9 +35,14 @@ export function More({ hasNextPage, isFetchingNextPage, fetchNextPage }: MorePro
   const { t } = useLanguage();
   if (!hasNextPage) return null;
   return (
-    <button type="button" onClick={() => void fetchNextPage()} disabled={isFetchingNextPage}>
-      {isFetchingNextPage ? t(m.loadingMore) : t(m.loadMore)}
-    </button>
+    <SubmitButton
+      type="button"
+      pending={isFetchingNextPage}
+      pendingText={t(m.loadingMore)}
+      onClick={() => void fetchNextPage()}
+    >
+      {t(m.loadMore)}
+    </SubmitButton>
   );
 }
 
@@ -98,9 +103,9 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
   return (
     <div role="group" aria-labelledby={id} className="confirm">
       <p id={id}>{question}</p>
-      <button type="button" className="danger" onClick={onConfirm} disabled={pending}>
-        {pending ? pendingText : confirm}
-      </button>{" "}
+      <SubmitButton type="button" className="danger" pending={pending} pendingText={pendingText} onClick={onConfirm}>
+        {confirm}
+      </SubmitButton>{" "}
       {/* The asking button is gone: focus the safe choice rather than losing focus to the page. */}
       <button
         type="button"
@@ -109,6 +114,7 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
           returning.current = true;
           setAsking(false);
         }}
+        // eslint-disable-next-line jsx-a11y/no-autofocus -- not on arrival: it follows the press that replaced the asking button
         autoFocus
       >
         {t(m.keep)}
@@ -117,24 +123,79 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
   );
 }
 
-interface FieldProps extends InputHTMLAttributes<HTMLInputElement> {
+interface FieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, "children"> {
   id: string;
-  label: string;
-  /** Said under the input and read with it by screen readers. */
-  help?: string;
+  label: ReactNode;
+  /** Said under the control and read with it by screen readers. */
+  help?: ReactNode;
+  /**
+   * The control when it is not a text input (a select, a textarea): made with the id and description it must
+   * carry. Without it, the field is an input with the other props.
+   */
+  control?: (wiring: { id: string; "aria-describedby"?: string }) => ReactNode;
 }
 
-/** A labelled text field of a stacked form: the label above, the input below, and its help, if any, under it. */
-export function Field({ id, label, help, ...input }: FieldProps) {
+/**
+ * A labelled field of a form: the label, the control (an input unless `control` makes another), and its help, if
+ * any, under it. Every form's fields are these; how they line up (stacked, in a row) is the form's class.
+ */
+export function Field({ id, label, help, control, ...input }: FieldProps) {
+  const wiring = { id, "aria-describedby": help ? `${id}-help` : undefined };
   return (
     <p>
       <label htmlFor={id}>{label}</label>
-      <input id={id} aria-describedby={help ? `${id}-help` : undefined} {...input} />
+      {control ? control(wiring) : <input {...wiring} {...input} />}
       {help && (
         <small id={`${id}-help`} className="help">
           {help}
         </small>
       )}
     </p>
+  );
+}
+
+interface SubmitButtonProps extends Omit<ButtonHTMLAttributes<HTMLButtonElement>, "type" | "children"> {
+  /** A form's submit button, or with "button" an action's (its `onClick`). */
+  type?: "submit" | "button";
+  /** The call it started is running: the button says `pendingText` and does nothing until it is done. */
+  pending: boolean;
+  pendingText: string;
+  children: ReactNode;
+  /** What it acts on, read by screen readers and hidden on screen ("Save stock" SENCHA-100G). */
+  target?: string;
+}
+
+/**
+ * The one button that starts a call. While the call runs it stays focusable and says so (`aria-disabled`, its
+ * text becomes `pendingText`), and a press, a double click or Enter in a field submits nothing more: focus is not
+ * lost, as it would be by `disabled`, which is kept for what cannot be done yet.
+ */
+export function SubmitButton({
+  type = "submit",
+  pending,
+  pendingText,
+  children,
+  target,
+  onClick,
+  ...button
+}: SubmitButtonProps) {
+  return (
+    <button
+      type={type}
+      {...button}
+      aria-disabled={pending || undefined}
+      onClick={(event) => {
+        if (pending) event.preventDefault();
+        else onClick?.(event);
+      }}
+    >
+      {pending ? pendingText : children}
+      {target && (
+        <>
+          {" "}
+          <span className="visually-hidden">{target}</span>
+        </>
+      )}
+    </button>
   );
 }

@@ -57,7 +57,10 @@ export async function secured(page, url) {
 export async function screenshot(page, name) {
   const dir = process.env.SCREENSHOTS_DIR;
   if (!dir) return;
-  for (const [size, viewport] of [["desktop", { width: 1280, height: 800 }], ["phone", { width: 390, height: 844 }]]) {
+  for (const [size, viewport] of [
+    ["desktop", { width: 1280, height: 800 }],
+    ["phone", { width: 390, height: 844 }],
+  ]) {
     await page.setViewportSize(viewport);
     await page.screenshot({ path: join(dir, `${name}-${size}.png`), fullPage: true });
   }

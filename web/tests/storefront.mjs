@@ -9,9 +9,10 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-import { accessible, check, inBrowser, logIn, openPath, screenshot, secured, signIn } from "./browser.mjs";
+import { accessible, check, inBrowser, logIn, openPath, screenshot, secured } from "./browser.mjs";
 
-const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER, BFF_URL, ADMIN_TOKEN, PRICED_SKU } = process.env;
+const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER, BFF_URL, ADMIN_TOKEN, PRICED_SKU } =
+  process.env;
 /** How many more products than PRODUCT and OTHER_PRODUCT the catalog holds, none in a category. */
 const FILLERS = Number(process.env.FILLERS);
 const NEW_PASSWORD = "a much longer passphrase";
@@ -26,7 +27,9 @@ check(loaded.length > 0 && firstVisit < 250_000, `JavaScript of a first visit: $
 const everything = readdirSync(new URL("assets/", dist)).filter((name) => name.endsWith(".js"));
 const total = everything.reduce((sum, name) => sum + gzippedSize(`/assets/${name}`), 0);
 console.log("ok bundle");
-console.log(`measured bundle ${(firstVisit / 1000).toFixed(1)} kB gzipped on a first visit, ${(total / 1000).toFixed(1)} kB in all`);
+console.log(
+  `measured bundle ${(firstVisit / 1000).toFixed(1)} kB gzipped on a first visit, ${(total / 1000).toFixed(1)} kB in all`,
+);
 
 await inBrowser(async (page) => {
   const heading = (level, name) => page.getByRole("heading", { level, name, exact: true });
@@ -50,7 +53,10 @@ await inBrowser(async (page) => {
   // The catalog comes a page at a time: the first holds 12 products, "Load more" brings the rest.
   check((await listed()).length === 12, `the first page lists ${(await listed()).length} products`);
   await page.getByRole("button", { name: "Load more" }).click();
-  await page.locator(".products h2").nth(2 + FILLERS - 1).waitFor();
+  await page
+    .locator(".products h2")
+    .nth(2 + FILLERS - 1)
+    .waitFor();
   check((await listed()).length === 2 + FILLERS, `after "Load more": ${(await listed()).length} products`);
   check((await page.getByRole("button", { name: /Load more|Loading/ }).count()) === 0, "a third page is offered");
   console.log("ok load more");
@@ -149,8 +155,14 @@ await inBrowser(async (page) => {
     await heading(1, "Checkout").waitFor();
   };
   const fillAndPlace = async (cardNumber, clicks) => {
-    const fields = { "Full name": "Hanako Yamada", Address: "1-2-3 Marunouchi", City: "Chiyoda-ku",
-      "Prefecture or state": "Tokyo", "Postal code": "100-0005", Phone: "+81 3-1234-5678" };
+    const fields = {
+      "Full name": "Hanako Yamada",
+      Address: "1-2-3 Marunouchi",
+      City: "Chiyoda-ku",
+      "Prefecture or state": "Tokyo",
+      "Postal code": "100-0005",
+      Phone: "+81 3-1234-5678",
+    };
     for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
     await page.getByLabel("Card number").fill(cardNumber);
     await page.getByRole("button", { name: "Place order" }).click({ clickCount: clicks });

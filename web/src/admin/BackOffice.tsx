@@ -1,8 +1,7 @@
-import type { ReactNode } from "react";
+import { Link, type RouteObject, useLocation, useRoutes } from "react-router";
 
-import type { Clients } from "../api";
 import { messages, useLanguage } from "../i18n";
-import { Link, type Navigate } from "../Link";
+import { WithId } from "../routing";
 import "./admin.css";
 import { CategoriesPage } from "./Categories";
 import { OrderPage, OrdersPage } from "./Orders";
@@ -19,7 +18,10 @@ const m = messages({
     ja: "すべての状態の商品：作成、編集、SKU、在庫、画像、公開・非公開。",
   },
   categories: { en: "Categories", ja: "カテゴリー" },
-  categoriesAbout: { en: "The category tree: create, rename, delete.", ja: "カテゴリーの階層：作成、名前の変更、削除。" },
+  categoriesAbout: {
+    en: "The category tree: create, rename, delete.",
+    ja: "カテゴリーの階層：作成、名前の変更、削除。",
+  },
   orders: { en: "Orders", ja: "注文" },
   ordersAbout: { en: "Every customer's orders, and shipping them.", ja: "すべての顧客の注文と発送。" },
   users: { en: "Users", ja: "ユーザー" },
@@ -35,32 +37,36 @@ const SECTIONS = [
   { path: "/admin/users", name: m.users, about: m.usersAbout },
 ];
 
-interface Props {
-  api: Clients;
-  /** The URL path, "/admin" or below. */
-  path: string;
-  navigate: Navigate;
-  /** The signed-in admin's own user id. */
-  userId: string;
-}
+/** The back office's pages, under `/admin`; any other path below it is not found. */
+const ROUTES: RouteObject[] = [
+  { index: true, element: <Overview /> },
+  { path: "products", element: <ProductsPage /> },
+  { path: "products/new", element: <NewProductPage /> },
+  { path: "products/:id", element: <WithId page={ProductPage} /> },
+  { path: "categories", element: <CategoriesPage /> },
+  { path: "orders", element: <OrdersPage /> },
+  { path: "orders/:id", element: <WithId page={OrderPage} /> },
+  { path: "users", element: <UsersPage /> },
+  { path: "*", element: <NotFound /> },
+];
 
-/** The shop owner's back office: the page for `path`, under the back office's own navigation. */
-export function BackOffice({ api, path, navigate, userId }: Props) {
+/** The shop owner's back office: the page for the URL, under the back office's own navigation. */
+export function BackOffice() {
   const { t } = useLanguage();
-  const [, section = "", id] = /^\/admin(?:\/([^/]+)(?:\/([^/]+))?)?\/?$/.exec(path) ?? [];
-  const page = route({ section, id, api, navigate, userId });
+  const { pathname } = useLocation();
+  const page = useRoutes(ROUTES);
   return (
     <div className="admin">
       <nav aria-label={t(m.backOffice)} className="admin-nav">
         <ul>
           <li>
-            <Link to="/admin" navigate={navigate} current={path === "/admin"}>
+            <Link to="/admin" aria-current={pathname === "/admin" ? "page" : undefined}>
               {t(m.overview)}
             </Link>
           </li>
           {SECTIONS.map((s) => (
             <li key={s.path}>
-              <Link to={s.path} navigate={navigate} current={path === s.path}>
+              <Link to={s.path} aria-current={pathname === s.path ? "page" : undefined}>
                 {t(s.name)}
               </Link>
             </li>
@@ -72,38 +78,7 @@ export function BackOffice({ api, path, navigate, userId }: Props) {
   );
 }
 
-interface Route {
-  section: string;
-  id?: string;
-  api: Clients;
-  navigate: Navigate;
-  userId: string;
-}
-
-function route({ section, id, api, navigate, userId }: Route): ReactNode {
-  switch (section) {
-    case "":
-      return <Overview navigate={navigate} />;
-    case "products":
-      if (id === "new") return <NewProductPage api={api} navigate={navigate} />;
-      return id ? (
-        <ProductPage key={id} id={id} api={api} navigate={navigate} />
-      ) : (
-        <ProductsPage api={api} navigate={navigate} />
-      );
-    case "categories":
-      if (!id) return <CategoriesPage api={api} />;
-      break;
-    case "orders":
-      return id ? <OrderPage key={id} id={id} api={api} /> : <OrdersPage api={api} navigate={navigate} />;
-    case "users":
-      if (!id) return <UsersPage api={api} userId={userId} />;
-      break;
-  }
-  return <NotFound navigate={navigate} />;
-}
-
-function Overview({ navigate }: { navigate: Navigate }) {
+function Overview() {
   const { t } = useLanguage();
   return (
     <section aria-labelledby="overview-title">
@@ -111,9 +86,7 @@ function Overview({ navigate }: { navigate: Navigate }) {
       <ul className="overview">
         {SECTIONS.map((s) => (
           <li key={s.path}>
-            <Link to={s.path} navigate={navigate}>
-              {t(s.name)}
-            </Link>
+            <Link to={s.path}>{t(s.name)}</Link>
             <p>{t(s.about)}</p>
           </li>
         ))}
@@ -122,16 +95,13 @@ function Overview({ navigate }: { navigate: Navigate }) {
   );
 }
 
-function NotFound({ navigate }: { navigate: Navigate }) {
+function NotFound() {
   const { t } = useLanguage();
   return (
     <section aria-labelledby="not-found-title">
       <h1 id="not-found-title">{t(m.notFound)}</h1>
       <p>
-        {t(m.noSuchPage)}{" "}
-        <Link to="/admin" navigate={navigate}>
-          {t(m.backOffice)}
-        </Link>
+        {t(m.noSuchPage)} <Link to="/admin">{t(m.backOffice)}</Link>
       </p>
     </section>
   );

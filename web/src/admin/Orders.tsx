@@ -1,13 +1,14 @@
 import { Code } from "@connectrpc/connect";
-import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
+import { Link } from "react-router";
 
-import type { Clients } from "../api";
+import { nextPage, useAnswers } from "../api";
+import { OrderService } from "../gen/order/v1/order_service_pb";
 import { type Order, OrderStatus, PaymentStatus } from "../gen/order/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
-import { Link, type Navigate } from "../Link";
 import { STATUS } from "../Orders";
-import { More, Problem, useFormat } from "../ui";
+import { Field, More, Problem, SubmitButton, useFormat } from "../ui";
 import { PAGE_SIZE, Scroll } from "./common";
 
 const m = messages({
@@ -48,7 +49,10 @@ const m = messages({
     en: "This order can no longer be shipped: its status has changed (shown above, now up to date).",
     ja: "この注文は発送できなくなりました。状況が変わっています（上に最新の状況を表示しています）。",
   },
-  badTracking: { en: "Enter a tracking number of 1 to 100 characters.", ja: "追跡番号を1〜100文字で入力してください。" },
+  badTracking: {
+    en: "Enter a tracking number of 1 to 100 characters.",
+    ja: "追跡番号を1〜100文字で入力してください。",
+  },
   paymentUnknown: { en: "Unknown", ja: "不明" },
   paymentPending: { en: "Not yet attempted", ja: "未処理" },
   authorized: { en: "Authorized", ja: "与信済み" },
@@ -82,23 +86,16 @@ interface Filters {
 }
 
 /** Every customer's orders, newest first, filtered by status and customer, a page at a time. */
-export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+export function OrdersPage() {
   const { t } = useLanguage();
   const format = useFormat();
   const [draft, setDraft] = useState<Filters>({ userId: "" });
   const [filters, setFilters] = useState(draft);
-  const orders = useInfiniteQuery({
-    queryKey: ["admin", "orders", filters],
-    queryFn: ({ pageParam }) =>
-      api.orders.adminListOrders({
-        pageSize: PAGE_SIZE,
-        pageToken: pageParam,
-        status: filters.status,
-        userId: filters.userId || undefined,
-      }),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.nextPageToken || undefined,
-  });
+  const orders = useInfiniteQuery(
+    OrderService.method.adminListOrders,
+    { pageSize: PAGE_SIZE, pageToken: "", status: filters.status, userId: filters.userId || undefined },
+    { pageParamKey: "pageToken", getNextPageParam: nextPage },
+  );
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   const apply = (event: FormEvent) => {
     event.preventDefault();
@@ -109,34 +106,37 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
     <section aria-labelledby="orders-title">
       <h1 id="orders-title">{t(m.title)}</h1>
       <form role="search" aria-label={t(m.filters)} onSubmit={apply} className="filters">
-        <p>
-          <label htmlFor="order-status">{t(m.status)}</label>
-          <select
-            id="order-status"
-            value={draft.status ?? ""}
-            onChange={(e) =>
-              setDraft({ ...draft, status: e.target.value ? (Number(e.target.value) as OrderStatus) : undefined })
-            }
-          >
-            <option value="">{t(m.allStatuses)}</option>
-            {STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {t(STATUS[s])}
-              </option>
-            ))}
-          </select>
-        </p>
-        <p>
-          <label htmlFor="order-customer">{t(m.customer)}</label>
-          <input
-            id="order-customer"
-            value={draft.userId}
-            size={36}
-            maxLength={36}
-            spellCheck={false}
-            onChange={(e) => setDraft({ ...draft, userId: e.target.value })}
-          />
-        </p>
+        <Field
+          id="order-status"
+          label={t(m.status)}
+          control={(wiring) => (
+            <select
+              {...wiring}
+              value={draft.status ?? ""}
+              onChange={(e) => {
+                setDraft({ ...draft, status: e.target.value ? Number(e.target.value) : undefined });
+              }}
+            >
+              <option value="">{t(m.allStatuses)}</option>
+              {STATUSES.map((s) => (
+                <option key={s} value={s}>
+                  {t(STATUS[s])}
+                </option>
+              ))}
+            </select>
+          )}
+        />
+        <Field
+          id="order-customer"
+          label={t(m.customer)}
+          value={draft.userId}
+          size={36}
+          maxLength={36}
+          spellCheck={false}
+          onChange={(e) => {
+            setDraft({ ...draft, userId: e.target.value });
+          }}
+        />
         <button type="submit">{t(m.apply)}</button>
       </form>
       {orders.isPending && <p role="status">{t(m.loading)}</p>}
@@ -159,9 +159,7 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
               {shown.map((order) => (
                 <tr key={order.id}>
                   <th scope="row" className="id">
-                    <Link to={`/admin/orders/${order.id}`} navigate={navigate}>
-                      {order.id}
-                    </Link>
+                    <Link to={`/admin/orders/${order.id}`}>{order.id}</Link>
                   </th>
                   <td>{format.date(order.createdAt)}</td>
                   <td className="id">{order.userId}</td>
@@ -180,13 +178,10 @@ export function OrdersPage({ api, navigate }: { api: Clients; navigate: Navigate
 }
 
 /** One order in full, and shipping it once it is confirmed. */
-export function OrderPage({ id, api }: { id: string; api: Clients }) {
+export function OrderPage({ id }: { id: string }) {
   const { t } = useLanguage();
   const format = useFormat();
-  const order = useQuery({
-    queryKey: ["admin", "order", id],
-    queryFn: async () => (await api.orders.getOrder({ id })).order!,
-  });
+  const order = useQuery(OrderService.method.getOrder, { id });
   if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
   if (order.isError)
     return (
@@ -195,7 +190,7 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
         <Problem error={order.error} />
       </section>
     );
-  const o = order.data;
+  const o = order.data.order!;
   const address = o.shippingAddress;
   const facts: [Message, string, string?][] = [
     [m.status, t(STATUS[o.status]), "order-status"],
@@ -219,7 +214,7 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
           </div>
         ))}
       </dl>
-      <Ship api={api} order={o} />
+      <Ship order={o} />
       <h2>{t(m.items)}</h2>
       <Scroll label={t(m.items)}>
         <table>
@@ -282,22 +277,21 @@ export function OrderPage({ id, api }: { id: string; api: Clients }) {
   );
 }
 
-function Ship({ api, order }: { api: Clients; order: Order }) {
+function Ship({ order }: { order: Order }) {
   const { t } = useLanguage();
-  const queries = useQueryClient();
+  const answers = useAnswers();
   const [tracking, setTracking] = useState("");
-  const ship = useMutation({
-    mutationFn: (trackingNumber: string) => api.orders.shipOrder({ id: order.id, trackingNumber }),
+  const ship = useMutation(OrderService.method.shipOrder, {
     onSuccess: (answer) => {
-      queries.setQueryData(["admin", "order", order.id], answer.order);
-      return queries.invalidateQueries({ queryKey: ["admin", "orders"] });
+      answers.put(OrderService.method.getOrder, { id: order.id }, { order: answer.order });
+      return answers.refresh(OrderService.method.adminListOrders);
     },
     // Refused: the order may have moved on (shipped or cancelled meanwhile), so show it as it is now.
-    onError: () => queries.invalidateQueries({ queryKey: ["admin", "order", order.id] }),
+    onError: () => answers.refresh(OrderService.method.getOrder, { id: order.id }),
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    ship.mutate(tracking.trim());
+    ship.mutate({ id: order.id, trackingNumber: tracking.trim() });
   };
   const waiting = order.status === OrderStatus.CONFIRMED;
   if (!waiting && ship.isIdle) return null;
@@ -306,19 +300,19 @@ function Ship({ api, order }: { api: Clients; order: Order }) {
       <h2 id="ship-title">{t(m.ship)}</h2>
       {waiting && (
         <form onSubmit={submit} className="inline-form">
-          <p>
-            <label htmlFor="tracking-number">{t(m.tracking)}</label>
-            <input
-              id="tracking-number"
-              required
-              maxLength={100}
-              value={tracking}
-              onChange={(e) => setTracking(e.target.value)}
-            />
-          </p>
-          <button type="submit" disabled={ship.isPending}>
-            {ship.isPending ? t(m.marking) : t(m.markShipped)}
-          </button>
+          <Field
+            id="tracking-number"
+            label={t(m.tracking)}
+            required
+            maxLength={100}
+            value={tracking}
+            onChange={(e) => {
+              setTracking(e.target.value);
+            }}
+          />
+          <SubmitButton pending={ship.isPending} pendingText={t(m.marking)}>
+            {t(m.markShipped)}
+          </SubmitButton>
         </form>
       )}
       {ship.isSuccess && <p role="status">{t(m.shipped)}</p>}

@@ -1,13 +1,13 @@
 import { Code } from "@connectrpc/connect";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useId, useState } from "react";
+import { Link, useNavigate } from "react-router";
 
-import type { Clients } from "../api";
+import { ProductService } from "../gen/product/v1/product_service_pb";
 import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
-import { Link, type Navigate } from "../Link";
-import { Confirm, Problem } from "../ui";
 import { useCategoryTree } from "../Shop";
+import { Confirm, Field, Problem, SubmitButton } from "../ui";
 import { categoryChoices, PRODUCT_STATUS } from "./catalog";
 import { useCatalogChanged } from "./common";
 import { Images } from "./Images";
@@ -43,7 +43,10 @@ const m = messages({
   publishing: { en: "Publishing…", ja: "公開しています…" },
   hide: { en: "Hide", ja: "非公開にする" },
   hiding: { en: "Hiding…", ja: "非公開にしています…" },
-  needsSku: { en: "Add a SKU first: a product goes on sale through its SKUs.", ja: "先にSKUを追加してください。商品はSKU単位で販売されます。" },
+  needsSku: {
+    en: "Add a SKU first: a product goes on sale through its SKUs.",
+    ja: "先にSKUを追加してください。商品はSKU単位で販売されます。",
+  },
   cannotPublish: {
     en: "It cannot go on sale now: it has no SKU, or it is on sale already. Its status above is now up to date.",
     ja: "現在は公開できません。SKUがないか、すでに公開中です。上の状態は最新のものです。",
@@ -91,81 +94,90 @@ function draftOf(product: Product): Draft {
 }
 
 /** A product's own fields, for creating and for editing. */
-function ProductFields({ api, draft, onChange }: { api: Clients; draft: Draft; onChange: (draft: Draft) => void }) {
+function ProductFields({ draft, onChange }: { draft: Draft; onChange: (draft: Draft) => void }) {
   const { t } = useLanguage();
-  const categories = useCategoryTree(api);
+  const categories = useCategoryTree();
   const id = useId();
   return (
     <>
-      <p>
-        <label htmlFor={`${id}-name`}>{t(m.name)}</label>
-        <input
-          id={`${id}-name`}
-          required
-          maxLength={200}
-          value={draft.name}
-          onChange={(e) => onChange({ ...draft, name: e.target.value })}
-        />
-      </p>
-      <p>
-        <label htmlFor={`${id}-description`}>{t(m.description)}</label>
-        <textarea
-          id={`${id}-description`}
-          rows={4}
-          maxLength={10_000}
-          value={draft.description}
-          onChange={(e) => onChange({ ...draft, description: e.target.value })}
-        />
-      </p>
-      <p>
-        <label htmlFor={`${id}-category`}>{t(m.category)}</label>
-        <select
-          id={`${id}-category`}
-          value={draft.categoryId}
-          onChange={(e) => onChange({ ...draft, categoryId: e.target.value })}
-        >
-          <option value="">{t(m.noCategory)}</option>
-          {categoryChoices(categories.data ?? []).map(({ id: value, label }) => (
-            <option key={value} value={value}>
-              {label}
-            </option>
-          ))}
-        </select>
-      </p>
+      <Field
+        id={`${id}-name`}
+        label={t(m.name)}
+        required
+        maxLength={200}
+        value={draft.name}
+        onChange={(e) => {
+          onChange({ ...draft, name: e.target.value });
+        }}
+      />
+      <Field
+        id={`${id}-description`}
+        label={t(m.description)}
+        control={(wiring) => (
+          <textarea
+            {...wiring}
+            rows={4}
+            maxLength={10_000}
+            value={draft.description}
+            onChange={(e) => {
+              onChange({ ...draft, description: e.target.value });
+            }}
+          />
+        )}
+      />
+      <Field
+        id={`${id}-category`}
+        label={t(m.category)}
+        control={(wiring) => (
+          <select
+            {...wiring}
+            value={draft.categoryId}
+            onChange={(e) => {
+              onChange({ ...draft, categoryId: e.target.value });
+            }}
+          >
+            <option value="">{t(m.noCategory)}</option>
+            {categoryChoices(categories.data ?? []).map(({ id: value, label }) => (
+              <option key={value} value={value}>
+                {label}
+              </option>
+            ))}
+          </select>
+        )}
+      />
       {categories.isError && <Problem error={categories.error} />}
     </>
   );
 }
 
-export function NewProductPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+export function NewProductPage() {
   const { t } = useLanguage();
+  const navigate = useNavigate();
   const changed = useCatalogChanged();
   const [draft, setDraft] = useState<Draft>({ name: "", description: "", categoryId: "" });
-  const create = useMutation({
-    mutationFn: () =>
-      api.products.createProduct({
-        name: draft.name.trim(),
-        description: draft.description.trim(),
-        categoryId: draft.categoryId || undefined,
-      }),
+  const create = useMutation(ProductService.method.createProduct, {
     onSuccess: ({ product }) => {
       void changed();
-      navigate(`/admin/products/${product!.id}`);
+      void navigate(`/admin/products/${product!.id}`);
     },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    create.mutate();
+    create.mutate({
+      name: draft.name.trim(),
+      description: draft.description.trim(),
+      categoryId: draft.categoryId || undefined,
+    });
   };
   return (
     <section aria-labelledby="new-product-title">
       <h1 id="new-product-title">{t(m.newProduct)}</h1>
       <p className="help">{t(m.startsAsDraft)}</p>
       <form onSubmit={submit} className="stacked">
-        <ProductFields api={api} draft={draft} onChange={setDraft} />
-        <button type="submit" disabled={create.isPending}>
-          {create.isPending ? t(m.creating) : t(m.create)}
-        </button>
+        <ProductFields draft={draft} onChange={setDraft} />
+        <SubmitButton pending={create.isPending} pendingText={t(m.creating)}>
+          {t(m.create)}
+        </SubmitButton>
       </form>
       {create.isError && <Problem error={create.error} known={PRODUCT_PROBLEMS} />}
     </section>
@@ -173,12 +185,9 @@ export function NewProductPage({ api, navigate }: { api: Clients; navigate: Navi
 }
 
 /** One product, whatever its status: its status, details, SKUs with their stock, images, and deleting it. */
-export function ProductPage({ id, api, navigate }: { id: string; api: Clients; navigate: Navigate }) {
+export function ProductPage({ id }: { id: string }) {
   const { t } = useLanguage();
-  const product = useQuery({
-    queryKey: ["admin", "product", id],
-    queryFn: async () => (await api.products.getProduct({ id })).product!,
-  });
+  const product = useQuery(ProductService.method.getProduct, { id });
   if (product.isPending) return <p role="status">{t(m.loading)}</p>;
   if (product.isError)
     return (
@@ -187,25 +196,25 @@ export function ProductPage({ id, api, navigate }: { id: string; api: Clients; n
         <Problem error={product.error} />
       </section>
     );
-  const item = product.data;
+  const item = product.data.product!;
   return (
     <article aria-labelledby="product-title">
       <h1 id="product-title">{item.name}</h1>
-      <Status api={api} product={item} navigate={navigate} />
-      <Details api={api} product={item} />
-      <Skus api={api} product={item} />
-      <Images api={api} product={item} />
-      <Delete api={api} product={item} navigate={navigate} />
+      <Status product={item} />
+      <Details product={item} />
+      <Skus product={item} />
+      <Images product={item} />
+      <Delete product={item} />
     </article>
   );
 }
 
-function Status({ api, product, navigate }: { api: Clients; product: Product; navigate: Navigate }) {
+function Status({ product }: { product: Product }) {
   const { t } = useLanguage();
   const changed = useCatalogChanged();
   // Refused or not, the product is read again: another admin may have changed its status or SKUs meanwhile.
-  const publish = useMutation({ mutationFn: () => api.products.publishProduct({ id: product.id }), onSettled: changed });
-  const hide = useMutation({ mutationFn: () => api.products.hideProduct({ id: product.id }), onSettled: changed });
+  const publish = useMutation(ProductService.method.publishProduct, { onSettled: changed });
+  const hide = useMutation(ProductService.method.hideProduct, { onSettled: changed });
   const onSale = product.status === ProductStatus.PUBLISHED;
   const noSku = product.skus.length === 0;
   const about = ABOUT[product.status];
@@ -217,19 +226,30 @@ function Status({ api, product, navigate }: { api: Clients; product: Product; na
         {about && `: ${t(about)}`}
       </p>
       {onSale ? (
-        <button type="button" onClick={() => hide.mutate()} disabled={hide.isPending}>
-          {hide.isPending ? t(m.hiding) : t(m.hide)}
-        </button>
+        <SubmitButton
+          type="button"
+          pending={hide.isPending}
+          pendingText={t(m.hiding)}
+          onClick={() => {
+            hide.mutate({ id: product.id });
+          }}
+        >
+          {t(m.hide)}
+        </SubmitButton>
       ) : (
-        <button type="button" onClick={() => publish.mutate()} disabled={publish.isPending || noSku}>
-          {publish.isPending ? t(m.publishing) : t(m.publish)}
-        </button>
+        <SubmitButton
+          type="button"
+          pending={publish.isPending}
+          pendingText={t(m.publishing)}
+          disabled={noSku}
+          onClick={() => {
+            publish.mutate({ id: product.id });
+          }}
+        >
+          {t(m.publish)}
+        </SubmitButton>
       )}{" "}
-      {product.status !== ProductStatus.DRAFT && (
-        <Link to={`/products/${product.id}`} navigate={navigate}>
-          {t(m.seeInShop)}
-        </Link>
-      )}
+      {product.status !== ProductStatus.DRAFT && <Link to={`/products/${product.id}`}>{t(m.seeInShop)}</Link>}
       {!onSale && noSku && <p className="help">{t(m.needsSku)}</p>}
       {publish.isError && <Problem error={publish.error} known={{ [Code.FailedPrecondition]: m.cannotPublish }} />}
       {hide.isError && <Problem error={hide.error} known={{ [Code.FailedPrecondition]: m.cannotHide }} />}
@@ -237,24 +257,14 @@ function Status({ api, product, navigate }: { api: Clients; product: Product; na
   );
 }
 
-function Details({ api, product }: { api: Clients; product: Product }) {
+function Details({ product }: { product: Product }) {
   const { t } = useLanguage();
   const changed = useCatalogChanged();
   // What the form started from, and what it holds now: only the fields changed here are sent, so another
   // admin's change to another field, read meanwhile, is neither undone nor lost.
   const [start, setStart] = useState(() => draftOf(product));
   const [draft, setDraft] = useState(start);
-  const update = useMutation({
-    mutationFn: () => {
-      const saved = start;
-      const edited = <K extends keyof Draft>(field: K) => (draft[field] !== saved[field] ? draft[field] : undefined);
-      return api.products.updateProduct({
-        id: product.id,
-        name: edited("name")?.trim(),
-        description: edited("description")?.trim(),
-        categoryId: edited("categoryId"),
-      });
-    },
+  const update = useMutation(ProductService.method.updateProduct, {
     onSuccess: (answer) => {
       if (answer.product) setStart(draftOf(answer.product));
       return changed();
@@ -262,23 +272,28 @@ function Details({ api, product }: { api: Clients; product: Product }) {
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    update.mutate();
+    const edited = <K extends keyof Draft>(field: K) => (draft[field] !== start[field] ? draft[field] : undefined);
+    update.mutate({
+      id: product.id,
+      name: edited("name")?.trim(),
+      description: edited("description")?.trim(),
+      categoryId: edited("categoryId"),
+    });
   };
   return (
     <section aria-labelledby="details-title">
       <h2 id="details-title">{t(m.details)}</h2>
       <form onSubmit={submit} className="stacked">
         <ProductFields
-          api={api}
           draft={draft}
           onChange={(next) => {
             update.reset();
             setDraft(next);
           }}
         />
-        <button type="submit" disabled={update.isPending}>
-          {update.isPending ? t(m.saving) : t(m.save)}
-        </button>
+        <SubmitButton pending={update.isPending} pendingText={t(m.saving)}>
+          {t(m.save)}
+        </SubmitButton>
         {update.isSuccess && <p role="status">{t(m.saved)}</p>}
       </form>
       {update.isError && <Problem error={update.error} known={PRODUCT_PROBLEMS} />}
@@ -286,13 +301,13 @@ function Details({ api, product }: { api: Clients; product: Product }) {
   );
 }
 
-function Delete({ api, product, navigate }: { api: Clients; product: Product; navigate: Navigate }) {
+function Delete({ product }: { product: Product }) {
   const { t } = useLanguage();
+  const navigate = useNavigate();
   const changed = useCatalogChanged();
-  const remove = useMutation({
-    mutationFn: () => api.products.deleteProduct({ id: product.id }),
+  const remove = useMutation(ProductService.method.deleteProduct, {
     onSuccess: () => {
-      navigate("/admin/products");
+      void navigate("/admin/products");
       void changed();
     },
   });
@@ -306,7 +321,9 @@ function Delete({ api, product, navigate }: { api: Clients; product: Product; na
         confirm={t(m.deleteConfirm)}
         pendingText={t(m.deleting)}
         pending={remove.isPending}
-        onConfirm={() => remove.mutate()}
+        onConfirm={() => {
+          remove.mutate({ id: product.id });
+        }}
       />
       {remove.isError && <Problem error={remove.error} known={{ [Code.FailedPrecondition]: m.reserved }} />}
     </section>

@@ -1,12 +1,13 @@
-import { useInfiniteQuery } from "@tanstack/react-query";
+import { useInfiniteQuery } from "@connectrpc/connect-query";
 import { useState } from "react";
+import { Link } from "react-router";
 
-import type { Clients } from "../api";
+import { nextPage } from "../api";
+import { ProductService } from "../gen/product/v1/product_service_pb";
 import { ProductStatus } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { Link, type Navigate } from "../Link";
-import { More, Problem, useFormat } from "../ui";
 import { useCategoryTree } from "../Shop";
+import { More, Problem, useFormat } from "../ui";
 import { categoryChoices, PRODUCT_STATUS } from "./catalog";
 import { PAGE_SIZE, Scroll } from "./common";
 
@@ -27,17 +28,16 @@ const m = messages({
 const STATUSES = [ProductStatus.DRAFT, ProductStatus.PUBLISHED, ProductStatus.HIDDEN];
 
 /** Every product, in every status or in the one picked, a page at a time. */
-export function ProductsPage({ api, navigate }: { api: Clients; navigate: Navigate }) {
+export function ProductsPage() {
   const { t } = useLanguage();
   const format = useFormat();
   const [status, setStatus] = useState<ProductStatus | undefined>(undefined);
-  const products = useInfiniteQuery({
-    queryKey: ["admin", "products", status],
-    queryFn: ({ pageParam }) => api.products.listProducts({ pageSize: PAGE_SIZE, pageToken: pageParam, status }),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.nextPageToken || undefined,
-  });
-  const categories = useCategoryTree(api);
+  const products = useInfiniteQuery(
+    ProductService.method.listProducts,
+    { pageSize: PAGE_SIZE, pageToken: "", status },
+    { pageParamKey: "pageToken", getNextPageParam: nextPage },
+  );
+  const categories = useCategoryTree();
   const categoryName = new Map(categoryChoices(categories.data ?? []).map(({ id, label }) => [id, label]));
   const shown = products.data?.pages.flatMap((page) => page.products) ?? [];
 
@@ -45,15 +45,15 @@ export function ProductsPage({ api, navigate }: { api: Clients; navigate: Naviga
     <section aria-labelledby="products-title">
       <h1 id="products-title">{t(m.title)}</h1>
       <div className="toolbar">
-        <Link to="/admin/products/new" navigate={navigate}>
-          {t(m.newProduct)}
-        </Link>
+        <Link to="/admin/products/new">{t(m.newProduct)}</Link>
         <p>
           <label htmlFor="product-status">{t(m.status)}</label>{" "}
           <select
             id="product-status"
             value={status ?? ""}
-            onChange={(e) => setStatus(e.target.value ? (Number(e.target.value) as ProductStatus) : undefined)}
+            onChange={(e) => {
+              setStatus(e.target.value ? Number(e.target.value) : undefined);
+            }}
           >
             <option value="">{t(m.allStatuses)}</option>
             {STATUSES.map((s) => (
@@ -84,9 +84,7 @@ export function ProductsPage({ api, navigate }: { api: Clients; navigate: Naviga
               {shown.map((product) => (
                 <tr key={product.id}>
                   <th scope="row">
-                    <Link to={`/admin/products/${product.id}`} navigate={navigate}>
-                      {product.name}
-                    </Link>
+                    <Link to={`/admin/products/${product.id}`}>{product.name}</Link>
                   </th>
                   <td>{t(PRODUCT_STATUS[product.status])}</td>
                   <td>{product.categoryId ? categoryName.get(product.categoryId) : ""}</td>

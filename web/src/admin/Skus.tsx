@@ -1,14 +1,12 @@
-import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code } from "@connectrpc/connect";
-import { useMutation } from "@tanstack/react-query";
+import { useMutation } from "@connectrpc/connect-query";
 import { type FormEvent, useId, useState } from "react";
 
-import type { Clients } from "../api";
-import type { CreateSkuRequestSchema } from "../gen/product/v1/product_service_pb";
+import { ProductService } from "../gen/product/v1/product_service_pb";
 import type { Product } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
 import { fromMinorUnits, toMinorUnits } from "../money";
-import { Problem } from "../ui";
+import { Field, Problem, SubmitButton } from "../ui";
 import { useCatalogChanged, wholeNumber } from "./common";
 import { SkuStock } from "./Stock";
 
@@ -28,11 +26,17 @@ const m = messages({
     ja: "ISO 4217のコード（例：JPY、USD）。同じ商品のSKUはすべて同じ通貨です。",
   },
   attributes: { en: "Attributes", ja: "属性" },
-  attributesHelp: { en: "One name=value per line, e.g. size=100g.", ja: "1行に1つ「名前=値」の形で（例：size=100g）。" },
+  attributesHelp: {
+    en: "One name=value per line, e.g. size=100g.",
+    ja: "1行に1つ「名前=値」の形で（例：size=100g）。",
+  },
   initialStock: { en: "Initial stock", ja: "初期在庫" },
   add: { en: "Add SKU", ja: "SKUを追加" },
   adding: { en: "Adding…", ja: "追加しています…" },
-  badPrice: { en: "Enter the price as an amount of {currency}, e.g. {example}.", ja: "価格は{currency}の金額で入力してください（例：{example}）。" },
+  badPrice: {
+    en: "Enter the price as an amount of {currency}, e.g. {example}.",
+    ja: "価格は{currency}の金額で入力してください（例：{example}）。",
+  },
   badAttributes: {
     en: "Write each attribute on its own line as name=value, e.g. size=100g.",
     ja: "属性は1行に1つ「名前=値」の形で入力してください（例：size=100g）。",
@@ -45,16 +49,16 @@ const m = messages({
 });
 
 /** A product's SKUs, each with its stock, and the form to add one. */
-export function Skus({ api, product }: { api: Clients; product: Product }) {
+export function Skus({ product }: { product: Product }) {
   const { t } = useLanguage();
   return (
     <section aria-labelledby="skus-title">
       <h2 id="skus-title">{t(m.title)}</h2>
       {product.skus.length === 0 && <p>{t(m.none)}</p>}
       {product.skus.map((sku) => (
-        <SkuStock key={sku.id} api={api} sku={sku} />
+        <SkuStock key={sku.id} sku={sku} />
       ))}
-      <NewSku api={api} product={product} />
+      <NewSku product={product} />
     </section>
   );
 }
@@ -62,7 +66,10 @@ export function Skus({ api, product }: { api: Clients; product: Product }) {
 /** "size=100g" lines as attributes; undefined when a line is not a name, "=" and a value. */
 function parseAttributes(text: string): Record<string, string> | undefined {
   const attributes: Record<string, string> = {};
-  for (const line of text.split("\n").map((l) => l.trim()).filter(Boolean)) {
+  for (const line of text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)) {
     const equals = line.indexOf("=");
     if (equals < 0) return undefined;
     const [name, value] = [line.slice(0, equals).trim(), line.slice(equals + 1).trim()];
@@ -72,7 +79,7 @@ function parseAttributes(text: string): Record<string, string> | undefined {
   return attributes;
 }
 
-function NewSku({ api, product }: { api: Clients; product: Product }) {
+function NewSku({ product }: { product: Product }) {
   const { t } = useLanguage();
   const changed = useCatalogChanged();
   const id = useId();
@@ -85,8 +92,7 @@ function NewSku({ api, product }: { api: Clients; product: Product }) {
   };
   const [form, setForm] = useState(empty);
   const [mistake, setMistake] = useState<{ message: Message; values?: Record<string, string> } | null>(null);
-  const create = useMutation({
-    mutationFn: (request: MessageInitShape<typeof CreateSkuRequestSchema>) => api.products.createSku(request),
+  const create = useMutation(ProductService.method.createSku, {
     onSuccess: () => {
       setForm(empty);
       return changed();
@@ -114,59 +120,44 @@ function NewSku({ api, product }: { api: Clients; product: Product }) {
   const field = (name: keyof typeof form) => ({
     id: `${id}-${name}`,
     value: form[name],
-    onChange: (e: { target: { value: string } }) => setForm({ ...form, [name]: e.target.value }),
+    onChange: (e: { target: { value: string } }) => {
+      setForm({ ...form, [name]: e.target.value });
+    },
   });
 
   return (
     <section aria-labelledby={`${id}-title`} className="card">
       <h3 id={`${id}-title`}>{t(m.newSku)}</h3>
       <form onSubmit={submit} className="stacked">
-        <p>
-          <label htmlFor={`${id}-code`}>{t(m.code)}</label>
-          <input
-            {...field("code")}
-            required
-            maxLength={100}
-            pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
-            autoCapitalize="characters"
-            aria-describedby={`${id}-code-help`}
-          />
-        </p>
-        <p id={`${id}-code-help`} className="help">
-          {t(m.codeHelp)}
-        </p>
-        <p>
-          <label htmlFor={`${id}-price`}>{t(m.price)}</label>
-          <input {...field("price")} required inputMode="decimal" />
-        </p>
-        <p>
-          <label htmlFor={`${id}-currency`}>{t(m.currency)}</label>
-          <input
-            {...field("currency")}
-            required
-            pattern="[A-Za-z]{3}"
-            maxLength={3}
-            autoCapitalize="characters"
-            aria-describedby={`${id}-currency-help`}
-          />
-        </p>
-        <p id={`${id}-currency-help`} className="help">
-          {t(m.currencyHelp)}
-        </p>
-        <p>
-          <label htmlFor={`${id}-attributes`}>{t(m.attributes)}</label>
-          <textarea {...field("attributes")} rows={3} aria-describedby={`${id}-attributes-help`} />
-        </p>
-        <p id={`${id}-attributes-help`} className="help">
-          {t(m.attributesHelp)}
-        </p>
-        <p>
-          <label htmlFor={`${id}-quantity`}>{t(m.initialStock)}</label>
-          <input {...field("quantity")} type="number" required min={0} step={1} />
-        </p>
-        <button type="submit" disabled={create.isPending}>
-          {create.isPending ? t(m.adding) : t(m.add)}
-        </button>
+        <Field
+          {...field("code")}
+          label={t(m.code)}
+          help={t(m.codeHelp)}
+          required
+          maxLength={100}
+          pattern="[A-Za-z0-9][A-Za-z0-9._\-]*"
+          autoCapitalize="characters"
+        />
+        <Field {...field("price")} label={t(m.price)} required inputMode="decimal" />
+        <Field
+          {...field("currency")}
+          label={t(m.currency)}
+          help={t(m.currencyHelp)}
+          required
+          pattern="[A-Za-z]{3}"
+          maxLength={3}
+          autoCapitalize="characters"
+        />
+        <Field
+          id={`${id}-attributes`}
+          label={t(m.attributes)}
+          help={t(m.attributesHelp)}
+          control={(wiring) => <textarea {...field("attributes")} {...wiring} rows={3} />}
+        />
+        <Field {...field("quantity")} label={t(m.initialStock)} type="number" required min={0} step={1} />
+        <SubmitButton pending={create.isPending} pendingText={t(m.adding)}>
+          {t(m.add)}
+        </SubmitButton>
       </form>
       {mistake && (
         <p role="alert" className="problem">

@@ -1,11 +1,11 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { useMutation, useQuery } from "@tanstack/react-query";
+import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useId, useState } from "react";
 
-import type { Clients } from "../api";
+import { type GetInventoryResponse, InventoryService } from "../gen/product/v1/inventory_service_pb";
 import type { Inventory, Sku } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { Problem, useFormat } from "../ui";
+import { Field, Problem, SubmitButton, useFormat } from "../ui";
 import { useCatalogChanged, wholeNumber } from "./common";
 
 const m = messages({
@@ -48,15 +48,14 @@ const m = messages({
   },
 });
 
+const inventoryOf = (answer: GetInventoryResponse) => answer.inventory!;
+
 /** One SKU: its price and attributes, its stock figures, and the two ways to change the stock. */
-export function SkuStock({ api, sku }: { api: Clients; sku: Sku }) {
+export function SkuStock({ sku }: { sku: Sku }) {
   const { t } = useLanguage();
   const format = useFormat();
   const id = useId();
-  const inventory = useQuery({
-    queryKey: ["admin", "inventory", sku.id],
-    queryFn: async () => (await api.inventory.getInventory({ skuId: sku.id })).inventory!,
-  });
+  const inventory = useQuery(InventoryService.method.getInventory, { skuId: sku.id }, { select: inventoryOf });
   const attributes = Object.entries(sku.attributes).map(([name, value]) => `${name}: ${value}`);
   return (
     <section aria-labelledby={`${id}-title`} className="card">
@@ -83,8 +82,8 @@ export function SkuStock({ api, sku }: { api: Clients; sku: Sku }) {
               </div>
             ))}
           </dl>
-          <SetStock api={api} sku={sku} current={inventory.data} reload={inventory.refetch} />
-          <AdjustStock api={api} sku={sku} />
+          <SetStock sku={sku} current={inventory.data} reload={inventory.refetch} />
+          <AdjustStock sku={sku} />
         </>
       )}
     </section>
@@ -92,7 +91,6 @@ export function SkuStock({ api, sku }: { api: Clients; sku: Sku }) {
 }
 
 interface SetStockProps {
-  api: Clients;
   sku: Sku;
   current: Inventory;
   reload: () => Promise<{ data?: Inventory }>;
@@ -103,7 +101,7 @@ interface SetStockProps {
  * the stock changed meanwhile (a sale, another admin), the service refuses it (ABORTED) rather than overwrite
  * that change: the figures are read again and the admin decides.
  */
-function SetStock({ api, sku, current, reload }: SetStockProps) {
+function SetStock({ sku, current, reload }: SetStockProps) {
   const { t } = useLanguage();
   const format = useFormat();
   const changed = useCatalogChanged();
@@ -111,9 +109,7 @@ function SetStock({ api, sku, current, reload }: SetStockProps) {
   // The figures the count is made against; null while the form is closed.
   const [base, setBase] = useState<Inventory | null>(null);
   const [quantity, setQuantity] = useState("");
-  const set = useMutation({
-    mutationFn: (request: { quantity: bigint; version: bigint }) =>
-      api.inventory.updateInventory({ skuId: sku.id, ...request }),
+  const set = useMutation(InventoryService.method.updateInventory, {
     onSuccess: () => {
       setBase(null);
       return changed();
@@ -135,36 +131,34 @@ function SetStock({ api, sku, current, reload }: SetStockProps) {
   };
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    if (base) set.mutate({ quantity: wholeNumber(quantity), version: base.version });
+    if (base) set.mutate({ skuId: sku.id, quantity: wholeNumber(quantity), version: base.version });
   };
 
   return (
     <>
       {base ? (
         <form onSubmit={submit} className="inline-form">
-          <p>
-            <label htmlFor={`${id}-quantity`}>{t(m.counted)}</label>
-            <input
-              id={`${id}-quantity`}
-              type="number"
-              required
-              min={0}
-              step={1}
-              value={quantity}
-              onChange={(e) => setQuantity(e.target.value)}
-              aria-describedby={`${id}-help`}
-              autoFocus
-            />
-          </p>
-          <button type="submit" disabled={set.isPending}>
-            {set.isPending ? t(m.saving) : t(m.save)} <span className="visually-hidden">{sku.code}</span>
-          </button>
+          <Field
+            id={`${id}-quantity`}
+            label={t(m.counted)}
+            help={t(m.countedHelp, { version: format.count(base.version), quantity: format.count(base.quantity) })}
+            type="number"
+            required
+            min={0}
+            step={1}
+            value={quantity}
+            onChange={(e) => {
+              setQuantity(e.target.value);
+            }}
+            // eslint-disable-next-line jsx-a11y/no-autofocus -- not on arrival: it follows the press on "Set stock", which this form replaced
+            autoFocus
+          />
+          <SubmitButton pending={set.isPending} pendingText={t(m.saving)} target={sku.code}>
+            {t(m.save)}
+          </SubmitButton>
           <button type="button" className="secondary" onClick={close}>
             {t(m.cancel)}
           </button>
-          <p id={`${id}-help`} className="help">
-            {t(m.countedHelp, { version: format.count(base.version), quantity: format.count(base.quantity) })}
-          </p>
         </form>
       ) : (
         <button type="button" className="secondary" onClick={open}>
@@ -187,16 +181,14 @@ function SetStock({ api, sku, current, reload }: SetStockProps) {
 }
 
 /** A delivery or a loss: the quantity on hand moves by a delta, whatever it is now, with the reason recorded. */
-function AdjustStock({ api, sku }: { api: Clients; sku: Sku }) {
+function AdjustStock({ sku }: { sku: Sku }) {
   const { t } = useLanguage();
   const format = useFormat();
   const changed = useCatalogChanged();
   const id = useId();
   const [delta, setDelta] = useState("");
   const [reason, setReason] = useState("");
-  const adjust = useMutation({
-    mutationFn: (request: { delta: bigint; reason: string }) =>
-      api.inventory.adjustInventory({ skuId: sku.id, ...request }),
+  const adjust = useMutation(InventoryService.method.adjustInventory, {
     onSuccess: () => {
       setDelta("");
       setReason("");
@@ -205,34 +197,37 @@ function AdjustStock({ api, sku }: { api: Clients; sku: Sku }) {
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    adjust.mutate({ delta: wholeNumber(delta), reason: reason.trim() });
+    adjust.mutate({ skuId: sku.id, delta: wholeNumber(delta), reason: reason.trim() });
   };
 
   return (
     <>
       <form onSubmit={submit} className="inline-form">
-        <p>
-          <label htmlFor={`${id}-delta`}>{t(m.changeBy)}</label>
-          <input
-            id={`${id}-delta`}
-            type="number"
-            required
-            step={1}
-            value={delta}
-            onChange={(e) => setDelta(e.target.value)}
-            aria-describedby={`${id}-help`}
-          />
-        </p>
-        <p>
-          <label htmlFor={`${id}-reason`}>{t(m.reason)}</label>
-          <input id={`${id}-reason`} required maxLength={500} value={reason} onChange={(e) => setReason(e.target.value)} />
-        </p>
-        <button type="submit" disabled={adjust.isPending}>
-          {adjust.isPending ? t(m.adjusting) : t(m.adjust)} <span className="visually-hidden">{sku.code}</span>
-        </button>
-        <p id={`${id}-help`} className="help">
-          {t(m.changeHelp)}
-        </p>
+        <Field
+          id={`${id}-delta`}
+          label={t(m.changeBy)}
+          help={t(m.changeHelp)}
+          type="number"
+          required
+          step={1}
+          value={delta}
+          onChange={(e) => {
+            setDelta(e.target.value);
+          }}
+        />
+        <Field
+          id={`${id}-reason`}
+          label={t(m.reason)}
+          required
+          maxLength={500}
+          value={reason}
+          onChange={(e) => {
+            setReason(e.target.value);
+          }}
+        />
+        <SubmitButton pending={adjust.isPending} pendingText={t(m.adjusting)} target={sku.code}>
+          {t(m.adjust)}
+        </SubmitButton>
       </form>
       {adjust.isSuccess && (
         <p role="status">{t(m.adjusted, { quantity: format.count(adjust.data.inventory!.quantity) })}</p>

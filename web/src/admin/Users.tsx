@@ -1,11 +1,12 @@
 import { Code } from "@connectrpc/connect";
-import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-query";
+import { useInfiniteQuery, useMutation } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 
-import type { Clients } from "../api";
-import { Role, type User } from "../gen/user/v1/user_service_pb";
+import { nextPage, useAnswers } from "../api";
+import { Role, type User, UserService } from "../gen/user/v1/user_service_pb";
 import { messages, useLanguage } from "../i18n";
-import { More, Problem, useFormat } from "../ui";
+import { useSignedInUser } from "../session";
+import { Field, More, Problem, SubmitButton, useFormat } from "../ui";
 import { PAGE_SIZE, Scroll } from "./common";
 
 const m = messages({
@@ -38,23 +39,27 @@ const m = messages({
 });
 
 /** Accounts, newest first, filtered by email, with the admin role granted and removed in place. */
-export function UsersPage({ api, userId }: { api: Clients; userId: string }) {
+export function UsersPage() {
   const { t } = useLanguage();
   const format = useFormat();
-  const queries = useQueryClient();
+  const answers = useAnswers();
+  const userId = useSignedInUser().profile.sub;
   const [draft, setDraft] = useState("");
   const [emailContains, setEmailContains] = useState("");
-  const users = useInfiniteQuery({
-    queryKey: ["admin", "users", emailContains],
-    queryFn: ({ pageParam }) => api.users.listUsers({ pageSize: PAGE_SIZE, pageToken: pageParam, emailContains }),
-    initialPageParam: "",
-    getNextPageParam: (last) => last.nextPageToken || undefined,
+  const users = useInfiniteQuery(
+    UserService.method.listUsers,
+    { pageSize: PAGE_SIZE, pageToken: "", emailContains },
+    { pageParamKey: "pageToken", getNextPageParam: nextPage },
+  );
+  const setAdmin = useMutation(UserService.method.setUserRole, {
+    onSuccess: () => answers.refresh(UserService.method.listUsers),
   });
-  const setAdmin = useMutation({
-    mutationFn: ({ user, granted }: { user: User; granted: boolean }) =>
-      api.users.setUserRole({ id: user.id, role: Role.ADMIN, granted }),
-    onSuccess: () => queries.invalidateQueries({ queryKey: ["admin", "users"] }),
-  });
+  // Whose role is changing: said by email, which the request does not carry.
+  const [whose, setWhose] = useState<User | null>(null);
+  const change = (user: User, granted: boolean) => {
+    setWhose(user);
+    setAdmin.mutate({ id: user.id, role: Role.ADMIN, granted });
+  };
   const shown = users.data?.pages.flatMap((page) => page.users) ?? [];
   const apply = (event: FormEvent) => {
     event.preventDefault();
@@ -65,17 +70,20 @@ export function UsersPage({ api, userId }: { api: Clients; userId: string }) {
     <section aria-labelledby="users-title">
       <h1 id="users-title">{t(m.title)}</h1>
       <form role="search" aria-label={t(m.filter)} onSubmit={apply} className="filters">
-        <p>
-          <label htmlFor="user-email">{t(m.emailContains)}</label>
-          <input id="user-email" type="search" value={draft} onChange={(e) => setDraft(e.target.value)} />
-        </p>
+        <Field
+          id="user-email"
+          label={t(m.emailContains)}
+          type="search"
+          value={draft}
+          onChange={(e) => {
+            setDraft(e.target.value);
+          }}
+        />
         <button type="submit">{t(m.apply)}</button>
       </form>
       <p className="help">{t(m.rolesHelp)}</p>
-      {setAdmin.isSuccess && (
-        <p role="status">
-          {t(setAdmin.variables.granted ? m.granted : m.revoked, { email: setAdmin.variables.user.email })}
-        </p>
+      {setAdmin.isSuccess && whose && (
+        <p role="status">{t(setAdmin.variables.granted ? m.granted : m.revoked, { email: whose.email })}</p>
       )}
       {setAdmin.isError && <Problem error={setAdmin.error} known={{ [Code.FailedPrecondition]: m.ownRole }} />}
       {users.isPending && <p role="status">{t(m.loading)}</p>}
@@ -95,7 +103,7 @@ export function UsersPage({ api, userId }: { api: Clients; userId: string }) {
             <tbody>
               {shown.map((user) => {
                 const admin = user.roles.includes(Role.ADMIN);
-                const changing = setAdmin.isPending && setAdmin.variables.user.id === user.id;
+                const changing = setAdmin.isPending && setAdmin.variables.id === user.id;
                 return (
                   <tr key={user.id}>
                     <th scope="row">
@@ -104,15 +112,18 @@ export function UsersPage({ api, userId }: { api: Clients; userId: string }) {
                     <td>{user.name}</td>
                     <td>
                       {t(admin ? m.admin : m.customer)}{" "}
-                      <button
+                      <SubmitButton
                         type="button"
                         className="secondary"
-                        disabled={changing}
-                        onClick={() => setAdmin.mutate({ user, granted: !admin })}
+                        pending={changing}
+                        pendingText={t(m.changing)}
+                        target={user.email}
+                        onClick={() => {
+                          change(user, !admin);
+                        }}
                       >
-                        {changing ? t(m.changing) : t(admin ? m.revoke : m.grant)}{" "}
-                        <span className="visually-hidden">{user.email}</span>
-                      </button>
+                        {t(admin ? m.revoke : m.grant)}
+                      </SubmitButton>
                     </td>
                     <td>{format.date(user.createdAt)}</td>
                   </tr>

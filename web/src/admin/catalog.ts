@@ -23,4 +23,3 @@ export function categoryChoices(tree: Category[], parents = ""): { id: string; l
     return [{ id: category.id, label }, ...categoryChoices(category.children, `${label} › `)];
   });
 }
-
