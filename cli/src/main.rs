@@ -364,7 +364,7 @@ async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs) -> anyh
     let file = if is_csv { import::parse_csv(&text)? } else { import::parse_json(&text)? };
     let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
     db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
-    let report = import::import(&pool, &ec_product::inventory::Actor("import".into()), &file).await?;
+    let report = import::import(&pool, &ec_product::domain::Actor("import".into()), &file).await?;
     println!(
         "{} categories, {} products and {} SKUs created; {} products already there, left as they were",
         report.categories_created, report.products_created, report.skus_created, report.products_skipped

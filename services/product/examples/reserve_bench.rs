@@ -15,9 +15,9 @@ use std::{
 
 use ec_platform::{config::DatabaseArgs, db::GenericPlans};
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
-    domain::{IdempotencyKey, ReservationItems},
-    inventory::{self, Actor},
+    catalog,
+    domain::{Actor, Attributes, Description, IdempotencyKey, Price, ProductName, ReservationItems, SkuCode},
+    inventory,
 };
 use sqlx::PgPool;
 use uuid::Uuid;

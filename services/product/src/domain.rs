@@ -1,4 +1,12 @@
-//! Values parsed at the edge from wire messages, which can only hold valid data.
+//! The product service's values, which can only hold valid data: parsed at the edge from wire messages (and
+//! catalog files), so everything behind the edge takes them as given.
+//!
+//! Catalog values ([`ProductName`], [`Description`], [`Price`], [`SkuCode`], [`Attributes`], [`ImageUrl`],
+//! [`CategoryName`], [`Slug`]), reservation requests ([`IdempotencyKey`], [`ReservationItems`]), and the states
+//! and parties the catalog and the stock know: [`ProductStatus`] and who may see it ([`Reader`]),
+//! [`ReservationStatus`] and what each move between them does to stock, and who moved stock ([`Actor`]).
+
+use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
@@ -10,6 +18,294 @@ pub fn parse_id(raw: &str, field: &str) -> Result<Uuid, Error> {
         return Err(Error::InvalidArgument(format!("{field} must be a UUID")));
     }
     Uuid::parse_str(raw).map_err(|_| Error::InvalidArgument(format!("{field} must be a UUID")))
+}
+
+/// A product's name: 1 to 200 characters, trimmed, no control characters.
+#[derive(Clone, Debug)]
+pub struct ProductName(String);
+
+impl ProductName {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let trimmed = raw.trim();
+        let chars = trimmed.chars().take(201).count();
+        if chars == 0 || chars > 200 || trimmed.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument("name must be 1 to 200 characters without control characters".into()));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A product's description: at most 10,000 characters (line breaks allowed).
+#[derive(Clone, Debug)]
+pub struct Description(String);
+
+impl Description {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let text = raw.trim();
+        if text.chars().take(10_001).count() > 10_000 {
+            return Err(Error::InvalidArgument("description must be at most 10000 characters".into()));
+        }
+        if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+            return Err(Error::InvalidArgument("description must not contain control characters".into()));
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A price: a non-negative amount in the minor unit of an ISO 4217 currency.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Price {
+    pub amount: i64,
+    pub currency_code: String,
+}
+
+impl Price {
+    pub fn parse(amount: i64, currency_code: &str) -> Result<Self, Error> {
+        if amount < 0 {
+            return Err(Error::InvalidArgument("price.amount must not be negative".into()));
+        }
+        // Only currencies with a minor unit: not precious metals, funds or "no currency" (XAU, XXX...).
+        let known = iso_currency::Currency::from_code(currency_code).and_then(|c| c.exponent()).is_some();
+        if !known {
+            return Err(Error::InvalidArgument(
+                "price.currency_code must be an ISO 4217 currency code such as JPY or USD".into(),
+            ));
+        }
+        Ok(Self { amount, currency_code: currency_code.to_owned() })
+    }
+}
+
+/// A merchant's SKU code: a letter or digit, then letters, digits, `.`, `_` or `-`, 100 characters at most.
+#[derive(Clone, Debug)]
+pub struct SkuCode(String);
+
+impl SkuCode {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let code = raw.trim();
+        let valid = (1..=100).contains(&code.len())
+            && code.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && code.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !valid {
+            return Err(Error::InvalidArgument(
+                "code must be 1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit".into(),
+            ));
+        }
+        Ok(Self(code.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A SKU's attributes: at most 20, names of 1 to 64 characters, values of at most 256.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attributes(BTreeMap<String, String>);
+
+impl Attributes {
+    pub const MAX: usize = 20;
+
+    pub fn parse<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
+        let mut attributes = BTreeMap::new();
+        for (name, value) in pairs.into_iter().take(Self::MAX + 1) {
+            let name_ok = (1..=64).contains(&name.chars().count()) && !name.chars().any(char::is_control);
+            let value_ok = value.chars().count() <= 256 && !value.chars().any(char::is_control);
+            if !name_ok || !value_ok {
+                return Err(Error::InvalidArgument(
+                    "attribute names must be 1 to 64 characters and values at most 256, without control characters"
+                        .into(),
+                ));
+            }
+            attributes.insert(name.to_owned(), value.to_owned());
+        }
+        if attributes.len() > Self::MAX {
+            return Err(Error::InvalidArgument(format!("a SKU has at most {} attributes", Self::MAX)));
+        }
+        Ok(Self(attributes))
+    }
+
+    pub fn into_map(self) -> BTreeMap<String, String> {
+        self.0
+    }
+
+    /// The attributes as the JSON object they are stored as.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).expect("a map of strings serialises")
+    }
+}
+
+/// Images a product may have.
+pub const MAX_IMAGES: i64 = 20;
+
+/// An image link: an absolute https URL of at most 2048 characters.
+#[derive(Clone, Debug)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let invalid = || Error::InvalidArgument("url must be an absolute https URL".into());
+        if raw.len() > 2048 {
+            return Err(invalid());
+        }
+        let url = url::Url::parse(raw).map_err(|_| invalid())?;
+        let bad = url.scheme() != "https" || url.host_str().is_none_or(str::is_empty) || !url.username().is_empty();
+        // Checked again once normalised: percent-encoding and punycode make a URL longer.
+        if bad || url.as_str().len() > 2048 {
+            return Err(invalid());
+        }
+        Ok(Self(url.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A category's name: 1 to 100 characters, trimmed, no control characters.
+#[derive(Clone, Debug)]
+pub struct CategoryName(String);
+
+impl CategoryName {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let name = raw.trim();
+        let chars = name.chars().take(101).count();
+        if chars == 0 || chars > 100 || name.chars().any(char::is_control) {
+            return Err(Error::InvalidArgument("name must be 1 to 100 characters without control characters".into()));
+        }
+        Ok(Self(name.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The slug derived from the name: ASCII letters and digits in lower case, everything else a dash.
+    pub fn slug(&self) -> Result<Slug, Error> {
+        let mut slug = String::new();
+        for c in self.0.chars() {
+            if c.is_ascii_alphanumeric() {
+                slug.push(c.to_ascii_lowercase());
+            } else if !slug.is_empty() && !slug.ends_with('-') {
+                slug.push('-');
+            }
+        }
+        let slug = slug.trim_end_matches('-');
+        let slug: String = slug.chars().take(100).collect();
+        Slug::parse(slug.trim_end_matches('-')).map_err(|_| {
+            Error::InvalidArgument(
+                "no slug can be made from this name; give one (lower-case letters, digits, dashes)".into(),
+            )
+        })
+    }
+}
+
+/// A URL slug: lower-case ASCII letters and digits in dash-separated words, 100 characters at most.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(raw: &str) -> Result<Self, Error> {
+        let valid = (1..=100).contains(&raw.len())
+            && raw
+                .split('-')
+                .all(|word| !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        if !valid {
+            return Err(Error::InvalidArgument(
+                "slug must be lower-case letters and digits in words joined by single dashes, at most 100".into(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who can see a product.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProductStatus {
+    Draft,
+    Published,
+    Hidden,
+}
+
+impl ProductStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Published => "published",
+            Self::Hidden => "hidden",
+        }
+    }
+
+    /// The status named `name` (`draft`, `published` or `hidden`), as stored and as catalog files name it.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "draft" => Some(Self::Draft),
+            "published" => Some(Self::Published),
+            "hidden" => Some(Self::Hidden),
+            _ => None,
+        }
+    }
+}
+
+/// A status as stored; the column's CHECK constraint allows nothing else.
+impl TryFrom<String> for ProductStatus {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        Self::from_name(&stored).ok_or_else(|| format!("product status {stored:?} is not allowed by the schema"))
+    }
+}
+
+/// Who is reading the catalog, which decides what they may see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reader {
+    /// Anyone: PUBLISHED products, and HIDDEN ones by id (for order history).
+    Public,
+    /// An admin: everything that is not deleted.
+    Admin,
+}
+
+impl Reader {
+    /// Whether this reader may see a product in `status` that they ask for by id.
+    pub fn sees(self, status: ProductStatus) -> bool {
+        self == Self::Admin || status != ProductStatus::Draft
+    }
+
+    /// The statuses this reader lists: the public PUBLISHED only; an admin what they ask for, or every status.
+    pub fn lists(self, asked: Option<ProductStatus>) -> Vec<ProductStatus> {
+        match (self, asked) {
+            (Self::Public, _) => vec![ProductStatus::Published],
+            (Self::Admin, Some(status)) => vec![status],
+            (Self::Admin, None) => vec![ProductStatus::Draft, ProductStatus::Published, ProductStatus::Hidden],
+        }
+    }
+}
+
+/// Who changed stock, as written to the movements: an account id, or the service itself.
+#[derive(Clone, Debug)]
+pub struct Actor(pub String);
+
+impl Actor {
+    /// A signed-in account (an admin counting or adjusting stock).
+    pub fn account(id: Uuid) -> Self {
+        Self(id.to_string())
+    }
+
+    /// The expiry worker.
+    pub fn expiry() -> Self {
+        Self("expiry".into())
+    }
 }
 
 /// An idempotency key: 1 to 256 characters.
@@ -85,6 +381,57 @@ impl ReservationItems {
     }
 }
 
+/// Where a reservation is in Try-Confirm-Cancel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReservationStatus {
+    Pending,
+    Confirmed,
+    Released,
+    Expired,
+    /// Confirmed, then put back on hand (a cancelled order).
+    Restocked,
+}
+
+impl ReservationStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Confirmed => "confirmed",
+            Self::Released => "released",
+            Self::Expired => "expired",
+            Self::Restocked => "restocked",
+        }
+    }
+
+    /// What moving a reservation from `self` to `to` does to its SKUs' stock, per unit of each item:
+    /// (quantity delta, reserved delta), and the movement's kind.
+    pub fn stock_change(self, to: Self) -> ((i64, i64), &'static str) {
+        match (self, to) {
+            (Self::Pending, Self::Confirmed) => ((-1, -1), "confirm"),
+            (Self::Pending, Self::Released) => ((0, -1), "release"),
+            (Self::Pending, Self::Expired) => ((0, -1), "expire"),
+            (Self::Confirmed, Self::Restocked) => ((1, 0), "restock"),
+            (from, to) => unreachable!("no transition from {from:?} to {to:?}"),
+        }
+    }
+}
+
+/// A status as stored; the column's CHECK constraint allows nothing else.
+impl TryFrom<String> for ReservationStatus {
+    type Error = String;
+
+    fn try_from(stored: String) -> Result<Self, Self::Error> {
+        Ok(match stored.as_str() {
+            "pending" => Self::Pending,
+            "confirmed" => Self::Confirmed,
+            "released" => Self::Released,
+            "expired" => Self::Expired,
+            "restocked" => Self::Restocked,
+            _ => return Err(format!("reservation status {stored:?} is not allowed by the schema")),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,5 +478,18 @@ mod tests {
         assert!(IdempotencyKey::parse(&"k".repeat(257)).is_err());
         assert!(IdempotencyKey::parse("order-1\0").is_err(), "PostgreSQL text cannot hold NUL");
         assert!(parse_id(&"f".repeat(10_000), "id").is_err());
+    }
+
+    #[test]
+    fn stored_statuses_read_back_as_they_were_written() {
+        for status in [ProductStatus::Draft, ProductStatus::Published, ProductStatus::Hidden] {
+            assert_eq!(ProductStatus::try_from(status.as_str().to_owned()), Ok(status));
+        }
+        use ReservationStatus::*;
+        for status in [Pending, Confirmed, Released, Expired, Restocked] {
+            assert_eq!(ReservationStatus::try_from(status.as_str().to_owned()), Ok(status));
+        }
+        assert!(ProductStatus::try_from("deleted".to_owned()).is_err());
+        assert!(ReservationStatus::try_from("lost".to_owned()).is_err());
     }
 }

@@ -24,10 +24,11 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
-    catalog::{self, Attributes, Description, ImageUrl, Price, ProductName, ProductStatus, SkuCode},
-    categories::{self, CategoryName, Slug},
+    catalog, categories, db,
+    domain::{
+        Actor, Attributes, CategoryName, Description, ImageUrl, Price, ProductName, ProductStatus, SkuCode, Slug,
+    },
     error::Error,
-    inventory::Actor,
 };
 
 /// A catalog file, parsed.
@@ -279,12 +280,9 @@ async fn import_product(
 ) -> Result<(), Error> {
     let name = ProductName::parse(&entry.name)?;
     let description = Description::parse(&entry.description)?;
-    let status = match entry.status.as_str() {
-        "draft" => ProductStatus::Draft,
-        "published" => ProductStatus::Published,
-        "hidden" => ProductStatus::Hidden,
-        other => return Err(Error::InvalidArgument(format!("status {other:?} is not draft, published or hidden"))),
-    };
+    let status = ProductStatus::from_name(&entry.status).ok_or_else(|| {
+        Error::InvalidArgument(format!("status {:?} is not draft, published or hidden", entry.status))
+    })?;
     let mut skus = Vec::new();
     for sku in &entry.skus {
         let code = SkuCode::parse(&sku.code)?;
@@ -326,10 +324,8 @@ pub const DEMO_CATALOG: &str = include_str!("../demo/catalog.json");
 
 /// Loads the demo catalog if the catalog has no product yet, and says whether it did.
 pub async fn load_demo_if_empty(pool: &PgPool) -> Result<Option<Report>, ImportError> {
-    let empty: bool = sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM product_service.products)")
-        .fetch_one(pool)
-        .await
-        .map_err(|e| ImportError::Entry { place: "catalog".into(), error: e.into() })?;
+    let empty =
+        db::products::none_yet(pool).await.map_err(|error| ImportError::Entry { place: "catalog".into(), error })?;
     if !empty {
         return Ok(None);
     }
@@ -364,7 +360,15 @@ mod tests {
         assert_eq!((sencha.skus.len(), sencha.status.as_str(), sencha.images.len()), (2, "published", 1));
         assert_eq!(sencha.skus[1].attributes.get("origin").map(String::as_str), Some("Shizuoka"));
         assert_eq!((file.products[1].category.as_deref(), file.products[1].status.as_str()), (None, "draft"));
-        assert!(parse_csv("product,sku\nA,B\n").is_err(), "price and currency are required");
-        assert!(parse_csv("product,sku,price,currency,attributes\nA,B,1,JPY,novalue\n").is_err());
+        let format_error = |text: &str| match parse_csv(text) {
+            Err(ImportError::Format(message)) => message,
+            other => panic!("{text:?} is not a catalog, yet it gave {other:?}"),
+        };
+        let no_price = format_error("product,sku\nA,B\n");
+        assert!(no_price.starts_with("row 2: ") && no_price.contains("missing field `price`"), "{no_price}");
+        assert_eq!(
+            format_error("product,sku,price,currency,attributes\nA,B,1,JPY,novalue\n"),
+            "row 2: attributes are name=value pairs separated by ';'"
+        );
     }
 }

@@ -3,8 +3,10 @@
 use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
+    access::Access,
     config::DatabaseArgs,
     db::GenericPlans,
+    page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
@@ -15,10 +17,10 @@ use ec_proto::product::v1::{
 use sqlx::PgPool;
 
 use crate::{
-    api::{Access, InventoryApi, ProductApi},
+    api::{InventoryApi, ProductAccess, ProductApi},
     config::ProductConfig,
     expiry::{self, ExpirySchedule},
-    listing::PageTokens,
+    listing,
 };
 
 /// The product service, connected, migrated and bound, ready to serve.
@@ -39,8 +41,8 @@ impl Application {
     ) -> Result<Self, StartupError> {
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
-        let access = Access::new(deps.identity.clone(), config.low_stock_threshold);
-        let tokens = PageTokens::new(&ec_platform::page_token::key(&deps.identity, PageTokens::PURPOSE));
+        let access = ProductAccess::new(Access::new(deps.identity.clone()), config.low_stock_threshold);
+        let tokens = PageTokens::new(&page_token::key(&deps.identity, listing::PAGE_TOKEN_PURPOSE));
         // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.
         let lookups = GenericPlans::beside(&pool);
         let products = Arc::new(ProductApi::new(pool.clone(), lookups.clone(), access.clone(), tokens));

@@ -8,11 +8,14 @@ use std::{collections::HashMap, time::Duration};
 
 use ec_platform::config::DatabaseArgs;
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
-    domain::{IdempotencyKey, ReservationItems},
-    error::Error,
-    expiry,
-    inventory::{self, Actor, Reservation, ReservationStatus},
+    catalog,
+    db::{reservations::Reservation, skus::SkuChange},
+    domain::{
+        Actor, Attributes, Description, IdempotencyKey, Price, ProductName, ReservationItems, ReservationStatus,
+        SkuCode,
+    },
+    error::{Error, ProductError},
+    expiry, inventory,
 };
 use ec_testing::TestDatabase;
 use sqlx::PgPool;
@@ -136,7 +139,7 @@ async fn two_hundred_concurrent_reservations_of_one_unit_with_fifty_in_stock_mak
     let made = results.iter().filter(|r| r.is_ok()).count();
     assert_eq!(made, 50);
     for refused in results.iter().filter_map(|r| r.as_ref().err()) {
-        let Error::InsufficientStock(short) = refused else { panic!("{refused:?}") };
+        let Error::Own(ProductError::InsufficientStock(short)) = refused else { panic!("{refused:?}") };
         assert_eq!((short.len(), short[0].sku_id, short[0].requested, short[0].available), (1, sku, 1, 0));
     }
     let stock = inventory::get(&db.pool, sku).await.unwrap();
@@ -185,7 +188,7 @@ async fn random_overlapping_batches_in_random_orders_never_deadlock_and_never_ov
                 }
             }
             // Anything else, a deadlock (40P01) included, fails the test.
-            Err(Error::InsufficientStock(_)) => refused += 1,
+            Err(Error::Own(ProductError::InsufficientStock(_))) => refused += 1,
             Err(other) => panic!("unexpected error: {other:?}"),
         }
     }
@@ -284,7 +287,7 @@ async fn one_key_sent_twenty_times_at_once_reserves_once() {
 
     // A refused attempt leaves no key: once stock arrives, the same key is tried afresh.
     let short = reserve(&db.pool, "order-43:reserve", &[(sku, 5)]).await;
-    assert!(matches!(short, Err(Error::InsufficientStock(_))), "{short:?}");
+    assert!(matches!(short, Err(Error::Own(ProductError::InsufficientStock(_)))), "{short:?}");
     inventory::adjust(&db.pool, &admin(), sku, 5, "delivery").await.unwrap();
     assert!(reserve(&db.pool, "order-43:reserve", &[(sku, 5)]).await.is_ok());
 
@@ -306,7 +309,7 @@ async fn a_shortage_lists_every_short_sku_and_unsellable_skus_are_not_found() {
     let db = Db::start().await;
     let skus = db.skus(&[5, 1, 9]).await;
     let short = reserve(&db.pool, "k1", &[(skus[0], 6), (skus[1], 2), (skus[2], 9)]).await;
-    let Err(Error::InsufficientStock(mut short)) = short else { panic!("{short:?}") };
+    let Err(Error::Own(ProductError::InsufficientStock(mut short))) = short else { panic!("{short:?}") };
     short.sort_by_key(|s| s.sku_id);
     let mut expected = vec![(skus[0], 6, 5), (skus[1], 2, 1)];
     expected.sort();
@@ -494,7 +497,16 @@ async fn stock_counts_need_the_current_version_and_never_go_below_what_is_reserv
         inventory::update(&db.pool, &admin, sku, 30, counted.version),
     )
     .await;
-    assert!(a.is_ok() != b.is_ok(), "{a:?} {b:?}");
+    let (landed, refused) = match (a, b) {
+        (Ok(landed), refused @ Err(_)) | (refused @ Err(_), Ok(landed)) => (landed, refused),
+        (a, b) => panic!("exactly one count lands: {a:?} {b:?}"),
+    };
+    assert!(
+        matches!(&refused, Err(Error::Aborted("the stock changed since it was read; read it again and retry"))),
+        "the other is told its read is stale, nothing else: {refused:?}"
+    );
+    assert!([20, 30].contains(&landed.quantity) && landed.version == counted.version + 1, "{landed:?}");
+    assert_eq!(inventory::get(&db.pool, sku).await.unwrap(), landed, "the count that landed is the stock");
 
     assert!(matches!(inventory::adjust(&db.pool, &admin, sku, 0, "").await, Err(Error::InvalidArgument(_))));
     let too_far = inventory::adjust(&db.pool, &admin, sku, -100, "breakage").await;
@@ -536,7 +548,7 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
         for (n, sku) in skus.iter().enumerate() {
             let (pool, sku) = (db.pool.clone(), *sku);
             work.push(tokio::spawn(async move {
-                let change = catalog::SkuChange {
+                let change = SkuChange {
                     code: None,
                     price: Some(Price::parse(100 + n as i64, "JPY").unwrap()),
                     attributes: None,
@@ -553,7 +565,10 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
 
         for result in futures::future::join_all(work).await {
             match result.unwrap() {
-                Ok(()) | Err(Error::FailedPrecondition(_) | Error::NotFound(_) | Error::InsufficientStock(_)) => {}
+                Ok(())
+                | Err(
+                    Error::FailedPrecondition(_) | Error::NotFound(_) | Error::Own(ProductError::InsufficientStock(_)),
+                ) => {}
                 Err(other) => panic!("round {round}: {other:?}"),
             }
         }

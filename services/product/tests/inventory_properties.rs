@@ -10,10 +10,14 @@ use std::{collections::BTreeMap, time::Duration};
 
 use ec_platform::config::DatabaseArgs;
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
-    domain::{IdempotencyKey, ReservationItems},
-    error::Error,
-    inventory::{self, Actor, ReservationStatus},
+    catalog,
+    db::reservations::Reservation,
+    domain::{
+        Actor, Attributes, Description, IdempotencyKey, Price, ProductName, ReservationItems, ReservationStatus,
+        SkuCode,
+    },
+    error::{Error, ProductError},
+    inventory,
 };
 use ec_testing::TestDatabase;
 use proptest::prelude::*;
@@ -99,7 +103,9 @@ impl Fixture {
                             (0..SKUS).for_each(|s| model.reserved[s] += units[s]);
                             model.reservations.push((reservation.id, units, ReservationStatus::Pending));
                         }
-                        Err(Error::InsufficientStock(_)) => assert!(!fits, "step {n}: refused though it fits"),
+                        Err(Error::Own(ProductError::InsufficientStock(_))) => {
+                            assert!(!fits, "step {n}: refused though it fits")
+                        }
                         Err(e) => panic!("step {n}: {e:?}"),
                     }
                 }
@@ -110,12 +116,38 @@ impl Fixture {
                     let to = match step {
                         Step::Confirm(_) => {
                             let result = inventory::confirm(&self.pool, "p", &key, id).await;
-                            assert_eq!(result.is_ok(), pending || status == ReservationStatus::Confirmed, "step {n}");
+                            match status {
+                                ReservationStatus::Pending | ReservationStatus::Confirmed => {
+                                    assert_made(&result, ReservationStatus::Confirmed, n)
+                                }
+                                ReservationStatus::Released => {
+                                    assert_refused(&result, failed_precondition("the reservation was released"), n)
+                                }
+                                ReservationStatus::Expired => {
+                                    assert_refused(&result, failed_precondition("the reservation has expired"), n)
+                                }
+                                ReservationStatus::Restocked => unreachable!("no step restocks"),
+                            }
                             ReservationStatus::Confirmed
                         }
                         Step::Release(_) => {
                             let result = inventory::release(&self.pool, "p", &key, id).await;
-                            assert_eq!(result.is_ok(), status != ReservationStatus::Confirmed, "step {n}");
+                            match status {
+                                ReservationStatus::Pending => assert_made(&result, ReservationStatus::Released, n),
+                                // Already given back: answered as it is.
+                                ReservationStatus::Released | ReservationStatus::Expired => {
+                                    assert_made(&result, status, n)
+                                }
+                                ReservationStatus::Confirmed => assert_refused(
+                                    &result,
+                                    failed_precondition(
+                                        "the reservation was confirmed; a cancelled order's stock goes back through \
+                                         RestockReservation",
+                                    ),
+                                    n,
+                                ),
+                                ReservationStatus::Restocked => unreachable!("no step restocks"),
+                            }
                             ReservationStatus::Released
                         }
                         _ => {
@@ -140,19 +172,33 @@ impl Fixture {
                 }
                 Step::Adjust(s, delta) => {
                     let result = inventory::adjust(&self.pool, &actor, self.skus[s], delta, "count").await;
-                    let allowed = delta != 0 && model.quantity[s] + delta >= model.reserved[s];
-                    assert_eq!(result.is_ok(), allowed, "step {n}: {result:?}");
-                    if allowed {
-                        model.quantity[s] += delta;
+                    let (quantity, reserved) = (model.quantity[s] + delta, model.reserved[s]);
+                    if delta == 0 {
+                        assert_refused(&result, Error::InvalidArgument("delta must not be zero".into()), n);
+                    } else if quantity < reserved {
+                        let below =
+                            format!("the quantity would drop to {quantity}, below the {reserved} units reserved");
+                        assert_refused(&result, failed_precondition(&below), n);
+                    } else {
+                        let stock = result.unwrap_or_else(|e| panic!("step {n}: {e:?}"));
+                        assert_eq!((stock.quantity, stock.reserved), (quantity, reserved), "step {n}");
+                        model.quantity[s] = quantity;
                     }
                 }
                 Step::Update(s, quantity, stale) => {
                     let current = inventory::get(&self.pool, self.skus[s]).await.unwrap().version;
                     let version = if stale { current - 1 } else { current };
                     let result = inventory::update(&self.pool, &actor, self.skus[s], quantity, version).await;
-                    let allowed = !stale && quantity >= model.reserved[s];
-                    assert_eq!(result.is_ok(), allowed, "step {n}: {result:?}");
-                    if allowed {
+                    let reserved = model.reserved[s];
+                    if stale {
+                        let changed = Error::Aborted("the stock changed since it was read; read it again and retry");
+                        assert_refused(&result, changed, n);
+                    } else if quantity < reserved {
+                        let below = format!("quantity {quantity} is below the {reserved} units reserved");
+                        assert_refused(&result, failed_precondition(&below), n);
+                    } else {
+                        let stock = result.unwrap_or_else(|e| panic!("step {n}: {e:?}"));
+                        assert_eq!((stock.quantity, stock.reserved), (quantity, reserved), "step {n}");
                         model.quantity[s] = quantity;
                     }
                 }
@@ -193,6 +239,29 @@ impl Fixture {
         for (id, expected) in statuses {
             assert_eq!(inventory::get_reservation(&self.pool, id).await.unwrap().status, expected, "step {n}");
         }
+    }
+}
+
+fn failed_precondition(message: &str) -> Error {
+    Error::FailedPrecondition(message.to_owned())
+}
+
+/// `result` is exactly the refusal `expected`, its kind and its message: a deadlock, a database error or
+/// another refusal does not pass for it.
+#[track_caller]
+fn assert_refused<T: std::fmt::Debug>(result: &Result<T, Error>, expected: Error, n: usize) {
+    match result {
+        Err(refused) => assert_eq!(format!("{refused:?}"), format!("{expected:?}"), "step {n}"),
+        Ok(answer) => panic!("step {n}: expected {expected:?}, got {answer:?}"),
+    }
+}
+
+/// `result` is a reservation, now in `status`.
+#[track_caller]
+fn assert_made(result: &Result<Reservation, Error>, status: ReservationStatus, n: usize) {
+    match result {
+        Ok(reservation) => assert_eq!(reservation.status, status, "step {n}"),
+        Err(e) => panic!("step {n}: expected a reservation {status:?}, got {e:?}"),
     }
 }
 

@@ -16,9 +16,9 @@ use ec_platform::{
     startup::Dependencies,
 };
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    catalog,
     config::ProductConfig,
-    inventory::Actor,
+    domain::{Actor, Attributes, Description, Price, ProductName, SkuCode},
     startup::Application,
 };
 use ec_proto::product::v1::{InventoryServiceClient, ProductServiceClient};
