@@ -1,5 +1,7 @@
-//! Carts in PostgreSQL: one per account, a line per SKU, every query scoped by the caller's account id (no
-//! request can name another cart).
+//! Carts: one per account, a line per SKU, every query scoped by the caller's account id (no request can
+//! name another cart); the limits a cart keeps, and the cart RPCs' work ([`Carts`]), which answers with the
+//! cart priced from the catalog now ([`crate::pricing`]). The SQL is [`crate::db::carts`] and
+//! [`crate::db::cart_items`].
 //!
 //! The cart's row carries a version that every change of the cart raises, under the row's lock (creating it
 //! with the first line), so the limits (50 lines, 99 units a line, one currency) hold under concurrent changes
@@ -14,12 +16,14 @@
 
 use chrono::{DateTime, Utc};
 use ec_platform::db::Unflushed;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    db,
     domain::{MAX_CART_LINES, MAX_LINE_QUANTITY},
     error::Error,
+    pricing::{PricedCart, Pricing},
 };
 
 /// A line as stored: what and how many, not what it costs (that is read from the catalog when shown).
@@ -49,38 +53,7 @@ impl Cart {
 
 /// `user_id`'s cart, in one query.
 pub async fn get(pool: &PgPool, user_id: Uuid) -> Result<Cart, Error> {
-    type Row = (Option<DateTime<Utc>>, Option<i64>, Option<Uuid>, Option<i64>, Option<String>, Option<DateTime<Utc>>);
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT c.updated_at, c.version, i.sku_id, i.quantity, i.currency_code, i.added_at
-         FROM (SELECT $1::uuid AS user_id) u
-         LEFT JOIN order_service.carts c ON c.user_id = u.user_id
-         LEFT JOIN order_service.cart_items i ON i.user_id = u.user_id
-         ORDER BY i.added_at, i.sku_id",
-    )
-    .bind(user_id)
-    .fetch_all(pool)
-    .await?;
-    let (updated_at, version) = rows.first().map_or((None, None), |row| (row.0, row.1));
-    let lines = rows
-        .into_iter()
-        .filter_map(|(_, _, sku_id, quantity, currency_code, added_at)| {
-            Some(Line { sku_id: sku_id?, quantity: quantity?, currency_code: currency_code?, added_at: added_at? })
-        })
-        .collect();
-    Ok(Cart { lines, updated_at, version })
-}
-
-/// Locks `user_id`'s cart row, creating it if needed, and marks the cart changed; when it changed and its
-/// new version.
-async fn lock(tx: &mut Transaction<'_, Postgres>, user_id: Uuid) -> Result<(DateTime<Utc>, i64), Error> {
-    Ok(sqlx::query_as(
-        "INSERT INTO order_service.carts AS c (user_id) VALUES ($1)
-         ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = c.version + 1
-         RETURNING updated_at, version",
-    )
-    .bind(user_id)
-    .fetch_one(&mut **tx)
-    .await?)
+    db::carts::get(pool, user_id).await
 }
 
 /// Adds `quantity` units of `sku_id` (priced in `currency_code`) to `user_id`'s cart, merging with its line
@@ -95,33 +68,11 @@ pub async fn add(
     currency_code: &str,
 ) -> Result<Cart, Error> {
     check_add(&read.lines, sku_id, quantity, currency_code)?;
-    // The cart row is created, or its version raised if it is still the one read (`c.version = NULL` for a
-    // cart read as never used is never true); only then is the line written. A change that came between
-    // leaves the row as it is, and nothing is written.
-    type Row = (Uuid, i64, String, DateTime<Utc>, DateTime<Utc>, i64);
-    let at_once: Option<Row> = sqlx::query_as(
-        "WITH cart AS (
-             INSERT INTO order_service.carts AS c (user_id) VALUES ($1)
-             ON CONFLICT (user_id) DO UPDATE SET updated_at = now(), version = c.version + 1 WHERE c.version = $5
-             RETURNING updated_at, version
-         )
-         INSERT INTO order_service.cart_items AS i (user_id, sku_id, quantity, currency_code)
-         SELECT $1, $2, $3, $4 FROM cart
-         ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = i.quantity + EXCLUDED.quantity
-         RETURNING sku_id, quantity, currency_code, added_at, (SELECT updated_at FROM cart), (SELECT version FROM cart)",
-    )
-    .bind(user_id)
-    .bind(sku_id)
-    .bind(quantity)
-    .bind(currency_code)
-    .bind(read.version)
-    .fetch_optional(unflushed.pool())
-    .await?;
+    let at_once =
+        db::cart_items::add_at_version(unflushed.pool(), user_id, sku_id, quantity, currency_code, read.version)
+            .await?;
     match at_once {
-        Some((sku_id, quantity, currency_code, added_at, updated_at, version)) => {
-            let line = Line { sku_id, quantity, currency_code, added_at };
-            Ok(with_line(read.lines.clone(), line, updated_at, version))
-        }
+        Some(added) => Ok(with_line(read.lines.clone(), added.line, added.cart)),
         None => add_locked(unflushed, user_id, sku_id, quantity, currency_code).await,
     }
 }
@@ -135,33 +86,16 @@ async fn add_locked(
     currency_code: &str,
 ) -> Result<Cart, Error> {
     let mut tx = unflushed.pool().begin().await?;
-    let (updated_at, version) = lock(&mut tx, user_id).await?;
-    let lines: Vec<Line> = sqlx::query_as(
-        "SELECT sku_id, quantity, currency_code, added_at FROM order_service.cart_items
-         WHERE user_id = $1 ORDER BY added_at, sku_id",
-    )
-    .bind(user_id)
-    .fetch_all(&mut *tx)
-    .await?;
+    let changed = db::carts::lock(&mut tx, user_id).await?;
+    let lines = db::cart_items::of_cart(&mut tx, user_id).await?;
     check_add(&lines, sku_id, quantity, currency_code)?;
-    let line: Line = sqlx::query_as(
-        "INSERT INTO order_service.cart_items AS c (user_id, sku_id, quantity, currency_code) VALUES ($1, $2, $3, $4)
-         ON CONFLICT (user_id, sku_id) DO UPDATE SET quantity = c.quantity + EXCLUDED.quantity
-         RETURNING sku_id, quantity, currency_code, added_at",
-    )
-    .bind(user_id)
-    .bind(sku_id)
-    .bind(quantity)
-    .bind(currency_code)
-    .fetch_one(&mut *tx)
-    .await?;
+    let line = db::cart_items::add(&mut tx, user_id, sku_id, quantity, currency_code).await?;
     tx.commit().await?;
-    Ok(with_line(lines, line, updated_at, version))
+    Ok(with_line(lines, line, changed))
 }
 
-/// The cart of `lines` with `line` put in (or in place of the line of its SKU), as changed at `updated_at`
-/// to `version`.
-fn with_line(mut lines: Vec<Line>, line: Line, updated_at: DateTime<Utc>, version: i64) -> Cart {
+/// The cart of `lines` with `line` put in (or in place of the line of its SKU), as `changed` left it.
+fn with_line(mut lines: Vec<Line>, line: Line, changed: db::carts::Changed) -> Cart {
     match lines.iter_mut().find(|old| old.sku_id == line.sku_id) {
         Some(old) => *old = line,
         None => {
@@ -170,7 +104,7 @@ fn with_line(mut lines: Vec<Line>, line: Line, updated_at: DateTime<Utc>, versio
             lines.sort_by_key(|line| (line.added_at, line.sku_id));
         }
     }
-    Cart { lines, updated_at: Some(updated_at), version: Some(version) }
+    Cart { lines, updated_at: Some(changed.updated_at), version: Some(changed.version) }
 }
 
 /// Whether `quantity` units of `sku_id`, priced in `currency_code`, may be added to a cart of `lines`.
@@ -199,22 +133,13 @@ fn check_add(lines: &[Line], sku_id: Uuid, quantity: i64, currency_code: &str) -
 /// Sets the quantity of `sku_id`'s line; 0 removes it. `not_found` if the cart has no such line.
 pub async fn set_quantity(unflushed: &Unflushed, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<(), Error> {
     let mut tx = unflushed.pool().begin().await?;
-    lock(&mut tx, user_id).await?;
-    let changed = if quantity == 0 {
-        sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1 AND sku_id = $2")
-            .bind(user_id)
-            .bind(sku_id)
-            .execute(&mut *tx)
-            .await?
+    db::carts::lock(&mut tx, user_id).await?;
+    let found = if quantity == 0 {
+        db::cart_items::delete(&mut tx, user_id, sku_id).await?
     } else {
-        sqlx::query("UPDATE order_service.cart_items SET quantity = $3 WHERE user_id = $1 AND sku_id = $2")
-            .bind(user_id)
-            .bind(sku_id)
-            .bind(quantity)
-            .execute(&mut *tx)
-            .await?
+        db::cart_items::set_quantity(&mut tx, user_id, sku_id, quantity).await?
     };
-    if changed.rows_affected() == 0 {
+    if !found {
         return Err(Error::NotFound("cart line"));
     }
     tx.commit().await?;
@@ -224,8 +149,57 @@ pub async fn set_quantity(unflushed: &Unflushed, user_id: Uuid, sku_id: Uuid, qu
 /// Empties the cart.
 pub async fn clear(unflushed: &Unflushed, user_id: Uuid) -> Result<(), Error> {
     let mut tx = unflushed.pool().begin().await?;
-    lock(&mut tx, user_id).await?;
-    sqlx::query("DELETE FROM order_service.cart_items WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    db::carts::lock(&mut tx, user_id).await?;
+    db::cart_items::delete_all(&mut tx, user_id).await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The cart RPCs' work: a caller's cart, changed, and answered priced from the catalog now.
+#[derive(Clone)]
+pub struct Carts {
+    pool: PgPool,
+    /// For cart changes (see the module docs).
+    unflushed: Unflushed,
+    pricing: Pricing,
+}
+
+impl Carts {
+    pub fn new(pool: PgPool, unflushed: Unflushed, pricing: Pricing) -> Self {
+        Self { pool, unflushed, pricing }
+    }
+
+    /// `user_id`'s cart, priced: every line from the catalog now (one call), flagged when it cannot be bought
+    /// as it is.
+    pub async fn priced(&self, user_id: Uuid) -> Result<PricedCart, Error> {
+        self.pricing.cart(&get(&self.pool, user_id).await?).await
+    }
+
+    /// Adds `quantity` units of `sku_id`, which must be on sale (`not_found` otherwise), to `user_id`'s cart;
+    /// the cart then, priced.
+    pub async fn add_item(&self, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<PricedCart, Error> {
+        // One catalog call prices the new SKU and every line already there, for the answer too.
+        let read = get(&self.pool, user_id).await?;
+        let mut ids = read.sku_ids();
+        if !ids.contains(&sku_id) {
+            ids.push(sku_id);
+        }
+        let skus = self.pricing.skus(&ids).await?;
+        let sku = skus.get(&sku_id).ok_or(Error::NotFound("SKU (or it is not on sale)"))?;
+        let cart = add(&self.unflushed, user_id, &read, sku_id, quantity, &sku.currency_code).await?;
+        // Lines a concurrent change added meanwhile are priced too.
+        self.pricing.cart_with(&cart, &ids, skus).await
+    }
+
+    /// Sets the quantity of `sku_id`'s line in `user_id`'s cart (0 removes it); the cart then, priced.
+    pub async fn set_item_quantity(&self, user_id: Uuid, sku_id: Uuid, quantity: i64) -> Result<PricedCart, Error> {
+        set_quantity(&self.unflushed, user_id, sku_id, quantity).await?;
+        self.priced(user_id).await
+    }
+
+    /// Empties `user_id`'s cart; the cart then, priced.
+    pub async fn empty(&self, user_id: Uuid) -> Result<PricedCart, Error> {
+        clear(&self.unflushed, user_id).await?;
+        self.priced(user_id).await
+    }
 }

@@ -112,20 +112,6 @@ impl Address {
             phone,
         })
     }
-
-    pub fn to_wire(&self) -> ec_proto::order::v1::Address {
-        ec_proto::order::v1::Address {
-            recipient_name: self.recipient_name.clone(),
-            line1: self.line1.clone(),
-            line2: self.line2.clone(),
-            city: self.city.clone(),
-            region: self.region.clone(),
-            postal_code: self.postal_code.clone(),
-            country_code: self.country_code.clone(),
-            phone: self.phone.clone(),
-            ..Default::default()
-        }
-    }
 }
 
 /// The payment provider's opaque token for the customer's card: 1 to 256 characters.

@@ -1,26 +1,42 @@
 //! The order service, on gRPC port 50053: persistent carts, the checkout saga with idempotency keys, and
 //! orders (`order.v1.CartService`, `order.v1.OrderService`).
 //!
-//! Layout: [`domain`] parses wire values into types that hold valid data; [`cart`] is carts in PostgreSQL;
-//! [`orders`] is orders, their idempotency keys and their saga log; [`saga`] is the checkout saga over
-//! [`catalog`] (the product service: prices, stock, reservations) and [`payment`] (the payment port and
-//! its sandbox adapter), with [`recovery`], the worker that finishes sagas a crash left behind; [`shipping`] is
-//! the fee per currency; [`api`]
-//! implements the generated service traits on top; [`error`] is the one mapping to Connect/gRPC codes;
-//! [`startup`] wires a server from an [`OrderConfig`](config::OrderConfig).
+//! Layout, one concern per module:
+//! - [`domain`]: values parsed from wire messages that can only hold valid data (ids, quantities, the
+//!   checkout's idempotency key, address and card token).
+//! - [`cart`]: carts and the limits they keep, and the cart RPCs' work ([`cart::Carts`]).
+//! - [`pricing`]: a cart priced from the catalog now (lines, subtotal, shipping fee, total), for the cart
+//!   shown and the order placed; [`shipping`]: the shipping fee per currency (`SHIPPING_RULES`).
+//! - [`checkout`]: CreateOrder, from its request to the order its saga left (the confirmed-total check, the
+//!   idempotency key, starting the saga).
+//! - [`orders`]: what an order is, placing one under its key, and reading and listing them.
+//! - [`saga`]: the checkout saga (reserve, authorise, confirm, and the compensations), cancellation and
+//!   shipping, over [`product_client`] (the order service's client of the product service: prices, stock,
+//!   reservations) and [`payment`] (the payment port, and its sandbox adapter with its own ledger);
+//!   [`recovery`] is the worker that finishes sagas a crash left behind.
+//! - [`db`]: the SQL, a module per table of the `order_service` schema.
+//! - [`api`]: the generated service traits implemented as thin handlers (check the caller, parse the wire, call
+//!   the domain, convert to the wire in [`api::wire`]).
+//! - [`error`]: [`error::Error`], the shared answers and the order service's own, mapped to Connect/gRPC codes
+//!   once.
+//! - [`config`] and [`startup`]: the settings, and [`startup::Application::build`], which wires a server from
+//!   an [`OrderConfig`](config::OrderConfig).
 //!
-//! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]): carts and orders are
+//! Callers are identified by the metadata the BFF sends ([`ec_platform::access`]): carts and orders are
 //! always the signed-in caller's own (there is no user id in a request to trust), and another's order is
 //! `not_found`; AdminListOrders and ShipOrder need the admin role.
 
 pub mod api;
 pub mod cart;
-pub mod catalog;
+pub mod checkout;
 pub mod config;
+pub mod db;
 pub mod domain;
 pub mod error;
 pub mod orders;
 pub mod payment;
+pub mod pricing;
+pub mod product_client;
 pub mod recovery;
 pub mod saga;
 pub mod shipping;

@@ -1,20 +1,18 @@
-//! Orders in PostgreSQL: placing one under its idempotency key, reading and listing them, and the guarded
-//! transitions the checkout saga, cancellation and shipping make.
-//!
-//! Every change of an order is one `UPDATE ... WHERE id = $1 AND <the state it must be in>`: of two racing
-//! changes exactly one matches, and the other learns so from the row count instead of overwriting it. Each
-//! saga step's outcome is written with the state change it causes, and logged in `order_events` in the same
-//! transaction.
+//! Orders: what one is (its status, where its money is, the saga step it runs next, its lines), placing one
+//! under its idempotency key, and reading and listing them. The SQL is in [`crate::db::orders`] and the
+//! tables beside it; the checkout saga, cancellation and shipping, which change orders, are
+//! [`crate::saga`].
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
+    db,
     domain::{Address, Checkout},
-    error::Error,
+    error::{Error, OrderError},
 };
 
 /// Where an order is in its life.
@@ -62,7 +60,7 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    fn parse(stored: &str) -> Self {
+    pub(crate) fn parse(stored: &str) -> Self {
         match stored {
             "pending" => PaymentStatus::Pending,
             "authorized" => PaymentStatus::Authorized,
@@ -138,6 +136,13 @@ pub struct Line {
     pub unit_price: i64,
 }
 
+/// So many units of one SKU: what an order's saga reserves per line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, sqlx::FromRow)]
+pub struct Units {
+    pub sku_id: Uuid,
+    pub quantity: i64,
+}
+
 /// An order, whole.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Order {
@@ -157,71 +162,6 @@ pub struct Order {
     pub cancelled_at: Option<DateTime<Utc>>,
     pub shipped_at: Option<DateTime<Utc>>,
     pub lines: Vec<Line>,
-}
-
-/// An order's row as read (without its lines).
-pub(crate) type OrderTuple = (
-    Uuid,
-    Uuid,
-    String,
-    String,
-    String,
-    i64,
-    i64,
-    i64,
-    String,
-    String,
-    Option<String>,
-    DateTime<Utc>,
-    DateTime<Utc>,
-    Option<DateTime<Utc>>,
-    Option<DateTime<Utc>>,
-);
-
-/// The columns an [`OrderTuple`] is read from.
-pub(crate) const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, \
-     shipping_fee, total, shipping_address::text, failure_reason, tracking_number, created_at, updated_at, \
-     cancelled_at, shipped_at";
-
-/// The order `row` with its `lines`, which it shows by product name and SKU code.
-pub(crate) fn order(row: OrderTuple, mut lines: Vec<Line>) -> Order {
-    lines.sort_by(|a, b| (&a.product_name, &a.sku_code).cmp(&(&b.product_name, &b.sku_code)));
-    let (
-        id,
-        user_id,
-        status,
-        payment,
-        currency_code,
-        subtotal,
-        shipping_fee,
-        total,
-        address,
-        failure,
-        tracking,
-        created_at,
-        updated_at,
-        cancelled_at,
-        shipped_at,
-    ) = row;
-    Order {
-        id,
-        user_id,
-        status: Status::parse(&status),
-        payment_status: PaymentStatus::parse(&payment),
-        currency_code,
-        subtotal,
-        shipping_fee,
-        total,
-        // Written by `place` from an `Address`, so it reads back as one.
-        address: serde_json::from_str(&address).expect("a stored shipping address is an Address"),
-        failure_reason: failure,
-        tracking_number: tracking,
-        created_at,
-        updated_at,
-        cancelled_at,
-        shipped_at,
-        lines,
-    }
 }
 
 /// An order about to be placed: priced, with its lines.
@@ -254,105 +194,35 @@ pub enum Placed {
 /// The order an idempotency key of `user_id` was used for, if `checkout` is the request it was used with;
 /// `already_exists` if it was used with another.
 pub async fn find_by_key(pool: &PgPool, user_id: Uuid, checkout: &Checkout) -> Result<Option<Uuid>, Error> {
-    let row: Option<(Vec<u8>, Uuid)> = sqlx::query_as(
-        "SELECT request_hash, order_id FROM order_service.checkout_keys WHERE user_id = $1 AND key = $2",
-    )
-    .bind(user_id)
-    .bind(checkout.key.as_str())
-    .fetch_optional(pool)
-    .await?;
-    match row {
+    match db::checkout_keys::find(pool, user_id, checkout.key.as_str()).await? {
         None => Ok(None),
-        Some((hash, _)) if hash != checkout.digest() => Err(Error::AlreadyExists(
+        Some(used) if used.request_hash != checkout.digest() => Err(Error::AlreadyExists(
             "the idempotency key was already used for another checkout; use a new key for a new checkout".into(),
         )),
-        Some((_, order_id)) => Ok(Some(order_id)),
+        Some(used) => Ok(Some(used.order_id)),
     }
 }
 
 /// Places `new` under `checkout`'s idempotency key, with its lines, the payment token the saga will need and
-/// its first event: one statement, so the key commits with the order it names, or not at all. Every insert
-/// reads the key's, so none happens when the key is taken; a concurrent call with the same key waits on the
-/// key, then finds the order this one placed. The order is placed held by its caller for `lease`, to drive
-/// its saga at once; the recovery worker takes it only if that lease runs out.
+/// its first event, all committed together with the key ([`db::orders::place`]); a concurrent call with the
+/// same key waits on the key, then finds the order this one placed. The order is placed held by its caller
+/// for `lease`, to drive its saga at once; the recovery worker takes it only if that lease runs out.
 pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Duration) -> Result<Placed, Error> {
-    let placed: Option<Uuid> = sqlx::query_scalar(
-        "WITH keyed AS (
-             INSERT INTO order_service.checkout_keys (user_id, key, request_hash, order_id) VALUES ($2, $8, $9, $1)
-             ON CONFLICT DO NOTHING RETURNING order_id
-         ), placed AS (
-             INSERT INTO order_service.orders
-                 (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until)
-             SELECT order_id, $2, $3, $4, $5, $4 + $5, $6::text::jsonb,
-                    now() + make_interval(secs => $7::double precision)
-             FROM keyed RETURNING id
-         ), lines AS (
-             INSERT INTO order_service.order_items
-                 (order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)
-             SELECT placed.id, l.* FROM placed,
-                 unnest($11::uuid[], $12::uuid[], $13::text[], $14::text[], $15::bigint[], $16::bigint[]) AS l
-         ), token AS (
-             INSERT INTO order_service.payment_tokens (order_id, token) SELECT id, $10 FROM placed
-         )
-         INSERT INTO order_service.order_events (order_id, step, outcome, detail)
-         SELECT id, 'place', 'placed', '' FROM placed RETURNING order_id",
-    )
-    .bind(new.id)
-    .bind(new.user_id)
-    .bind(&new.currency_code)
-    .bind(new.subtotal)
-    .bind(new.shipping_fee)
-    .bind(serde_json::to_string(&checkout.address).expect("an address serializes"))
-    .bind(lease.as_secs_f64())
-    .bind(checkout.key.as_str())
-    .bind(checkout.digest())
-    .bind(checkout.payment_token.as_str())
-    .bind(new.lines.iter().map(|l| l.sku_id).collect::<Vec<_>>())
-    .bind(new.lines.iter().map(|l| l.product_id).collect::<Vec<_>>())
-    .bind(new.lines.iter().map(|l| l.product_name.clone()).collect::<Vec<_>>())
-    .bind(new.lines.iter().map(|l| l.sku_code.clone()).collect::<Vec<_>>())
-    .bind(new.lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
-    .bind(new.lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
-    .fetch_optional(pool)
-    .await?;
-    if placed.is_some() {
+    if db::orders::place(pool, checkout, new, lease).await? {
         return Ok(Placed::New(new.id));
     }
     match find_by_key(pool, new.user_id, checkout).await? {
         Some(order_id) => Ok(Placed::Earlier(order_id)),
         // The key was taken and let go again (purged) in between: rare enough to ask for a retry.
-        None => Err(Error::StillRunning("a checkout with this key was just placed; retry")),
+        None => Err(OrderError::StillRunning("a checkout with this key was just placed; retry").into()),
     }
-}
-
-/// Writes one line of an order's saga log.
-pub(crate) async fn log(
-    tx: &mut Transaction<'_, Postgres>,
-    order_id: Uuid,
-    step: &str,
-    outcome: &str,
-    detail: &str,
-) -> Result<(), Error> {
-    sqlx::query("INSERT INTO order_service.order_events (order_id, step, outcome, detail) VALUES ($1, $2, $3, $4)")
-        .bind(order_id)
-        .bind(step)
-        .bind(outcome)
-        .bind(detail)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }
 
 /// Order `id`, whoever's it is.
 pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<Order>, Error> {
-    let row: Option<OrderTuple> =
-        sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {ORDER_COLUMNS} FROM order_service.orders WHERE id = $1")))
-            .bind(id)
-            .fetch_optional(pool)
-            .await?;
-    let Some(row) = row else { return Ok(None) };
-    let lines = lines_of(pool, &[id]).await?.into_iter().map(|(_, line)| line).collect();
-    Ok(Some(order(row, lines)))
+    let Some(row) = db::orders::get(pool, id).await? else { return Ok(None) };
+    let lines = db::order_items::of_orders(pool, &[id]).await?.into_iter().map(|item| item.line).collect();
+    Ok(Some(row.with_lines(lines)))
 }
 
 /// Order `id` if it is `user_id`'s: another's is as missing as one that does not exist.
@@ -361,22 +231,6 @@ pub async fn get_own(pool: &PgPool, user_id: Uuid, id: Uuid) -> Result<Order, Er
         Some(order) if order.user_id == user_id => Ok(order),
         _ => Err(Error::NotFound("order")),
     }
-}
-
-async fn lines_of(pool: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Line)>, Error> {
-    let rows: Vec<(Uuid, Uuid, Uuid, String, String, i64, i64)> = sqlx::query_as(
-        "SELECT order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price
-         FROM order_service.order_items WHERE order_id = ANY($1)",
-    )
-    .bind(ids)
-    .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)| {
-            (order_id, Line { sku_id, product_id, product_name, sku_code, quantity, unit_price })
-        })
-        .collect())
 }
 
 /// What to list.
@@ -389,48 +243,15 @@ pub struct ListFilter {
 
 /// Up to `limit` orders matching `filter`, newest first, older than `before` if given.
 pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<Order>, Error> {
-    let rows: Vec<OrderTuple> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM order_service.orders
-         WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
-           AND ($3::uuid IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(filter.user_id)
-    .bind(filter.status.map(Status::as_str))
-    .bind(before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    let ids: Vec<Uuid> = rows.iter().map(|row| row.0).collect();
-    let mut lines = lines_of(pool, &ids).await?;
+    let rows = db::orders::list(pool, filter, before, limit).await?;
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
+    let mut items = db::order_items::of_orders(pool, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
-            let id = row.0;
-            let mine = lines.extract_if(.., |(order_id, _)| *order_id == id).map(|(_, line)| line).collect();
-            order(row, mine)
+            let id = row.id;
+            let mine = items.extract_if(.., |item| item.order_id == id).map(|item| item.line).collect();
+            row.with_lines(mine)
         })
         .collect())
-}
-
-/// How long the longest-waiting unfinished saga has been due without anyone driving it (no live lease), in
-/// seconds; 0 when none is waiting. What the recovery worker has yet to catch up on.
-pub async fn recovery_lag(pool: &PgPool) -> Result<f64, Error> {
-    Ok(sqlx::query_scalar(
-        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(next_attempt_at)), 0)::float8 FROM order_service.orders
-         WHERE next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())",
-    )
-    .fetch_one(pool)
-    .await?)
-}
-
-/// Deletes checkout idempotency keys recorded more than `age` ago (the orders stay), and returns how many.
-pub async fn forget_keys(pool: &PgPool, age: Duration) -> Result<u64, Error> {
-    Ok(sqlx::query(
-        "DELETE FROM order_service.checkout_keys WHERE created_at < now() - make_interval(secs => $1::double precision)",
-    )
-    .bind(age.as_secs_f64())
-    .execute(pool)
-    .await?
-    .rows_affected())
 }

@@ -1,5 +1,5 @@
-//! The product service, as the order service sees it: SKUs with prices and stock for carts and checkouts,
-//! and the reservations of the checkout saga.
+//! The order service's client of the product service ([`ProductClient`]): SKUs with prices and stock for
+//! carts and checkouts, and the reservations of the checkout saga.
 //!
 //! One [`Channel`] speaking gRPC (a lazily connected h2c connection, or calls in process under `ec dev`), every
 //! call carrying the platform's internal credential and the order service's name (so the product service treats
@@ -19,7 +19,7 @@ use ec_proto::product::v1::{
 };
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::{error::Error, orders::Units};
 
 /// A SKU as a cart line or an order line needs it, read from the catalog now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,12 +51,12 @@ impl StepError {
 
 /// A client of the product service.
 #[derive(Clone)]
-pub struct Catalog {
+pub struct ProductClient {
     products: ProductServiceClient<Channel>,
     inventory: InventoryServiceClient<Channel>,
 }
 
-impl Catalog {
+impl ProductClient {
     /// The product service on `channel`, called with the internal credential of `identity` and `deadline` on
     /// every call. Nothing is connected until the first call.
     pub fn new(channel: Channel, identity: &IdentityVerifier, deadline: Duration) -> Self {
@@ -108,13 +108,13 @@ impl Catalog {
     }
 
     /// Holds stock for every line of order `order_id` ("Try"), or for none; the reservation's id.
-    pub async fn reserve(&self, order_id: Uuid, lines: &[(Uuid, i64)]) -> Result<Uuid, StepError> {
+    pub async fn reserve(&self, order_id: Uuid, lines: &[Units]) -> Result<Uuid, StepError> {
         let request = BatchReserveInventoryRequest {
             items: lines
                 .iter()
-                .map(|(sku_id, quantity)| ReservationItem {
-                    sku_id: sku_id.to_string(),
-                    quantity: *quantity,
+                .map(|line| ReservationItem {
+                    sku_id: line.sku_id.to_string(),
+                    quantity: line.quantity,
                     ..Default::default()
                 })
                 .collect(),

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ec_platform::shutdown::CancellationToken;
 use sqlx::PgPool;
 
-use crate::{orders, saga::Saga};
+use crate::{db, saga::Saga};
 
 /// Orders taken per round.
 const BATCH: i64 = 20;
@@ -27,7 +27,7 @@ pub struct RecoverySchedule {
 /// Runs until `shutdown` fires. Stopping in the middle of a saga is safe: that is what it is built for.
 pub async fn run(pool: PgPool, saga: Saga, schedule: RecoverySchedule, shutdown: CancellationToken) {
     let forget = || async {
-        match orders::forget_keys(&pool, schedule.key_age).await {
+        match db::checkout_keys::forget_older_than(&pool, schedule.key_age).await {
             Ok(0) => {}
             Ok(forgotten) => tracing::info!(forgotten, "old checkout idempotency keys forgotten"),
             Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "forgetting checkout keys failed"),
@@ -43,7 +43,7 @@ pub async fn run(pool: PgPool, saga: Saga, schedule: RecoverySchedule, shutdown:
 /// Sets `ec_saga_recovery_lag_seconds`: how long the longest-waiting unfinished saga has been due, as this
 /// round begins. It stays near zero while the worker keeps up.
 async fn note_lag(pool: &PgPool) {
-    match orders::recovery_lag(pool).await {
+    match db::orders::recovery_lag(pool).await {
         Ok(lag) => metrics::gauge!("ec_saga_recovery_lag_seconds").set(lag),
         Err(e) => tracing::error!(error = &e as &dyn std::error::Error, "measuring the recovery lag failed"),
     }

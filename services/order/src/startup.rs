@@ -3,6 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use ec_platform::{
+    access::Access,
     config::DatabaseArgs,
     db::Unflushed,
     page_token::{self, PageTokens},
@@ -14,10 +15,13 @@ use ec_proto::order::v1::{CART_SERVICE_SERVICE_NAME, CartServiceExt, ORDER_SERVI
 use sqlx::PgPool;
 
 use crate::{
-    api::{Access, CartApi, OrderApi},
-    catalog::Catalog,
+    api::{CartApi, OrderApi},
+    cart::Carts,
+    checkout::Checkouts,
     config::OrderConfig,
     payment,
+    pricing::Pricing,
+    product_client::ProductClient,
     recovery::{self, RecoverySchedule},
     saga::Saga,
 };
@@ -51,33 +55,30 @@ impl Application {
         let product = deps
             .channel(&config.product_service_url)
             .map_err(|e| StartupError::Config(format!("the product service URL {e}")))?;
-        let catalog = Catalog::new(product, &deps.identity, Duration::from_millis(config.product_call_timeout_ms));
+        let product =
+            ProductClient::new(product, &deps.identity, Duration::from_millis(config.product_call_timeout_ms));
         let unflushed = Unflushed::beside(&pool);
         let payments =
             config.payment_provider.connect(deps.environment, &unflushed, config.payment_sandbox_transient_failures);
         let saga = Saga::new(
             pool.clone(),
             unflushed.clone(),
-            catalog.clone(),
+            product.clone(),
             payments,
             config.retry(),
             config.saga_pause_after,
         );
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
-        let carts = Arc::new(CartApi::new(
-            pool.clone(),
-            unflushed.clone(),
-            catalog.clone(),
-            access.clone(),
-            config.shipping_rules.clone(),
-        ));
+        let pricing = Pricing::new(product, config.shipping_rules.clone());
+        let carts = Carts::new(pool.clone(), unflushed.clone(), pricing.clone());
+        let checkouts = Checkouts::new(pool.clone(), pricing, saga.clone());
+        let carts = Arc::new(CartApi::new(carts, access.clone()));
         let orders = Arc::new(OrderApi::new(
             pool.clone(),
-            catalog,
+            checkouts,
             saga.clone(),
             access,
-            config.shipping_rules.clone(),
             tokens,
             Duration::from_secs(config.checkout_wait_secs),
         ));

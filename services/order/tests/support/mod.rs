@@ -21,9 +21,10 @@ use ec_platform::{
     startup::Dependencies,
 };
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    catalog,
     config::ProductConfig,
-    inventory::{self, Actor},
+    domain::{Actor, Attributes, Description, Price, ProductName, SkuCode},
+    inventory,
 };
 use ec_proto::order::v1::{
     AddCartItemRequest, Address, CartServiceClient, CreateOrderRequest, GetOrderRequest, Order, OrderServiceClient,

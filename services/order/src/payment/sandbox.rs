@@ -1,23 +1,12 @@
-//! Payment: the port the checkout saga uses ([`PaymentProvider`]), the sandbox adapter
-//! ([`SandboxPayments`]) that behaves like a real provider's test mode, and the choice between them
-//! ([`Provider`], `PAYMENT_PROVIDER`).
+//! The payment sandbox: a [`PaymentProvider`] that behaves like a real provider's test mode, over a ledger of
+//! its own in PostgreSQL (schema `payment_sandbox`, apart from the shop's books, as a provider's would be, so
+//! its SQL is here and not in [`crate::db`]), so tests can check that no money moved for a failed order.
 //!
-//! The sandbox approves its test cards, so anyone who knows `4242 4242 4242 4242` would get goods for free
-//! from a shop that runs it: production refuses it at start-up ([`Provider::check`]). Until a real provider's
-//! adapter exists, production runs with `PAYMENT_PROVIDER=none`: carts and order history work and checkout
-//! answers `failed_precondition`.
-//!
-//! Every operation takes an idempotency key, as real providers' APIs do: the same key again gets the first
-//! outcome (a decline included) and moves no more money, so a step retried after a timeout or a crash is
-//! safe. The saga derives its keys from the order id and the step.
-//!
-//! The sandbox keeps a ledger of its own in PostgreSQL (schema `payment_sandbox`, apart from the shop's
-//! books, as a provider's would be), so tests can check that no money moved for a failed order. Its writes
-//! commit without waiting for the disk (`synchronous_commit = off`): in production this is a call to a
-//! provider, which costs the shop's database nothing, and the sandbox should not cost it a disk flush per
-//! checkout either. A database crash could lose the last moments of the ledger, but never out of order
-//! with the shop's own books in the same database: the order's next durable commit flushes the ledger
-//! lines written before it. Its cards:
+//! Its writes commit without waiting for the disk (`synchronous_commit = off`): in production this is a call to
+//! a provider, which costs the shop's database nothing, and the sandbox should not cost it a disk flush per
+//! checkout either. A database crash could lose the last moments of the ledger, but never out of order with
+//! the shop's own books in the same database: the order's next durable commit flushes the ledger lines written
+//! before it. Its cards:
 //!
 //! | token | outcome |
 //! |---|---|
@@ -27,14 +16,11 @@
 //! | `4000000000000119` | fails transiently (`processing_error`) the first few attempts of a key, then approved |
 //! | anything else | declined (`card_not_supported`): the sandbox takes only its test cards |
 
-use std::{future::Future, pin::Pin, sync::Arc};
-
 use aws_lc_rs::digest;
-use ec_platform::environment::Environment;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::domain::PaymentToken;
+use super::{Authorize, PaymentError, PaymentFuture, PaymentProvider};
 
 /// The schema the sandbox keeps its ledger in.
 pub const SANDBOX_SCHEMA: &str = "payment_sandbox";
@@ -44,120 +30,6 @@ pub fn sandbox_migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./sandbox_migrations")
 }
 
-/// Why a payment operation did not go through.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PaymentError {
-    /// The provider said no, for good: `code` is machine-readable (`card_declined`, `insufficient_funds`).
-    #[error("declined: {code}")]
-    Declined { code: String },
-    /// The operation does not fit the authorisation's state (voiding a captured one, say).
-    #[error("refused: {0}")]
-    Refused(String),
-    /// Worth trying again with the same key: the provider could not be reached or had a problem of its own.
-    #[error("transient: {0}")]
-    Transient(String),
-}
-
-/// What an authorisation is for.
-#[derive(Clone, Copy, Debug)]
-pub struct Authorize<'a> {
-    /// The idempotency key.
-    pub key: &'a str,
-    /// The shop's name for what is paid (the order id).
-    pub reference: &'a str,
-    /// In the currency's minor units.
-    pub amount: i64,
-    pub currency_code: &'a str,
-    pub token: &'a PaymentToken,
-}
-
-pub type PaymentFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, PaymentError>> + Send + 'a>>;
-
-/// Which payment provider the shop uses (`PAYMENT_PROVIDER`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum Provider {
-    /// The sandbox: test cards, no real money. Refused with `EC_ENV=production`.
-    Sandbox,
-    /// None: the shop takes no orders (checkout answers `failed_precondition`).
-    None,
-}
-
-impl Provider {
-    /// Whether `environment` allows this provider: production refuses the sandbox, in words an operator can
-    /// act on.
-    pub fn check(self, environment: Environment) -> Result<(), String> {
-        if self == Provider::Sandbox && environment == Environment::Production {
-            return Err("EC_ENV=production refuses PAYMENT_PROVIDER=sandbox (the default): the sandbox approves its \
-                        public test cards (4242 4242 4242 4242), so anyone could order goods for free. No real \
-                        provider is supported yet; set PAYMENT_PROVIDER=none to run the shop without checkout"
-                .into());
-        }
-        Ok(())
-    }
-
-    /// The provider's adapter (its [`check`](Provider::check) passed), or `None` when the shop takes no
-    /// payments.
-    pub fn connect(
-        self,
-        environment: Environment,
-        ledger: &ec_platform::db::Unflushed,
-        transient_failures: u32,
-    ) -> Option<Arc<dyn PaymentProvider>> {
-        match self {
-            Provider::Sandbox => {
-                if environment == Environment::Staging {
-                    tracing::warn!("EC_ENV=staging: checkout uses the payment sandbox; no real money moves");
-                }
-                Some(Arc::new(SandboxPayments::new(ledger, transient_failures)))
-            }
-            Provider::None => {
-                tracing::warn!(
-                    "PAYMENT_PROVIDER=none: the shop takes no orders until a payment provider is configured"
-                );
-                None
-            }
-        }
-    }
-}
-
-/// Stands in for the provider when none is configured: checkout is refused before it reaches the saga, so
-/// only an order placed under an earlier provider can come here, and it waits (a transient failure, retried)
-/// until one is configured again.
-pub struct Unconfigured;
-
-impl Unconfigured {
-    fn refuse<T>(&self) -> PaymentFuture<'_, T> {
-        Box::pin(async { Err(PaymentError::Transient("no payment provider is configured".into())) })
-    }
-}
-
-impl PaymentProvider for Unconfigured {
-    fn authorize<'a>(&'a self, _: Authorize<'a>) -> PaymentFuture<'a, String> {
-        self.refuse()
-    }
-    fn capture<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, ()> {
-        self.refuse()
-    }
-    fn void<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, ()> {
-        self.refuse()
-    }
-    fn refund<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, ()> {
-        self.refuse()
-    }
-}
-
-/// A payment provider, as the saga needs it.
-pub trait PaymentProvider: Send + Sync {
-    /// Holds `amount` on the card; the authorisation's id.
-    fn authorize<'a>(&'a self, request: Authorize<'a>) -> PaymentFuture<'a, String>;
-    /// Charges what an authorisation holds.
-    fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
-    /// Lets an authorisation go without charging. Voiding a voided one succeeds.
-    fn void<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
-    /// Gives back what was captured.
-    fn refund<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
-}
-
 /// The sandbox provider over its ledger in PostgreSQL.
 #[derive(Clone)]
 pub struct SandboxPayments {
@@ -165,6 +37,15 @@ pub struct SandboxPayments {
     pool: PgPool,
     /// How many attempts of one key the transient-failure card fails before it is approved.
     transient_failures: i32,
+}
+
+/// An operation recorded under its key, as a repeat of it reads it.
+#[derive(sqlx::FromRow)]
+struct Operation {
+    request_hash: Vec<u8>,
+    outcome: String,
+    authorization_id: Option<String>,
+    decline_reason: String,
 }
 
 /// A line of the sandbox's ledger.
@@ -273,7 +154,7 @@ impl SandboxPayments {
         key: &str,
         hash: &[u8],
     ) -> Result<Option<Result<String, PaymentError>>, PaymentError> {
-        let row: Option<(Vec<u8>, String, Option<String>, String)> = sqlx::query_as(
+        let row: Option<Operation> = sqlx::query_as(
             "SELECT request_hash, outcome, authorization_id, decline_reason FROM payment_sandbox.operations
              WHERE operation = $1 AND key = $2",
         )
@@ -282,14 +163,14 @@ impl SandboxPayments {
         .fetch_optional(&self.pool)
         .await
         .map_err(transient)?;
-        let Some((earlier_hash, outcome, authorization, decline)) = row else { return Ok(None) };
-        if earlier_hash != hash {
+        let Some(earlier) = row else { return Ok(None) };
+        if earlier.request_hash != hash {
             return Err(PaymentError::Refused(format!("the {operation} key was used for another request")));
         }
-        Ok(Some(match (outcome.as_str(), authorization) {
+        Ok(Some(match (earlier.outcome.as_str(), earlier.authorization_id) {
             ("approved", Some(id)) => Ok(id),
             ("approved", None) => Ok(String::new()),
-            _ => Err(PaymentError::Declined { code: decline }),
+            _ => Err(PaymentError::Declined { code: earlier.decline_reason }),
         }))
     }
 
@@ -358,7 +239,7 @@ impl PaymentProvider for SandboxPayments {
 
 /// Records an operation under its key; false if a concurrent call recorded one first.
 async fn record(
-    tx: &mut Transaction<'_, Postgres>,
+    tx: &mut PgConnection,
     operation: &str,
     key: &str,
     hash: &[u8],
@@ -375,7 +256,7 @@ async fn record(
     .bind(if decline.is_some() { "declined" } else { "approved" })
     .bind(authorization)
     .bind(decline.unwrap_or(""))
-    .execute(&mut **tx)
+    .execute(tx)
     .await
     .map_err(transient)?
     .rows_affected();
