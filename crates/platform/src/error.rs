@@ -10,7 +10,10 @@
 
 use connectrpc::ConnectError;
 
-use crate::identity::{IdentityError, Refusal};
+use crate::{
+    identity::{IdentityError, Refusal},
+    page_token::PageTokenError,
+};
 
 /// An error of a service whose own failures are `Own`.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +66,13 @@ impl OwnError for std::convert::Infallible {
 impl<Own> From<IdentityError> for ServiceError<Own> {
     fn from(e: IdentityError) -> Self {
         Self::Refused(Refusal::Identity(e))
+    }
+}
+
+/// A refused page token is the request's fault: `invalid_argument`, saying to start again from the first page.
+impl<Own> From<PageTokenError> for ServiceError<Own> {
+    fn from(e: PageTokenError) -> Self {
+        Self::InvalidArgument(e.to_string())
     }
 }
 

@@ -104,9 +104,7 @@ fn start(tokens: &PageTokens, page_token: &str, filters: &Filters, now: i64) -> 
         return Ok(None);
     }
     let length = Cursor::len(filters.search.is_some());
-    let cursor = tokens
-        .decode(page_token, &filters.binding(), length, now)
-        .map_err(|refused| Error::InvalidArgument(refused.to_string()))?;
+    let cursor = tokens.decode(page_token, &filters.binding(), length, now)?;
     Ok(Some(Cursor::from_bytes(&cursor)))
 }
 

@@ -186,7 +186,7 @@ pub async fn list(
     let filter = filter.map(normalize_email);
     let binding = page_token::binding(&[b"users", filter.as_deref().unwrap_or_default().as_bytes()]);
     let now = chrono::Utc::now().timestamp();
-    let after = tokens.after_id(page_token, &binding, now).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let after = tokens.after_id(page_token, &binding, now)?;
     // One row more than asked tells whether another page exists.
     let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter.as_deref()).await?;
     let next = if rows.len() > size as usize {

@@ -6,7 +6,7 @@ use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
     access::Access,
-    page_token::{self, PageTokenError, PageTokens},
+    page_token::{self, PageTokens},
 };
 use ec_proto::order::v1::{
     self as proto, AdminListOrdersRequest, AdminListOrdersResponse, CancelOrderRequest, CancelOrderResponse,
@@ -14,7 +14,6 @@ use ec_proto::order::v1::{
     OrderService, ShipOrderRequest, ShipOrderResponse,
 };
 use sqlx::PgPool;
-use uuid::Uuid;
 
 use super::wire;
 use crate::{
@@ -75,13 +74,7 @@ impl OrderApi {
         }
         let size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { i64::from(page_size) };
         let now = chrono::Utc::now().timestamp();
-        let before = match page_token {
-            "" => None,
-            token => {
-                let cursor = self.tokens.decode(token, &binding, 16, now).map_err(token_error)?;
-                Some(Uuid::from_slice(&cursor).map_err(|_| token_error(PageTokenError::Forged))?)
-            }
-        };
+        let before = self.tokens.after_id(page_token, &binding, now)?;
         let mut found = orders::list(&self.pool, filter, before, size + 1).await?;
         let next = if found.len() as i64 > size {
             found.truncate(size as usize);
@@ -91,10 +84,6 @@ impl OrderApi {
         };
         Ok((found.into_iter().map(wire::order).collect(), next))
     }
-}
-
-fn token_error(e: PageTokenError) -> Error {
-    Error::InvalidArgument(e.to_string())
 }
 
 #[allow(refining_impl_trait)]
