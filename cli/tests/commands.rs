@@ -1,8 +1,8 @@
 //! `ec migrate` and `ec serve` as an operator runs them.
 
-use std::process::Command;
+use std::{process::Command, time::Duration};
 
-use ec_testing::TestDatabase;
+use ec_testing::{Process, Signal, TestDatabase, eventually};
 
 fn ec() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
@@ -172,32 +172,19 @@ async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_i
     database.drop_now().await;
 }
 
-/// One `ec serve` process, stopped with SIGTERM (as an orchestrator does) when dropped.
-struct Served(std::process::Child);
-
-impl Served {
-    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
-        Self::start_with(ec(), args, env)
-    }
-
-    fn start_with(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Self {
-        command.args(args).envs(env.iter().copied()).env("RUST_LOG", "warn");
-        Self(command.stdout(std::process::Stdio::null()).spawn().expect("ec starts"))
-    }
-
-    /// Sends SIGTERM and checks the process drains and exits cleanly.
-    fn stop(mut self) {
-        let pid = self.0.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-        let status = self.0.wait().unwrap();
-        assert!(status.success(), "ec serve exited with {status}");
-    }
+/// One `ec serve` process (killed if the test fails before it is stopped).
+fn serve(args: &[&str], env: &[(&str, &str)]) -> Process {
+    serve_with(ec(), args, env)
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-    }
+fn serve_with(mut command: Command, args: &[&str], env: &[(&str, &str)]) -> Process {
+    command.args(args).envs(env.iter().copied()).env("RUST_LOG", "warn").stdout(std::process::Stdio::null());
+    Process::spawn(format!("ec {}", args[..2].join(" ")), command)
+}
+
+/// Sends SIGTERM, as an orchestrator does, and checks the process drains and exits cleanly.
+async fn stop(mut served: Process) {
+    served.stop(Signal::Term, Duration::from_secs(60)).await;
 }
 
 fn free_addr() -> String {
@@ -215,13 +202,13 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     let (user, product, order, bff, ops) = (free_addr(), free_addr(), free_addr(), free_addr(), free_addr());
     let db = ["--database-url", url.as_str()];
     let services = [
-        Served::start(&[&["serve", "user", "--user-addr", &user][..], &db].concat(), &env),
-        Served::start(&[&["serve", "product", "--product-addr", &product][..], &db].concat(), &env),
-        Served::start(&[&["serve", "order", "--order-addr", &order][..], &db].concat(), &env),
+        serve(&[&["serve", "user", "--user-addr", &user][..], &db].concat(), &env),
+        serve(&[&["serve", "product", "--product-addr", &product][..], &db].concat(), &env),
+        serve(&[&["serve", "order", "--order-addr", &order][..], &db].concat(), &env),
     ];
     let backend = |addr: &str| format!("http://{addr}");
     let (user_url, product_url, order_url) = (backend(&user), backend(&product), backend(&order));
-    let front = Served::start(
+    let front = serve(
         &[
             "serve",
             "bff",
@@ -241,17 +228,14 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
 
     // Ready once every backend has migrated its schema, bound its port and reports SERVING.
     let http = reqwest::Client::new();
-    let mut ready = None;
-    for _ in 0..100 {
-        if let Ok(response) = http.get(format!("http://{ops}/ready")).send().await
-            && response.status() == 200
-        {
-            ready = Some(response.json::<serde_json::Value>().await.unwrap());
-            break;
+    let ready = eventually("the BFF to be ready", Duration::from_secs(20), || async {
+        match http.get(format!("http://{ops}/ready")).send().await {
+            Ok(response) if response.status() == 200 => Ok(response.json::<serde_json::Value>().await.unwrap()),
+            Ok(response) => Err(format!("{} {}", response.status(), response.text().await.unwrap_or_default())),
+            Err(e) => Err(e.to_string()),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    let ready = ready.expect("the BFF became ready within 20 s");
+    })
+    .await;
     for backend in ["user_service", "product_service", "order_service"] {
         assert_eq!(ready[backend], true, "{ready}");
     }
@@ -280,25 +264,24 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
 
     // Readiness covers every backend: with the product service gone, the BFF is not ready.
     let [user_service, product_service, order_service] = services;
-    product_service.stop();
-    let mut not_ready = None;
-    for _ in 0..50 {
+    stop(product_service).await;
+    let what = "the BFF to be not ready once the product service has stopped";
+    let not_ready = eventually(what, Duration::from_secs(5), || async {
         let response = http.get(format!("http://{ops}/ready")).send().await.unwrap();
-        if response.status() == 503 {
-            not_ready = Some(response.json::<serde_json::Value>().await.unwrap());
-            break;
+        match response.status().as_u16() {
+            503 => Ok(response.json::<serde_json::Value>().await.unwrap()),
+            status => Err(format!("{status}")),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let not_ready = not_ready.expect("the BFF is not ready once the product service has stopped");
+    })
+    .await;
     assert_eq!(
         (not_ready["product_service"].as_bool(), not_ready["user_service"].as_bool()),
         (Some(false), Some(true))
     );
 
-    front.stop();
-    user_service.stop();
-    order_service.stop();
+    stop(front).await;
+    stop(user_service).await;
+    stop(order_service).await;
     database.drop_now().await;
 }
 
@@ -315,22 +298,23 @@ async fn ec_serve_web_serves_a_storefront_build_with_its_config_and_ec_check_hea
     std::fs::create_dir_all(build.join("assets")).unwrap();
     std::fs::write(build.join("index.html"), "<!doctype html><title>shop</title>").unwrap();
     let (web, product) = (free_addr(), free_addr());
-    let storefront = Served::start(
+    let storefront = serve(
         &["serve", "web", "--web-addr", &web, "--web-dir", build.to_str().unwrap()],
         &[("PUBLIC_BFF_URL", "https://api.shop.example/"), ("OIDC_ISSUER", "https://auth.shop.example/")],
     );
     let url = database.url();
-    let catalog = Served::start(&["serve", "product", "--product-addr", &product, "--database-url", &url], &[]);
+    let catalog = serve(&["serve", "product", "--product-addr", &product, "--database-url", &url], &[]);
     let (web_config, product_url) = (format!("http://{web}/config.json"), format!("http://{product}"));
-    let mut started = false;
-    for _ in 0..100 {
-        if check_health(&web_config).0 && check_health(&product_url).0 {
-            started = true;
-            break;
+    eventually("both servers to be healthy", Duration::from_secs(10), || async {
+        for url in [&web_config, &product_url] {
+            let (healthy, why) = check_health(url);
+            if !healthy {
+                return Err(why);
+            }
         }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    assert!(started, "both servers became healthy");
+        Ok(())
+    })
+    .await;
 
     // The storefront points the browser at the BFF and the issuer it was given; unknown paths are the app's.
     let config: serde_json::Value = reqwest::get(&web_config).await.unwrap().json().await.unwrap();
@@ -348,8 +332,8 @@ async fn ec_serve_web_serves_a_storefront_build_with_its_config_and_ec_check_hea
     let (healthy, why) = check_health(&format!("http://{}", free_addr()));
     assert!(!healthy && why.contains("does not answer"), "{why}");
 
-    storefront.stop();
-    catalog.stop();
+    stop(storefront).await;
+    stop(catalog).await;
     std::fs::remove_dir_all(&build).unwrap();
     database.drop_now().await;
 }
@@ -441,11 +425,8 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
     let env = [("INTERNAL_AUTH_TOKEN", secret.as_str()), ("PAYMENT_PROVIDER", "none")];
     let mut command = ec();
     command.env("EC_ENV", "production");
-    let order = Served::start_with(
-        command,
-        &["serve", "order", "--order-addr", &addr, "--database-url", &database.url()],
-        &env,
-    );
+    let order =
+        serve_with(command, &["serve", "order", "--order-addr", &addr, "--database-url", &database.url()], &env);
     let http = reqwest::Client::new();
     let call = |method: &'static str, body: serde_json::Value| {
         let request = http
@@ -459,15 +440,9 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
             Ok::<_, reqwest::Error>((response.status().as_u16(), response.json::<serde_json::Value>().await?))
         }
     };
-    let mut cart = None;
-    for _ in 0..100 {
-        if let Ok(answer) = call("CartService/GetCart", serde_json::json!({})).await {
-            cart = Some(answer);
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert_eq!(cart.expect("the order service answers within 20 s").0, 200);
+    let what = "the order service to answer";
+    let cart = eventually(what, Duration::from_secs(20), || call("CartService/GetCart", serde_json::json!({}))).await;
+    assert_eq!(cart.0, 200);
     let checkout = serde_json::json!({
         "idempotencyKey": uuid::Uuid::now_v7().to_string(),
         "paymentToken": "4242424242424242",
@@ -479,7 +454,7 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
     let orders: i64 =
         sqlx::query_scalar("SELECT count(*) FROM order_service.orders").fetch_one(&database.pool).await.unwrap();
     assert_eq!(orders, 0, "nothing was written");
-    order.stop();
+    stop(order).await;
     database.drop_now().await;
 }
 
@@ -496,7 +471,7 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
     let database = TestDatabase::create().await;
     let addr = free_addr();
     let concurrent = CONCURRENT.to_string();
-    let user = Served::start(
+    let user = serve(
         &["serve", "user", "--user-addr", &addr, "--database-url", &database.url()],
         &[("PASSWORD_HASH_CONCURRENCY", concurrent.as_str()), ("PASSWORD_HASH_QUEUE_MS", "1000")],
     );
@@ -504,19 +479,16 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
     let call = |method: &str, body: serde_json::Value| {
         http.post(format!("http://{addr}/user.v1.UserService/{method}")).json(&body).send()
     };
-    let mut up = false;
-    for _ in 0..100 {
-        if call("CreateUser", serde_json::json!({"email": "first@example.com", "password": "correct horse"}))
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
+    eventually("the user service to answer", Duration::from_secs(20), || async {
+        let first = serde_json::json!({"email": "first@example.com", "password": "correct horse"});
+        match call("CreateUser", first).await {
+            Ok(answer) if answer.status() == 200 => Ok(()),
+            Ok(answer) => Err(format!("{}: {}", answer.status(), answer.text().await.unwrap_or_default())),
+            Err(e) => Err(e.to_string()),
         }
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    }
-    assert!(up, "the user service answers within 20 s");
-    let before = peak_memory(user.0.id());
+    })
+    .await;
+    let before = peak_memory(user.id());
 
     // Sixty sign-ups at once, each an Argon2id hash.
     let burst: Vec<_> = (0..60)
@@ -537,7 +509,7 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
             status => panic!("{status}: {}", answer.text().await.unwrap()),
         }
     }
-    let after = peak_memory(user.0.id());
+    let after = peak_memory(user.id());
     // Argon2id holds 19 MiB per hash: the bound allows four at once, with room for the rest of the process.
     let allowed = CONCURRENT * 19 * 1024 * 1024 + 64 * 1024 * 1024;
     assert!(
@@ -546,6 +518,6 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
         after.saturating_sub(before) / (1024 * 1024),
         allowed / (1024 * 1024)
     );
-    user.stop();
+    stop(user).await;
     database.drop_now().await;
 }

@@ -6,9 +6,8 @@
 //! held or taken; stock is what the confirmed orders left.
 
 use std::{
-    process::{Child, Command, Stdio},
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
+    process::{Command, Stdio},
+    time::Duration,
 };
 
 use connectrpc::{
@@ -23,94 +22,57 @@ use ec_platform::{
     startup::Dependencies,
 };
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
+    catalog,
     config::ProductConfig,
-    inventory::{self, Actor},
+    domain::{Actor, Attributes, Description, Price, ProductName, SkuCode},
+    inventory,
 };
 use ec_proto::order::v1::{
     AddCartItemRequest, Address, CancelOrderRequest, CartServiceClient, CreateOrderRequest, OrderServiceClient,
 };
-use ec_testing::TestDatabase;
+use ec_testing::{Process, TestDatabase, eventually};
 use sqlx::PgPool;
 use uuid::Uuid;
 
 const APPROVE: &str = "4242424242424242";
 const DECLINE: &str = "4000000000000002";
 
-/// `ec serve order` as its own process.
-struct OrderProcess {
-    child: Child,
-    /// The orders whose saga driver the process says its failpoint paused for good (after the step's call).
-    paused: Arc<Mutex<Vec<String>>>,
+/// `ec serve order` as its own process, once it listens on `port`. Its log (warnings and worse) is captured: it
+/// tells when the failpoint has paused a driver, and goes on to the test's.
+async fn order_process(database: &str, port: u16, product: &str, token: &str, pause_after: Option<&str>) -> Process {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
+    command
+        .args(["serve", "order", "--order-addr", &format!("127.0.0.1:{port}")])
+        .args(["--order-product-service-url", product, "--database-url", database])
+        .args(["--checkout-wait-secs", "1", "--saga-lease-secs", "2", "--saga-recovery-interval-secs", "1"])
+        .args(["--saga-first-backoff-ms", "10", "--saga-max-backoff-secs", "1"])
+        .env("INTERNAL_AUTH_TOKEN", token)
+        .env("EC_ENV", "development")
+        .env("RUST_LOG", "warn")
+        .env_remove("REDIS_URL")
+        .stderr(Stdio::inherit());
+    if let Some(step) = pause_after {
+        command.args(["--saga-pause-after", step]);
+    }
+    let mut process = Process::spawn_capturing("the order service", command);
+    process.wait_for_port(port, Duration::from_secs(30)).await;
+    process
 }
 
-impl OrderProcess {
-    async fn start(database: &str, port: u16, product: &str, token: &str, pause_after: Option<&str>) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
-        command
-            .args(["serve", "order", "--order-addr", &format!("127.0.0.1:{port}")])
-            .args(["--order-product-service-url", product, "--database-url", database])
-            .args(["--checkout-wait-secs", "1", "--saga-lease-secs", "2", "--saga-recovery-interval-secs", "1"])
-            .args(["--saga-first-backoff-ms", "10", "--saga-max-backoff-secs", "1"])
-            .env("INTERNAL_AUTH_TOKEN", token)
-            .env("EC_ENV", "development")
-            .env("RUST_LOG", "warn")
-            .env_remove("REDIS_URL")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(step) = pause_after {
-            command.args(["--saga-pause-after", step]);
-        }
-        let mut child = command.spawn().expect("ec starts");
-        // Its log (warnings and worse) goes on to the test's, and tells when the failpoint has paused a driver.
-        let paused = Arc::new(Mutex::new(Vec::new()));
-        let (log, seen) = (child.stdout.take().expect("piped"), paused.clone());
-        std::thread::spawn(move || {
-            use std::io::BufRead;
-            for line in std::io::BufReader::new(log).lines().map_while(Result::ok) {
-                if let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line)
-                    && entry["message"] == "failpoint: pausing for good"
-                    && let Some(order) = entry["order"].as_str()
-                {
-                    seen.lock().unwrap().push(order.to_owned());
-                }
-                eprintln!("{line}");
-            }
+/// Waits until the driver of `order` has made its failpoint step's call and paused for good: killing the process
+/// before that would test another step than the one named (a busy machine can take longer than the call
+/// that started the saga waited).
+async fn paused(process: &Process, order: Uuid) {
+    let what = format!("the saga driver of {order} to reach its failpoint");
+    eventually(what, Duration::from_secs(30), || {
+        let paused = process.lines().iter().any(|line| {
+            serde_json::from_str::<serde_json::Value>(line).is_ok_and(|entry| {
+                entry["message"] == "failpoint: pausing for good" && entry["order"] == order.to_string().as_str()
+            })
         });
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("the order service exited ({status}) before it listened; its error is above");
-            }
-            assert!(Instant::now() < deadline, "the order service did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Self { child, paused }
-    }
-
-    /// Waits until the driver of `order` has made its failpoint step's call and paused for good: killing the process
-    /// before that would test another step than the one named (a busy machine can take longer than the call
-    /// that started the saga waited).
-    async fn paused(&self, order: Uuid) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !self.paused.lock().unwrap().contains(&order.to_string()) {
-            assert!(Instant::now() < deadline, "no saga driver reached its failpoint within 30 s");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    /// SIGKILL: no destructors, no draining, connections cut.
-    fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-}
-
-impl Drop for OrderProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+        async move { paused }
+    })
+    .await;
 }
 
 struct Shop {
@@ -143,8 +105,8 @@ impl Shop {
         &self.database.pool
     }
 
-    async fn order_process(&self, pause_after: Option<&str>) -> OrderProcess {
-        OrderProcess::start(&self.database.url(), self.order_port, &self.product_url, &self.token, pause_after).await
+    async fn order_process(&self, pause_after: Option<&str>) -> Process {
+        order_process(&self.database.url(), self.order_port, &self.product_url, &self.token, pause_after).await
     }
 
     fn config(&self, user: Uuid) -> ClientConfig {
@@ -226,7 +188,7 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
 
     // Orders to cancel later, confirmed by a process that runs normally.
     let (to_restock, to_void) = (Uuid::now_v7(), Uuid::now_v7());
-    let normal = shop.order_process(None).await;
+    let mut normal = shop.order_process(None).await;
     for user in [to_restock, to_void] {
         shop.checkout(user, sku, APPROVE).await;
         assert_eq!(shop.state_of(user).await.0, "confirmed");
@@ -237,13 +199,13 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
     let mut killed = Vec::new();
     for (step, card) in [("reserve", APPROVE), ("authorize", APPROVE), ("confirm", APPROVE), ("release", DECLINE)] {
         let user = Uuid::now_v7();
-        let process = shop.order_process(Some(step)).await;
+        let mut process = shop.order_process(Some(step)).await;
         shop.checkout(user, sku, card).await;
         // A reservation and an authorisation are recorded with the confirmation after them, so an order killed
         // after either call, or after confirming, is back at reserve, with a reservation, an authorisation (and
         // a confirmation) made that its recovery must find, not make again.
         let recorded = if matches!(step, "authorize" | "confirm") { "reserve" } else { step };
-        process.paused(shop.order_of(user).await).await;
+        paused(&process, shop.order_of(user).await).await;
         process.kill();
         let (status, _, at) = shop.state_of(user).await;
         assert_eq!((status.as_str(), at.as_str()), ("pending", recorded), "killed with the {step} step unrecorded");
@@ -261,9 +223,9 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
     }
     for (step, user) in [("restock", to_restock), ("void", to_void)] {
         // Paused after void, the cancellation gets past restock in this process first.
-        let process = shop.order_process(Some(step)).await;
+        let mut process = shop.order_process(Some(step)).await;
         shop.cancel(user).await;
-        process.paused(shop.order_of(user).await).await;
+        paused(&process, shop.order_of(user).await).await;
         process.kill();
         let (status, _, at) = shop.state_of(user).await;
         assert_eq!((status.as_str(), at.as_str()), ("cancelled", step), "killed with the {step} step unrecorded");
@@ -271,19 +233,15 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
     }
 
     // A new process's recovery worker finishes every saga.
-    let recovering = shop.order_process(None).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let mut recovering = shop.order_process(None).await;
+    eventually("every saga to finish", Duration::from_secs(60), || async {
         let unfinished: i64 = sqlx::query_scalar("SELECT count(*) FROM order_service.orders WHERE step <> 'done'")
             .fetch_one(&pool)
             .await
             .unwrap();
-        if unfinished == 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{unfinished} sagas still unfinished after a minute");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        if unfinished == 0 { Ok(()) } else { Err(format!("{unfinished} sagas unfinished")) }
+    })
+    .await;
     recovering.kill();
 
     for (step, user) in &killed {

@@ -11,15 +11,15 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    process::{Child, Command, Stdio},
+    process::{Command, Stdio},
     sync::{
         Arc,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
-    time::{Duration, Instant},
+    time::Duration,
 };
 
-use ec_testing::{TestDatabase, browser::sign_in_at, child_port};
+use ec_testing::{Process, Seen, Signal, TestDatabase, browser::sign_in_at, child_port, eventually};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -27,16 +27,17 @@ const APPROVE: &str = "4242424242424242";
 const DECLINE: &str = "4000000000000002";
 const STOCK: i64 = 10_000;
 
-/// One `ec` process, kept with its command line so it can be started again after a restart.
-struct Process {
+/// One part of the platform: its `ec` command line, kept so it can be started again after a stop, and its
+/// process while it runs.
+struct Part {
     name: &'static str,
     args: Vec<String>,
     env: Vec<(String, String)>,
     health: String,
-    child: Option<Child>,
+    running: Option<Process>,
 }
 
-impl Process {
+impl Part {
     fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
         // As Compose runs them: staging, the production topology with the payment sandbox (`ec serve` would
@@ -48,36 +49,22 @@ impl Process {
 
     /// Starts the process and waits until its health check passes; fails at once if it exits instead.
     async fn start(&mut self) {
-        let mut child = self.command().spawn().expect("ec starts");
-        let health: url::Url = self.health.parse().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ec_cli::health::check(&health).await.is_err() {
-            if let Some(status) = child.try_wait().unwrap() {
-                panic!("{} exited ({status}) before it was healthy; its error is above", self.name);
-            }
-            assert!(Instant::now() < deadline, "{} did not become healthy at {health}", self.name);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        self.child = Some(child);
+        let mut process = Process::spawn(self.name, self.command());
+        wait_healthy(&mut process, &self.health).await;
+        self.running = Some(process);
     }
 
     /// SIGTERM, as an orchestrator stops a container, and waits for a clean exit (the drain finished).
     async fn terminate(&mut self) {
-        let mut child = self.child.take().expect("running");
-        let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(sent.success());
-        let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
-        assert!(status.success(), "{} did not stop cleanly on SIGTERM: {status}", self.name);
+        self.running.take().expect("running").stop(Signal::Term, Duration::from_secs(60)).await;
     }
 }
 
-impl Drop for Process {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// Waits until `ec check-health`'s check of `health` passes, as a container's health check would.
+async fn wait_healthy(process: &mut Process, health: &str) {
+    let health: url::Url = health.parse().unwrap();
+    let what = format!("its health check at {health} to pass");
+    process.wait_ready(what, Duration::from_secs(60), || ec_cli::health::check(&health)).await;
 }
 
 /// Every component as its own process, on ports of its own.
@@ -90,7 +77,7 @@ struct Topology {
     user: String,
     product: String,
     order: String,
-    processes: BTreeMap<&'static str, Process>,
+    processes: BTreeMap<&'static str, Part>,
 }
 
 fn local(port: u16) -> String {
@@ -140,12 +127,12 @@ impl Topology {
         std::fs::remove_file(&catalog).unwrap();
         assert!(import.success(), "ec catalog import failed");
 
-        let process = |name: &'static str, args: Vec<String>, health: String| Process {
+        let process = |name: &'static str, args: Vec<String>, health: String| Part {
             name,
             args,
             env: env.clone(),
             health,
-            child: None,
+            running: None,
         };
         let grpc = |port: u16| format!("http://{}", local(port));
         let strings = |args: &[&str]| args.iter().map(|a| a.to_string()).collect::<Vec<_>>();
@@ -466,17 +453,14 @@ async fn every_part_as_its_own_process_sells_through_both_bffs_and_reports_its_m
 
     // One trace, from the browser's span through the BFF, the order service and the product service, with
     // each process's own spans and its SQL statements.
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let trace = loop {
+    let trace = eventually("the checkout's trace to be exported", Duration::from_secs(15), || {
         let spans: Vec<Received> =
             exported.lock().unwrap().iter().filter(|s| s.trace_id == trace_id).cloned().collect();
         let product_sql = spans.iter().any(|s| s.service == "ec-product" && s.name.contains("product_service."));
-        if product_sql && spans.iter().any(|s| s.service == "ec-bff" && s.kind == SERVER) {
-            break spans;
-        }
-        assert!(Instant::now() < deadline, "the checkout's trace was not exported: {spans:#?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        let exported = product_sql && spans.iter().any(|s| s.service == "ec-bff" && s.kind == SERVER);
+        async move { if exported { Ok(spans) } else { Err(Seen(spans)) } }
+    })
+    .await;
     let find = |service: &str, kind: i32, name: &str, parent: &str| {
         trace
             .iter()
@@ -527,23 +511,25 @@ async fn until_answered(
     body: &Value,
     tally: &Tally,
 ) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut turn = rand_turn();
-    loop {
+    eventually(format!("{procedure} to be answered"), Duration::from_secs(60), || {
         turn += 1;
-        let answer = call(&bffs[turn % 2], procedure, token, body).await;
-        let retry = match &answer {
-            Ok((200, body)) => return body.clone(),
-            Ok((_, body)) => matches!(body["code"].as_str(), Some("unavailable" | "deadline_exceeded")),
-            // Refused (the BFF is down), or closed before an answer (it was stopping as the request came):
-            // retried, which the books at the end check was safe.
-            Err(e) => e.is_connect() || e.is_request(),
-        };
-        assert!(retry, "{procedure} failed with an answer no client retries: {answer:?}");
-        assert!(Instant::now() < deadline, "{procedure} kept failing: {answer:?}");
-        tally.retries.fetch_add(1, Ordering::Relaxed);
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        let bff = &bffs[turn % 2];
+        async move {
+            let answer = call(bff, procedure, token, body).await;
+            let retry = match &answer {
+                Ok((200, body)) => return Ok(body.clone()),
+                Ok((_, body)) => matches!(body["code"].as_str(), Some("unavailable" | "deadline_exceeded")),
+                // Refused (the BFF is down), or closed before an answer (it was stopping as the request came):
+                // retried, which the books at the end check was safe.
+                Err(e) => e.is_connect() || e.is_request(),
+            };
+            assert!(retry, "{procedure} failed with an answer no client retries: {answer:?}");
+            tally.retries.fetch_add(1, Ordering::Relaxed);
+            Err(Seen(answer))
+        }
+    })
+    .await
 }
 
 fn rand_turn() -> usize {
@@ -588,12 +574,14 @@ async fn a_rolling_restart_of_every_process_under_load_loses_no_call_and_no_orde
                     until_answered(&bffs, "/order.v1.OrderService/CreateOrder", Some(&token), &create, &tally).await;
                 // A checkout answered while its saga still runs is asked again under the same key.
                 let mut order = answer["order"].clone();
-                while order["status"] == "ORDER_STATUS_PENDING" {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    let answer =
-                        until_answered(&bffs, "/order.v1.OrderService/CreateOrder", Some(&token), &create, &tally)
-                            .await;
-                    order = answer["order"].clone();
+                if order["status"] == "ORDER_STATUS_PENDING" {
+                    order = eventually("a pending checkout to finish", Duration::from_secs(60), || async {
+                        let procedure = "/order.v1.OrderService/CreateOrder";
+                        let answer = until_answered(&bffs, procedure, Some(&token), &create, &tally).await;
+                        let order = answer["order"].clone();
+                        if order["status"] == "ORDER_STATUS_PENDING" { Err(Seen(order)) } else { Ok(order) }
+                    })
+                    .await;
                 }
                 assert_eq!(order["status"], "ORDER_STATUS_CONFIRMED", "{order}");
                 orders.push(order["id"].as_str().unwrap().to_owned());
@@ -654,8 +642,7 @@ async fn the_log_lines_of_a_traced_rpc_carry_its_request_id_and_the_callers_trac
     let database = TestDatabase::create().await;
     let (otlp, _) = collector().await;
     let port = child_port();
-    let log = std::env::temp_dir().join(format!("ec-log-{}.jsonl", Uuid::now_v7()));
-    let mut product = Process {
+    let part = Part {
         name: "product",
         args: ["serve", "product", "--product-addr", &local(port)].map(String::from).to_vec(),
         env: [
@@ -666,21 +653,14 @@ async fn the_log_lines_of_a_traced_rpc_carry_its_request_id_and_the_callers_trac
         .map(|(k, v)| (k.to_owned(), v))
         .to_vec(),
         health: format!("http://{}", local(port)),
-        child: None,
+        running: None,
     };
-    let mut command = product.command();
-    command.stdout(std::fs::File::create(&log).unwrap());
-    product.child = Some(command.spawn().unwrap());
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while ec_cli::health::check(&product.health.parse().unwrap()).await.is_err() {
-        let exited = product.child.as_mut().unwrap().try_wait().unwrap();
-        assert!(exited.is_none(), "the product service exited ({exited:?}) before it was healthy");
-        assert!(Instant::now() < deadline, "the product service did not become healthy");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Its log is what is under test: captured.
+    let mut product = Process::spawn_capturing("product", part.command());
+    wait_healthy(&mut product, &part.health).await;
     let trace_id = hex(Uuid::new_v4().as_bytes());
     let listed = reqwest::Client::new()
-        .post(format!("{}/product.v1.ProductService/ListProducts", product.health))
+        .post(format!("{}/product.v1.ProductService/ListProducts", part.health))
         .header("content-type", "application/json")
         .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
         .header("x-request-id", "checkout-page-42")
@@ -689,18 +669,17 @@ async fn the_log_lines_of_a_traced_rpc_carry_its_request_id_and_the_callers_trac
         .await
         .unwrap();
     assert_eq!(listed.status(), 200);
-    product.terminate().await;
+    product.stop(Signal::Term, Duration::from_secs(60)).await;
 
     // The statement's debug line was logged within the RPC's span, which names the request and the trace.
-    let lines = std::fs::read_to_string(&log).unwrap();
-    std::fs::remove_file(&log).unwrap();
+    let lines = product.lines();
     let statement = lines
-        .lines()
+        .iter()
         .filter_map(|line| serde_json::from_str::<Value>(line).ok())
         .find(|line| {
             line["target"] == "sqlx::query" && line["span"]["otel.name"] == "/product.v1.ProductService/ListProducts"
         })
-        .unwrap_or_else(|| panic!("no statement logged within ListProducts:\n{lines}"));
+        .unwrap_or_else(|| panic!("no statement logged within ListProducts:\n{}", lines.join("\n")));
     assert_eq!(statement["span"]["trace_id"], trace_id.as_str(), "{statement}");
     assert_eq!(statement["span"]["request_id"], "checkout-page-42", "{statement}");
     database.drop_now().await;

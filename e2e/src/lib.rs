@@ -113,6 +113,16 @@ impl TestPlatform {
         format!("http://{}", connectable(self.addresses.bff_ops))
     }
 
+    /// The embedded OAuth2 server's issuer URL (with its trailing slash), e.g. `http://127.0.0.1:41235/`.
+    pub fn issuer(&self) -> &str {
+        &self.addresses.oauth.as_ref().expect("the embedded OAuth2 server runs").issuer
+    }
+
+    /// The login pages' base URL, e.g. `http://127.0.0.1:41236`.
+    pub fn login_url(&self) -> String {
+        format!("http://{}", self.addresses.login.expect("the login pages run"))
+    }
+
     /// Base URL of any part of the platform.
     pub fn url_of(&self, addr: SocketAddr) -> String {
         format!("http://{}", connectable(addr))

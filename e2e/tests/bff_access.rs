@@ -181,7 +181,7 @@ async fn signed_in_reads_are_also_served_as_connect_get_requests() {
 async fn deleting_an_account_or_changing_its_password_signs_it_out_everywhere() {
     let platform = TestPlatform::start().await;
     let alice = sign_up(&platform, "alice@example.com").await;
-    let issuer = platform.addresses.oauth.as_ref().unwrap().issuer.clone();
+    let issuer = platform.issuer().to_owned();
     let refresh = |tokens: &Value| {
         let token = tokens["refresh_token"].as_str().unwrap().to_owned();
         let issuer = issuer.clone();

@@ -8,8 +8,8 @@ use ec_e2e::{
     clients::{self, Wire},
 };
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
-    inventory::Actor,
+    catalog,
+    domain::{Actor, Attributes, Description, Price, ProductName, SkuCode},
 };
 use ec_proto::product::v1::{
     AdjustInventoryRequest, GetInventoryRequest, InventoryServiceClient, UpdateInventoryRequest,

@@ -9,8 +9,8 @@ use ec_e2e::{
     clients::{self, Wire},
 };
 use ec_product::{
-    catalog::{self, Attributes, Description, Price, ProductName, SkuCode},
-    inventory::Actor,
+    catalog,
+    domain::{Actor, Attributes, Description, Price, ProductName, SkuCode},
 };
 use ec_proto::order::v1::{
     AddCartItemRequest, Address, AdminListOrdersRequest, CancelOrderRequest, CartServiceClient, CreateOrderRequest,

@@ -50,8 +50,7 @@ impl Env {
             adjust(config);
         })
         .await;
-        let issuer = platform.addresses.oauth.as_ref().expect("the embedded OAuth2 server runs").issuer.clone();
-        let login = format!("http://{}", platform.addresses.login.expect("the login pages run"));
+        let (issuer, login) = (platform.issuer().to_owned(), platform.login_url());
         let env = Self { platform, issuer, login };
         for (email, password) in [("ada@example.com", "correct horse"), ("bob@example.com", "battery staple")] {
             let body = json!({"email": email, "password": password, "name": "Ada Lovelace"});

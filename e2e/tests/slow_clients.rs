@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use ec_e2e::TestPlatform;
+use ec_testing::eventually;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpSocket, TcpStream},
@@ -124,18 +125,14 @@ async fn one_address_cannot_hold_more_than_its_share_of_connections() {
 
     // A slot comes back when a connection ends.
     drop(held.pop());
-    let mut again = None;
-    for _ in 0..50 {
+    let again = eventually("a connection from the same address to be answered", Duration::from_secs(5), || async {
         let mut stream = connect_from([127, 0, 0, 2], to).await;
         stream.write_all(b"GET /health HTTP/1.1\r\nHost: shop\r\n\r\n").await.unwrap();
         let mut answer = [0u8; 12];
-        if stream.read_exact(&mut answer).await.is_ok() {
-            again = Some(answer);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(again.as_ref().map(|a| &a[..]), Some(&b"HTTP/1.1 200"[..]));
+        stream.read_exact(&mut answer).await.map(|_| answer)
+    })
+    .await;
+    assert_eq!(&again, b"HTTP/1.1 200");
 
     let metrics = reqwest::get(format!("{}/metrics", platform.ops_url())).await.unwrap().text().await.unwrap();
     assert!(

@@ -60,7 +60,7 @@ async fn the_storefront_gets_its_pages_assets_and_configuration() {
 
     // Every answer carries the security headers: the app may load its own files and call the BFF and the
     // issuer, nothing else; no framing, no sniffing, no referrer; no HSTS over plain HTTP.
-    let issuer_origin = url::Url::parse(&platform.addresses.oauth.as_ref().unwrap().issuer).unwrap().origin();
+    let issuer_origin = url::Url::parse(platform.issuer()).unwrap().origin();
     for path in ["/", "/assets/app-1a2b3c.js", "/config.json"] {
         let answer = get(&format!("{web}{path}")).await;
         let headers = answer.headers();
@@ -81,7 +81,7 @@ async fn the_storefront_gets_its_pages_assets_and_configuration() {
     let config = get(&format!("{web}/config.json")).await;
     assert_eq!(config.headers()["cache-control"], "no-cache");
     let config: serde_json::Value = config.json().await.unwrap();
-    let issuer = &platform.addresses.oauth.as_ref().unwrap().issuer;
+    let issuer = platform.issuer();
     assert_eq!(
         config,
         serde_json::json!({
@@ -342,7 +342,7 @@ async fn served_over_https_the_storefront_and_the_login_pages_send_hsts() {
     })
     .await;
     let web = format!("http://{}", platform.addresses.web.expect("a built storefront is served"));
-    let login = format!("http://{}", platform.addresses.login.expect("the login pages are served"));
+    let login = platform.login_url();
     for url in [format!("{web}/"), format!("{login}/oauth2/error?error=access_denied")] {
         let answer = get(&url).await;
         assert_eq!(answer.headers()["strict-transport-security"], "max-age=31536000", "{url}");

@@ -286,13 +286,25 @@ mod tests {
     #[test]
     fn bad_clients_are_refused_at_start_up_not_at_request_time() {
         assert!(Clients::new(vec![client("a", "https://app.example/cb")]).is_ok());
-        assert!(Clients::new(vec![client("a", "not a url")]).is_err());
-        assert!(Clients::new(vec![client("a", "https://x/cb"), client("a", "https://y/cb")]).is_err());
+        let refusal = |clients| Clients::new(clients).expect_err("refused");
+
+        let not_a_url = refusal(vec![client("a", "not a url")]);
+        assert!(
+            matches!(&not_a_url, ClientsError::InvalidRedirect(id, "a redirect URI must be an absolute URL") if id == "a"),
+            "{not_a_url:?}"
+        );
+        let twice = refusal(vec![client("a", "https://x/cb"), client("a", "https://y/cb")]);
+        assert!(matches!(&twice, ClientsError::Invalid(id, "registered twice") if id == "a"), "{twice:?}");
         let confidential: Client = serde_json::from_value(serde_json::json!({
             "client_id": "svc", "client_secret": "short", "grant_types": ["client_credentials"]
         }))
         .unwrap();
-        assert!(Clients::new(vec![confidential]).is_err(), "a short secret");
+        let short = refusal(vec![confidential]);
+        assert_eq!(
+            short.to_string(),
+            "client svc is invalid: a confidential client needs a client_secret of 16 characters or more"
+        );
+        assert!(matches!(short, ClientsError::Invalid(..)), "{short:?}");
     }
 
     #[test]

@@ -1,12 +1,20 @@
 //! Helpers for tests that need a real PostgreSQL (a fresh database per test, so tests run in parallel without
-//! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause; and a
-//! [`browser`] that signs in through the login pages as the storefront does.
+//! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause; a
+//! [`browser`] that signs in through the login pages as the storefront does; the one way tests run a child
+//! process ([`Process`]: spawned, waited for until ready, signalled, always reaped); and the one way they wait
+//! for a condition ([`eventually`]).
 //!
 //! A crate of its own, used only as a dev-dependency (and by the end-to-end harness), so nothing here is
 //! compiled into a production binary.
 
 pub mod browser;
+mod eventually;
+mod process;
 
+use std::time::Duration;
+
+pub use eventually::{Observation, Seen, eventually};
+pub use process::{Process, Signal};
 use sqlx::{ConnectOptions, PgPool, postgres::PgConnectOptions};
 
 /// The server tests create their databases on: `DATABASE_URL`, or the local PostgreSQL.
@@ -89,7 +97,7 @@ pub fn child_port() -> u16 {
 /// A `redis-server` of its own for one test, on a free port, so the test can stop or pause it without
 /// disturbing the others. Killed when dropped.
 pub struct PrivateRedis {
-    server: std::process::Child,
+    server: Process,
     pub url: String,
 }
 
@@ -97,54 +105,37 @@ impl PrivateRedis {
     /// Starts the server. A missing `redis-server` is a loud failure, never a skip.
     pub fn start() -> Self {
         let port = child_port();
-        let server = std::process::Command::new("redis-server")
+        let mut command = std::process::Command::new("redis-server");
+        command
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("redis-server is installed (make test ensures it)");
+            .stdout(std::process::Stdio::null());
+        // `make test` installs redis-server.
+        let server = Process::spawn("redis-server", command);
         Self { server, url: format!("redis://127.0.0.1:{port}") }
     }
 
     /// A connection configured by `config`, once the server answers.
     pub async fn connect(&self, config: redis::aio::ConnectionManagerConfig) -> redis::aio::ConnectionManager {
         let client = redis::Client::open(self.url.as_str()).expect("a valid URL");
-        for _ in 0..50 {
-            if let Ok(connection) = redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone()).await
-            {
-                return connection;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
-        panic!("the private redis-server at {} did not come up", self.url);
+        let what = format!("the private redis-server at {} to answer", self.url);
+        eventually(what, Duration::from_secs(5), || {
+            redis::aio::ConnectionManager::new_with_config(client.clone(), config.clone())
+        })
+        .await
     }
 
     /// Freezes the server (SIGSTOP): connections stay open and nothing answers, like a hung Redis.
     pub fn pause(&self) {
-        self.signal("STOP");
+        self.server.signal(Signal::Stop);
     }
 
     /// Thaws a paused server (SIGCONT).
     pub fn resume(&self) {
-        self.signal("CONT");
-    }
-
-    fn signal(&self, name: &str) {
-        let status = std::process::Command::new("kill")
-            .args([format!("-{name}"), self.server.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -{name} failed");
+        self.server.signal(Signal::Cont);
     }
 
     /// Stops the server for good.
     pub fn stop(&mut self) {
-        let _ = self.server.kill();
-        let _ = self.server.wait();
-    }
-}
-
-impl Drop for PrivateRedis {
-    fn drop(&mut self) {
-        self.stop();
+        self.server.kill();
     }
 }
