@@ -180,16 +180,12 @@ async fn the_running_service_expires_reservations_whose_time_is_up() {
         .await
         .unwrap();
     let request = GetReservationRequest { id: id.clone(), ..Default::default() };
-    let mut expired = false;
-    for _ in 0..50 {
+    // The worker runs every second.
+    ec_testing::eventually("the reservation to expire", Duration::from_secs(5), || async {
         let status = internal.get_reservation(request.clone()).await.unwrap().into_owned().reservation.status;
-        if status == ReservationStatus::RESERVATION_STATUS_EXPIRED {
-            expired = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(expired, "the worker runs every second");
+        if status == ReservationStatus::RESERVATION_STATUS_EXPIRED { Ok(()) } else { Err(ec_testing::Seen(status)) }
+    })
+    .await;
     let stock = service.client(Who::Admin).get_inventory(get(&sku)).await.unwrap().into_owned().inventory;
     assert_eq!((stock.reserved, stock.available), (0, 4));
     service.stop().await;

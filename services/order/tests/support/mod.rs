@@ -187,18 +187,15 @@ impl Platform {
     }
 
     /// `who`'s order `id` once it is no longer PENDING (the recovery worker's doing, in the tests that ask),
-    /// looking every 100 ms for 10 s at most.
-    pub async fn settled(&self, who: &Who, id: &str) -> Option<Order> {
+    /// within 10 s.
+    pub async fn settled(&self, who: &Who, id: &str) -> Order {
         let get = GetOrderRequest { id: id.to_owned(), ..Default::default() };
         let orders = self.orders(who);
-        for _ in 0..100 {
+        ec_testing::eventually(format!("order {id} to leave PENDING"), Duration::from_secs(10), || async {
             let now = orders.get_order(get.clone()).await.unwrap().into_owned().order.into_option().unwrap();
-            if now.status != OrderStatus::ORDER_STATUS_PENDING {
-                return Some(now);
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        None
+            if now.status != OrderStatus::ORDER_STATUS_PENDING { Ok(now) } else { Err(ec_testing::Seen(now.status)) }
+        })
+        .await
     }
 
     /// Checks out `who`'s cart with `key` and `card`.
