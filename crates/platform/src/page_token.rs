@@ -4,8 +4,12 @@
 //! listed (the filters, the audience: a token of one customer's orders must not page another's), and when
 //! it was issued, signed with HMAC-SHA-256 under a key derived from the platform's internal secret. So a
 //! token cannot be made up or edited, one issued for other filters is refused, and one older than a day is
-//! refused as stale; every refusal is the same `invalid` kind, for the service to answer as
-//! `invalid_argument`.
+//! refused as stale. Each refusal ([`PageTokenError`]) says which of the three it is and to start again from
+//! the first page, and a service answers it as `invalid_argument` (`ServiceError` converts it).
+//!
+//! Every list of the platform pages with it: the product listing (its cursor a rank and an id), orders and
+//! accounts (their cursor an id: [`PageTokens::after_id`]). Each service signs under a key of its own purpose
+//! ([`key`]), so a token of one list is not even well-formed for another.
 
 use aws_lc_rs::{digest, hmac};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
