@@ -132,11 +132,6 @@ impl EmbeddedPostgres {
         Ok(pg)
     }
 
-    /// URL of the `postgres` maintenance database, for creating [`DATABASE`].
-    pub fn admin_url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-
     /// URL of the platform's database.
     pub fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{DATABASE}", self.port)

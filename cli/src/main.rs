@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use ec_cli::{
     demo,
-    embedded_pg::{self, EmbeddedPgArgs, EmbeddedPostgres},
+    embedded_pg::{EmbeddedPgArgs, EmbeddedPostgres},
     health,
     platform::{self, Platform, PlatformConfig},
     web::{self, StorefrontArgs, WebArgs},
@@ -30,8 +30,8 @@ use ec_platform::{
 #[derive(Parser)]
 #[command(name = "ec", version, propagate_version = true)]
 struct Cli {
-    /// Log line format: json or pretty. Default: pretty for `dev` and `user`, json otherwise. Level filter:
-    /// RUST_LOG.
+    /// Log line format: json or pretty. Default: pretty for `dev`, `user`, `catalog` and `check-health`, json
+    /// otherwise. Level filter: RUST_LOG.
     #[arg(long = "log-format", env = "LOG_FORMAT", value_enum, global = true)]
     log_format: Option<LogFormat>,
 
@@ -240,11 +240,7 @@ enum CatalogCommand {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let default_format = match cli.command {
-        Command::Dev(_)
-        | Command::Migrate { .. }
-        | Command::User(_)
-        | Command::Catalog(_)
-        | Command::CheckHealth { .. } => LogFormat::Pretty,
+        Command::Dev(_) | Command::User(_) | Command::Catalog(_) | Command::CheckHealth { .. } => LogFormat::Pretty,
         _ => LogFormat::Json,
     };
     // Each process names itself in its traces by what it serves.
@@ -278,8 +274,8 @@ async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
         None => {
             let settings = args.embedded.clone();
             let pg = tokio::task::spawn_blocking(move || EmbeddedPostgres::start(&settings)).await??;
-            create_database_if_missing(&pg.admin_url(), embedded_pg::DATABASE).await?;
             let url = pg.url();
+            connect_creating(&DatabaseArgs { url: url.clone(), max_connections: 1 }).await?.close().await;
             embedded = Some(pg);
             url
         }
@@ -320,12 +316,7 @@ async fn migrate(database: &DatabaseArgs, demo_data: bool, environment: Environm
     if demo_data && environment == Environment::Production {
         anyhow::bail!("EC_ENV=production refuses --demo-data: the demo admin's password is public");
     }
-    use sqlx::migrate::MigrateDatabase;
-    if !sqlx::Postgres::database_exists(&database.url).await.context("cannot connect to PostgreSQL")? {
-        sqlx::Postgres::create_database(&database.url).await.context("cannot create the database")?;
-        tracing::info!("database created");
-    }
-    let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
+    let pool = connect_creating(database).await?;
     platform::migrate_all(&pool).await?;
     if demo_data {
         load_demo_data(&pool).await?;
@@ -343,18 +334,20 @@ async fn load_demo_data(pool: &sqlx::PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn create_database_if_missing(admin_url: &str, name: &str) -> anyhow::Result<()> {
-    let admin = sqlx::PgPool::connect(admin_url).await.context("cannot connect to the embedded PostgreSQL")?;
-    let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
-        .bind(name)
-        .fetch_one(&admin)
-        .await?;
-    if !exists {
-        // Identifiers cannot be bound as parameters; `name` is our own constant, not input.
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&admin).await?;
+/// A pool to `database`, which is created first if it does not exist. Only then is the server's `postgres`
+/// database reached (to run `CREATE DATABASE`), so a role that may connect to its own database alone, as in
+/// production, migrates an existing one.
+async fn connect_creating(database: &DatabaseArgs) -> anyhow::Result<sqlx::PgPool> {
+    use sqlx::migrate::MigrateDatabase;
+    const INVALID_CATALOG_NAME: &str = "3D000";
+    match db::connect(database).await {
+        Err(e) if e.as_database_error().and_then(|db| db.code()).as_deref() == Some(INVALID_CATALOG_NAME) => {
+            sqlx::Postgres::create_database(&database.url).await.context("cannot create the database")?;
+            tracing::info!("database created");
+            Ok(db::connect(database).await.context("cannot connect to the database just created")?)
+        }
+        connected => connected.context("cannot connect to PostgreSQL"),
     }
-    admin.close().await;
-    Ok(())
 }
 
 async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs) -> anyhow::Result<()> {

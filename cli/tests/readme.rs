@@ -5,8 +5,10 @@
 //! here rather than in a new user's terminal.
 //!
 //! The recipe names its own ports (the platform's standard ones) and database (`ec_processes`), so this test
-//! needs them: it refuses to start while anything listens on those ports (an `ec dev` left running), and
-//! drops that database before and after.
+//! needs them: it refuses to start while anything listens on those ports (an `ec dev` left running), runs
+//! with no other test beside it (`.config/nextest.toml`), and drops that database before it starts and once it
+//! has passed. It stops the shop as the README says (SIGINT to every `ec`, here only the recipe's), and checks
+//! that every part exits cleanly.
 
 use std::{path::Path, process::Command, time::Duration};
 
@@ -72,8 +74,12 @@ async fn the_readme_recipe_for_separate_processes_starts_a_shop_a_shopper_can_bu
 
     let bin = Path::new(env!("CARGO_BIN_EXE_ec")).parent().unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    // The recipe leaves its processes in the background, as in a terminal; the shell stays to stop them.
-    let script = format!("set -eu\n{}\ntrap 'kill -TERM $(jobs -p) 2>/dev/null; wait' TERM\nwait\n", recipe());
+    // The recipe leaves its processes in the background, as in a terminal. The shell stays, and exits once every
+    // one of them has, with the first failure's status; a test that fails half-way has the shell stop them.
+    let script = format!(
+        "set -eu\n{}\ntrap 'kill -TERM $(jobs -p) 2>/dev/null' TERM\nfor part in $(jobs -p); do wait \"$part\"; done\n",
+        recipe()
+    );
     let mut command = Command::new("bash");
     command.args(["-c", &script]).current_dir(repository()).env("PATH", path).env("RUST_LOG", "warn");
     let mut shop = Process::spawn("the README's recipe", command).stop_on_drop(Signal::Term);
@@ -129,8 +135,11 @@ async fn the_readme_recipe_for_separate_processes_starts_a_shop_a_shopper_can_bu
     assert_eq!(placed["order"]["status"], "ORDER_STATUS_CONFIRMED", "{placed}");
     assert_eq!(placed["order"]["total"], total, "the order's total is the one the cart showed");
 
-    shop.signal(Signal::Term);
-    shop.wait_exit(Duration::from_secs(60)).await;
+    // The README's `pkill -INT -x ec`, for the recipe's parts only.
+    let stopped = Command::new("pkill").args(["-INT", "-x", "-P", &shop.id().to_string(), "ec"]).status().unwrap();
+    assert!(stopped.success(), "pkill found the recipe's parts");
+    let status = shop.wait_exit(Duration::from_secs(60)).await;
+    assert!(status.success(), "every part of the recipe exits cleanly on SIGINT: {status}");
     eventually("every port of the recipe to be closed", Duration::from_secs(30), || async {
         let open: Vec<u16> =
             PORTS.into_iter().filter(|port| std::net::TcpListener::bind(("127.0.0.1", *port)).is_err()).collect();

@@ -20,11 +20,6 @@ impl Access {
         Self { identity }
     }
 
-    /// The verifier behind the checks, for what a service reads beyond them.
-    pub fn identity(&self) -> &IdentityVerifier {
-        &self.identity
-    }
-
     /// The caller, or `None` for an anonymous call; forged or malformed identity metadata is refused.
     pub fn caller(&self, ctx: &RequestContext) -> Result<Option<Caller>, Refusal> {
         Ok(self.identity.caller(ctx.headers())?)
@@ -40,13 +35,10 @@ impl Access {
         self.identity.admin(ctx.headers())
     }
 
-    /// For an internal RPC, which only the platform's own parts may call: the account the calling part acts
-    /// for, if any. A call without the internal secret is refused.
-    pub fn internal(&self, ctx: &RequestContext) -> Result<Option<Caller>, Refusal> {
-        if !self.identity.is_internal(ctx.headers()) {
-            return Err(Refusal::NotInternal);
-        }
-        self.caller(ctx)
+    /// For an internal RPC, which only the platform's own parts may call: a call without the internal secret
+    /// is refused. Whom the calling part acts for, if anyone, is [`caller`](Self::caller)'s to read.
+    pub fn internal(&self, ctx: &RequestContext) -> Result<(), Refusal> {
+        if self.identity.is_internal(ctx.headers()) { Ok(()) } else { Err(Refusal::NotInternal) }
     }
 
     /// The platform service making this call on its own behalf, if the call says so with the internal secret.

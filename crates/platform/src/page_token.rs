@@ -9,7 +9,7 @@
 //!
 //! Every list of the platform pages with it: the product listing (its cursor a rank and an id), orders and
 //! accounts (their cursor an id: [`PageTokens::after_id`]). Each service signs under a key of its own purpose
-//! ([`key`]), so a token of one list is not even well-formed for another.
+//! ([`key`]), so a token one service issued is refused by another as not its own (`Forged`).
 
 use aws_lc_rs::{digest, hmac};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};

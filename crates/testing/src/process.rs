@@ -277,10 +277,12 @@ mod tests {
         drop(killed);
         assert!(!alive(pid), "a frozen process is killed");
 
-        // One stopped with a signal of its own goes as soon as it obeys.
+        // One stopped with a signal of its own goes as soon as it obeys, not when the grace runs out.
         let interrupted = Process::spawn("obliging", shell("exec sleep 60")).stop_on_drop(Signal::Int);
         let pid = interrupted.id();
+        let dropped = Instant::now();
         drop(interrupted);
         assert!(!alive(pid));
+        assert!(dropped.elapsed() < DROP_GRACE, "it went on SIGINT, not on the SIGKILL after {DROP_GRACE:?}");
     }
 }

@@ -3,8 +3,8 @@
 //! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
 //! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
 //! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it;
-//! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is the one
-//! mapping from this crate's errors to Connect/gRPC codes; [`startup`] wires a server from a
+//! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is what only the user
+//! service answers (the platform's `ServiceError` maps the rest); [`startup`] wires a server from a
 //! [`UserConfig`](config::UserConfig).
 //!
 //! The same process serves Hydra's login, consent and logout pages ([`login`], on port 8051), talking to Hydra's
@@ -15,8 +15,8 @@
 //! Deleting an account, changing its password or taking a role signs it out everywhere ([`api::SignOut`]):
 //! Hydra's sessions and refresh tokens end, and its access tokens are revoked ([`ec_platform::revocation`]).
 //!
-//! Passwords and emails are never logged. Database errors are logged with their cause and answered with a
-//! generic `internal` error.
+//! Passwords and emails are never logged. A deadlock or serialization failure is answered `aborted` (retry);
+//! any other database error is logged with its cause and answered with a generic `internal` error.
 
 pub mod accounts;
 pub mod api;

@@ -74,6 +74,7 @@ impl OrderApi {
         }
         let size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { i64::from(page_size) };
         let now = chrono::Utc::now().timestamp();
+        // Newest first: the page goes on after the last order of the previous one, to older (smaller) ids.
         let before = self.tokens.after_id(page_token, &binding, now)?;
         let mut found = orders::list(&self.pool, filter, before, size + 1).await?;
         let next = if found.len() as i64 > size {

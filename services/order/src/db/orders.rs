@@ -1,8 +1,10 @@
 //! The `orders` table: an order's totals, address, status and payment status, and its saga's state (the step
 //! it runs next, what earlier steps left, its attempts, when it is next due and who holds it).
 //!
-//! Every change of an order is one `UPDATE ... WHERE id = $1 AND <the state it must be in>`: of two racing
-//! changes exactly one matches, and the other learns so from the row count instead of overwriting it.
+//! Every change of an order's status or step is one `UPDATE ... WHERE id = $1 AND <the state it must be in>`:
+//! of two racing changes exactly one matches, and the other learns so from the row count instead of
+//! overwriting it. (Releasing a saga's lease, and marking an order shipped under the row lock taken to ship
+//! it, need no such condition.)
 //! Two statements here write other tables too, and are one statement on purpose ([`place`],
 //! [`record_step`]): each says what else it writes and why.
 

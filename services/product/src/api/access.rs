@@ -42,7 +42,8 @@ impl ProductAccess {
     /// calling service acts for, or `internal` for the service itself; a call without the platform's internal
     /// secret is refused.
     pub fn internal_scope(&self, ctx: &RequestContext) -> Result<String, Refusal> {
-        Ok(match self.access.internal(ctx)? {
+        self.access.internal(ctx)?;
+        Ok(match self.access.caller(ctx)? {
             Some(caller) => caller.user_id.to_string(),
             None => "internal".to_owned(),
         })

@@ -8,15 +8,16 @@
 //! [`ServiceError`](ec_platform::error::ServiceError) and [`crate::error::ProductError`].
 //!
 //! - [`access`]: who may call what, and how much of the catalog and of a stock record each caller sees;
-//! - [`catalog`]: [`ProductApi`], the catalog's handlers (products, SKUs, images, categories, ListProducts);
-//! - [`inventory`]: [`InventoryApi`], stock administration and the reservation RPCs;
+//! - [`product_service`]: [`ProductApi`], the catalog's handlers (products, SKUs, images, categories,
+//!   ListProducts);
+//! - [`inventory_service`]: [`InventoryApi`], stock administration and the reservation RPCs;
 //! - [`wire`]: conversions to and from the `ec_proto` types.
 
 pub mod access;
-pub mod catalog;
-pub mod inventory;
+pub mod inventory_service;
+pub mod product_service;
 pub mod wire;
 
 pub use access::{ProductAccess, StockView};
-pub use catalog::ProductApi;
-pub use inventory::InventoryApi;
+pub use inventory_service::InventoryApi;
+pub use product_service::ProductApi;
