@@ -12,7 +12,7 @@ use connectrpc::ConnectError;
 
 use crate::{
     identity::{IdentityError, Refusal},
-    page_token::PageTokenError,
+    page_token::{PageSizeError, PageTokenError},
 };
 
 /// An error of a service whose own failures are `Own`.
@@ -72,6 +72,13 @@ impl<Own> From<IdentityError> for ServiceError<Own> {
 /// A refused page token is the request's fault: `invalid_argument`, saying to start again from the first page.
 impl<Own> From<PageTokenError> for ServiceError<Own> {
     fn from(e: PageTokenError) -> Self {
+        Self::InvalidArgument(e.to_string())
+    }
+}
+
+/// A page size out of bounds is `invalid_argument`, naming the bounds.
+impl<Own> From<PageSizeError> for ServiceError<Own> {
+    fn from(e: PageSizeError) -> Self {
         Self::InvalidArgument(e.to_string())
     }
 }

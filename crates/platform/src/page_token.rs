@@ -21,6 +21,26 @@ const TAG_LEN: usize = 16;
 /// Longest token accepted before any decoding.
 const MAX_TOKEN_LEN: usize = 256;
 
+/// How many items a page holds when a request leaves `page_size` at 0.
+pub const DEFAULT_PAGE_SIZE: i64 = 20;
+/// The most items a page holds.
+pub const MAX_PAGE_SIZE: i64 = 100;
+
+/// A `page_size` outside 0 ..= [`MAX_PAGE_SIZE`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("page_size must be between 0 and {MAX_PAGE_SIZE}")]
+pub struct PageSizeError;
+
+/// How many items the page a request asks for holds: its `page_size`, or [`DEFAULT_PAGE_SIZE`] for 0; every
+/// list of the platform pages by the same rule.
+pub fn page_size(requested: i32) -> Result<i64, PageSizeError> {
+    match i64::from(requested) {
+        0 => Ok(DEFAULT_PAGE_SIZE),
+        size @ 1..=MAX_PAGE_SIZE => Ok(size),
+        _ => Err(PageSizeError),
+    }
+}
+
 /// Why a page token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PageTokenError {
@@ -150,6 +170,13 @@ mod tests {
         assert_eq!(tokens.after_id(&after, &mine, 1_000), Ok(Some(id)));
         assert_eq!(tokens.after_id("", &mine, 1_000), Ok(None));
         assert_eq!(tokens.after_id(&token, &mine, 1_000), Err(PageTokenError::Forged), "a cursor of another length");
+        // Page sizes: 0 is the default, and the bounds hold.
+        assert_eq!(page_size(0), Ok(DEFAULT_PAGE_SIZE));
+        assert_eq!(page_size(1), Ok(1));
+        assert_eq!(page_size(100), Ok(MAX_PAGE_SIZE));
+        for wrong in [-1, 101, i32::MIN, i32::MAX] {
+            assert_eq!(page_size(wrong), Err(PageSizeError), "{wrong}");
+        }
         // Fields are length-prefixed: ("ab", "c") and ("a", "bc") bind differently.
         assert_ne!(binding(&[b"ab", b"c"]), binding(&[b"a", b"bc"]));
     }

@@ -19,10 +19,6 @@ use crate::{
     error::Error,
 };
 
-/// Page size when none is asked for, and the most one page may have.
-pub const DEFAULT_PAGE_SIZE: i64 = 20;
-pub const MAX_PAGE_SIZE: i64 = 100;
-
 /// The purpose the key of ListProducts' page tokens is derived for from the platform's internal secret
 /// ([`page_token::key`]).
 pub const PAGE_TOKEN_PURPOSE: &[u8] = b"ec product page token v1";

@@ -18,11 +18,6 @@ use crate::{
     throttle::{Client, Throttle, Verdict},
 };
 
-/// Largest page ListUsers returns.
-pub const MAX_PAGE_SIZE: i32 = 100;
-/// Page size when the request asks for none.
-pub const DEFAULT_PAGE_SIZE: i32 = 20;
-
 /// Whether the caller is an admin *now*. The token's roles are a claim made when it was issued; a demoted or
 /// deleted admin's token says `admin` until it expires, so admin power is confirmed against the database.
 async fn is_admin(pool: &PgPool, caller: &Caller) -> Result<bool, Error> {
@@ -171,13 +166,7 @@ pub async fn list(
     email_contains: &str,
 ) -> Result<(Vec<UserRow>, String), Error> {
     admin(pool, caller).await?;
-    let size = match page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        1..=MAX_PAGE_SIZE => page_size,
-        _ => {
-            return Err(Error::InvalidArgument(format!("page_size must be between 0 and {MAX_PAGE_SIZE}")));
-        }
-    };
+    let size = page_token::page_size(page_size)?;
     let filter = Some(email_contains.trim()).filter(|f| !f.is_empty());
     if filter.is_some_and(|f| f.chars().count() > Email::MAX_CHARS) {
         return Err(Error::InvalidArgument("email_contains is too long".into()));
@@ -188,7 +177,7 @@ pub async fn list(
     let now = chrono::Utc::now().timestamp();
     let after = tokens.after_id(page_token, &binding, now)?;
     // One row more than asked tells whether another page exists.
-    let mut rows = db::list_users(pool, after, i64::from(size) + 1, filter.as_deref()).await?;
+    let mut rows = db::list_users(pool, after, size + 1, filter.as_deref()).await?;
     let next = if rows.len() > size as usize {
         rows.truncate(size as usize);
         rows.last().map(|last| tokens.encode(&binding, last.id.as_bytes(), now)).unwrap_or_default()

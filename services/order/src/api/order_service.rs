@@ -24,10 +24,6 @@ use crate::{
     saga::Saga,
 };
 
-/// Page size when none is asked for, and the most one page may have.
-const DEFAULT_PAGE_SIZE: i64 = 20;
-const MAX_PAGE_SIZE: i32 = 100;
-
 /// The order handlers.
 #[derive(Clone)]
 pub struct OrderApi {
@@ -69,10 +65,7 @@ impl OrderApi {
         page_size: i32,
         page_token: &str,
     ) -> Result<(Vec<proto::Order>, String), Error> {
-        if !(0..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(Error::InvalidArgument(format!("page_size must be between 0 and {MAX_PAGE_SIZE}")));
-        }
-        let size = if page_size == 0 { DEFAULT_PAGE_SIZE } else { i64::from(page_size) };
+        let size = page_token::page_size(page_size)?;
         let now = chrono::Utc::now().timestamp();
         // Newest first: the page goes on after the last order of the previous one, to older (smaller) ids.
         let before = self.tokens.after_id(page_token, &binding, now)?;

@@ -3,7 +3,10 @@
 
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
-use ec_platform::{db::GenericPlans, page_token::PageTokens};
+use ec_platform::{
+    db::GenericPlans,
+    page_token::{self, PageTokens},
+};
 use ec_proto::product::v1::{
     self as wire, AddProductImageRequest, AddProductImageResponse, BatchGetSkusRequest, BatchGetSkusResponse,
     CreateCategoryRequest, CreateCategoryResponse, CreateProductRequest, CreateProductResponse, CreateSkuRequest,
@@ -108,11 +111,7 @@ impl ProductService for ProductApi {
         request: ServiceRequest<'_, ListProductsRequest>,
     ) -> ServiceResult<ListProductsResponse> {
         let reader = self.access.reader(&ctx)?;
-        let page_size = match i64::from(request.page_size) {
-            0 => listing::DEFAULT_PAGE_SIZE,
-            size @ 1..=listing::MAX_PAGE_SIZE => size,
-            _ => return Err(Error::InvalidArgument("page_size must be between 0 and 100".into()).into()),
-        };
+        let page_size = page_token::page_size(request.page_size).map_err(Error::from)?;
         if let (Some(min), Some(max)) = (request.min_price, request.max_price)
             && min > max
         {
