@@ -208,7 +208,7 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
     ];
     let backend = |addr: &str| format!("http://{addr}");
     let (user_url, product_url, order_url) = (backend(&user), backend(&product), backend(&order));
-    let front = serve(
+    let mut front = serve(
         &[
             "serve",
             "bff",
@@ -228,14 +228,15 @@ async fn ec_serve_runs_each_service_as_its_own_process_and_the_bff_routes_to_the
 
     // Ready once every backend has migrated its schema, bound its port and reports SERVING.
     let http = reqwest::Client::new();
-    let ready = eventually("the BFF to be ready", Duration::from_secs(20), || async {
-        match http.get(format!("http://{ops}/ready")).send().await {
-            Ok(response) if response.status() == 200 => Ok(response.json::<serde_json::Value>().await.unwrap()),
-            Ok(response) => Err(format!("{} {}", response.status(), response.text().await.unwrap_or_default())),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await;
+    let ready = front
+        .wait_ready("the BFF to be ready", Duration::from_secs(20), || async {
+            match http.get(format!("http://{ops}/ready")).send().await {
+                Ok(response) if response.status() == 200 => Ok(response.json::<serde_json::Value>().await.unwrap()),
+                Ok(response) => Err(format!("{} {}", response.status(), response.text().await.unwrap_or_default())),
+                Err(e) => Err(e.to_string()),
+            }
+        })
+        .await;
     for backend in ["user_service", "product_service", "order_service"] {
         assert_eq!(ready[backend], true, "{ready}");
     }
@@ -425,7 +426,7 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
     let env = [("INTERNAL_AUTH_TOKEN", secret.as_str()), ("PAYMENT_PROVIDER", "none")];
     let mut command = ec();
     command.env("EC_ENV", "production");
-    let order =
+    let mut order =
         serve_with(command, &["serve", "order", "--order-addr", &addr, "--database-url", &database.url()], &env);
     let http = reqwest::Client::new();
     let call = |method: &'static str, body: serde_json::Value| {
@@ -441,7 +442,8 @@ async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_r
         }
     };
     let what = "the order service to answer";
-    let cart = eventually(what, Duration::from_secs(20), || call("CartService/GetCart", serde_json::json!({}))).await;
+    let cart =
+        order.wait_ready(what, Duration::from_secs(20), || call("CartService/GetCart", serde_json::json!({}))).await;
     assert_eq!(cart.0, 200);
     let checkout = serde_json::json!({
         "idempotencyKey": uuid::Uuid::now_v7().to_string(),
@@ -471,7 +473,7 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
     let database = TestDatabase::create().await;
     let addr = free_addr();
     let concurrent = CONCURRENT.to_string();
-    let user = serve(
+    let mut user = serve(
         &["serve", "user", "--user-addr", &addr, "--database-url", &database.url()],
         &[("PASSWORD_HASH_CONCURRENCY", concurrent.as_str()), ("PASSWORD_HASH_QUEUE_MS", "1000")],
     );
@@ -479,7 +481,7 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
     let call = |method: &str, body: serde_json::Value| {
         http.post(format!("http://{addr}/user.v1.UserService/{method}")).json(&body).send()
     };
-    eventually("the user service to answer", Duration::from_secs(20), || async {
+    user.wait_ready("the user service to answer", Duration::from_secs(20), || async {
         let first = serde_json::json!({"email": "first@example.com", "password": "correct horse"});
         match call("CreateUser", first).await {
             Ok(answer) if answer.status() == 200 => Ok(()),
