@@ -5,13 +5,16 @@
 #   scripts/test.sh              everything
 #   scripts/test.sh --lint-only  formatting and lints, no tests
 #
-# PostgreSQL and Redis come from DATABASE_URL / REDIS_URL, or are the local servers on their standard ports,
-# started here if they are down (as root on a machine with Debian's packages, like CI).
+# PostgreSQL, Redis and NATS with JetStream come from DATABASE_URL / REDIS_URL / NATS_URL, or are the local
+# servers on their standard ports, started here if they are down (as root on a machine with Debian's packages,
+# like CI). Nothing uses NATS yet (the events of the next work will); it is checked now so that work lands on
+# a suite that already has it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 export REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+export NATS_URL="${NATS_URL:-nats://127.0.0.1:4222}"
 
 # A fresh clone gains nothing from incremental compilation, and its caches double the size of target/.
 if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
@@ -22,6 +25,12 @@ lint_only=false
 
 postgres_answers() { pg_isready -q -d "$DATABASE_URL" 2>/dev/null; }
 redis_answers() { [ "$(redis-cli -u "$REDIS_URL" ping 2>/dev/null)" = "PONG" ]; }
+# A NATS server's first line to a client is its INFO, which says whether JetStream is on.
+nats_answers() {
+  local address=${NATS_URL#*://}; address=${address##*@}; address=${address%%/*}
+  timeout 3 bash -c "exec 3<>/dev/tcp/${address%:*}/${address##*:} && head -n 1 <&3" 2>/dev/null \
+    | grep -q '"jetstream":true'
+}
 
 wait_for() { # wait_for NAME CHECK
   for _ in $(seq 1 30); do "$2" && return 0; sleep 1; done
@@ -29,7 +38,7 @@ wait_for() { # wait_for NAME CHECK
 }
 
 ensure_services() {
-  step "PostgreSQL and Redis"
+  step "PostgreSQL, Redis and NATS"
   if ! postgres_answers; then
     echo "PostgreSQL does not answer at $DATABASE_URL; starting the local cluster"
     pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start
@@ -44,6 +53,14 @@ ensure_services() {
     wait_for Redis redis_answers
   fi
   echo "Redis answers"
+  if ! nats_answers; then
+    echo "NATS with JetStream does not answer at $NATS_URL; starting a local server"
+    mkdir -p /var/lib/nats-server
+    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
+      -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
+    wait_for "NATS with JetStream" nats_answers
+  fi
+  echo "NATS with JetStream answers"
 }
 
 ensure_tools() {
