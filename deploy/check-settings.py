@@ -15,16 +15,19 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
   each Kubernetes overlay's storefront-client.json);
 - environments: Compose is a staging trial (EC_ENV is not production there), Kubernetes is production
   (EC_ENV=production, and the order service is not left with the payment sandbox, which production refuses);
-- Redis: every REDIS_URL names a user and a password (Compose's Redis has that ACL user, and its health check
-  authenticates); in Kubernetes credentials come from a Secret, never a ConfigMap;
+- Redis and NATS: every REDIS_URL and NATS_URL names a user and a password (Compose's Redis has that ACL user,
+  and its health check authenticates; Compose's NATS has that user and password, JetStream on, its store in a
+  volume, and a health check that asks for JetStream); in Kubernetes credentials come from a Secret, never a
+  ConfigMap;
 - trusted proxies are narrow (no private range whole: any pod in it could forge X-Forwarded-For);
 - draining fits in the termination grace period, secrets referenced exist, every Deployment has a
   PodDisruptionBudget and every Ingress path a Service port (Kubernetes);
 - the network policies (Kubernetes), evaluated as Kubernetes does on pods made from the rendered labels and the
   charts' labels: default-deny ingress and egress; every part has an egress policy of its own and may connect
   to exactly what its settings name (and DNS, and the trace collector); every port of every part is reachable
-  from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus);
-  Hydra's admin port only from the user service, wherever Hydra's namespace is.
+  from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus), and
+  so is every port of the stores the parts' settings name in the platform's namespace (PostgreSQL, Redis,
+  NATS); Hydra's admin port only from the user service, wherever Hydra's namespace is.
 
 Run by scripts/check-deploy.sh (part of `make test`); needs PyYAML.
 """
@@ -48,12 +51,19 @@ NEEDED = {
         "DATABASE_URL",
         "INTERNAL_AUTH_TOKEN",  # without it the service trusts no caller identity, so every call is refused
         "REDIS_URL",  # login throttling and token revocations shared with the replicas and the BFF
+        "NATS_URL",  # without it its events reach only its own process (production refuses to start)
         "HYDRA_ADMIN_URL",  # without it the login pages are not served
         "USER_ADDR",  # the default binds loopback only
         "LOGIN_ADDR",
     },
     "product": {"DATABASE_URL", "INTERNAL_AUTH_TOKEN", "PRODUCT_ADDR"},
-    "order": {"DATABASE_URL", "INTERNAL_AUTH_TOKEN", "ORDER_ADDR", "PRODUCT_SERVICE_URL"},
+    "order": {
+        "DATABASE_URL",
+        "INTERNAL_AUTH_TOKEN",
+        "ORDER_ADDR",
+        "PRODUCT_SERVICE_URL",
+        "NATS_URL",  # without it its events reach only its own process (production refuses to start)
+    },
     "bff": {
         "INTERNAL_AUTH_TOKEN",
         "REDIS_URL",  # rate limits, key cache and revocations shared by the replicas
@@ -79,7 +89,10 @@ ADDRESS_OF = {"user": "USER_ADDR", "product": "PRODUCT_ADDR", "order": "ORDER_AD
 URL_TO = {"USER_SERVICE_URL": "user", "PRODUCT_SERVICE_URL": "product", "ORDER_SERVICE_URL": "order"}
 
 # Settings that are credentials, or carry one: Kubernetes gives them from a Secret only.
-CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "INTERNAL_AUTH_TOKEN"}
+CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "NATS_URL", "INTERNAL_AUTH_TOKEN"}
+
+# The stores that refuse clients without the platform's user and password, which their URL must name: its form.
+AUTHENTICATED = {"REDIS_URL": "redis://USER:PASSWORD@HOST:PORT", "NATS_URL": "nats://USER:PASSWORD@HOST:PORT"}
 
 # The scopes the storefront client must be allowed: sign-in and refresh, then shopping (carts, orders, the
 # account) and the back office's admin operations.
@@ -172,11 +185,11 @@ def setting(ec, args, env, name):
     return Command.of(ec, words).defaults.get(name)
 
 
-def check_redis_url(where, url):
-    """Redis refuses clients without the platform's user and password: the URL must name both."""
+def check_authenticated_url(where, variable, url):
+    """Redis and NATS refuse clients without the platform's user and password: the URL must name both."""
     parsed = urlparse(url)
     if not parsed.username or not parsed.password:
-        fail(where, f"REDIS_URL {parsed.scheme}://{parsed.hostname}:{parsed.port} names no user and password (redis://USER:PASSWORD@HOST:PORT)")
+        fail(where, f"{variable} {parsed.scheme}://{parsed.hostname}:{parsed.port} names no user and password ({AUTHENTICATED[variable]})")
     return parsed
 
 
@@ -272,10 +285,11 @@ def check_compose(ec, path):
                 target_name, _, target_env = parts[target]
                 if (url.hostname, url.port) != (target_name, port_of(target_env[ADDRESS_OF[target]])):
                     fail(where, f"{variable}={env[variable]} is not where {target} listens")
-        if env.get("REDIS_URL"):
-            url = check_redis_url(where, env["REDIS_URL"])
-            if url.username and url.password:
-                check_compose_redis(where, url, services, variables)
+        for variable, check_store in (("REDIS_URL", check_compose_redis), ("NATS_URL", check_compose_nats)):
+            if env.get(variable):
+                url = check_authenticated_url(where, variable, env[variable])
+                if url.username and url.password:
+                    check_store(where, url, services, variables)
     check_hydra(path, services, parts, variables)
 
 
@@ -310,6 +324,39 @@ def check_compose_redis(where, url, services, variables):
     )
     if not authenticated:
         fail(f"compose service {url.hostname}", f"its health check {test} does not sign in as {url.username} and fail on an error reply (-e)")
+
+
+def check_compose_nats(where, url, services, variables):
+    """The NATS a part names listens where the URL says, with JetStream (the relays publish to its streams) and
+    its store on a volume (events that left an outbox live only there), answers only the user and password the
+    URL names, and its health check asks for JetStream on the monitoring port."""
+    nats = services.get(url.hostname)
+    if nats is None:
+        fail(where, f"NATS_URL names {url.hostname}, which is not a Compose service")
+        return
+    here = f"compose service {url.hostname}"
+    words = [interpolate(w, variables, here) for w in nats.get("command", [])]
+
+    def flag(*names):
+        found = [words[i + 1] for i, w in enumerate(words[:-1]) if w in names]
+        return found[-1] if found else None
+
+    port, named = int(flag("-p", "--port") or 4222), url.port or DEFAULT_PORTS.get(url.scheme, 4222)
+    if named != port:
+        fail(where, f"NATS_URL names port {named}, where {url.hostname} does not listen ({port})")
+    if flag("--user") != url.username or flag("--pass") != url.password:
+        fail(here, f"NATS has no user {url.username} with the password NATS_URL names (--user {url.username} --pass PASSWORD)")
+    if {"-js", "--jetstream"}.isdisjoint(words):
+        fail(here, "JetStream is off (--jetstream): the relays publish to its streams")
+    store = flag("-sd", "--store_dir")
+    volumes = [str(v).split(":") for v in nats.get("volumes", []) if isinstance(v, str)]
+    if store is None or not any(len(v) > 1 and v[1] == store and not v[0].startswith((".", "/")) for v in volumes):
+        fail(here, f"JetStream's store ({store or 'no --store_dir'}) is not on a named volume: a new container would lose the events")
+    test = [str(w) for w in (nats.get("healthcheck") or {}).get("test", [])]
+    monitor = flag("-m", "--http_port")
+    checked = [urlparse(w) for w in test if w.startswith("http://")]
+    if not monitor or not any(u.port == int(monitor) and u.path == "/healthz" and "js-enabled-only=true" in u.query for u in checked):
+        fail(here, f"its health check {test} does not ask the monitoring port (--http_port) for /healthz?js-enabled-only=true")
 
 
 def registration_flags(command):
@@ -469,19 +516,28 @@ class Policies:
 EXTERNAL_LABELS = {
     "DATABASE_URL": ("postgresql", {"app.kubernetes.io/name": "postgresql"}),
     "REDIS_URL": ("redis", {"app.kubernetes.io/name": "redis"}),
+    "NATS_URL": ("nats", {"app.kubernetes.io/name": "nats"}),
     "HYDRA_ADMIN_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
     "OIDC_JWKS_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel-collector", {"app.kubernetes.io/name": "opentelemetry-collector"}),
 }
 # Where a secret's URL points when the render has no Secret to read it from (the base): as secrets.env.example.
-SECRET_DEFAULTS = {"DATABASE_URL": "postgres://postgresql:5432/ec", "REDIS_URL": "redis://redis-master:6379"}
-DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "http": 80, "https": 443}
+SECRET_DEFAULTS = {
+    "DATABASE_URL": "postgres://postgresql:5432/ec",
+    "REDIS_URL": "redis://redis-master:6379",
+    "NATS_URL": "nats://nats:4222",
+}
+# (tls:// is NATS's, with TLS.)
+DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "nats": 4222, "tls": 4222, "http": 80, "https": 443}
+# Who else a store admits, though no part's setting names it: Hydra's database is on the platform's PostgreSQL.
+STORE_CLIENTS = {"postgresql": {"hydra"}}
 DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
 PROMETHEUS = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 COLLECTOR = Pod("otel-collector (monitoring)", "monitoring", {"app.kubernetes.io/name": "opentelemetry-collector"})
 # Every port a check tries, whether anything listens there or not.
 PROBED_PORTS = [(53, "UDP"), (53, "TCP")] + [
-    (p, "TCP") for p in (80, 443, 4317, 4318, 4444, 4445, 5173, 5432, 6379, 8051, 8080, 8090, 26379, 50051, 50052, 50053)
+    (p, "TCP")
+    for p in (80, 443, 4222, 4317, 4318, 4444, 4445, 5173, 5432, 6222, 6379, 8051, 8080, 8090, 8222, 26379, 50051, 50052, 50053)
 ]
 
 
@@ -628,6 +684,18 @@ def check_network_policies(source, documents, workloads, services, platform, sec
                 needed = (name, port, other.name) in expected or scraper
                 if other is not pod and not needed and policies.ingress(pod, other, port):
                     fail(f"{source}: {kind} {name}", f"{other.name} may connect to its port {port}, which nothing needs")
+
+    # The stores the parts' settings name, in this namespace (PostgreSQL, Redis, NATS): each port they are called
+    # on, from exactly the parts that call it (and STORE_CLIENTS); their own pods (replicas, routes) are theirs.
+    for (label, namespace), store in external.items():
+        if namespace != platform or label == "hydra":  # Hydra: below, wherever it runs
+            continue
+        for port in sorted({port for wanted in needs.values() for d, port, _, _ in wanted if d is store}):
+            callers = sorted(src for dest, p, src in expected if (dest, p) == (store.name, port))
+            for other in everyone:
+                needed = other.name in callers or other.labels.get("app.kubernetes.io/name") in STORE_CLIENTS.get(label, set())
+                if other is not store and not needed and policies.ingress(store, other, port):
+                    fail(where, f"{store.name} admits {other.name} on {port}, which nothing needs (only {', '.join(callers)})")
 
     # Hydra, wherever it runs: its admin API only from the user service, its public port from the ingress
     # controller and the BFF.
@@ -781,9 +849,10 @@ def check_production(ec, where, part, args, env, secret_values):
             f"PAYMENT_PROVIDER is {setting(ec, args, env, 'PAYMENT_PROVIDER') or 'unknown'}: the sandbox approves any "
             "test card and EC_ENV=production refuses it at start-up; set PAYMENT_PROVIDER=none until a real provider exists",
         )
-    # (A REDIS_URL outside a Secret is reported with the other credentials.)
-    if env.get("REDIS_URL", "") is None and "REDIS_URL" in secret_values:
-        check_redis_url(where, secret_values["REDIS_URL"])
+    # (A REDIS_URL or NATS_URL outside a Secret is reported with the other credentials.)
+    for variable in sorted(AUTHENTICATED):
+        if env.get(variable, "") is None and variable in secret_values:
+            check_authenticated_url(where, variable, secret_values[variable])
 
 
 def check_storefront_client(path, source, config):

@@ -7,8 +7,7 @@
 #
 # PostgreSQL, Redis and NATS with JetStream come from DATABASE_URL / REDIS_URL / NATS_URL, or are the local
 # servers on their standard ports, started here if they are down (as root on a machine with Debian's packages,
-# like CI). Nothing uses NATS yet (the events of the next work will); it is checked now so that work lands on
-# a suite that already has it.
+# like CI). Tests that stop a server start their own (`redis-server`, `nats-server`), so both must be on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

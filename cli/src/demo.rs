@@ -21,7 +21,7 @@ pub async fn ensure_accounts(pool: &PgPool) -> anyhow::Result<()> {
     for (email, password, admin) in ACCOUNTS {
         let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
         let password = Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?;
-        match accounts::create(pool, email.clone(), password, None).await {
+        match accounts::create(pool, &ec_user::events::outbox(), email.clone(), password, None).await {
             Ok(_) | Err(Error::Own(UserError::EmailTaken)) => {}
             Err(e) => return Err(e.into()),
         }

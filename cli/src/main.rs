@@ -19,6 +19,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs, ShutdownArgs},
     db,
     environment::{Environment, EnvironmentArgs},
+    events::EventArgs,
     identity::InternalAuthArgs,
     server::{Server, ServingArgs},
     shutdown::{self, CancellationToken},
@@ -119,6 +120,8 @@ struct ProcessArgs {
     #[command(flatten)]
     redis: RedisArgs,
     #[command(flatten)]
+    events: EventArgs,
+    #[command(flatten)]
     internal: InternalAuthArgs,
     #[command(flatten)]
     serving: ServingArgs,
@@ -133,7 +136,7 @@ impl ProcessArgs {
     /// the environment it says (production when it says none).
     async fn dependencies(&self) -> anyhow::Result<Dependencies> {
         let environment = self.environment.resolve(Environment::Production);
-        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving, environment).await?)
+        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving, &self.events, environment).await?)
     }
 }
 

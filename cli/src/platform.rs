@@ -9,6 +9,7 @@ use ec_platform::{
     config::{DatabaseArgs, RedisArgs},
     db,
     environment::{Environment, EnvironmentArgs},
+    events::EventArgs,
     identity::{IdentityVerifier, InternalAuthArgs},
     server::{Server, ServingArgs, connectable},
     shutdown::CancellationToken,
@@ -37,6 +38,9 @@ pub struct PlatformConfig {
     pub oauth: OAuthServerConfig,
     #[command(flatten)]
     pub redis: RedisArgs,
+    /// Where events go: NATS JetStream, or, unset, the subscribers in this process.
+    #[command(flatten)]
+    pub events: EventArgs,
     #[command(flatten)]
     pub shutdown: ec_platform::config::ShutdownArgs,
     #[command(flatten)]
@@ -122,7 +126,8 @@ impl Platform {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
         let environment = config.environment.environment.unwrap_or(Environment::Development);
-        let deps = Dependencies::connect(&config.redis, &internal, &config.serving, environment).await?;
+        let deps =
+            Dependencies::connect(&config.redis, &internal, &config.serving, &config.events, environment).await?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {

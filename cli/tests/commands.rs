@@ -2,7 +2,10 @@
 
 use std::{process::Command, time::Duration};
 
-use ec_testing::{Process, Signal, TestDatabase, eventually};
+use ec_testing::{
+    Process, Signal, TestDatabase, eventually,
+    nats::{nats_prefix, nats_url},
+};
 
 fn ec() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
@@ -90,7 +93,7 @@ async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_one
     ec_cli::platform::migrate_all(&database.pool).await.unwrap();
     let email = ec_user::domain::Email::parse("boss@example.com").unwrap();
     let password = ec_user::domain::Password::parse("correct horse").unwrap();
-    ec_user::accounts::create(&database.pool, email, password, None).await.unwrap();
+    ec_user::accounts::create(&database.pool, &ec_user::events::outbox(), email, password, None).await.unwrap();
 
     let output = ec()
         .args(["user", "make-admin", "--email", "BOSS@example.com", "--database-url", &database.url()])
@@ -418,12 +421,34 @@ fn production_refuses_the_payment_sandbox_and_the_embedded_oauth_server() {
     }
 }
 
+#[test]
+fn production_refuses_the_user_and_order_services_without_nats() {
+    let secret = ec_platform::identity::IdentityVerifier::generate_token();
+    let env = [("INTERNAL_AUTH_TOKEN", secret.as_str()), ("PAYMENT_PROVIDER", "none")];
+    for service in ["user", "order"] {
+        let addr = format!("--{service}-addr");
+        let serve = ["serve", service, &addr, "127.0.0.1:0", "--database-url", "postgres://127.0.0.1:1/none"];
+        let (started, printed) = refused_start(&serve, Some("production"), &env);
+        assert!(!started && printed.contains("NATS_URL is required in production"), "{service}: {printed}");
+        assert!(!printed.contains("cannot connect to PostgreSQL"), "refused before the database: {printed}");
+        // Staging keeps its events in process, and so gets as far as the unreachable database.
+        let (_, printed) = refused_start(&serve, Some("staging"), &env);
+        assert!(printed.contains("cannot connect to PostgreSQL"), "{service}: {printed}");
+    }
+}
+
 #[tokio::test]
 async fn a_production_order_service_without_a_payment_provider_keeps_carts_and_refuses_checkout() {
     let database = TestDatabase::create().await;
     let secret = ec_platform::identity::IdentityVerifier::generate_token();
     let addr = free_addr();
-    let env = [("INTERNAL_AUTH_TOKEN", secret.as_str()), ("PAYMENT_PROVIDER", "none")];
+    let (nats, prefix) = (nats_url(), nats_prefix());
+    let env = [
+        ("INTERNAL_AUTH_TOKEN", secret.as_str()),
+        ("PAYMENT_PROVIDER", "none"),
+        ("NATS_URL", nats.as_str()),
+        ("NATS_PREFIX", prefix.as_str()),
+    ];
     let mut command = ec();
     command.env("EC_ENV", "production");
     let mut order =

@@ -82,6 +82,8 @@ async fn the_readme_recipe_for_separate_processes_starts_a_shop_a_shopper_can_bu
     );
     let mut command = Command::new("bash");
     command.args(["-c", &script]).current_dir(repository()).env("PATH", path).env("RUST_LOG", "warn");
+    // The recipe's events go to the local NATS, under streams of this test's own rather than a shop's `EC_*`.
+    command.env("NATS_PREFIX", "ec-readme");
     let mut shop = Process::spawn("the README's recipe", command).stop_on_drop(Signal::Term);
 
     let ready = Duration::from_secs(120);

@@ -4,6 +4,10 @@
 //! finishes every order, and the books agree: every order CONFIRMED, FAILED or CANCELLED; confirmed
 //! reservations match confirmed orders one to one; no reservation is left pending; no failed order has money
 //! held or taken; stock is what the confirmed orders left.
+//!
+//! Its events relay survives the same: killed after an order's confirmation committed, before publishing it
+//! or after publishing it and before deleting it from the outbox (`EVENTS_RELAY_PAUSE`), the next process
+//! publishes it, and a durable consumer on NATS JetStream gets it exactly once.
 
 use std::{
     process::{Command, Stdio},
@@ -28,9 +32,13 @@ use ec_product::{
     inventory,
 };
 use ec_proto::order::v1::{
-    AddCartItemRequest, Address, CancelOrderRequest, CartServiceClient, CreateOrderRequest, OrderServiceClient,
+    __buffa::oneof::order_event, AddCartItemRequest, Address, CancelOrderRequest, CartServiceClient,
+    CreateOrderRequest, OrderEvent, OrderServiceClient,
 };
-use ec_testing::{Process, TestDatabase, eventually};
+use ec_testing::{
+    Process, TestDatabase, eventually,
+    nats::{Tap, nats_prefix, nats_url},
+};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -39,7 +47,14 @@ const DECLINE: &str = "4000000000000002";
 
 /// `ec serve order` as its own process, once it listens on `port`. Its log (warnings and worse) is captured: it
 /// tells when the failpoint has paused a driver, and goes on to the test's.
-async fn order_process(database: &str, port: u16, product: &str, token: &str, pause_after: Option<&str>) -> Process {
+async fn order_process(
+    database: &str,
+    port: u16,
+    product: &str,
+    token: &str,
+    pause_after: Option<&str>,
+    env: &[(&str, &str)],
+) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
     command
         .args(["serve", "order", "--order-addr", &format!("127.0.0.1:{port}")])
@@ -54,6 +69,7 @@ async fn order_process(database: &str, port: u16, product: &str, token: &str, pa
     if let Some(step) = pause_after {
         command.args(["--saga-pause-after", step]);
     }
+    command.envs(env.iter().copied());
     let mut process = Process::spawn_capturing("the order service", command);
     process.wait_for_port(port, Duration::from_secs(30)).await;
     process
@@ -106,7 +122,28 @@ impl Shop {
     }
 
     async fn order_process(&self, pause_after: Option<&str>) -> Process {
-        order_process(&self.database.url(), self.order_port, &self.product_url, &self.token, pause_after).await
+        self.order_process_with(pause_after, &[]).await
+    }
+
+    /// The order service, with `env` set besides.
+    async fn order_process_with(&self, pause_after: Option<&str>, env: &[(&str, &str)]) -> Process {
+        order_process(&self.database.url(), self.order_port, &self.product_url, &self.token, pause_after, env).await
+    }
+
+    /// A published product with one SKU of `stock` units at 3,000 yen; the SKU's id.
+    async fn teapot(&self, stock: i64) -> Uuid {
+        let pool = self.pool();
+        let name = ProductName::parse("Teapot").unwrap();
+        let product = catalog::create_product(pool, &name, &Description::parse("").unwrap(), None).await.unwrap();
+        let price = Price::parse(3000, "JPY").unwrap();
+        let code = SkuCode::parse("TEAPOT-1").unwrap();
+        let actor = Actor("setup".into());
+        let sku = catalog::create_sku(pool, &actor, product.id, &code, &price, &Attributes::default(), stock)
+            .await
+            .unwrap()
+            .id;
+        catalog::publish(pool, product.id).await.unwrap();
+        sku
     }
 
     fn config(&self, user: Uuid) -> ClientConfig {
@@ -177,14 +214,7 @@ impl Shop {
 async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_books_agree() {
     let shop = Shop::start().await;
     let pool = shop.pool().clone();
-    let name = ProductName::parse("Teapot").unwrap();
-    let product = catalog::create_product(&pool, &name, &Description::parse("").unwrap(), None).await.unwrap();
-    let price = Price::parse(3000, "JPY").unwrap();
-    let code = SkuCode::parse("TEAPOT-1").unwrap();
-    let actor = Actor("setup".into());
-    let sku =
-        catalog::create_sku(&pool, &actor, product.id, &code, &price, &Attributes::default(), 100).await.unwrap().id;
-    catalog::publish(&pool, product.id).await.unwrap();
+    let sku = shop.teapot(100).await;
 
     // Orders to cancel later, confirmed by a process that runs normally.
     let (to_restock, to_void) = (Uuid::now_v7(), Uuid::now_v7());
@@ -303,5 +333,72 @@ async fn orders_killed_at_every_saga_step_are_finished_after_a_restart_and_the_b
     // Stock: 100, less 2 units for each confirmed order; nothing held.
     let stock = inventory::get(&pool, sku).await.unwrap();
     assert_eq!((stock.quantity, stock.reserved), (100 - 2 * 3, 0));
+    shop.stop().await;
+}
+
+/// Waits until the events relay of `process` has stopped at its failpoint.
+async fn relay_paused(process: &Process) {
+    eventually("the events relay to reach its failpoint", Duration::from_secs(30), || {
+        let paused = process.lines().iter().any(|line| {
+            serde_json::from_str::<serde_json::Value>(line)
+                .is_ok_and(|entry| entry["message"] == "failpoint: the events relay pauses for good")
+        });
+        async move { paused }
+    })
+    .await;
+}
+
+async fn outbox_size(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM order_service.outbox").fetch_one(pool).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_service_killed_between_commit_and_publish_still_delivers_each_event_once() {
+    let shop = Shop::start().await;
+    let pool = shop.pool().clone();
+    let sku = shop.teapot(100).await;
+    let (url, prefix) = (nats_url(), nats_prefix());
+    let tap = Tap::new(&url, &prefix, "order", "warehouse").await;
+    let nats = [("NATS_URL", url.as_str()), ("NATS_PREFIX", prefix.as_str())];
+
+    let mut orders = Vec::new();
+    for pause in ["before-publish", "after-publish"] {
+        let user = Uuid::now_v7();
+        let mut process = shop.order_process_with(None, &[nats[0], nats[1], ("EVENTS_RELAY_PAUSE", pause)]).await;
+        shop.checkout(user, sku, APPROVE).await;
+        relay_paused(&process).await;
+        assert_eq!(shop.state_of(user).await.0, "confirmed");
+        assert_eq!(outbox_size(&pool).await, 1, "the confirmation's event waits in the outbox ({pause})");
+        process.kill();
+
+        let mut process = shop.order_process_with(None, &nats).await;
+        eventually("the outbox to drain", Duration::from_secs(30), || async {
+            let left = outbox_size(&pool).await;
+            if left == 0 { Ok(()) } else { Err(format!("{left} events left")) }
+        })
+        .await;
+        process.kill();
+        orders.push(shop.order_of(user).await);
+    }
+
+    let mut taken = tap.take_until(Duration::from_secs(30), |taken| taken.len() >= 2).await;
+    taken.extend(tap.take(Duration::from_secs(1)).await);
+    assert_eq!(taken.len(), 2, "one message per event: {taken:#?}");
+    for (tapped, order) in taken.iter().zip(&orders) {
+        assert_eq!(tapped.subject, format!("{prefix}.order.v1.confirmed"));
+        let event: OrderEvent = serde_json::from_slice(&tapped.payload).unwrap();
+        assert_eq!(event.event_id, tapped.id, "the message id is the event's");
+        let Some(order_event::Event::OrderConfirmed(confirmed)) = event.event else { panic!("{event:?}") };
+        let placed = confirmed.order.into_option().unwrap();
+        assert_eq!(placed.order_id, order.to_string());
+        assert_eq!((placed.items.len(), placed.items[0].quantity), (1, 2));
+        assert_eq!(
+            placed.total.into_option().unwrap().amount,
+            2 * 3000 + placed.shipping_fee.into_option().unwrap().amount
+        );
+    }
+    // The copy the second relay published again was dropped by JetStream, not only skipped by the tap.
+    assert_eq!(tap.stored().await, 2);
+    tap.delete_stream().await;
     shop.stop().await;
 }

@@ -9,12 +9,14 @@ use std::{env, fs, path::PathBuf};
 
 const FILES: &[&str] = &[
     "user/v1/user_service.proto",
+    "user/v1/events.proto",
     "product/v1/types.proto",
     "product/v1/product_service.proto",
     "product/v1/inventory_service.proto",
     "order/v1/types.proto",
     "order/v1/cart_service.proto",
     "order/v1/order_service.proto",
+    "order/v1/events.proto",
 ];
 
 /// Files described for reflection only.

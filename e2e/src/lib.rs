@@ -74,6 +74,8 @@ impl TestPlatform {
                 url: Some(ec_testing::redis_url()),
                 key_prefix: format!("ec-test:{}:", uuid::Uuid::now_v7().simple()),
             },
+            // Events stay in process unless a test sets NATS_URL (the events tests do, with their own prefix).
+            events: ec_platform::config::defaults(),
             shutdown: ec_platform::config::ShutdownArgs { grace_secs: 5 },
             internal: InternalAuthArgs { token: Some(internal_token.clone()) },
             environment: ec_platform::config::defaults(),

@@ -37,6 +37,7 @@ pub mod connections;
 pub mod db;
 pub mod environment;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod metrics;
 pub mod net;

@@ -15,6 +15,11 @@
 //! - `ec_redis_fallback{feature}` and `ec_redis_fallbacks_total{feature}` ([`crate::shared`]): whether a feature
 //!   decides in process because Redis failed, and how many of its decisions were made that way.
 //!
+//! - `ec_events_published_total{service}`, `ec_events_relay_errors_total{service}`,
+//!   `ec_outbox_backlog{service}`, `ec_outbox_oldest_seconds{service}` ([`crate::events::relay`]) and
+//!   `ec_events_consumer_pending{consumer, stream}`, `ec_events_handled_total{consumer, outcome}`: events on
+//!   their way out of each service's outbox, and into each durable consumer.
+//!
 //! The services add their own (`ec_saga_*`, `ec_orders_*`, `ec_reservations_expired_total`,
 //! `ec_idempotent_replays_total`); docs/operations.md lists them all, with the alerts built on them.
 

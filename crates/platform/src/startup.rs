@@ -4,7 +4,7 @@
 //! migrates its own schema, and binds its ports; `ec serve <name>`, `ec dev` and the tests all start a service
 //! through it, so there is one start-up path to get right. What several services of one process share is
 //! made once, here ([`Dependencies::connect`]), and handed to each: the Redis connection, the internal secret
-//! that signs caller identities, the token revocation records (which must be one set in a process, so that
+//! that signs caller identities, the events bus, the token revocation records (which must be one set in a process, so that
 //! without Redis the BFF still sees what the user service revoked), and the list of the process's RPC servers
 //! that a component calling another one looks in first ([`Dependencies::channel`]).
 
@@ -13,6 +13,7 @@ use crate::{
     config::{DatabaseArgs, RedisArgs},
     db,
     environment::Environment,
+    events::{EventArgs, Events, EventsError, Outbox, relay::Relay},
     identity::{IdentityVerifier, InternalAuthArgs, WeakTokenError},
     revocation::Revocations,
     server::ServingArgs,
@@ -32,6 +33,8 @@ pub enum StartupError {
     },
     #[error("cannot connect to Redis")]
     Redis(#[source] shared::RedisError),
+    #[error(transparent)]
+    Events(#[from] EventsError),
     #[error(transparent)]
     WeakToken(#[from] WeakTokenError),
     #[error(transparent)]
@@ -54,6 +57,9 @@ pub struct Dependencies {
     pub revocations: Revocations,
     /// How the ports serve: reflection, connection limits.
     pub serving: ServingArgs,
+    /// The events bus (NATS JetStream, or this process), and how the services' relays run.
+    pub events: Events,
+    pub event_settings: EventArgs,
     /// The RPC servers of this process that calls to their address are made to in process. Whoever runs
     /// several services in one process adds each as it is built (`ec dev`); `ec serve` adds none.
     pub in_process: InProcess,
@@ -66,11 +72,19 @@ impl Dependencies {
         redis: &RedisArgs,
         internal: &InternalAuthArgs,
         serving: &ServingArgs,
+        events: &EventArgs,
         environment: Environment,
     ) -> Result<Self, StartupError> {
         let identity = IdentityVerifier::for_environment(internal, environment)?;
         let redis = shared::connect(redis).await.map_err(StartupError::Redis)?;
-        Ok(Self { serving: serving.clone(), environment, ..Self::new(redis, identity) })
+        let bus = Events::connect(events).await?;
+        Ok(Self {
+            serving: serving.clone(),
+            environment,
+            events: bus,
+            event_settings: events.clone(),
+            ..Self::new(redis, identity)
+        })
     }
 
     /// The dependencies of a development process over an already connected `redis`, serving with the default
@@ -83,8 +97,25 @@ impl Dependencies {
             identity,
             revocations,
             serving: ServingArgs::default(),
+            events: Events::in_process(EventArgs::default().prefix),
+            event_settings: EventArgs::default(),
             in_process: InProcess::default(),
         }
+    }
+
+    /// Refuses to go on in production without NATS, where a service's events would reach its own process
+    /// only. Services with an outbox call it first, before touching the database.
+    pub fn require_events(&self) -> Result<(), StartupError> {
+        if self.environment == Environment::Production && !self.events.brokered() {
+            return Err(EventsError::Required.into());
+        }
+        Ok(())
+    }
+
+    /// The relay of `outbox`, over `pool`, to this process's events bus ([`Dependencies::require_events`]).
+    pub fn relay(&self, pool: &sqlx::PgPool, outbox: &Outbox) -> Result<Relay, StartupError> {
+        self.require_events()?;
+        Ok(Relay::new(pool.clone(), outbox.clone(), self.events.clone(), &self.event_settings))
     }
 
     /// A channel to the component at `url`: in process when it is one of [`Dependencies::in_process`].

@@ -127,7 +127,7 @@ impl Checkouts {
         match orders::place(&self.pool, checkout, &new, self.saga.lease()).await? {
             Placed::New(id) => {
                 metrics::counter!("ec_orders_placed_total").increment(1);
-                match self.saga.run_placed(&new, checkout.payment_token.as_str(), until).await? {
+                match self.saga.run_placed(&new, &checkout.address, checkout.payment_token.as_str(), until).await? {
                     Some(finished) => Ok(finished),
                     None => self.settled(id, until).await,
                 }

@@ -14,6 +14,8 @@
 //!   shipping, over [`product_client`] (the order service's client of the product service: prices, stock,
 //!   reservations) and [`payment`] (the payment port, and its sandbox adapter with its own ledger);
 //!   [`recovery`] is the worker that finishes sagas a crash left behind.
+//! - [`events`]: what the service announces (an order confirmed, cancelled, shipped), written to its outbox
+//!   with the change and relayed to NATS JetStream ([`ec_platform::events`]).
 //! - [`db`]: the SQL, a module per table of the `order_service` schema.
 //! - [`api`]: the generated service traits implemented as thin handlers (check the caller, parse the wire, call
 //!   the domain, convert to the wire in [`api::wire`]).
@@ -33,6 +35,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod orders;
 pub mod payment;
 pub mod pricing;

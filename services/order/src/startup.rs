@@ -6,6 +6,7 @@ use ec_platform::{
     access::Access,
     config::DatabaseArgs,
     db::Unflushed,
+    events::relay::Relay,
     page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
@@ -19,7 +20,7 @@ use crate::{
     cart::Carts,
     checkout::Checkouts,
     config::OrderConfig,
-    payment,
+    events, payment,
     pricing::Pricing,
     product_client::ProductClient,
     recovery::{self, RecoverySchedule},
@@ -33,6 +34,7 @@ pub struct Application {
     saga: Saga,
     recovery: RecoverySchedule,
     unflushed: Unflushed,
+    relay: Relay,
 }
 
 /// What page tokens of order lists are signed with, derived from the internal secret.
@@ -47,6 +49,7 @@ impl Application {
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
         config.payment_provider.check(deps.environment).map_err(StartupError::Config)?;
+        deps.require_events()?;
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         ec_platform::db::migrate(&pool, payment::SANDBOX_SCHEMA, payment::sandbox_migrator())
@@ -60,12 +63,14 @@ impl Application {
         let unflushed = Unflushed::beside(&pool);
         let payments =
             config.payment_provider.connect(deps.environment, &unflushed, config.payment_sandbox_transient_failures);
+        let outbox = events::outbox();
         let saga = Saga::new(
             pool.clone(),
             unflushed.clone(),
             product.clone(),
             payments,
             config.retry(),
+            outbox.clone(),
             config.saga_pause_after,
         );
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
@@ -90,7 +95,15 @@ impl Application {
             interval: Duration::from_secs(config.saga_recovery_interval_secs),
             key_age: Duration::from_secs(config.checkout_key_days * 24 * 3600),
         };
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, unflushed, saga, recovery })
+        let relay = deps.relay(&pool, &outbox)?;
+        Ok(Self {
+            server: server.with_connection_limits(deps.serving.limits()),
+            pool,
+            unflushed,
+            saga,
+            recovery,
+            relay,
+        })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -104,15 +117,20 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves, and runs the saga recovery worker, until `shutdown` fires; then drains for at most `grace`.
+    /// Serves, and runs the saga recovery worker and the events relay, until `shutdown` fires; then drains for
+    /// at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("order", self.pool.clone(), shutdown.clone()));
         let unflushed = self.unflushed.pool().clone();
         tokio::spawn(ec_platform::metrics::watch_pool("order_unflushed", unflushed, shutdown.clone()));
         let worker = tokio::spawn(recovery::run(self.pool, self.saga, self.recovery, shutdown.clone()));
+        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
         let served = self.server.serve(shutdown, grace).await;
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the saga recovery worker failed");
+        }
+        if let Err(e) = relay.await {
+            tracing::error!(error = %e, "the events relay failed");
         }
         served
     }

@@ -5,6 +5,7 @@
 //! Identity always comes from the caller metadata, never from the request body.
 
 use ec_platform::{
+    events::Outbox,
     identity::{Caller, Role},
     page_token::{self, PageTokens},
 };
@@ -14,7 +15,7 @@ use crate::{
     db::{self, NameChange, NewUser, UserRow},
     domain::{DisplayName, Email, Password, UserId, normalize_email},
     error::{Error, UserError},
-    password,
+    events, password,
     throttle::{Client, Throttle, Verdict},
 };
 
@@ -41,17 +42,22 @@ async fn may_act_for(pool: &PgPool, caller: &Caller, id: UserId) -> Result<(), E
     }
 }
 
-/// Registers a customer account.
+/// Registers a customer account, announced in `outbox` (`user.v1.registered`).
 pub async fn create(
     pool: &PgPool,
+    outbox: &Outbox,
     email: Email,
     password: Password,
     name: Option<DisplayName>,
 ) -> Result<UserRow, Error> {
     let password_hash = password::hash(password).await?;
     let id = UserId::new();
-    let row = db::insert_user(pool, NewUser { id, email: &email, name: name.as_ref(), password_hash: &password_hash })
-        .await?;
+    let mut tx = pool.begin().await?;
+    let new = NewUser { id, email: &email, name: name.as_ref(), password_hash: &password_hash };
+    let row = db::insert_user(&mut tx, new).await?;
+    outbox.insert(&mut tx, &events::registered(&row)).await?;
+    tx.commit().await?;
+    outbox.written();
     tracing::info!(user_id = %id, "account created");
     Ok(row)
 }

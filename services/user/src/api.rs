@@ -10,6 +10,7 @@ use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
     access::Access,
+    events::Outbox,
     identity::{Caller, Role},
     page_token::PageTokens,
     revocation::Revocations,
@@ -69,6 +70,7 @@ impl SignOut {
 #[derive(Clone)]
 pub struct UserApi {
     pool: PgPool,
+    outbox: Outbox,
     access: Access,
     sign_out: SignOut,
     throttle: Arc<Throttle>,
@@ -79,8 +81,15 @@ impl UserApi {
     /// Handlers over `pool`, trusting the callers `access` admits, signing changed accounts out through
     /// `sign_out`, checking passwords under the sign-in `throttle`, and signing ListUsers page tokens with
     /// `tokens`.
-    pub fn new(pool: PgPool, access: Access, sign_out: SignOut, throttle: Arc<Throttle>, tokens: PageTokens) -> Self {
-        Self { pool, access, sign_out, throttle, tokens }
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        access: Access,
+        sign_out: SignOut,
+        throttle: Arc<Throttle>,
+        tokens: PageTokens,
+    ) -> Self {
+        Self { pool, outbox, access, sign_out, throttle, tokens }
     }
 
     /// The signed-in caller; checked before the request is looked at, so anonymous callers learn nothing.
@@ -127,7 +136,7 @@ impl UserService for UserApi {
         let email = Email::parse(request.email)?;
         let password = Password::parse(request.password)?;
         let name = request.name.map(DisplayName::parse).transpose()?;
-        let row = accounts::create(&self.pool, email, password, name).await?;
+        let row = accounts::create(&self.pool, &self.outbox, email, password, name).await?;
         Response::ok(CreateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use ec_platform::identity::Role;
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{
@@ -60,7 +60,7 @@ fn email_taken_or(e: sqlx::Error) -> Error {
 
 /// Inserts an account. A live account with the same normalised email makes this [`UserError::EmailTaken`]; the
 /// unique index decides, so two concurrent sign-ups with one address cannot both succeed.
-pub async fn insert_user(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, Error> {
+pub async fn insert_user(tx: &mut PgConnection, user: NewUser<'_>) -> Result<UserRow, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "INSERT INTO user_service.users (id, email, email_normalized, password_hash, name)
          VALUES ($1, $2, $3, $4, $5)
@@ -71,7 +71,7 @@ pub async fn insert_user(pool: &PgPool, user: NewUser<'_>) -> Result<UserRow, Er
     .bind(user.email.normalized())
     .bind(user.password_hash)
     .bind(user.name.map(DisplayName::as_str))
-    .fetch_one(pool)
+    .fetch_one(tx)
     .await
     .map_err(email_taken_or)
 }

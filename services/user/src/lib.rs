@@ -3,6 +3,7 @@
 //! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
 //! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
 //! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it;
+//! [`events`] are the domain events it writes to its outbox with each change they describe;
 //! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is what only the user
 //! service answers (the platform's `ServiceError` maps the rest); [`startup`] wires a server from a
 //! [`UserConfig`](config::UserConfig).
@@ -24,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod hydra;
 pub mod login;
 pub mod password;

@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use ec_platform::{
     access::Access,
     config::DatabaseArgs,
+    events::relay::Relay,
     page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
@@ -31,6 +32,7 @@ pub struct Application {
     rpc: Server,
     login: Option<Server>,
     pool: sqlx::PgPool,
+    relay: Relay,
 }
 
 impl Application {
@@ -41,6 +43,7 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        deps.require_events()?;
         crate::password::limit(config.hash_limits());
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         crate::db::rekey_emails(&pool, crate::domain::normalize_email).await.map_err(StartupError::Database)?;
@@ -54,7 +57,9 @@ impl Application {
         let throttle = Arc::new(Throttle::new(config.login.throttle_limits(), &deps.redis));
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
-        let users = Arc::new(UserApi::new(pool.clone(), access.clone(), sign_out, throttle.clone(), tokens));
+        let outbox = crate::events::outbox();
+        let users =
+            Arc::new(UserApi::new(pool.clone(), outbox.clone(), access.clone(), sign_out, throttle.clone(), tokens));
         let credentials = Arc::new(CredentialApi::new(pool.clone(), access));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
@@ -85,7 +90,8 @@ impl Application {
                 None
             }
         };
-        Ok(Self { rpc, login, pool })
+        let relay = deps.relay(&pool, &outbox)?;
+        Ok(Self { rpc, login, pool, relay })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -104,9 +110,10 @@ impl Application {
         self.login.as_ref().map(Server::local_addr)
     }
 
-    /// Serves every port until `shutdown` fires, then drains for at most `grace`.
+    /// Serves every port, and runs the events relay, until `shutdown` fires, then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
+        tokio::spawn(self.relay.run(shutdown.clone()));
         ec_platform::server::serve_all([Some(self.rpc), self.login].into_iter().flatten(), shutdown, grace).await
     }
 }

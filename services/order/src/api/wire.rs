@@ -10,7 +10,8 @@ use ec_proto::{order::v1 as wire, product::v1::Money};
 use crate::{
     domain::Address,
     error::Error,
-    orders::{Order, PaymentStatus, Status},
+    events::Placed,
+    orders::{Line, Order, PaymentStatus, Status},
     pricing::PricedCart,
 };
 
@@ -63,20 +64,7 @@ pub fn order(order: Order) -> wire::Order {
         id: order.id.to_string(),
         user_id: order.user_id.to_string(),
         status: status(order.status).into(),
-        items: order
-            .lines
-            .iter()
-            .map(|line| wire::OrderItem {
-                sku_id: line.sku_id.to_string(),
-                product_id: line.product_id.to_string(),
-                product_name: line.product_name.clone(),
-                sku_code: line.sku_code.clone(),
-                quantity: line.quantity,
-                unit_price: MessageField::some(money(line.unit_price, currency)),
-                line_total: MessageField::some(money(line.unit_price * line.quantity, currency)),
-                ..Default::default()
-            })
-            .collect(),
+        items: order.lines.iter().map(|line| order_item(line, currency)).collect(),
         subtotal: MessageField::some(money(order.subtotal, currency)),
         shipping_fee: MessageField::some(money(order.shipping_fee, currency)),
         total: MessageField::some(money(order.total, currency)),
@@ -88,6 +76,34 @@ pub fn order(order: Order) -> wire::Order {
         updated_at: MessageField::some(order.updated_at.into()),
         cancelled_at: timestamp(order.cancelled_at),
         shipped_at: timestamp(order.shipped_at),
+        ..Default::default()
+    }
+}
+
+fn order_item(line: &Line, currency: &str) -> wire::OrderItem {
+    wire::OrderItem {
+        sku_id: line.sku_id.to_string(),
+        product_id: line.product_id.to_string(),
+        product_name: line.product_name.clone(),
+        sku_code: line.sku_code.clone(),
+        quantity: line.quantity,
+        unit_price: MessageField::some(money(line.unit_price, currency)),
+        line_total: MessageField::some(money(line.unit_price * line.quantity, currency)),
+        ..Default::default()
+    }
+}
+
+/// What an order's events tell of it.
+pub fn placed_order(placed: &Placed) -> wire::PlacedOrder {
+    let currency = placed.currency_code.as_str();
+    wire::PlacedOrder {
+        order_id: placed.id.to_string(),
+        user_id: placed.user_id.to_string(),
+        items: placed.lines.iter().map(|line| order_item(line, currency)).collect(),
+        subtotal: MessageField::some(money(placed.subtotal, currency)),
+        shipping_fee: MessageField::some(money(placed.shipping_fee, currency)),
+        total: MessageField::some(money(placed.subtotal + placed.shipping_fee, currency)),
+        shipping_address: MessageField::some(address(&placed.address)),
         ..Default::default()
     }
 }

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ec_platform::events::NewEvent;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
@@ -226,6 +227,8 @@ pub struct StepRecord<'a> {
     pub events: &'a [Event],
     /// What the order bought: what leaves the cart when the order is confirmed.
     pub bought: &'a [Units],
+    /// The event the transition announces, written to the outbox with it.
+    pub announce: Option<&'a NewEvent>,
 }
 
 /// Moves order `record.order_id` from step `record.from` to `record.to`, if it is still at `from`; the order's
@@ -235,7 +238,7 @@ pub struct StepRecord<'a> {
 /// it writes the step's log lines (`order_events`); when the saga is done it deletes the card token
 /// (`payment_tokens`); and when the order is confirmed it takes the bought units out of the cart (`carts`,
 /// `cart_items`), locking the cart's row first, as every change of a cart does, so this and a concurrent
-/// change of the cart queue instead of deadlocking. A line goes when no more than the bought units are left
+/// change of the cart queue instead of deadlocking; and it writes the event it announces (`outbox`). A line goes when no more than the bought units are left
 /// in it; units added since the checkout read the cart stay. Forward steps change no indexed column
 /// (`next_attempt_at` stays as it is unless a retry had pushed it out), so PostgreSQL updates the row in
 /// place (a HOT update).
@@ -275,6 +278,9 @@ pub async fn record_step(pool: &PgPool, record: &StepRecord<'_>) -> Result<Optio
          ), lessened AS (
              UPDATE order_service.cart_items c SET quantity = c.quantity - b.quantity FROM bought b
              WHERE c.user_id IN (SELECT user_id FROM cart) AND c.sku_id = b.sku_id AND c.quantity > b.quantity
+         ), announced AS (
+             INSERT INTO order_service.outbox (id, subject, payload, traceparent, occurred_at)
+             SELECT $14, $15, $16, $17, $18 FROM moved WHERE $14::uuid IS NOT NULL
          )
          SELECT * FROM moved"
     );
@@ -292,6 +298,11 @@ pub async fn record_step(pool: &PgPool, record: &StepRecord<'_>) -> Result<Optio
         .bind(skus)
         .bind(details)
         .bind(quantities)
+        .bind(record.announce.map(|event| event.id))
+        .bind(record.announce.map(|event| event.subject))
+        .bind(record.announce.map(|event| event.payload.as_str()))
+        .bind(record.announce.and_then(|event| event.traceparent.as_deref()))
+        .bind(record.announce.map(|event| event.occurred_at))
         .fetch_optional(pool)
         .await?)
 }

@@ -1,5 +1,5 @@
 //! After the sale: cancelling a confirmed order (CANCELLED at once, then the saga restocks and voids) and
-//! shipping one (capturing its payment).
+//! shipping one (capturing its payment), each announced in the outbox with the change.
 
 use std::time::Instant;
 
@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::{
     db,
     error::Error,
+    events::{self, Placed},
     orders::{self, Status},
     payment::PaymentError,
 };
@@ -43,7 +44,11 @@ impl Saga {
             };
         }
         db::order_events::insert(&mut tx, id, "cancel", "done", reason).await?;
+        // What an order bought never changes, so it is read outside the transaction.
+        let order = orders::get_own(&self.pool, user_id, id).await?;
+        self.outbox.insert(&mut tx, &events::cancelled(&Placed::of(&order), reason)).await?;
         tx.commit().await?;
+        self.outbox.written();
         self.run(id, until).await?;
         Ok(Cancelled::Now)
     }
@@ -81,7 +86,10 @@ impl Saga {
         }
         db::orders::mark_shipped(&mut tx, id, tracking).await?;
         db::order_events::insert(&mut tx, id, "ship", "done", tracking).await?;
+        let Some(order) = orders::get(&self.pool, id).await? else { return Err(Error::NotFound("order")) };
+        self.outbox.insert(&mut tx, &events::shipped(&Placed::of(&order), tracking)).await?;
         tx.commit().await?;
+        self.outbox.written();
         Ok(())
     }
 }

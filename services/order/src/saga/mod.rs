@@ -30,7 +30,8 @@
 //! then answers that it has, which compensates.
 //!
 //! Each transition is one statement ([`db::orders::record_step`]): the order's row, its log lines and what
-//! the outcome changes elsewhere (the card token, the cart) are written together, in one round trip.
+//! the outcome changes elsewhere (the card token, the cart, the `order.v1.confirmed` event in the outbox) are
+//! written together, in one round trip.
 //!
 //! Here: driving a saga and recording its outcomes; in `steps.rs`, what each step calls and what its answer
 //! comes to; in `after_sale.rs`, cancelling and shipping a confirmed order ([`Saga::cancel`], [`Saga::ship`]).
@@ -40,7 +41,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use ec_platform::db::Unflushed;
+use ec_platform::{db::Unflushed, events::Outbox};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -50,8 +51,10 @@ use crate::{
         order_events::Event,
         orders::{OrderRow, StepRecord},
     },
+    domain::Address,
     error::Error,
-    orders::{NewOrder, Order, Status, Step, Units},
+    events::{self, Placed},
+    orders::{self, NewOrder, Order, Status, Step, Units},
     payment::{PaymentProvider, Unconfigured},
     product_client::ProductClient,
 };
@@ -106,6 +109,8 @@ pub struct Saga {
     /// Whether a payment provider is configured: without one, no checkout starts.
     takes_orders: bool,
     retry: RetryPolicy,
+    /// Where the events of confirmed, cancelled and shipped orders are written.
+    outbox: Outbox,
     /// For crash tests: a step after whose call (before its outcome is recorded) the driver stops for good,
     /// so the test can kill the process right there.
     pause_after: Option<Step>,
@@ -133,6 +138,8 @@ struct Running {
     /// What the order buys, by SKU id.
     lines: Vec<Units>,
     payment_token: Option<String>,
+    /// The order as placed, for the event that announces it confirmed.
+    placed: Arc<Placed>,
 }
 
 /// What a step came to, to be recorded.
@@ -159,11 +166,12 @@ impl Saga {
         product: ProductClient,
         payments: Option<Arc<dyn PaymentProvider>>,
         retry: RetryPolicy,
+        outbox: Outbox,
         pause_after: Option<Step>,
     ) -> Self {
         let takes_orders = payments.is_some();
         let payments = payments.unwrap_or_else(|| Arc::new(Unconfigured));
-        Self { pool, unflushed, product, payments, takes_orders, retry, pause_after }
+        Self { pool, unflushed, product, payments, takes_orders, retry, outbox, pause_after }
     }
 
     /// Whether checkout can run: a payment provider is configured (`PAYMENT_PROVIDER` is not `none`).
@@ -185,11 +193,13 @@ impl Saga {
         self.retry.lease
     }
 
-    /// Runs the saga of `new`, which this caller just placed holding its lease ([`crate::orders::place`]) with
-    /// `payment_token`, until it is done or `until` passes; the order as the saga left it, if it finished.
+    /// Runs the saga of `new`, which this caller just placed holding its lease ([`crate::orders::place`]) to
+    /// `address` with `payment_token`, until it is done or `until` passes; the order as the saga left it, if it
+    /// finished.
     pub async fn run_placed(
         &self,
         new: &NewOrder,
+        address: &Address,
         payment_token: &str,
         until: Instant,
     ) -> Result<Option<Order>, Error> {
@@ -210,6 +220,7 @@ impl Saga {
             currency_code: new.currency_code.clone(),
             lines,
             payment_token: Some(payment_token.to_owned()),
+            placed: Arc::new(Placed::of_new(new, address)),
         };
         let finished = self.drive(running, until).await?;
         Ok(finished.map(|row| row.with_lines(new.lines.clone())))
@@ -250,7 +261,12 @@ impl Saga {
         let Some(row) = db::orders::saga_state(&self.pool, id).await? else {
             return Ok(None);
         };
-        let lines = db::order_items::units_of(&self.pool, id).await?;
+        let Some(order) = orders::get(&self.pool, id).await? else {
+            return Ok(None);
+        };
+        let mut lines: Vec<Units> =
+            order.lines.iter().map(|line| Units { sku_id: line.sku_id, quantity: line.quantity }).collect();
+        lines.sort();
         Ok(Some(Running {
             id,
             status: Status::parse(&row.status),
@@ -265,6 +281,7 @@ impl Saga {
             currency_code: row.currency_code,
             lines,
             payment_token: row.token,
+            placed: Arc::new(Placed::of(&order)),
         }))
     }
 
@@ -361,6 +378,7 @@ impl Saga {
                 change.failure_reason.as_deref().map_or(event.to_owned(), |reason| format!("{event}: {reason}"));
             events.push(Event { step: r.step.as_str(), detail });
         }
+        let announce = (to == Step::Done && status == Status::Confirmed).then(|| events::confirmed(&r.placed));
         let record = StepRecord {
             order_id: r.id,
             from: r.recorded.as_str(),
@@ -373,6 +391,7 @@ impl Saga {
             lease: self.retry.lease,
             events: &events,
             bought: &r.lines,
+            announce: announce.as_ref(),
         };
         let moved = if matches!(to, Step::Authorize | Step::Confirm) {
             // Progress on the way to CONFIRMED commits without waiting for the disk: were the database to
@@ -383,6 +402,9 @@ impl Saga {
         } else {
             db::orders::record_step(&self.pool, &record).await?
         };
+        if moved.is_some() && announce.is_some() {
+            self.outbox.written();
+        }
         if moved.is_some() && to == Step::Done {
             metrics::counter!("ec_orders_finished_total", "status" => status.as_str()).increment(1);
         }
