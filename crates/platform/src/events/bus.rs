@@ -317,15 +317,19 @@ impl Events {
         let stream_name = self.inner.prefix.stream(service);
         let stream = context.get_stream(&stream_name).await.map_err(|e| e.to_string())?;
         let prefix = &self.inner.prefix;
-        let filter_subjects = subscription
+        let mut filters: Vec<String> = subscription
             .subjects
             .iter()
             .filter(|s| s.split('.').next() == Some(service))
             .map(|s| prefix.subject(s))
             .collect();
+        // One filter goes in `filter_subject`, which servers before 2.10 know too; several need 2.10.
+        let (filter_subject, filter_subjects) =
+            if filters.len() == 1 { (filters.remove(0), Vec::new()) } else { (String::new(), filters) };
         let mut consumer = stream
             .create_consumer(pull::Config {
                 durable_name: Some(subscription.name.to_owned()),
+                filter_subject,
                 filter_subjects,
                 ack_policy: jetstream::consumer::AckPolicy::Explicit,
                 ack_wait: ACK_WAIT,
