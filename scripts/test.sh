@@ -91,6 +91,15 @@ ensure_tools() {
     fi
   fi
   chromium --version
+  # The tests' SMTP server (aiosmtpd; crates/testing/smtp), from PyPI into a venv of its own.
+  local smtp=target/test-tools
+  if ! cmp -s crates/testing/smtp/tools.txt "$smtp/tools.txt" 2>/dev/null; then
+    rm -rf "$smtp"
+    python3 -m venv "$smtp"
+    "$smtp/bin/pip" install --quiet --disable-pip-version-check -r crates/testing/smtp/tools.txt
+    cp crates/testing/smtp/tools.txt "$smtp/tools.txt"
+  fi
+  echo "aiosmtpd $("$smtp/bin/python" -c 'import aiosmtpd; print(aiosmtpd.__version__)')"
   make web
 }
 

@@ -7,6 +7,7 @@ use ec_user::{
     accounts,
     domain::{Email, Password},
     error::{Error, UserError},
+    mail::Language,
 };
 use sqlx::PgPool;
 
@@ -21,7 +22,7 @@ pub async fn ensure_accounts(pool: &PgPool) -> anyhow::Result<()> {
     for (email, password, admin) in ACCOUNTS {
         let email = Email::parse(email).map_err(|e| anyhow::anyhow!("{e}"))?;
         let password = Password::parse(password).map_err(|e| anyhow::anyhow!("{e}"))?;
-        match accounts::create(pool, &ec_user::events::outbox(), email.clone(), password, None).await {
+        match accounts::create(pool, &ec_user::events::outbox(), email.clone(), password, None, Language::En).await {
             Ok(_) | Err(Error::Own(UserError::EmailTaken)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -48,6 +49,9 @@ pub fn banner(addresses: &Addresses, oauth: &OAuthServerConfig, demo_data: bool)
     }
     if let Some(login) = addresses.login {
         text += &format!("  login and consent pages        http://{login}/oauth2/login\n");
+    }
+    if let Some(mailbox) = &addresses.mailbox {
+        text += &format!("  mailbox (messages sent)        {mailbox}\n");
     }
     if let Some(embedded) = &addresses.oauth {
         let mut verifier = [0u8; 32];

@@ -79,6 +79,8 @@ pub struct Addresses {
     pub oauth: Option<EmbeddedOAuth>,
     /// The storefront, when it is built.
     pub web: Option<SocketAddr>,
+    /// The development mailbox, when messages are kept rather than sent.
+    pub mailbox: Option<String>,
 }
 
 /// Where the embedded OAuth2 server is.
@@ -195,6 +197,7 @@ impl Platform {
             bff_ops: bff.ops_addr(),
             web: storefront.as_ref().map(Server::local_addr),
             login: login_addr,
+            mailbox: user.mailbox_url(),
             oauth: oauth.as_ref().map(|s| EmbeddedOAuth {
                 issuer: s.issuer().to_owned(),
                 public: s.public_addr(),

@@ -93,7 +93,9 @@ async fn ec_user_make_admin_promotes_an_existing_account_and_refuses_unknown_one
     ec_cli::platform::migrate_all(&database.pool).await.unwrap();
     let email = ec_user::domain::Email::parse("boss@example.com").unwrap();
     let password = ec_user::domain::Password::parse("correct horse").unwrap();
-    ec_user::accounts::create(&database.pool, &ec_user::events::outbox(), email, password, None).await.unwrap();
+    ec_user::accounts::create(&database.pool, &ec_user::events::outbox(), email, password, None, Default::default())
+        .await
+        .unwrap();
 
     let output = ec()
         .args(["user", "make-admin", "--email", "BOSS@example.com", "--database-url", &database.url()])

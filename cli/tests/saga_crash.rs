@@ -142,7 +142,7 @@ impl Shop {
             .await
             .unwrap()
             .id;
-        catalog::publish(pool, product.id).await.unwrap();
+        catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
         sku
     }
 

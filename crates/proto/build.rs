@@ -13,6 +13,7 @@ const FILES: &[&str] = &[
     "product/v1/types.proto",
     "product/v1/product_service.proto",
     "product/v1/inventory_service.proto",
+    "product/v1/events.proto",
     "order/v1/types.proto",
     "order/v1/cart_service.proto",
     "order/v1/order_service.proto",

@@ -28,7 +28,7 @@ async fn a_sku(platform: &TestPlatform, stock: i64) -> String {
     let actor = Actor("setup".into());
     let sku =
         catalog::create_sku(pool, &actor, product.id, &code, &price, &Attributes::default(), stock).await.unwrap();
-    catalog::publish(pool, product.id).await.unwrap();
+    catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
     sku.id.to_string()
 }
 

@@ -73,12 +73,12 @@ async fn a_cart_merges_lines_keeps_its_limits_and_prices_every_line_now() {
         .fetch_one(platform.pool())
         .await
         .unwrap();
-    ec_product::catalog::hide(platform.pool(), product).await.unwrap();
+    ec_product::catalog::hide(platform.pool(), &ec_product::events::outbox(), product).await.unwrap();
     let cart = carts.get_cart(GetCartRequest::default()).await.unwrap().into_owned().cart.into_option().unwrap();
     assert!(!cart.items[0].purchasable);
     assert_eq!(cart.subtotal.amount, 0);
     assert_eq!(code(platform.checkout(&me, "k", APPROVE).await), ErrorCode::FailedPrecondition);
-    ec_product::catalog::publish(platform.pool(), product).await.unwrap();
+    ec_product::catalog::publish(platform.pool(), &ec_product::events::outbox(), product).await.unwrap();
 
     // Another customer's cart is their own.
     let other = platform.carts(&customer());

@@ -63,7 +63,7 @@ async fn skus(pool: &PgPool, n: usize) -> Vec<Uuid> {
             .unwrap();
         ids.push(sku.id);
     }
-    catalog::publish(pool, product.id).await.unwrap();
+    catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
     ids
 }
 

@@ -4,13 +4,14 @@
 //!
 //! A SKU is created with its stock (an `inventory` row, and an `initial` movement when it starts with some),
 //! and every change of a product's SKUs recomputes the product's `min_price`/`max_price` in the same
-//! transaction, so price filters read an indexed column that is never stale. Edits lock the product first,
+//! transaction, so price filters read an indexed column that is never stale. Publishing, hiding and repricing
+//! are announced in the outbox ([`crate::events`]) in the same transaction. Edits lock the product first,
 //! then its SKUs, and deletes then their stock ([`crate::inventory::lock_for_delete`]): the order the
 //! inventory's docs explain.
 
 use std::collections::HashMap;
 
-use ec_platform::db::GenericPlans;
+use ec_platform::{db::GenericPlans, events::Outbox};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -25,7 +26,7 @@ use crate::{
         Actor, Attributes, Description, ImageUrl, MAX_IMAGES, Price, ProductName, ProductStatus, Reader, SkuCode,
     },
     error::Error,
-    inventory,
+    events, inventory,
 };
 
 /// A product with its live SKUs and its images.
@@ -74,8 +75,9 @@ pub async fn create_sku(
     Ok(sku)
 }
 
-/// Puts a DRAFT or HIDDEN product with at least one SKU on sale.
-pub async fn publish(pool: &PgPool, id: Uuid) -> Result<ProductRow, Error> {
+/// Puts a DRAFT or HIDDEN product with at least one SKU on sale, announced in `outbox`
+/// (`product.v1.published`).
+pub async fn publish(pool: &PgPool, outbox: &Outbox, id: Uuid) -> Result<ProductRow, Error> {
     let mut tx = pool.begin().await?;
     let product = db::products::lock(&mut tx, id).await?;
     if product.status == ProductStatus::Published {
@@ -85,19 +87,23 @@ pub async fn publish(pool: &PgPool, id: Uuid) -> Result<ProductRow, Error> {
         return Err(Error::FailedPrecondition("a product needs a SKU before it can be published".into()));
     }
     let product = db::products::set_status(&mut tx, id, ProductStatus::Published).await?;
+    outbox.insert(&mut tx, &events::published(&product)).await?;
     tx.commit().await?;
+    outbox.written();
     Ok(product)
 }
 
-/// Takes a PUBLISHED product off sale, keeping it readable by id.
-pub async fn hide(pool: &PgPool, id: Uuid) -> Result<ProductRow, Error> {
+/// Takes a PUBLISHED product off sale, keeping it readable by id; announced in `outbox` (`product.v1.hidden`).
+pub async fn hide(pool: &PgPool, outbox: &Outbox, id: Uuid) -> Result<ProductRow, Error> {
     let mut tx = pool.begin().await?;
     let product = db::products::lock(&mut tx, id).await?;
     if product.status != ProductStatus::Published {
         return Err(Error::FailedPrecondition("only a published product can be hidden".into()));
     }
     let product = db::products::set_status(&mut tx, id, ProductStatus::Hidden).await?;
+    outbox.insert(&mut tx, &events::hidden(&product)).await?;
     tx.commit().await?;
+    outbox.written();
     Ok(product)
 }
 
@@ -208,8 +214,9 @@ pub async fn batch_get_skus(lookups: &GenericPlans, ids: &[Uuid]) -> Result<(Vec
     Ok((skus, missing))
 }
 
-/// Changes a live SKU's code, price or attributes, keeping its product's price range up to date.
-pub async fn update_sku(pool: &PgPool, id: Uuid, change: SkuChange) -> Result<SkuRow, Error> {
+/// Changes a live SKU's code, price or attributes, keeping its product's price range up to date; a new price
+/// is announced in `outbox` (`product.v1.repriced`).
+pub async fn update_sku(pool: &PgPool, outbox: &Outbox, id: Uuid, change: SkuChange) -> Result<SkuRow, Error> {
     let mut tx = pool.begin().await?;
     let product_id = db::skus::product_of(&mut tx, id).await?.ok_or(Error::NotFound("SKU"))?;
     db::products::lock(&mut tx, product_id).await?;
@@ -222,9 +229,18 @@ pub async fn update_sku(pool: &PgPool, id: Uuid, change: SkuChange) -> Result<Sk
             )));
         }
     }
+    // Read under the product's lock, which every change of its SKUs takes first.
+    let old = db::skus::price_of(&mut tx, id).await?;
     let sku = db::skus::update(&mut tx, id, &change).await?.ok_or(Error::NotFound("SKU"))?;
     db::products::refresh_prices(&mut tx, product_id).await?;
+    let repriced = old.filter(|old| *old != sku.price).map(|old| events::repriced(&sku, &old));
+    if let Some(event) = &repriced {
+        outbox.insert(&mut tx, event).await?;
+    }
     tx.commit().await?;
+    if repriced.is_some() {
+        outbox.written();
+    }
     Ok(sku)
 }
 

@@ -309,9 +309,11 @@ async fn import_product(
         catalog::add_image(pool, product.id, url, alt).await?;
     }
     if status != ProductStatus::Draft && !skus.is_empty() {
-        catalog::publish(pool, product.id).await?;
+        // Announced like any other publication; the service's relay hands the events over at its next look.
+        let outbox = crate::events::outbox();
+        catalog::publish(pool, &outbox, product.id).await?;
         if status == ProductStatus::Hidden {
-            catalog::hide(pool, product.id).await?;
+            catalog::hide(pool, &outbox, product.id).await?;
         }
     }
     report.products_created += 1;

@@ -5,6 +5,8 @@
 //! - [`domain`]: the values parsed at the edge from wire messages, which can only hold valid data (names,
 //!   prices, SKU codes, slugs, idempotency keys, reservation items), and the statuses of products and
 //!   reservations;
+//! - [`events`]: what the service announces (a product published or hidden, a SKU repriced), written to its
+//!   outbox with the change and relayed to NATS JetStream ([`ec_platform::events`]).
 //! - [`db`]: the SQL, one module per table (products, SKUs, images, categories, stock, reservations), plain
 //!   functions over a pool or the caller's transaction, rows as named structs;
 //! - [`catalog`]: products, SKUs and images, and the product status machine; [`categories`]: the category
@@ -30,6 +32,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod events;
 pub mod expiry;
 pub mod import;
 pub mod inventory;

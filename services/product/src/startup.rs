@@ -6,6 +6,7 @@ use ec_platform::{
     access::Access,
     config::DatabaseArgs,
     db::GenericPlans,
+    events::relay::Relay,
     page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
     shutdown::CancellationToken,
@@ -29,6 +30,7 @@ pub struct Application {
     pool: PgPool,
     lookups: GenericPlans,
     expiry: ExpirySchedule,
+    relay: Relay,
 }
 
 impl Application {
@@ -39,13 +41,15 @@ impl Application {
         database: &DatabaseArgs,
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
+        deps.require_events()?;
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         let access = ProductAccess::new(Access::new(deps.identity.clone()), config.low_stock_threshold);
         let tokens = PageTokens::new(&page_token::key(&deps.identity, listing::PAGE_TOKEN_PURPOSE));
         // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.
         let lookups = GenericPlans::beside(&pool);
-        let products = Arc::new(ProductApi::new(pool.clone(), lookups.clone(), access.clone(), tokens));
+        let outbox = crate::events::outbox();
+        let products = Arc::new(ProductApi::new(pool.clone(), outbox.clone(), lookups.clone(), access.clone(), tokens));
         let inventory = Arc::new(InventoryApi::new(pool.clone(), lookups.clone(), access, config.reservation_ttl()));
         let router = inventory.register(products.register(connectrpc::Router::new()));
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
@@ -55,7 +59,8 @@ impl Application {
             interval: Duration::from_secs(config.expiry_interval_secs),
             key_age: Duration::from_secs(config.idempotency_key_days * 24 * 3600),
         };
-        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, lookups, expiry })
+        let relay = deps.relay(&pool, &outbox)?;
+        Ok(Self { server: server.with_connection_limits(deps.serving.limits()), pool, lookups, expiry, relay })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -69,12 +74,14 @@ impl Application {
         self.server.local_addr()
     }
 
-    /// Serves, and runs the reservation expiry worker, until `shutdown` fires; then drains for at most `grace`.
+    /// Serves, and runs the reservation expiry worker and the events relay, until `shutdown` fires; then drains
+    /// for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("product", self.pool.clone(), shutdown.clone()));
         let lookups = self.lookups.pool().clone();
         tokio::spawn(ec_platform::metrics::watch_pool("product_lookups", lookups, shutdown.clone()));
         let worker = tokio::spawn(expiry::run(self.pool, self.expiry, shutdown.clone()));
+        tokio::spawn(self.relay.run(shutdown.clone()));
         let served = self.server.serve(shutdown, grace).await;
         if let Err(e) = worker.await {
             tracing::error!(error = %e, "the reservation expiry worker failed");

@@ -57,7 +57,7 @@ impl Db {
                     .unwrap();
             ids.push(sku.id);
         }
-        catalog::publish(&self.pool, product.id).await.unwrap();
+        catalog::publish(&self.pool, &ec_product::events::outbox(), product.id).await.unwrap();
         ids
     }
 
@@ -553,13 +553,15 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
                     price: Some(Price::parse(100 + n as i64, "JPY").unwrap()),
                     attributes: None,
                 };
-                catalog::update_sku(&pool, sku, change).await.map(|_| ())
+                catalog::update_sku(&pool, &ec_product::events::outbox(), sku, change).await.map(|_| ())
             }));
             let pool = db.pool.clone();
             work.push(tokio::spawn(async move { catalog::delete_sku(&pool, sku).await }));
         }
         let pool = db.pool.clone();
-        work.push(tokio::spawn(async move { catalog::hide(&pool, product).await.map(|_| ()) }));
+        work.push(tokio::spawn(async move {
+            catalog::hide(&pool, &ec_product::events::outbox(), product).await.map(|_| ())
+        }));
         let pool = db.pool.clone();
         work.push(tokio::spawn(async move { catalog::delete_product(&pool, product).await }));
 

@@ -77,7 +77,7 @@ async fn fixture(pool: &PgPool) -> Fixture {
             .unwrap()
             .id;
     }
-    catalog::publish(pool, product.id).await.unwrap();
+    catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
     Fixture { pool: pool.clone(), skus }
 }
 

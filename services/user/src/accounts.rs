@@ -15,7 +15,9 @@ use crate::{
     db::{self, NameChange, NewUser, UserRow},
     domain::{DisplayName, Email, Password, UserId, normalize_email},
     error::{Error, UserError},
-    events, password,
+    events,
+    mail::Language,
+    password,
     throttle::{Client, Throttle, Verdict},
 };
 
@@ -49,11 +51,12 @@ pub async fn create(
     email: Email,
     password: Password,
     name: Option<DisplayName>,
+    language: Language,
 ) -> Result<UserRow, Error> {
     let password_hash = password::hash(password).await?;
     let id = UserId::new();
     let mut tx = pool.begin().await?;
-    let new = NewUser { id, email: &email, name: name.as_ref(), password_hash: &password_hash };
+    let new = NewUser { id, email: &email, name: name.as_ref(), password_hash: &password_hash, language };
     let row = db::insert_user(&mut tx, new).await?;
     outbox.insert(&mut tx, &events::registered(&row)).await?;
     tx.commit().await?;

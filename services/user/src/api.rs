@@ -29,6 +29,7 @@ use crate::{
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
     hydra::HydraAdmin,
+    mail::Language,
     throttle::Throttle,
 };
 
@@ -49,7 +50,7 @@ impl SignOut {
     ///
     /// The tokens are revoked both before and after the sessions end: before, so the tokens out there stop
     /// at once; after, so a token refreshed while Hydra was still ending the sessions is refused too.
-    async fn everywhere(&self, id: UserId) {
+    pub async fn everywhere(&self, id: UserId) {
         self.revoke_tokens(id).await;
         if let Some(hydra) = &self.sessions {
             if let Err(e) = hydra.revoke_subject(&id.to_string()).await {
@@ -107,6 +108,7 @@ pub fn to_wire(row: UserRow) -> User {
         created_at: MessageField::some(row.created_at.into()),
         updated_at: MessageField::some(row.updated_at.into()),
         roles: row.roles.into_iter().map(|role| role_to_wire(role).into()).collect(),
+        language: row.language,
         ..Default::default()
     }
 }
@@ -136,7 +138,8 @@ impl UserService for UserApi {
         let email = Email::parse(request.email)?;
         let password = Password::parse(request.password)?;
         let name = request.name.map(DisplayName::parse).transpose()?;
-        let row = accounts::create(&self.pool, &self.outbox, email, password, name).await?;
+        let language = Language::from_tag(request.language);
+        let row = accounts::create(&self.pool, &self.outbox, email, password, name, language).await?;
         Response::ok(CreateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 

@@ -46,6 +46,9 @@ pub struct UserConfig {
 
     #[command(flatten)]
     pub login: LoginConfig,
+
+    #[command(flatten)]
+    pub mail: crate::mail::MailArgs,
 }
 
 impl UserConfig {
@@ -77,6 +80,16 @@ pub struct LoginConfig {
     /// (`ec dev` points it at its embedded OAuth2 server).
     #[arg(id = "hydra_admin_url", long = "hydra-admin-url", env = "HYDRA_ADMIN_URL")]
     pub hydra_admin_url: Option<url::Url>,
+
+    /// The pages' public URL, as browsers reach them (through Hydra's domain or a proxy in production): the
+    /// links in password-reset messages point here.
+    #[arg(
+        id = "login_public_url",
+        long = "login-public-url",
+        env = "LOGIN_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8051/"
+    )]
+    pub public_url: url::Url,
 
     /// Days a "keep me signed in" login is remembered.
     #[arg(id = "login_remember_days", long = "login-remember-days", env = "LOGIN_REMEMBER_DAYS", default_value_t = 30)]
@@ -155,6 +168,28 @@ pub struct LoginConfig {
 }
 
 impl LoginConfig {
+    /// Refuses, in production, login pages that would mail links anywhere but to them over HTTPS.
+    pub fn check(&self, environment: ec_platform::environment::Environment) -> Result<(), String> {
+        if environment != ec_platform::environment::Environment::Production || self.hydra_admin_url.is_none() {
+            return Ok(());
+        }
+        let local = match self.public_url.host() {
+            Some(url::Host::Domain(name)) => {
+                let name = name.trim_end_matches('.');
+                name == "localhost" || name.ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
+            None => true,
+        };
+        if local || self.public_url.scheme() != "https" {
+            return Err("production needs LOGIN_PUBLIC_URL, the login pages' https:// address as browsers reach \
+                        them: password-reset links point there"
+                .into());
+        }
+        Ok(())
+    }
+
     /// The password throttle's settings. Counts are forgotten a day after their last attempt.
     pub fn throttle_limits(&self) -> ThrottleLimits {
         let backoff = |free| Backoff {

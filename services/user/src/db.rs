@@ -10,9 +10,10 @@ use uuid::Uuid;
 use crate::{
     domain::{DisplayName, Email, UserId},
     error::{Error, UserError},
+    mail::Language,
 };
 
-const USER_COLUMNS: &str = "id, email, name, roles, created_at, updated_at";
+const USER_COLUMNS: &str = "id, email, name, roles, language, created_at, updated_at";
 
 /// An account row, without the password hash.
 #[derive(Debug, sqlx::FromRow)]
@@ -21,6 +22,8 @@ pub struct UserRow {
     pub email: String,
     pub name: Option<String>,
     pub roles: Vec<Role>,
+    /// `en` or `ja`.
+    pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -32,6 +35,7 @@ pub struct NewUser<'a> {
     pub email: &'a Email,
     pub name: Option<&'a DisplayName>,
     pub password_hash: &'a str,
+    pub language: Language,
 }
 
 /// What checking a password needs.
@@ -62,8 +66,8 @@ fn email_taken_or(e: sqlx::Error) -> Error {
 /// unique index decides, so two concurrent sign-ups with one address cannot both succeed.
 pub async fn insert_user(tx: &mut PgConnection, user: NewUser<'_>) -> Result<UserRow, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "INSERT INTO user_service.users (id, email, email_normalized, password_hash, name)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO user_service.users (id, email, email_normalized, password_hash, name, language)
+         VALUES ($1, $2, $3, $4, $5, $6)
          RETURNING {USER_COLUMNS}"
     )))
     .bind(user.id.0)
@@ -71,9 +75,27 @@ pub async fn insert_user(tx: &mut PgConnection, user: NewUser<'_>) -> Result<Use
     .bind(user.email.normalized())
     .bind(user.password_hash)
     .bind(user.name.map(DisplayName::as_str))
+    .bind(user.language.as_str())
     .fetch_one(tx)
     .await
     .map_err(email_taken_or)
+}
+
+/// Where and how to write to a live account.
+#[derive(Clone, Debug, sqlx::FromRow)]
+pub struct Contact {
+    pub email: String,
+    pub name: Option<String>,
+    /// `en` or `ja`.
+    pub language: String,
+}
+
+/// Where and how to write to live account `id`.
+pub async fn contact_of(pool: &PgPool, id: Uuid) -> Result<Option<Contact>, sqlx::Error> {
+    sqlx::query_as("SELECT email, name, language FROM user_service.users WHERE id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
 }
 
 /// Reads a live account.
@@ -117,14 +139,21 @@ pub async fn update_user(
         NameChange::Remove => (true, None),
         NameChange::Set(name) => (true, Some(name.as_str())),
     };
+    // A new email ends the account's open password-reset links: they were mailed to the old address.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "UPDATE user_service.users
-         SET email = coalesce($2, email),
-             email_normalized = coalesce($3, email_normalized),
-             name = CASE WHEN $4 THEN $5 ELSE name END,
-             updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL
-         RETURNING {USER_COLUMNS}"
+        "WITH updated AS (
+             UPDATE user_service.users
+             SET email = coalesce($2, email),
+                 email_normalized = coalesce($3, email_normalized),
+                 name = CASE WHEN $4 THEN $5 ELSE name END,
+                 updated_at = now()
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING {USER_COLUMNS}
+         ), ended AS (
+             UPDATE user_service.password_resets SET used_at = now()
+             WHERE $2::text IS NOT NULL AND used_at IS NULL AND user_id IN (SELECT id FROM updated)
+         )
+         SELECT * FROM updated"
     )))
     .bind(id.0)
     .bind(email.map(Email::as_str))
@@ -138,18 +167,25 @@ pub async fn update_user(
 
 /// Replaces the password hash of a live account, if it is still the `checked` one; `false` when there is no
 /// such account or its password changed since it was checked (so of two concurrent changes that both checked
-/// the same current password, only one lands).
+/// the same current password, only one lands). A changed password ends the account's open password-reset
+/// links.
 pub async fn set_password_hash(pool: &PgPool, id: UserId, checked: &str, hash: &str) -> Result<bool, Error> {
-    let done = sqlx::query(
-        "UPDATE user_service.users SET password_hash = $3, updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL AND password_hash = $2",
+    let changed: i64 = sqlx::query_scalar(
+        "WITH changed AS (
+             UPDATE user_service.users SET password_hash = $3, updated_at = now()
+             WHERE id = $1 AND deleted_at IS NULL AND password_hash = $2 RETURNING id
+         ), ended AS (
+             UPDATE user_service.password_resets SET used_at = now()
+             WHERE used_at IS NULL AND user_id IN (SELECT id FROM changed)
+         )
+         SELECT count(*) FROM changed",
     )
     .bind(id.0)
     .bind(checked)
     .bind(hash)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(changed == 1)
 }
 
 /// Soft-deletes a live account, freeing its email; `false` when there is no such account.

@@ -4,6 +4,7 @@
 //! | subject               | written by                                  |
 //! |-----------------------|---------------------------------------------|
 //! | `user.v1.registered`  | CreateUser ([`crate::accounts::create`])    |
+//! | `user.v1.password_reset_requested` | the forgotten-password page ([`crate::resets::Resets::request`]) |
 
 use ec_platform::events::{Header, NewEvent, Outbox};
 use ec_proto::user::v1 as wire;
@@ -28,6 +29,14 @@ pub fn registered(row: &UserRow) -> NewEvent {
             name: row.name.clone(),
             ..Default::default()
         },
+    )
+}
+
+/// `user.v1.password_reset_requested`: a reset link was sent to account `user_id`.
+pub fn password_reset_requested(user_id: uuid::Uuid) -> NewEvent {
+    event(
+        "user.v1.password_reset_requested",
+        wire::PasswordResetRequested { user_id: user_id.to_string(), ..Default::default() },
     )
 }
 

@@ -3,13 +3,15 @@
 //! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
 //! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
 //! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it;
-//! [`events`] are the domain events it writes to its outbox with each change they describe;
+//! [`events`] are the domain events it writes to its outbox with each change they describe; [`mail`] is what
+//! the shop writes to its customers (queued, sent over SMTP, shown in a development mailbox);
 //! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is what only the user
 //! service answers (the platform's `ServiceError` maps the rest); [`startup`] wires a server from a
 //! [`UserConfig`](config::UserConfig).
 //!
 //! The same process serves Hydra's login, consent and logout pages ([`login`], on port 8051), talking to Hydra's
-//! admin API through [`hydra`], with brute-force protection in [`throttle`].
+//! admin API through [`hydra`], with brute-force protection in [`throttle`], and the forgotten-password pages
+//! over [`resets`].
 //!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
 //! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
@@ -28,7 +30,9 @@ pub mod error;
 pub mod events;
 pub mod hydra;
 pub mod login;
+pub mod mail;
 pub mod password;
+pub mod resets;
 pub mod startup;
 pub mod throttle;
 

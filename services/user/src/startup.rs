@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 use ec_platform::{
     access::Access,
     config::DatabaseArgs,
+    environment::Environment,
     events::relay::Relay,
     page_token::{self, PageTokens},
     server::{Reflection, Server, ServerError},
@@ -21,6 +22,8 @@ use crate::{
     config::UserConfig,
     hydra::HydraAdmin,
     login::{self, LoginApp, signing},
+    mail::{self, content::Shop, sender::Sender},
+    resets::Resets,
     throttle::Throttle,
 };
 
@@ -33,6 +36,11 @@ pub struct Application {
     login: Option<Server>,
     pool: sqlx::PgPool,
     relay: Relay,
+    sender: Sender,
+    /// Stops the mailer's subscription.
+    consumers: CancellationToken,
+    /// Whether the login pages show the development mailbox.
+    mailbox: bool,
 }
 
 impl Application {
@@ -44,6 +52,8 @@ impl Application {
         deps: &Dependencies,
     ) -> Result<Self, StartupError> {
         deps.require_events()?;
+        config.mail.check(deps.environment).map_err(StartupError::Config)?;
+        config.login.check(deps.environment).map_err(StartupError::Config)?;
         crate::password::limit(config.hash_limits());
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         crate::db::rekey_emails(&pool, crate::domain::normalize_email).await.map_err(StartupError::Database)?;
@@ -58,8 +68,30 @@ impl Application {
         let tokens = PageTokens::new(&page_token::key(&deps.identity, PAGE_TOKEN_PURPOSE));
         let access = Access::new(deps.identity.clone());
         let outbox = crate::events::outbox();
-        let users =
-            Arc::new(UserApi::new(pool.clone(), outbox.clone(), access.clone(), sign_out, throttle.clone(), tokens));
+        let sender = Sender::new(pool.clone(), &config.mail).map_err(StartupError::Config)?;
+        let mailbox = sender.is_mailbox() && deps.environment == Environment::Development;
+        if sender.is_mailbox() && !mailbox {
+            tracing::warn!(
+                "no SMTP_URL: messages (password-reset links included) are kept in user_service.mails, not sent"
+            );
+        }
+        mail::sender::describe_metrics();
+        let shop = Shop { name: config.mail.shop_name.clone(), storefront: config.mail.storefront_url.clone() };
+        let resets = Resets {
+            pool: pool.clone(),
+            outbox: outbox.clone(),
+            sender: sender.clone(),
+            shop: shop.clone(),
+            login_url: config.login.public_url.clone(),
+        };
+        let users = Arc::new(UserApi::new(
+            pool.clone(),
+            outbox.clone(),
+            access.clone(),
+            sign_out.clone(),
+            throttle.clone(),
+            tokens,
+        ));
         let credentials = Arc::new(CredentialApi::new(pool.clone(), access));
         let router = credentials.register(users.register(connectrpc::Router::new()));
         let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
@@ -79,10 +111,21 @@ impl Application {
                     device_key: signing::Key::derive(&deps.identity, login::device::PURPOSE),
                     device_lifetime: Duration::from_secs(u64::from(config.login.device_days) * 24 * 3600),
                     trusted_proxies: config.login.trusted_proxies.clone(),
+                    resets,
+                    reset_throttle: Throttle::for_feature(
+                        config.login.throttle_limits(),
+                        &deps.redis,
+                        "reset-requests",
+                    ),
+                    sign_out,
                 };
                 // Browsers reach the login pages (through a proxy in production): capped per client like the BFF.
                 let limits = deps.serving.limits().per_client(&deps.serving.connections, app.trusted_proxies.clone());
-                let server = Server::http("login", config.login.addr, login::router(Arc::new(app))).await?;
+                let mut pages = login::router(Arc::new(app));
+                if mailbox {
+                    pages = pages.merge(mail::mailbox::router(pool.clone()));
+                }
+                let server = Server::http("login", config.login.addr, pages).await?;
                 Some(server.with_connection_limits(limits))
             }
             None => {
@@ -91,7 +134,13 @@ impl Application {
             }
         };
         let relay = deps.relay(&pool, &outbox)?;
-        Ok(Self { rpc, login, pool, relay })
+        // Subscribed now, before any relay of this process runs, so an event relayed in process at start-up
+        // finds its subscriber.
+        let consumers = CancellationToken::new();
+        let handler = mail::orders::handler(pool.clone(), shop, sender.clone());
+        deps.events.subscribe(mail::orders::subscription(), handler, consumers.clone());
+        let mailbox = mailbox && login.is_some();
+        Ok(Self { rpc, login, pool, relay, sender, consumers, mailbox })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -105,15 +154,27 @@ impl Application {
         self.rpc.local_addr()
     }
 
+    /// The development mailbox's URL (`/dev/mail` on the login pages), when it is served.
+    pub fn mailbox_url(&self) -> Option<String> {
+        self.mailbox.then(|| self.login_addr().map(|addr| format!("http://{addr}/dev/mail"))).flatten()
+    }
+
     /// The address of the login pages, when they are served.
     pub fn login_addr(&self) -> Option<std::net::SocketAddr> {
         self.login.as_ref().map(Server::local_addr)
     }
 
-    /// Serves every port, and runs the events relay, until `shutdown` fires, then drains for at most `grace`.
+    /// Serves every port, and runs the events relay, the mail sender and the mailer's subscription, until
+    /// `shutdown` fires, then drains for at most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
         tokio::spawn(self.relay.run(shutdown.clone()));
+        tokio::spawn(self.sender.run(shutdown.clone()));
+        let (consumers, stopping) = (self.consumers, shutdown.clone());
+        tokio::spawn(async move {
+            stopping.cancelled().await;
+            consumers.cancel();
+        });
         ec_platform::server::serve_all([Some(self.rpc), self.login].into_iter().flatten(), shutdown, grace).await
     }
 }

@@ -168,9 +168,15 @@ impl Throttle {
     /// A throttle sharing its counts through `redis` (keys `{prefix}login-attempts:…`) when it is connected,
     /// in process otherwise.
     pub fn new(limits: ThrottleLimits, redis: &Redis) -> Self {
+        Self::for_feature(limits, redis, "login-attempts")
+    }
+
+    /// A throttle with counts of its own, kept under `feature` in Redis: requests for password-reset links are
+    /// counted apart from sign-ins, so one does not slow the other.
+    pub fn for_feature(limits: ThrottleLimits, redis: &Redis, feature: &'static str) -> Self {
         Self {
             limits,
-            shared: redis.feature("login-attempts"),
+            shared: redis.feature(feature),
             count: redis::Script::new(COUNT),
             settle: redis::Script::new(SETTLE),
             local: Mutex::new(HashMap::new()),

@@ -23,7 +23,7 @@ pub mod relay;
 
 use std::time::Duration;
 
-pub use bus::{Delivered, Events, EventsError, HandlerError, Subscription};
+pub use bus::{Delivered, Events, EventsError, Handler, HandlerError, Subscription};
 pub use outbox::{Header, NewEvent, Outbox};
 
 /// Where events go.

@@ -143,7 +143,7 @@ impl Platform {
                 .unwrap();
             ids.push(sku.id);
         }
-        catalog::publish(pool, product.id).await.unwrap();
+        catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
         ids
     }
 

@@ -5,6 +5,7 @@ use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
     db::GenericPlans,
+    events::Outbox,
     page_token::{self, PageTokens},
 };
 use ec_proto::product::v1::{
@@ -39,6 +40,7 @@ use crate::{
 #[derive(Clone)]
 pub struct ProductApi {
     pool: PgPool,
+    outbox: Outbox,
     /// For BatchGetSkus (see [`catalog::batch_get_skus`]).
     lookups: GenericPlans,
     access: ProductAccess,
@@ -48,8 +50,8 @@ pub struct ProductApi {
 impl ProductApi {
     /// Handlers over `pool` and `lookups`, a pool of generic plans beside it, signing ListProducts' page tokens
     /// with `tokens`.
-    pub fn new(pool: PgPool, lookups: GenericPlans, access: ProductAccess, tokens: PageTokens) -> Self {
-        Self { pool, lookups, access, tokens }
+    pub fn new(pool: PgPool, outbox: Outbox, lookups: GenericPlans, access: ProductAccess, tokens: PageTokens) -> Self {
+        Self { pool, outbox, lookups, access, tokens }
     }
 }
 
@@ -161,7 +163,7 @@ impl ProductService for ProductApi {
     ) -> ServiceResult<PublishProductResponse> {
         self.access.admin(&ctx)?;
         let id = parse_id(request.id, "id")?;
-        catalog::publish(&self.pool, id).await?;
+        catalog::publish(&self.pool, &self.outbox, id).await?;
         let view = catalog::get_product(&self.pool, Reader::Admin, id).await?;
         Response::ok(PublishProductResponse {
             product: MessageField::some(product_to_wire(view)),
@@ -176,7 +178,7 @@ impl ProductService for ProductApi {
     ) -> ServiceResult<HideProductResponse> {
         self.access.admin(&ctx)?;
         let id = parse_id(request.id, "id")?;
-        catalog::hide(&self.pool, id).await?;
+        catalog::hide(&self.pool, &self.outbox, id).await?;
         let view = catalog::get_product(&self.pool, Reader::Admin, id).await?;
         Response::ok(HideProductResponse { product: MessageField::some(product_to_wire(view)), ..Default::default() })
     }
@@ -288,7 +290,7 @@ impl ProductService for ProductApi {
                 None
             },
         };
-        let sku = catalog::update_sku(&self.pool, id, change).await?;
+        let sku = catalog::update_sku(&self.pool, &self.outbox, id, change).await?;
         let stock = inventory::get(&self.pool, sku.id).await?;
         Response::ok(UpdateSkuResponse {
             sku: MessageField::some(sku_to_wire(sku, Some((stock, self.access.full_stock())))),

@@ -216,6 +216,17 @@ pub async fn update(tx: &mut PgConnection, id: Uuid, change: &SkuChange) -> Resu
     .map_err(|e| Error::on_violation(e, code_taken))
 }
 
+/// A live SKU's price.
+pub async fn price_of(tx: &mut PgConnection, id: Uuid) -> Result<Option<Price>, Error> {
+    let price: Option<(i64, String)> = sqlx::query_as(
+        "SELECT price_amount, currency_code FROM product_service.skus WHERE id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .fetch_optional(tx)
+    .await?;
+    Ok(price.map(|(amount, currency_code)| Price { amount, currency_code }))
+}
+
 /// Locks a live SKU for its deletion (`FOR UPDATE`); whether it is still live.
 pub async fn lock_for_delete(tx: &mut PgConnection, id: Uuid) -> Result<bool, Error> {
     let still_live: Option<Uuid> =

@@ -10,6 +10,7 @@ use connectrpc::{
 };
 use ec_platform::{
     config::DatabaseArgs,
+    events::{EventArgs, Events},
     identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
     shared::Redis,
     shutdown::CancellationToken,
@@ -47,12 +48,19 @@ pub enum Who {
 
 impl Service {
     pub async fn start() -> Self {
+        Self::start_with_events(ec_platform::config::defaults()).await
+    }
+
+    /// The service with its events going where `settings` say (NATS JetStream, or this process).
+    pub async fn start_with_events(settings: EventArgs) -> Self {
         let database = TestDatabase::create().await;
         let identity =
             IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
         let mut config = ProductConfig::local(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.expiry_interval_secs = 1;
-        let deps = Dependencies::new(Redis::local(""), identity.clone());
+        let events = Events::connect(&settings).await.unwrap();
+        let deps =
+            Dependencies { events, event_settings: settings, ..Dependencies::new(Redis::local(""), identity.clone()) };
         let args = DatabaseArgs { url: database.url(), max_connections: 5 };
         let server = Application::build(&config, &args, &deps).await.unwrap();
         let url = format!("http://{}", server.local_addr()).parse().unwrap();
@@ -106,7 +114,7 @@ impl Service {
                 .unwrap();
             ids.push(sku.id.to_string());
         }
-        catalog::publish(pool, product.id).await.unwrap();
+        catalog::publish(pool, &ec_product::events::outbox(), product.id).await.unwrap();
         ids
     }
 }

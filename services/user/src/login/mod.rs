@@ -14,6 +14,7 @@
 //!   `email`, `name`, `roles` (access token; the ID token has `email` with the `email` scope and `name` with
 //!   `profile`).
 //! - Logout: a confirmation, then Hydra ends the session.
+//! - A forgotten password: a link by e-mail, and a page that sets the new one ([`reset`]).
 //!
 //! Every form is protected by a signed double-submit CSRF token bound to its challenge and good for as long as
 //! a challenge lives ([`csrf`]), and a form is checked against Hydra's request before anything it asks for is
@@ -25,6 +26,7 @@ pub mod csrf;
 pub mod device;
 mod error;
 mod pages;
+mod reset;
 pub mod signing;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -70,6 +72,12 @@ pub struct LoginApp {
     pub device_lifetime: std::time::Duration,
     /// Proxies whose X-Forwarded-For is believed for the per-IP throttle.
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
+    /// Forgotten passwords.
+    pub resets: crate::resets::Resets,
+    /// Counts requests for reset links, per address and client, apart from sign-ins.
+    pub reset_throttle: Throttle,
+    /// Signs an account out everywhere once its password is reset.
+    pub sign_out: crate::api::SignOut,
 }
 
 /// The app's routes.
@@ -80,6 +88,8 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/oauth2/consent", get(consent_page).post(consent_submit))
         .route("/oauth2/logout", get(logout_page).post(logout_submit))
         .route("/oauth2/error", get(error_page))
+        .route("/oauth2/password/forgot", get(reset::forgot_page).post(reset::forgot_submit))
+        .route("/oauth2/password/reset", get(reset::reset_page).post(reset::reset_submit))
         // Forms are a few hundred bytes; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app);
