@@ -10,21 +10,25 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
 - every part gets the settings it cannot run without in production (NEEDED, with the reason for each), and the
   flags its command requires;
 - every URL to another part names a host and port where that part listens, and every health check and probe
-  asks a port the container listens on;
+  asks a port the container listens on; the links the user service mails (STOREFRONT_URL, LOGIN_PUBLIC_URL)
+  lead where browsers reach the storefront and the login pages (a published port in Compose, an Ingress host
+  in Kubernetes), and Compose's SMTP_URL names a service of the file, on a port it exposes;
 - Hydra, the BFF and the storefront agree on the issuer, the client, its scopes and the audience (Compose, and
   each Kubernetes overlay's storefront-client.json);
 - environments: Compose is a staging trial (EC_ENV is not production there), Kubernetes is production
-  (EC_ENV=production, and the order service is not left with the payment sandbox, which production refuses);
+  (EC_ENV=production, the order service is not left with the payment sandbox, and the user service's mail
+  settings are ones production accepts: SMTP with TLS, a sender other than @localhost, https:// login pages);
 - Redis and NATS: every REDIS_URL and NATS_URL names a user and a password (Compose's Redis has that ACL user,
   and its health check authenticates; Compose's NATS has that user and password, JetStream on, its store in a
-  volume, and a health check that asks for JetStream); in Kubernetes credentials come from a Secret, never a
-  ConfigMap;
+  volume, and a health check that asks for JetStream); in Kubernetes credentials (these, the database's and
+  the SMTP server's URLs, the internal token) come from a Secret, never a ConfigMap;
 - trusted proxies are narrow (no private range whole: any pod in it could forge X-Forwarded-For);
 - draining fits in the termination grace period, secrets referenced exist, every Deployment has a
   PodDisruptionBudget and every Ingress path a Service port (Kubernetes);
 - the network policies (Kubernetes), evaluated as Kubernetes does on pods made from the rendered labels and the
   charts' labels: default-deny ingress and egress; every part has an egress policy of its own and may connect
-  to exactly what its settings name (and DNS, and the trace collector); every port of every part is reachable
+  to exactly what its settings name (and DNS, and the trace collector), outside the cluster too (the SMTP
+  server of SMTP_URL, on the submission ports only); every port of every part is reachable
   from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus), and
   so is every port of the stores the parts' settings name in the platform's namespace (PostgreSQL, Redis,
   NATS); Hydra's admin port only from the user service, wherever Hydra's namespace is.
@@ -55,6 +59,10 @@ NEEDED = {
         "HYDRA_ADMIN_URL",  # without it the login pages are not served
         "USER_ADDR",  # the default binds loopback only
         "LOGIN_ADDR",
+        "SMTP_URL",  # without it no customer receives a message (production refuses to start)
+        "MAIL_FROM",  # the default, shop@localhost, is no address customers can answer (production refuses it)
+        "LOGIN_PUBLIC_URL",  # password-reset links point there; the default is loopback (production refuses it)
+        "STOREFRONT_URL",  # the messages' links to orders point there; the default is loopback
     },
     "product": {"DATABASE_URL", "INTERNAL_AUTH_TOKEN", "PRODUCT_ADDR"},
     "order": {
@@ -89,10 +97,15 @@ ADDRESS_OF = {"user": "USER_ADDR", "product": "PRODUCT_ADDR", "order": "ORDER_AD
 URL_TO = {"USER_SERVICE_URL": "user", "PRODUCT_SERVICE_URL": "product", "ORDER_SERVICE_URL": "order"}
 
 # Settings that are credentials, or carry one: Kubernetes gives them from a Secret only.
-CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "NATS_URL", "INTERNAL_AUTH_TOKEN"}
+CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "NATS_URL", "SMTP_URL", "INTERNAL_AUTH_TOKEN"}
 
 # The stores that refuse clients without the platform's user and password, which their URL must name: its form.
 AUTHENTICATED = {"REDIS_URL": "redis://USER:PASSWORD@HOST:PORT", "NATS_URL": "nats://USER:PASSWORD@HOST:PORT"}
+
+# The links the user service mails: the setting, the part browsers reach there, and the path of such a link.
+MAILED_LINKS = {"STOREFRONT_URL": ("web", "/orders/"), "LOGIN_PUBLIC_URL": ("user", "/oauth2/password/reset")}
+# The address each part's public port listens on: the user service's is the login pages'.
+PUBLIC_ADDRESS_OF = {**ADDRESS_OF, "user": "LOGIN_ADDR"}
 
 # The scopes the storefront client must be allowed: sign-in and refresh, then shopping (carts, orders, the
 # account) and the back office's admin operations.
@@ -285,12 +298,60 @@ def check_compose(ec, path):
                 target_name, _, target_env = parts[target]
                 if (url.hostname, url.port) != (target_name, port_of(target_env[ADDRESS_OF[target]])):
                     fail(where, f"{variable}={env[variable]} is not where {target} listens")
-        for variable, check_store in (("REDIS_URL", check_compose_redis), ("NATS_URL", check_compose_nats)):
-            if env.get(variable):
+        stores = (("REDIS_URL", check_compose_redis), ("NATS_URL", check_compose_nats), ("SMTP_URL", check_compose_smtp))
+        for variable, check_store in stores:
+            if not env.get(variable):
+                continue
+            if variable in AUTHENTICATED:
                 url = check_authenticated_url(where, variable, env[variable])
-                if url.username and url.password:
-                    check_store(where, url, services, variables)
+                if not (url.username and url.password):
+                    continue
+            else:
+                url = urlparse(env[variable])
+            check_store(where, url, services, variables)
+        for variable, (target, _) in MAILED_LINKS.items():
+            if env.get(variable) and target in parts:
+                check_compose_link(where, variable, env[variable], target, parts[target])
     check_hydra(path, services, parts, variables)
+
+
+def container_ports(service):
+    """The ports a Compose service exposes to the other services (`expose`, and the container's side of
+    `ports`), and those it publishes on the host, as {host port: container port}."""
+    exposed, published = set(), {}
+    for entry in service.get("expose", []):
+        exposed.add(int(str(entry).split("/")[0]))
+    for entry in service.get("ports", []):
+        if isinstance(entry, dict):
+            target, host = int(entry["target"]), entry.get("published")
+        else:
+            *addresses, target = str(entry).split("/")[0].rsplit(":", 2)
+            target, host = int(target), (addresses[-1] if addresses else None)
+        exposed.add(target)
+        if host:
+            published[int(host)] = target
+    return exposed, published
+
+
+def check_compose_smtp(where, url, services, variables):
+    """The mail server a part names is a service of this file (the mail catcher), on a port it exposes."""
+    server = services.get(url.hostname)
+    if server is None:
+        fail(where, f"SMTP_URL names {url.hostname}, which is not a Compose service")
+        return
+    port, (exposed, _) = url.port or default_port(url), container_ports(server)
+    if port not in exposed:
+        fail(where, f"SMTP_URL names port {port}, which {url.hostname} does not expose ({sorted(exposed)})")
+
+
+def check_compose_link(where, variable, value, target, served):
+    """A link the user service mails leads, from a browser on the host running Compose, to the part it names
+    (`target`, run by `served`, a Compose service): localhost, on a port published to the one it listens on."""
+    name, service, env = served
+    url, listens = urlparse(value), port_of(env[PUBLIC_ADDRESS_OF[target]])
+    _, published = container_ports(service)
+    if url.hostname not in ("localhost", "127.0.0.1") or published.get(url.port or default_port(url)) != listens:
+        fail(where, f"{variable}={value} is not where browsers reach {name} (localhost, on the port published to its {listens})")
 
 
 def check_compose_redis(where, url, services, variables):
@@ -341,7 +402,7 @@ def check_compose_nats(where, url, services, variables):
         found = [words[i + 1] for i, w in enumerate(words[:-1]) if w in names]
         return found[-1] if found else None
 
-    port, named = int(flag("-p", "--port") or 4222), url.port or DEFAULT_PORTS.get(url.scheme, 4222)
+    port, named = int(flag("-p", "--port") or 4222), url.port or default_port(url)
     if named != port:
         fail(where, f"NATS_URL names port {named}, where {url.hostname} does not listen ({port})")
     if flag("--user") != url.username or flag("--pass") != url.password:
@@ -448,7 +509,9 @@ class Pod:
 class Policies:
     """The rendered NetworkPolicies, evaluated as Kubernetes does: a pod selected by no policy of a direction is
     open in that direction; otherwise a connection passes if any rule of any policy selecting it admits it. An
-    ipBlock peer is taken to admit any pod (it may hold any pod address)."""
+    ipBlock peer admits any host outside the cluster (OUTSIDE: its address is not known here), and is taken to
+    admit any pod too (it may hold any pod address) unless it excepts every private range (POD_RANGES), where
+    the cluster's pods and Services are taken to have their addresses; only an ipBlock admits OUTSIDE."""
 
     def __init__(self, documents, platform):
         self.platform = platform
@@ -470,8 +533,15 @@ class Policies:
         ]
 
     def peer_admits(self, peer, namespace, pod):
+        if pod.namespace is None:  # outside the cluster
+            return "ipBlock" in peer
         if "ipBlock" in peer:
-            return True
+            block = ipaddress.ip_network(peer["ipBlock"]["cidr"], strict=False)
+            excepted = [ipaddress.ip_network(e, strict=False) for e in peer["ipBlock"].get("except") or []]
+            return any(
+                r.version == block.version and r.overlaps(block) and not any(e.version == r.version and r.subnet_of(e) for e in excepted)
+                for r in POD_RANGES
+            )
         if "namespaceSelector" in peer:
             in_namespace = selects(peer["namespaceSelector"], self.labels_of(pod.namespace))
         else:
@@ -520,25 +590,46 @@ EXTERNAL_LABELS = {
     "HYDRA_ADMIN_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
     "OIDC_JWKS_URL": ("hydra", {"app.kubernetes.io/name": "hydra"}),
     "OTEL_EXPORTER_OTLP_ENDPOINT": ("otel-collector", {"app.kubernetes.io/name": "opentelemetry-collector"}),
+    # The mail provider, outside the cluster (no labels): only an ipBlock reaches it (OUTSIDE).
+    "SMTP_URL": ("smtp", None),
 }
 # Where a secret's URL points when the render has no Secret to read it from (the base): as secrets.env.example.
 SECRET_DEFAULTS = {
     "DATABASE_URL": "postgres://postgresql:5432/ec",
     "REDIS_URL": "redis://redis-master:6379",
     "NATS_URL": "nats://nats:4222",
+    "SMTP_URL": "smtps://smtp.example.com:465",
 }
-# (tls:// is NATS's, with TLS.)
-DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379, "nats": 4222, "tls": 4222, "http": 80, "https": 443}
+# (tls:// is NATS's, with TLS; smtp:// with STARTTLS is on 587, default_port.)
+DEFAULT_PORTS = {
+    "postgres": 5432, "postgresql": 5432, "redis": 6379, "nats": 4222, "tls": 4222, "http": 80, "https": 443,
+    "smtp": 25, "smtps": 465,
+}
+# The SMTP server's submission ports, TLS (smtps://) and STARTTLS (smtp://...?tls=required): a policy to it opens
+# both, since SMTP_URL, a secret, may name either where the render does not see it (a real secrets.env).
+SUBMISSION_PORTS = {465, 587}
 # Who else a store admits, though no part's setting names it: Hydra's database is on the platform's PostgreSQL.
 STORE_CLIENTS = {"postgresql": {"hydra"}}
 DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
 PROMETHEUS = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 COLLECTOR = Pod("otel-collector (monitoring)", "monitoring", {"app.kubernetes.io/name": "opentelemetry-collector"})
+# Any host outside the cluster (no namespace): the SMTP server a part names there, or anything else.
+OUTSIDE = Pod("a server outside the cluster", None, {})
+# Where the cluster's pods and Services are taken to have their addresses (Policies): the private ranges.
+POD_RANGES = [ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
 # Every port a check tries, whether anything listens there or not.
 PROBED_PORTS = [(53, "UDP"), (53, "TCP")] + [
     (p, "TCP")
-    for p in (80, 443, 4222, 4317, 4318, 4444, 4445, 5173, 5432, 6222, 6379, 8051, 8080, 8090, 8222, 26379, 50051, 50052, 50053)
+    for p in (25, 80, 443, 465, 587, 4222, 4317, 4318, 4444, 4445, 5173, 5432, 6222, 6379, 8051, 8080, 8090, 8222, 26379, 50051, 50052, 50053)
 ]
+
+
+def default_port(url):
+    """The port a URL names when it names none: its scheme's, and for smtp:// with TLS (STARTTLS) the submission
+    port, as the user service's SMTP client takes it."""
+    if url.scheme == "smtp" and re.search(r"(^|&)tls=(required|opportunistic)(&|$)", url.query):
+        return 587
+    return DEFAULT_PORTS.get(url.scheme)
 
 
 def cluster_host(host, here):
@@ -607,11 +698,22 @@ def check_network_policies(source, documents, workloads, services, platform, sec
                 continue
             url = urlparse(value)
             host = cluster_host(url.hostname or "", platform)
+            port = url.port or default_port(url)
+            outside = variable in EXTERNAL_LABELS and EXTERNAL_LABELS[variable][1] is None
+            if host is None and outside:
+                wanted.append((OUTSIDE, port, "TCP", variable))
+                continue
             if host is None:
                 fail(f"{source}: {kind} {name}", f"{variable} names {url.hostname}, outside the cluster, where its egress policies let nothing go")
                 continue
+            if outside:
+                fail(
+                    f"{source}: {kind} {name}",
+                    f"{variable} names {url.hostname}, inside the cluster, where no policy says which pods the "
+                    f"{EXTERNAL_LABELS[variable][0]} server is (its egress policy reaches it outside the cluster only)",
+                )
+                continue
             service, namespace = host
-            port = url.port or DEFAULT_PORTS.get(url.scheme)
             if variable in URL_TO:
                 target = services.get(service)
                 if target is None or namespace != platform:
@@ -639,7 +741,7 @@ def check_network_policies(source, documents, workloads, services, platform, sec
     ]
     hydras = [p for (label, _), p in external.items() if label == "hydra"]
     strangers += [Pod(f"another pod of {h.namespace}", h.namespace, {"app.kubernetes.io/name": "stranger"}) for h in hydras]
-    everyone = list(ec_pods.values()) + list(external.values()) + [DNS, PROMETHEUS, COLLECTOR, controller] + strangers
+    everyone = list(ec_pods.values()) + list(external.values()) + [DNS, PROMETHEUS, COLLECTOR, OUTSIDE, controller] + strangers
 
     # Each part: an egress policy of its own, every connection its settings need, and nothing else.
     for kind, name, pod, env, _, _ in workloads:
@@ -660,8 +762,13 @@ def check_network_policies(source, documents, workloads, services, platform, sec
                 fail(here, f"{destination.name}'s ingress policies do not let it in on {port}/{protocol} ({why})")
         for destination in everyone:
             for port, protocol in PROBED_PORTS:
-                # The collector's OTLP/HTTP port is open to every part (ec-traces), whether traces are on or not.
-                allowed = (destination.name, port, protocol) in wanted or (destination.name == COLLECTOR.name and port == 4318)
+                # The collector's OTLP/HTTP port is open to every part (ec-traces), whether traces are on or not;
+                # outside the cluster, a part that mails may use either submission port (SUBMISSION_PORTS).
+                allowed = (
+                    (destination.name, port, protocol) in wanted
+                    or (destination.name == COLLECTOR.name and port == 4318)
+                    or (destination is OUTSIDE and port in SUBMISSION_PORTS and any((OUTSIDE.name, p, protocol) in wanted for p in SUBMISSION_PORTS))
+                )
                 if not allowed and destination is not pod and policies.egress(pod, destination, port, protocol):
                     fail(here, f"may connect to {destination.name}:{port}/{protocol}, which none of its settings names")
 
@@ -735,6 +842,7 @@ def check_kubernetes(ec, documents, source, overlay):
         fail(f"{source}: ConfigMap", f"holds {name}, a credential: give it from a Secret (ec-secrets)")
     listening = {}
     ec_workloads = []
+    public_ports = {}  # part -> (its Pod, the port browsers reach it on)
     workloads = [(d, d["spec"]["template"]) for d in by_kind.get("Deployment", [])]
     workloads += [(j, j["spec"]["template"]) for j in by_kind.get("Job", [])]
     for workload, template in workloads:
@@ -777,6 +885,8 @@ def check_kubernetes(ec, documents, source, overlay):
                 )
             )
             check_production(ec, where, part, args, env, secret_values)
+            if part in PUBLIC_ADDRESS_OF and env.get(PUBLIC_ADDRESS_OF[part]):
+                public_ports[part] = (ec_workloads[-1][2], port_of(env[PUBLIC_ADDRESS_OF[part]]))
             if part in ADDRESS_OF and ADDRESS_OF[part] in env and env[ADDRESS_OF[part]]:
                 listens = port_of(env[ADDRESS_OF[part]])
                 listening[workload["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]] = (part, names)
@@ -832,11 +942,57 @@ def check_kubernetes(ec, documents, source, overlay):
                 port = backend["port"].get("name", backend["port"].get("number"))
                 if service is None or not any(port in (p.get("name"), p["port"]) for p in service["spec"]["ports"]):
                     fail(f"{source}: Ingress {ingress['metadata']['name']}", f"{rule['host']} goes to {backend}, which no Service serves")
+    if by_kind.get("Ingress"):
+        check_mailed_links(source, by_kind["Ingress"], ec_workloads, services, public_ports)
     if "ec-bff" not in scaled:
         fail(source, "the BFF has no HorizontalPodAutoscaler")
     check_network_policies(source, by_kind, ec_workloads, services, platform, secret_values)
     if overlay is not None:
         check_storefront_client(overlay, source, config)
+
+
+def check_mailed_links(source, ingresses, workloads, services, public_ports):
+    """Behind the ingress, the links the user service mails lead to the part they name: https://, to a host the
+    Ingress serves with TLS, whose rule for the link's path (the longest that matches) goes to a Service port
+    of that part's public port."""
+    routes = []  # (host, with TLS, path, pathType, Service, its port's name or number)
+    for ingress in ingresses:
+        secured = {host for tls in ingress["spec"].get("tls", []) for host in tls.get("hosts", [])}
+        for rule in ingress["spec"].get("rules", []):
+            for path in rule.get("http", {}).get("paths", []):
+                backend = path["backend"]["service"]
+                port = backend["port"].get("name", backend["port"].get("number"))
+                routes.append((rule.get("host"), rule.get("host") in secured, path.get("path", "/"), path["pathType"], backend["name"], port))
+
+    def matches(route, path):
+        if route[3] == "Exact":
+            return path == route[2]
+        prefix = route[2].rstrip("/")
+        return path == prefix or path.startswith(prefix + "/")
+
+    for kind, name, _, env, command, _ in workloads:
+        for variable, (target, link) in MAILED_LINKS.items():
+            if variable not in command.env or not env.get(variable) or target not in public_ports:
+                continue
+            where, value, (pod, listens) = f"{source}: {kind} {name}", env[variable], public_ports[target]
+            url = urlparse(value)
+            path = url.path.rstrip("/") + link
+            found = sorted((r for r in routes if r[0] == url.hostname and matches(r, path)), key=lambda r: len(r[2]))
+            if url.scheme != "https":
+                fail(where, f"{variable}={value} is not https://: browsers reach the {target} part through the ingress, over TLS")
+            elif not found:
+                fail(where, f"{variable}={value}: no Ingress of this rendering sends {url.hostname}{path} anywhere")
+            else:
+                host, secured, _, _, service, port = found[-1]
+                spec = services.get(service, {}).get("spec", {})
+                reaches = selects({"matchLabels": spec.get("selector", {})}, pod.labels) and any(
+                    port in (p.get("name"), p["port"]) and pod.ports.get(p["targetPort"], p["targetPort"]) == listens
+                    for p in spec.get("ports", [])
+                )
+                if not reaches:
+                    fail(where, f"{variable}={value}: the Ingress sends {host}{path} to {service}:{port}, not to the {target} part's port {listens}")
+                elif not secured:
+                    fail(where, f"{variable}={value}: the Ingress serves {host} without TLS")
 
 
 def check_production(ec, where, part, args, env, secret_values):
@@ -853,6 +1009,42 @@ def check_production(ec, where, part, args, env, secret_values):
     for variable in sorted(AUTHENTICATED):
         if env.get(variable, "") is None and variable in secret_values:
             check_authenticated_url(where, variable, secret_values[variable])
+    if part == "user":
+        check_production_mail(where, env, secret_values)
+
+
+def check_production_mail(where, env, secret_values):
+    """What the user service refuses at start-up in production, as it checks its mail and login settings: an
+    SMTP server reached without TLS (unless on the same host), the default sender, and, with the login pages
+    served, a LOGIN_PUBLIC_URL that is not https:// or names this machine."""
+
+    def here(host, login):
+        """Whether a host is this machine, as the service tells (the login pages' check also counts
+        *.localhost and the unspecified address)."""
+        host = (host or "").rstrip(".")
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return host == "localhost" or (login and host.endswith(".localhost"))
+        return address.is_loopback or (login and address.is_unspecified)
+
+    smtp = secret_values.get("SMTP_URL") if env.get("SMTP_URL", "") is None else env.get("SMTP_URL")
+    if smtp:
+        url = urlparse(smtp)
+        if url.scheme != "smtps" and "tls=required" not in url.query.split("&") and not here(url.hostname, login=False):
+            fail(
+                where,
+                f"SMTP_URL {url.scheme}://{url.hostname}:{url.port or default_port(url)} has no TLS (smtps://, or smtp://"
+                "...?tls=required), which production refuses: passwords and reset links would cross the network in clear",
+            )
+    sender = env.get("MAIL_FROM") or ""
+    if sender.endswith(("@localhost", "@localhost>")):
+        fail(where, f"MAIL_FROM {sender} is no address customers can answer, which production refuses")
+    login = env.get("LOGIN_PUBLIC_URL")
+    if login and env.get("HYDRA_ADMIN_URL"):
+        url = urlparse(login)
+        if url.scheme != "https" or not url.hostname or here(url.hostname, login=True):
+            fail(where, f"LOGIN_PUBLIC_URL {login} is not the login pages' https:// address as browsers reach them, which production refuses")
 
 
 def check_storefront_client(path, source, config):
