@@ -97,13 +97,19 @@ function CurrentPassword(props: {
 }
 
 export function SignUpPage() {
-  const { t } = useLanguage();
+  const { t, locale } = useLanguage();
   const { signIn } = useSession();
   const [form, setForm] = useState({ email: "", name: "", password: "" });
   const create = useMutation(UserService.method.createUser);
   const submit = (event: FormEvent) => {
     event.preventDefault();
-    create.mutate({ email: form.email.trim(), password: form.password, name: form.name.trim() || undefined });
+    // The shop writes to the account in the language it signed up in.
+    create.mutate({
+      email: form.email.trim(),
+      password: form.password,
+      name: form.name.trim() || undefined,
+      language: locale,
+    });
   };
   if (create.isSuccess)
     return (

@@ -373,7 +373,9 @@ impl Events {
                 Ok(()) => {
                     metrics::counter!("ec_events_handled_total", "consumer" => subscription.name, "outcome" => "ok")
                         .increment(1);
-                    message.double_ack().await.map_err(|e| e.to_string())?;
+                    // A plain ack, not waiting for the server to confirm it: handlers are idempotent, so an ack
+                    // lost on the way costs a redelivery, and waiting would hold the next event back a round trip.
+                    message.ack().await.map_err(|e| e.to_string())?;
                 }
                 Err(e) => {
                     metrics::counter!("ec_events_handled_total", "consumer" => subscription.name, "outcome" => "failed")
