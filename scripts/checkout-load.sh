@@ -28,6 +28,9 @@ ROUNDS="${ROUNDS:-3}"
 need_pgbench
 
 BFF=$(port); LOGIN=$(port); OAUTH=$(port)
+# With NATS_URL set, events go to NATS JetStream, under a prefix of this run's own: the durable consumers an
+# earlier run left on a shared prefix would make this run work through that run's events too.
+if [ -n "${NATS_URL:-}" ]; then export NATS_PREFIX="load-$(date +%s)-$$"; fi
 start_ec_dev RATE_ANONYMOUS_PER_MINUTE=1000000000 RATE_ANONYMOUS_BURST=1000000000 \
   RATE_USER_PER_MINUTE=1000000000 RATE_USER_BURST=1000000000 \
   RATE_SIGN_UP_PER_MINUTE=1000000000 RATE_SIGN_UP_BURST=1000000000 DATABASE_MAX_CONNECTIONS="$POOL" -- \
