@@ -64,7 +64,12 @@ NEEDED = {
         "LOGIN_PUBLIC_URL",  # password-reset links point there; the default is loopback (production refuses it)
         "STOREFRONT_URL",  # the messages' links to orders point there; the default is loopback
     },
-    "product": {"DATABASE_URL", "INTERNAL_AUTH_TOKEN", "PRODUCT_ADDR"},
+    "product": {
+        "DATABASE_URL",
+        "INTERNAL_AUTH_TOKEN",
+        "PRODUCT_ADDR",
+        "NATS_URL",  # without it its events reach only its own process (production refuses to start)
+    },
     "order": {
         "DATABASE_URL",
         "INTERNAL_AUTH_TOKEN",
