@@ -167,22 +167,31 @@ pub struct LoginConfig {
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
 }
 
+/// Whether `url` can only reach this machine: no host, `localhost` (or a name under it), or a loopback or
+/// unspecified address. (For schemes the URL standard does not know, such as `smtp`, an IP address comes back as
+/// a domain name, so names are tried as addresses too.)
+pub fn names_this_machine(url: &url::Url) -> bool {
+    let local = |ip: std::net::IpAddr| ip.is_loopback() || ip.is_unspecified();
+    match url.host() {
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.');
+            name == "localhost"
+                || name.ends_with(".localhost")
+                || name.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(local)
+        }
+        Some(url::Host::Ipv4(ip)) => local(ip.into()),
+        Some(url::Host::Ipv6(ip)) => local(ip.into()),
+        None => true,
+    }
+}
+
 impl LoginConfig {
     /// Refuses, in production, login pages that would mail links anywhere but to them over HTTPS.
     pub fn check(&self, environment: ec_platform::environment::Environment) -> Result<(), String> {
         if environment != ec_platform::environment::Environment::Production || self.hydra_admin_url.is_none() {
             return Ok(());
         }
-        let local = match self.public_url.host() {
-            Some(url::Host::Domain(name)) => {
-                let name = name.trim_end_matches('.');
-                name == "localhost" || name.ends_with(".localhost")
-            }
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback() || ip.is_unspecified(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.is_unspecified(),
-            None => true,
-        };
-        if local || self.public_url.scheme() != "https" {
+        if names_this_machine(&self.public_url) || self.public_url.scheme() != "https" {
             return Err("production needs LOGIN_PUBLIC_URL, the login pages' https:// address as browsers reach \
                         them: password-reset links point there"
                 .into());
@@ -212,5 +221,46 @@ impl LoginConfig {
         config.addr = addr;
         config.hydra_admin_url = hydra;
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ec_platform::environment::Environment;
+
+    use super::*;
+
+    #[test]
+    fn loopback_names_and_addresses_are_this_machine_whatever_the_scheme() {
+        for local in [
+            "https://localhost/",
+            "https://localhost./",
+            "https://app.localhost/",
+            "https://127.0.0.1/",
+            "https://[::1]/",
+            "https://0.0.0.0/",
+            "smtp://127.0.0.1:25",
+            "smtp://[::1]:25",
+            "smtp://localhost:25",
+        ] {
+            assert!(names_this_machine(&local.parse().unwrap()), "{local}");
+        }
+        for remote in ["https://auth.shop.example/", "smtp://mail.example:587", "smtp://203.0.113.5:25"] {
+            assert!(!names_this_machine(&remote.parse().unwrap()), "{remote}");
+        }
+    }
+
+    #[test]
+    fn production_login_pages_need_a_public_https_address() {
+        let mut login = LoginConfig::local("127.0.0.1:0".parse().unwrap(), Some("http://hydra:4445".parse().unwrap()));
+        assert!(login.check(Environment::Development).is_ok());
+        assert!(login.check(Environment::Production).unwrap_err().contains("LOGIN_PUBLIC_URL"));
+        login.public_url = "http://account.shop.example/".parse().unwrap();
+        assert!(login.check(Environment::Production).is_err(), "plain http");
+        login.public_url = "https://account.shop.example/".parse().unwrap();
+        assert!(login.check(Environment::Production).is_ok());
+        login.hydra_admin_url = None;
+        login.public_url = "http://127.0.0.1:8051/".parse().unwrap();
+        assert!(login.check(Environment::Production).is_ok(), "no login pages, no links");
     }
 }

@@ -69,18 +69,8 @@ impl MailArgs {
         };
         // Credentials and reset links cross the network in clear unless TLS is required (or the relay is local).
         let url = url::Url::parse(smtp).map_err(|e| format!("SMTP_URL is not a URL: {e}"))?;
-        // (`smtp` is not a scheme the URL standard knows, so an IP address comes back as a domain name.)
-        let local = match url.host() {
-            Some(url::Host::Domain(name)) => {
-                name == "localhost"
-                    || name.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            }
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
         let tls = url.scheme() == "smtps" || url.query_pairs().any(|(k, v)| k == "tls" && v == "required");
-        if !tls && !local {
+        if !tls && !crate::config::names_this_machine(&url) {
             return Err("production needs TLS to the SMTP server: smtps://… or smtp://…?tls=required".into());
         }
         if self.from.ends_with("@localhost>") || self.from.ends_with("@localhost") {
