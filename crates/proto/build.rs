@@ -18,6 +18,7 @@ const FILES: &[&str] = &[
     "order/v1/cart_service.proto",
     "order/v1/order_service.proto",
     "order/v1/events.proto",
+    "webhook/v1/webhook_service.proto",
 ];
 
 /// Files described for reflection only.

@@ -1,6 +1,7 @@
 //! What the shop writes to its customers, through a real SMTP server (aiosmtpd): a confirmation, a cancellation
 //! and a shipping message for orders placed through the BFF, in each customer's language, each sent once; a
-//! message the server defers is sent when it takes it; one it refuses is recorded and not tried again.
+//! message the server defers is sent when it takes it; one it refuses is recorded and not tried again; the
+//! password-reset and email-verification links, followed from the message that arrived.
 
 use std::time::Duration;
 
@@ -16,7 +17,47 @@ use ec_proto::order::v1::{
     AddCartItemRequest, Address, CancelOrderRequest, CartServiceClient, CreateOrderRequest, Order, OrderServiceClient,
     ShipOrderRequest,
 };
-use ec_testing::{eventually, smtp::SmtpServer};
+use ec_testing::{
+    eventually,
+    smtp::{Received, SmtpServer},
+};
+use serde_json::json;
+
+/// The claims of JWT `token`, read without checking it (the BFF checks it).
+fn claims_of(token: &str) -> serde_json::Value {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let payload = token.split('.').nth(1).expect("a JWT has three parts");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+/// Whether `mail` is the verification link every sign-up is sent.
+fn is_verification(mail: &Received) -> bool {
+    mail.text().contains("/oauth2/email/verify?token=")
+}
+
+/// The messages received that are not verification links, once at least `count` of them arrived.
+async fn wait_for_others(smtp: &SmtpServer, count: usize) -> Vec<Received> {
+    eventually(format!("{count} messages besides verification links"), Duration::from_secs(30), || {
+        let others: Vec<Received> = smtp.received().into_iter().filter(|m| !is_verification(m)).collect();
+        async move { if others.len() >= count { Ok(others) } else { Err(format!("{} arrived", others.len())) } }
+    })
+    .await
+}
+
+/// The first message to `address`, once it arrived.
+async fn mail_to(smtp: &SmtpServer, address: &str) -> Received {
+    eventually(format!("a message to {address}"), Duration::from_secs(30), || {
+        let found = smtp.received().into_iter().find(|m| m.to == [address]);
+        async move { found.ok_or("none yet") }
+    })
+    .await
+}
+
+/// The path and query of the first link in `mail`'s text containing `path`.
+fn link_in(mail: &Received, path: &str) -> String {
+    let link = mail.text().split_whitespace().find(|word| word.contains(path)).expect("the message has the link");
+    link[link.find("/oauth2/").unwrap()..].to_owned()
+}
 
 /// A published SKU at ¥2,400 with plenty of stock.
 async fn a_sku(platform: &TestPlatform) -> String {
@@ -94,7 +135,7 @@ async fn customers_are_written_to_in_their_language_once_per_order_event_through
     let ship = ShipOrderRequest { id: taros.id.clone(), tracking_number: "JP123456789".into(), ..Default::default() };
     orders(&platform, &admin).ship_order(ship).await.unwrap();
 
-    let received = smtp.wait_for(4, Duration::from_secs(30)).await;
+    let received = wait_for_others(&smtp, 4).await;
     let to = |who: &str| -> Vec<_> { received.iter().filter(|m| m.to == [who]).cloned().collect() };
     let (for_hanako, for_taro) = (to("hanako@example.com"), to("taro@example.com"));
     assert_eq!((for_hanako.len(), for_taro.len()), (2, 2), "{received:#?}");
@@ -121,7 +162,7 @@ async fn customers_are_written_to_in_their_language_once_per_order_event_through
 
     // Nothing is sent twice: the queue holds one row per event, each sent.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(smtp.received().len(), 4);
+    assert_eq!(smtp.received().iter().filter(|m| !is_verification(m)).count(), 4);
     let sent: Vec<(String, String)> =
         sqlx::query_as("SELECT kind, status FROM user_service.mails WHERE kind LIKE 'order_%' ORDER BY kind, id")
             .fetch_all(&platform.database.pool)
@@ -142,7 +183,7 @@ async fn a_deferred_message_is_sent_when_the_server_takes_it_and_a_refused_one_i
     })
     .await;
     let sku = a_sku(&platform).await;
-    // The server answers 451 to "later..." twice, and 550 to "refused..." always.
+    // The server answers 451 to each message to "later..." twice, and 550 to "refused..." always.
     let later = shopper(&platform, "later@example.com", "Later", "en").await;
     let refused = shopper(&platform, "refused@example.com", "Refused", "en").await;
     buy(&platform, &later, &sku).await;
@@ -153,7 +194,8 @@ async fn a_deferred_message_is_sent_when_the_server_takes_it_and_a_refused_one_i
         let pool = pool.clone();
         async move {
             sqlx::query_as::<_, (String, i32, Option<String>)>(
-                "SELECT status, attempts, last_error FROM user_service.mails WHERE to_address = $1",
+                "SELECT status, attempts, last_error FROM user_service.mails
+                 WHERE to_address = $1 AND kind = 'order_confirmed'",
             )
             .bind(email)
             .fetch_optional(&pool)
@@ -173,7 +215,7 @@ async fn a_deferred_message_is_sent_when_the_server_takes_it_and_a_refused_one_i
     assert!(error.unwrap_or_default().contains("No such mailbox"));
     let (_, attempts, _) = state("later@example.com").await.unwrap();
     assert_eq!(attempts, 3, "deferred twice, then sent");
-    let received = smtp.received();
+    let received: Vec<Received> = smtp.received().into_iter().filter(|m| !is_verification(m)).collect();
     assert_eq!(received.len(), 1, "only the deferred one arrived, once");
     assert_eq!(received[0].to, ["later@example.com"]);
     platform.stop().await;
@@ -214,11 +256,10 @@ async fn a_forgotten_password_is_reset_once_from_the_mailed_link_and_signs_the_a
     assert_eq!(forged.send().await.unwrap().status().as_u16(), 403);
 
     // One message, to Hanako, in Japanese, with a link to the reset page.
-    let mail = smtp.wait_for(1, Duration::from_secs(30)).await.remove(0);
+    let mail = wait_for_others(&smtp, 1).await.remove(0);
     assert_eq!(mail.to, ["hanako@example.com"]);
     assert!(mail.text().contains("パスワードの再設定"), "{mail:?}");
-    let link = mail.text().split_whitespace().find(|word| word.contains("/oauth2/password/reset?token=")).unwrap();
-    let path = &link[link.find("/oauth2/").unwrap()..];
+    let path = &link_in(&mail, "/oauth2/password/reset?token=");
 
     let page = browser.get(format!("{login}{path}")).send().await.unwrap().text().await.unwrap();
     let form_token = path.split("token=").nth(1).unwrap().to_owned();
@@ -252,5 +293,105 @@ async fn a_forgotten_password_is_reset_once_from_the_mailed_link_and_signs_the_a
     let (http, config) = clients::transport_as(&platform.bff_url(), Wire::Grpc, Some(&token));
     let refused = OrderServiceClient::new(http, config).list_orders(Default::default()).await.unwrap_err();
     assert_eq!(refused.code, connectrpc::ErrorCode::Unauthenticated, "the access token from before is revoked");
+    platform.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_is_verified_by_the_link_mailed_at_sign_up_and_again_after_it_changes() {
+    let smtp = SmtpServer::start().await;
+    let platform = TestPlatform::start_with(|config| config.user.mail.smtp_url = Some(smtp.url.clone())).await;
+    let token = shopper(&platform, "taro@example.com", "Taro", "en").await;
+    let pool = platform.database.pool.clone();
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let login = platform.login_url();
+    let open = |path: String| {
+        let (browser, login) = (browser.clone(), login.clone());
+        async move {
+            let answer = browser.get(format!("{login}{path}")).send().await.unwrap();
+            (answer.status().as_u16(), answer.text().await.unwrap())
+        }
+    };
+    let account = |token: String| {
+        let platform = &platform;
+        async move {
+            let claims = claims_of(&token);
+            let id = claims["sub"].as_str().unwrap().to_owned();
+            let (status, answer) =
+                platform.call("/user.v1.UserService/GetUser", Some(&token), &json!({"id": id})).await;
+            assert_eq!(status, 200, "{answer}");
+            answer["user"].clone()
+        }
+    };
+    let before = account(token.clone()).await;
+    assert_eq!(before["emailVerified"], json!(null), "false is left out of JSON: {before}");
+    let id = before["id"].as_str().unwrap().to_owned();
+
+    // The sign-up's link arrives, in English; an admin cannot be made of the account yet.
+    let mail = mail_to(&smtp, "taro@example.com").await;
+    assert!(is_verification(&mail), "{mail:?}");
+    assert!(mail.header("Subject").is_some_and(|s| s.starts_with("Confirm your email address")), "{mail:?}");
+    let admin = platform.access_token("owner@example.com", true).await;
+    sqlx::query("UPDATE user_service.users SET email_verified_at = now() WHERE email = 'owner@example.com'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let promote = json!({"id": id, "role": "ROLE_ADMIN", "granted": true});
+    let (status, refused) = platform.call("/user.v1.UserService/SetUserRole", Some(&admin), &promote).await;
+    assert_eq!((status, refused["code"].as_str()), (400, Some("failed_precondition")), "{refused}");
+    // Asking again so soon is refused with when to ask.
+    let resend = json!({"id": id});
+    let too_soon = platform.post("/user.v1.UserService/SendVerificationEmail").bearer_auth(&token).json(&resend);
+    let too_soon = too_soon.send().await.unwrap();
+    assert_eq!(too_soon.status().as_u16(), 429);
+    assert!(too_soon.headers().get("retry-after").is_some());
+    // Nobody else may ask for the account.
+    let stranger = platform.access_token("stranger@example.com", false).await;
+    let (status, _) = platform.call("/user.v1.UserService/SendVerificationEmail", Some(&stranger), &resend).await;
+    assert_eq!(status, 403);
+
+    // A made-up or mangled token does nothing.
+    assert_eq!(open("/oauth2/email/verify?token=made-up".into()).await.0, 410);
+    assert_eq!(open("/oauth2/email/verify".into()).await.0, 410);
+    let path = link_in(&mail, "/oauth2/email/verify?token=");
+    let (status, page) = open(path.clone()).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("taro@example.com is confirmed"), "{page}");
+    assert_eq!(account(token.clone()).await["emailVerified"], true);
+    assert_eq!(open(path).await.0, 410, "a link works once");
+    // Tokens issued from now on say so; the announcement is in the outbox's stream.
+    let fresh = browser::sign_in(&platform, "taro@example.com", "correct horse").await;
+    let claims = claims_of(fresh["access_token"].as_str().unwrap());
+    assert_eq!(claims["ext"]["email_verified"], true, "{claims}");
+    let (status, answer) = platform.call("/user.v1.UserService/SendVerificationEmail", Some(&token), &resend).await;
+    assert_eq!((status, answer["code"].as_str()), (400, Some("failed_precondition")), "verified already: {answer}");
+    let (status, promoted) = platform.call("/user.v1.UserService/SetUserRole", Some(&admin), &promote).await;
+    assert_eq!(status, 200, "{promoted}");
+
+    // A new address is unverified until its own link is followed; a change of letter case is no change.
+    let change = |email: &str| json!({"id": id, "email": email, "currentPassword": "correct horse"});
+    let (status, same) =
+        platform.call("/user.v1.UserService/UpdateUser", Some(&token), &change("Taro@Example.com")).await;
+    assert_eq!((status, &same["user"]["emailVerified"]), (200, &json!(true)), "{same}");
+    let (status, moved) =
+        platform.call("/user.v1.UserService/UpdateUser", Some(&token), &change("taro@new.example")).await;
+    assert_eq!((status, &moved["user"]["emailVerified"]), (200, &json!(null)), "{moved}");
+    let mail = &mail_to(&smtp, "taro@new.example").await;
+    assert!(is_verification(mail), "{mail:#?}");
+    // The address changes again before the link is followed: the link is for an address the account no longer
+    // has, and the newest address gets its own.
+    let (status, _) =
+        platform.call("/user.v1.UserService/UpdateUser", Some(&token), &change("taro@newer.example")).await;
+    assert_eq!(status, 200);
+    assert_eq!(open(link_in(mail, "/oauth2/email/verify?token=")).await.0, 410);
+    let mail = &mail_to(&smtp, "taro@newer.example").await;
+    assert_eq!(open(link_in(mail, "/oauth2/email/verify?token=")).await.0, 200);
+    assert_eq!(account(token.clone()).await["emailVerified"], true);
+    let events: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM user_service.mails WHERE user_id = $1::uuid ORDER BY created_at")
+            .bind(&id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(events, ["email_verification"; 3], "one link per sign-up and new address, none for the case change");
     platform.stop().await;
 }

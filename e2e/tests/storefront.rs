@@ -295,10 +295,17 @@ async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
     let sencha = publish(&platform, &admin, "Sencha", None, &[("SENCHA-100G", "100g", 1500, 10)]).await;
     let shopper = platform.access_token("buyer@example.com", false).await;
     let order = buy(&platform, &shopper, &sencha[0]).await;
+    // The buyer followed the link mailed at sign-up; the newcomer has not yet.
+    sqlx::query("UPDATE user_service.users SET email_verified_at = now() WHERE email = 'buyer@example.com'")
+        .execute(&platform.database.pool)
+        .await
+        .unwrap();
+    platform.sign_up("newcomer@example.com", "correct horse").await;
 
     let env = [
         ("ADMIN_EMAIL", "owner@example.com"),
         ("SHOPPER_EMAIL", "buyer@example.com"),
+        ("NEWCOMER_EMAIL", "newcomer@example.com"),
         ("PASSWORD", "correct horse"),
         ("ORDER_ID", &order),
     ];

@@ -17,8 +17,8 @@ const m = messages({
   create: { en: "Create account", ja: "アカウントを作成" },
   creating: { en: "Creating your account…", ja: "アカウントを作成しています…" },
   created: {
-    en: "Your account is ready. Sign in to start shopping.",
-    ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。",
+    en: "Your account is ready. Sign in to start shopping. We also sent you an email with a link to confirm your address.",
+    ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。メールアドレス確認用のリンクもお送りしました。",
   },
   signIn: { en: "Sign in", ja: "ログイン" },
   taken: {
@@ -68,6 +68,18 @@ const m = messages({
   },
   confirmDeleteHelp: { en: "Needed to delete your account.", ja: "アカウントを削除するときに必要です。" },
   deleting: { en: "Deleting…", ja: "削除しています…" },
+  emailConfirmed: { en: "Your email address is confirmed.", ja: "メールアドレスは確認済みです。" },
+  emailUnconfirmed: {
+    en: "Your email address is not confirmed yet: open the link we sent to it.",
+    ja: "メールアドレスはまだ確認されていません。お送りしたメールのリンクを開いてください。",
+  },
+  resend: { en: "Send the link again", ja: "確認メールを再送する" },
+  resending: { en: "Sending…", ja: "送信しています…" },
+  resent: { en: "A new link is on its way.", ja: "新しいリンクをお送りしました。" },
+  resentMomentsAgo: {
+    en: "A link was sent less than a minute ago. Check your inbox, or try again in a minute.",
+    ja: "1分以内にリンクをお送りしています。受信箱をご確認いただくか、1分後にもう一度お試しください。",
+  },
 });
 
 /** What a change checked against the account's current password may meet: a wrong one, or too many lately. */
@@ -186,9 +198,39 @@ export function AccountPage() {
     <section aria-labelledby="account-title">
       <h1 id="account-title">{t(m.account)}</h1>
       <Profile userId={userId} email={user.email} name={user.name ?? ""} />
+      <EmailConfirmation userId={userId} confirmed={user.emailVerified} />
       <ChangePassword userId={userId} />
       <DeleteAccount userId={userId} />
     </section>
+  );
+}
+
+/** Whether the account's address is confirmed, and a button to send the link again while it is not. */
+function EmailConfirmation({ userId, confirmed }: { userId: string; confirmed: boolean }) {
+  const { t } = useLanguage();
+  const resend = useMutation(UserService.method.sendVerificationEmail);
+  if (confirmed)
+    return (
+      <p className="email-status" data-testid="email-status">
+        {t(m.emailConfirmed)}
+      </p>
+    );
+  return (
+    <div className="email-status" data-testid="email-status">
+      <p>{t(m.emailUnconfirmed)}</p>
+      {resend.isSuccess && <p role="status">{t(m.resent)}</p>}
+      {resend.isError && <Problem error={resend.error} known={{ [Code.ResourceExhausted]: m.resentMomentsAgo }} />}
+      <SubmitButton
+        type="button"
+        pending={resend.isPending}
+        pendingText={t(m.resending)}
+        onClick={() => {
+          resend.mutate({ id: userId });
+        }}
+      >
+        {t(m.resend)}
+      </SubmitButton>
+    </div>
   );
 }
 

@@ -8,7 +8,7 @@
 //     ORDER_ID=<a confirmed order of the shopper's, of one Sencha> node tests/backoffice.mjs
 import { accessible, check, inBrowser, openPath, screenshot, signIn, signOut } from "./browser.mjs";
 
-const { WEB_URL, ADMIN_EMAIL, SHOPPER_EMAIL, PASSWORD, ORDER_ID } = process.env;
+const { WEB_URL, ADMIN_EMAIL, SHOPPER_EMAIL, NEWCOMER_EMAIL, PASSWORD, ORDER_ID } = process.env;
 const PRODUCT = "Kyusu teapot";
 const SKU = "KYUSU-300ML";
 const ALT = "A black clay teapot with a side handle";
@@ -206,7 +206,8 @@ await inBrowser(async (page) => {
   await order.waitFor();
   console.log("ok ship");
 
-  // Users: the shopper is made an admin and back; an admin cannot remove their own role.
+  // Users: the shopper is made an admin and back; an account whose email is not confirmed cannot be; an admin
+  // cannot remove their own role.
   await section("Users");
   const filterUsers = async (email) => {
     await page.getByLabel("Email contains").fill(email);
@@ -218,6 +219,13 @@ await inBrowser(async (page) => {
   await button(`Remove admin ${SHOPPER_EMAIL}`).click();
   await status(`${SHOPPER_EMAIL} is no longer an administrator.`).waitFor();
   await button(`Make admin ${SHOPPER_EMAIL}`).waitFor();
+  await filterUsers(NEWCOMER_EMAIL);
+  await page
+    .getByRole("rowheader")
+    .filter({ hasText: `${NEWCOMER_EMAIL} (email not confirmed)` })
+    .waitFor();
+  await button(`Make admin ${NEWCOMER_EMAIL}`).click();
+  await alert("Only an account whose email address is confirmed can be made an administrator.").waitFor();
   await filterUsers(ADMIN_EMAIL);
   await button(`Remove admin ${ADMIN_EMAIL}`).click();
   await alert("You cannot remove your own admin role").waitFor();

@@ -51,6 +51,9 @@ impl Scope {
 pub struct AccountClaims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
+    /// OpenID Connect's `email_verified`: whether the holder showed that `email` reaches them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -175,10 +178,15 @@ mod tests {
 
     #[test]
     fn what_the_login_pages_write_is_what_the_bff_reads() {
-        let account =
-            AccountClaims { email: Some("a@example.com".into()), name: None, roles: Some(vec![Role::Customer]) };
+        let account = AccountClaims {
+            email: Some("a@example.com".into()),
+            email_verified: Some(true),
+            name: None,
+            roles: Some(vec![Role::Customer]),
+        };
         let written = serde_json::to_value(&account).unwrap();
-        assert_eq!(written, json!({"email": "a@example.com", "roles": ["customer"]}), "absent claims are left out");
+        let expected = json!({"email": "a@example.com", "email_verified": true, "roles": ["customer"]});
+        assert_eq!(written, expected, "absent claims are left out");
         let token = read(hydra_shaped(json!({"ext": written.clone()}))).unwrap();
         assert_eq!(token.ext, Some(account));
     }

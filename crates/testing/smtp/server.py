@@ -6,7 +6,8 @@ Every message it accepts is written to DIRECTORY/<n>.json: its envelope recipien
 its plain-text and HTML parts (decoded from their transfer encodings, as a mail client shows them), and the
 message as received. Recipients decide what the server answers, so tests can make it refuse:
   - a local part starting with "refused" gets 550 (no such mailbox: a permanent refusal);
-  - a local part starting with "later" gets 451 (try again later) the first two times it is tried.
+  - a message to a local part starting with "later" gets 451 (try again later) the first two times it is sent
+    (told apart by its Message-ID, which a sender keeps when it tries again).
 """
 
 import email
@@ -31,15 +32,15 @@ class Keeper:
         local = address.split("@", 1)[0].lower()
         if local.startswith("refused"):
             return "550 5.1.1 No such mailbox here"
-        if local.startswith("later"):
-            self.deferred[address] += 1
-            if self.deferred[address] <= 2:
-                return "451 4.3.0 Try again later"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        if any(address.split("@", 1)[0].lower().startswith("later") for address in envelope.rcpt_tos):
+            self.deferred[str(message.get("message-id"))] += 1
+            if self.deferred[str(message.get("message-id"))] <= 2:
+                return "451 4.3.0 Try again later"
 
         def part(kind):
             body = message.get_body(preferencelist=(kind,))

@@ -72,6 +72,27 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     routes.add::<DeleteUserRequest, DeleteUserResponse>(USER_SERVICE_DELETE_USER_SPEC, user, own_account!(id));
     routes.add::<ListUsersRequest, ListUsersResponse>(USER_SERVICE_LIST_USERS_SPEC, user, Admin);
     routes.add::<SetUserRoleRequest, SetUserRoleResponse>(USER_SERVICE_SET_USER_ROLE_SPEC, user, Admin);
+    routes.add::<SendVerificationEmailRequest, SendVerificationEmailResponse>(
+        USER_SERVICE_SEND_VERIFICATION_EMAIL_SPEC,
+        user,
+        own_account!(id),
+    );
+
+    // webhook.v1.WebhookService (served by the user service): admins only.
+    {
+        use ec_proto::webhook::v1::*;
+        routes.add::<CreateEndpointRequest, CreateEndpointResponse>(WEBHOOK_SERVICE_CREATE_ENDPOINT_SPEC, user, Admin);
+        routes.add::<ListEndpointsRequest, ListEndpointsResponse>(WEBHOOK_SERVICE_LIST_ENDPOINTS_SPEC, user, Admin);
+        routes.add::<UpdateEndpointRequest, UpdateEndpointResponse>(WEBHOOK_SERVICE_UPDATE_ENDPOINT_SPEC, user, Admin);
+        routes.add::<DeleteEndpointRequest, DeleteEndpointResponse>(WEBHOOK_SERVICE_DELETE_ENDPOINT_SPEC, user, Admin);
+        routes.add::<RotateSecretRequest, RotateSecretResponse>(WEBHOOK_SERVICE_ROTATE_SECRET_SPEC, user, Admin);
+        routes.add::<ListDeliveriesRequest, ListDeliveriesResponse>(WEBHOOK_SERVICE_LIST_DELIVERIES_SPEC, user, Admin);
+        routes.add::<RedeliverDeliveryRequest, RedeliverDeliveryResponse>(
+            WEBHOOK_SERVICE_REDELIVER_DELIVERY_SPEC,
+            user,
+            Admin,
+        );
+    }
 
     // product.v1.ProductService: the catalog is public to read (admins see unpublished products too); every
     // change is admins'.

@@ -18,8 +18,9 @@ use ec_platform::{
 use ec_proto::user::v1::{
     self as wire, ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
     CredentialService, DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
-    ListUsersResponse, SetUserRoleRequest, SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, User,
-    UserService, VerifyPasswordRequest, VerifyPasswordResponse,
+    ListUsersResponse, SendVerificationEmailRequest, SendVerificationEmailResponse, SetUserRoleRequest,
+    SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, User, UserService, VerifyPasswordRequest,
+    VerifyPasswordResponse,
 };
 use sqlx::PgPool;
 
@@ -31,6 +32,7 @@ use crate::{
     hydra::HydraAdmin,
     mail::Language,
     throttle::Throttle,
+    verification::Verifications,
 };
 
 /// How an account is signed out everywhere when it is deleted, changes its password or loses a role.
@@ -76,12 +78,13 @@ pub struct UserApi {
     sign_out: SignOut,
     throttle: Arc<Throttle>,
     tokens: PageTokens,
+    verifications: Verifications,
 }
 
 impl UserApi {
-    /// Handlers over `pool`, trusting the callers `access` admits, signing changed accounts out through
-    /// `sign_out`, checking passwords under the sign-in `throttle`, and signing ListUsers page tokens with
-    /// `tokens`.
+    /// Handlers over `pool`, announcing changes in `outbox`, trusting the callers `access` admits, signing
+    /// changed accounts out through `sign_out`, checking passwords under the sign-in `throttle`, signing
+    /// ListUsers page tokens with `tokens`, and sending verification links through `verifications`.
     pub fn new(
         pool: PgPool,
         outbox: Outbox,
@@ -89,8 +92,9 @@ impl UserApi {
         sign_out: SignOut,
         throttle: Arc<Throttle>,
         tokens: PageTokens,
+        verifications: Verifications,
     ) -> Self {
-        Self { pool, outbox, access, sign_out, throttle, tokens }
+        Self { pool, outbox, access, sign_out, throttle, tokens, verifications }
     }
 
     /// The signed-in caller; checked before the request is looked at, so anonymous callers learn nothing.
@@ -109,6 +113,7 @@ pub fn to_wire(row: UserRow) -> User {
         updated_at: MessageField::some(row.updated_at.into()),
         roles: row.roles.into_iter().map(|role| role_to_wire(role).into()).collect(),
         language: row.language,
+        email_verified: row.email_verified,
         ..Default::default()
     }
 }
@@ -167,13 +172,13 @@ impl UserService for UserApi {
             Some(raw) if raw.trim().is_empty() => Some(None),
             Some(raw) => Some(Some(DisplayName::parse(raw)?)),
         };
-        let change = match &name {
+        let name = match &name {
             None => NameChange::Keep,
             Some(None) => NameChange::Remove,
             Some(Some(name)) => NameChange::Set(name),
         };
-        let current = request.current_password;
-        let row = accounts::update(&self.pool, &self.throttle, &caller, id, email, change, current).await?;
+        let change = accounts::Change { email, name, current_password: request.current_password };
+        let row = accounts::update(&self.pool, &self.outbox, &self.throttle, &caller, id, change).await?;
         Response::ok(UpdateUserResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
     }
 
@@ -239,6 +244,17 @@ impl UserService for UserApi {
             self.sign_out.everywhere(id).await;
         }
         Response::ok(SetUserRoleResponse { user: MessageField::some(to_wire(row)), ..Default::default() })
+    }
+
+    async fn send_verification_email(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, SendVerificationEmailRequest>,
+    ) -> ServiceResult<SendVerificationEmailResponse> {
+        let caller = self.signed_in(&ctx)?;
+        let id = UserId::parse(request.id)?;
+        self.verifications.resend(&caller, id).await?;
+        Response::ok(SendVerificationEmailResponse::default())
     }
 }
 

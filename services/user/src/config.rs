@@ -49,6 +49,9 @@ pub struct UserConfig {
 
     #[command(flatten)]
     pub mail: crate::mail::MailArgs,
+
+    #[command(flatten)]
+    pub webhooks: crate::webhooks::WebhookArgs,
 }
 
 impl UserConfig {

@@ -13,19 +13,30 @@ use crate::{
     mail::Language,
 };
 
-const USER_COLUMNS: &str = "id, email, name, roles, language, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "id, email, email_verified_at IS NOT NULL AS email_verified, name, roles, language, created_at, updated_at";
 
 /// An account row, without the password hash.
 #[derive(Debug, sqlx::FromRow)]
 pub struct UserRow {
     pub id: Uuid,
     pub email: String,
+    /// Whether the holder followed the verification link mailed to `email`.
+    pub email_verified: bool,
     pub name: Option<String>,
     pub roles: Vec<Role>,
     /// `en` or `ja`.
     pub language: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An account after [`update_user`], and whether its address changed (more than in letter case).
+#[derive(Debug, sqlx::FromRow)]
+pub struct Updated {
+    #[sqlx(flatten)]
+    pub user: UserRow,
+    pub email_changed: bool,
 }
 
 /// What a new account is made of.
@@ -128,30 +139,43 @@ pub async fn find_password_hash(pool: &PgPool, id: UserId) -> Result<Option<Stri
 }
 
 /// Changes email and/or name of a live account; `None` when there is no such account.
+///
+/// A new address (more than a change of letter case) is not verified: `email_verified_at` is cleared and the
+/// account's open verification links end. Any new email ends the open password-reset links, which were mailed
+/// to the old address.
 pub async fn update_user(
-    pool: &PgPool,
+    tx: &mut PgConnection,
     id: UserId,
     email: Option<&Email>,
     name: NameChange<'_>,
-) -> Result<Option<UserRow>, Error> {
+) -> Result<Option<Updated>, Error> {
     let (set_name, new_name) = match name {
         NameChange::Keep => (false, None),
         NameChange::Remove => (true, None),
         NameChange::Set(name) => (true, Some(name.as_str())),
     };
-    // A new email ends the account's open password-reset links: they were mailed to the old address.
+    // `before` holds the row as it was (locked), for RETURNING to compare with: in SET, columns are the old
+    // values; in RETURNING, the new ones.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "WITH updated AS (
+        "WITH before AS (
+             SELECT id AS before_id, email_normalized AS before_key FROM user_service.users
+             WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
+         ), updated AS (
              UPDATE user_service.users
              SET email = coalesce($2, email),
                  email_normalized = coalesce($3, email_normalized),
+                 email_verified_at = CASE WHEN $3 <> email_normalized THEN NULL ELSE email_verified_at END,
                  name = CASE WHEN $4 THEN $5 ELSE name END,
                  updated_at = now()
-             WHERE id = $1 AND deleted_at IS NULL
-             RETURNING {USER_COLUMNS}
-         ), ended AS (
+             FROM before
+             WHERE id = before_id
+             RETURNING {USER_COLUMNS}, email_normalized <> before_key AS email_changed
+         ), resets_ended AS (
              UPDATE user_service.password_resets SET used_at = now()
              WHERE $2::text IS NOT NULL AND used_at IS NULL AND user_id IN (SELECT id FROM updated)
+         ), verifications_ended AS (
+             UPDATE user_service.email_verifications SET used_at = now()
+             WHERE used_at IS NULL AND user_id IN (SELECT id FROM updated WHERE email_changed)
          )
          SELECT * FROM updated"
     )))
@@ -160,7 +184,7 @@ pub async fn update_user(
     .bind(email.map(Email::normalized))
     .bind(set_name)
     .bind(new_name)
-    .fetch_optional(pool)
+    .fetch_optional(tx)
     .await
     .map_err(email_taken_or)
 }
@@ -254,8 +278,15 @@ pub async fn list_users(
     .await?)
 }
 
-/// Grants (`granted`) or revokes a role on a live account; `None` when there is no such account.
-pub async fn set_role(pool: &PgPool, id: UserId, role: Role, granted: bool) -> Result<Option<UserRow>, Error> {
+/// Grants (`granted`) or revokes a role on a live account; `None` when there is no such account, or when
+/// `verified_only` and the role is granted to an account whose email is not verified.
+pub async fn set_role(
+    pool: &PgPool,
+    id: UserId,
+    role: Role,
+    granted: bool,
+    verified_only: bool,
+) -> Result<Option<UserRow>, Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE user_service.users
          SET roles = CASE
@@ -264,12 +295,13 @@ pub async fn set_role(pool: &PgPool, id: UserId, role: Role, granted: bool) -> R
                  ELSE roles
              END,
              updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL
+         WHERE id = $1 AND deleted_at IS NULL AND NOT ($3 AND $4 AND email_verified_at IS NULL)
          RETURNING {USER_COLUMNS}"
     )))
     .bind(id.0)
     .bind(role)
     .bind(granted)
+    .bind(verified_only)
     .fetch_optional(pool)
     .await
     .map_err(Error::from)

@@ -20,6 +20,12 @@ pub enum UserError {
     /// Too many wrong passwords for this account lately (the sign-in throttle); retry after the wait.
     #[error("too many wrong passwords; retry in {} s", .retry_after.as_secs().max(1))]
     TooManyAttempts { retry_after: std::time::Duration },
+    /// Something was sent moments ago (a verification link); ask again after the wait.
+    #[error("a link was sent moments ago; ask again in {} s", .retry_after.as_secs().max(1))]
+    TooSoon { retry_after: std::time::Duration },
+    /// A limit on how many of something there may be (webhook endpoints).
+    #[error("{0}")]
+    TooMany(String),
     /// Too many password hashes are running in this process ([`crate::password`]); retry after the wait.
     #[error("the service is busy; retry in {} s", .retry_after.as_secs().max(1))]
     Busy { retry_after: std::time::Duration },
@@ -39,11 +45,14 @@ impl OwnError for UserError {
         match self {
             UserError::EmailTaken => ConnectError::already_exists(self.to_string()),
             UserError::InvalidCredentials => ConnectError::unauthenticated(self.to_string()),
-            UserError::TooManyAttempts { retry_after } | UserError::Busy { retry_after } => {
+            UserError::TooManyAttempts { retry_after }
+            | UserError::TooSoon { retry_after }
+            | UserError::Busy { retry_after } => {
                 let mut headers = http::HeaderMap::new();
                 headers.insert(http::header::RETRY_AFTER, crate::throttle::whole_seconds(retry_after).into());
                 ConnectError::resource_exhausted(self.to_string()).with_headers(headers)
             }
+            UserError::TooMany(_) => ConnectError::resource_exhausted(self.to_string()),
             UserError::Hashing(_) => {
                 tracing::error!(error = &self as &dyn std::error::Error, "internal error");
                 ConnectError::internal("internal error")

@@ -5,6 +5,8 @@
 //! |-----------------------|---------------------------------------------|
 //! | `user.v1.registered`  | CreateUser ([`crate::accounts::create`])    |
 //! | `user.v1.password_reset_requested` | the forgotten-password page ([`crate::resets::Resets::request`]) |
+//! | `user.v1.email_changed` | UpdateUser with a new address ([`crate::accounts::update`]) |
+//! | `user.v1.email_verified` | the verification link ([`crate::verification::Verifications::verify`]) |
 
 use ec_platform::events::{Header, NewEvent, Outbox};
 use ec_proto::user::v1 as wire;
@@ -37,6 +39,22 @@ pub fn password_reset_requested(user_id: uuid::Uuid) -> NewEvent {
     event(
         "user.v1.password_reset_requested",
         wire::PasswordResetRequested { user_id: user_id.to_string(), ..Default::default() },
+    )
+}
+
+/// `user.v1.email_changed`: the account of `row` has a new address, `row.email`.
+pub fn email_changed(row: &UserRow) -> NewEvent {
+    event(
+        "user.v1.email_changed",
+        wire::EmailChanged { user_id: row.id.to_string(), email: row.email.clone(), ..Default::default() },
+    )
+}
+
+/// `user.v1.email_verified`: the holder of account `user_id` followed the link mailed to `email`.
+pub fn email_verified(user_id: uuid::Uuid, email: &str) -> NewEvent {
+    event(
+        "user.v1.email_verified",
+        wire::EmailVerified { user_id: user_id.to_string(), email: email.to_owned(), ..Default::default() },
     )
 }
 

@@ -10,8 +10,9 @@
 //! [`UserConfig`](config::UserConfig).
 //!
 //! The same process serves Hydra's login, consent and logout pages ([`login`], on port 8051), talking to Hydra's
-//! admin API through [`hydra`], with brute-force protection in [`throttle`], and the forgotten-password pages
-//! over [`resets`].
+//! admin API through [`hydra`], with brute-force protection in [`throttle`], the forgotten-password pages over
+//! [`resets`], and the email-verification link over [`verification`] (both one-time [`links`] by e-mail). It
+//! also sends the platform's events to the shop's other systems as [`webhooks`].
 //!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
 //! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
@@ -29,12 +30,15 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod hydra;
+pub mod links;
 pub mod login;
 pub mod mail;
 pub mod password;
 pub mod resets;
 pub mod startup;
 pub mod throttle;
+pub mod verification;
+pub mod webhooks;
 
 /// The PostgreSQL schema this service owns.
 pub const SCHEMA: &str = "user_service";

@@ -15,10 +15,6 @@
 
 use std::time::Duration;
 
-use aws_lc_rs::digest;
-use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use ec_platform::events::Outbox;
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::{
@@ -26,12 +22,11 @@ use crate::{
     domain::{Email, Password, UserId},
     error::Error,
     events,
-    login::signing,
+    links::{Links, hash, new_token},
     mail::{
         Language,
-        content::{Shop, base, password_reset_mail},
+        content::password_reset_mail,
         queue::{self, Queued},
-        sender::Sender,
     },
     password,
 };
@@ -41,29 +36,22 @@ pub const LIFETIME: Duration = Duration::from_secs(3600);
 
 /// Password resets, and what they need to send their links.
 #[derive(Clone)]
-pub struct Resets {
-    pub pool: PgPool,
-    pub outbox: Outbox,
-    pub sender: Sender,
-    pub shop: Shop,
-    /// The login pages' public URL, which the links point at.
-    pub login_url: url::Url,
-}
+pub struct Resets(pub Links);
 
 impl Resets {
     /// Sends a reset link to the live account with address `email`, if there is one, in its language, and
     /// ends the account's earlier links.
     pub async fn request(&self, email: &str) -> Result<(), Error> {
         let Ok(email) = Email::parse(email) else { return Ok(()) };
-        let Some(account) = db::find_credentials_by_email(&self.pool, &email).await? else { return Ok(()) };
-        let Some(contact) = db::contact_of(&self.pool, account.id).await? else { return Ok(()) };
-        let token = URL_SAFE_NO_PAD.encode(signing::random_bytes::<32>());
+        let links = &self.0;
+        let Some(account) = db::find_credentials_by_email(&links.pool, &email).await? else { return Ok(()) };
+        let Some(contact) = db::contact_of(&links.pool, account.id).await? else { return Ok(()) };
+        let token = new_token();
         let reset_id = Uuid::now_v7();
-        let mut link = base(&self.login_url).join("oauth2/password/reset").expect("a path joins a base URL");
-        link.query_pairs_mut().append_pair("token", &token);
+        let link = links.to("oauth2/password/reset", &token);
         let language = Language::from_tag(&contact.language);
-        let mail = password_reset_mail(&self.shop, language, contact.name.as_deref(), link.as_str());
-        let mut tx = self.pool.begin().await?;
+        let mail = password_reset_mail(&links.shop, language, contact.name.as_deref(), &link);
+        let mut tx = links.pool.begin().await?;
         // The account's row is locked first, so two requests at once leave one link open, not two.
         let live: Option<Uuid> =
             sqlx::query_scalar("SELECT id FROM user_service.users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE")
@@ -92,10 +80,10 @@ impl Resets {
             mail: &mail,
         };
         queue::insert(&mut tx, &queued).await?;
-        self.outbox.insert(&mut tx, &events::password_reset_requested(account.id)).await?;
+        links.outbox.insert(&mut tx, &events::password_reset_requested(account.id)).await?;
         tx.commit().await?;
-        self.outbox.written();
-        self.sender.queued();
+        links.outbox.written();
+        links.sender.queued();
         tracing::info!(user_id = %account.id, "password reset asked for");
         Ok(())
     }
@@ -107,7 +95,7 @@ impl Resets {
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now()",
         )
         .bind(hash(token).as_ref())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
         Ok(open.is_some())
     }
@@ -115,7 +103,7 @@ impl Resets {
     /// Spends `token` and gives its account the password `new`; the account. A token that is unknown, used,
     /// expired, or being spent by another request right now is `failed_precondition`, and costs no hash.
     pub async fn complete(&self, token: &str, new: Password) -> Result<UserId, Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         // Claimed (locked) before the costly hash: of requests racing with one link, one hashes, the others
         // find it taken and give up at once.
         let claimed: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -158,8 +146,4 @@ fn spent() -> Error {
     Error::FailedPrecondition(
         "this reset link was used already, has expired, or is not one of ours; ask for a new one".into(),
     )
-}
-
-fn hash(token: &str) -> digest::Digest {
-    digest::digest(&digest::SHA256, token.as_bytes())
 }

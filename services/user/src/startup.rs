@@ -13,18 +13,26 @@ use ec_platform::{
     shutdown::CancellationToken,
     startup::{Dependencies, StartupError},
 };
-use ec_proto::user::v1::{
-    CREDENTIAL_SERVICE_SERVICE_NAME, CredentialServiceExt, USER_SERVICE_SERVICE_NAME, UserServiceExt,
+use ec_proto::{
+    user::v1::{CREDENTIAL_SERVICE_SERVICE_NAME, CredentialServiceExt, USER_SERVICE_SERVICE_NAME, UserServiceExt},
+    webhook::v1::{WEBHOOK_SERVICE_SERVICE_NAME, WebhookServiceExt},
 };
 
 use crate::{
     api::{CredentialApi, SignOut, UserApi},
     config::UserConfig,
     hydra::HydraAdmin,
+    links::Links,
     login::{self, LoginApp, signing},
     mail::{self, content::Shop, sender::Sender},
     resets::Resets,
     throttle::Throttle,
+    verification::{self, Verifications},
+    webhooks::{
+        self,
+        api::WebhookApi,
+        deliverer::{Deliverer, Nudge},
+    },
 };
 
 /// The key ListUsers page tokens are signed with is derived for this purpose.
@@ -37,7 +45,8 @@ pub struct Application {
     pool: sqlx::PgPool,
     relay: Relay,
     sender: Sender,
-    /// Stops the mailer's subscription.
+    deliverer: Deliverer,
+    /// Stops the subscriptions.
     consumers: CancellationToken,
     /// Whether the login pages show the development mailbox.
     mailbox: bool,
@@ -54,6 +63,7 @@ impl Application {
         deps.require_events()?;
         config.mail.check(deps.environment).map_err(StartupError::Config)?;
         config.login.check(deps.environment).map_err(StartupError::Config)?;
+        config.webhooks.check(deps.environment).map_err(StartupError::Config)?;
         crate::password::limit(config.hash_limits());
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
         crate::db::rekey_emails(&pool, crate::domain::normalize_email).await.map_err(StartupError::Database)?;
@@ -77,13 +87,15 @@ impl Application {
         }
         mail::sender::describe_metrics();
         let shop = Shop { name: config.mail.shop_name.clone(), storefront: config.mail.storefront_url.clone() };
-        let resets = Resets {
+        let links = Links {
             pool: pool.clone(),
             outbox: outbox.clone(),
             sender: sender.clone(),
             shop: shop.clone(),
             login_url: config.login.public_url.clone(),
         };
+        let resets = Resets(links.clone());
+        let verifications = Verifications(links);
         let users = Arc::new(UserApi::new(
             pool.clone(),
             outbox.clone(),
@@ -91,10 +103,20 @@ impl Application {
             sign_out.clone(),
             throttle.clone(),
             tokens,
+            verifications.clone(),
         ));
+        let webhook_settings = config.webhooks.settings(deps.environment);
+        let nudge = Nudge::default();
+        let deliverer =
+            Deliverer::new(pool.clone(), webhook_settings.clone(), nudge.clone(), sender.clone(), shop.clone())
+                .map_err(StartupError::Config)?;
+        webhooks::deliverer::describe_metrics();
+        let webhook_tokens = PageTokens::new(&page_token::key(&deps.identity, webhooks::api::PAGE_TOKEN_PURPOSE));
+        let hooks =
+            Arc::new(WebhookApi::new(pool.clone(), access.clone(), webhook_settings, webhook_tokens, nudge.clone()));
         let credentials = Arc::new(CredentialApi::new(pool.clone(), access));
-        let router = credentials.register(users.register(connectrpc::Router::new()));
-        let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME];
+        let router = hooks.register(credentials.register(users.register(connectrpc::Router::new())));
+        let services = [USER_SERVICE_SERVICE_NAME, CREDENTIAL_SERVICE_SERVICE_NAME, WEBHOOK_SERVICE_SERVICE_NAME];
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
         let rpc = Server::bind("user", config.addr, router, &services, reflection).await?;
         let rpc = rpc.with_connection_limits(deps.serving.limits());
@@ -112,6 +134,7 @@ impl Application {
                     device_lifetime: Duration::from_secs(u64::from(config.login.device_days) * 24 * 3600),
                     trusted_proxies: config.login.trusted_proxies.clone(),
                     resets,
+                    verifications: verifications.clone(),
                     reset_throttle: Throttle::for_feature(
                         config.login.throttle_limits(),
                         &deps.redis,
@@ -139,8 +162,12 @@ impl Application {
         let consumers = CancellationToken::new();
         let handler = mail::orders::handler(pool.clone(), shop, sender.clone());
         deps.events.subscribe(mail::orders::subscription(), handler, consumers.clone());
+        let handler = verification::handler(verifications);
+        deps.events.subscribe(verification::subscription(), handler, consumers.clone());
+        let handler = webhooks::fanout::handler(pool.clone(), nudge);
+        deps.events.subscribe(webhooks::fanout::subscription(), handler, consumers.clone());
         let mailbox = mailbox && login.is_some();
-        Ok(Self { rpc, login, pool, relay, sender, consumers, mailbox })
+        Ok(Self { rpc, login, pool, relay, sender, deliverer, consumers, mailbox })
     }
 
     /// The gRPC server, for [`ec_platform::channel::InProcess::add`] where other components of the same
@@ -164,12 +191,14 @@ impl Application {
         self.login.as_ref().map(Server::local_addr)
     }
 
-    /// Serves every port, and runs the events relay, the mail sender and the mailer's subscription, until
-    /// `shutdown` fires, then drains for at most `grace`.
+    /// Serves every port, and runs the events relay, the mail sender, the webhook deliverer and the
+    /// subscriptions (the mailer's, the verifier's and the webhooks'), until `shutdown` fires, then drains for at
+    /// most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
         tokio::spawn(self.relay.run(shutdown.clone()));
         tokio::spawn(self.sender.run(shutdown.clone()));
+        tokio::spawn(self.deliverer.run(shutdown.clone()));
         let (consumers, stopping) = (self.consumers, shutdown.clone());
         tokio::spawn(async move {
             stopping.cancelled().await;

@@ -22,8 +22,9 @@ use ec_testing::TestDatabase;
 use ec_user::{
     accounts,
     config::{LoginConfig, UserConfig},
-    domain::Email,
+    domain::{Email, UserId},
     startup::Application,
+    verification,
 };
 use uuid::Uuid;
 
@@ -212,9 +213,13 @@ async fn update_user_changes_only_what_is_set_and_keeps_emails_unique() {
     let seconds = |user: &User| user.updated_at.as_option().map(|t| (t.seconds, t.nanos)).unwrap();
     assert!(seconds(&named) > seconds(&alice), "updated_at moves");
 
+    verification::mark_verified(&service.database.pool, UserId::parse(&alice.id).unwrap()).await.unwrap();
+    let recased = as_alice.update_user(update(Some("ALICE@example.com"), None)).await.unwrap().into_owned();
+    assert!(recased.user.into_option().unwrap().email_verified, "a change of letter case keeps the verification");
     let moved = as_alice.update_user(update(Some("Alice@New.example"), None)).await.unwrap().into_owned();
     let moved = moved.user.into_option().unwrap();
     assert_eq!((moved.email.as_str(), moved.name.as_deref()), ("Alice@New.example", Some("Alice")));
+    assert!(!moved.email_verified, "a new address is not verified");
 
     let unnamed = as_alice.update_user(update(None, Some(""))).await.unwrap().into_owned();
     assert_eq!(unnamed.user.into_option().unwrap().name, None);
@@ -488,6 +493,12 @@ async fn only_admins_change_roles_and_never_their_own_admin_role() {
         ErrorCode::PermissionDenied
     );
     let as_admin = service.users_as(Some(&admin));
+    // Only a verified address gets admin power.
+    assert_eq!(
+        code(as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true)).await),
+        ErrorCode::FailedPrecondition
+    );
+    verification::mark_verified(&service.database.pool, UserId::parse(&alice.id).unwrap()).await.unwrap();
     let promoted = as_admin.set_user_role(set(&alice.id, wire::Role::ROLE_ADMIN, true)).await.unwrap();
     let roles = promoted.into_owned().user.into_option().unwrap().roles;
     assert_eq!(

@@ -36,6 +36,11 @@ const m = messages({
     en: "You cannot remove your own admin role: another administrator has to.",
     ja: "自分の管理者権限は外せません。ほかの管理者に依頼してください。",
   },
+  unconfirmed: { en: "(email not confirmed)", ja: "（メール未確認）" },
+  needsConfirmation: {
+    en: "Only an account whose email address is confirmed can be made an administrator.",
+    ja: "メールアドレスが確認済みのアカウントだけを管理者にできます。",
+  },
 });
 
 /** Accounts, newest first, filtered by email, with the admin role granted and removed in place. */
@@ -85,7 +90,12 @@ export function UsersPage() {
       {setAdmin.isSuccess && whose && (
         <p role="status">{t(setAdmin.variables.granted ? m.granted : m.revoked, { email: whose.email })}</p>
       )}
-      {setAdmin.isError && <Problem error={setAdmin.error} known={{ [Code.FailedPrecondition]: m.ownRole }} />}
+      {setAdmin.isError && (
+        <Problem
+          error={setAdmin.error}
+          known={{ [Code.FailedPrecondition]: setAdmin.variables.granted ? m.needsConfirmation : m.ownRole }}
+        />
+      )}
       {users.isPending && <p role="status">{t(m.loading)}</p>}
       {users.isError && <Problem error={users.error} />}
       {users.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
@@ -107,7 +117,7 @@ export function UsersPage() {
                 return (
                   <tr key={user.id}>
                     <th scope="row">
-                      {user.email} {user.id === userId && t(m.you)}
+                      {user.email} {user.id === userId && t(m.you)} {!user.emailVerified && t(m.unconfirmed)}
                     </th>
                     <td>{user.name}</td>
                     <td>

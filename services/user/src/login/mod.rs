@@ -74,6 +74,8 @@ pub struct LoginApp {
     pub trusted_proxies: Vec<ec_platform::net::IpNet>,
     /// Forgotten passwords.
     pub resets: crate::resets::Resets,
+    /// Email verification links.
+    pub verifications: crate::verification::Verifications,
     /// Counts requests for reset links, per address and client, apart from sign-ins.
     pub reset_throttle: Throttle,
     /// Signs an account out everywhere once its password is reset.
@@ -90,6 +92,7 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/oauth2/error", get(error_page))
         .route("/oauth2/password/forgot", get(reset::forgot_page).post(reset::forgot_submit))
         .route("/oauth2/password/reset", get(reset::reset_page).post(reset::reset_submit))
+        .route("/oauth2/email/verify", get(reset::verify_email))
         // Forms are a few hundred bytes; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))
         .with_state(app);
@@ -242,14 +245,20 @@ async fn login_submit(
     }
 }
 
-/// The claims tokens carry for `user`: the access token always has email, name and roles (what the BFF and
-/// services need); the ID token has roles, plus email and name with the `email` and `profile` scopes.
+/// The claims tokens carry for `user`: the access token always has email, email_verified, name and roles (what
+/// the BFF and services need); the ID token has roles, plus email and email_verified with the `email` scope and
+/// name with `profile`.
 fn session_claims(user: &UserRow, granted: &[String]) -> ConsentSession {
     let granted = |scope: &str| granted.iter().any(|s| s == scope);
-    let access_token =
-        AccountClaims { email: Some(user.email.clone()), name: user.name.clone(), roles: Some(user.roles.clone()) };
+    let access_token = AccountClaims {
+        email: Some(user.email.clone()),
+        email_verified: Some(user.email_verified),
+        name: user.name.clone(),
+        roles: Some(user.roles.clone()),
+    };
     let id_token = AccountClaims {
         email: granted("email").then(|| user.email.clone()),
+        email_verified: granted("email").then_some(user.email_verified),
         name: user.name.clone().filter(|_| granted("profile")),
         roles: Some(user.roles.clone()),
     };

@@ -1,6 +1,8 @@
-//! The forgotten-password pages: `/oauth2/password/forgot` asks for the address and sends a link
-//! ([`crate::resets`]); `/oauth2/password/reset?token=…` sets the new password and signs the account out
-//! everywhere. Both forms carry a CSRF token as the sign-in forms do, bound to the form (the reset form to its
+//! The pages one-time links open. The forgotten-password pages: `/oauth2/password/forgot` asks for the address
+//! and sends a link ([`crate::resets`]); `/oauth2/password/reset?token=…` sets the new password and signs the
+//! account out everywhere. The email-verification link, `/oauth2/email/verify?token=…`
+//! ([`crate::verification`]), verifies on opening: following it is the proof asked for, and a mail scanner
+//! that opens it first had the message too. Both forms carry a CSRF token as the sign-in forms do, bound to the form (the reset form to its
 //! link's token) instead of a sign-in challenge.
 //!
 //! Asking is throttled like a sign-in: every request for an address counts against that address and the
@@ -26,6 +28,7 @@ use crate::{
     domain::{Email, Password, normalize_email},
     error::Error,
     throttle::{self, Client, Verdict},
+    verification::Followed,
 };
 
 /// What the forgot form's CSRF token is bound to (sign-in challenges never look like it).
@@ -166,4 +169,29 @@ pub(super) async fn reset_submit(
         "Your password is changed",
         "Sign in with it from the shop. Every device that was signed in to your account has been signed out.",
     ))
+}
+
+pub(super) async fn verify_email(
+    State(app): State<Arc<LoginApp>>,
+    Query(link): Query<Link>,
+) -> Result<Response, PageError> {
+    if link.token.is_empty() {
+        return Ok(spent_verification_page());
+    }
+    match app.verifications.verify(&link.token).await? {
+        Followed::Verified { email } => Ok(message(
+            StatusCode::OK,
+            "Your email address is confirmed",
+            &format!("Thank you: {email} is confirmed as yours. You can close this page and go on shopping."),
+        )),
+        Followed::Spent => Ok(spent_verification_page()),
+    }
+}
+
+fn spent_verification_page() -> Response {
+    message(
+        StatusCode::GONE,
+        "This link no longer works",
+        "It was used already, has expired, or was sent to an address the account no longer has. Your account page in the shop sends a new one.",
+    )
 }

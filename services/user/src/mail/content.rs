@@ -220,15 +220,95 @@ pub fn password_reset_mail(shop: &Shop, language: Language, name: Option<&str>, 
             label: (if ja { "新しいパスワードを設定する" } else { "Choose a new password" }).to_owned(),
             url: link.to_owned(),
         }),
-        footer: if ja {
-            format!("このメールは {} のアカウントのメールアドレスにお送りしています。", shop.name)
-        } else {
-            format!("You receive this message because it is the address of a {} account.", shop.name)
-        },
+        footer: footer(shop, language),
         ..Message::default()
     };
     let subject = if ja { "パスワードの再設定" } else { "Reset your password" };
     message.render(format!("{subject} — {}", shop.name))
+}
+
+/// The link that verifies an account's address: sent at sign-up, after a change of address, and when asked for
+/// again.
+pub fn verification_mail(shop: &Shop, language: Language, name: Option<&str>, link: &str) -> Mail {
+    let ja = language == Language::Ja;
+    let message = Message {
+        language: language.as_str(),
+        shop: shop.name.clone(),
+        heading: (if ja { "メールアドレスの確認" } else { "Confirm your email address" }).to_owned(),
+        greeting: greeting(language, name),
+        paragraphs: if ja {
+            vec![
+                format!(
+                    "{} のアカウントにこのメールアドレスが登録されました。下のリンクを開いて、ご本人のアドレスであることを確認してください。リンクは3日間有効です。",
+                    shop.name
+                ),
+                "お心当たりがない場合は、このメールを破棄してください。".to_owned(),
+            ]
+        } else {
+            vec![
+                format!(
+                    "This address was given for a {} account. Open the link below to confirm that it is yours; it works for three days.",
+                    shop.name
+                ),
+                "If it was not you, ignore this message.".to_owned(),
+            ]
+        },
+        action: Some(Action {
+            label: (if ja { "メールアドレスを確認する" } else { "Confirm my email address" }).to_owned(),
+            url: link.to_owned(),
+        }),
+        footer: footer(shop, language),
+        ..Message::default()
+    };
+    let subject = if ja { "メールアドレスの確認" } else { "Confirm your email address" };
+    message.render(format!("{subject} — {}", shop.name))
+}
+
+/// Tells an admin that the platform disabled the webhook endpoint at `url`, and why.
+pub fn webhook_disabled_mail(shop: &Shop, language: Language, name: Option<&str>, url: &str, reason: &str) -> Mail {
+    let ja = language == Language::Ja;
+    let message = Message {
+        language: language.as_str(),
+        shop: shop.name.clone(),
+        heading: (if ja { "Webhook を停止しました" } else { "A webhook endpoint was turned off" }).to_owned(),
+        greeting: greeting(language, name),
+        paragraphs: if ja {
+            vec![
+                format!("{} は次の Webhook エンドポイントへの送信を停止しました: {url}", shop.name),
+                format!("理由: {reason}"),
+                "受信側を直してから、管理画面の Webhook ページで有効に戻し、失敗した配信を再送してください。"
+                    .to_owned(),
+            ]
+        } else {
+            vec![
+                format!("{} stopped sending events to this webhook endpoint: {url}", shop.name),
+                format!("Why: {reason}."),
+                "Fix the receiver, then enable the endpoint again on the back office's Webhooks page and redeliver what failed."
+                    .to_owned(),
+            ]
+        },
+        action: Some(Action {
+            label: (if ja { "Webhook の設定を開く" } else { "Open the webhook settings" }).to_owned(),
+            url: shop.link("admin/webhooks"),
+        }),
+        footer: if ja {
+            format!("このメールは {} の管理者にお送りしています。", shop.name)
+        } else {
+            format!("You receive this message as an administrator of {}.", shop.name)
+        },
+        ..Message::default()
+    };
+    let subject = if ja { "Webhook を停止しました" } else { "A webhook endpoint was turned off" };
+    message.render(format!("{subject} — {}", shop.name))
+}
+
+/// Why the reader receives a message about their account.
+fn footer(shop: &Shop, language: Language) -> String {
+    if language == Language::Ja {
+        format!("このメールは {} のアカウントのメールアドレスにお送りしています。", shop.name)
+    } else {
+        format!("You receive this message because it is the address of a {} account.", shop.name)
+    }
 }
 
 /// `url` as a base to join paths to: with a trailing slash, so `https://shop.example/tea` keeps `tea`.
@@ -352,5 +432,19 @@ mod tests {
         let cancelled = OrderNews::Cancelled { reason: "" };
         let mail = order_mail(&shop, Language::En, None, &order(), cancelled);
         assert!(mail.text.contains("Hello,") && !mail.text.contains("Your reason"), "{}", mail.text);
+    }
+
+    #[test]
+    fn a_link_message_carries_its_link_in_both_parts_and_in_the_readers_language() {
+        let shop = Shop { name: "Tea <Shop>".into(), storefront: "https://tea.example/".parse().unwrap() };
+        let link = "https://login.tea.example/oauth2/email/verify?token=abc&x=1";
+        let mail = verification_mail(&shop, Language::En, Some("Taro"), link);
+        assert_eq!(mail.subject, "Confirm your email address — Tea <Shop>");
+        assert!(mail.text.contains(link) && mail.text.contains("Hello Taro,"), "{}", mail.text);
+        assert!(mail.html.contains("token=abc&#38;x=1") && mail.html.contains("Tea &#60;Shop&#62;"), "{}", mail.html);
+        let mail = verification_mail(&shop, Language::Ja, None, link);
+        assert!(mail.subject.starts_with("メールアドレスの確認") && mail.text.contains("3日間"), "{}", mail.text);
+        let reset = password_reset_mail(&shop, Language::Ja, None, link);
+        assert!(reset.text.contains(link) && reset.text.contains("1時間"), "{}", reset.text);
     }
 }
