@@ -16,8 +16,9 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
 - Hydra, the BFF and the storefront agree on the issuer, the client, its scopes and the audience (Compose, and
   each Kubernetes overlay's storefront-client.json);
 - environments: Compose is a staging trial (EC_ENV is not production there), Kubernetes is production
-  (EC_ENV=production, the order service is not left with the payment sandbox, and the user service's mail
-  settings are ones production accepts: SMTP with TLS, a sender other than @localhost, https:// login pages);
+  (EC_ENV=production, the order service is not left with the payment sandbox, the user service's mail
+  settings are ones production accepts: SMTP with TLS, a sender other than @localhost, https:// login pages;
+  and no part sets a development-only setting, WEBHOOKS_ALLOW_PRIVATE);
 - Redis and NATS: every REDIS_URL and NATS_URL names a user and a password (Compose's Redis has that ACL user,
   and its health check authenticates; Compose's NATS has that user and password, JetStream on, its store in a
   volume, and a health check that asks for JetStream); in Kubernetes credentials (these, the database's and
@@ -28,7 +29,8 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
 - the network policies (Kubernetes), evaluated as Kubernetes does on pods made from the rendered labels and the
   charts' labels: default-deny ingress and egress; every part has an egress policy of its own and may connect
   to exactly what its settings name (and DNS, and the trace collector), outside the cluster too (the SMTP
-  server of SMTP_URL, on the submission ports only); every port of every part is reachable
+  server of SMTP_URL, on the submission ports only; webhook receivers, on 443 only, from a part that delivers
+  webhooks); every port of every part is reachable
   from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus), and
   so is every port of the stores the parts' settings name in the platform's namespace (PostgreSQL, Redis,
   NATS); Hydra's admin port only from the user service, wherever Hydra's namespace is.
@@ -103,6 +105,12 @@ URL_TO = {"USER_SERVICE_URL": "user", "PRODUCT_SERVICE_URL": "product", "ORDER_S
 
 # Settings that are credentials, or carry one: Kubernetes gives them from a Secret only.
 CREDENTIALS = {"DATABASE_URL", "REDIS_URL", "NATS_URL", "SMTP_URL", "INTERNAL_AUTH_TOKEN"}
+
+# Settings for development only, never set in Kubernetes (production), with the reason.
+DEVELOPMENT_ONLY = {
+    "WEBHOOKS_ALLOW_PRIVATE": "webhooks to private addresses and http:// URLs are for development (production "
+    "refuses true at start-up, and false is its default)",
+}
 
 # The stores that refuse clients without the platform's user and password, which their URL must name: its form.
 AUTHENTICATED = {"REDIS_URL": "redis://USER:PASSWORD@HOST:PORT", "NATS_URL": "nats://USER:PASSWORD@HOST:PORT"}
@@ -613,12 +621,18 @@ DEFAULT_PORTS = {
 # The SMTP server's submission ports, TLS (smtps://) and STARTTLS (smtp://...?tls=required): a policy to it opens
 # both, since SMTP_URL, a secret, may name either where the render does not see it (a real secrets.env).
 SUBMISSION_PORTS = {465, 587}
+# Webhook receivers, outside the cluster: a part that delivers webhooks (its command reads WEBHOOKS_TIMEOUT_SECS)
+# POSTs to https:// URLs the shop's admins register, which no setting names, so its policy opens the port of an
+# https:// URL that names none (a receiver on another port needs the policy widened).
+DELIVERS_WEBHOOKS = "WEBHOOKS_TIMEOUT_SECS"
+WEBHOOK_PORT = DEFAULT_PORTS["https"]
 # Who else a store admits, though no part's setting names it: Hydra's database is on the platform's PostgreSQL.
 STORE_CLIENTS = {"postgresql": {"hydra"}}
 DNS = Pod("kube-dns", "kube-system", {"k8s-app": "kube-dns"})
 PROMETHEUS = Pod("prometheus", "monitoring", {"app.kubernetes.io/name": "prometheus"})
 COLLECTOR = Pod("otel-collector (monitoring)", "monitoring", {"app.kubernetes.io/name": "opentelemetry-collector"})
-# Any host outside the cluster (no namespace): the SMTP server a part names there, or anything else.
+# Any host outside the cluster (no namespace): the SMTP server a part names there, a webhook receiver, or
+# anything else.
 OUTSIDE = Pod("a server outside the cluster", None, {})
 # Where the cluster's pods and Services are taken to have their addresses (Policies): the private ranges.
 POD_RANGES = [ipaddress.ip_network(r) for r in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")]
@@ -694,6 +708,8 @@ def check_network_policies(source, documents, workloads, services, platform, sec
     needs = {}
     for kind, name, pod, env, command, _ in workloads:
         wanted = [(DNS, 53, "UDP", "DNS"), (DNS, 53, "TCP", "DNS")]
+        if DELIVERS_WEBHOOKS in command.env:
+            wanted.append((OUTSIDE, WEBHOOK_PORT, "TCP", "webhook deliveries"))
         reads = command.env | ({"OTEL_EXPORTER_OTLP_ENDPOINT"} if kind == "Deployment" else set())
         for variable in sorted(reads & (set(URL_TO) | set(EXTERNAL_LABELS))):
             value = env.get(variable)
@@ -1004,6 +1020,8 @@ def check_production(ec, where, part, args, env, secret_values):
     """Kubernetes is production (Compose is the staging trial)."""
     if part not in WITHOUT_ENVIRONMENT and env.get("EC_ENV") != "production":
         fail(where, f"runs with EC_ENV={env.get('EC_ENV')}; Kubernetes is production: EC_ENV=production")
+    for name in sorted(DEVELOPMENT_ONLY.keys() & env.keys()):
+        fail(where, f"sets {name}: {DEVELOPMENT_ONLY[name]}")
     if part == "order" and setting(ec, args, env, "PAYMENT_PROVIDER") in ("sandbox", None):
         fail(
             where,

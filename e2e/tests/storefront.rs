@@ -12,6 +12,7 @@ use ec_e2e::{
 use ec_proto::product::v1::{
     CreateCategoryRequest, CreateProductRequest, CreateSkuRequest, Money, ProductServiceClient, PublishProductRequest,
 };
+use ec_testing::webhooks::{self, WebhookReceiver};
 use serde_json::json;
 
 struct Build(PathBuf);
@@ -189,7 +190,7 @@ async fn storefront() -> (TestPlatform, String) {
 
 /// Runs the browser test `web/tests/{script}` against the storefront at `web` with `env`, and checks that it
 /// passed every step in `steps` (each prints "ok <step>").
-async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str]) {
+async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str]) -> String {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
@@ -213,6 +214,7 @@ async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str
     for step in steps {
         assert!(stdout.lines().any(|line| line == format!("ok {step}")), "{step}: {stdout}");
     }
+    stdout.into_owned()
 }
 
 /// Products beyond the two the shopper's test is about.
@@ -301,15 +303,25 @@ async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
         .await
         .unwrap();
     platform.sign_up("newcomer@example.com", "correct horse").await;
+    let receiver = WebhookReceiver::start().await;
+    let webhook_url = format!("{}/backoffice", receiver.url);
 
     let env = [
         ("ADMIN_EMAIL", "owner@example.com"),
         ("SHOPPER_EMAIL", "buyer@example.com"),
         ("NEWCOMER_EMAIL", "newcomer@example.com"),
+        ("WEBHOOK_URL", &webhook_url),
         ("PASSWORD", "correct horse"),
         ("ORDER_ID", &order),
     ];
-    in_browser("backoffice.mjs", &web, &env, BACKOFFICE_STEPS).await;
+    let stdout = in_browser("backoffice.mjs", &web, &env, BACKOFFICE_STEPS).await;
+    // The endpoint the owner added got the published product, signed with the secret the page showed, and the
+    // delivery sent again.
+    let secret = stdout.lines().find_map(|line| line.strip_prefix("secret ")).expect("the page showed a secret");
+    let requests = receiver.wait_for("/backoffice", 2, std::time::Duration::from_secs(30)).await;
+    for request in &requests {
+        assert_eq!(webhooks::verify(request, secret), Ok("product.v1.published".to_owned()), "{request:?}");
+    }
     platform.stop().await;
 }
 
@@ -325,6 +337,8 @@ const BACKOFFICE_STEPS: &[&str] = &[
     "product list",
     "delete",
     "ship",
+    "webhook",
+    "deliveries",
     "roles",
     "shopper finds it",
     "not an admin",
@@ -336,6 +350,8 @@ const BACKOFFICE_STEPS: &[&str] = &[
     "accessible orders",
     "accessible order",
     "accessible users",
+    "accessible webhooks",
+    "accessible webhook deliveries",
 ];
 
 #[tokio::test]

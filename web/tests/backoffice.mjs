@@ -8,7 +8,7 @@
 //     ORDER_ID=<a confirmed order of the shopper's, of one Sencha> node tests/backoffice.mjs
 import { accessible, check, inBrowser, openPath, screenshot, signIn, signOut } from "./browser.mjs";
 
-const { WEB_URL, ADMIN_EMAIL, SHOPPER_EMAIL, NEWCOMER_EMAIL, PASSWORD, ORDER_ID } = process.env;
+const { WEB_URL, ADMIN_EMAIL, SHOPPER_EMAIL, NEWCOMER_EMAIL, PASSWORD, ORDER_ID, WEBHOOK_URL } = process.env;
 const PRODUCT = "Kyusu teapot";
 const SKU = "KYUSU-300ML";
 const ALT = "A black clay teapot with a side handle";
@@ -27,8 +27,15 @@ await inBrowser(async (page) => {
   const fitsPhone = async (name) => {
     await page.setViewportSize({ width: 390, height: 844 });
     const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    // What reaches past the screen outside a table that scrolls, to say what is too wide.
+    const wide = await page.evaluate(() =>
+      [...document.body.querySelectorAll("*")]
+        .filter((e) => e.getBoundingClientRect().right > 390 && !e.parentElement?.closest(".scroll"))
+        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`)
+        .slice(-5),
+    );
     await page.setViewportSize({ width: 1280, height: 800 });
-    check(width <= 390, `${name} is ${width} px wide on a phone`);
+    check(width <= 390, `${name} is ${width} px wide on a phone: ${wide.join(", ")}`);
   };
 
   // An admin's header leads to the back office.
@@ -38,6 +45,21 @@ await inBrowser(async (page) => {
   await heading(1, "Back office").waitFor();
   console.log("ok sign in");
   await accessible(page, "back office");
+
+  // Webhooks: an endpoint for published products; its secret is shown once (printed for the harness, which
+  // verifies the delivery with it).
+  await section("Webhooks");
+  await page.getByLabel("URL").fill(WEBHOOK_URL);
+  await page.getByLabel("Description (optional)").fill("Warehouse");
+  await page.getByRole("checkbox", { name: "product.v1.published" }).check();
+  await button("Add endpoint").click();
+  const secret = await text(page.getByTestId("webhook-secret"));
+  check(secret.startsWith("whsec_"), `the secret shown is ${secret}`);
+  console.log(`secret ${secret}`);
+  await page.getByRole("rowheader").filter({ hasText: WEBHOOK_URL }).waitFor();
+  await accessible(page, "webhooks");
+  await fitsPhone("the webhooks page");
+  console.log("ok webhook");
 
   // Categories: one at the top, renamed, and one under it; one created by mistake is deleted.
   await section("Categories");
@@ -205,6 +227,26 @@ await inBrowser(async (page) => {
   await filterOrders("Shipped", customer);
   await order.waitFor();
   console.log("ok ship");
+
+  // The product published above reached the endpoint: its delivery is in the log, and can be sent again.
+  await section("Webhooks");
+  await page.getByRole("link", { name: `Deliveries ${WEBHOOK_URL}` }).click();
+  await heading(1, `Deliveries to ${WEBHOOK_URL}`).waitFor();
+  const delivered = page
+    .getByTestId("delivery")
+    .filter({ hasText: "product.v1.published" })
+    .filter({ hasText: "Delivered" });
+  for (let tries = 0; !(await delivered.count()); tries++) {
+    check(tries < 30, "the delivery is not in the log as delivered");
+    await button("Refresh").click();
+    await page.waitForTimeout(500);
+  }
+  const row = delivered.first();
+  check((await text(row.locator("td").nth(2))) === "204", "the endpoint's answer is not logged");
+  await accessible(page, "webhook deliveries");
+  await row.getByRole("button", { name: "Send again product.v1.published" }).click();
+  await row.getByRole("button", { name: "Send again product.v1.published" }).waitFor();
+  console.log("ok deliveries");
 
   // Users: the shopper is made an admin and back; an account whose email is not confirmed cannot be; an admin
   // cannot remove their own role.

@@ -8,6 +8,7 @@ import { OrderPage, OrdersPage } from "./Orders";
 import { NewProductPage, ProductPage } from "./Product";
 import { ProductsPage } from "./Products";
 import { UsersPage } from "./Users";
+import { WebhookDeliveriesPage, WebhooksPage } from "./Webhooks";
 
 const m = messages({
   backOffice: { en: "Back office", ja: "管理画面" },
@@ -26,6 +27,11 @@ const m = messages({
   ordersAbout: { en: "Every customer's orders, and shipping them.", ja: "すべての顧客の注文と発送。" },
   users: { en: "Users", ja: "ユーザー" },
   usersAbout: { en: "Accounts, and who is an administrator.", ja: "アカウントと管理者の権限。" },
+  webhooks: { en: "Webhooks", ja: "Webhook" },
+  webhooksAbout: {
+    en: "Events sent to your other systems, and what became of each delivery.",
+    ja: "他のシステムへのイベント送信と、その配信結果。",
+  },
   notFound: { en: "Page not found", ja: "ページが見つかりません" },
   noSuchPage: { en: "The back office has no such page.", ja: "管理画面にこのページはありません。" },
 });
@@ -35,6 +41,7 @@ const SECTIONS = [
   { path: "/admin/categories", name: m.categories, about: m.categoriesAbout },
   { path: "/admin/orders", name: m.orders, about: m.ordersAbout },
   { path: "/admin/users", name: m.users, about: m.usersAbout },
+  { path: "/admin/webhooks", name: m.webhooks, about: m.webhooksAbout },
 ];
 
 /** The back office's pages, under `/admin`; any other path below it is not found. */
@@ -47,6 +54,8 @@ const ROUTES: RouteObject[] = [
   { path: "orders", element: <OrdersPage /> },
   { path: "orders/:id", element: <WithId page={OrderPage} /> },
   { path: "users", element: <UsersPage /> },
+  { path: "webhooks", element: <WebhooksPage /> },
+  { path: "webhooks/:id", element: <WithId page={WebhookDeliveriesPage} /> },
   { path: "*", element: <NotFound /> },
 ];
 
