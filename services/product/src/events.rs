@@ -6,6 +6,7 @@
 //! | `product.v1.published`  | PublishProduct ([`crate::catalog::publish`]) |
 //! | `product.v1.hidden`     | HideProduct ([`crate::catalog::hide`])       |
 //! | `product.v1.repriced`   | UpdateSku with a new price ([`crate::catalog::update_sku`]) |
+//! | `product.v1.stock_low`, `product.v1.sold_out` | the database: a trigger on `inventory` (migration 0005), in the transaction of any change that makes a SKU's stock for sale cross `LOW_STOCK_THRESHOLD` or reach zero |
 
 use ec_platform::events::{Header, NewEvent, Outbox};
 use ec_proto::product::v1 as wire;

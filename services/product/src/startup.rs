@@ -44,6 +44,12 @@ impl Application {
         deps.require_events()?;
         describe_metrics();
         let pool = ec_platform::startup::database(database, crate::SCHEMA, crate::migrator()).await?;
+        // The stock events' trigger reads the threshold from the database (migration 0005).
+        sqlx::query("UPDATE product_service.stock_settings SET low_stock_threshold = $1")
+            .bind(config.low_stock_threshold)
+            .execute(&pool)
+            .await
+            .map_err(StartupError::Database)?;
         let access = ProductAccess::new(Access::new(deps.identity.clone()), config.low_stock_threshold);
         let tokens = PageTokens::new(&page_token::key(&deps.identity, listing::PAGE_TOKEN_PURPOSE));
         // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.

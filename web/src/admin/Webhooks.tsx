@@ -17,6 +17,8 @@ const EVENT_TYPES = [
   "product.v1.published",
   "product.v1.hidden",
   "product.v1.repriced",
+  "product.v1.stock_low",
+  "product.v1.sold_out",
   "user.v1.registered",
   "user.v1.email_changed",
   "user.v1.email_verified",

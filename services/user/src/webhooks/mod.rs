@@ -38,6 +38,8 @@ pub const EVENT_TYPES: &[&str] = &[
     "product.v1.published",
     "product.v1.hidden",
     "product.v1.repriced",
+    "product.v1.stock_low",
+    "product.v1.sold_out",
     "order.v1.confirmed",
     "order.v1.cancelled",
     "order.v1.shipped",
