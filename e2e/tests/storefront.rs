@@ -178,11 +178,15 @@ async fn storefront() -> (TestPlatform, String) {
         build.join("index.html").exists() && repo().join("web/node_modules/playwright-core").exists(),
         "the storefront is not built: run `npm ci && npm run build` in web/ (make test does)"
     );
-    let port = ec_testing::child_port();
+    let (port, login_port) = (ec_testing::child_port(), ec_testing::child_port());
     let platform = TestPlatform::start_with(|config| {
         config.web.dir = build;
         config.web.addr = ([127, 0, 0, 1], port).into();
         config.oauth.spa_redirect_uris.push(format!("http://127.0.0.1:{port}/callback"));
+        // What the shop mails links to the storefront and the login pages under test.
+        config.user.mail.storefront_url = format!("http://127.0.0.1:{port}/").parse().unwrap();
+        config.user.login.addr = ([127, 0, 0, 1], login_port).into();
+        config.user.login.public_url = format!("http://127.0.0.1:{login_port}/").parse().unwrap();
     })
     .await;
     (platform, format!("http://127.0.0.1:{port}"))
@@ -239,6 +243,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     let neighbour = platform.access_token("neighbour@example.com", false).await;
     let theirs = buy(&platform, &neighbour, &sencha[0]).await;
 
+    let mailbox = format!("{}/dev/mail", platform.login_url());
     let env = [
         ("EMAIL", "shopper@example.com"),
         ("PASSWORD", "correct horse"),
@@ -249,6 +254,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         ("BFF_URL", &platform.bff_url()),
         ("ADMIN_TOKEN", &admin),
         ("PRICED_SKU", &hojicha[0]),
+        ("MAILBOX_URL", &mailbox),
     ];
     let steps = [
         "bundle",
@@ -262,6 +268,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "add to cart",
         "cart",
         "checkout",
+        "confirmation mail",
         "cancel",
         "declined",
         "price change",
@@ -270,6 +277,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "japanese",
         "sign out",
         "new password",
+        "reset password",
         "delete account",
     ];
     let pages = [

@@ -9,13 +9,24 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
 
-import { accessible, check, inBrowser, logIn, openPath, screenshot, secured } from "./browser.mjs";
+import { accessible, check, inBrowser, logIn, openPath, screenshot, secured, signIn, signOut } from "./browser.mjs";
 
-const { WEB_URL, EMAIL, PASSWORD, PRODUCT, OTHER_PRODUCT, OTHERS_ORDER, BFF_URL, ADMIN_TOKEN, PRICED_SKU } =
-  process.env;
+const {
+  WEB_URL,
+  EMAIL,
+  PASSWORD,
+  PRODUCT,
+  OTHER_PRODUCT,
+  OTHERS_ORDER,
+  BFF_URL,
+  ADMIN_TOKEN,
+  PRICED_SKU,
+  MAILBOX_URL,
+} = process.env;
 /** How many more products than PRODUCT and OTHER_PRODUCT the catalog holds, none in a category. */
 const FILLERS = Number(process.env.FILLERS);
 const NEW_PASSWORD = "a much longer passphrase";
+const RESET_PASSWORD = "chosen from the mailed link";
 
 // The production JavaScript a first visit downloads (what index.html loads; the back office is a chunk of its
 // own that only admins download): under 250 kB gzipped.
@@ -183,6 +194,24 @@ await inBrowser(async (page) => {
   await accessible(page, "orders");
   console.log("ok checkout");
 
+  // The confirmation mail (the development mailbox at /dev/mail, in a tab of its own) links to the order: a new
+  // tab is not signed in yet, so it asks, and then shows the order.
+  const mailbox = await page.context().newPage();
+  await mailbox.goto(MAILBOX_URL);
+  await mailbox
+    .getByRole("link", { name: /^Your order #[0-9A-F]{8} is confirmed/ })
+    .first()
+    .click();
+  await mailbox.getByText("Thank you for your order").waitFor();
+  await mailbox.getByRole("link", { name: "View your order" }).click();
+  await mailbox.getByRole("heading", { level: 1, name: "Please sign in" }).waitFor();
+  await mailbox.getByRole("main").getByRole("button", { name: "Sign in", exact: true }).click();
+  await logIn(mailbox, EMAIL, PASSWORD);
+  await mailbox.getByRole("heading", { level: 1, name: "Your order" }).waitFor();
+  check(new URL(mailbox.url()).pathname.startsWith("/orders/"), `the mail's link opened ${mailbox.url()}`);
+  await mailbox.close();
+  console.log("ok confirmation mail");
+
   // Cancel it before it ships.
   await page.getByRole("link", { name: /^Order of/ }).click();
   await page.getByRole("button", { name: "Cancel order" }).click();
@@ -294,6 +323,29 @@ await inBrowser(async (page) => {
   await logIn(page, EMAIL, NEW_PASSWORD);
   console.log("ok new password");
 
+  // A forgotten password: the sign-in page's link, the mail in the mailbox, its link, a new password; the
+  // account is signed out everywhere and signs in with the new one.
+  await signOut(page);
+  await page.getByRole("banner").getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await page.getByLabel("Email").fill(EMAIL);
+  await page.getByRole("button", { name: "Send the link" }).click();
+  await page.getByText("Check your email").waitFor();
+  await page.goto(MAILBOX_URL);
+  const resetMail = page
+    .getByRole("row")
+    .filter({ hasText: EMAIL })
+    .getByRole("link", { name: /^Reset your password/ });
+  await resetMail.first().click();
+  await page.getByRole("link", { name: "Choose a new password" }).click();
+  await page.getByLabel("New password").fill(RESET_PASSWORD);
+  await page.getByLabel("The same again").fill(RESET_PASSWORD);
+  await page.getByRole("button", { name: "Set the new password" }).click();
+  await page.getByText("Your password is changed").waitFor();
+  await page.goto(WEB_URL);
+  await signIn(page, EMAIL, RESET_PASSWORD);
+  console.log("ok reset password");
+
   // Closing the account signs out at the issuer too; the account can no longer sign in.
   await page.getByTestId("signed-in-as").click();
   await page.getByLabel("I understand, delete my account").check();
@@ -301,13 +353,13 @@ await inBrowser(async (page) => {
   await page.getByLabel("Your password").fill("not my password");
   await page.getByRole("button", { name: "Delete my account" }).click();
   await page.getByText("Your current password is not right.").waitFor();
-  await page.getByLabel("Your password").fill(NEW_PASSWORD);
+  await page.getByLabel("Your password").fill(RESET_PASSWORD);
   await page.getByRole("button", { name: "Delete my account" }).click();
   await page.waitForURL((url) => url.pathname === "/oauth2/logout");
   await page.getByRole("button", { name: "Sign out" }).click();
   await page.getByRole("banner").getByRole("button", { name: "Sign in" }).click();
   await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(NEW_PASSWORD);
+  await page.getByLabel("Password").fill(RESET_PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByText("Wrong email or password.").waitFor();
   console.log("ok delete account");
