@@ -94,15 +94,16 @@ impl Tap {
         let client = async_nats::connect(url).await.expect("NATS answers");
         let context = jetstream::new(client);
         let stream = format!("{prefix}_{service}").to_ascii_uppercase().replace('-', "_");
-        context
-            .get_or_create_stream(jetstream::stream::Config {
-                name: stream.clone(),
-                subjects: vec![format!("{prefix}.{service}.>")],
-                duplicate_window: Duration::from_secs(15 * 60),
-                ..Default::default()
-            })
-            .await
-            .expect("the stream can be made");
+        let config = jetstream::stream::Config {
+            name: stream.clone(),
+            subjects: vec![format!("{prefix}.{service}.>")],
+            duplicate_window: Duration::from_secs(15 * 60),
+            ..Default::default()
+        };
+        // The platform may be making the stream at this very moment, with its own settings: then it is there.
+        if let Err(e) = context.get_or_create_stream(config).await {
+            context.get_stream(&stream).await.unwrap_or_else(|_| panic!("the stream can be made: {e}"));
+        }
         let tap = Self { context, stream, name: name.to_owned() };
         tap.consumer().await;
         tap

@@ -124,15 +124,17 @@ impl Application {
         let unflushed = self.unflushed.pool().clone();
         tokio::spawn(ec_platform::metrics::watch_pool("order_unflushed", unflushed, shutdown.clone()));
         let worker = tokio::spawn(recovery::run(self.pool, self.saga, self.recovery, shutdown.clone()));
-        let relay = tokio::spawn(self.relay.run(shutdown.clone()));
-        let served = self.server.serve(shutdown, grace).await;
-        if let Err(e) = worker.await {
-            tracing::error!(error = %e, "the saga recovery worker failed");
-        }
-        if let Err(e) = relay.await {
-            tracing::error!(error = %e, "the events relay failed");
-        }
-        served
+        // The relay goes on until the drain is over and the recovery worker has stopped, then hands over what
+        // they committed.
+        self.relay
+            .beside(async move {
+                let served = self.server.serve(shutdown, grace).await;
+                if let Err(e) = worker.await {
+                    tracing::error!(error = %e, "the saga recovery worker failed");
+                }
+                served
+            })
+            .await
     }
 }
 

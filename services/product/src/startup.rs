@@ -87,12 +87,17 @@ impl Application {
         let lookups = self.lookups.pool().clone();
         tokio::spawn(ec_platform::metrics::watch_pool("product_lookups", lookups, shutdown.clone()));
         let worker = tokio::spawn(expiry::run(self.pool, self.expiry, shutdown.clone()));
-        tokio::spawn(self.relay.run(shutdown.clone()));
-        let served = self.server.serve(shutdown, grace).await;
-        if let Err(e) = worker.await {
-            tracing::error!(error = %e, "the reservation expiry worker failed");
-        }
-        served
+        // The relay goes on until the drain is over and the expiry worker has stopped, then hands over what they
+        // committed.
+        self.relay
+            .beside(async move {
+                let served = self.server.serve(shutdown, grace).await;
+                if let Err(e) = worker.await {
+                    tracing::error!(error = %e, "the reservation expiry worker failed");
+                }
+                served
+            })
+            .await
     }
 }
 

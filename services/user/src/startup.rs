@@ -196,7 +196,6 @@ impl Application {
     /// most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
         tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
-        tokio::spawn(self.relay.run(shutdown.clone()));
         tokio::spawn(self.sender.run(shutdown.clone()));
         tokio::spawn(self.deliverer.run(shutdown.clone()));
         let (consumers, stopping) = (self.consumers, shutdown.clone());
@@ -204,6 +203,8 @@ impl Application {
             stopping.cancelled().await;
             consumers.cancel();
         });
-        ec_platform::server::serve_all([Some(self.rpc), self.login].into_iter().flatten(), shutdown, grace).await
+        // The relay goes on until the drain is over, then hands over what it committed.
+        let servers = [Some(self.rpc), self.login].into_iter().flatten();
+        self.relay.beside(ec_platform::server::serve_all(servers, shutdown, grace)).await
     }
 }

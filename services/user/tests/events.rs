@@ -185,3 +185,26 @@ async fn a_durable_subscriber_is_handed_each_event_again_until_it_succeeds() {
         service.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_service_hands_over_the_events_committed_while_it_drained() {
+    let nats = PrivateNats::start().await;
+    let prefix = nats_prefix();
+    // The relay looks only once an hour: only a nudge, or the final run when the service stops, takes an event.
+    let args = EventArgs { relay_interval_ms: 3_600_000, ..settings(Some(&nats.url), &prefix) };
+    let service = Service::start(Events::connect(&args).await.unwrap(), args).await;
+    let tap = Tap::new(&nats.url, &prefix, "user", "crm").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Committed without a nudge, as by a transaction that ends while the servers drain.
+    let event = ec_user::events::email_verified(uuid::Uuid::now_v7(), "late@example.com");
+    let mut connection = service.database.pool.acquire().await.unwrap();
+    ec_user::events::outbox().insert(&mut connection, &event).await.unwrap();
+    drop(connection);
+    assert!(tap.take(Duration::from_secs(1)).await.is_empty(), "relayed before the service stopped");
+
+    service.stop().await;
+    let taken = tap.take_until(Duration::from_secs(10), |taken| !taken.is_empty()).await;
+    assert_eq!(taken.len(), 1);
+    assert_eq!(taken[0].id, event.id.to_string());
+    assert_eq!(taken[0].subject, format!("{prefix}.user.v1.email_verified"));
+}

@@ -10,6 +10,9 @@
 //! publishing and before its delete commits leaves the rows, and the next run publishes them again under
 //! the same ids, which JetStream drops as duplicates.
 //!
+//! A process that stops runs the relay once more after its servers have drained ([`Relay::beside`]), for at most
+//! [`FINAL_FLUSH`], so the events the drain committed leave now rather than at the next start.
+//!
 //! When NATS cannot be reached the rows stay as they are (the outbox backs up, nothing is counted against
 //! the events) and the relay tries again after a pause that doubles up to `MAX_PAUSE`; it logs once when
 //! the outage starts and once when it ends.
@@ -35,6 +38,10 @@ const GATHER: Duration = Duration::from_millis(20);
 
 /// The longest pause between runs while the bus is unreachable.
 const MAX_PAUSE: Duration = Duration::from_secs(30);
+
+/// How long a stopping relay goes on handing over what is left; what it cannot hand over by then waits in the
+/// outbox for the next start (late, not lost).
+pub const FINAL_FLUSH: Duration = Duration::from_secs(5);
 
 /// The longest pause before an event the bus refused is tried again.
 const MAX_EVENT_PAUSE: Duration = Duration::from_secs(300);
@@ -129,13 +136,51 @@ impl Relay {
                 n => (Duration::from_millis(100) * 2u32.pow(n.min(9))).min(MAX_PAUSE),
             };
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = shutdown.cancelled() => {
+                    if failures == 0 {
+                        self.flush().await;
+                    }
+                    return;
+                }
                 _ = self.outbox.wait_written(), if failures == 0 => {
                     // Events commit in bursts under load: a moment's wait lets one run take many.
                     tokio::time::sleep(GATHER).await;
                 }
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    /// Runs the relay beside `serving` (a service's servers, which drain once told to stop) and, once `serving`
+    /// has finished, hands over what was committed meanwhile ([`FINAL_FLUSH`] at most); answers `serving`'s
+    /// outcome.
+    pub async fn beside<T>(self, serving: impl Future<Output = T>) -> T {
+        let stop = CancellationToken::new();
+        let service = self.outbox.service();
+        let relay = tokio::spawn(self.run(stop.clone()));
+        let outcome = serving.await;
+        stop.cancel();
+        if let Err(e) = relay.await {
+            tracing::error!(service, error = %e, "the events relay failed");
+        }
+        outcome
+    }
+
+    /// Hands over what is due, a batch after another, until the outbox is empty, the bus fails, or
+    /// [`FINAL_FLUSH`] has passed.
+    async fn flush(&self) {
+        let flushed = tokio::time::timeout(FINAL_FLUSH, async {
+            while let Ok(taken) = self.relay_once().await {
+                if taken < BATCH as usize {
+                    break;
+                }
+            }
+        });
+        if flushed.await.is_err() {
+            tracing::warn!(
+                service = self.outbox.service(),
+                "the events relay stopped before the outbox was empty; the rest leaves at the next start"
+            );
         }
     }
 
