@@ -1,6 +1,7 @@
 //! The production topology on one machine: every service its own `ec serve` process, two BFF replicas sharing
 //! Redis, and the embedded OAuth2 server (`ec serve oauth`) standing in for Hydra, wired by flags and
-//! environment variables only, as deploy/compose.yaml and deploy/k8s wire the containers.
+//! environment variables only, as deploy/compose.yaml and deploy/k8s wire the containers, with events on NATS
+//! JetStream.
 //!
 //! - A shopper signs up through one BFF, signs in through the login pages, and buys through both; every
 //!   process's `/metrics` then shows what the one checkout and one declined card did.
@@ -106,6 +107,9 @@ impl Topology {
             ("DATABASE_URL", database.url()),
             ("REDIS_URL", ec_testing::redis_url()),
             ("REDIS_KEY_PREFIX", format!("topology-{}:", Uuid::now_v7())),
+            // Events on NATS JetStream, as in production, under a prefix of this run's own.
+            ("NATS_URL", ec_testing::nats::nats_url()),
+            ("NATS_PREFIX", ec_testing::nats::nats_prefix()),
             ("INTERNAL_AUTH_TOKEN", ec_platform::identity::IdentityVerifier::generate_token()),
             ("SHUTDOWN_GRACE_SECS", "10".into()),
             ("RUST_LOG", "warn".into()),

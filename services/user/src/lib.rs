@@ -12,7 +12,8 @@
 //! The same process serves Hydra's login, consent and logout pages ([`login`], on port 8051), talking to Hydra's
 //! admin API through [`hydra`], with brute-force protection in [`throttle`], the forgotten-password pages over
 //! [`resets`], and the email-verification link over [`verification`] (both one-time [`links`] by e-mail). It
-//! also sends the platform's events to the shop's other systems as [`webhooks`].
+//! also sends the platform's events to the shop's other systems as [`webhooks`], and deletes what it no longer
+//! needs of them ([`retention`]).
 //!
 //! Callers are identified by the metadata the BFF sends ([`ec_platform::identity`]); a customer acts on their
 //! own account, an admin on any. `CredentialService` (VerifyPassword) answers only internal callers.
@@ -35,6 +36,7 @@ pub mod login;
 pub mod mail;
 pub mod password;
 pub mod resets;
+pub mod retention;
 pub mod startup;
 pub mod throttle;
 pub mod verification;

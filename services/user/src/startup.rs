@@ -195,9 +195,10 @@ impl Application {
     /// subscriptions (the mailer's, the verifier's and the webhooks'), until `shutdown` fires, then drains for at
     /// most `grace`.
     pub async fn serve(self, shutdown: CancellationToken, grace: Duration) -> Result<(), ServerError> {
-        tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool, shutdown.clone()));
+        tokio::spawn(ec_platform::metrics::watch_pool("user", self.pool.clone(), shutdown.clone()));
         tokio::spawn(self.sender.run(shutdown.clone()));
         tokio::spawn(self.deliverer.run(shutdown.clone()));
+        tokio::spawn(crate::retention::run(self.pool, shutdown.clone()));
         let (consumers, stopping) = (self.consumers, shutdown.clone());
         tokio::spawn(async move {
             stopping.cancelled().await;

@@ -33,6 +33,8 @@ pub struct Events {
 struct Inner {
     prefix: Prefix,
     transport: Transport,
+    /// Whether this process runs its durable consumers (`EVENT_CONSUMERS`).
+    consumers: bool,
 }
 
 enum Transport {
@@ -70,6 +72,8 @@ pub enum EventsError {
     Required,
     #[error("cannot connect to NATS")]
     Connect(#[source] async_nats::ConnectError),
+    #[error("EVENT_CONSUMERS=false needs NATS_URL: in process, events would reach nobody")]
+    ConsumersNeedNats,
 }
 
 /// An event as a subscriber receives it.
@@ -108,6 +112,9 @@ impl Events {
     /// to relay an outbox to: [`crate::startup::Dependencies::relay`]).
     pub async fn connect(args: &EventArgs) -> Result<Self, EventsError> {
         let Some(url) = &args.nats_url else {
+            if !args.consumers {
+                return Err(EventsError::ConsumersNeedNats);
+            }
             return Ok(Self::in_process(args.prefix.clone()));
         };
         let client = async_nats::ConnectOptions::new()
@@ -123,13 +130,13 @@ impl Events {
             max_age: Duration::from_secs(args.max_age_days.max(1) * 24 * 3600),
             streams: Mutex::default(),
         }));
-        Ok(Self { inner: Arc::new(Inner { prefix: args.prefix.clone(), transport }) })
+        Ok(Self { inner: Arc::new(Inner { prefix: args.prefix.clone(), transport, consumers: args.consumers }) })
     }
 
     /// A bus that hands events to this process's subscribers only.
     pub fn in_process(prefix: Prefix) -> Self {
         let transport = Transport::InProcess { subscribers: RwLock::default() };
-        Self { inner: Arc::new(Inner { prefix, transport }) }
+        Self { inner: Arc::new(Inner { prefix, transport, consumers: true }) }
     }
 
     /// Whether events go through NATS JetStream.
@@ -244,6 +251,10 @@ impl Events {
         handler: Handler,
         shutdown: CancellationToken,
     ) -> JoinHandle<()> {
+        if !self.inner.consumers {
+            tracing::info!(consumer = subscription.name, "EVENT_CONSUMERS=false: another process runs this consumer");
+            return tokio::spawn(async {});
+        }
         match &self.inner.transport {
             Transport::JetStream(_) => {
                 let mut services: Vec<String> =
@@ -416,7 +427,14 @@ fn matches(pattern: &str, subject: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::matches;
+    use super::{EventArgs, Events, EventsError, matches};
+
+    #[tokio::test]
+    async fn a_process_without_consumers_needs_nats_for_someone_else_to_run_them() {
+        let alone = EventArgs { consumers: false, nats_url: None, ..EventArgs::default() };
+        assert!(matches!(Events::connect(&alone).await, Err(EventsError::ConsumersNeedNats)));
+        assert!(EventArgs::default().consumers, "consumers run unless told not to");
+    }
 
     #[test]
     fn subjects_match_as_in_nats() {

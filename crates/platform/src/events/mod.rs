@@ -69,6 +69,18 @@ pub struct EventArgs {
     )]
     pub relay_interval_ms: u64,
 
+    /// Whether this process runs the durable consumers its services subscribe (the user service's mailer,
+    /// email verifier and webhooks). `false` makes a process that serves and relays only, for a deployment
+    /// that runs the consumers in other replicas; it needs NATS_URL.
+    #[arg(
+        id = "event_consumers",
+        long = "event-consumers",
+        env = "EVENT_CONSUMERS",
+        default_value_t = true,
+        action = clap::ArgAction::Set
+    )]
+    pub consumers: bool,
+
     /// For crash tests: where every relay of the process stops for good (`before-publish`: rows read, nothing
     /// published; `after-publish`: published, rows not yet deleted), so the test can kill it right there.
     #[arg(id = "events_relay_pause", long = "events-relay-pause", env = "EVENTS_RELAY_PAUSE", hide = true, value_parser = relay::Pause::parse)]
@@ -89,6 +101,7 @@ impl std::fmt::Debug for EventArgs {
             .field("replicas", &self.replicas)
             .field("max_age_days", &self.max_age_days)
             .field("relay_interval_ms", &self.relay_interval_ms)
+            .field("consumers", &self.consumers)
             .field("relay_pause", &self.relay_pause)
             .finish()
     }

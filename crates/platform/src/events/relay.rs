@@ -188,18 +188,15 @@ impl Relay {
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let table = self.outbox.table();
         let mut tx = self.pool.begin().await?;
-        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
-            .bind(&table)
-            .fetch_one(&mut *tx)
-            .await?;
-        if !leader {
-            return Ok(0);
-        }
+        // The lock and the read in one statement: the lock is tried once (a volatile function in a CTE is not
+        // inlined), and a replica that does not get it reads nothing.
         let due: Vec<Outgoing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT id, subject, payload, traceparent, occurred_at, attempts FROM {table}
-             WHERE next_attempt_at <= now() ORDER BY id LIMIT $1"
+            "WITH leader AS (SELECT pg_try_advisory_xact_lock(hashtextextended($2, 0)) AS held)
+             SELECT id, subject, payload, traceparent, occurred_at, attempts FROM {table}, leader
+             WHERE leader.held AND next_attempt_at <= now() ORDER BY id LIMIT $1"
         )))
         .bind(BATCH)
+        .bind(&table)
         .fetch_all(&mut *tx)
         .await?;
         if due.is_empty() {
