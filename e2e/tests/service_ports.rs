@@ -131,13 +131,14 @@ async fn every_port_reports_serving_and_lists_what_it_serves() {
             a.bff,
             vec![
                 "user.v1.UserService",
+                "webhook.v1.WebhookService",
                 "product.v1.ProductService",
                 "product.v1.InventoryService",
                 "order.v1.CartService",
                 "order.v1.OrderService",
             ],
         ),
-        ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService"]),
+        ("user", a.user, vec!["user.v1.UserService", "user.v1.CredentialService", "webhook.v1.WebhookService"]),
         ("product", a.product, vec!["product.v1.ProductService", "product.v1.InventoryService"]),
         ("order", a.order, vec!["order.v1.CartService", "order.v1.OrderService"]),
     ];

@@ -58,6 +58,7 @@ await inBrowser(async (page) => {
   console.log(`secret ${secret}`);
   await page.getByRole("rowheader").filter({ hasText: WEBHOOK_URL }).waitFor();
   await accessible(page, "webhooks");
+  await screenshot(page, "admin-webhooks");
   await fitsPhone("the webhooks page");
   console.log("ok webhook");
 
@@ -244,6 +245,7 @@ await inBrowser(async (page) => {
   const row = delivered.first();
   check((await text(row.locator("td").nth(2))) === "204", "the endpoint's answer is not logged");
   await accessible(page, "webhook deliveries");
+  await screenshot(page, "admin-webhook-deliveries");
   await row.getByRole("button", { name: "Send again product.v1.published" }).click();
   await row.getByRole("button", { name: "Send again product.v1.published" }).waitFor();
   console.log("ok deliveries");

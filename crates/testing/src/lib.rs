@@ -2,7 +2,7 @@
 //! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause; NATS
 //! JetStream ([`nats`]: the shared server, one of a test's own, and a durable consumer to read events with); a
 //! real SMTP server that keeps what it receives ([`smtp`]); a webhook receiver that verifies deliveries with the
-//! Standard Webhooks library ([`webhooks`]); a
+//! Standard Webhooks library ([`webhooks`]), both Python tools sharing [`python`]; a
 //! [`browser`] that signs in through the login pages as the storefront does; the one way tests run a child
 //! process ([`Process`]: spawned, waited for until ready, signalled, always reaped); and the one way they wait
 //! for a condition ([`eventually`]).
@@ -14,6 +14,7 @@ pub mod browser;
 mod eventually;
 pub mod nats;
 mod process;
+pub mod python;
 pub mod smtp;
 pub mod webhooks;
 

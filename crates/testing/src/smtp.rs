@@ -2,12 +2,9 @@
 //! running `smtp/server.py`, which keeps every message it accepts as a file, and refuses the recipients a test
 //! asks it to (see the script).
 
-use std::{
-    path::{Path, PathBuf},
-    time::Duration,
-};
+use std::{path::PathBuf, time::Duration};
 
-use crate::{Process, child_port, eventually};
+use crate::{Process, child_port, eventually, python};
 
 /// The SMTP server of one test, on a free port. Killed when dropped.
 pub struct SmtpServer {
@@ -52,20 +49,12 @@ impl Received {
 impl SmtpServer {
     /// Starts the server. A missing aiosmtpd is a loud failure, never a skip.
     pub async fn start() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let python = std::env::var_os("EC_TEST_PYTHON")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("../../target/test-tools/bin/python"));
-        assert!(
-            python.exists(),
-            "{} is missing: `make test` installs aiosmtpd there (crates/testing/smtp/tools.txt)",
-            python.display()
-        );
+        let python = python::interpreter();
         let port = child_port();
         let directory = std::env::temp_dir().join(format!("ec-smtp-{}", uuid::Uuid::new_v4().simple()));
         let mut command = std::process::Command::new(python);
         command
-            .arg(root.join("smtp/server.py"))
+            .arg(python::script("smtp/server.py"))
             .arg(port.to_string())
             .arg(&directory)
             .stdout(std::process::Stdio::null());
@@ -76,25 +65,7 @@ impl SmtpServer {
 
     /// Every message received so far, in the order received.
     pub fn received(&self) -> Vec<Received> {
-        let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.directory)
-            .map(|entries| {
-                entries
-                    .filter_map(|entry| {
-                        let path = entry.ok()?.path();
-                        let n = path.file_name()?.to_str()?.strip_suffix(".json")?.parse().ok()?;
-                        Some((n, path))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-            .into_iter()
-            .map(|(_, path)| {
-                let kept = std::fs::read_to_string(&path).expect("the server wrote the message");
-                serde_json::from_str(&kept).expect("the server writes what Received reads")
-            })
-            .collect()
+        python::kept(&self.directory)
     }
 
     /// Waits until at least `count` messages arrived; all of them.

@@ -2,14 +2,12 @@
 //! asks (`/fail/N`, `/slow/N`: see the script), and verifies a kept request with the Standard Webhooks reference
 //! library (PyPI `standardwebhooks`, which `make test` installs into `target/test-tools`).
 
-use std::{
-    io::Write as _,
-    path::{Path, PathBuf},
-    process::Stdio,
-    time::Duration,
-};
+use std::{io::Write as _, path::PathBuf, process::Stdio, time::Duration};
 
-use crate::{Process, child_port, eventually};
+use crate::{Process, child_port, eventually, python};
+
+/// The receiver's script, in this crate.
+const RECEIVER: &str = "webhooks/receiver.py";
 
 /// The receiver of one test, on a free port. Killed when dropped.
 pub struct WebhookReceiver {
@@ -37,31 +35,13 @@ impl Request {
     }
 }
 
-/// The Python the test tools are installed in.
-fn python() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let python = std::env::var_os("EC_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("../../target/test-tools/bin/python"));
-    assert!(
-        python.exists(),
-        "{} is missing: `make test` installs the test tools there (crates/testing/smtp/tools.txt)",
-        python.display()
-    );
-    python
-}
-
-fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("webhooks/receiver.py")
-}
-
 impl WebhookReceiver {
     /// Starts the receiver. A missing Python or library is a loud failure, never a skip.
     pub async fn start() -> Self {
         let port = child_port();
         let directory = std::env::temp_dir().join(format!("ec-webhooks-{}", uuid::Uuid::new_v4().simple()));
-        let mut command = std::process::Command::new(python());
-        command.arg(script()).arg("serve").arg(port.to_string()).arg(&directory).stdout(Stdio::null());
+        let mut command = std::process::Command::new(python::interpreter());
+        command.arg(python::script(RECEIVER)).arg("serve").arg(port.to_string()).arg(&directory).stdout(Stdio::null());
         let mut server = Process::spawn("the webhook receiver", command);
         server.wait_for_port(port, Duration::from_secs(20)).await;
         Self { _server: server, directory, url: format!("http://127.0.0.1:{port}") }
@@ -69,22 +49,7 @@ impl WebhookReceiver {
 
     /// Every request so far, in the order received.
     pub fn received(&self) -> Vec<Request> {
-        let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(&self.directory)
-            .map(|entries| {
-                entries
-                    .filter_map(|entry| {
-                        let path = entry.ok()?.path();
-                        let n = path.file_name()?.to_str()?.strip_suffix(".json")?.parse().ok()?;
-                        Some((n, path))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        files.sort();
-        files
-            .into_iter()
-            .map(|(_, path)| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-            .collect()
+        python::kept(&self.directory)
     }
 
     /// Waits until at least `count` requests to `path` arrived; those requests.
@@ -100,8 +65,8 @@ impl WebhookReceiver {
 /// Verifies `request` as a receiver holding `secret` would, with the `standardwebhooks` library: the body's
 /// `type` when the signature and timestamp check out, else the library's reason.
 pub fn verify(request: &Request, secret: &str) -> Result<String, String> {
-    let mut child = std::process::Command::new(python())
-        .arg(script())
+    let mut child = std::process::Command::new(python::interpreter())
+        .arg(python::script(RECEIVER))
         .arg("verify")
         .arg(secret)
         .stdin(Stdio::piped())

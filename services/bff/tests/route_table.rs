@@ -23,7 +23,7 @@ use ec_platform::{
 };
 
 /// Our API's packages; the descriptor set also holds imports such as grpc.health.v1.
-const PACKAGES: [&str; 3] = ["user.v1", "product.v1", "order.v1"];
+const PACKAGES: [&str; 4] = ["user.v1", "product.v1", "order.v1", "webhook.v1"];
 
 /// What the contract says about one procedure.
 #[derive(Debug)]

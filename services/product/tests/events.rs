@@ -15,16 +15,20 @@ use ec_proto::product::v1::{
 use ec_testing::nats::{Tap, nats_prefix, nats_url};
 use support::{Service, Who, code};
 
+/// Events on the NATS at `url` under `prefix`, relayed within a tenth of a second.
+fn on_nats(url: &str, prefix: &str) -> EventArgs {
+    EventArgs {
+        nats_url: Some(url.to_owned()),
+        prefix: Prefix::parse(prefix).unwrap(),
+        relay_interval_ms: 100,
+        ..EventArgs::default()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_hiding_and_repricing_are_announced_once_each_and_refused_changes_not_at_all() {
     let (url, prefix) = (nats_url(), nats_prefix());
-    let settings = EventArgs {
-        nats_url: Some(url.clone()),
-        prefix: Prefix::parse(&prefix).unwrap(),
-        relay_interval_ms: 100,
-        ..EventArgs::default()
-    };
-    let service = Service::start_with_events(settings).await;
+    let service = Service::start_with_events(on_nats(&url, &prefix)).await;
     let tap = Tap::new(&url, &prefix, "product", "search-index").await;
     let sku = service.skus(&[5]).await.remove(0);
     let product: String = sqlx::query_scalar("SELECT product_id::text FROM product_service.skus WHERE id = $1::uuid")
@@ -72,13 +76,7 @@ async fn publishing_hiding_and_repricing_are_announced_once_each_and_refused_cha
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_crossing_the_low_threshold_or_running_out_is_announced_whatever_moved_it() {
     let (url, prefix) = (nats_url(), nats_prefix());
-    let settings = EventArgs {
-        nats_url: Some(url.clone()),
-        prefix: Prefix::parse(&prefix).unwrap(),
-        relay_interval_ms: 100,
-        ..EventArgs::default()
-    };
-    let service = Service::start_with_events(settings).await;
+    let service = Service::start_with_events(on_nats(&url, &prefix)).await;
     let tap = Tap::new(&url, &prefix, "product", "stock-watch").await;
     // LOW_STOCK_THRESHOLD is 5: low at 5 units or fewer.
     let sku = service.skus(&[10]).await.remove(0);
