@@ -349,9 +349,26 @@ async fn an_address_is_verified_by_the_link_mailed_at_sign_up_and_again_after_it
     let (status, _) = platform.call("/user.v1.UserService/SendVerificationEmail", Some(&stranger), &resend).await;
     assert_eq!(status, 403);
 
-    // A made-up or mangled token does nothing.
+    // A minute on, five requests at once send one link, which ends the first.
+    sqlx::query("UPDATE user_service.email_verifications SET created_at = now() - interval '2 minutes'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let asks = (0..5).map(|_| platform.call("/user.v1.UserService/SendVerificationEmail", Some(&token), &resend));
+    let mut statuses: Vec<u16> = futures::future::join_all(asks).await.into_iter().map(|(status, _)| status).collect();
+    statuses.sort();
+    assert_eq!(statuses, [200, 429, 429, 429, 429]);
+    let first = link_in(&mail, "/oauth2/email/verify?token=");
+    let mail = eventually("the link sent again", Duration::from_secs(30), || {
+        let to_taro: Vec<Received> = smtp.received().into_iter().filter(|m| m.to == ["taro@example.com"]).collect();
+        async move { if to_taro.len() == 2 { Ok(to_taro[1].clone()) } else { Err(format!("{} arrived", to_taro.len())) } }
+    })
+    .await;
+
+    // A made-up or mangled token does nothing, nor does a link a newer one ended.
     assert_eq!(open("/oauth2/email/verify?token=made-up".into()).await.0, 410);
     assert_eq!(open("/oauth2/email/verify".into()).await.0, 410);
+    assert_eq!(open(first).await.0, 410);
     let path = link_in(&mail, "/oauth2/email/verify?token=");
     let (status, page) = open(path.clone()).await;
     assert_eq!(status, 200, "{page}");
@@ -392,6 +409,6 @@ async fn an_address_is_verified_by_the_link_mailed_at_sign_up_and_again_after_it
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(events, ["email_verification"; 3], "one link per sign-up and new address, none for the case change");
+    assert_eq!(events, ["email_verification"; 4], "one link per sign-up, asking again and new address; none for the case change");
     platform.stop().await;
 }

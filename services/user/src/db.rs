@@ -140,9 +140,10 @@ pub async fn find_password_hash(pool: &PgPool, id: UserId) -> Result<Option<Stri
 
 /// Changes email and/or name of a live account; `None` when there is no such account.
 ///
-/// A new address (more than a change of letter case) is not verified: `email_verified_at` is cleared and the
-/// account's open verification links end. Any new email ends the open password-reset links, which were mailed
-/// to the old address.
+/// A new address (more than a change of letter case: judged on the address as written, not on the key that
+/// folds look-alike characters together, so a verified look-alike never passes its verification on) is not
+/// verified: `email_verified_at` is cleared and the account's open verification links end. Any new email ends
+/// the open password-reset links, which were mailed to the old address.
 pub async fn update_user(
     tx: &mut PgConnection,
     id: UserId,
@@ -158,18 +159,18 @@ pub async fn update_user(
     // values; in RETURNING, the new ones.
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "WITH before AS (
-             SELECT id AS before_id, email_normalized AS before_key FROM user_service.users
+             SELECT id AS before_id, lower(email) AS before_email FROM user_service.users
              WHERE id = $1 AND deleted_at IS NULL FOR UPDATE
          ), updated AS (
              UPDATE user_service.users
              SET email = coalesce($2, email),
                  email_normalized = coalesce($3, email_normalized),
-                 email_verified_at = CASE WHEN $3 <> email_normalized THEN NULL ELSE email_verified_at END,
+                 email_verified_at = CASE WHEN lower($2) <> lower(email) THEN NULL ELSE email_verified_at END,
                  name = CASE WHEN $4 THEN $5 ELSE name END,
                  updated_at = now()
              FROM before
              WHERE id = before_id
-             RETURNING {USER_COLUMNS}, email_normalized <> before_key AS email_changed
+             RETURNING {USER_COLUMNS}, lower(email) <> before_email AS email_changed
          ), resets_ended AS (
              UPDATE user_service.password_resets SET used_at = now()
              WHERE $2::text IS NOT NULL AND used_at IS NULL AND user_id IN (SELECT id FROM updated)

@@ -65,15 +65,23 @@ impl Verifications {
     pub async fn resend(&self, caller: &Caller, id: UserId) -> Result<(), Error> {
         accounts::may_act_for(&self.0.pool, caller, id).await?;
         let mut tx = self.0.pool.begin().await?;
-        let state: Option<(bool, Option<f64>)> = sqlx::query_as(
-            "SELECT u.email_verified_at IS NOT NULL,
-                    (SELECT extract(epoch FROM now() - max(v.created_at))::float8
-                     FROM user_service.email_verifications v WHERE v.user_id = u.id)
-             FROM user_service.users u WHERE u.id = $1 AND u.deleted_at IS NULL FOR UPDATE",
+        // The account's row is locked first, in a statement of its own, so the time of the last link is read
+        // after any request that held the lock has committed its link: of requests at once, one sends.
+        let verified: Option<bool> = sqlx::query_scalar(
+            "SELECT email_verified_at IS NOT NULL FROM user_service.users
+             WHERE id = $1 AND deleted_at IS NULL FOR UPDATE",
         )
         .bind(id.0)
         .fetch_optional(&mut *tx)
         .await?;
+        let since_last: Option<f64> = sqlx::query_scalar(
+            "SELECT extract(epoch FROM now() - max(created_at))::float8
+             FROM user_service.email_verifications WHERE user_id = $1",
+        )
+        .bind(id.0)
+        .fetch_one(&mut *tx)
+        .await?;
+        let state = verified.map(|verified| (verified, since_last));
         let Some((verified, since_last)) = state else { return Err(Error::NotFound("user")) };
         if verified {
             return Err(Error::FailedPrecondition("the email address is verified already".into()));
@@ -92,6 +100,15 @@ impl Verifications {
     /// Spends the link's `token` and marks the address it was sent to verified, if the account still has it.
     pub async fn verify(&self, token: &str) -> Result<Followed, Error> {
         let mut tx = self.0.pool.begin().await?;
+        // The account's row is locked before the link's, in the order an address change and a resend take them,
+        // so a link followed at the same moment deadlocks with neither.
+        let owner: Option<Uuid> =
+            sqlx::query_scalar("SELECT user_id FROM user_service.email_verifications WHERE token_hash = $1")
+                .bind(hash(token).as_ref())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(owner) = owner else { return Ok(Followed::Spent) };
+        sqlx::query("SELECT 1 FROM user_service.users WHERE id = $1 FOR UPDATE").bind(owner).execute(&mut *tx).await?;
         let claimed: Option<(Uuid, Uuid, String)> = sqlx::query_as(
             "SELECT id, user_id, email FROM user_service.email_verifications
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() FOR UPDATE SKIP LOCKED",
@@ -100,9 +117,10 @@ impl Verifications {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((link_id, user_id, email)) = claimed else { return Ok(Followed::Spent) };
+        // The address it was sent to, whatever its letter case now (a change of case is no change).
         let verified = sqlx::query(
             "UPDATE user_service.users SET email_verified_at = now(), updated_at = now()
-             WHERE id = $1 AND deleted_at IS NULL AND email = $2 AND email_verified_at IS NULL",
+             WHERE id = $1 AND deleted_at IS NULL AND lower(email) = lower($2) AND email_verified_at IS NULL",
         )
         .bind(user_id)
         .bind(&email)
@@ -146,7 +164,7 @@ impl Verifications {
         .fetch_optional(&mut *tx)
         .await?;
         let Some((email, name, language, verified, sent)) = account else { return Ok(false) };
-        if verified || sent || expected.is_some_and(|expected| expected != email) {
+        if verified || sent || expected.is_some_and(|expected| expected.to_lowercase() != email.to_lowercase()) {
             return Ok(false);
         }
         sqlx::query(

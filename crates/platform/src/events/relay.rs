@@ -107,7 +107,8 @@ impl Relay {
                             tracing::info!(service, "the events relay is handing events over again");
                             failures = 0;
                         }
-                        if taken < BATCH as usize {
+                        // A stopping relay leaves the rest to its bounded final flush.
+                        if taken < BATCH as usize || shutdown.is_cancelled() {
                             break;
                         }
                     }
@@ -188,15 +189,20 @@ impl Relay {
     pub async fn relay_once(&self) -> Result<usize, RelayError> {
         let table = self.outbox.table();
         let mut tx = self.pool.begin().await?;
-        // The lock and the read in one statement: the lock is tried once (a volatile function in a CTE is not
-        // inlined), and a replica that does not get it reads nothing.
+        // The lock first, in a statement of its own: the read that follows takes its snapshot after the lock,
+        // so it never sees rows the replica that held it last has published and deleted.
+        let leader: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))")
+            .bind(&table)
+            .fetch_one(&mut *tx)
+            .await?;
+        if !leader {
+            return Ok(0);
+        }
         let due: Vec<Outgoing> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "WITH leader AS (SELECT pg_try_advisory_xact_lock(hashtextextended($2, 0)) AS held)
-             SELECT id, subject, payload, traceparent, occurred_at, attempts FROM {table}, leader
-             WHERE leader.held AND next_attempt_at <= now() ORDER BY id LIMIT $1"
+            "SELECT id, subject, payload, traceparent, occurred_at, attempts FROM {table}
+             WHERE next_attempt_at <= now() ORDER BY id LIMIT $1"
         )))
         .bind(BATCH)
-        .bind(&table)
         .fetch_all(&mut *tx)
         .await?;
         if due.is_empty() {

@@ -83,7 +83,7 @@ pub async fn claim_due(pool: &PgPool, limit: i64, lease: Duration) -> Result<Vec
 
 /// Kinds of message whose body holds a secret (a one-use link): the body is forgotten once the message has
 /// left for an SMTP server, so the table does not keep working links.
-pub const SECRET_KINDS: &[&str] = &["password_reset"];
+pub const SECRET_KINDS: &[&str] = &["password_reset", "email_verification"];
 
 /// Records pending message `id` as sent, forgetting its body if `forget_body`.
 pub async fn sent(pool: &PgPool, id: Uuid, forget_body: bool) -> Result<(), sqlx::Error> {
@@ -101,18 +101,21 @@ pub async fn sent(pool: &PgPool, id: Uuid, forget_body: bool) -> Result<(), sqlx
 }
 
 /// Records a failed attempt to send pending message `id`: tried again after `retry`, or, without one, failed
-/// for good.
+/// for good; a message of a [`SECRET_KINDS`] kind failed for good forgets its body (its link will never be read).
 pub async fn failed(pool: &PgPool, id: Uuid, error: &str, retry: Option<Duration>) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE user_service.mails
          SET attempts = attempts + 1, last_error = left($2, 1000), updated_at = now(),
              status = CASE WHEN $3::float8 IS NULL THEN 'failed' ELSE 'pending' END,
-             next_attempt_at = now() + make_interval(secs => $3::float8)
+             next_attempt_at = now() + make_interval(secs => $3::float8),
+             text_body = CASE WHEN $3::float8 IS NULL AND kind = ANY ($4) THEN '' ELSE text_body END,
+             html_body = CASE WHEN $3::float8 IS NULL AND kind = ANY ($4) THEN '' ELSE html_body END
          WHERE id = $1 AND status = 'pending'",
     )
     .bind(id)
     .bind(error)
     .bind(retry.map(|pause| pause.as_secs_f64()))
+    .bind(SECRET_KINDS)
     .execute(pool)
     .await?;
     Ok(())

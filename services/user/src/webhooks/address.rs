@@ -54,7 +54,9 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         return is_public_v4(Ipv4Addr::new(a, b, c, d));
     }
     let first = segments[0];
-    !(ip.is_unspecified()
+    !(first < 0x0100 // ::/8 beyond the forms above: reserved (IPv4-translated ::ffff:0:a.b.c.d among them)
+        || (first == 0x64 && segments[1] == 0xff9b && segments[2] == 1) // local-use NAT64 (64:ff9b:1::/48)
+        || ip.is_unspecified()
         || ip.is_loopback()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link-local
@@ -171,6 +173,8 @@ mod tests {
             "ff02::1",
             "2001:db8::1",
             "2002:a00:1::",
+            "::ffff:0:a9fe:a9fe",
+            "64:ff9b:1::a9fe:a9fe",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private} counted as public");
         }

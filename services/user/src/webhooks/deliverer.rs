@@ -1,8 +1,10 @@
 //! The deliverer: a worker that POSTs the deliveries that are due and records what became of each.
 //!
 //! Each run claims up to a batch of due deliveries (one statement, `FOR UPDATE SKIP LOCKED`, so replicas share
-//! the work; a claim lasts the timeout and a minute, so a deliverer that dies leaves them for later) and sends
-//! them a few at a time, with no transaction open. An attempt is signed afresh ([`super::signing`]), and
+//! the work; a claim lasts as long as the whole batch may take and a minute, so a deliverer that dies leaves
+//! them for later) and sends
+//! them a few at a time, with no transaction open. An attempt's outcome is recorded only on a delivery still
+//! pending (one its endpoint's disabling failed meanwhile stays failed). An attempt is signed afresh ([`super::signing`]), and
 //! succeeds when the endpoint answers 2xx within the timeout; redirects are not followed, and the answer's body
 //! is not read. A failed attempt is tried again after the next pause of the schedule (`WEBHOOKS_RETRY_SECS`,
 //! about three days in all); when the schedule is spent the delivery is `failed`, and if the endpoint has not
@@ -131,7 +133,9 @@ impl Deliverer {
 
     /// Attempts the deliveries due now (a batch at most); how many it took.
     pub async fn deliver_due(&self) -> Result<usize, sqlx::Error> {
-        let lease = self.settings.timeout + Duration::from_secs(60);
+        // Long enough for the whole batch, a few at a time, each taking the timeout at worst.
+        let waves = (BATCH as u32).div_ceil(CONCURRENCY as u32);
+        let lease = self.settings.timeout * waves + Duration::from_secs(60);
         let due: Vec<Claimed> = sqlx::query_as(
             "WITH due AS (
                  SELECT id FROM user_service.webhook_deliveries
@@ -173,7 +177,7 @@ impl Deliverer {
                 "UPDATE user_service.webhook_deliveries
                  SET status = 'succeeded', attempts = $2, last_attempt_at = now(), response_status = $3,
                      error = NULL, latency_ms = $4, locked_until = NULL
-                 WHERE id = $1",
+                 WHERE id = $1 AND status = 'pending'",
             )
             .bind(claimed.id)
             .bind(attempts)
@@ -193,7 +197,7 @@ impl Deliverer {
                  next_attempt_at = now() + make_interval(secs => coalesce($6::float8, 0)),
                  attempts = $2, last_attempt_at = now(), response_status = $3, error = $4, latency_ms = $5,
                  locked_until = NULL
-             WHERE id = $1",
+             WHERE id = $1 AND status = 'pending'",
         )
         .bind(claimed.id)
         .bind(attempts)
@@ -246,7 +250,8 @@ impl Deliverer {
     /// Records `id` failed without an attempt, for `reason`.
     async fn stop(&self, id: Uuid, reason: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE user_service.webhook_deliveries SET status = 'failed', error = $2, locked_until = NULL WHERE id = $1",
+            "UPDATE user_service.webhook_deliveries SET status = 'failed', error = $2, locked_until = NULL
+             WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
         .bind(reason)

@@ -203,29 +203,40 @@ pub async fn deliveries(
 }
 
 /// Makes delivery `id` due now for a new round of attempts, if its endpoint is enabled. `Ok(None)` when there
-/// is no such delivery; `failed_precondition` when its endpoint is disabled.
+/// is no such delivery; `failed_precondition` when its endpoint is disabled. A delivery being attempted right now
+/// is answered as it is: its attempt's outcome decides, and it can be sent again after.
 pub async fn redeliver(pool: &PgPool, id: Uuid) -> Result<Option<DeliveryRow>, Error> {
-    let enabled: Option<bool> = sqlx::query_scalar(
-        "SELECT e.enabled FROM user_service.webhook_deliveries d
+    let state: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT e.enabled, d.status = 'pending' AND d.locked_until > now() FROM user_service.webhook_deliveries d
          JOIN user_service.webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
     .await?;
-    match enabled {
+    match state {
         None => return Ok(None),
-        Some(false) => {
+        Some((false, _)) => {
             return Err(Error::FailedPrecondition("the endpoint is disabled: enable it before redelivering".into()));
         }
-        Some(true) => {}
+        Some((true, _)) => {}
     }
-    // Should the endpoint be disabled in between, the deliverer finds it so and records the delivery failed.
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // Not while a deliverer holds it (the claim is checked in the statement, so one taken meanwhile is left to
+    // its deliverer); should the endpoint be disabled in between, the deliverer finds it so and fails it.
+    let due: Option<DeliveryRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE user_service.webhook_deliveries
          SET status = 'pending', attempts = 0, next_attempt_at = now(), locked_until = NULL
-         WHERE id = $1 RETURNING {DELIVERY_COLUMNS}"
+         WHERE id = $1 AND NOT (status = 'pending' AND locked_until > now()) RETURNING {DELIVERY_COLUMNS}"
     )))
     .bind(id)
     .fetch_optional(pool)
-    .await?)
+    .await?;
+    match due {
+        Some(due) => Ok(Some(due)),
+        None => Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DELIVERY_COLUMNS} FROM user_service.webhook_deliveries WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?),
+    }
 }
