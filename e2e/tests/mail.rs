@@ -359,11 +359,14 @@ async fn an_address_is_verified_by_the_link_mailed_at_sign_up_and_again_after_it
     statuses.sort();
     assert_eq!(statuses, [200, 429, 429, 429, 429]);
     let first = link_in(&mail, "/oauth2/email/verify?token=");
-    let mail = eventually("the link sent again", Duration::from_secs(30), || {
-        let to_taro: Vec<Received> = smtp.received().into_iter().filter(|m| m.to == ["taro@example.com"]).collect();
-        async move { if to_taro.len() == 2 { Ok(to_taro[1].clone()) } else { Err(format!("{} arrived", to_taro.len())) } }
-    })
-    .await;
+    let mail =
+        eventually("the link sent again", Duration::from_secs(30), || {
+            let to_taro: Vec<Received> = smtp.received().into_iter().filter(|m| m.to == ["taro@example.com"]).collect();
+            async move {
+                if to_taro.len() == 2 { Ok(to_taro[1].clone()) } else { Err(format!("{} arrived", to_taro.len())) }
+            }
+        })
+        .await;
 
     // A made-up or mangled token does nothing, nor does a link a newer one ended.
     assert_eq!(open("/oauth2/email/verify?token=made-up".into()).await.0, 410);
@@ -409,6 +412,9 @@ async fn an_address_is_verified_by_the_link_mailed_at_sign_up_and_again_after_it
             .fetch_all(&pool)
             .await
             .unwrap();
-    assert_eq!(events, ["email_verification"; 4], "one link per sign-up, asking again and new address; none for the case change");
+    assert_eq!(
+        events, ["email_verification"; 4],
+        "one link per sign-up, asking again and new address; none for the case change"
+    );
     platform.stop().await;
 }
