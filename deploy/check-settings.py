@@ -90,7 +90,7 @@ NEEDED = {
         "ORDER_SERVICE_URL",
         "CORS_ALLOWED_ORIGINS",  # the storefront calls the API from its own origin
     },
-    "web": {"WEB_ADDR", "PUBLIC_BFF_URL", "OIDC_ISSUER"},
+    "web": {"WEB_ADDR", "PUBLIC_BFF_URL", "OIDC_ISSUER", "LOGIN_PUBLIC_URL"},
 }
 
 # Parts whose command reads no EC_ENV: the migration runs the same everywhere, the storefront serves files.
@@ -466,19 +466,23 @@ def check_hydra(path, services, parts, variables):
         fail(where, f"the login pages' port {login_port} is not published, so browsers cannot reach them")
     if user.get("HYDRA_ADMIN_URL") != "http://hydra:4445":
         fail(where, "the user service's HYDRA_ADMIN_URL is not Hydra's admin port")
-    registration = " ".join(services["hydra-clients"]["command"])
+    flags = registration_flags(services["hydra-clients"]["command"])
     storefront = web.get("PUBLIC_BFF_URL") and bff["CORS_ALLOWED_ORIGINS"]
     for flag, value in (
         ("--id", web.get("OIDC_CLIENT_ID", "ec-spa")),
         ("--audience", web.get("OIDC_AUDIENCE", "ec-api")),
         ("--allowed-cors-origin", storefront),
         ("--redirect-uri", f"{storefront}/callback"),
+        # The silent sign-in after a reload, in a new tab and to renew tokens (web/src/auth.ts).
+        ("--redirect-uri", f"{storefront}/silent-callback.html"),
         # web/src/auth.ts comes back to /callback after signing out too.
         ("--post-logout-callback", f"{storefront}/callback"),
     ):
-        if f"{flag} {value}" not in registration:
+        if value not in flags.get(flag, []):
             fail(where, f"the storefront client is not registered with {flag} {value}")
-    missing = storefront_scopes_missing(registration_flags(services["hydra-clients"]["command"]).get("--scope", []))
+    if web.get("LOGIN_PUBLIC_URL") != user.get("LOGIN_PUBLIC_URL"):
+        fail(where, "the storefront's LOGIN_PUBLIC_URL (framed by its silent sign-in) is not the login pages'")
+    missing = storefront_scopes_missing(flags.get("--scope", []))
     if missing:
         fail(where, f"the storefront client is not allowed the scopes {' '.join(missing)} (--scope)")
     if bff.get("OIDC_AUDIENCE", "ec-api") != web.get("OIDC_AUDIENCE", "ec-api"):
@@ -1083,6 +1087,7 @@ def check_storefront_client(path, source, config):
     for field, value in (
         ("audience", config.get("OIDC_AUDIENCE", "ec-api")),
         ("redirect_uris", f"{storefront}/callback"),
+        ("redirect_uris", f"{storefront}/silent-callback.html"),
         ("post_logout_redirect_uris", f"{storefront}/callback"),
         ("allowed_cors_origins", storefront),
         ("grant_types", "authorization_code"),

@@ -164,12 +164,19 @@ impl Platform {
             }
         }
         let bff = ec_bff::startup::Application::build(&bff_config, &deps).await?;
+        let login_addr = user.login_addr();
         let storefront = if web::is_built(&config.web.dir) {
+            // The embedded server sends browsers to the login pages' own address; Hydra to their public URL.
+            let login_url = match (&oauth, login_addr) {
+                (Some(_), Some(login)) => base_url(login),
+                _ => user_config.login.public_url.clone(),
+            };
             let storefront = StorefrontConfig {
                 bff_url: format!("http://{}", connectable(bff.local_addr())),
                 issuer: bff_config.oidc.issuer.clone(),
                 client_id: config.oauth.spa_client_id.clone(),
                 audience: bff_config.oidc.audience.clone(),
+                login_url: Some(login_url.to_string()),
             };
             let app = web::storefront(&config.web.dir, &storefront, config.web.https);
             // A port browsers reach, like the login pages: connections are capped per client address too.
@@ -184,7 +191,6 @@ impl Platform {
             None
         };
 
-        let login_addr = user.login_addr();
         let oauth = match (oauth, login_addr) {
             (Some(server), Some(login)) => Some(server.with_login_app(&base_url(login))),
             (server, _) => server,

@@ -6,9 +6,12 @@
 //! - `/assets/…` are the build's content-hashed files, cached for a year; a missing one is a 404.
 //! - Every other path is the app's own (it routes in the browser), so it gets `index.html`, never cached, so a
 //!   new build is picked up at the next visit.
+//! - `/silent-callback.html` is where the issuer answers a silent sign-in (a reload, a new tab, a renewal) in a
+//!   hidden frame of the app: the only page that may be framed, and by the storefront itself only.
 //!
 //! - Every answer carries the security headers ([`security_headers`]): a Content-Security-Policy that lets the
-//!   app load only its own files and talk only to the BFF and the issuer, no framing, no MIME sniffing, no
+//!   app load only its own files and talk only to the BFF and the issuer, no framing (but the silent sign-in's
+//!   page, by the storefront), no MIME sniffing, no
 //!   referrer (the sign-in callback's URL carries a code), and HSTS when served over HTTPS (`WEB_HTTPS`).
 //!
 //! When the directory holds no `index.html` (the app was never built), `ec dev` serves no storefront and says
@@ -65,6 +68,23 @@ pub struct StorefrontConfig {
     pub client_id: String,
     /// The audience the app asks access tokens for (the one the BFF checks).
     pub audience: String,
+    /// Where the issuer's login and consent pages are, as browsers reach them: a silent sign-in passes
+    /// through them in a hidden frame, so the Content-Security-Policy must allow framing them. Not in
+    /// `/config.json`.
+    pub login_url: Option<String>,
+}
+
+/// The page the issuer sends a silent sign-in's answer to (web/silent-callback.html), a redirect URI of the
+/// storefront's client beside `/callback`.
+pub const SILENT_CALLBACK_PATH: &str = "/silent-callback.html";
+
+/// Who may show a page in a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// Nobody: every page of the app.
+    Denied,
+    /// The storefront itself: the silent sign-in's page.
+    SameOrigin,
 }
 
 /// Whether `dir` holds a built storefront.
@@ -78,23 +98,39 @@ fn origin(url: &str) -> Option<String> {
 }
 
 /// The storefront's security headers: its Content-Security-Policy allows scripts, styles and fonts from the
-/// storefront itself, calls to the BFF and the issuer only (sign-in, tokens, discovery), frames of the issuer
-/// only (oidc-client-ts's silent sign-in), images from anywhere over HTTPS (products link to their pictures
-/// wherever the shop keeps them) and `data:` (the generated placeholders), and no framing by anyone.
-pub fn security_headers(config: &StorefrontConfig, https: bool) -> Vec<(header::HeaderName, HeaderValue)> {
+/// storefront itself, calls to the BFF and the issuer only (sign-in, tokens, discovery), frames of the
+/// issuer, its login pages and the storefront (oidc-client-ts's silent sign-in goes through all three, in a
+/// hidden frame), images from anywhere over HTTPS (products link to their pictures wherever the shop keeps
+/// them) and `data:` (the generated placeholders), and framing as `framing` says.
+pub fn security_headers(
+    config: &StorefrontConfig,
+    https: bool,
+    framing: Framing,
+) -> Vec<(header::HeaderName, HeaderValue)> {
     let bff = origin(&config.bff_url).unwrap_or_default();
-    let issuer = config.issuer.as_deref().and_then(origin).unwrap_or_default();
+    let issuer = config.issuer.as_deref().and_then(origin);
+    let frames = match &issuer {
+        None => "'none'".to_owned(),
+        Some(issuer) => {
+            let login = config.login_url.as_deref().and_then(origin).unwrap_or_default();
+            format!("'self' {issuer} {login}").trim_end().to_owned()
+        }
+    };
+    let (ancestors, frame_options) = match framing {
+        Framing::Denied => ("'none'", "DENY"),
+        Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
+    };
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; \
-         connect-src 'self' {bff} {issuer}; frame-src {frame}; object-src 'none'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'",
-        frame = if issuer.is_empty() { "'none'" } else { issuer.as_str() },
+         connect-src 'self' {bff} {issuer}; frame-src {frames}; object-src 'none'; base-uri 'none'; \
+         form-action 'self'; frame-ancestors {ancestors}",
+        issuer = issuer.unwrap_or_default(),
     );
     let mut headers = vec![
         (header::CONTENT_SECURITY_POLICY, HeaderValue::try_from(csp).expect("origins are valid header text")),
         (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static(frame_options)),
     ];
     if https {
         headers.push((header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000")));
@@ -102,10 +138,14 @@ pub fn security_headers(config: &StorefrontConfig, https: bool) -> Vec<(header::
     headers
 }
 
-/// The storefront app: `/config.json`, the build's assets, and `index.html` for everything else, each answer
-/// with the [`security_headers`] (HSTS when `https`).
+/// The storefront app: `/config.json`, the build's assets, the silent sign-in's page, and `index.html` for
+/// everything else, each answer with the [`security_headers`] (HSTS when `https`).
 pub fn storefront(dir: &Path, config: &StorefrontConfig, https: bool) -> axum::Router {
-    let headers = security_headers(config, https);
+    let with_headers = |app: axum::Router, framing| {
+        security_headers(config, https, framing)
+            .into_iter()
+            .fold(app, |app, (name, value)| app.layer(SetResponseHeaderLayer::overriding(name, value)))
+    };
     let config = serde_json::json!({
         "bffUrl": config.bff_url,
         "issuer": config.issuer,
@@ -120,13 +160,14 @@ pub fn storefront(dir: &Path, config: &StorefrontConfig, https: bool) -> axum::R
             HeaderValue::from_static("public, max-age=31536000, immutable"),
         ),
     );
+    let silent = axum::Router::new()
+        .route_service(SILENT_CALLBACK_PATH, ServeFile::new(dir.join(&SILENT_CALLBACK_PATH[1..])))
+        .layer(no_cache.clone());
     let pages = axum::Router::new()
         .route("/config.json", get(move || std::future::ready(Json(config.clone()))))
         .fallback_service(ServeDir::new(dir).append_index_html_on_directories(true).fallback(index))
         .layer(no_cache);
-    headers.into_iter().fold(pages.nest("/assets", assets), |app, (name, value)| {
-        app.layer(SetResponseHeaderLayer::overriding(name, value))
-    })
+    with_headers(pages.nest("/assets", assets), Framing::Denied).merge(with_headers(silent, Framing::SameOrigin))
 }
 
 /// `ec serve web`: what the storefront tells the browser, when it is served on its own (a container behind the
@@ -140,6 +181,11 @@ pub struct StorefrontArgs {
     /// The OpenID Connect issuer the storefront signs in with (Hydra's public URL, exactly as in its tokens).
     #[arg(id = "storefront_issuer", long = "oidc-issuer", env = "OIDC_ISSUER")]
     pub issuer: url::Url,
+
+    /// The issuer's login and consent pages' public URL (the user service's LOGIN_PUBLIC_URL): the silent
+    /// sign-in passes through them in a frame of the storefront, which its Content-Security-Policy allows.
+    #[arg(id = "storefront_login_url", long = "login-public-url", env = "LOGIN_PUBLIC_URL")]
+    pub login_url: url::Url,
 
     /// The storefront's OAuth2 client id, as registered with the issuer.
     #[arg(id = "storefront_client_id", long = "oidc-client-id", env = "OIDC_CLIENT_ID", default_value = "ec-spa")]
@@ -158,6 +204,7 @@ impl StorefrontArgs {
             issuer: Some(self.issuer.to_string()),
             client_id: self.client_id.clone(),
             audience: self.audience.clone(),
+            login_url: Some(self.login_url.to_string()),
         }
     }
 }

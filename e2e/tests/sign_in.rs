@@ -75,13 +75,11 @@ impl Env {
         format!("{}oauth2/auth?{query}", self.issuer)
     }
 
-    /// Opens the authorize URL of the single-page app and returns the login page's HTML.
+    /// Opens the authorize URL of the single-page app and returns the login page's HTML: with `prompt=login`,
+    /// since every login is remembered for the browser's session and would otherwise be skipped.
     async fn login_page(&self, browser: &Browser) -> String {
-        let (status, html) = page(
-            browser
-                .open(&self.authorize_url(SPA, SPA_REDIRECT, "openid offline_access email profile"), SPA_REDIRECT)
-                .await,
-        );
+        let url = self.authorize_url(SPA, SPA_REDIRECT, "openid offline_access email profile") + "&prompt=login";
+        let (status, html) = page(browser.open(&url, SPA_REDIRECT).await);
         assert_eq!(status, StatusCode::OK, "{html}");
         html
     }
@@ -234,6 +232,28 @@ async fn remember_me_skips_the_login_form_next_time_and_admins_get_the_admin_rol
     // The same browser again: straight through to the client, no form.
     let back = callback(browser.open(&env.authorize_url(SPA, SPA_REDIRECT, "openid"), SPA_REDIRECT).await);
     assert!(back.contains_key("code"));
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn a_login_without_keep_me_signed_in_signs_the_browser_in_silently_until_it_closes() {
+    let env = Env::start().await;
+    let browser = Browser::new();
+    let back = callback(env.attempt(&browser, "ada@example.com", "correct horse").await);
+    assert!(back.contains_key("code"));
+    let silent = format!("{}&prompt=none", env.authorize_url(SPA, SPA_REDIRECT, "openid email profile shop"));
+
+    // The storefront after a reload or in a new tab: a silent sign-in (prompt=none) in the same browser gets a
+    // code without a form.
+    let back = callback(browser.open(&silent, SPA_REDIRECT).await);
+    let (status, tokens) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(env.claims(tokens["access_token"].as_str().unwrap(), "ec-api").await["email"], "ada@example.com");
+
+    // The browser closed and opened again (its session cookie gone): the shop is told a login is required.
+    let back = callback(Browser::new().open(&silent, SPA_REDIRECT).await);
+    assert_eq!(back["error"], "login_required", "{back:?}");
 
     env.platform.stop().await;
 }

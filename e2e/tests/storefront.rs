@@ -23,6 +23,7 @@ impl Build {
         std::fs::create_dir_all(dir.join("assets")).unwrap();
         std::fs::write(dir.join("index.html"), "<!doctype html><title>Shop</title><div id=root></div>").unwrap();
         std::fs::write(dir.join("assets/app-1a2b3c.js"), "console.log('shop')").unwrap();
+        std::fs::write(dir.join("silent-callback.html"), "<!doctype html><title>Signing in</title>").unwrap();
         Self(dir)
     }
 }
@@ -60,9 +61,12 @@ async fn the_storefront_gets_its_pages_assets_and_configuration() {
     assert_eq!(get(&format!("{web}/assets/..%2F..%2F..%2Fetc%2Fpasswd")).await.status(), 404);
 
     // Every answer carries the security headers: the app may load its own files and call the BFF and the
-    // issuer, nothing else; no framing, no sniffing, no referrer; no HSTS over plain HTTP.
+    // issuer, nothing else, and frame only itself, the issuer and its login pages (the silent sign-in); no
+    // framing of the app (but the silent sign-in's page, by the storefront only), no sniffing, no referrer; no
+    // HSTS over plain HTTP.
     let issuer_origin = url::Url::parse(platform.issuer()).unwrap().origin();
-    for path in ["/", "/assets/app-1a2b3c.js", "/config.json"] {
+    let login_origin = format!("http://{}", platform.addresses.login.unwrap());
+    for path in ["/", "/assets/app-1a2b3c.js", "/config.json", "/silent-callback.html"] {
         let answer = get(&format!("{web}{path}")).await;
         let headers = answer.headers();
         let csp = headers["content-security-policy"].to_str().unwrap();
@@ -72,7 +76,17 @@ async fn the_storefront_gets_its_pages_assets_and_configuration() {
             format!("connect-src 'self' {} {}", platform.bff_url(), issuer_origin.ascii_serialization()),
             "{path}"
         );
-        assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self';"), "{csp}");
+        let frames = csp.split(';').map(str::trim).find(|d| d.starts_with("frame-src")).unwrap();
+        assert_eq!(frames, format!("frame-src 'self' {} {login_origin}", issuer_origin.ascii_serialization()));
+        assert!(csp.contains("script-src 'self';"), "{csp}");
+        if path == "/silent-callback.html" {
+            assert!(csp.ends_with("frame-ancestors 'self'"), "{csp}");
+            assert_eq!(headers["x-frame-options"], "SAMEORIGIN");
+            assert_eq!(headers["cache-control"], "no-cache");
+        } else {
+            assert!(csp.ends_with("frame-ancestors 'none'"), "{path}: {csp}");
+            assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        }
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert_eq!(headers["referrer-policy"], "no-referrer");
         assert!(!headers.contains_key("strict-transport-security"), "{path}");
@@ -183,6 +197,7 @@ async fn storefront() -> (TestPlatform, String) {
         config.web.dir = build;
         config.web.addr = ([127, 0, 0, 1], port).into();
         config.oauth.spa_redirect_uris.push(format!("http://127.0.0.1:{port}/callback"));
+        config.oauth.spa_redirect_uris.push(format!("http://127.0.0.1:{port}/silent-callback.html"));
         // What the shop mails links to the storefront and the login pages under test.
         config.user.mail.storefront_url = format!("http://127.0.0.1:{port}/").parse().unwrap();
         config.user.login.addr = ([127, 0, 0, 1], login_port).into();
@@ -264,6 +279,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "price filter",
         "sign up",
         "sign in",
+        "reload stays signed in",
         "variants",
         "add to cart",
         "cart",
@@ -277,6 +293,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "japanese",
         "sign out",
         "new password",
+        "signed out in every tab",
         "reset password",
         "delete account",
     ];

@@ -25,6 +25,7 @@ const m = messages({
   signOut: { en: "Sign out", ja: "ログアウト" },
   language: { en: "Language", ja: "言語" },
   signingIn: { en: "Signing you in…", ja: "ログインしています…" },
+  checking: { en: "Checking your sign-in…", ja: "ログイン状態を確認しています…" },
   pleaseSignIn: { en: "Please sign in", ja: "ログインしてください" },
   signInFirst: {
     en: "Sign in to see your cart, your orders and your account.",
@@ -79,7 +80,7 @@ export function createRouter(users: UserManager | null) {
 /** The header, and the page under it. */
 function Layout() {
   const { t, locale, setLocale } = useLanguage();
-  const { users, user, problem, signIn, signOut } = useSession();
+  const { users, user, restoring, problem, signIn, signOut } = useSession();
 
   // After moving to another page, focus goes to it (not the first time: the browser starts at the top), and a
   // page opened from a link or a form starts at its top (going back and forth, the browser puts it back).
@@ -121,7 +122,7 @@ function Layout() {
               </button>
             </>
           )}
-          {!user && users && (
+          {!user && !restoring && users && (
             <>
               <Link to="/signup">{t(m.signUp)}</Link>
               <button
@@ -170,8 +171,9 @@ function SigningIn() {
 /** The pages under it need someone signed in; others are asked to sign in first. */
 function SignedIn() {
   const { t } = useLanguage();
-  const { user, signIn } = useSession();
+  const { user, restoring, signIn } = useSession();
   if (user) return <Outlet />;
+  if (restoring) return <p role="status">{t(m.checking)}</p>;
   return (
     <section>
       <h1>{t(m.pleaseSignIn)}</h1>

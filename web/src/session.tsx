@@ -1,4 +1,4 @@
-import type { User, UserManager } from "oidc-client-ts";
+import { ErrorResponse, type User, type UserManager } from "oidc-client-ts";
 import { createContext, type ReactNode, useContext, useEffect, useState } from "react";
 import { useLocation, useNavigate } from "react-router";
 
@@ -17,6 +17,8 @@ interface Session {
   /** Null when the platform accepts no sign-in. */
   users: UserManager | null;
   user: User | null;
+  /** A silent sign-in is under way on a page just opened (a reload, a new tab): who is signed in is not known yet. */
+  restoring: boolean;
   /** What went wrong with signing in or staying signed in, said above the page until the shopper moves on. */
   problem: Message | null;
   /** Signs in at the issuer, then comes back to `returnTo` (by default the page being shown). */
@@ -42,11 +44,54 @@ function finishSignIn(users: UserManager) {
   return signingIn;
 }
 
-/** The signed-in user (tokens in memory only, see auth.ts), kept up to date with the issuer's events. */
+/**
+ * Kept in localStorage while someone is signed in in this browser: no token, only whether a page just opened
+ * should try a silent sign-in, and a signal to the other tabs when someone signs in or out in one of them.
+ */
+const SIGNED_IN = "ec.signed-in";
+
+function signedInHere(): boolean {
+  try {
+    return window.localStorage.getItem(SIGNED_IN) !== null;
+  } catch {
+    return false; // storage disabled: every page starts signed out
+  }
+}
+
+function remember(signedIn: boolean) {
+  try {
+    if (signedIn) window.localStorage.setItem(SIGNED_IN, "1");
+    else window.localStorage.removeItem(SIGNED_IN);
+  } catch {
+    // storage disabled: nothing to remember with
+  }
+}
+
+/**
+ * Signs in again silently on a page just opened, once per page load however often it is asked (React runs
+ * effects twice in development); the issuer answering that nobody is signed in any more forgets the hint.
+ */
+let restoring: Promise<User | null> | null = null;
+function restore(users: UserManager) {
+  restoring ??= users.signinSilent().catch((error: unknown) => {
+    if (error instanceof ErrorResponse) remember(false);
+    return null;
+  });
+  return restoring;
+}
+
+/**
+ * The signed-in user (tokens in memory only, see auth.ts), kept up to date with the issuer's events and with the
+ * other tabs: a page just opened signs in silently when this browser was signed in, and signing out in one tab
+ * signs every tab out.
+ */
 export function SessionProvider({ users, children }: { users: UserManager | null; children: ReactNode }) {
   const location = useLocation();
   const navigate = useNavigate();
   const [user, setUser] = useState<User | null>(null);
+  const [restoringNow, setRestoring] = useState(
+    () => users !== null && window.location.pathname !== CALLBACK_PATH && signedInHere(),
+  );
   const [problem, setProblem] = useState<Message | null>(null);
   // A problem to say on the page the app is going to (the one a sign-in started from), not on this one.
   const [nextProblem, setNextProblem] = useState<Message | null>(null);
@@ -67,15 +112,26 @@ export function SessionProvider({ users, children }: { users: UserManager | null
       if (signedIn) setProblem(null);
     };
     const subscriptions = [
-      users.events.addUserLoaded(changed),
+      users.events.addUserLoaded((signedIn) => {
+        remember(true);
+        changed(signedIn);
+      }),
       users.events.addUserUnloaded(() => {
         changed(null);
       }),
       users.events.addSilentRenewError(() => {
         setProblem(SESSION_EXPIRED);
+        remember(false);
         void users.removeUser();
       }),
     ];
+    // Another tab signed out (the hint is gone): so does this one. Another signed in: this one follows silently.
+    const otherTab = (event: StorageEvent) => {
+      if (event.key !== SIGNED_IN) return;
+      if (event.newValue === null) void users.removeUser();
+      else void users.getUser().then((signedIn) => signedIn ?? restoreAgain(users));
+    };
+    window.addEventListener("storage", otherTab);
     if (window.location.pathname === CALLBACK_PATH) {
       void finishSignIn(users).then((back) => {
         if (!subscribed) return;
@@ -83,11 +139,20 @@ export function SessionProvider({ users, children }: { users: UserManager | null
         void navigate(back.path, { replace: true });
       });
     }
-    void users.getUser().then((signedIn) => {
-      if (subscribed) changed(signedIn);
-    });
+    if (window.location.pathname !== CALLBACK_PATH && signedInHere()) {
+      void restore(users).then((signedIn) => {
+        if (!subscribed) return;
+        changed(signedIn);
+        setRestoring(false);
+      });
+    } else {
+      void users.getUser().then((signedIn) => {
+        if (subscribed) changed(signedIn);
+      });
+    }
     return () => {
       subscribed = false;
+      window.removeEventListener("storage", otherTab);
       subscriptions.forEach((unsubscribe) => {
         unsubscribe();
       });
@@ -97,14 +162,21 @@ export function SessionProvider({ users, children }: { users: UserManager | null
   const session: Session = {
     users,
     user,
+    restoring: restoringNow,
     problem,
     // Back to the page the shopper was on once signed in.
     signIn: (returnTo = location.pathname + location.search) => void users?.signinRedirect({ state: returnTo }),
     signOut: async () => {
+      remember(false); // every other tab signs out now
       await users?.signoutRedirect();
     },
   };
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
+}
+
+/** A silent sign-in for a page that is already open (another tab signed in); the issuer saying no changes nothing. */
+function restoreAgain(users: UserManager) {
+  return users.signinSilent().catch(() => null);
 }
 
 export function useSession(): Session {

@@ -25,11 +25,16 @@ export async function inBrowser(journey) {
   });
   const blocked = [];
   try {
+    // Every tab, and every frame in it (the silent sign-in's), is watched.
+    const watch = (tab) => {
+      tab.on("console", (message) => {
+        if (message.text().includes("Content Security Policy")) blocked.push(`${tab.url()}: ${message.text()}`);
+      });
+      tab.setDefaultTimeout(15_000);
+    };
+    context.on("page", watch);
     const page = context.pages()[0] ?? (await context.newPage());
-    page.on("console", (message) => {
-      if (message.text().includes("Content Security Policy")) blocked.push(`${page.url()}: ${message.text()}`);
-    });
-    page.setDefaultTimeout(15_000);
+    if (context.pages().length === 1) watch(page);
     await journey(page);
   } finally {
     await context.close();

@@ -172,7 +172,7 @@ async fn accept_login(
         Err(rejection) => return bad_body(rejection),
     };
     // Accepted for wire compatibility; they change nothing in this server.
-    let _ = (body.extend_session_lifespan, body.force_subject_identifier, body.identity_provider_session_id);
+    let _ = (body.force_subject_identifier, body.identity_provider_session_id);
     if body.subject.is_empty() {
         return error(StatusCode::BAD_REQUEST, "invalid_request", "Field 'subject' must not be empty.");
     }
@@ -190,12 +190,14 @@ async fn accept_login(
             "Field 'subject' does not match subject from previous authentication.",
         );
     }
-    // A skipped login keeps the session it came from, as Hydra does.
+    // A skipped login keeps the session it came from, as Hydra does: remembered, with its cookie untouched
+    // unless the login app asks to extend its lifespan.
     let remember = body.remember || flow.remembered_subject.is_some();
     flow.login = Decision::Accepted(LoginAccepted {
         subject: body.subject,
         remember,
         remember_for: body.remember_for,
+        extend_session_lifespan: body.extend_session_lifespan,
         acr: body.acr,
         amr: body.amr,
         context: body.context,

@@ -85,7 +85,8 @@ pub struct OAuthServerConfig {
         long = "oauth-spa-redirect-uris",
         env = "OAUTH_SPA_REDIRECT_URIS",
         value_delimiter = ',',
-        default_value = "http://127.0.0.1:5173/callback,http://localhost:5173/callback"
+        default_value = "http://127.0.0.1:5173/callback,http://127.0.0.1:5173/silent-callback.html,\
+                         http://localhost:5173/callback,http://localhost:5173/silent-callback.html"
     )]
     pub spa_redirect_uris: Vec<String>,
 

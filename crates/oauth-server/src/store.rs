@@ -60,7 +60,10 @@ pub struct Rejection {
 pub struct LoginAccepted {
     pub subject: String,
     pub remember: bool,
+    /// Seconds the session cookie lives; 0 makes it a browser-session cookie (Hydra's `remember_for: 0`).
     pub remember_for: i64,
+    /// A skipped login's cookie is set again with `remember_for` instead of keeping its expiry.
+    pub extend_session_lifespan: bool,
     pub acr: Option<String>,
     pub amr: Vec<String>,
     pub context: Value,

@@ -587,6 +587,62 @@ async fn a_remembered_login_is_offered_as_skip_and_must_keep_its_subject() {
     server.stop().await;
 }
 
+/// The `Set-Cookie` of the session cookie in the answer to `url`, if any.
+async fn session_cookie_set_by(browser: &reqwest::Client, url: &str) -> Option<String> {
+    let response = browser.get(url).send().await.unwrap();
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with(&format!("{}=", ec_oauth_server::public::SESSION_COOKIE)))
+}
+
+#[tokio::test]
+async fn a_login_remembered_for_the_browser_session_answers_prompt_none_until_the_browser_closes() {
+    let server = Server::start().await;
+    let browser = browser();
+    // prompt=none with no session goes back to the client with login_required, never to the login page.
+    let (status, location) = visit(&browser, &server.authorize_url(&[("prompt", "none")])).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with(REDIRECT), "{location}");
+    assert_eq!(query_of(&location)["error"], "login_required");
+
+    // remember_for 0: a cookie for the browser's session (no Max-Age, no Expires), as Hydra's API says.
+    let login_challenge = start_flow(&server, &browser, &[]).await;
+    let (_, accepted) = server
+        .admin_put(
+            "login",
+            "accept",
+            &login_challenge,
+            json!({"subject": "user-1", "remember": true, "remember_for": 0}),
+        )
+        .await;
+    let cookie = session_cookie_set_by(&browser, accepted["redirect_to"].as_str().unwrap()).await.unwrap();
+    assert!(!cookie.contains("Max-Age") && !cookie.contains("Expires"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+
+    // A silent sign-in (prompt=none) in the same browser is a skipped login; accepting it leaves the cookie as
+    // it was, whatever remember_for says, unless the lifespan is extended.
+    let login_challenge = start_flow(&server, &browser, &[("prompt", "none")]).await;
+    let (_, login) = server.admin_get("login", &login_challenge).await;
+    assert_eq!((login["skip"].as_bool(), login["subject"].as_str()), (Some(true), Some("user-1")));
+    let (_, accepted) =
+        server.admin_put("login", "accept", &login_challenge, json!({"subject": "user-1", "remember_for": 3600})).await;
+    assert_eq!(session_cookie_set_by(&browser, accepted["redirect_to"].as_str().unwrap()).await, None);
+    let login_challenge = start_flow(&server, &browser, &[("prompt", "none")]).await;
+    let body = json!({"subject": "user-1", "remember": true, "remember_for": 3600, "extend_session_lifespan": true});
+    let (_, accepted) = server.admin_put("login", "accept", &login_challenge, body).await;
+    let cookie = session_cookie_set_by(&browser, accepted["redirect_to"].as_str().unwrap()).await.unwrap();
+    assert!(cookie.contains("Max-Age=3600"), "{cookie}");
+
+    // A browser without the cookie (closed and opened again) has no session.
+    let (_, location) = visit(&self::browser(), &server.authorize_url(&[("prompt", "none")])).await;
+    assert_eq!(query_of(&location)["error"], "login_required");
+
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn rp_initiated_logout_ends_the_session_and_its_refresh_tokens() {
     let server = Server::start().await;

@@ -31,6 +31,9 @@ use crate::{
 /// bounded (each also holds its request URL until it expires).
 const MAX_PENDING_FLOWS: usize = 10_000;
 const CSRF_COOKIE_PREFIX: &str = "ec_oauth_csrf_";
+/// How long the server keeps a login remembered for the browser's session (`remember_for: 0`): the browser
+/// drops the cookie when it closes, but this store cannot know when, so it forgets the session after 30 days.
+const BROWSER_SESSION_SECS: i64 = 30 * 24 * 3600;
 
 fn csrf_cookie_name(flow_id: &str) -> String {
     format!("{CSRF_COOKIE_PREFIX}{}", &flow_id[..12])
@@ -230,6 +233,7 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
         }
     };
     let session_id = flow.session_id.clone();
+    let flow_skipped = flow.remembered_subject.is_some();
     let consent_challenge = random_token();
     let consent_verifier = random_token();
     flow.consent_challenge = Some(consent_challenge.clone());
@@ -252,13 +256,20 @@ fn after_login(shared: &Shared, verifier: &str, jar: CookieJar) -> Response {
     state.add_handle(Handle::ConsentVerifier, &consent_verifier, &flow_id);
 
     let mut jar = jar;
-    if login.remember {
-        let ttl = if login.remember_for > 0 { login.remember_for } else { 720 * 3600 };
+    if flow_skipped && !login.extend_session_lifespan {
+        // The browser's session cookie is left as it is, with its original expiry (Hydra v2.3.0).
+    } else if login.remember {
+        // `remember_for: 0` is a browser-session cookie (no Max-Age), as Hydra's API says; the server keeps such
+        // a session at most BROWSER_SESSION_SECS, a bound on this in-memory store, not on the browser.
+        let (cookie_age, kept_for) = match login.remember_for {
+            0 => (None, BROWSER_SESSION_SECS),
+            seconds => (Some(seconds), seconds),
+        };
         state.sessions.insert(
             session_id.clone(),
-            LoginSession { subject: login.subject.clone(), auth_time, expires_at: now() + ttl },
+            LoginSession { subject: login.subject.clone(), auth_time, expires_at: now() + kept_for },
         );
-        jar = jar.add(set_cookie(shared, SESSION_COOKIE.into(), session_id, Some(ttl)));
+        jar = jar.add(set_cookie(shared, SESSION_COOKIE.into(), session_id, cookie_age));
     } else {
         // Not remembering a login ends any session this browser had.
         state.end_session(&session_id);

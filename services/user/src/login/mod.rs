@@ -6,8 +6,9 @@
 //!
 //! - Login: email and password are checked like `VerifyPassword` (same answer and cost for an unknown email
 //!   and a wrong password), behind the [`throttle`](crate::throttle), which tells a browser that signed in to
-//!   the account before ([`device`] cookie) from a stranger. A login Hydra remembers (`skip`) is accepted
-//!   without a form.
+//!   the account before ([`device`] cookie) from a stranger. Hydra remembers every login: until the browser
+//!   closes, or for `LOGIN_REMEMBER_DAYS` with "keep me signed in"; a remembered login (`skip`, such as the
+//!   storefront's silent sign-in after a reload) is accepted without a form.
 //! - Consent: skipped for trusted first-party clients (`skip_consent`) and when Hydra remembers a consent;
 //!   otherwise the user picks the scopes to grant, and only those (of the ones requested) are granted, so an
 //!   empty choice grants nothing. The requested audience is granted. Tokens carry the user's real claims:
@@ -229,10 +230,14 @@ async fn login_submit(
         Ok((user_id, _)) => {
             app.throttle.succeeded(&throttle_key, client).await;
             let jar = device::remember(jar, &app.device_key, &throttle_key, app.secure_cookies, app.device_lifetime);
+            // Every login is remembered, so the shop can sign the browser in again silently (prompt=none) after
+            // a reload or in a new tab: "keep me signed in" for LOGIN_REMEMBER_DAYS, otherwise until the browser
+            // closes (remember_for 0: a browser-session cookie).
+            let keep = form.remember.as_deref() == Some("true");
             let accepted = AcceptLogin {
                 subject: user_id.to_string(),
-                remember: form.remember.as_deref() == Some("true"),
-                remember_for: app.remember_for,
+                remember: true,
+                remember_for: if keep { app.remember_for } else { 0 },
             };
             Ok((jar, see_other(&app.hydra.accept_login(&form.challenge, &accepted).await?)).into_response())
         }
