@@ -457,7 +457,7 @@ def check_hydra(path, services, parts, variables):
     if not {"email", "name", "roles"} <= set(hydra["oauth2"]["allowed_top_level_claims"]):
         fail(where, "allowed_top_level_claims must hold email, name and roles: the BFF reads them there")
     login_port = port_of(user["LOGIN_ADDR"])
-    for page in ("login", "consent", "logout", "error"):
+    for page in ("login", "registration", "consent", "logout", "error"):
         url = urlparse(hydra["urls"][page])
         if url.path != f"/oauth2/{page}" or url.port != login_port:
             fail(where, f"urls.{page} {hydra['urls'][page]} is not the user service's /oauth2/{page} page")

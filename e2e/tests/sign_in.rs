@@ -680,3 +680,168 @@ async fn many_people_signing_in_at_once_from_one_address_are_never_refused() {
     }
     env.platform.stop().await;
 }
+
+/// The registration form of `html` (its challenge and CSRF token) with `fields`, as the browser posts it.
+fn registration_form(html: &str, fields: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut form = vec![
+        ("challenge".to_owned(), hidden(html, "challenge")),
+        ("csrf_token".to_owned(), hidden(html, "csrf_token")),
+        ("action".to_owned(), "register".to_owned()),
+    ];
+    form.extend(fields.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    form
+}
+
+impl Env {
+    /// The registration page, opened as the storefront's "Sign up" does (`prompt=registration`), in `languages`.
+    async fn registration_page(&self, browser: &Browser, languages: &str) -> String {
+        let url = format!(
+            "{}&prompt=registration&ui_locales={languages}",
+            self.authorize_url(SPA, SPA_REDIRECT, "openid email profile shop")
+        );
+        let (status, html) = page(browser.open(&url, SPA_REDIRECT).await);
+        assert_eq!(status, StatusCode::OK, "{html}");
+        html
+    }
+
+    async fn register(&self, browser: &Browser, form: &[(String, String)]) -> Stop {
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        browser.submit(&format!("{}/oauth2/registration", self.login), &form, SPA_REDIRECT).await
+    }
+}
+
+#[tokio::test]
+async fn the_registration_page_signs_a_new_account_straight_in_and_refuses_bad_ones_in_the_shoppers_language() {
+    let env = Env::start_with(|config| {
+        throttled(config);
+        config.user.login.free_failures_per_address = 3;
+    })
+    .await;
+    let browser = Browser::at("203.0.113.9");
+    // The app asked for French, then Japanese: the page speaks Japanese.
+    let html = env.registration_page(&browser, "fr+ja").await;
+    assert!(html.contains(r#"<html lang="ja">"#) && html.contains("<h1>アカウントを作成</h1>"), "{html}");
+    assert!(html.contains("/oauth2/login?login_challenge=") && html.contains(">English</a>"), "{html}");
+
+    // A forged form is refused before anything is made.
+    let mut forged = registration_form(&html, &[("email", "new@example.com"), ("password", "a good passphrase")]);
+    forged[1].1 = "forged".into();
+    assert_eq!(page(env.register(&browser, &forged).await).0, StatusCode::FORBIDDEN);
+
+    // What is wrong is said in the page's language, and what was typed (but the password) is kept.
+    let cases = [
+        ("not an address", "a good passphrase", StatusCode::BAD_REQUEST, "name@example.com のような形式"),
+        ("new@example.com", "short", StatusCode::BAD_REQUEST, "8〜128文字のパスワード"),
+        (
+            "ada@example.com",
+            "a good passphrase",
+            StatusCode::CONFLICT,
+            "このメールアドレスのアカウントはすでにあります",
+        ),
+    ];
+    let mut html = html;
+    for (email, password, status, said) in cases {
+        let form = registration_form(&html, &[("name", "山田 花子"), ("email", email), ("password", password)]);
+        let (answered, again) = page(env.register(&browser, &form).await);
+        assert_eq!(answered, status, "{email}: {again}");
+        assert!(again.contains(said) && again.contains(r#"role="alert""#), "{email}: {again}");
+        assert!(again.contains(r#"value="山田 花子""#) && !again.contains(password), "{email}: {again}");
+        html = again;
+    }
+
+    // A good one: the account is made in Japanese and signed straight in (a code for the app, no login form).
+    let form = registration_form(
+        &html,
+        &[("name", "山田 花子"), ("email", "hanako@example.com"), ("password", "a good passphrase")],
+    );
+    let back = callback(env.register(&browser, &form).await);
+    let (status, tokens) = env.exchange(SPA, SPA_REDIRECT, &back["code"], VERIFIER).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let claims = env.claims(tokens["access_token"].as_str().unwrap(), "ec-api").await;
+    assert_eq!((claims["email"].as_str(), claims["name"].as_str()), (Some("hanako@example.com"), Some("山田 花子")));
+    let language: String =
+        sqlx::query_scalar("SELECT language FROM user_service.users WHERE email = 'hanako@example.com'")
+            .fetch_one(&env.platform.database.pool)
+            .await
+            .unwrap();
+    assert_eq!(language, "ja");
+    // The browser stays signed in for its session: a silent sign-in gets a code.
+    let silent = format!("{}&prompt=none", env.authorize_url(SPA, SPA_REDIRECT, "openid"));
+    assert!(callback(browser.open(&silent, SPA_REDIRECT).await).contains_key("code"));
+    // Asked for the registration page again, a signed-in browser goes straight back to the app.
+    let url = format!("{}&prompt=registration", env.authorize_url(SPA, SPA_REDIRECT, "openid"));
+    assert!(callback(browser.open(&url, SPA_REDIRECT).await).contains_key("code"));
+
+    // Accounts made from one address are limited: the taken address and the new account counted already, one
+    // more is free, and the next waits, saying for how long; nothing is made.
+    let shared = &env;
+    let sign_up = |browser: Browser, email: &'static str| async move {
+        let env = shared;
+        let html = env.registration_page(&browser, "en").await;
+        let form = registration_form(&html, &[("email", email), ("password", "a good passphrase")]);
+        let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        browser.0.post(format!("{}/oauth2/registration", env.login)).form(&form).send().await.unwrap()
+    };
+    let made = sign_up(Browser::at("203.0.113.9"), "bulk1@example.com").await;
+    assert_eq!(made.status(), StatusCode::SEE_OTHER);
+    let held = sign_up(Browser::at("203.0.113.9"), "bulk2@example.com").await;
+    assert_eq!(held.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(held.headers()["retry-after"], "10");
+    let said = held.text().await.unwrap();
+    assert!(said.contains("Too many accounts were created from here lately. Try again in 1 minute(s)."), "{said}");
+    let bulk: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.users WHERE email LIKE 'bulk%'")
+        .fetch_one(&env.platform.database.pool)
+        .await
+        .unwrap();
+    assert_eq!(bulk, 1);
+    // Another address is not held up.
+    assert_eq!(sign_up(Browser::at("198.51.100.7"), "bulk3@example.com").await.status(), StatusCode::SEE_OTHER);
+
+    env.platform.stop().await;
+}
+
+#[tokio::test]
+async fn the_login_pages_speak_the_language_the_app_or_the_browser_asks_for_and_switch_on_request() {
+    let env = Env::start().await;
+    let japanese_browser = || {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, "ja-JP,ja;q=0.9,en;q=0.5".parse().unwrap());
+        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none());
+        Browser(client.default_headers(headers).build().unwrap())
+    };
+
+    // The browser's language, when the app says none.
+    let browser = japanese_browser();
+    let html = env.login_page(&browser).await;
+    assert!(html.contains(r#"<html lang="ja">"#) && html.contains("<h1>Shopにログイン</h1>"), "{html}");
+    assert!(html.contains("/oauth2/password/forgot?lang=ja"), "{html}");
+    // A wrong password is said in it too (the form's answer keeps the page's language).
+    let (status, wrong) = page(env.sign_in(&browser, &html, "ada@example.com", "wrong horse", SPA_REDIRECT).await);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.contains("メールアドレスまたはパスワードが違います。"), "{wrong}");
+
+    // The app's language (ui_locales) comes before the browser's.
+    let url = format!("{}&prompt=login&ui_locales=en", env.authorize_url(SPA, SPA_REDIRECT, "openid"));
+    let (_, html) = page(browser.open(&url, SPA_REDIRECT).await);
+    assert!(html.contains(r#"<html lang="en">"#) && html.contains("<h1>Sign in to Shop</h1>"), "{html}");
+    // The page's switch: the same page in the other language, remembered for the next pages of this browser.
+    let switch = html.split(r#"<a href=""#).find(|a| a.contains(r#"hreflang="ja""#)).unwrap();
+    let switch = switch.split('"').next().unwrap().replace("&#38;", "&");
+    assert!(switch.starts_with("/oauth2/login?login_challenge=") && switch.ends_with("&lang=ja"), "{switch}");
+    let (_, html) = page(browser.open(&format!("{}{switch}", env.login), SPA_REDIRECT).await);
+    assert!(html.contains("<h1>Shopにログイン</h1>"), "{html}");
+    let english_browser = Browser(browser.0.clone());
+    let (_, forgot) = page(english_browser.open(&format!("{}/oauth2/password/forgot", env.login), "-").await);
+    assert!(forgot.contains("<h1>パスワードをお忘れですか？</h1>"), "{forgot}");
+
+    // Pages without a challenge speak the browser's language, and say what went wrong in it.
+    let (status, expired) =
+        page(japanese_browser().open(&format!("{}/oauth2/login?login_challenge=made-up", env.login), "-").await);
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(expired.contains("このログインリンクは期限切れです"), "{expired}");
+    let (_, english) =
+        page(Browser::new().open(&format!("{}/oauth2/login?login_challenge=made-up", env.login), "-").await);
+    assert!(english.contains("This sign-in link has expired"), "{english}");
+
+    env.platform.stop().await;
+}

@@ -292,6 +292,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "account",
         "japanese",
         "sign out",
+        "sign-in pages in japanese",
         "new password",
         "signed out in every tab",
         "reset password",
@@ -308,6 +309,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "account",
         "catalog in Japanese",
         "sign-out page",
+        "sign-in page in Japanese",
     ];
     let pages = pages.map(|page| format!("accessible {page}"));
     let steps: Vec<&str> = steps.into_iter().chain(pages.iter().map(String::as_str)).collect();

@@ -9,25 +9,12 @@ import { useSession, useSignedInUser } from "./session";
 import { Field, Problem, SubmitButton } from "./ui";
 
 const m = messages({
-  signUp: { en: "Create your account", ja: "アカウントを作成" },
   email: { en: "Email", ja: "メールアドレス" },
   name: { en: "Name (optional)", ja: "お名前（任意）" },
   password: { en: "Password", ja: "パスワード" },
-  passwordHelp: { en: "8 to 128 characters.", ja: "8〜128文字。" },
-  create: { en: "Create account", ja: "アカウントを作成" },
-  creating: { en: "Creating your account…", ja: "アカウントを作成しています…" },
-  created: {
-    en: "Your account is ready. Sign in to start shopping. We also sent you an email with a link to confirm your address.",
-    ja: "アカウントを作成しました。ログインしてお買い物を始めましょう。メールアドレス確認用のリンクもお送りしました。",
-  },
-  signIn: { en: "Sign in", ja: "ログイン" },
   taken: {
     en: "An account with this email already exists. Sign in instead.",
     ja: "このメールアドレスのアカウントはすでにあります。ログインしてください。",
-  },
-  invalidAccount: {
-    en: "Check the email address, and use a password of 8 to 128 characters.",
-    ja: "メールアドレスを確認し、8〜128文字のパスワードを指定してください。",
   },
   account: { en: "Your account", ja: "アカウント" },
   loading: { en: "Loading your account…", ja: "アカウントを読み込んでいます…" },
@@ -105,84 +92,6 @@ function CurrentPassword(props: {
         onChange(e.target.value);
       }}
     />
-  );
-}
-
-export function SignUpPage() {
-  const { t, locale } = useLanguage();
-  const { signIn } = useSession();
-  const [form, setForm] = useState({ email: "", name: "", password: "" });
-  const create = useMutation(UserService.method.createUser);
-  const submit = (event: FormEvent) => {
-    event.preventDefault();
-    // The shop writes to the account in the language it signed up in.
-    create.mutate({
-      email: form.email.trim(),
-      password: form.password,
-      name: form.name.trim() || undefined,
-      language: locale,
-    });
-  };
-  if (create.isSuccess)
-    return (
-      <section aria-labelledby="signup-title">
-        <h1 id="signup-title">{t(m.signUp)}</h1>
-        <p role="status">{t(m.created)}</p>
-        <button
-          type="button"
-          onClick={() => {
-            signIn("/");
-          }}
-        >
-          {t(m.signIn)}
-        </button>
-      </section>
-    );
-  return (
-    <section aria-labelledby="signup-title">
-      <h1 id="signup-title">{t(m.signUp)}</h1>
-      {create.isError && (
-        <Problem
-          error={create.error}
-          known={{ [Code.AlreadyExists]: m.taken, [Code.InvalidArgument]: m.invalidAccount }}
-        />
-      )}
-      <form onSubmit={submit} className="stacked">
-        <Field
-          id="signup-email"
-          label={t(m.email)}
-          type="email"
-          autoComplete="email"
-          required
-          maxLength={254}
-          value={form.email}
-          onChange={(e) => setForm({ ...form, email: e.target.value })}
-        />
-        <Field
-          id="signup-name"
-          label={t(m.name)}
-          autoComplete="name"
-          maxLength={100}
-          value={form.name}
-          onChange={(e) => setForm({ ...form, name: e.target.value })}
-        />
-        <Field
-          id="signup-password"
-          label={t(m.password)}
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={8}
-          maxLength={128}
-          help={t(m.passwordHelp)}
-          value={form.password}
-          onChange={(e) => setForm({ ...form, password: e.target.value })}
-        />
-        <SubmitButton pending={create.isPending} pendingText={t(m.creating)}>
-          {t(m.create)}
-        </SubmitButton>
-      </form>
-    </section>
   );
 }
 

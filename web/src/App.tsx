@@ -2,7 +2,7 @@ import type { UserManager } from "oidc-client-ts";
 import { lazy, Suspense, useEffect, useRef } from "react";
 import { createBrowserRouter, Link, NavigationType, Outlet, useLocation, useNavigationType } from "react-router";
 
-import { AccountPage, SignUpPage } from "./Account";
+import { AccountPage } from "./Account";
 import { CALLBACK_PATH } from "./auth";
 import { CartPage } from "./Cart";
 import { Crash } from "./Crash";
@@ -22,10 +22,12 @@ const m = messages({
   backOffice: { en: "Back office", ja: "管理画面" },
   signIn: { en: "Sign in", ja: "ログイン" },
   signUp: { en: "Sign up", ja: "新規登録" },
+  createAccount: { en: "Create an account", ja: "アカウントを作成" },
   signOut: { en: "Sign out", ja: "ログアウト" },
   language: { en: "Language", ja: "言語" },
   signingIn: { en: "Signing you in…", ja: "ログインしています…" },
   checking: { en: "Checking your sign-in…", ja: "ログイン状態を確認しています…" },
+  toSignUp: { en: "Taking you to sign-up…", ja: "新規登録ページへ移動しています…" },
   pleaseSignIn: { en: "Please sign in", ja: "ログインしてください" },
   signInFirst: {
     en: "Sign in to see your cart, your orders and your account.",
@@ -57,7 +59,7 @@ export function createRouter(users: UserManager | null) {
             { index: true, element: <Catalog /> },
             { path: CALLBACK_PATH, element: <SigningIn /> },
             { path: "products/:id", element: <WithId page={ProductPage} /> },
-            { path: "signup", element: <SignUpPage /> },
+            { path: "signup", element: <SignUp /> },
             {
               element: <SignedIn />,
               children: [
@@ -80,7 +82,7 @@ export function createRouter(users: UserManager | null) {
 /** The header, and the page under it. */
 function Layout() {
   const { t, locale, setLocale } = useLanguage();
-  const { users, user, restoring, problem, signIn, signOut } = useSession();
+  const { users, user, restoring, problem, signIn, signUp, signOut } = useSession();
 
   // After moving to another page, focus goes to it (not the first time: the browser starts at the top), and a
   // page opened from a link or a form starts at its top (going back and forth, the browser puts it back).
@@ -124,7 +126,15 @@ function Layout() {
           )}
           {!user && !restoring && users && (
             <>
-              <Link to="/signup">{t(m.signUp)}</Link>
+              <button
+                type="button"
+                className="secondary"
+                onClick={() => {
+                  signUp();
+                }}
+              >
+                {t(m.signUp)}
+              </button>
               <button
                 type="button"
                 onClick={() => {
@@ -168,24 +178,48 @@ function SigningIn() {
   return <p role="status">{t(m.signingIn)}</p>;
 }
 
+/** `/signup` (an old link or a bookmark): on to the issuer's registration page, then back to the shop. */
+function SignUp() {
+  const { t } = useLanguage();
+  const { users, signUp } = useSession();
+  const started = useRef(false);
+  useEffect(() => {
+    if (started.current || !users) return;
+    started.current = true; // once, though React runs effects twice in development
+    signUp("/");
+  }, [users, signUp]);
+  return <p role="status">{t(m.toSignUp)}</p>;
+}
+
 /** The pages under it need someone signed in; others are asked to sign in first. */
 function SignedIn() {
   const { t } = useLanguage();
-  const { user, restoring, signIn } = useSession();
+  const { user, restoring, signIn, signUp } = useSession();
   if (user) return <Outlet />;
   if (restoring) return <p role="status">{t(m.checking)}</p>;
   return (
     <section>
       <h1>{t(m.pleaseSignIn)}</h1>
       <p>{t(m.signInFirst)}</p>
-      <button
-        type="button"
-        onClick={() => {
-          signIn();
-        }}
-      >
-        {t(m.signIn)}
-      </button>
+      <p className="actions">
+        <button
+          type="button"
+          onClick={() => {
+            signIn();
+          }}
+        >
+          {t(m.signIn)}
+        </button>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            signUp();
+          }}
+        >
+          {t(m.createAccount)}
+        </button>
+      </p>
     </section>
   );
 }

@@ -4,7 +4,7 @@ import { useLocation, useNavigate } from "react-router";
 
 import { CALLBACK_PATH } from "./auth";
 import { SESSION_EXPIRED } from "./errors";
-import { type Message, messages } from "./i18n";
+import { type Message, messages, useLanguage } from "./i18n";
 
 const m = messages({
   signInFailed: {
@@ -23,6 +23,9 @@ interface Session {
   problem: Message | null;
   /** Signs in at the issuer, then comes back to `returnTo` (by default the page being shown). */
   signIn: (returnTo?: string) => void;
+  /** Creates an account on the issuer's registration page (`prompt=registration`), signed straight in, then
+   * comes back to `returnTo` (by default the page being shown). */
+  signUp: (returnTo?: string) => void;
   /** Signs out here and at the issuer (RP-initiated logout); resolves as the browser leaves for its page. */
   signOut: () => Promise<void>;
 }
@@ -88,6 +91,7 @@ function restore(users: UserManager) {
 export function SessionProvider({ users, children }: { users: UserManager | null; children: ReactNode }) {
   const location = useLocation();
   const navigate = useNavigate();
+  const { locale } = useLanguage();
   const [user, setUser] = useState<User | null>(null);
   const [restoringNow, setRestoring] = useState(
     () => users !== null && window.location.pathname !== CALLBACK_PATH && signedInHere(),
@@ -164,11 +168,14 @@ export function SessionProvider({ users, children }: { users: UserManager | null
     user,
     restoring: restoringNow,
     problem,
-    // Back to the page the shopper was on once signed in.
-    signIn: (returnTo = location.pathname + location.search) => void users?.signinRedirect({ state: returnTo }),
+    // Back to the page the shopper was on once signed in; the login pages speak the shop's language.
+    signIn: (returnTo = location.pathname + location.search) =>
+      void users?.signinRedirect({ state: returnTo, ui_locales: locale }),
+    signUp: (returnTo = location.pathname + location.search) =>
+      void users?.signinRedirect({ state: returnTo, ui_locales: locale, prompt: "registration" }),
     signOut: async () => {
       remember(false); // every other tab signs out now
-      await users?.signoutRedirect();
+      await users?.signoutRedirect({ extraQueryParams: { ui_locales: locale } });
     },
   };
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;

@@ -105,18 +105,32 @@ await inBrowser(async (page) => {
   await product.waitFor();
   console.log("ok price filter");
 
-  // Sign up in the app, then sign in through the platform's login pages and come back signed in.
-  await page.getByRole("link", { name: "Sign up" }).click();
+  // Sign up on the platform's registration page (styled like the shop, linked from its sign-in page), and come
+  // back signed in; then sign out and in again through the sign-in page.
+  await page.getByRole("banner").getByRole("button", { name: "Sign up" }).click();
   await heading(1, "Create your account").waitFor();
+  check((await page.getByRole("link", { name: "Shop", exact: true }).count()) === 1, "no way back to the shop");
   await page.getByLabel("Email").fill(EMAIL);
-  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByLabel("Password").fill("short");
+  await page.getByLabel("Name (optional)").fill("Hanako Yamada");
   await accessible(page, "sign-up page");
+  await screenshot(page, "sign-up");
+  // The browser holds back a password under 8 characters; past it, the page refuses it in its own words.
+  await page.getByLabel("Password").evaluate((input) => input.removeAttribute("minlength"));
   await page.getByRole("button", { name: "Create account" }).click();
-  await page.getByRole("status").filter({ hasText: "Your account is ready" }).waitFor();
+  await page.getByRole("alert").filter({ hasText: "Choose a password of 8 to 128 characters" }).waitFor();
+  check((await page.getByLabel("Email").inputValue()) === EMAIL, "the address typed was lost");
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await page.getByTestId("signed-in-as").waitFor();
+  check((await page.getByTestId("signed-in-as").textContent()) === EMAIL, "not signed in as the new account");
   console.log("ok sign up");
-  await page.getByRole("main").getByRole("button", { name: "Sign in" }).click();
-  await page.getByLabel("Email").waitFor();
+  await signOut(page);
+  await page.getByRole("banner").getByRole("button", { name: "Sign in", exact: true }).click();
+  await heading(1, "Sign in to Shop").waitFor();
+  await page.getByRole("link", { name: "Create an account" }).waitFor();
   await accessible(page, "sign-in page");
+  await screenshot(page, "sign-in");
   await logIn(page, EMAIL, PASSWORD);
   check(new URL(page.url()).pathname === "/", `back at ${page.url()}`);
   console.log("ok sign in");
@@ -322,8 +336,28 @@ await inBrowser(async (page) => {
   await heading(1, "All products").waitFor();
   console.log("ok sign out");
 
+  // The sign-in pages speak the shop's language (it asks with ui_locales), and switch on their own.
+  await page.getByLabel("Language").selectOption("ja");
+  await page.getByRole("banner").getByRole("button", { name: "ログイン", exact: true }).click();
+  await heading(1, "Shopにログイン").waitFor();
+  check((await page.locator("html").getAttribute("lang")) === "ja", "the sign-in page's language is not ja");
+  await page.getByText("このデバイスでログインしたままにする").waitFor();
+  await accessible(page, "sign-in page in Japanese");
+  await screenshot(page, "sign-in-ja");
+  await page.getByRole("link", { name: "アカウントを作成" }).click();
+  await heading(1, "アカウントを作成").waitFor();
+  await page.getByRole("link", { name: "English" }).click();
+  await heading(1, "Create your account").waitFor();
+  await page.getByRole("link", { name: "Sign in", exact: true }).click();
+  await heading(1, "Sign in to Shop").waitFor();
+  // Back to the shop by its name in the header, in English again, and on to the sign-in page.
+  await page.getByRole("link", { name: "Shop", exact: true }).click();
+  await page.getByLabel("言語").selectOption("en");
+  await heading(1, "All products").waitFor();
+  await page.getByRole("banner").getByRole("button", { name: "Sign in", exact: true }).click();
+  console.log("ok sign-in pages in japanese");
+
   // The new password signs in; the old one no longer does.
-  await page.getByRole("banner").getByRole("button", { name: "Sign in" }).click();
   await page.getByLabel("Email").fill(EMAIL);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Sign in" }).click();

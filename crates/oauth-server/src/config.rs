@@ -37,6 +37,11 @@ pub struct OAuthServerConfig {
     )]
     pub login_url: url::Url,
 
+    /// Where `prompt=registration` sends the browser instead of the login page (Hydra's urls.registration).
+    /// Default: the login page, as in Hydra.
+    #[arg(id = "oauth_registration_url", long = "oauth-registration-url", env = "OAUTH_REGISTRATION_URL")]
+    pub registration_url: Option<url::Url>,
+
     /// The consent page (Hydra's urls.consent).
     #[arg(
         id = "oauth_consent_url",

@@ -66,6 +66,7 @@ pub struct Shared {
     pub clients: Clients,
     pub store: Store,
     pub login_url: url::Url,
+    pub registration_url: url::Url,
     pub consent_url: url::Url,
     pub logout_url: url::Url,
     pub error_url: url::Url,
@@ -140,6 +141,7 @@ impl OAuthServer {
             clients: Clients::from_config(config)?,
             store: Store::default(),
             login_url: config.login_url.clone(),
+            registration_url: config.registration_url.clone().unwrap_or_else(|| config.login_url.clone()),
             consent_url: config.consent_url.clone(),
             logout_url: config.logout_url.clone(),
             error_url,
@@ -151,13 +153,14 @@ impl OAuthServer {
         Ok(Self { shared, public, admin })
     }
 
-    /// Points the login, consent, logout and error URLs at a login app served at `base` (its
-    /// `/oauth2/login`, `/oauth2/consent`, `/oauth2/logout` and `/oauth2/error`), for a platform that binds the
-    /// app after this server.
+    /// Points the login, registration, consent, logout and error URLs at a login app served at `base` (its
+    /// `/oauth2/login`, `/oauth2/registration`, `/oauth2/consent`, `/oauth2/logout` and `/oauth2/error`), for a
+    /// platform that binds the app after this server.
     pub fn with_login_app(mut self, base: &url::Url) -> Self {
         let shared = Arc::get_mut(&mut self.shared).expect("not serving yet, so not shared");
         let at = |path: &str| base.join(path).expect("a path joins a base URL");
         shared.login_url = at("/oauth2/login");
+        shared.registration_url = at("/oauth2/registration");
         shared.consent_url = at("/oauth2/consent");
         shared.logout_url = at("/oauth2/logout");
         shared.error_url = at("/oauth2/error");

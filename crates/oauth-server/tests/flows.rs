@@ -644,6 +644,27 @@ async fn a_login_remembered_for_the_browser_session_answers_prompt_none_until_th
 }
 
 #[tokio::test]
+async fn prompt_registration_sends_the_browser_to_the_registration_page_or_by_default_the_login_page() {
+    let server = Server::start_with(|config| {
+        config.registration_url = Some("http://login.test/oauth2/registration".parse().unwrap());
+    })
+    .await;
+    let (status, location) = visit(&browser(), &server.authorize_url(&[("prompt", "registration")])).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert!(location.starts_with("http://login.test/oauth2/registration?login_challenge="), "{location}");
+    let challenge = query_of(&location)["login_challenge"].clone();
+    let (_, login) = server.admin_get("login", &challenge).await;
+    assert_eq!(login["skip"], false);
+    server.stop().await;
+
+    // Without urls.registration, Hydra sends it to the login page.
+    let server = Server::start().await;
+    let challenge = start_flow(&server, &browser(), &[("prompt", "registration")]).await;
+    assert!(!challenge.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn rp_initiated_logout_ends_the_session_and_its_refresh_tokens() {
     let server = Server::start().await;
     let browser = browser();

@@ -46,6 +46,9 @@ pub struct Email {
 }
 
 impl Email {
+    /// Why an address mixing look-alike scripts is refused (the pages say it in their own words).
+    pub const MIXED_SCRIPTS: &str = "email must not mix look-alike scripts (such as Latin and Cyrillic) in one part";
+
     /// Longest address SMTP can carry (RFC 5321 path limit less the angle brackets).
     pub const MAX_CHARS: usize = 254;
 
@@ -76,9 +79,7 @@ impl Email {
             return Err(invalid());
         }
         if !single_script(local) || !labels.iter().all(|label| single_script(label)) {
-            return Err(Error::InvalidArgument(
-                "email must not mix look-alike scripts (such as Latin and Cyrillic) in one part".into(),
-            ));
+            return Err(Error::InvalidArgument(Self::MIXED_SCRIPTS.into()));
         }
         Ok(Self { display: trimmed.to_owned(), normalized: normalize_email(trimmed) })
     }

@@ -47,6 +47,9 @@ pub struct LoginRequest {
     pub client: OAuth2Client,
     #[serde(default)]
     pub requested_scope: Vec<String>,
+    /// The authorization request as the app made it (its `ui_locales` says which language to speak).
+    #[serde(default)]
+    pub request_url: String,
 }
 
 /// Hydra's `OAuth2ConsentRequest`.
@@ -63,6 +66,8 @@ pub struct ConsentRequest {
     pub requested_scope: Vec<String>,
     #[serde(default)]
     pub requested_access_token_audience: Vec<String>,
+    #[serde(default)]
+    pub request_url: String,
 }
 
 /// Hydra's `OAuth2LogoutRequest`.
@@ -73,6 +78,9 @@ pub struct LogoutRequest {
     pub subject: String,
     #[serde(default)]
     pub rp_initiated: bool,
+    /// The logout request as the app made it (RP-initiated logout's `ui_locales`).
+    #[serde(default)]
+    pub request_url: String,
 }
 
 /// Hydra's `AcceptOAuth2LoginRequest` (the fields we set).

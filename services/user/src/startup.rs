@@ -123,8 +123,14 @@ impl Application {
 
         let login = match hydra {
             Some(hydra) => {
+                let site = login::text::Site {
+                    shop: config.mail.shop_name.clone(),
+                    storefront: config.mail.storefront_url.to_string(),
+                    secure_cookies: config.login.secure_cookies,
+                };
                 let app = LoginApp {
                     pool: pool.clone(),
+                    outbox: outbox.clone(),
                     hydra,
                     throttle,
                     remember_for: i64::from(config.login.remember_days) * 24 * 3600,
@@ -140,6 +146,8 @@ impl Application {
                         &deps.redis,
                         "reset-requests",
                     ),
+                    signup_throttle: Throttle::for_feature(config.login.throttle_limits(), &deps.redis, "sign-ups"),
+                    site: Arc::new(site),
                     sign_out,
                 };
                 // Browsers reach the login pages (through a proxy in production): capped per client like the BFF.

@@ -171,7 +171,9 @@ fn start(shared: &Shared, params: &HashMap<String, String>, raw_query: String, j
     state_store.flows.insert(flow_id.clone(), flow);
     drop(state_store);
 
-    let mut login_url = shared.login_url.clone();
+    // prompt=registration asks for the sign-up page (Hydra's urls.registration) instead of the login page.
+    let wants_registration = prompt.split_whitespace().any(|p| p == "registration");
+    let mut login_url = if wants_registration { shared.registration_url.clone() } else { shared.login_url.clone() };
     login_url.query_pairs_mut().append_pair("login_challenge", &login_challenge);
     let jar = jar.add(set_cookie(shared, csrf_cookie_name(&flow_id), csrf, Some(shared.request_ttl)));
     (jar, found(login_url.as_str())).into_response()

@@ -11,7 +11,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::pages::{message, see_other};
+use super::pages::{message, see_other, text};
 use crate::{
     error::{Error, UserError},
     hydra::HydraError,
@@ -51,42 +51,26 @@ impl From<HydraError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        // In the page's language: the request's, kept by `text::layer` while the handler's answer is made.
+        let t = text();
         match self {
-            Self::Expired => {
-                message(StatusCode::NOT_FOUND, "This sign-in link has expired", "Go back to the shop and start again.")
-            }
+            Self::Expired => message(StatusCode::NOT_FOUND, t.expired, t.start_again),
             Self::AlreadyAnswered { redirect_to } => see_other(&redirect_to),
-            Self::Forged => message(
-                StatusCode::FORBIDDEN,
-                "Please try again",
-                "The form expired or did not come from this site. Reload the page and submit it again.",
-            ),
-            Self::MissingChallenge => message(
-                StatusCode::BAD_REQUEST,
-                "Nothing to do here",
-                "This page is part of signing in to the shop. Start from the shop.",
-            ),
+            Self::Forged => message(StatusCode::FORBIDDEN, t.form_expired_title, t.form_expired),
+            Self::MissingChallenge => message(StatusCode::BAD_REQUEST, t.nothing_here, t.start_from_shop),
             Self::Hydra(detail) => {
                 tracing::error!(detail, "the OAuth2 server's admin API failed");
-                message(
-                    StatusCode::BAD_GATEWAY,
-                    "Sign-in is unavailable",
-                    "The sign-in service did not answer. Try again in a moment.",
-                )
+                message(StatusCode::BAD_GATEWAY, t.unavailable, t.unavailable_text)
             }
             Self::Internal(Error::Own(UserError::Busy { retry_after })) => {
-                let mut page = message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Sign-in is busy",
-                    "Many people are signing in right now. Try again in a moment.",
-                );
+                let mut page = message(StatusCode::SERVICE_UNAVAILABLE, t.busy, t.busy_text);
                 let seconds = crate::throttle::whole_seconds(retry_after);
                 page.headers_mut().insert(http::header::RETRY_AFTER, seconds.into());
                 page
             }
             Self::Internal(e) => {
                 tracing::error!(error = &e as &dyn std::error::Error, "login app failed");
-                message(StatusCode::INTERNAL_SERVER_ERROR, "Something went wrong", "Try again in a moment.")
+                message(StatusCode::INTERNAL_SERVER_ERROR, t.went_wrong, t.try_again_soon)
             }
         }
     }

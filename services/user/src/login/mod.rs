@@ -14,8 +14,13 @@
 //!   empty choice grants nothing. The requested audience is granted. Tokens carry the user's real claims:
 //!   `email`, `name`, `roles` (access token; the ID token has `email` with the `email` scope and `name` with
 //!   `profile`).
+//! - Registration (`prompt=registration`, Hydra's `urls.registration`, or the login page's link): a new account
+//!   is created and signed straight in, behind its own throttle per client address ([`register`]).
 //! - Logout: a confirmation, then Hydra ends the session.
 //! - A forgotten password: a link by e-mail, and a page that sets the new one ([`reset`]).
+//!
+//! Every page looks like the storefront and speaks its language, English or Japanese ([`text`]): the one the
+//! app asks for with `ui_locales`, or the browser's.
 //!
 //! Every form is protected by a signed double-submit CSRF token bound to its challenge and good for as long as
 //! a challenge lives ([`csrf`]), and a form is checked against Hydra's request before anything it asks for is
@@ -27,8 +32,10 @@ pub mod csrf;
 pub mod device;
 mod error;
 mod pages;
+mod register;
 mod reset;
 pub mod signing;
+pub mod text;
 
 use std::{net::SocketAddr, sync::Arc};
 
@@ -40,7 +47,7 @@ use axum::{
     routing::get,
 };
 use axum_extra::extract::{CookieJar, Form};
-use ec_platform::claims::AccountClaims;
+use ec_platform::{claims::AccountClaims, events::Outbox};
 use serde::Deserialize;
 use sqlx::PgPool;
 
@@ -53,11 +60,13 @@ use crate::{
     throttle::{self, Client, Throttle, Verdict},
 };
 use error::PageError;
-use pages::{ConsentPage, LoginPage, LogoutPage, message, render, see_other};
+use pages::{ConsentPage, LoginPage, LogoutPage, Text, chrome, message, render, see_other, text};
 
 /// What the app needs.
 pub struct LoginApp {
     pub pool: PgPool,
+    /// Where a new account is announced (`user.v1.registered`).
+    pub outbox: Outbox,
     pub hydra: HydraAdmin,
     /// Shared with `ChangePassword`: one allowance of wrong passwords per account.
     pub throttle: Arc<Throttle>,
@@ -79,6 +88,10 @@ pub struct LoginApp {
     pub verifications: crate::verification::Verifications,
     /// Counts requests for reset links, per address and client, apart from sign-ins.
     pub reset_throttle: Throttle,
+    /// Counts accounts created on the registration page, per address and client.
+    pub signup_throttle: Throttle,
+    /// The shop the pages belong to (their header), and whether their language cookie is `Secure`.
+    pub site: Arc<text::Site>,
     /// Signs an account out everywhere once its password is reset.
     pub sign_out: crate::api::SignOut,
 }
@@ -86,8 +99,10 @@ pub struct LoginApp {
 /// The app's routes.
 pub fn router(app: Arc<LoginApp>) -> Router {
     let secure = app.secure_cookies;
+    let site = app.site.clone();
     let router = Router::new()
         .route("/oauth2/login", get(login_page).post(login_submit))
+        .route("/oauth2/registration", get(register::page).post(register::submit))
         .route("/oauth2/consent", get(consent_page).post(consent_submit))
         .route("/oauth2/logout", get(logout_page).post(logout_submit))
         .route("/oauth2/error", get(error_page))
@@ -96,6 +111,7 @@ pub fn router(app: Arc<LoginApp>) -> Router {
         .route("/oauth2/email/verify", get(reset::verify_email))
         // Forms are a few hundred bytes; nothing legitimate comes near this.
         .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(axum::middleware::from_fn_with_state(site, text::layer))
         .with_state(app);
     // Served over HTTPS (what secure cookies say), the pages tell browsers to come back over HTTPS only.
     if secure {
@@ -123,6 +139,14 @@ fn required(challenge: &str) -> Result<&str, PageError> {
     if challenge.is_empty() { Err(PageError::MissingChallenge) } else { Ok(challenge) }
 }
 
+/// The languages the app asked for on its authorization or logout request (`ui_locales`), space-separated.
+fn ui_locales(request_url: &str) -> String {
+    url::Url::parse(request_url)
+        .ok()
+        .and_then(|url| url.query_pairs().find(|(name, _)| name == "ui_locales").map(|(_, value)| value.into_owned()))
+        .unwrap_or_default()
+}
+
 /// What every form post must have: a CSRF token matching the cookie, and a challenge.
 fn check_form(app: &LoginApp, jar: &CookieJar, csrf_token: &str, challenge: &str) -> Result<(), PageError> {
     if !csrf::verify(jar, &app.csrf_key, challenge, csrf_token, app.secure_cookies) {
@@ -139,22 +163,19 @@ async fn login_page(
 ) -> Result<Response, PageError> {
     let request = app.hydra.login_request(required(&query.login_challenge)?).await?;
     if request.skip {
-        // Hydra remembers this browser's login: confirm it without asking again.
-        let accepted = AcceptLogin { subject: request.subject, remember: true, remember_for: app.remember_for };
-        return Ok(see_other(&app.hydra.accept_login(&request.challenge, &accepted).await?));
+        return accept_remembered(&app, request).await;
     }
+    text::prefer(&ui_locales(&request.request_url));
     let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
-    let page = render(
-        StatusCode::OK,
-        LoginPage {
-            challenge: &request.challenge,
-            csrf_token: &csrf_token,
-            client_name: &request.client.client_name,
-            email: "",
-            error: None,
-        },
-    );
-    Ok((jar, page).into_response())
+    let page = LoginPage::new(&request.challenge, &csrf_token, &request.client.client_name, "", None);
+    Ok((jar, render(StatusCode::OK, page)).into_response())
+}
+
+/// Hydra remembers this browser's login: confirmed without asking again (also what a silent sign-in,
+/// `prompt=none`, comes to).
+async fn accept_remembered(app: &LoginApp, request: crate::hydra::LoginRequest) -> Result<Response, PageError> {
+    let accepted = AcceptLogin { subject: request.subject, remember: true, remember_for: app.remember_for };
+    Ok(see_other(&app.hydra.accept_login(&request.challenge, &accepted).await?))
 }
 
 #[derive(Deserialize)]
@@ -195,17 +216,8 @@ async fn login_submit(
     let again = |status: StatusCode, error: &str, jar: CookieJar| {
         let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &form.challenge, app.secure_cookies);
         let email: String = form.email.chars().take(Email::MAX_CHARS).collect();
-        let page = render(
-            status,
-            LoginPage {
-                challenge: &form.challenge,
-                csrf_token: &csrf_token,
-                client_name: &request.client.client_name,
-                email: &email,
-                error: Some(error),
-            },
-        );
-        (jar, page).into_response()
+        let page = LoginPage::new(&form.challenge, &csrf_token, &request.client.client_name, &email, Some(error));
+        (jar, render(status, page)).into_response()
     };
 
     // Throttle by the address as normalised for uniqueness, so case, spacing and look-alike letters do not buy
@@ -218,11 +230,12 @@ async fn login_submit(
     };
     if let Verdict::Wait { retry_after } = app.throttle.begin(&throttle_key, client).await {
         let seconds = throttle::whole_seconds(retry_after);
-        let text = match seconds {
-            0..=119 => format!("Too many failed sign-in attempts. Try again in {seconds} second(s)."),
-            _ => format!("Too many failed sign-in attempts. Try again in {} minute(s).", seconds.div_ceil(60)),
+        let t = text();
+        let wait = match seconds {
+            0..=119 => Text::fill(t.wait_seconds, "n", &seconds.to_string()),
+            _ => Text::fill(t.wait_minutes, "n", &seconds.div_ceil(60).to_string()),
         };
-        let mut page = again(StatusCode::TOO_MANY_REQUESTS, &text, jar);
+        let mut page = again(StatusCode::TOO_MANY_REQUESTS, &wait, jar);
         page.headers_mut().insert(header::RETRY_AFTER, seconds.into());
         return Ok(page);
     }
@@ -244,7 +257,7 @@ async fn login_submit(
         // The attempt was counted on the account before the check; the address counts the failure now.
         Err(Error::Own(UserError::InvalidCredentials)) => {
             app.throttle.failed(&throttle_key, client).await;
-            Ok(again(StatusCode::UNAUTHORIZED, "Wrong email or password.", jar))
+            Ok(again(StatusCode::UNAUTHORIZED, text().wrong_password, jar))
         }
         Err(e) => Err(e.into()),
     }
@@ -306,6 +319,7 @@ async fn consent_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let request = app.hydra.consent_request(required(&query.consent_challenge)?).await?;
+    text::prefer(&ui_locales(&request.request_url));
     let Some(user) = consenting_user(&app, &request).await? else {
         return deny_consent(&app, &request.challenge, "The account no longer exists.").await;
     };
@@ -317,12 +331,15 @@ async fn consent_page(
     let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
     let client_name =
         if request.client.client_name.is_empty() { &request.client.client_id } else { &request.client.client_name };
+    let c = chrome();
+    let heading = Text::fill(c.t.wants_access, "client", client_name);
     let page = render(
         StatusCode::OK,
         ConsentPage {
+            c,
             challenge: &request.challenge,
             csrf_token: &csrf_token,
-            client_name,
+            heading,
             scopes: request.requested_scope.iter().map(|scope| pages::ScopeChoice::of(scope)).collect(),
         },
     );
@@ -368,8 +385,10 @@ async fn logout_page(
     jar: CookieJar,
 ) -> Result<Response, PageError> {
     let request = app.hydra.logout_request(required(&query.logout_challenge)?).await?;
+    text::prefer(&ui_locales(&request.request_url));
     let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &request.challenge, app.secure_cookies);
-    let page = render(StatusCode::OK, LogoutPage { challenge: &request.challenge, csrf_token: &csrf_token });
+    let page = LogoutPage { c: chrome(), challenge: &request.challenge, csrf_token: &csrf_token };
+    let page = render(StatusCode::OK, page);
     Ok((jar, page).into_response())
 }
 
@@ -393,7 +412,8 @@ async fn logout_submit(
         return Ok(see_other(&app.hydra.accept_logout(&form.challenge).await?));
     }
     app.hydra.reject_logout(&form.challenge).await?;
-    Ok(message(StatusCode::OK, "You are still signed in", "You can close this page."))
+    let t = text();
+    Ok(message(StatusCode::OK, t.still_signed_in, t.close_page))
 }
 
 #[derive(Deserialize)]
@@ -407,13 +427,10 @@ struct ErrorQuery {
 async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
     // The query is anyone's to write (a link can carry any text): it picks one of our messages, and its own
     // words are logged, never shown.
-    let text = match query.error.as_str() {
-        "access_denied" => {
-            "You cancelled signing in, or did not allow the app access. Go back to the shop to try again."
-        }
-        "login_required" | "consent_required" | "interaction_required" | "account_selection_required" => {
-            "Signing in needs you to take part. Go back to the shop and sign in again."
-        }
+    let t = text();
+    let said = match query.error.as_str() {
+        "access_denied" => t.cancelled_sign_in,
+        "login_required" | "consent_required" | "interaction_required" | "account_selection_required" => t.take_part,
         "invalid_client"
         | "unauthorized_client"
         | "invalid_request"
@@ -422,16 +439,14 @@ async fn error_page(Query(query): Query<ErrorQuery>) -> Response {
         | "invalid_redirect_uri"
         | "request_forbidden"
         | "invalid_request_uri"
-        | "invalid_request_object" => {
-            "The app that sent you here asked for something it may not. Go back to the shop and start again."
-        }
-        "server_error" | "temporarily_unavailable" => "The sign-in service had a problem. Try again in a moment.",
-        _ => "Signing in failed. Go back to the shop and start again.",
+        | "invalid_request_object" => t.app_asked_wrong,
+        "server_error" | "temporarily_unavailable" => t.service_problem,
+        _ => t.failed_start_again,
     };
     tracing::info!(
         error = query.error.chars().take(100).collect::<String>(),
         description = query.error_description.chars().take(300).collect::<String>(),
         "OAuth2 error page shown"
     );
-    message(StatusCode::BAD_REQUEST, "Signing in failed", text)
+    message(StatusCode::BAD_REQUEST, t.sign_in_failed, said)
 }

@@ -1,7 +1,9 @@
-//! The HTML pages, rendered with askama (checked at compile time, HTML-escaped by default), and the
-//! security headers every page carries.
+//! The HTML pages, rendered with askama (checked at compile time, HTML-escaped by default) in the page's
+//! language ([`super::text`]), and the security headers every page carries.
 
 use askama::Template;
+
+pub use super::text::{Chrome, Text, chrome, text};
 use axum::{
     http::{HeaderName, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -10,9 +12,41 @@ use axum::{
 #[derive(Template)]
 #[template(path = "login.html")]
 pub struct LoginPage<'a> {
+    pub c: Chrome,
     pub challenge: &'a str,
     pub csrf_token: &'a str,
-    pub client_name: &'a str,
+    /// "Sign in to the app", in the page's language.
+    pub heading: String,
+    pub email: &'a str,
+    pub error: Option<&'a str>,
+}
+
+impl<'a> LoginPage<'a> {
+    /// The login page of `challenge` for the app `client_name`, with the address typed and what went wrong.
+    pub fn new(
+        challenge: &'a str,
+        csrf_token: &'a str,
+        client_name: &str,
+        email: &'a str,
+        error: Option<&'a str>,
+    ) -> Self {
+        let c = chrome();
+        let heading = if client_name.is_empty() {
+            c.t.sign_in.to_owned()
+        } else {
+            Text::fill(c.t.sign_in_to, "client", client_name)
+        };
+        Self { c, challenge, csrf_token, heading, email, error }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "register.html")]
+pub struct RegisterPage<'a> {
+    pub c: Chrome,
+    pub challenge: &'a str,
+    pub csrf_token: &'a str,
+    pub name: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
 }
@@ -20,9 +54,11 @@ pub struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "consent.html")]
 pub struct ConsentPage<'a> {
+    pub c: Chrome,
     pub challenge: &'a str,
     pub csrf_token: &'a str,
-    pub client_name: &'a str,
+    /// "The app wants access to your account", in the page's language.
+    pub heading: String,
     pub scopes: Vec<ScopeChoice<'a>>,
 }
 
@@ -36,13 +72,14 @@ impl<'a> ScopeChoice<'a> {
     /// The scope `name`, described in words a shopper understands; a scope the platform does not know shows
     /// its name.
     pub fn of(name: &'a str) -> Self {
+        let t = text();
         let description = match name {
-            "openid" => "Know who you are (your account id)",
-            "offline_access" | "offline" => "Stay signed in when you are not using it",
-            "email" => "See your email address",
-            "profile" => "See your name",
-            "shop" => "Shop in your name: your account, your cart, and placing and cancelling your orders",
-            "backoffice" => "Use your admin rights, if you have them: the catalog, stock, every order and account",
+            "openid" => t.scope_openid,
+            "offline_access" | "offline" => t.scope_offline,
+            "email" => t.scope_email,
+            "profile" => t.scope_profile,
+            "shop" => t.scope_shop,
+            "backoffice" => t.scope_backoffice,
             _ => "",
         };
         Self { name, description }
@@ -52,6 +89,7 @@ impl<'a> ScopeChoice<'a> {
 #[derive(Template)]
 #[template(path = "logout.html")]
 pub struct LogoutPage<'a> {
+    pub c: Chrome,
     pub challenge: &'a str,
     pub csrf_token: &'a str,
 }
@@ -59,6 +97,7 @@ pub struct LogoutPage<'a> {
 #[derive(Template)]
 #[template(path = "forgot.html")]
 pub struct ForgotPage<'a> {
+    pub c: Chrome,
     pub csrf_token: &'a str,
     pub email: &'a str,
     pub error: Option<&'a str>,
@@ -67,6 +106,7 @@ pub struct ForgotPage<'a> {
 #[derive(Template)]
 #[template(path = "reset.html")]
 pub struct ResetPage<'a> {
+    pub c: Chrome,
     pub csrf_token: &'a str,
     pub token: &'a str,
     pub error: Option<&'a str>,
@@ -75,6 +115,7 @@ pub struct ResetPage<'a> {
 #[derive(Template)]
 #[template(path = "message.html")]
 pub struct MessagePage<'a> {
+    pub c: Chrome,
     pub title: &'a str,
     pub message: &'a str,
     pub is_error: bool,
@@ -112,9 +153,10 @@ pub fn render(status: StatusCode, page: impl Template) -> Response {
     }
 }
 
-/// A page with a title and one message.
+/// A page with a title and one message, in the page's language (`text()`).
 pub fn message(status: StatusCode, title: &str, message: &str) -> Response {
-    render(status, MessagePage { title, message, is_error: status.is_client_error() || status.is_server_error() })
+    let is_error = status.is_client_error() || status.is_server_error();
+    render(status, MessagePage { c: chrome(), title, message, is_error })
 }
 
 /// Sends the browser on after a form post (303, so the next request is a GET).
@@ -122,7 +164,8 @@ pub fn see_other(location: &str) -> Response {
     match HeaderValue::from_str(location) {
         Ok(value) => (StatusCode::SEE_OTHER, [(header::LOCATION, value)]).into_response(),
         Err(_) => {
-            message(StatusCode::BAD_GATEWAY, "Sign-in failed", "The sign-in service answered with an invalid address.")
+            let t = text();
+            message(StatusCode::BAD_GATEWAY, t.sign_in_failed, t.bad_redirect)
         }
     }
 }

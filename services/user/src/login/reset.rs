@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::{
     LoginApp, csrf,
     error::PageError,
-    pages::{ForgotPage, ResetPage, message, render},
+    pages::{ForgotPage, ResetPage, Text, chrome, message, render, text},
 };
 use crate::{
     domain::{Email, Password, normalize_email},
@@ -41,7 +41,8 @@ fn reset_form(token: &str) -> String {
 
 pub(super) async fn forgot_page(State(app): State<Arc<LoginApp>>, jar: CookieJar) -> Response {
     let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, FORGOT_FORM, app.secure_cookies);
-    (jar, render(StatusCode::OK, ForgotPage { csrf_token: &csrf_token, email: "", error: None })).into_response()
+    let page = ForgotPage { c: chrome(), csrf_token: &csrf_token, email: "", error: None };
+    (jar, render(StatusCode::OK, page)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -66,7 +67,7 @@ pub(super) async fn forgot_submit(
     if Email::parse(&form.email).is_err() {
         let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, FORGOT_FORM, app.secure_cookies);
         let email: String = form.email.chars().take(Email::MAX_CHARS).collect();
-        let page = ForgotPage { csrf_token: &csrf_token, email: &email, error: Some("That is not an email address.") };
+        let page = ForgotPage { c: chrome(), csrf_token: &csrf_token, email: &email, error: Some(text().not_an_email) };
         return Ok((jar, render(StatusCode::BAD_REQUEST, page)).into_response());
     }
     let forwarded = ec_platform::net::forwarded_for(&headers);
@@ -74,8 +75,9 @@ pub(super) async fn forgot_submit(
     let throttle_key = normalize_email(&form.email);
     if let Verdict::Wait { retry_after } = app.reset_throttle.begin(&throttle_key, client).await {
         let minutes = throttle::whole_seconds(retry_after).div_ceil(60);
-        let text = format!("Too many links were asked for lately. Try again in {minutes} minute(s).");
-        let mut page = message(StatusCode::TOO_MANY_REQUESTS, "Try again later", &text);
+        let t = text();
+        let wait = Text::fill(t.too_many_links, "n", &minutes.to_string());
+        let mut page = message(StatusCode::TOO_MANY_REQUESTS, t.try_later, &wait);
         page.headers_mut().insert(header::RETRY_AFTER, throttle::whole_seconds(retry_after).into());
         return Ok(page);
     }
@@ -89,11 +91,8 @@ pub(super) async fn forgot_submit(
             tracing::error!(error = &e as &dyn std::error::Error, "a password reset could not be asked for");
         }
     });
-    Ok(message(
-        StatusCode::OK,
-        "Check your email",
-        "If an account has this address, a link to choose a new password is on its way. It works once, for an hour.",
-    ))
+    let t = text();
+    Ok(message(StatusCode::OK, t.check_email, t.link_on_its_way))
 }
 
 #[derive(Deserialize)]
@@ -103,11 +102,8 @@ pub(super) struct Link {
 }
 
 fn spent_page() -> Response {
-    message(
-        StatusCode::GONE,
-        "This link no longer works",
-        "It was used already or has expired. Ask for a new one from the sign-in page.",
-    )
+    let t = text();
+    message(StatusCode::GONE, t.link_spent, t.reset_link_spent)
 }
 
 pub(super) async fn reset_page(
@@ -120,7 +116,7 @@ pub(super) async fn reset_page(
         return Ok(spent_page());
     }
     let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &reset_form(&link.token), app.secure_cookies);
-    let page = ResetPage { csrf_token: &csrf_token, token: &link.token, error: None };
+    let page = ResetPage { c: chrome(), csrf_token: &csrf_token, token: &link.token, error: None };
     Ok((jar, render(StatusCode::OK, page)).into_response())
 }
 
@@ -147,15 +143,15 @@ pub(super) async fn reset_submit(
     let resets = &app.resets;
     let again = |error: &str, jar: CookieJar| {
         let (jar, csrf_token) = csrf::issue(jar, &app.csrf_key, &reset_form(&form.token), app.secure_cookies);
-        let page = ResetPage { csrf_token: &csrf_token, token: &form.token, error: Some(error) };
+        let page = ResetPage { c: chrome(), csrf_token: &csrf_token, token: &form.token, error: Some(error) };
         (jar, render(StatusCode::BAD_REQUEST, page)).into_response()
     };
     if form.password != form.confirm {
-        return Ok(again("The two passwords differ.", jar));
+        return Ok(again(text().passwords_differ, jar));
     }
     let password = match Password::parse(&form.password) {
         Ok(password) => password,
-        Err(Error::InvalidArgument(reason)) => return Ok(again(&reason, jar)),
+        Err(Error::InvalidArgument(_)) => return Ok(again(text().password_invalid, jar)),
         Err(e) => return Err(e.into()),
     };
     let user = match resets.complete(&form.token, password).await {
@@ -164,11 +160,8 @@ pub(super) async fn reset_submit(
         Err(e) => return Err(e.into()),
     };
     app.sign_out.everywhere(user).await;
-    Ok(message(
-        StatusCode::OK,
-        "Your password is changed",
-        "Sign in with it from the shop. Every device that was signed in to your account has been signed out.",
-    ))
+    let t = text();
+    Ok(message(StatusCode::OK, t.password_changed, t.password_changed_text))
 }
 
 pub(super) async fn verify_email(
@@ -179,19 +172,15 @@ pub(super) async fn verify_email(
         return Ok(spent_verification_page());
     }
     match app.verifications.verify(&link.token).await? {
-        Followed::Verified { email } => Ok(message(
-            StatusCode::OK,
-            "Your email address is confirmed",
-            &format!("Thank you: {email} is confirmed as yours. You can close this page and go on shopping."),
-        )),
+        Followed::Verified { email } => {
+            let t = text();
+            Ok(message(StatusCode::OK, t.email_confirmed, &Text::fill(t.email_confirmed_text, "email", &email)))
+        }
         Followed::Spent => Ok(spent_verification_page()),
     }
 }
 
 fn spent_verification_page() -> Response {
-    message(
-        StatusCode::GONE,
-        "This link no longer works",
-        "It was used already, has expired, or was sent to an address the account no longer has. Your account page in the shop sends a new one.",
-    )
+    let t = text();
+    message(StatusCode::GONE, t.link_spent, t.verify_link_spent)
 }

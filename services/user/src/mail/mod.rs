@@ -97,6 +97,39 @@ impl Language {
         }
     }
 
+    /// The language of `tag` if the shop writes in it; `None` for any other (`fr`, `*`).
+    pub fn supported(tag: &str) -> Option<Self> {
+        match tag.trim().split(['-', '_']).next().map(str::to_ascii_lowercase).as_deref() {
+            Some("ja") => Some(Self::Ja),
+            Some("en") => Some(Self::En),
+            _ => None,
+        }
+    }
+
+    /// The first language the shop writes in among `tags`, in the order given (OpenID Connect's `ui_locales`).
+    pub fn first_of<'a>(tags: impl IntoIterator<Item = &'a str>) -> Option<Self> {
+        tags.into_iter().find_map(Self::supported)
+    }
+
+    /// The language an `Accept-Language` header prefers most among those the shop writes in (by quality, the
+    /// header's order breaking ties; `q=0` excludes a language).
+    pub fn preferred(accept_language: &str) -> Option<Self> {
+        let mut ranked: Vec<(u16, usize, Self)> = accept_language
+            .split(',')
+            .enumerate()
+            .filter_map(|(order, item)| {
+                let mut parts = item.split(';');
+                let language = Self::supported(parts.next()?)?;
+                let quality = parts.find_map(|p| p.trim().strip_prefix("q=")).map_or(Some(1000), |q| {
+                    q.trim().parse::<f32>().ok().map(|q| (q.clamp(0.0, 1.0) * 1000.0) as u16)
+                })?;
+                (quality > 0).then_some((quality, order, language))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        ranked.first().map(|&(_, _, language)| language)
+    }
+
     /// As stored and as the wire shows it.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -109,6 +142,18 @@ impl Language {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_preferred_language_is_the_best_rated_one_the_shop_writes_in() {
+        assert_eq!(Language::preferred("ja-JP,ja;q=0.9,en-US;q=0.8,en;q=0.7"), Some(Language::Ja));
+        assert_eq!(Language::preferred("fr-FR, en;q=0.5, ja;q=0.4"), Some(Language::En));
+        assert_eq!(Language::preferred("en;q=0.2, ja;q=0.9"), Some(Language::Ja));
+        assert_eq!(Language::preferred("ja;q=0, en;q=0.1"), Some(Language::En));
+        assert_eq!(Language::preferred("fr, de"), None);
+        assert_eq!(Language::preferred("ja;q=nonsense, en"), Some(Language::En));
+        assert_eq!(Language::preferred(""), None);
+        assert_eq!(Language::first_of("de ja en".split(' ')), Some(Language::Ja));
+    }
 
     #[test]
     fn a_language_tag_picks_japanese_or_else_english() {
