@@ -168,8 +168,8 @@ async fn publish(
 }
 
 /// Buys one unit of `sku` as the holder of `token` with the approving card, through the BFF, and answers the
-/// order's id once it is CONFIRMED.
-async fn buy(platform: &TestPlatform, token: &str, sku: &str) -> String {
+/// order's id and total (in yen) once it is CONFIRMED.
+async fn buy(platform: &TestPlatform, token: &str, sku: &str) -> (String, i64) {
     let (status, answer) =
         platform.call("/order.v1.CartService/AddCartItem", Some(token), &json!({"skuId": sku, "quantity": 1})).await;
     assert_eq!(status, 200, "{answer}");
@@ -181,7 +181,8 @@ async fn buy(platform: &TestPlatform, token: &str, sku: &str) -> String {
     });
     let (status, answer) = platform.call("/order.v1.OrderService/CreateOrder", Some(token), &checkout).await;
     assert_eq!((status, answer["order"]["status"].as_str()), (200, Some("ORDER_STATUS_CONFIRMED")), "{answer}");
-    answer["order"]["id"].as_str().unwrap().to_owned()
+    let total = answer["order"]["total"]["amount"].as_str().unwrap().parse().unwrap();
+    (answer["order"]["id"].as_str().unwrap().to_owned(), total)
 }
 
 /// A platform serving the real storefront build on a port of its own, registered as a redirect of the
@@ -256,7 +257,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     let sencha = publish(&platform, &admin, "Sencha", Some(&green), &[("SENCHA-100G", "100g", 1500, 10)]).await;
     // Someone else's order, whose URL the shopper must not be able to open.
     let neighbour = platform.access_token("neighbour@example.com", false).await;
-    let theirs = buy(&platform, &neighbour, &sencha[0]).await;
+    let (theirs, _) = buy(&platform, &neighbour, &sencha[0]).await;
 
     let mailbox = format!("{}/dev/mail", platform.login_url());
     let env = [
@@ -323,7 +324,12 @@ async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
     let admin = platform.access_token("owner@example.com", true).await;
     let sencha = publish(&platform, &admin, "Sencha", None, &[("SENCHA-100G", "100g", 1500, 10)]).await;
     let shopper = platform.access_token("buyer@example.com", false).await;
-    let order = buy(&platform, &shopper, &sencha[0]).await;
+    // Today's sales, which the dashboard must add up to: two orders of one Sencha each.
+    let (order, first) = buy(&platform, &shopper, &sencha[0]).await;
+    let (_, second) = buy(&platform, &shopper, &sencha[0]).await;
+    // Stock running out: two whisks left, the stands sold out.
+    publish(&platform, &admin, "Matcha whisk", None, &[("WHISK-80", "80 tines", 3000, 2)]).await;
+    publish(&platform, &admin, "Whisk stand", None, &[("STAND-1", "ceramic", 1800, 0)]).await;
     // The buyer followed the link mailed at sign-up; the newcomer has not yet.
     sqlx::query("UPDATE user_service.users SET email_verified_at = now() WHERE email = 'buyer@example.com'")
         .execute(&platform.database.pool)
@@ -340,6 +346,8 @@ async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
         ("WEBHOOK_URL", &webhook_url),
         ("PASSWORD", "correct horse"),
         ("ORDER_ID", &order),
+        ("REVENUE", &(first + second).to_string()),
+        ("ORDERS", "2"),
     ];
     let stdout = in_browser("backoffice.mjs", &web, &env, BACKOFFICE_STEPS).await;
     // The endpoint the owner added got the published product, signed with the secret the page showed, and the
@@ -355,6 +363,7 @@ async fn a_shop_owner_runs_the_back_office_in_a_real_browser() {
 /// What the back-office browser test must have done, each printed by `web/tests/backoffice.mjs` as "ok <step>".
 const BACKOFFICE_STEPS: &[&str] = &[
     "sign in",
+    "dashboard",
     "category",
     "product",
     "image",
@@ -369,7 +378,7 @@ const BACKOFFICE_STEPS: &[&str] = &[
     "roles",
     "shopper finds it",
     "not an admin",
-    "accessible back office",
+    "accessible dashboard",
     "accessible categories",
     "accessible new product",
     "accessible product",

@@ -127,6 +127,7 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     // product.v1.InventoryService: stock is admins'. The reservations are the order service's alone, never
     // routed: BatchReserveInventory, ConfirmReservation, ReleaseReservation, RestockReservation, GetReservation.
     routes.add::<GetInventoryRequest, GetInventoryResponse>(INVENTORY_SERVICE_GET_INVENTORY_SPEC, product, Admin);
+    routes.add::<ListLowStockRequest, ListLowStockResponse>(INVENTORY_SERVICE_LIST_LOW_STOCK_SPEC, product, Admin);
     routes.add::<UpdateInventoryRequest, UpdateInventoryResponse>(
         INVENTORY_SERVICE_UPDATE_INVENTORY_SPEC,
         product,
@@ -152,6 +153,11 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     routes.add::<CancelOrderRequest, CancelOrderResponse>(ORDER_SERVICE_CANCEL_ORDER_SPEC, order, SignedIn);
     routes.add::<AdminListOrdersRequest, AdminListOrdersResponse>(ORDER_SERVICE_ADMIN_LIST_ORDERS_SPEC, order, Admin);
     routes.add::<ShipOrderRequest, ShipOrderResponse>(ORDER_SERVICE_SHIP_ORDER_SPEC, order, Admin);
+    routes.add::<AdminSalesReportRequest, AdminSalesReportResponse>(
+        ORDER_SERVICE_ADMIN_SALES_REPORT_SPEC,
+        order,
+        Admin,
+    );
 }
 
 /// The backend services the table routes to.

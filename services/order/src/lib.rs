@@ -41,6 +41,7 @@ pub mod payment;
 pub mod pricing;
 pub mod product_client;
 pub mod recovery;
+pub mod report;
 pub mod saga;
 pub mod shipping;
 pub mod startup;

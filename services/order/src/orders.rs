@@ -234,11 +234,12 @@ pub async fn get_own(pool: &PgPool, user_id: Uuid, id: Uuid) -> Result<Order, Er
 }
 
 /// What to list.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     /// One account's orders (a customer's own; an admin's filter).
     pub user_id: Option<Uuid>,
-    pub status: Option<Status>,
+    /// Only orders in these statuses; empty means every status.
+    pub statuses: Vec<Status>,
 }
 
 /// Up to `limit` orders matching `filter`, newest first, older than `before` if given.

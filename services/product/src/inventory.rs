@@ -383,3 +383,54 @@ pub async fn get_reservation(pool: &sqlx::PgPool, id: Uuid) -> Result<Reservatio
     tx.commit().await?;
     found.ok_or(Error::NotFound("reservation"))
 }
+
+/// A SKU for sale running out: `available` is at or below the low-stock threshold.
+#[derive(Debug, sqlx::FromRow)]
+pub struct LowStock {
+    pub sku_id: Uuid,
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub sku_code: String,
+    pub available: i64,
+}
+
+/// The SKUs for sale running out.
+#[derive(Debug)]
+pub struct Running {
+    /// At most the limit asked for: sold out first, then the fewest left.
+    pub skus: Vec<LowStock>,
+    pub threshold: i64,
+    pub sold_out: i64,
+    pub low: i64,
+}
+
+/// Up to `limit` of the SKUs for sale (live SKUs of published products) whose available stock is at or below
+/// the shop's low-stock threshold, and how many are sold out and low in all.
+pub async fn running_out(pool: &sqlx::PgPool, limit: i64) -> Result<Running, Error> {
+    const FOR_SALE: &str = "FROM product_service.inventory AS i
+         JOIN product_service.skus AS s ON s.id = i.sku_id AND s.deleted_at IS NULL
+         JOIN product_service.products AS p ON p.id = s.product_id AND p.deleted_at IS NULL AND p.status = 'published'
+         CROSS JOIN product_service.stock_settings AS settings
+         WHERE i.quantity - i.reserved <= settings.low_stock_threshold";
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    let skus = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT s.id AS sku_id, p.id AS product_id, p.name AS product_name, s.code AS sku_code,
+                i.quantity - i.reserved AS available
+         {FOR_SALE}
+         ORDER BY available, p.name, s.code LIMIT $1"
+    )))
+    .bind(limit)
+    .fetch_all(&mut *tx)
+    .await?;
+    let (threshold, sold_out, low): (i64, i64, i64) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT (SELECT low_stock_threshold FROM product_service.stock_settings),
+                count(*) FILTER (WHERE i.quantity - i.reserved <= 0),
+                count(*) FILTER (WHERE i.quantity - i.reserved > 0)
+         {FOR_SALE}"
+    )))
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Running { skus, threshold, sold_out, low })
+}

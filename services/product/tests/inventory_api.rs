@@ -12,8 +12,8 @@ use connectrpc::{
 };
 use ec_proto::product::v1::{
     AdjustInventoryRequest, BatchReserveInventoryRequest, ConfirmReservationRequest, GetInventoryRequest,
-    GetReservationRequest, InsufficientStockDetail, InventoryServiceClient, ReleaseReservationRequest, ReservationItem,
-    ReservationStatus, UpdateInventoryRequest,
+    GetReservationRequest, InsufficientStockDetail, InventoryServiceClient, ListLowStockRequest,
+    ReleaseReservationRequest, ReservationItem, ReservationStatus, UpdateInventoryRequest,
 };
 use support::{Service, Who, code};
 use uuid::Uuid;
@@ -194,4 +194,42 @@ async fn the_running_service_expires_reservations_whose_time_is_up() {
 fn base64_decode(value: &str) -> Vec<u8> {
     use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
     STANDARD_NO_PAD.decode(value.trim_end_matches('=')).unwrap()
+}
+
+#[tokio::test]
+async fn low_stock_lists_the_skus_for_sale_running_out_sold_out_first_for_admins_only() {
+    let service = Service::start().await;
+    // The default threshold is 5: 0 and 3 are running out, 5 is at the threshold, 6 and 40 are not; a hidden
+    // product's empty SKU is not for sale, and a reservation counts against what is left.
+    let skus = service.skus(&[6, 0, 3, 40, 5]).await;
+    let hidden = service.skus(&[0]).await.remove(0);
+    sqlx::query("UPDATE product_service.products SET status = 'hidden' WHERE id = (SELECT product_id FROM product_service.skus WHERE id = $1)")
+        .bind(Uuid::parse_str(&hidden).unwrap())
+        .execute(&service.database.pool)
+        .await
+        .unwrap();
+    let platform = service.client(Who::Internal);
+    platform.batch_reserve_inventory(reserve(&[(&skus[0], 2)], "low")).await.unwrap();
+
+    let admin = service.client(Who::Admin);
+    let all = admin.list_low_stock(ListLowStockRequest::default()).await.unwrap().into_owned();
+    let listed: Vec<(&str, i64)> = all.skus.iter().map(|s| (s.sku_id.as_str(), s.available)).collect();
+    assert_eq!(listed, [(skus[1].as_str(), 0), (skus[2].as_str(), 3), (skus[0].as_str(), 4), (skus[4].as_str(), 5)]);
+    assert_eq!((all.threshold, all.sold_out_count, all.low_count), (5, 1, 3));
+    assert_eq!(all.skus[0].product_name, "Mug");
+    assert!(all.skus[0].sku_code.starts_with("MUG-"));
+
+    let two = admin.list_low_stock(ListLowStockRequest { limit: 2, ..Default::default() }).await.unwrap().into_owned();
+    assert_eq!(two.skus.len(), 2);
+    assert_eq!((two.sold_out_count, two.low_count), (1, 3), "the counts are of all, not of the page");
+
+    for limit in [-1, 101] {
+        let request = ListLowStockRequest { limit, ..Default::default() };
+        assert_eq!(code(admin.list_low_stock(request).await), ErrorCode::InvalidArgument, "{limit}");
+    }
+    let request = ListLowStockRequest::default();
+    assert_eq!(code(service.client(Who::Customer).list_low_stock(request.clone()).await), ErrorCode::PermissionDenied);
+    assert_eq!(code(service.client(Who::Nobody).list_low_stock(request).await), ErrorCode::Unauthenticated);
+
+    service.stop().await;
 }

@@ -4,6 +4,7 @@ import { messages, useLanguage } from "../i18n";
 import { WithId } from "../routing";
 import "./admin.css";
 import { CategoriesPage } from "./Categories";
+import { Dashboard } from "./Dashboard";
 import { OrderPage, OrdersPage } from "./Orders";
 import { NewProductPage, ProductPage } from "./Product";
 import { ProductsPage } from "./Products";
@@ -12,41 +13,27 @@ import { WebhookDeliveriesPage, WebhooksPage } from "./Webhooks";
 
 const m = messages({
   backOffice: { en: "Back office", ja: "管理画面" },
-  overview: { en: "Overview", ja: "概要" },
+  dashboard: { en: "Dashboard", ja: "ダッシュボード" },
   products: { en: "Products", ja: "商品" },
-  productsAbout: {
-    en: "Every product in every status: create, edit, SKUs, stock, images, publish and hide.",
-    ja: "すべての状態の商品：作成、編集、SKU、在庫、画像、公開・非公開。",
-  },
   categories: { en: "Categories", ja: "カテゴリー" },
-  categoriesAbout: {
-    en: "The category tree: create, rename, delete.",
-    ja: "カテゴリーの階層：作成、名前の変更、削除。",
-  },
   orders: { en: "Orders", ja: "注文" },
-  ordersAbout: { en: "Every customer's orders, and shipping them.", ja: "すべての顧客の注文と発送。" },
   users: { en: "Users", ja: "ユーザー" },
-  usersAbout: { en: "Accounts, and who is an administrator.", ja: "アカウントと管理者の権限。" },
   webhooks: { en: "Webhooks", ja: "Webhook" },
-  webhooksAbout: {
-    en: "Events sent to your other systems, and what became of each delivery.",
-    ja: "他のシステムへのイベント送信と、その配信結果。",
-  },
   notFound: { en: "Page not found", ja: "ページが見つかりません" },
   noSuchPage: { en: "The back office has no such page.", ja: "管理画面にこのページはありません。" },
 });
 
 const SECTIONS = [
-  { path: "/admin/products", name: m.products, about: m.productsAbout },
-  { path: "/admin/categories", name: m.categories, about: m.categoriesAbout },
-  { path: "/admin/orders", name: m.orders, about: m.ordersAbout },
-  { path: "/admin/users", name: m.users, about: m.usersAbout },
-  { path: "/admin/webhooks", name: m.webhooks, about: m.webhooksAbout },
+  { path: "/admin/products", name: m.products },
+  { path: "/admin/categories", name: m.categories },
+  { path: "/admin/orders", name: m.orders },
+  { path: "/admin/users", name: m.users },
+  { path: "/admin/webhooks", name: m.webhooks },
 ];
 
 /** The back office's pages, under `/admin`; any other path below it is not found. */
 const ROUTES: RouteObject[] = [
-  { index: true, element: <Overview /> },
+  { index: true, element: <Dashboard /> },
   { path: "products", element: <ProductsPage /> },
   { path: "products/new", element: <NewProductPage /> },
   { path: "products/:id", element: <WithId page={ProductPage} /> },
@@ -70,7 +57,7 @@ export function BackOffice() {
         <ul>
           <li>
             <Link to="/admin" aria-current={pathname === "/admin" ? "page" : undefined}>
-              {t(m.overview)}
+              {t(m.dashboard)}
             </Link>
           </li>
           {SECTIONS.map((s) => (
@@ -84,23 +71,6 @@ export function BackOffice() {
       </nav>
       {page}
     </div>
-  );
-}
-
-function Overview() {
-  const { t } = useLanguage();
-  return (
-    <section aria-labelledby="overview-title">
-      <h1 id="overview-title">{t(m.backOffice)}</h1>
-      <ul className="overview">
-        {SECTIONS.map((s) => (
-          <li key={s.path}>
-            <Link to={s.path}>{t(s.name)}</Link>
-            <p>{t(s.about)}</p>
-          </li>
-        ))}
-      </ul>
-    </section>
   );
 }
 

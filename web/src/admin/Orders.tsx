@@ -1,7 +1,7 @@
 import { Code } from "@connectrpc/connect";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
-import { Link } from "react-router";
+import { Link, useSearchParams } from "react-router";
 
 import { nextPage, useAnswers } from "../api";
 import { OrderService } from "../gen/order/v1/order_service_pb";
@@ -85,11 +85,19 @@ interface Filters {
   userId: string;
 }
 
-/** Every customer's orders, newest first, filtered by status and customer, a page at a time. */
+/**
+ * Every customer's orders, newest first, filtered by status and customer, a page at a time; a link may name the
+ * status to start with (`?status=2`, the dashboard's orders waiting to be shipped).
+ */
 export function OrdersPage() {
   const { t } = useLanguage();
   const format = useFormat();
-  const [draft, setDraft] = useState<Filters>({ userId: "" });
+  const [search] = useSearchParams();
+  const linked = Number(search.get("status"));
+  const [draft, setDraft] = useState<Filters>({
+    userId: "",
+    status: STATUSES.includes(linked) ? linked : undefined,
+  });
   const [filters, setFilters] = useState(draft);
   const orders = useInfiniteQuery(
     OrderService.method.adminListOrders,

@@ -9,9 +9,9 @@ use ec_platform::{
     page_token::{self, PageTokens},
 };
 use ec_proto::order::v1::{
-    self as proto, AdminListOrdersRequest, AdminListOrdersResponse, CancelOrderRequest, CancelOrderResponse,
-    CreateOrderRequest, CreateOrderResponse, GetOrderRequest, GetOrderResponse, ListOrdersRequest, ListOrdersResponse,
-    OrderService, ShipOrderRequest, ShipOrderResponse,
+    self as proto, AdminListOrdersRequest, AdminListOrdersResponse, AdminSalesReportRequest, AdminSalesReportResponse,
+    CancelOrderRequest, CancelOrderResponse, CreateOrderRequest, CreateOrderResponse, GetOrderRequest,
+    GetOrderResponse, ListOrdersRequest, ListOrdersResponse, OrderService, ShipOrderRequest, ShipOrderResponse,
 };
 use sqlx::PgPool;
 
@@ -21,6 +21,7 @@ use crate::{
     domain::{self, parse_id},
     error::Error,
     orders::{self, ListFilter, Status},
+    report,
     saga::Saga,
 };
 
@@ -114,8 +115,15 @@ impl OrderService for OrderApi {
         request: ServiceRequest<'_, ListOrdersRequest>,
     ) -> ServiceResult<ListOrdersResponse> {
         let caller = self.access.signed_in(&ctx)?;
-        let filter = ListFilter { user_id: Some(caller.user_id), status: None };
-        let binding = page_token::binding(&[b"mine", caller.user_id.as_bytes()]);
+        let mut statuses =
+            request.statuses.iter().map(|&s| wire::status_from_wire(s)).collect::<Result<Vec<_>, _>>()?;
+        statuses.sort_by_key(|s| s.as_str());
+        statuses.dedup();
+        // A page token goes on only with the statuses it was issued for.
+        let mut fields: Vec<&[u8]> = vec![b"mine", caller.user_id.as_bytes()];
+        fields.extend(statuses.iter().map(|s| s.as_str().as_bytes()));
+        let binding = page_token::binding(&fields);
+        let filter = ListFilter { user_id: Some(caller.user_id), statuses };
         let (orders, next_page_token) = self.page(filter, binding, request.page_size, request.page_token).await?;
         Response::ok(ListOrdersResponse { orders, next_page_token, ..Default::default() })
     }
@@ -141,7 +149,7 @@ impl OrderService for OrderApi {
         self.access.admin(&ctx)?;
         let user_id = request.user_id.map(|id| parse_id(id, "user_id")).transpose()?;
         let status = request.status.map(wire::status_from_wire).transpose()?;
-        let filter = ListFilter { user_id, status };
+        let filter = ListFilter { user_id, statuses: status.into_iter().collect() };
         let binding = page_token::binding(&[
             b"all",
             user_id.as_ref().map_or(&[][..], |id| id.as_bytes()),
@@ -162,5 +170,15 @@ impl OrderService for OrderApi {
         self.saga.ship(id, &tracking).await?;
         let order = orders::get(&self.pool, id).await?.ok_or(Error::NotFound("order"))?;
         Response::ok(ShipOrderResponse { order: MessageField::some(wire::order(order)), ..Default::default() })
+    }
+
+    async fn admin_sales_report(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, AdminSalesReportRequest>,
+    ) -> ServiceResult<AdminSalesReportResponse> {
+        self.access.admin(&ctx)?;
+        let report = report::sales(&self.pool, request.time_zone, request.days).await?;
+        Response::ok(wire::sales_report(report))
     }
 }

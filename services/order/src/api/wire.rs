@@ -13,6 +13,7 @@ use crate::{
     events::Placed,
     orders::{Line, Order, PaymentStatus, Status},
     pricing::PricedCart,
+    report::{Figures, Report},
 };
 
 fn money(amount: i64, currency_code: &str) -> Money {
@@ -129,6 +130,65 @@ fn status(status: Status) -> wire::OrderStatus {
         Status::Failed => wire::OrderStatus::ORDER_STATUS_FAILED,
         Status::Cancelled => wire::OrderStatus::ORDER_STATUS_CANCELLED,
         Status::Shipped => wire::OrderStatus::ORDER_STATUS_SHIPPED,
+    }
+}
+
+/// The sales report as the dashboard reads it.
+pub fn sales_report(report: Report) -> wire::AdminSalesReportResponse {
+    let figures = |figures: Figures, currency: &str| wire::SalesFigures {
+        revenue: MessageField::some(money(figures.revenue, currency)),
+        orders: figures.orders,
+        average_order_value: MessageField::some(money(figures.average(), currency)),
+        ..Default::default()
+    };
+    wire::AdminSalesReportResponse {
+        first_day: report.first_day.to_string(),
+        today: report.today.to_string(),
+        currencies: report
+            .currencies
+            .into_iter()
+            .map(|sales| {
+                let currency = sales.currency_code.as_str();
+                wire::CurrencySales {
+                    today: MessageField::some(figures(sales.today, currency)),
+                    period: MessageField::some(figures(sales.period, currency)),
+                    days: sales
+                        .days
+                        .iter()
+                        .map(|(day, sold)| wire::DaySales {
+                            date: day.to_string(),
+                            revenue: MessageField::some(money(sold.revenue, currency)),
+                            orders: sold.orders,
+                            ..Default::default()
+                        })
+                        .collect(),
+                    best_sellers: sales
+                        .best_sellers
+                        .iter()
+                        .map(|product| wire::ProductSales {
+                            product_id: product.product_id.to_string(),
+                            product_name: product.product_name.clone(),
+                            units: product.units,
+                            revenue: MessageField::some(money(product.revenue, currency)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                    currency_code: sales.currency_code,
+                    ..Default::default()
+                }
+            })
+            .collect(),
+        orders_by_status: report
+            .by_status
+            .into_iter()
+            .map(|(status, count)| wire::StatusCount {
+                status: self::status(status).into(),
+                count,
+                ..Default::default()
+            })
+            .collect(),
+        awaiting_shipment: report.awaiting_shipment,
+        ..Default::default()
     }
 }
 

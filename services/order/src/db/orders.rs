@@ -137,12 +137,12 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<OrderRow>, Error> {
 pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<OrderRow>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {ORDER_COLUMNS} FROM order_service.orders
-         WHERE ($1::uuid IS NULL OR user_id = $1) AND ($2::text IS NULL OR status = $2)
+         WHERE ($1::uuid IS NULL OR user_id = $1) AND (cardinality($2::text[]) = 0 OR status = ANY($2))
            AND ($3::uuid IS NULL OR id < $3)
          ORDER BY id DESC LIMIT $4"
     )))
     .bind(filter.user_id)
-    .bind(filter.status.map(Status::as_str))
+    .bind(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>())
     .bind(before)
     .bind(limit)
     .fetch_all(pool)

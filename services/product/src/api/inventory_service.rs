@@ -6,13 +6,13 @@ use std::time::Duration;
 
 use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
-use ec_platform::db::GenericPlans;
+use ec_platform::{db::GenericPlans, page_token};
 use ec_proto::product::v1::{
     AdjustInventoryRequest, AdjustInventoryResponse, BatchReserveInventoryRequest, BatchReserveInventoryResponse,
     ConfirmReservationRequest, ConfirmReservationResponse, GetInventoryRequest, GetInventoryResponse,
-    GetReservationRequest, GetReservationResponse, InventoryService, ReleaseReservationRequest,
-    ReleaseReservationResponse, RestockReservationRequest, RestockReservationResponse, UpdateInventoryRequest,
-    UpdateInventoryResponse,
+    GetReservationRequest, GetReservationResponse, InventoryService, ListLowStockRequest, ListLowStockResponse,
+    LowStock, ReleaseReservationRequest, ReleaseReservationResponse, RestockReservationRequest,
+    RestockReservationResponse, UpdateInventoryRequest, UpdateInventoryResponse,
 };
 use sqlx::PgPool;
 
@@ -45,6 +45,35 @@ impl InventoryApi {
 
 #[allow(refining_impl_trait)]
 impl InventoryService for InventoryApi {
+    async fn list_low_stock(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ListLowStockRequest>,
+    ) -> ServiceResult<ListLowStockResponse> {
+        self.access.admin(&ctx)?;
+        let limit = page_token::page_size(request.limit)
+            .map_err(|_| crate::error::Error::InvalidArgument("limit must be 0 (for 20) to 100".into()))?;
+        let running = inventory::running_out(&self.pool, limit).await?;
+        Response::ok(ListLowStockResponse {
+            skus: running
+                .skus
+                .into_iter()
+                .map(|sku| LowStock {
+                    sku_id: sku.sku_id.to_string(),
+                    product_id: sku.product_id.to_string(),
+                    product_name: sku.product_name,
+                    sku_code: sku.sku_code,
+                    available: sku.available,
+                    ..Default::default()
+                })
+                .collect(),
+            threshold: running.threshold,
+            sold_out_count: running.sold_out,
+            low_count: running.low,
+            ..Default::default()
+        })
+    }
+
     async fn get_inventory(
         &self,
         ctx: RequestContext,
