@@ -1,3 +1,4 @@
+import { useQuery } from "@connectrpc/connect-query";
 import type { UserManager } from "oidc-client-ts";
 import { lazy, Suspense, useEffect, useRef } from "react";
 import { createBrowserRouter, Link, NavigationType, Outlet, useLocation, useNavigationType } from "react-router";
@@ -5,11 +6,13 @@ import { createBrowserRouter, Link, NavigationType, Outlet, useLocation, useNavi
 import { AccountPage } from "./Account";
 import { CALLBACK_PATH } from "./auth";
 import { CartPage } from "./Cart";
+import { CartService } from "./gen/order/v1/cart_service_pb";
 import { Crash } from "./Crash";
 import { type Locale, LOCALES, messages, useLanguage } from "./i18n";
 import { CheckoutPage, OrderPage, OrdersPage } from "./Orders";
 import { WithId } from "./routing";
 import { isAdmin, SessionProvider, useSession } from "./session";
+import { useFormat } from "./ui";
 import { Catalog, ProductPage } from "./Shop";
 
 // The back office is its own chunk, downloaded only by admins who open it: shoppers never pay for it.
@@ -19,6 +22,7 @@ const m = messages({
   account: { en: "Account", ja: "アカウント" },
   orders: { en: "Orders", ja: "注文履歴" },
   cart: { en: "Cart", ja: "カート" },
+  inCart: { en: "{count} items", ja: "{count}点" },
   backOffice: { en: "Back office", ja: "管理画面" },
   signIn: { en: "Sign in", ja: "ログイン" },
   signUp: { en: "Sign up", ja: "新規登録" },
@@ -110,7 +114,7 @@ function Layout() {
             <>
               {isAdmin(user) && <Link to="/admin">{t(m.backOffice)}</Link>}
               <Link to="/orders">{t(m.orders)}</Link>
-              <Link to="/cart">{t(m.cart)}</Link>
+              <CartLink />
               <Link to="/account">
                 <span data-testid="signed-in-as">{String(user.profile.email ?? user.profile.sub)}</span>
               </Link>
@@ -169,6 +173,34 @@ function Layout() {
         <Outlet />
       </main>
     </>
+  );
+}
+
+/**
+ * The header's link to the cart, with how many units it holds: the cart query every page shares, so adding to
+ * the cart or changing it shows here at once.
+ */
+function CartLink() {
+  const { t } = useLanguage();
+  const format = useFormat();
+  const units = useQuery(
+    CartService.method.getCart,
+    {},
+    { select: (answer) => answer.cart?.items.reduce((sum, line) => sum + line.quantity, 0n) ?? 0n },
+  );
+  return (
+    <Link to="/cart">
+      {t(m.cart)}
+      {units.data !== undefined && units.data > 0n && (
+        <>
+          {" "}
+          <span className="badge" data-testid="cart-count" aria-hidden="true">
+            {format.count(units.data)}
+          </span>
+          <span className="visually-hidden">{t(m.inCart, { count: format.count(units.data) })}</span>
+        </>
+      )}
+    </Link>
   );
 }
 

@@ -1,9 +1,10 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useRef, useState } from "react";
-import { Link, useNavigate } from "react-router";
+import { type FormEvent, useMemo, useRef, useState } from "react";
+import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { nextPage, useAnswers } from "./api";
+import { countryOptions } from "./countries";
 import { CHECKOUT_ERRORS, explainFailure } from "./errors";
 import { CartService } from "./gen/order/v1/cart_service_pb";
 import { OrderService } from "./gen/order/v1/order_service_pb";
@@ -22,8 +23,6 @@ const m = messages({
   postalCode: { en: "Postal code", ja: "郵便番号" },
   phone: { en: "Phone", ja: "電話番号" },
   country: { en: "Country", ja: "国" },
-  japan: { en: "Japan", ja: "日本" },
-  unitedStates: { en: "United States", ja: "アメリカ合衆国" },
   payment: { en: "Payment", ja: "お支払い" },
   card: { en: "Card number", ja: "カード番号" },
   cardHelp: {
@@ -45,6 +44,14 @@ const m = messages({
   yourOrders: { en: "Your orders", ja: "注文履歴" },
   loadingOrders: { en: "Loading your orders…", ja: "注文履歴を読み込んでいます…" },
   noOrders: { en: "You have not ordered anything yet.", ja: "まだ注文はありません。" },
+  failedAttempts: { en: "Orders that did not go through", ja: "成立しなかった注文" },
+  failedAbout: {
+    en: "A declined card or stock that ran out stopped these: nothing was charged, and your cart was kept.",
+    ja: "カードの拒否や在庫切れにより成立しなかった注文です。代金は請求されず、カートはそのまま残っています。",
+  },
+  noFailed: { en: "None: every order you placed went through.", ja: "ありません。すべての注文が成立しています。" },
+  showFailed: { en: "Orders that did not go through", ja: "成立しなかった注文を見る" },
+  backToOrders: { en: "Back to your orders", ja: "注文履歴に戻る" },
   orders: { en: "Orders", ja: "注文" },
   orderOf: { en: "Order of {date}", ja: "{date}の注文" },
   loadingOrder: { en: "Loading the order…", ja: "注文を読み込んでいます…" },
@@ -102,8 +109,9 @@ const FIELDS = [
  * changed request, or a new attempt after a failed order, gets a new one.
  */
 export function CheckoutPage() {
-  const { t } = useLanguage();
+  const { t, tag } = useLanguage();
   const format = useFormat();
+  const countries = useMemo(() => countryOptions(tag), [tag]);
   const navigate = useNavigate();
   const answers = useAnswers();
   const [address, setAddress] = useState<Record<string, string>>({ countryCode: "JP" });
@@ -224,8 +232,11 @@ export function CheckoutPage() {
                   setAddress({ ...address, countryCode: e.target.value });
                 }}
               >
-                <option value="JP">{t(m.japan)}</option>
-                <option value="US">{t(m.unitedStates)}</option>
+                {countries.map(([code, name]) => (
+                  <option key={code} value={code}>
+                    {name}
+                  </option>
+                ))}
               </select>
             )}
           />
@@ -254,21 +265,28 @@ export function CheckoutPage() {
   );
 }
 
+/** What the history's main list shows: every order but the attempts that failed, which are listed apart. */
+const PLACED = [OrderStatus.PENDING, OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.SHIPPED];
+
+/** The shopper's orders, newest first; `?failed=1` lists the attempts that did not go through instead. */
 export function OrdersPage() {
   const { t } = useLanguage();
   const format = useFormat();
+  const [search] = useSearchParams();
+  const failed = search.get("failed") === "1";
   const orders = useInfiniteQuery(
     OrderService.method.listOrders,
-    { pageSize: 20, pageToken: "" },
+    { pageSize: 20, pageToken: "", statuses: failed ? [OrderStatus.FAILED] : PLACED },
     { pageParamKey: "pageToken", getNextPageParam: nextPage },
   );
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   return (
     <section aria-labelledby="orders-title">
-      <h1 id="orders-title">{t(m.yourOrders)}</h1>
+      <h1 id="orders-title">{t(failed ? m.failedAttempts : m.yourOrders)}</h1>
+      {failed && <p>{t(m.failedAbout)}</p>}
       {orders.isPending && <p role="status">{t(m.loadingOrders)}</p>}
       {orders.isError && <Problem error={orders.error} />}
-      {orders.isSuccess && shown.length === 0 && <p>{t(m.noOrders)}</p>}
+      {orders.isSuccess && shown.length === 0 && <p>{t(failed ? m.noFailed : m.noOrders)}</p>}
       <ul className="cart" aria-label={t(m.orders)}>
         {shown.map((order) => (
           <li key={order.id}>
@@ -278,6 +296,9 @@ export function OrdersPage() {
         ))}
       </ul>
       <More {...orders} />
+      <p>
+        {failed ? <Link to="/orders">{t(m.backToOrders)}</Link> : <Link to="/orders?failed=1">{t(m.showFailed)}</Link>}
+      </p>
     </section>
   );
 }

@@ -142,6 +142,24 @@ await inBrowser(async (page) => {
   await status("Saved.").waitFor();
   console.log("ok product");
 
+  // The SKU's price changes; a second SKU added by mistake is deleted, after a question.
+  await button(`Change price ${SKU}`).click();
+  await page.getByLabel("New price (JPY)").fill("5,200");
+  await button("Save price").click();
+  await status("Price saved.").waitFor();
+  await sku.getByText("¥5,200").waitFor();
+  await page.getByLabel("SKU code").fill("KYUSU-MISTAKE");
+  await page.getByLabel("Price", { exact: true }).fill("1");
+  await page.getByLabel("Initial stock").fill("0");
+  await button("Add SKU").click();
+  const mistaken = page.getByRole("region", { name: "KYUSU-MISTAKE" });
+  await mistaken.getByTestId("on-hand").waitFor();
+  await button("Delete SKU KYUSU-MISTAKE").click();
+  await button("Yes, delete the SKU").click();
+  await mistaken.waitFor({ state: "detached" });
+  check((await sku.count()) === 1, "the other SKU went too");
+  console.log("ok sku price and delete");
+
   await page.getByLabel("Image URL").fill("https://images.example.com/kyusu.jpg");
   await page.getByLabel("Alt text").fill(ALT);
   await button("Add image").click();
@@ -203,6 +221,21 @@ await inBrowser(async (page) => {
   await page.getByLabel("Status").selectOption({ label: "Draft" });
   await page.getByText("No products.").waitFor();
   await page.getByLabel("Status").selectOption({ label: "All statuses" });
+  // Each row has its stock left, the first picture as a thumbnail; the search finds by name.
+  const listed = (name) => page.getByRole("row").filter({ has: page.getByRole("link", { name, exact: true }) });
+  check((await text(listed("Sencha").getByTestId("stock"))) === "8", `Sencha's stock ${await text(listed("Sencha"))}`);
+  check((await text(listed("Whisk stand").getByTestId("stock"))) === "Sold out", "the stand is not sold out");
+  const thumbnail = listed(PRODUCT).locator("img");
+  await thumbnail.waitFor({ state: "attached" });
+  check((await thumbnail.getAttribute("src")) === "https://images.example.com/kyusu.jpg", "not the first picture");
+  await page.getByLabel("Search products").fill("whisk");
+  await button("Search").click();
+  await page.getByRole("link", { name: "Sencha" }).waitFor({ state: "detached" });
+  const found = (await page.getByRole("rowheader").allTextContents()).sort();
+  check(found.join() === "Matcha whisk,Whisk stand", `searching "whisk" found ${found}`);
+  await page.getByLabel("Search products").fill("");
+  await button("Search").click();
+  await page.getByRole("link", { name: "Sencha" }).waitFor();
   await accessible(page, "products");
   await fitsPhone("the product list");
   await screenshot(page, "admin-products");

@@ -161,6 +161,8 @@ await inBrowser(async (page) => {
   await screenshot(page, "product");
   await page.getByRole("button", { name: "Add to cart" }).click();
   await page.getByRole("status").filter({ hasText: "Added to your cart" }).waitFor();
+  // The header counts what the cart holds.
+  await page.getByTestId("cart-count").filter({ hasText: /^1$/ }).waitFor();
   console.log("ok add to cart");
 
   // The cart: the line as added, a quantity changed, the line removed.
@@ -174,6 +176,7 @@ await inBrowser(async (page) => {
   await page.getByLabel("Quantity").fill("2");
   await page.getByLabel("Quantity").press("Enter");
   await page.getByText("Subtotal: ¥4,400").waitFor();
+  await page.getByTestId("cart-count").filter({ hasText: /^2$/ }).waitFor();
   await page.getByRole("button", { name: `Remove ${PRODUCT}` }).click();
   await page.getByText("Your cart is empty.").waitFor();
   console.log("ok cart");
@@ -203,6 +206,10 @@ await inBrowser(async (page) => {
     await page.getByRole("button", { name: "Place order" }).click({ clickCount: clicks });
   };
   await addToCart();
+  // Every ISO 3166 country can be shipped to, named in the shopper's language; Japan first chosen.
+  const country = page.getByLabel("Country");
+  check((await country.locator("option").count()) === 249, "not every ISO 3166 country is listed");
+  check((await country.locator("option:checked").textContent()) === "Japan", "Japan is not chosen first");
   await accessible(page, "checkout");
   await screenshot(page, "checkout");
   await fillAndPlace("4242 4242 4242 4242", 2);
@@ -251,7 +258,19 @@ await inBrowser(async (page) => {
   await addToCart();
   await fillAndPlace("4000 0000 0000 0002", 1);
   await page.getByRole("alert").filter({ hasText: "Your card was declined" }).waitFor();
-  await page.getByRole("link", { name: "Cart", exact: true }).click();
+  // The history keeps the failed attempt out of its main list, and shows it apart.
+  await page.getByRole("link", { name: "Orders", exact: true }).click();
+  await heading(1, "Your orders").waitFor();
+  await page.getByTestId("order-status").first().waitFor();
+  const kept = await page.getByTestId("order-status").allTextContents();
+  check(kept.join() === "Cancelled", `the main history lists ${kept}`);
+  await page.getByRole("link", { name: "Orders that did not go through" }).click();
+  await heading(1, "Orders that did not go through").waitFor();
+  await page.getByTestId("order-status").first().waitFor();
+  const failed = await page.getByTestId("order-status").allTextContents();
+  check(failed.join() === "Failed", `the failed attempts are ${failed}`);
+  await accessible(page, "failed orders");
+  await page.getByRole("link", { name: /^Cart/ }).click();
   await page.getByText("HOJICHA-100G", { exact: true }).first().waitFor();
   console.log("ok declined");
 

@@ -75,13 +75,8 @@ pub async fn sales(pool: &PgPool, time_zone: &str, days: i32) -> Result<Report, 
     let mut tx = pool.begin().await?;
     // One snapshot for every figure, so they add up even while orders are placed.
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
-    let known: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = $1)")
-        .bind(zone)
-        .fetch_one(&mut *tx)
-        .await?;
-    if !known {
-        return Err(Error::InvalidArgument("time_zone must be an IANA time zone such as Asia/Tokyo".into()));
-    }
+    // A zone PostgreSQL does not know fails this first statement (invalid_parameter_value), which is cheaper
+    // than looking the name up in pg_timezone_names (tens of milliseconds).
     let (first_day, today, since): (NaiveDate, NaiveDate, DateTime<Utc>) = sqlx::query_as(
         "SELECT today - ($2 - 1), today, (today - ($2 - 1))::timestamp AT TIME ZONE $1
          FROM (SELECT (now() AT TIME ZONE $1)::date AS today) AS local",
@@ -89,19 +84,28 @@ pub async fn sales(pool: &PgPool, time_zone: &str, days: i32) -> Result<Report, 
     .bind(zone)
     .bind(days)
     .fetch_one(&mut *tx)
-    .await?;
+    .await
+    .map_err(|e| match e.as_database_error().and_then(|db| db.code()) {
+        Some(code) if code == "22023" => {
+            Error::InvalidArgument("time_zone must be an IANA time zone such as Asia/Tokyo".into())
+        }
+        _ => e.into(),
+    })?;
 
     let daily: Vec<(String, NaiveDate, i64, i64)> = sqlx::query_as(
+        // Summed per currency and day first (a hash aggregate over the period's orders), then laid over every
+        // day of the period, so days without sales show.
         "WITH sold AS (
-             SELECT currency_code, (created_at AT TIME ZONE $1)::date AS day, total
+             SELECT currency_code, (created_at AT TIME ZONE $1)::date AS day, sum(total) AS revenue, count(*) AS orders
              FROM order_service.orders
              WHERE created_at >= $2 AND status IN ('confirmed', 'shipped')
+             GROUP BY 1, 2
          )
-         SELECT c.currency_code, d.day::date, coalesce(sum(s.total), 0)::bigint, count(s.total)
+         SELECT c.currency_code, d.day::date, coalesce(s.revenue, 0)::bigint, coalesce(s.orders, 0)
          FROM (SELECT DISTINCT currency_code FROM sold) AS c
          CROSS JOIN generate_series($3::date::timestamp, $4::date::timestamp, interval '1 day') AS d(day)
          LEFT JOIN sold AS s ON s.currency_code = c.currency_code AND s.day = d.day::date
-         GROUP BY 1, 2 ORDER BY 1, 2",
+         ORDER BY 1, 2",
     )
     .bind(zone)
     .bind(since)
@@ -111,9 +115,10 @@ pub async fn sales(pool: &PgPool, time_zone: &str, days: i32) -> Result<Report, 
     .await?;
 
     let best: Vec<(String, ProductSales)> = sqlx::query_as::<_, (String, Uuid, String, i64, i64)>(
+        // Hash-aggregated (no sort of the period's items): a renamed product shows the last of its names in
+        // alphabetical order.
         "SELECT currency_code, product_id, product_name, units, revenue FROM (
-             SELECT o.currency_code, i.product_id,
-                    (array_agg(i.product_name ORDER BY o.id DESC))[1] AS product_name,
+             SELECT o.currency_code, i.product_id, max(i.product_name) AS product_name,
                     sum(i.quantity)::bigint AS units, sum(i.quantity * i.unit_price)::bigint AS revenue,
                     row_number() OVER (PARTITION BY o.currency_code
                                        ORDER BY sum(i.quantity) DESC, sum(i.quantity * i.unit_price) DESC,

@@ -653,5 +653,26 @@ async fn the_public_reads_stock_levels_and_admins_and_the_order_service_read_sto
         assert_eq!(stock.level.as_known(), Some(StockLevel::STOCK_LEVEL_IN_STOCK));
         assert!(stock.version > 0 && stock.updated_at.is_set());
     }
+    // Listings: an admin's carry every SKU's stock record (the back office's stock column), in the SKUs' order;
+    // everyone else's none.
+    let reading = &service;
+    let listed = |who| async move {
+        let client = reading.catalog(who);
+        let products = client.list_products(ListProductsRequest::default()).await.unwrap().into_owned().products;
+        products.into_iter().flat_map(|p| p.skus).map(|s| (s.id, s.inventory.into_option())).collect::<Vec<_>>()
+    };
+    let admin: Vec<(String, i64)> = listed(Who::Admin)
+        .await
+        .into_iter()
+        .map(|(id, stock)| (id, stock.expect("a stock record").available))
+        .collect();
+    let mut expected: Vec<(String, i64)> = ids.iter().cloned().zip([48, 3, 0]).collect();
+    let mut sorted = admin.clone();
+    sorted.sort();
+    expected.sort();
+    assert_eq!(sorted, expected);
+    for who in [Who::Nobody, Who::Forwarded, Who::Customer] {
+        assert!(listed(who).await.iter().all(|(_, stock)| stock.is_none()), "a listing shows no stock");
+    }
     service.stop().await;
 }

@@ -3,10 +3,10 @@ import { useMutation } from "@connectrpc/connect-query";
 import { type FormEvent, useId, useState } from "react";
 
 import { ProductService } from "../gen/product/v1/product_service_pb";
-import type { Product } from "../gen/product/v1/types_pb";
+import type { Product, Sku } from "../gen/product/v1/types_pb";
 import { type Message, messages, useLanguage } from "../i18n";
 import { fromMinorUnits, toMinorUnits } from "../money";
-import { Field, Problem, SubmitButton } from "../ui";
+import { Confirm, Field, Problem, SubmitButton } from "../ui";
 import { useCatalogChanged, wholeNumber } from "./common";
 import { SkuStock } from "./Stock";
 
@@ -46,6 +46,27 @@ const m = messages({
     ja: "SKUを確認してください：コード、商品のほかのSKUと同じ通貨（JPY、USDなど）、20個以内の属性。",
   },
   taken: { en: "Another SKU already has this code.", ja: "このコードはほかのSKUで使われています。" },
+  changePrice: { en: "Change price", ja: "価格を変更" },
+  newPrice: { en: "New price ({currency})", ja: "新しい価格（{currency}）" },
+  newPriceHelp: {
+    en: "Carts show it at once; orders already placed keep the price they were placed at.",
+    ja: "カートにはすぐに反映されます。確定済みの注文は注文時の価格のままです。",
+  },
+  savePrice: { en: "Save price", ja: "価格を保存" },
+  savingPrice: { en: "Saving…", ja: "保存しています…" },
+  cancel: { en: "Cancel", ja: "キャンセル" },
+  priceSaved: { en: "Price saved.", ja: "価格を保存しました。" },
+  deleteSku: { en: "Delete SKU", ja: "SKUを削除" },
+  deleteQuestion: {
+    en: "Delete {code}? It leaves the catalog and carts; orders already placed keep it.",
+    ja: "{code}を削除しますか？カタログとカートから消えます。確定済みの注文には残ります。",
+  },
+  deleteConfirm: { en: "Yes, delete the SKU", ja: "はい、SKUを削除します" },
+  deleting: { en: "Deleting…", ja: "削除しています…" },
+  reserved: {
+    en: "Stock of this SKU is held for an order being placed: try again in a few minutes.",
+    ja: "このSKUの在庫は処理中の注文のために確保されています。数分後にもう一度お試しください。",
+  },
 });
 
 /** A product's SKUs, each with its stock, and the form to add one. */
@@ -56,7 +77,9 @@ export function Skus({ product }: { product: Product }) {
       <h2 id="skus-title">{t(m.title)}</h2>
       {product.skus.length === 0 && <p>{t(m.none)}</p>}
       {product.skus.map((sku) => (
-        <SkuStock key={sku.id} sku={sku} />
+        <SkuStock key={sku.id} sku={sku}>
+          <SkuActions sku={sku} />
+        </SkuStock>
       ))}
       <NewSku product={product} />
     </section>
@@ -168,5 +191,93 @@ function NewSku({ product }: { product: Product }) {
         <Problem error={create.error} known={{ [Code.InvalidArgument]: m.invalid, [Code.AlreadyExists]: m.taken }} />
       )}
     </section>
+  );
+}
+
+/** A SKU's price changed, or the SKU deleted (after a confirmation). */
+function SkuActions({ sku }: { sku: Sku }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const id = useId();
+  const currency = sku.price?.currencyCode ?? "JPY";
+  const [price, setPrice] = useState<string | null>(null);
+  const [mistake, setMistake] = useState<Message | null>(null);
+  const [saved, setSaved] = useState(false);
+  const update = useMutation(ProductService.method.updateSku, {
+    onSuccess: () => {
+      setPrice(null);
+      setSaved(true);
+      return changed();
+    },
+  });
+  const remove = useMutation(ProductService.method.deleteSku, { onSuccess: () => changed() });
+  const save = (event: FormEvent) => {
+    event.preventDefault();
+    const amount = price === null ? undefined : toMinorUnits(price, currency);
+    if (amount === undefined) {
+      setMistake(m.badPrice);
+      return;
+    }
+    setMistake(null);
+    update.mutate({ id: sku.id, price: { amount, currencyCode: currency } });
+  };
+  return (
+    <>
+      {price === null ? (
+        <p className="inline-form">
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => {
+              setSaved(false);
+              setPrice(fromMinorUnits(sku.price?.amount ?? 0n, currency));
+            }}
+          >
+            {t(m.changePrice)} <span className="visually-hidden">{sku.code}</span>
+          </button>
+          {saved && <span role="status">{t(m.priceSaved)}</span>}
+        </p>
+      ) : (
+        <form onSubmit={save} className="inline-form">
+          <Field
+            id={`${id}-price`}
+            label={t(m.newPrice, { currency })}
+            help={t(m.newPriceHelp)}
+            required
+            inputMode="decimal"
+            value={price}
+            onChange={(e) => {
+              setPrice(e.target.value);
+            }}
+          />
+          <p>
+            <SubmitButton pending={update.isPending} pendingText={t(m.savingPrice)}>
+              {t(m.savePrice)}
+            </SubmitButton>{" "}
+            <button type="button" className="secondary" onClick={() => setPrice(null)}>
+              {t(m.cancel)}
+            </button>
+          </p>
+        </form>
+      )}
+      {mistake && (
+        <p role="alert" className="problem">
+          {t(mistake, { currency, example: fromMinorUnits(1250n, currency) })}
+        </p>
+      )}
+      {update.isError && <Problem error={update.error} known={{ [Code.InvalidArgument]: m.invalid }} />}
+      <Confirm
+        action={t(m.deleteSku)}
+        target={sku.code}
+        question={t(m.deleteQuestion, { code: sku.code })}
+        confirm={t(m.deleteConfirm)}
+        pendingText={t(m.deleting)}
+        pending={remove.isPending}
+        onConfirm={() => {
+          remove.mutate({ id: sku.id });
+        }}
+      />
+      {remove.isError && <Problem error={remove.error} known={{ [Code.FailedPrecondition]: m.reserved }} />}
+    </>
   );
 }

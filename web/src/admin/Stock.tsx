@@ -1,6 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, type ReactNode, useId, useState } from "react";
 
 import { type GetInventoryResponse, InventoryService } from "../gen/product/v1/inventory_service_pb";
 import type { Inventory, Sku } from "../gen/product/v1/types_pb";
@@ -51,7 +51,7 @@ const m = messages({
 const inventoryOf = (answer: GetInventoryResponse) => answer.inventory!;
 
 /** One SKU: its price and attributes, its stock figures, and the two ways to change the stock. */
-export function SkuStock({ sku }: { sku: Sku }) {
+export function SkuStock({ sku, children }: { sku: Sku; children?: ReactNode }) {
   const { t } = useLanguage();
   const format = useFormat();
   const id = useId();
@@ -63,6 +63,7 @@ export function SkuStock({ sku }: { sku: Sku }) {
       <p>
         <span className="price">{format.money(sku.price)}</span> {attributes.join(", ")}
       </p>
+      {children}
       {inventory.isPending && <p role="status">{t(m.loading)}</p>}
       {inventory.isError && <Problem error={inventory.error} />}
       {inventory.isSuccess && (

@@ -23,11 +23,14 @@ use sqlx::PgPool;
 use crate::{
     api::{
         access::ProductAccess,
-        wire::{category_to_wire, category_tree, optional_id, price, product_to_wire, sku_to_wire, status_from_wire},
+        wire::{
+            category_to_wire, category_tree, optional_id, price, product_to_wire, product_with_stock, sku_to_wire,
+            status_from_wire,
+        },
     },
     catalog::{self, ProductView},
     categories,
-    db::{categories::CategoryChange, products::ProductChange, skus::SkuChange},
+    db::{self, categories::CategoryChange, products::ProductChange, skus::SkuChange, stock::Stock},
     domain::{
         Actor, Attributes, CategoryName, Description, ImageUrl, Price, ProductName, Reader, SkuCode, Slug, parse_id,
     },
@@ -149,11 +152,21 @@ impl ProductService for ProductApi {
         };
         let (views, next_page_token) =
             listing::list(&self.pool, &self.tokens, &filters, page_size, request.page_token).await?;
-        Response::ok(ListProductsResponse {
-            products: views.into_iter().map(product_to_wire).collect(),
-            next_page_token,
-            ..Default::default()
-        })
+        // Admins' listings carry each SKU's stock record (the back office's stock column), in one query.
+        let products = match reader {
+            Reader::Admin => {
+                let ids: Vec<uuid::Uuid> = views.iter().flat_map(|v| v.skus.iter().map(|s| s.id)).collect();
+                let mut stocks: std::collections::HashMap<uuid::Uuid, Stock> =
+                    db::stock::find_many(&self.pool, &ids).await?.into_iter().map(|s| (s.sku_id, s)).collect();
+                let view = self.access.full_stock();
+                views
+                    .into_iter()
+                    .map(|v| product_with_stock(v, &mut |id| stocks.remove(&id).map(|stock| (stock, view))))
+                    .collect()
+            }
+            Reader::Public => views.into_iter().map(product_to_wire).collect(),
+        };
+        Response::ok(ListProductsResponse { products, next_page_token, ..Default::default() })
     }
 
     async fn publish_product(

@@ -112,6 +112,14 @@ pub fn sku_to_wire(sku: SkuRow, stock: Option<(Stock, StockView)>) -> wire::Sku 
 }
 
 pub fn product_to_wire(view: ProductView) -> wire::Product {
+    product_with_stock(view, &mut |_| None)
+}
+
+/// A product whose SKUs carry the stock `stock_of` gives them.
+pub fn product_with_stock(
+    view: ProductView,
+    stock_of: &mut dyn FnMut(Uuid) -> Option<(Stock, StockView)>,
+) -> wire::Product {
     let ProductView { product, skus, images } = view;
     let price = |amount: Option<i64>| match (amount, &product.currency_code) {
         (Some(amount), Some(currency)) => MessageField::some(money(amount, currency)),
@@ -125,7 +133,13 @@ pub fn product_to_wire(view: ProductView) -> wire::Product {
         status: status_to_wire(product.status).into(),
         min_price: price(product.min_price),
         max_price: price(product.max_price),
-        skus: skus.into_iter().map(|sku| sku_to_wire(sku, None)).collect(),
+        skus: skus
+            .into_iter()
+            .map(|sku| {
+                let stock = stock_of(sku.id);
+                sku_to_wire(sku, stock)
+            })
+            .collect(),
         images: images
             .into_iter()
             .map(|image| wire::ProductImage {

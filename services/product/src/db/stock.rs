@@ -61,6 +61,17 @@ pub async fn find(pool: &PgPool, sku_id: Uuid) -> Result<Option<Stock>, Error> {
     .await?)
 }
 
+/// The stock of each live SKU of `sku_ids` (in no particular order).
+pub async fn find_many(pool: &PgPool, sku_ids: &[Uuid]) -> Result<Vec<Stock>, Error> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT i.sku_id, i.quantity, i.reserved, i.version, i.updated_at
+         FROM product_service.inventory i {LIVE_SKU} WHERE i.sku_id = ANY($1)"
+    )))
+    .bind(sku_ids)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Locks a live SKU's stock for the rest of `tx`.
 pub async fn lock_one(tx: &mut PgConnection, sku_id: Uuid) -> Result<Option<Stock>, Error> {
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
