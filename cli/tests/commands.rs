@@ -306,7 +306,11 @@ async fn ec_serve_web_serves_a_storefront_build_with_its_config_and_ec_check_hea
     let (web, product) = (free_addr(), free_addr());
     let storefront = serve(
         &["serve", "web", "--web-addr", &web, "--web-dir", build.to_str().unwrap()],
-        &[("PUBLIC_BFF_URL", "https://api.shop.example/"), ("OIDC_ISSUER", "https://auth.shop.example/")],
+        &[
+            ("PUBLIC_BFF_URL", "https://api.shop.example/"),
+            ("OIDC_ISSUER", "https://auth.shop.example/"),
+            ("LOGIN_PUBLIC_URL", "https://account.shop.example/"),
+        ],
     );
     let url = database.url();
     let catalog = serve(&["serve", "product", "--product-addr", &product, "--database-url", &url], &[]);
@@ -329,8 +333,11 @@ async fn ec_serve_web_serves_a_storefront_build_with_its_config_and_ec_check_hea
         serde_json::json!({"bffUrl": "https://api.shop.example", "issuer": "https://auth.shop.example/",
             "clientId": "ec-spa", "audience": "ec-api"})
     );
-    let page = reqwest::get(format!("http://{web}/orders/42")).await.unwrap().text().await.unwrap();
-    assert!(page.contains("<title>shop</title>"));
+    let page = reqwest::get(format!("http://{web}/orders/42")).await.unwrap();
+    // The silent sign-in's hidden frame may show the issuer and its login pages, and the storefront itself.
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("frame-src 'self' https://auth.shop.example https://account.shop.example;"), "{csp}");
+    assert!(page.text().await.unwrap().contains("<title>shop</title>"));
 
     // An asset that is not there, and a port nobody listens on, are not healthy, and say why.
     let (healthy, why) = check_health(&format!("http://{web}/assets/missing.js"));
@@ -351,6 +358,7 @@ fn ec_serve_web_refuses_a_directory_without_a_build() {
     let output = ec()
         .args(["serve", "web", "--web-addr", &free_addr(), "--web-dir", empty.to_str().unwrap()])
         .args(["--public-bff-url", "https://api.shop.example", "--oidc-issuer", "https://auth.shop.example/"])
+        .args(["--login-public-url", "https://account.shop.example/"])
         .env("RUST_BACKTRACE", "0")
         .output()
         .unwrap();

@@ -803,15 +803,20 @@ async fn the_registration_page_signs_a_new_account_straight_in_and_refuses_bad_o
 #[tokio::test]
 async fn the_login_pages_speak_the_language_the_app_or_the_browser_asks_for_and_switch_on_request() {
     let env = Env::start().await;
-    let japanese_browser = || {
+    // A browser speaking `language`, keeping its cookies in `jar`.
+    let speaking = |language: &str, jar: &std::sync::Arc<reqwest::cookie::Jar>| {
         let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::ACCEPT_LANGUAGE, "ja-JP,ja;q=0.9,en;q=0.5".parse().unwrap());
-        let client = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none());
+        headers.insert(reqwest::header::ACCEPT_LANGUAGE, language.parse().unwrap());
+        let client =
+            reqwest::Client::builder().cookie_provider(jar.clone()).redirect(reqwest::redirect::Policy::none());
         Browser(client.default_headers(headers).build().unwrap())
     };
+    let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+    let japanese_browser =
+        || speaking("ja-JP,ja;q=0.9,en;q=0.5", &std::sync::Arc::new(reqwest::cookie::Jar::default()));
 
     // The browser's language, when the app says none.
-    let browser = japanese_browser();
+    let browser = speaking("ja-JP,ja;q=0.9,en;q=0.5", &jar);
     let html = env.login_page(&browser).await;
     assert!(html.contains(r#"<html lang="ja">"#) && html.contains("<h1>Shopにログイン</h1>"), "{html}");
     assert!(html.contains("/oauth2/password/forgot?lang=ja"), "{html}");
@@ -830,9 +835,14 @@ async fn the_login_pages_speak_the_language_the_app_or_the_browser_asks_for_and_
     assert!(switch.starts_with("/oauth2/login?login_challenge=") && switch.ends_with("&lang=ja"), "{switch}");
     let (_, html) = page(browser.open(&format!("{}{switch}", env.login), SPA_REDIRECT).await);
     assert!(html.contains("<h1>Shopにログイン</h1>"), "{html}");
-    let english_browser = Browser(browser.0.clone());
-    let (_, forgot) = page(english_browser.open(&format!("{}/oauth2/password/forgot", env.login), "-").await);
+    // The same browser with its language set to English now: its cookie still says Japanese, which it picked.
+    let english_now = speaking("en", &jar);
+    let (_, forgot) = page(english_now.open(&format!("{}/oauth2/password/forgot", env.login), "-").await);
     assert!(forgot.contains("<h1>パスワードをお忘れですか？</h1>"), "{forgot}");
+    // Without the cookie, English is what it asks for.
+    let fresh = speaking("en", &std::sync::Arc::new(reqwest::cookie::Jar::default()));
+    let (_, forgot) = page(fresh.open(&format!("{}/oauth2/password/forgot", env.login), "-").await);
+    assert!(forgot.contains("<h1>Forgot your password?</h1>"), "{forgot}");
 
     // Pages without a challenge speak the browser's language, and say what went wrong in it.
     let (status, expired) =

@@ -40,18 +40,38 @@ let signingIn: Promise<{ ok: boolean; path: string }> | null = null;
 function finishSignIn(users: UserManager) {
   signingIn ??= new URLSearchParams(window.location.search).has("code")
     ? users.signinRedirectCallback().then(
-        (signedIn) => ({ ok: true, path: (signedIn.state as string | undefined) ?? "/" }),
+        (signedIn) => {
+          tellOtherTabs("signed-in");
+          return { ok: true, path: (signedIn.state as string | undefined) ?? "/" };
+        },
         () => ({ ok: false, path: "/" }),
       )
-    : Promise.resolve({ ok: true, path: "/" }); // back from signing out
+    : Promise.resolve().then(() => {
+        // Back from signing out: the issuer's session has ended (the shopper confirmed), so every tab signs out.
+        remember(false);
+        tellOtherTabs("signed-out");
+        return { ok: true, path: "/" };
+      });
   return signingIn;
 }
 
 /**
- * Kept in localStorage while someone is signed in in this browser: no token, only whether a page just opened
- * should try a silent sign-in, and a signal to the other tabs when someone signs in or out in one of them.
+ * Kept in localStorage while someone is signed in in this browser: no token, only a hint that a page just opened
+ * should try a silent sign-in. Wrong either way, it costs one silent attempt or one click: it signs no tab in
+ * or out by itself.
  */
 const SIGNED_IN = "ec.signed-in";
+
+/** What the tabs of this storefront tell one another: someone signed in, or signed out at the issuer. */
+type TabNews = "signed-in" | "signed-out";
+const CHANNEL = "ec.session";
+
+function tellOtherTabs(news: TabNews) {
+  if (typeof BroadcastChannel === "undefined") return;
+  const channel = new BroadcastChannel(CHANNEL);
+  channel.postMessage(news);
+  channel.close();
+}
 
 function signedInHere(): boolean {
   try {
@@ -70,14 +90,20 @@ function remember(signedIn: boolean) {
   }
 }
 
+/** Whether the issuer answered that nobody is signed in (not a timeout, not the network). */
+function loginRequired(error: unknown): boolean {
+  return error instanceof ErrorResponse && error.error === "login_required";
+}
+
 /**
  * Signs in again silently on a page just opened, once per page load however often it is asked (React runs
- * effects twice in development); the issuer answering that nobody is signed in any more forgets the hint.
+ * effects twice in development). The issuer answering that nobody is signed in forgets the hint (a later sign-in
+ * in any tab sets it again); a timeout or a network failure keeps it, for the next page to try again.
  */
 let restoring: Promise<User | null> | null = null;
 function restore(users: UserManager) {
   restoring ??= users.signinSilent().catch((error: unknown) => {
-    if (error instanceof ErrorResponse) remember(false);
+    if (loginRequired(error)) remember(false);
     return null;
   });
   return restoring;
@@ -85,8 +111,8 @@ function restore(users: UserManager) {
 
 /**
  * The signed-in user (tokens in memory only, see auth.ts), kept up to date with the issuer's events and with the
- * other tabs: a page just opened signs in silently when this browser was signed in, and signing out in one tab
- * signs every tab out.
+ * other tabs (a BroadcastChannel): a page just opened signs in silently when this browser was signed in, a sign-in
+ * in one tab signs the others in silently, and a sign-out completed at the issuer signs every tab out.
  */
 export function SessionProvider({ users, children }: { users: UserManager | null; children: ReactNode }) {
   const location = useLocation();
@@ -123,19 +149,20 @@ export function SessionProvider({ users, children }: { users: UserManager | null
       users.events.addUserUnloaded(() => {
         changed(null);
       }),
-      users.events.addSilentRenewError(() => {
+      // This tab's renewal failed: this tab asks to sign in again. The others find out by themselves (a
+      // timeout here says nothing about their tokens).
+      users.events.addSilentRenewError((error) => {
         setProblem(SESSION_EXPIRED);
-        remember(false);
+        if (loginRequired(error)) remember(false);
         void users.removeUser();
       }),
     ];
-    // Another tab signed out (the hint is gone): so does this one. Another signed in: this one follows silently.
-    const otherTab = (event: StorageEvent) => {
-      if (event.key !== SIGNED_IN) return;
-      if (event.newValue === null) void users.removeUser();
-      else void users.getUser().then((signedIn) => signedIn ?? restoreAgain(users));
-    };
-    window.addEventListener("storage", otherTab);
+    const channel = typeof BroadcastChannel === "undefined" ? null : new BroadcastChannel(CHANNEL);
+    if (channel)
+      channel.onmessage = (event: MessageEvent<TabNews>) => {
+        if (event.data === "signed-out") void users.removeUser();
+        else void users.getUser().then((signedIn) => signedIn ?? restoreAgain(users));
+      };
     if (window.location.pathname === CALLBACK_PATH) {
       void finishSignIn(users).then((back) => {
         if (!subscribed) return;
@@ -156,7 +183,7 @@ export function SessionProvider({ users, children }: { users: UserManager | null
     }
     return () => {
       subscribed = false;
-      window.removeEventListener("storage", otherTab);
+      channel?.close();
       subscriptions.forEach((unsubscribe) => {
         unsubscribe();
       });
@@ -173,8 +200,9 @@ export function SessionProvider({ users, children }: { users: UserManager | null
       void users?.signinRedirect({ state: returnTo, ui_locales: locale }),
     signUp: (returnTo = location.pathname + location.search) =>
       void users?.signinRedirect({ state: returnTo, ui_locales: locale, prompt: "registration" }),
+    // The other tabs sign out once the issuer has ended the session (back on the callback page), not before:
+    // the shopper may yet choose to stay signed in.
     signOut: async () => {
-      remember(false); // every other tab signs out now
       await users?.signoutRedirect({ extraQueryParams: { ui_locales: locale } });
     },
   };

@@ -1,6 +1,14 @@
 import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { Code } from "@connectrpc/connect";
-import { type ButtonHTMLAttributes, type InputHTMLAttributes, type ReactNode, useId, useRef, useState } from "react";
+import {
+  type ButtonHTMLAttributes,
+  type InputHTMLAttributes,
+  type ReactNode,
+  type Ref,
+  useId,
+  useRef,
+  useState,
+} from "react";
 
 import { explainFor } from "./errors";
 import type { Product } from "./gen/product/v1/types_pb";
@@ -125,6 +133,8 @@ export function Confirm({ action, target, question, confirm, pendingText, pendin
 
 interface FieldProps extends Omit<InputHTMLAttributes<HTMLInputElement>, "children"> {
   id: string;
+  /** The input, for a form that moves focus to it. */
+  ref?: Ref<HTMLInputElement>;
   label: ReactNode;
   /** Said under the control and read with it by screen readers. */
   help?: ReactNode;

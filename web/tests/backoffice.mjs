@@ -231,6 +231,7 @@ await inBrowser(async (page) => {
   await page.getByLabel("Search products").fill("whisk");
   await button("Search").click();
   await page.getByRole("link", { name: "Sencha" }).waitFor({ state: "detached" });
+  await page.getByRole("link", { name: "Matcha whisk" }).waitFor();
   const found = (await page.getByRole("rowheader").allTextContents()).sort();
   check(found.join() === "Matcha whisk,Whisk stand", `searching "whisk" found ${found}`);
   await page.getByLabel("Search products").fill("");

@@ -164,12 +164,14 @@ async fn currencies_are_reported_apart_and_bad_reports_and_callers_are_refused()
         .iter()
         .map(|c| (c.currency_code.as_str(), c.period.revenue.amount, c.period.orders))
         .collect();
-    assert_eq!(currencies, [("JPY", totals[0].total.amount, 1), ("USD", 1000, 1)], "the largest revenue first");
+    assert_eq!(currencies, [("JPY", totals[0].total.amount, 1), ("USD", 1000, 1)], "as many orders: by code");
     assert_eq!(answer.currencies[1].days.len(), 1);
 
     for (request, why) in [
         (report("Mars/Olympus_Mons", 0), "an unknown time zone"),
         (report("Asia/Tokyo'; DROP TABLE order_service.orders; --", 0), "SQL in a time zone"),
+        (report("UTC+9", 0), "a POSIX time zone, whose sign PostgreSQL inverts"),
+        (report("PST", 0), "an abbreviation"),
         (report("UTC", 367), "more than a year"),
         (report("UTC", -1), "negative days"),
     ] {

@@ -653,7 +653,7 @@ async fn the_public_reads_stock_levels_and_admins_and_the_order_service_read_sto
         assert_eq!(stock.level.as_known(), Some(StockLevel::STOCK_LEVEL_IN_STOCK));
         assert!(stock.version > 0 && stock.updated_at.is_set());
     }
-    // Listings: an admin's carry every SKU's stock record (the back office's stock column), in the SKUs' order;
+    // Listings: an admin's carry every SKU's stock record (the back office's stock column), each its own;
     // everyone else's none.
     let reading = &service;
     let listed = |who| async move {

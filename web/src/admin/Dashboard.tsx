@@ -1,4 +1,6 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { useQuery } from "@connectrpc/connect-query";
+import { useState } from "react";
 import { Link } from "react-router";
 
 import { type CurrencySales, OrderService } from "../gen/order/v1/order_service_pb";
@@ -47,6 +49,12 @@ const m = messages({
   soldOut: { en: "Sold out", ja: "売り切れ" },
   stockFine: { en: "Every SKU on sale has stock.", ja: "販売中のすべてのSKUに在庫があります。" },
   otherCurrencies: { en: "In other currencies", ja: "その他の通貨" },
+  loadingStock: { en: "Loading the stock…", ja: "在庫を読み込んでいます…" },
+  revenueNote: {
+    en: "Revenue is what the orders that went through (confirmed or shipped) were placed at, shipping included; a product's sales are its items' prices.",
+    ja: "売上は成立した注文（確定・発送済み）の合計で、送料を含みます。商品ごとの販売額は商品の価格の合計です。",
+  },
+  itemSales: { en: "Sales", ja: "販売額" },
 });
 
 /** How many days the dashboard covers, today included. */
@@ -60,8 +68,11 @@ const DAYS = 30;
 export function Dashboard() {
   const { t } = useLanguage();
   const format = useFormat();
-  const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  const report = useQuery(OrderService.method.adminSalesReport, { timeZone, days: DAYS });
+  // The browser's time zone; UTC if the database does not know it (its time zone data is older, say).
+  const [timeZone, setTimeZone] = useState(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  const report = useQuery(OrderService.method.adminSalesReport, { timeZone, days: DAYS }, { retry: false });
+  const zoneRefused = report.isError && ConnectError.from(report.error).code === Code.InvalidArgument;
+  if (zoneRefused && timeZone !== "UTC") setTimeZone("UTC");
   const stock = useQuery(InventoryService.method.listLowStock, { limit: 10 });
   const days = format.count(BigInt(DAYS));
 
@@ -88,6 +99,7 @@ export function Dashboard() {
             </div>
           </div>
           {main ? <RevenueChart sales={main} /> : <p>{t(m.noSales, { days })}</p>}
+          <p className="help">{t(m.revenueNote)}</p>
           <div className="columns">
             <section aria-labelledby="best-title" className="card">
               <h2 id="best-title">{t(m.bestSellers)}</h2>
@@ -98,7 +110,7 @@ export function Dashboard() {
                       <tr>
                         <th scope="col">{t(m.product)}</th>
                         <th scope="col">{t(m.units)}</th>
-                        <th scope="col">{t(m.revenue)}</th>
+                        <th scope="col">{t(m.itemSales)}</th>
                       </tr>
                     </thead>
                     <tbody>
@@ -139,6 +151,7 @@ export function Dashboard() {
             </section>
             <section aria-labelledby="stock-title" className="card">
               <h2 id="stock-title">{t(m.stock)}</h2>
+              {stock.isPending && <p role="status">{t(m.loadingStock)}</p>}
               {stock.isError && <Problem error={stock.error} />}
               {stock.data && stock.data.skus.length === 0 && <p>{t(m.stockFine)}</p>}
               {stock.data && stock.data.skus.length > 0 && (
@@ -188,6 +201,7 @@ export function Dashboard() {
                     label={`${t(m.period, { days })} (${sales.currencyCode})`}
                     sales={sales}
                     prefix={`period-${sales.currencyCode}`}
+                    level={3}
                   />
                 ))}
               </div>
@@ -200,13 +214,24 @@ export function Dashboard() {
 }
 
 /** Revenue, orders and their average, today's or the period's, in the shop's main currency. */
-function Figures({ label, sales, prefix }: { label: string; sales?: CurrencySales; prefix: string }) {
+function Figures({
+  label,
+  sales,
+  prefix,
+  level = 2,
+}: {
+  label: string;
+  sales?: CurrencySales;
+  prefix: string;
+  /** The heading's level: 3 under a section of its own. */
+  level?: 2 | 3;
+}) {
   const { t } = useLanguage();
   const format = useFormat();
   const figures = prefix === "today" ? sales?.today : sales?.period;
   return (
     <section className="card" aria-label={label}>
-      <h2>{label}</h2>
+      {level === 2 ? <h2>{label}</h2> : <h3>{label}</h3>}
       <dl>
         <dt>{t(m.revenue)}</dt>
         <dd className="figure" data-testid={`${prefix}-revenue`}>

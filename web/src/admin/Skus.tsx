@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { useMutation } from "@connectrpc/connect-query";
-import { type FormEvent, useId, useState } from "react";
+import { type FormEvent, useEffect, useId, useRef, useState } from "react";
 
 import { ProductService } from "../gen/product/v1/product_service_pb";
 import type { Product, Sku } from "../gen/product/v1/types_pb";
@@ -203,9 +203,22 @@ function SkuActions({ sku }: { sku: Sku }) {
   const [price, setPrice] = useState<string | null>(null);
   const [mistake, setMistake] = useState<Message | null>(null);
   const [saved, setSaved] = useState(false);
+  // Focus follows the form: into its field when it opens, back to the button that opened it when it closes.
+  const opener = useRef<HTMLButtonElement>(null);
+  const input = useRef<HTMLInputElement>(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (!moved.current) return;
+    (price === null ? opener : input).current?.focus();
+  }, [price === null]); // eslint-disable-line react-hooks/exhaustive-deps -- only when the form opens or closes
+  const toggle = (next: string | null) => {
+    moved.current = true;
+    setMistake(null);
+    setPrice(next);
+  };
   const update = useMutation(ProductService.method.updateSku, {
     onSuccess: () => {
-      setPrice(null);
+      toggle(null);
       setSaved(true);
       return changed();
     },
@@ -226,16 +239,16 @@ function SkuActions({ sku }: { sku: Sku }) {
       {price === null ? (
         <p className="inline-form">
           <button
+            ref={opener}
             type="button"
             className="secondary"
             onClick={() => {
               setSaved(false);
-              setPrice(fromMinorUnits(sku.price?.amount ?? 0n, currency));
+              toggle(fromMinorUnits(sku.price?.amount ?? 0n, currency));
             }}
           >
             {t(m.changePrice)} <span className="visually-hidden">{sku.code}</span>
           </button>
-          {saved && <span role="status">{t(m.priceSaved)}</span>}
         </p>
       ) : (
         <form onSubmit={save} className="inline-form">
@@ -245,6 +258,7 @@ function SkuActions({ sku }: { sku: Sku }) {
             help={t(m.newPriceHelp)}
             required
             inputMode="decimal"
+            ref={input}
             value={price}
             onChange={(e) => {
               setPrice(e.target.value);
@@ -254,12 +268,14 @@ function SkuActions({ sku }: { sku: Sku }) {
             <SubmitButton pending={update.isPending} pendingText={t(m.savingPrice)}>
               {t(m.savePrice)}
             </SubmitButton>{" "}
-            <button type="button" className="secondary" onClick={() => setPrice(null)}>
+            <button type="button" className="secondary" onClick={() => toggle(null)}>
               {t(m.cancel)}
             </button>
           </p>
         </form>
       )}
+      {/* Always there, so that a screen reader announces the text when it appears. */}
+      <p role="status">{saved ? t(m.priceSaved) : ""}</p>
       {mistake && (
         <p role="alert" className="problem">
           {t(mistake, { currency, example: fromMinorUnits(1250n, currency) })}
