@@ -258,17 +258,22 @@ await inBrowser(async (page) => {
   await addToCart();
   await fillAndPlace("4000 0000 0000 0002", 1);
   await page.getByRole("alert").filter({ hasText: "Your card was declined" }).waitFor();
-  // The history keeps the failed attempt out of its main list, and shows it apart.
+  // The history keeps the failed attempt out of its main list, and shows it apart. (A list seen before shows as
+  // it was until its new answer arrives: the check waits for the list to settle.)
+  const listSettlesAs = async (expected) => {
+    let shown = "";
+    for (let tries = 0; tries < 75 && shown !== expected; tries += 1) {
+      if (tries > 0) await page.waitForTimeout(200);
+      shown = (await page.getByTestId("order-status").allTextContents()).join();
+    }
+    check(shown === expected, `the list shows ${shown}, not ${expected}`);
+  };
   await page.getByRole("link", { name: "Orders", exact: true }).click();
   await heading(1, "Your orders").waitFor();
-  await page.getByTestId("order-status").first().waitFor();
-  const kept = await page.getByTestId("order-status").allTextContents();
-  check(kept.join() === "Cancelled", `the main history lists ${kept}`);
+  await listSettlesAs("Cancelled");
   await page.getByRole("link", { name: "Orders that did not go through" }).click();
   await heading(1, "Orders that did not go through").waitFor();
-  await page.getByTestId("order-status").first().waitFor();
-  const failed = await page.getByTestId("order-status").allTextContents();
-  check(failed.join() === "Failed", `the failed attempts are ${failed}`);
+  await listSettlesAs("Failed");
   await accessible(page, "failed orders");
   await page.getByRole("link", { name: /^Cart/ }).click();
   await page.getByText("HOJICHA-100G", { exact: true }).first().waitFor();

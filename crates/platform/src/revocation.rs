@@ -4,8 +4,9 @@
 //! account changes. When an account is deleted, changes its password or loses a role, the user service
 //! [records](Revocations::revoke) the moment; from then on the BFF [refuses](Revocations::is_revoked) every
 //! token of that account issued (`iat`) at or before it. Token times are whole seconds, so a token issued in
-//! the same second as the revocation, even just after it, is refused too: signing in again within that second
-//! takes one more try.
+//! the same second as the revocation, even just after it, would be refused too: a change that revokes waits
+//! for that second to be over ([`past_this_second`]) before it answers, so a sign-in after it (with a new
+//! password, say) gets a token that works.
 //!
 //! The comparison assumes the issuer's clock (`iat`) and the user service's agree to well within a second,
 //! as NTP keeps them.
@@ -64,6 +65,13 @@ return 0
 
 fn now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// Waits until the current second is over (at most a second): a token issued after that has a later `iat` than
+/// any revocation recorded before the wait, so it is not refused.
+pub async fn past_this_second() {
+    let into_second = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").subsec_nanos();
+    tokio::time::sleep(Duration::from_nanos(u64::from(1_000_000_000 - into_second))).await;
 }
 
 impl Revocations {

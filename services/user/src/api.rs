@@ -51,7 +51,9 @@ impl SignOut {
     /// (Hydra, Redis) is logged loudly rather than failing the change.
     ///
     /// The tokens are revoked both before and after the sessions end: before, so the tokens out there stop
-    /// at once; after, so a token refreshed while Hydra was still ending the sessions is refused too.
+    /// at once; after, so a token refreshed while Hydra was still ending the sessions is refused too. It
+    /// returns once the second of the last revocation is over, so signing in again right after the change it
+    /// answers gets a token that works (token times are whole seconds).
     pub async fn everywhere(&self, id: UserId) {
         self.revoke_tokens(id).await;
         if let Some(hydra) = &self.sessions {
@@ -60,6 +62,7 @@ impl SignOut {
             }
             self.revoke_tokens(id).await;
         }
+        ec_platform::revocation::past_this_second().await;
     }
 
     async fn revoke_tokens(&self, id: UserId) {
