@@ -21,6 +21,7 @@ use ec_platform::{
     environment::{Environment, EnvironmentArgs},
     events::EventArgs,
     identity::InternalAuthArgs,
+    media::MediaArgs,
     server::{Server, ServingArgs},
     shutdown::{self, CancellationToken},
     startup::Dependencies,
@@ -64,6 +65,9 @@ enum Command {
         demo_data: bool,
         #[command(flatten)]
         environment: EnvironmentArgs,
+        /// Where the demo catalog's pictures go; unset, it is loaded without them.
+        #[command(flatten)]
+        media: MediaArgs,
     },
     /// Operator tasks on accounts, run directly against the database.
     #[command(subcommand)]
@@ -129,6 +133,9 @@ struct ProcessArgs {
     shutdown: ShutdownArgs,
     #[command(flatten)]
     environment: EnvironmentArgs,
+    /// Read by the product service (which stores uploaded pictures) and the BFF (which serves them).
+    #[command(flatten)]
+    media: MediaArgs,
 }
 
 impl ProcessArgs {
@@ -136,7 +143,10 @@ impl ProcessArgs {
     /// the environment it says (production when it says none).
     async fn dependencies(&self) -> anyhow::Result<Dependencies> {
         let environment = self.environment.resolve(Environment::Production);
-        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving, &self.events, environment).await?)
+        let mut deps =
+            Dependencies::connect(&self.redis, &self.internal, &self.serving, &self.events, environment).await?;
+        deps.media = self.media.open()?;
+        Ok(deps)
     }
 }
 
@@ -236,6 +246,9 @@ enum CatalogCommand {
         file: std::path::PathBuf,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Where the pictures of `"file"` images go (they are read beside the catalog file).
+        #[command(flatten)]
+        media: MediaArgs,
     },
 }
 
@@ -259,19 +272,28 @@ async fn main() -> anyhow::Result<()> {
     let result = match cli.command {
         Command::Dev(args) => dev(args, stop).await,
         Command::Serve(service) => serve(service, stop).await,
-        Command::Migrate { database, demo_data, environment } => {
-            migrate(&database, demo_data, environment.resolve(Environment::Production)).await
+        Command::Migrate { database, demo_data, environment, media } => {
+            migrate(&database, demo_data, environment.resolve(Environment::Production), &media).await
         }
         Command::User(UserCommand::MakeAdmin { email, database }) => make_admin(&email, &database).await,
-        Command::Catalog(CatalogCommand::Import { file, database }) => import_catalog(&file, &database).await,
+        Command::Catalog(CatalogCommand::Import { file, database, media }) => {
+            import_catalog(&file, &database, &media).await
+        }
         Command::CheckHealth { url } => health::check(&url).await,
     };
     telemetry.shutdown();
     result
 }
 
-async fn dev(args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
+async fn dev(mut args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
     let mut embedded = None;
+    if args.platform.media.media_store.is_none() {
+        // Beside the embedded PostgreSQL's files: a developer's pictures outlive a restart, as their catalog does.
+        let dir = std::path::absolute(".ec/media")?;
+        let url =
+            url::Url::from_directory_path(&dir).map_err(|()| anyhow::anyhow!("{} is not a path", dir.display()))?;
+        args.platform.media.media_store = Some(url.to_string());
+    }
     let url = match args.database_url {
         Some(url) => url,
         None => {
@@ -305,7 +327,7 @@ async fn run_platform(
     if demo_data {
         let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
         platform::migrate_all(&pool).await?;
-        load_demo_data(&pool).await?;
+        load_demo_data(&pool, &config.media).await?;
         pool.close().await;
     }
     let running = Platform::start(config, database, stop).await?;
@@ -315,23 +337,29 @@ async fn run_platform(
 
 /// `ec migrate`: the database created if missing, every schema brought up to date, and the demo data loaded
 /// when asked for (never in production).
-async fn migrate(database: &DatabaseArgs, demo_data: bool, environment: Environment) -> anyhow::Result<()> {
+async fn migrate(
+    database: &DatabaseArgs,
+    demo_data: bool,
+    environment: Environment,
+    media: &MediaArgs,
+) -> anyhow::Result<()> {
     if demo_data && environment == Environment::Production {
         anyhow::bail!("EC_ENV=production refuses --demo-data: the demo admin's password is public");
     }
     let pool = connect_creating(database).await?;
     platform::migrate_all(&pool).await?;
     if demo_data {
-        load_demo_data(&pool).await?;
+        load_demo_data(&pool, media).await?;
     }
     pool.close().await;
     Ok(())
 }
 
 /// The demo accounts, and the demo catalog if the catalog is empty.
-async fn load_demo_data(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+async fn load_demo_data(pool: &sqlx::PgPool, media: &MediaArgs) -> anyhow::Result<()> {
     demo::ensure_accounts(pool).await?;
-    if let Some(report) = ec_product::import::load_demo_if_empty(pool).await? {
+    let media = media.open()?.map(ec_product::pictures::Media::new);
+    if let Some(report) = ec_product::import::load_demo_if_empty(pool, media.as_ref()).await? {
         tracing::info!(products = report.products_created, skus = report.skus_created, "demo catalog loaded");
     }
     Ok(())
@@ -353,14 +381,19 @@ async fn connect_creating(database: &DatabaseArgs) -> anyhow::Result<sqlx::PgPoo
     }
 }
 
-async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs) -> anyhow::Result<()> {
+async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs, media: &MediaArgs) -> anyhow::Result<()> {
     use ec_product::import;
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let is_csv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
     let file = if is_csv { import::parse_csv(&text)? } else { import::parse_json(&text)? };
     let pool = db::connect(database).await.context("cannot connect to PostgreSQL")?;
     db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
-    let report = import::import(&pool, &ec_product::domain::Actor("import".into()), &file).await?;
+    let media = media.open()?.map(ec_product::pictures::Media::new);
+    let beside = path.parent().unwrap_or(std::path::Path::new("."));
+    let read = |name: &str| std::fs::read(beside.join(name));
+    let pictures = media.as_ref().map(|media| import::PictureFiles { media, read: &read });
+    let actor = ec_product::domain::Actor("import".into());
+    let report = import::import(&pool, &actor, &file, pictures.as_ref()).await?;
     println!(
         "{} categories, {} products and {} SKUs created; {} products already there, left as they were",
         report.categories_created, report.products_created, report.skus_created, report.products_skipped

@@ -53,6 +53,9 @@ pub struct PlatformConfig {
     /// The storefront's port and build directory.
     #[command(flatten)]
     pub web: WebArgs,
+    /// Where uploaded pictures are kept (`ec dev` picks a directory when unset).
+    #[command(flatten)]
+    pub media: ec_platform::media::MediaArgs,
 }
 
 /// Applies every service's migrations, each in its own schema.
@@ -128,8 +131,9 @@ impl Platform {
             token: Some(config.internal.token.clone().unwrap_or_else(IdentityVerifier::generate_token)),
         };
         let environment = config.environment.environment.unwrap_or(Environment::Development);
-        let deps =
+        let mut deps =
             Dependencies::connect(&config.redis, &internal, &config.serving, &config.events, environment).await?;
+        deps.media = config.media.open()?;
 
         let mut user_config = config.user.clone();
         let oauth = match &user_config.login.hydra_admin_url {

@@ -87,6 +87,16 @@ impl TestPlatform {
                 trusted_proxies: Vec::new(),
                 https: false,
             },
+            // Pictures in a directory of this platform's own.
+            media: ec_platform::media::MediaArgs {
+                media_store: Some(
+                    url::Url::from_directory_path(
+                        std::env::temp_dir().join(format!("ec-test-media-{}", uuid::Uuid::now_v7().simple())),
+                    )
+                    .expect("the temporary directory is absolute")
+                    .to_string(),
+                ),
+            },
         };
         let mut config = config;
         adjust(&mut config);

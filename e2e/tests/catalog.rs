@@ -90,3 +90,82 @@ async fn the_public_reads_the_catalog_in_every_protocol_and_only_admins_change_i
     assert_ne!(refused.status(), 200);
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn pictures_are_uploaded_through_the_bff_in_every_protocol_and_served_from_media() {
+    use ec_proto::product::v1::{AddProductImageRequest, UploadProductImageRequest};
+    use ec_testing::pictures::{carries_metadata, noisy_jpeg, with_exif};
+
+    let platform = TestPlatform::start().await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    let customer = platform.access_token("shopper@example.com", false).await;
+    let as_admin = catalog(&platform, Wire::Grpc, Some(&admin));
+    let create = CreateProductRequest { name: "Teapot".into(), ..Default::default() };
+    let product = as_admin.create_product(create).await.unwrap().into_owned().product;
+
+    // Larger than the BFF's 256 KiB for any other request: this procedure alone takes up to 10 MiB.
+    let photo = with_exif(&noisy_jpeg(1200, 800), 1);
+    assert!(photo.len() > 512 * 1024, "{} bytes", photo.len());
+    let upload = |data: Vec<u8>| UploadProductImageRequest {
+        product_id: product.id.clone(),
+        data,
+        alt_text: "The teapot".into(),
+        ..Default::default()
+    };
+    let as_customer = catalog(&platform, Wire::ConnectJson, Some(&customer));
+    let refused = as_customer.upload_product_image(upload(photo.clone())).await;
+    assert_eq!(refused.unwrap_err().code, ErrorCode::PermissionDenied);
+    let mut images = Vec::new();
+    for wire in Wire::ALL {
+        let answer = catalog(&platform, wire, Some(&admin)).upload_product_image(upload(photo.clone())).await;
+        let product = answer.unwrap_or_else(|e| panic!("{wire:?}: {e:?}")).into_owned().product.into_option().unwrap();
+        images = product.images;
+    }
+    assert_eq!(images.len(), 4);
+    let widths: Vec<i32> = images[3].variants.iter().map(|v| v.width).collect();
+    assert_eq!(widths, [320, 640, 960, 1200]);
+
+    // Over 10 MiB, the BFF refuses the call before any backend sees it; and the larger limit is this
+    // procedure's only.
+    let mut huge = photo.clone();
+    huge.resize(ec_platform::media::MAX_PICTURE_BYTES + 128 * 1024, 0);
+    let too_large = as_admin.upload_product_image(upload(huge)).await.unwrap_err();
+    assert_eq!(too_large.code, ErrorCode::ResourceExhausted, "{too_large:?}");
+    let long_alt = AddProductImageRequest {
+        product_id: product.id.clone(),
+        url: "https://cdn.example.com/a.jpg".into(),
+        alt_text: "a".repeat(512 * 1024),
+        ..Default::default()
+    };
+    assert_eq!(as_admin.add_product_image(long_alt).await.unwrap_err().code, ErrorCode::ResourceExhausted);
+
+    // Served by the BFF from the picture store: WebP, cacheable for a year, revalidated without a read.
+    let http = reqwest::Client::new();
+    let variant = &images[3].variants[1];
+    assert!(variant.url.starts_with("/media/products/"), "{}", variant.url);
+    let url = format!("{}{}", platform.bff_url(), variant.url);
+    let served = http.get(&url).send().await.unwrap();
+    assert_eq!(served.status(), 200);
+    let header = |name: &str| served.headers().get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(header("content-type").as_deref(), Some("image/webp"));
+    assert_eq!(header("cache-control").as_deref(), Some("public, max-age=31536000, immutable"));
+    assert_eq!(header("x-content-type-options").as_deref(), Some("nosniff"));
+    let etag = header("etag").expect("an ETag");
+    let bytes = served.bytes().await.unwrap();
+    let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP).unwrap();
+    assert_eq!((decoded.width() as i32, decoded.height() as i32), (variant.width, variant.height));
+    assert!(!carries_metadata(&bytes));
+    let again = http.get(&url).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert!(again.bytes().await.unwrap().is_empty());
+    for path in [
+        "/media/products/../../etc/passwd".to_string(),
+        format!("/media/products/{}/641.webp", images[3].id),
+        format!("/media/products/{}/640.png", images[3].id),
+        "/media/anything".to_string(),
+    ] {
+        let status = http.get(format!("{}{path}", platform.bff_url())).send().await.unwrap().status();
+        assert_eq!(status, 404, "{path}");
+    }
+    platform.stop().await;
+}

@@ -17,6 +17,7 @@
 //! - [`error`]: the answers every service gives for what goes wrong, and their one mapping to Connect codes.
 //! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
 //!   trustworthy.
+//! - [`media`]: the picture store (`MEDIA_STORE`: a directory or an S3 bucket) and its keys.
 //! - [`net`]: the client's address behind trusted proxies.
 //! - [`outbound`]: answers from other systems, read within a size limit.
 //! - [`page_token`]: signed, filter-bound page tokens for keyset pagination.
@@ -39,6 +40,7 @@ pub mod environment;
 pub mod error;
 pub mod events;
 pub mod identity;
+pub mod media;
 pub mod metrics;
 pub mod net;
 pub mod outbound;

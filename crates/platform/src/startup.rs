@@ -39,6 +39,8 @@ pub enum StartupError {
     WeakToken(#[from] WeakTokenError),
     #[error(transparent)]
     Server(#[from] crate::server::ServerError),
+    #[error(transparent)]
+    Media(#[from] crate::media::MediaError),
     /// A setting that cannot work, in words that say which and why.
     #[error("{0}")]
     Config(String),
@@ -60,6 +62,9 @@ pub struct Dependencies {
     /// The events bus (NATS JetStream, or this process), and how the services' relays run.
     pub events: Events,
     pub event_settings: EventArgs,
+    /// The picture store (`MEDIA_STORE`), when there is one: the product service writes uploaded pictures to
+    /// it, and the BFF serves them from it.
+    pub media: Option<std::sync::Arc<dyn object_store::ObjectStore>>,
     /// The RPC servers of this process that calls to their address are made to in process. Whoever runs
     /// several services in one process adds each as it is built (`ec dev`); `ec serve` adds none.
     pub in_process: InProcess,
@@ -99,6 +104,7 @@ impl Dependencies {
             serving: ServingArgs::default(),
             events: Events::in_process(EventArgs::default().prefix),
             event_settings: EventArgs::default(),
+            media: None,
             in_process: InProcess::default(),
         }
     }

@@ -2,7 +2,8 @@
 //! seeing each other's rows), the Redis the tests share, or a Redis of their own to stop or pause; NATS
 //! JetStream ([`nats`]: the shared server, one of a test's own, and a durable consumer to read events with); a
 //! real SMTP server that keeps what it receives ([`smtp`]); a webhook receiver that verifies deliveries with the
-//! Standard Webhooks library ([`webhooks`]), both Python tools sharing [`python`]; a
+//! Standard Webhooks library ([`webhooks`]) and an S3 API server ([`s3`], moto), the Python tools sharing
+//! [`python`]; pictures with camera metadata for the upload tests ([`pictures`]); a
 //! [`browser`] that signs in through the login pages as the storefront does; the one way tests run a child
 //! process ([`Process`]: spawned, waited for until ready, signalled, always reaped); and the one way they wait
 //! for a condition ([`eventually`]).
@@ -13,8 +14,10 @@
 pub mod browser;
 mod eventually;
 pub mod nats;
+pub mod pictures;
 mod process;
 pub mod python;
+pub mod s3;
 pub mod smtp;
 pub mod webhooks;
 

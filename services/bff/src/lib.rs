@@ -16,16 +16,19 @@
 //! signed with the internal secret ([`ec_platform::identity`]). Every refusal is a [`error::BffError`], mapped
 //! to Connect codes in one place. On a separate operations port, `/health` says the process is up, `/ready` that
 //! every backend serves and the issuer's keys can be had, and `/metrics` what the BFF counted ([`metrics`]); the
-//! public port serves the API and `/health` only.
+//! public port serves the API, `/health`, and the uploaded pictures under `/media/` when there is a picture
+//! store ([`media`]).
 //!
 //! At the edge ([`startup`]): client IPs from forwarding headers only behind trusted proxies, CORS for
-//! configured origins, a request body limit (on the wire and decompressed), a deadline cap and request ids.
+//! configured origins, a request body limit (on the wire and decompressed; larger for a picture's upload
+//! alone), a deadline cap and request ids.
 
 pub mod auth;
 pub mod config;
 pub mod error;
 pub mod gate;
 pub mod jwks;
+pub mod media;
 pub mod metrics;
 pub mod proxy;
 pub mod ratelimit;

@@ -112,6 +112,11 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
         product,
         Admin,
     );
+    routes.add::<UploadProductImageRequest, UploadProductImageResponse>(
+        PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC,
+        product,
+        Admin,
+    );
     routes.add::<RemoveProductImageRequest, RemoveProductImageResponse>(
         PRODUCT_SERVICE_REMOVE_PRODUCT_IMAGE_SPEC,
         product,

@@ -16,6 +16,7 @@ use ec_platform::{
     shutdown::CancellationToken,
     startup::Dependencies,
 };
+use ec_proto::product::v1::PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC;
 use serde_json::{Map, Value, json};
 
 use tower_http::{
@@ -117,11 +118,17 @@ impl Application {
         let limits = connectrpc::Limits::default()
             .with_max_request_body_size(edge.max_request_bytes)
             .with_max_message_size(edge.max_request_bytes);
+        // A picture's bytes come in one message: room for the largest picture, for that one procedure.
+        let upload_bytes = ec_platform::media::MAX_PICTURE_BYTES + 64 * 1024;
+        let uploads =
+            connectrpc::Limits::default().with_max_request_body_size(upload_bytes).with_max_message_size(upload_bytes);
         let deadline = Duration::from_secs(edge.max_deadline_secs);
         let policy = connectrpc::DeadlinePolicy::new().with_max(deadline).with_default_timeout(deadline);
         // Reflection describes what the BFF routes, and nothing internal.
         let reflection = deps.serving.reflection.or_off(Reflection::Descriptors(routes.descriptors()));
-        let server = Server::bind_with("bff", config.addr, routes.into_router(), &services, reflection, |service| {
+        let router =
+            routes.into_router().with_route_limits(PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC.procedure, uploads);
+        let server = Server::bind_with("bff", config.addr, router, &services, reflection, |service| {
             service
                 .with_limits(limits)
                 .with_deadline_policy(policy)
@@ -130,7 +137,11 @@ impl Application {
         .await?;
         // The public port: each client address may hold only so many connections (trusted proxies exempt).
         let limits = deps.serving.limits().per_client(&deps.serving.connections, edge.trusted_proxies.clone());
-        let server = server.with_routes(public_health).map_app(|app| edge_layers(app, edge));
+        let public_routes = match &deps.media {
+            Some(store) => public_health.merge(crate::media::routes(store.clone())),
+            None => public_health,
+        };
+        let server = server.with_routes(public_routes).map_app(|app| edge_layers(app, edge));
         Ok(Self { server: server.with_connection_limits(limits), ops })
     }
 

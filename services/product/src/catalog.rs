@@ -18,7 +18,7 @@ use uuid::Uuid;
 use crate::{
     db::{
         self,
-        images::ImageRow,
+        images::{ImageRow, ImageSource},
         products::{ProductChange, ProductRow},
         skus::{PurchasableSku, SkuChange, SkuRow},
     },
@@ -27,6 +27,7 @@ use crate::{
     },
     error::Error,
     events, inventory,
+    pictures::Media,
 };
 
 /// A product with its live SKUs and its images.
@@ -160,32 +161,87 @@ pub async fn delete_product(pool: &PgPool, id: Uuid) -> Result<(), Error> {
     Ok(())
 }
 
-/// Appends an image to a live product.
+/// Appends a link to an image to a live product.
 pub async fn add_image(pool: &PgPool, product_id: Uuid, url: &ImageUrl, alt_text: &str) -> Result<ProductView, Error> {
+    let alt_text = checked_alt_text(alt_text)?;
+    append_image(pool, product_id, ImageSource::Link(url), alt_text).await
+}
+
+/// Checks a picture, stores its copies in `media` and appends it to a live product. The cheap refusals (no
+/// such product, too many images) come before the picture is processed, and again, under the product's lock,
+/// after; should that second check or the insert fail, the copies are removed.
+pub async fn upload_image(
+    pool: &PgPool,
+    media: &Media,
+    product_id: Uuid,
+    data: Vec<u8>,
+    alt_text: &str,
+) -> Result<ProductView, Error> {
+    let alt_text = checked_alt_text(alt_text)?;
+    db::products::find(pool, product_id).await?.ok_or(Error::NotFound("product"))?;
+    room_for_an_image(&mut *pool.acquire().await?, product_id).await?;
+    let variants = media.process(data).await?;
+    let widest = variants.last().expect("a picture has at least one copy");
+    let widths: Vec<i32> = variants.iter().map(|v| i32::try_from(v.width).expect("at most 1600")).collect();
+    let (width, height) = (widest.width as i32, widest.height as i32);
+    let id = Uuid::now_v7();
+    media.put(id, &variants).await?;
+    let source = ImageSource::Stored { id, widths: &widths, width, height };
+    let appended = append_image(pool, product_id, source, alt_text).await;
+    if appended.is_err() {
+        media.remove(id, &variants.iter().map(|v| v.width).collect::<Vec<_>>()).await;
+    }
+    appended
+}
+
+/// Alt text, trimmed, if it is acceptable.
+fn checked_alt_text(alt_text: &str) -> Result<&str, Error> {
     if alt_text.chars().count() > 500 || alt_text.chars().any(char::is_control) {
         return Err(Error::InvalidArgument(
             "alt_text must be at most 500 characters without control characters".into(),
         ));
     }
-    let mut tx = pool.begin().await?;
-    let product = db::products::lock(&mut tx, product_id).await?;
-    let count = db::images::count(&mut tx, product_id).await?;
+    Ok(alt_text.trim())
+}
+
+/// Where the next image of a product goes, unless it has all the images it may have.
+async fn room_for_an_image(conn: &mut sqlx::PgConnection, product_id: Uuid) -> Result<i32, Error> {
+    let count = db::images::count(conn, product_id).await?;
     if count.images >= MAX_IMAGES {
         return Err(Error::FailedPrecondition(format!("a product has at most {MAX_IMAGES} images")));
     }
-    db::images::insert(&mut tx, product_id, url, alt_text.trim(), count.next_position).await?;
+    Ok(count.next_position)
+}
+
+/// Appends an image to a live product, under its lock.
+async fn append_image(
+    pool: &PgPool,
+    product_id: Uuid,
+    source: ImageSource<'_>,
+    alt_text: &str,
+) -> Result<ProductView, Error> {
+    let mut tx = pool.begin().await?;
+    let product = db::products::lock(&mut tx, product_id).await?;
+    let position = room_for_an_image(&mut tx, product_id).await?;
+    db::images::insert(&mut tx, product_id, source, alt_text, position).await?;
     tx.commit().await?;
     with_details_of(pool, product).await
 }
 
-/// Removes one image of a live product.
-pub async fn remove_image(pool: &PgPool, product_id: Uuid, image_id: Uuid) -> Result<ProductView, Error> {
+/// Removes one image of a live product, and a stored picture's copies from `media` once that is committed.
+pub async fn remove_image(
+    pool: &PgPool,
+    media: Option<&Media>,
+    product_id: Uuid,
+    image_id: Uuid,
+) -> Result<ProductView, Error> {
     let mut tx = pool.begin().await?;
     let product = db::products::lock(&mut tx, product_id).await?;
-    if !db::images::delete(&mut tx, product_id, image_id).await? {
-        return Err(Error::NotFound("image"));
-    }
+    let widths = db::images::delete(&mut tx, product_id, image_id).await?.ok_or(Error::NotFound("image"))?;
     tx.commit().await?;
+    if let Some(media) = media {
+        media.remove(image_id, &widths.iter().map(|w| w.unsigned_abs()).collect::<Vec<_>>()).await;
+    }
     with_details_of(pool, product).await
 }
 

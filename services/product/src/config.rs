@@ -49,6 +49,11 @@ pub struct ProductConfig {
         value_parser = clap::value_parser!(u64).range(1..=365)
     )]
     pub idempotency_key_days: u64,
+
+    /// The public URL uploaded pictures are served from, such as a CDN in front of the picture store. Unset,
+    /// their URLs are paths on the BFF's origin (`/media/products/...`), which serves them.
+    #[arg(id = "media_public_url", long = "media-public-url", env = "MEDIA_PUBLIC_URL")]
+    pub media_public_url: Option<url::Url>,
 }
 
 impl ProductConfig {

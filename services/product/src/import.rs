@@ -4,8 +4,9 @@
 //! Two formats:
 //! - **JSON**: `{"categories": [...], "products": [...]}`. A category has a `name`, an optional `slug` and
 //!   `children`; a product a `name`, `description`, `category` (the slug path, `kitchen/tea-coffee`), `status`
-//!   (`draft`, `published` (the default) or `hidden`), `images` (`{"url", "alt"}`) and `skus` (`{"code",
-//!   "price", "currency", "attributes", "stock"}`, the price in minor units).
+//!   (`draft`, `published` (the default) or `hidden`), `images` (`{"url", "alt"}` for a link, `{"file", "alt"}`
+//!   for a picture file beside the catalog, checked and stored as an upload is) and `skus` (`{"code", "price",
+//!   "currency", "attributes", "stock"}`, the price in minor units).
 //! - **CSV**: one row per SKU, with a header row: `category,product,description,status,sku,price,currency,
 //!   stock,attributes,images`. Rows with the same category and product name are one product; `category` is a
 //!   slug path whose categories are made as needed (named after their slugs), `attributes` is
@@ -29,6 +30,7 @@ use crate::{
         Actor, Attributes, CategoryName, Description, ImageUrl, Price, ProductName, ProductStatus, SkuCode, Slug,
     },
     error::Error,
+    pictures::Media,
 };
 
 /// A catalog file, parsed.
@@ -71,12 +73,29 @@ fn published() -> String {
     "published".into()
 }
 
+/// An image: a link (`url`), or a picture file (`file`) that is uploaded as UploadProductImage would.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImageEntry {
-    pub url: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub file: Option<String>,
     #[serde(default)]
     pub alt: String,
+}
+
+/// Where an import finds the picture files its entries name, and the store it puts them in.
+pub struct PictureFiles<'a> {
+    pub media: &'a Media,
+    /// The bytes of a file named in the catalog (beside the catalog file, for `ec catalog import`).
+    pub read: &'a (dyn Fn(&str) -> std::io::Result<Vec<u8>> + Sync),
+}
+
+/// An image of an entry, checked and read, before anything of its product is written.
+enum ImageToAdd<'a> {
+    Link(ImageUrl, &'a str),
+    Picture(Vec<u8>, &'a str),
 }
 
 #[derive(Debug, Deserialize)]
@@ -161,7 +180,7 @@ pub fn parse_csv(text: &str) -> Result<CatalogFile, ImportError> {
                 images: row
                     .images
                     .split_whitespace()
-                    .map(|url| ImageEntry { url: url.into(), alt: String::new() })
+                    .map(|url| ImageEntry { url: Some(url.into()), file: None, alt: String::new() })
                     .collect(),
                 skus: vec![sku],
             }),
@@ -171,7 +190,12 @@ pub fn parse_csv(text: &str) -> Result<CatalogFile, ImportError> {
 }
 
 /// Loads `file` into the catalog, as `actor`.
-pub async fn import(pool: &PgPool, actor: &Actor, file: &CatalogFile) -> Result<Report, ImportError> {
+pub async fn import(
+    pool: &PgPool,
+    actor: &Actor,
+    file: &CatalogFile,
+    pictures: Option<&PictureFiles<'_>>,
+) -> Result<Report, ImportError> {
     // What can be checked before anything is written is checked first, so a bad file writes nothing of a
     // product: every product has a SKU (its codes are how a later import knows it), and no code is listed twice.
     let mut codes = std::collections::HashMap::new();
@@ -200,7 +224,7 @@ pub async fn import(pool: &PgPool, actor: &Actor, file: &CatalogFile) -> Result<
             Some(path) => Some(category_path(pool, path, &mut paths, &mut report).await.map_err(at)?),
             None => None,
         };
-        import_product(pool, actor, product, category, &mut report).await.map_err(at)?;
+        import_product(pool, actor, product, category, pictures, &mut report).await.map_err(at)?;
     }
     Ok(report)
 }
@@ -276,6 +300,7 @@ async fn import_product(
     actor: &Actor,
     entry: &ProductEntry,
     category: Option<Uuid>,
+    pictures: Option<&PictureFiles<'_>>,
     report: &mut Report,
 ) -> Result<(), Error> {
     let name = ProductName::parse(&entry.name)?;
@@ -290,11 +315,21 @@ async fn import_product(
         let attributes = Attributes::parse(sku.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         skus.push((code, price, attributes, sku.stock));
     }
-    let images = entry
-        .images
-        .iter()
-        .map(|i| ImageUrl::parse(&i.url).map(|url| (url, i.alt.as_str())))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut images = Vec::new();
+    for image in &entry.images {
+        images.push(match (&image.url, &image.file, pictures) {
+            (Some(url), None, _) => ImageToAdd::Link(ImageUrl::parse(url)?, &image.alt),
+            (None, Some(file), Some(pictures)) => {
+                let bytes = (pictures.read)(file)
+                    .map_err(|e| Error::InvalidArgument(format!("picture file {file:?} cannot be read: {e}")))?;
+                ImageToAdd::Picture(bytes, &image.alt)
+            }
+            (None, Some(_), None) => {
+                return Err(Error::FailedPrecondition("picture files need a picture store (MEDIA_STORE)".into()));
+            }
+            _ => return Err(Error::InvalidArgument("an image has a url or a file, and not both".into())),
+        });
+    }
     if catalog::any_live_sku_code(pool, &skus.iter().map(|(code, ..)| code.clone()).collect::<Vec<_>>()).await? {
         report.products_skipped += 1;
         return Ok(());
@@ -305,8 +340,14 @@ async fn import_product(
         catalog::create_sku(pool, actor, product.id, code, price, attributes, *stock).await?;
         report.skus_created += 1;
     }
-    for (url, alt) in &images {
-        catalog::add_image(pool, product.id, url, alt).await?;
+    for image in images {
+        match (image, pictures) {
+            (ImageToAdd::Link(url, alt), _) => catalog::add_image(pool, product.id, &url, alt).await?,
+            (ImageToAdd::Picture(bytes, alt), Some(pictures)) => {
+                catalog::upload_image(pool, pictures.media, product.id, bytes, alt).await?
+            }
+            (ImageToAdd::Picture(..), None) => unreachable!("picture files are read only with a store"),
+        };
     }
     if status != ProductStatus::Draft && !skus.is_empty() {
         // Announced like any other publication; the service's relay hands the events over at its next look.
@@ -321,18 +362,102 @@ async fn import_product(
 }
 
 /// The demo catalog `ec dev` loads into an empty catalog: 9 categories in two levels, 60 products with 1 to 4
-/// SKUs each, stock between 0 and 50.
+/// SKUs each, stock between 0 and 50, and a picture each ([`DEMO_PICTURES`]).
 pub const DEMO_CATALOG: &str = include_str!("../demo/catalog.json");
 
-/// Loads the demo catalog if the catalog has no product yet, and says whether it did.
-pub async fn load_demo_if_empty(pool: &PgPool) -> Result<Option<Report>, ImportError> {
+/// `demo_pictures!["a.webp", ...]`: each file of `demo/pictures/` by name, with its bytes.
+macro_rules! demo_pictures {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_bytes!(concat!("../demo/pictures/", $name)))),*]
+    };
+}
+
+/// The demo catalog's pictures, drawn for the project by `scripts/demo-pictures.py` and built into the binary,
+/// so the demo shop shows them with no network.
+pub const DEMO_PICTURES: &[(&str, &[u8])] = demo_pictures![
+    "sencha-green-tea.webp",
+    "hojicha-roasted-tea.webp",
+    "genmaicha.webp",
+    "ceremonial-matcha.webp",
+    "single-origin-coffee-beans.webp",
+    "cast-iron-teapot.webp",
+    "glass-pour-over-kettle.webp",
+    "ceramic-coffee-dripper.webp",
+    "hand-coffee-grinder.webp",
+    "tea-cups-set-of-two.webp",
+    "carbon-steel-frying-pan.webp",
+    "donabe-clay-pot.webp",
+    "santoku-knife.webp",
+    "hinoki-cutting-board.webp",
+    "stainless-steel-saucepan.webp",
+    "tamagoyaki-pan.webp",
+    "bamboo-steamer.webp",
+    "silicone-spatula-set.webp",
+    "enamelled-dutch-oven.webp",
+    "mortar-and-pestle.webp",
+    "linen-duvet-cover.webp",
+    "waffle-bath-towel.webp",
+    "wool-throw-blanket.webp",
+    "cotton-noren-curtain.webp",
+    "gauze-pyjama-set.webp",
+    "buckwheat-pillow.webp",
+    "linen-tea-towels-set-of-three.webp",
+    "floor-cushion.webp",
+    "merino-wool-socks.webp",
+    "organic-cotton-apron.webp",
+    "paper-pendant-lamp.webp",
+    "brass-table-lamp.webp",
+    "led-filament-bulb.webp",
+    "rechargeable-lantern.webp",
+    "ceramic-wall-sconce.webp",
+    "beeswax-candles-pair.webp",
+    "floor-lamp-with-linen-shade.webp",
+    "reading-light.webp",
+    "string-lights.webp",
+    "candle-holder.webp",
+    "titanium-camping-mug.webp",
+    "down-sleeping-bag.webp",
+    "two-person-tent.webp",
+    "camp-stove.webp",
+    "folding-camp-chair.webp",
+    "headlamp.webp",
+    "insulated-water-bottle.webp",
+    "camp-cook-set.webp",
+    "sleeping-pad.webp",
+    "multi-tool.webp",
+    "japanese-garden-shears.webp",
+    "watering-can.webp",
+    "cedar-raised-bed.webp",
+    "hori-hori-garden-knife.webp",
+    "seed-starter-kit.webp",
+    "garden-gloves.webp",
+    "terracotta-planter.webp",
+    "compost-bin.webp",
+    "bird-feeder.webp",
+    "soaker-hose.webp",
+];
+
+/// Loads the demo catalog if the catalog has no product yet, and says whether it did. Without a picture store
+/// the products come without their pictures.
+pub async fn load_demo_if_empty(pool: &PgPool, media: Option<&Media>) -> Result<Option<Report>, ImportError> {
     let empty =
         db::products::none_yet(pool).await.map_err(|error| ImportError::Entry { place: "catalog".into(), error })?;
     if !empty {
         return Ok(None);
     }
-    let file = parse_json(DEMO_CATALOG)?;
-    Ok(Some(import(pool, &Actor("demo-data".into()), &file).await?))
+    let mut file = parse_json(DEMO_CATALOG)?;
+    let read = |name: &str| {
+        DEMO_PICTURES
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, bytes)| bytes.to_vec())
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not one of the demo pictures"))
+    };
+    let pictures = media.map(|media| PictureFiles { media, read: &read });
+    if pictures.is_none() {
+        file.products.iter_mut().for_each(|product| product.images.retain(|image| image.file.is_none()));
+    }
+    Ok(Some(import(pool, &Actor("demo-data".into()), &file, pictures.as_ref()).await?))
 }
 
 #[cfg(test)]
@@ -348,6 +473,25 @@ mod tests {
         assert!(file.products.iter().all(|p| (1..=4).contains(&p.skus.len())));
         assert!(file.products.iter().flat_map(|p| &p.skus).all(|s| (0..=50).contains(&s.stock)));
         assert!(file.products.iter().flat_map(|p| &p.skus).any(|s| s.stock == 0), "some sold out");
+    }
+
+    #[test]
+    fn every_demo_picture_is_used_once_and_every_one_used_is_there() {
+        let file = parse_json(DEMO_CATALOG).unwrap();
+        let used: Vec<&str> = file.products.iter().flat_map(|p| &p.images).filter_map(|i| i.file.as_deref()).collect();
+        assert_eq!(used.len(), file.products.len(), "a picture per product");
+        let mut shipped: Vec<&str> = DEMO_PICTURES.iter().map(|(name, _)| *name).collect();
+        let mut used_sorted = used.clone();
+        used_sorted.sort_unstable();
+        shipped.sort_unstable();
+        assert_eq!(used_sorted, shipped);
+        assert!(file.products.iter().flat_map(|p| &p.images).all(|i| i.url.is_none() && !i.alt.is_empty()));
+        for (name, bytes) in DEMO_PICTURES {
+            let image = image::load_from_memory_with_format(bytes, image::ImageFormat::WebP).unwrap();
+            assert!(image.width() >= 960, "{name} is wide enough for a srcset");
+        }
+        let copies = crate::pictures::process(DEMO_PICTURES[0].1).unwrap();
+        assert!(copies.len() >= 3);
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //!   tree, without cycles; [`listing`]: ListProducts with its signed, filter-bound page tokens; [`inventory`]:
 //!   stock and reservations, correct under any concurrency (its docs say how); [`expiry`]: the worker that
 //!   expires reservations whose time is up; [`import`]: catalogs from JSON or CSV files (and the demo
-//!   catalog);
+//!   catalog); [`pictures`]: uploaded pictures checked, turned into WebP copies and stored;
 //! - [`api`]: the generated service traits implemented on top, with who may call what ([`api::access`]) and
 //!   the conversions to and from the wire ([`api::wire`]);
 //! - [`error`]: the platform's errors plus the product's own (a stock shortage), with their one mapping to
@@ -37,6 +37,7 @@ pub mod expiry;
 pub mod import;
 pub mod inventory;
 pub mod listing;
+pub mod pictures;
 pub mod startup;
 
 /// The PostgreSQL schema this service owns.

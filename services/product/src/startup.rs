@@ -13,7 +13,8 @@ use ec_platform::{
     startup::{Dependencies, StartupError},
 };
 use ec_proto::product::v1::{
-    INVENTORY_SERVICE_SERVICE_NAME, InventoryServiceExt, PRODUCT_SERVICE_SERVICE_NAME, ProductServiceExt,
+    INVENTORY_SERVICE_SERVICE_NAME, InventoryServiceExt, PRODUCT_SERVICE_SERVICE_NAME,
+    PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC, ProductServiceExt,
 };
 use sqlx::PgPool;
 
@@ -22,6 +23,7 @@ use crate::{
     config::ProductConfig,
     expiry::{self, ExpirySchedule},
     listing,
+    pictures::{self, Media, MediaUrls},
 };
 
 /// The product service, connected, migrated and bound, ready to serve.
@@ -55,9 +57,25 @@ impl Application {
         // Lookups by lists of ids (BatchGetSkus, reservations) on their own pool, planned once.
         let lookups = GenericPlans::beside(&pool);
         let outbox = crate::events::outbox();
-        let products = Arc::new(ProductApi::new(pool.clone(), outbox.clone(), lookups.clone(), access.clone(), tokens));
+        let media = deps.media.clone().map(Media::new);
+        let urls = MediaUrls::new(config.media_public_url.clone());
+        let products = Arc::new(ProductApi::new(
+            pool.clone(),
+            outbox.clone(),
+            lookups.clone(),
+            access.clone(),
+            tokens,
+            media,
+            urls,
+        ));
         let inventory = Arc::new(InventoryApi::new(pool.clone(), lookups.clone(), access, config.reservation_ttl()));
-        let router = inventory.register(products.register(connectrpc::Router::new()));
+        // A picture's bytes come in one message: room for the largest, and no more for that one procedure.
+        let uploads = connectrpc::Limits::default()
+            .with_max_request_body_size(pictures::MAX_BYTES + 64 * 1024)
+            .with_max_message_size(pictures::MAX_BYTES + 64 * 1024);
+        let router = inventory
+            .register(products.register(connectrpc::Router::new()))
+            .with_route_limits(PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC.procedure, uploads);
         let reflection = deps.serving.reflection.or_off(Reflection::Api);
         let services = [PRODUCT_SERVICE_SERVICE_NAME, INVENTORY_SERVICE_SERVICE_NAME];
         let server = Server::bind("product", config.addr, router, &services, reflection).await?;

@@ -17,6 +17,7 @@ use ec_proto::product::v1::{
     ListCategoriesResponse, ListProductsRequest, ListProductsResponse, ProductService, PublishProductRequest,
     PublishProductResponse, RemoveProductImageRequest, RemoveProductImageResponse, UpdateCategoryRequest,
     UpdateCategoryResponse, UpdateProductRequest, UpdateProductResponse, UpdateSkuRequest, UpdateSkuResponse,
+    UploadProductImageRequest, UploadProductImageResponse,
 };
 use sqlx::PgPool;
 
@@ -37,6 +38,7 @@ use crate::{
     error::Error,
     inventory,
     listing::{self, Filters},
+    pictures::{Media, MediaUrls},
 };
 
 /// The catalog handlers.
@@ -48,13 +50,24 @@ pub struct ProductApi {
     lookups: GenericPlans,
     access: ProductAccess,
     tokens: PageTokens,
+    /// The picture store, when there is one (`MEDIA_STORE`).
+    media: Option<Media>,
+    urls: MediaUrls,
 }
 
 impl ProductApi {
     /// Handlers over `pool` and `lookups`, a pool of generic plans beside it, signing ListProducts' page tokens
-    /// with `tokens`.
-    pub fn new(pool: PgPool, outbox: Outbox, lookups: GenericPlans, access: ProductAccess, tokens: PageTokens) -> Self {
-        Self { pool, outbox, lookups, access, tokens }
+    /// with `tokens`, storing pictures in `media` and naming them with `urls`.
+    pub fn new(
+        pool: PgPool,
+        outbox: Outbox,
+        lookups: GenericPlans,
+        access: ProductAccess,
+        tokens: PageTokens,
+        media: Option<Media>,
+        urls: MediaUrls,
+    ) -> Self {
+        Self { pool, outbox, lookups, access, tokens, media, urls }
     }
 }
 
@@ -71,7 +84,10 @@ impl ProductService for ProductApi {
         let category = optional_id(request.category_id, "category_id")?.flatten();
         let product = catalog::create_product(&self.pool, &name, &description, category).await?;
         let view = ProductView { product, skus: Vec::new(), images: Vec::new() };
-        Response::ok(CreateProductResponse { product: MessageField::some(product_to_wire(view)), ..Default::default() })
+        Response::ok(CreateProductResponse {
+            product: MessageField::some(product_to_wire(view, &self.urls)),
+            ..Default::default()
+        })
     }
 
     async fn get_product(
@@ -81,7 +97,10 @@ impl ProductService for ProductApi {
     ) -> ServiceResult<GetProductResponse> {
         let reader = self.access.reader(&ctx)?;
         let view = catalog::get_product(&self.pool, reader, parse_id(request.id, "id")?).await?;
-        Response::ok(GetProductResponse { product: MessageField::some(product_to_wire(view)), ..Default::default() })
+        Response::ok(GetProductResponse {
+            product: MessageField::some(product_to_wire(view, &self.urls)),
+            ..Default::default()
+        })
     }
 
     async fn update_product(
@@ -97,7 +116,10 @@ impl ProductService for ProductApi {
             category_id: optional_id(request.category_id, "category_id")?,
         };
         let view = catalog::update_product(&self.pool, id, change).await?;
-        Response::ok(UpdateProductResponse { product: MessageField::some(product_to_wire(view)), ..Default::default() })
+        Response::ok(UpdateProductResponse {
+            product: MessageField::some(product_to_wire(view, &self.urls)),
+            ..Default::default()
+        })
     }
 
     async fn delete_product(
@@ -161,10 +183,10 @@ impl ProductService for ProductApi {
                 let view = self.access.full_stock();
                 views
                     .into_iter()
-                    .map(|v| product_with_stock(v, &mut |id| stocks.remove(&id).map(|stock| (stock, view))))
+                    .map(|v| product_with_stock(v, &self.urls, &mut |id| stocks.remove(&id).map(|stock| (stock, view))))
                     .collect()
             }
-            Reader::Public => views.into_iter().map(product_to_wire).collect(),
+            Reader::Public => views.into_iter().map(|view| product_to_wire(view, &self.urls)).collect(),
         };
         Response::ok(ListProductsResponse { products, next_page_token, ..Default::default() })
     }
@@ -179,7 +201,7 @@ impl ProductService for ProductApi {
         catalog::publish(&self.pool, &self.outbox, id).await?;
         let view = catalog::get_product(&self.pool, Reader::Admin, id).await?;
         Response::ok(PublishProductResponse {
-            product: MessageField::some(product_to_wire(view)),
+            product: MessageField::some(product_to_wire(view, &self.urls)),
             ..Default::default()
         })
     }
@@ -193,7 +215,10 @@ impl ProductService for ProductApi {
         let id = parse_id(request.id, "id")?;
         catalog::hide(&self.pool, &self.outbox, id).await?;
         let view = catalog::get_product(&self.pool, Reader::Admin, id).await?;
-        Response::ok(HideProductResponse { product: MessageField::some(product_to_wire(view)), ..Default::default() })
+        Response::ok(HideProductResponse {
+            product: MessageField::some(product_to_wire(view, &self.urls)),
+            ..Default::default()
+        })
     }
 
     async fn add_product_image(
@@ -206,7 +231,24 @@ impl ProductService for ProductApi {
         let url = ImageUrl::parse(request.url)?;
         let view = catalog::add_image(&self.pool, id, &url, request.alt_text).await?;
         Response::ok(AddProductImageResponse {
-            product: MessageField::some(product_to_wire(view)),
+            product: MessageField::some(product_to_wire(view, &self.urls)),
+            ..Default::default()
+        })
+    }
+
+    async fn upload_product_image(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, UploadProductImageRequest>,
+    ) -> ServiceResult<UploadProductImageResponse> {
+        self.access.admin(&ctx)?;
+        let id = parse_id(request.product_id, "product_id")?;
+        let media = self.media.as_ref().ok_or_else(|| {
+            Error::FailedPrecondition("this platform stores no pictures: MEDIA_STORE is not set".into())
+        })?;
+        let view = catalog::upload_image(&self.pool, media, id, request.data.to_vec(), request.alt_text).await?;
+        Response::ok(UploadProductImageResponse {
+            product: MessageField::some(product_to_wire(view, &self.urls)),
             ..Default::default()
         })
     }
@@ -219,9 +261,9 @@ impl ProductService for ProductApi {
         self.access.admin(&ctx)?;
         let id = parse_id(request.product_id, "product_id")?;
         let image = parse_id(request.image_id, "image_id")?;
-        let view = catalog::remove_image(&self.pool, id, image).await?;
+        let view = catalog::remove_image(&self.pool, self.media.as_ref(), id, image).await?;
         Response::ok(RemoveProductImageResponse {
-            product: MessageField::some(product_to_wire(view)),
+            product: MessageField::some(product_to_wire(view, &self.urls)),
             ..Default::default()
         })
     }

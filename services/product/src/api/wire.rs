@@ -11,9 +11,10 @@ use uuid::Uuid;
 use crate::{
     api::access::StockView,
     catalog::ProductView,
-    db::{categories::CategoryRow, reservations::Reservation, skus::SkuRow, stock::Stock},
+    db::{categories::CategoryRow, images::ImageRow, reservations::Reservation, skus::SkuRow, stock::Stock},
     domain::{Price, ProductStatus, ReservationStatus, parse_id},
     error::Error,
+    pictures::{MediaUrls, variant_height},
 };
 
 /// `stock` as `view` shows it.
@@ -111,13 +112,15 @@ pub fn sku_to_wire(sku: SkuRow, stock: Option<(Stock, StockView)>) -> wire::Sku 
     }
 }
 
-pub fn product_to_wire(view: ProductView) -> wire::Product {
-    product_with_stock(view, &mut |_| None)
+/// A product, its stored pictures named by `urls`.
+pub fn product_to_wire(view: ProductView, urls: &MediaUrls) -> wire::Product {
+    product_with_stock(view, urls, &mut |_| None)
 }
 
 /// A product whose SKUs carry the stock `stock_of` gives them.
 pub fn product_with_stock(
     view: ProductView,
+    urls: &MediaUrls,
     stock_of: &mut dyn FnMut(Uuid) -> Option<(Stock, StockView)>,
 ) -> wire::Product {
     let ProductView { product, skus, images } = view;
@@ -140,18 +143,36 @@ pub fn product_with_stock(
                 sku_to_wire(sku, stock)
             })
             .collect(),
-        images: images
-            .into_iter()
-            .map(|image| wire::ProductImage {
-                id: image.id.to_string(),
-                url: image.url,
-                alt_text: image.alt_text,
-                position: image.position,
+        images: images.into_iter().map(|image| image_to_wire(image, urls)).collect(),
+        created_at: MessageField::some(product.created_at.into()),
+        updated_at: MessageField::some(product.updated_at.into()),
+        ..Default::default()
+    }
+}
+
+/// An image: a link as it was given, or a stored picture's copies, the widest also as its `url`.
+fn image_to_wire(image: ImageRow, urls: &MediaUrls) -> wire::ProductImage {
+    let variants: Vec<wire::ImageVariant> = match (image.width, image.height) {
+        (Some(full_width), Some(full_height)) => image
+            .stored_widths
+            .iter()
+            .map(|&width| wire::ImageVariant {
+                width,
+                height: variant_height(full_width.unsigned_abs(), full_height.unsigned_abs(), width.unsigned_abs())
+                    as i32,
+                url: urls.of(image.id, width.unsigned_abs()),
                 ..Default::default()
             })
             .collect(),
-        created_at: MessageField::some(product.created_at.into()),
-        updated_at: MessageField::some(product.updated_at.into()),
+        _ => Vec::new(),
+    };
+    let url = image.url.or_else(|| variants.last().map(|v| v.url.clone())).unwrap_or_default();
+    wire::ProductImage {
+        id: image.id.to_string(),
+        url,
+        alt_text: image.alt_text,
+        position: image.position,
+        variants,
         ..Default::default()
     }
 }

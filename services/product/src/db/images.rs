@@ -1,24 +1,36 @@
-//! The `product_images` table: a product's images, in the order of their `position`.
+//! The `product_images` table: a product's images, in the order of their `position`: links, and pictures the
+//! platform stores ([`crate::pictures`]).
 
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::{domain::ImageUrl, error::Error};
 
-/// An image of a product.
+/// An image of a product: a link (`url`), or a stored picture (`stored_widths`, with its full size).
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
 pub struct ImageRow {
     pub id: Uuid,
     pub product_id: Uuid,
-    pub url: String,
+    pub url: Option<String>,
     pub alt_text: String,
     pub position: i32,
+    pub stored_widths: Vec<i32>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+}
+
+/// What an image is: a link, or the copies of a stored picture (its id names them in the picture store).
+#[derive(Clone, Copy, Debug)]
+pub enum ImageSource<'a> {
+    Link(&'a ImageUrl),
+    Stored { id: Uuid, widths: &'a [i32], width: i32, height: i32 },
 }
 
 /// The images of `products`, by position.
 pub async fn of_products(pool: &PgPool, products: &[Uuid]) -> Result<Vec<ImageRow>, Error> {
     Ok(sqlx::query_as(
-        "SELECT id, product_id, url, alt_text, position FROM product_service.product_images
+        "SELECT id, product_id, url, alt_text, position, stored_widths, width, height
+         FROM product_service.product_images
          WHERE product_id = ANY($1) ORDER BY position",
     )
     .bind(products)
@@ -48,30 +60,39 @@ pub async fn count(tx: &mut PgConnection, product_id: Uuid) -> Result<ImageCount
 pub async fn insert(
     tx: &mut PgConnection,
     product_id: Uuid,
-    url: &ImageUrl,
+    source: ImageSource<'_>,
     alt_text: &str,
     position: i32,
 ) -> Result<(), Error> {
+    let (id, url, widths, size) = match source {
+        ImageSource::Link(url) => (Uuid::now_v7(), Some(url.as_str()), &[][..], None),
+        ImageSource::Stored { id, widths, width, height } => (id, None, widths, Some((width, height))),
+    };
     sqlx::query(
-        "INSERT INTO product_service.product_images (id, product_id, url, alt_text, position) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO product_service.product_images (id, product_id, url, alt_text, position, stored_widths, width, height)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(Uuid::now_v7())
+    .bind(id)
     .bind(product_id)
-    .bind(url.as_str())
+    .bind(url)
     .bind(alt_text)
     .bind(position)
+    .bind(widths)
+    .bind(size.map(|(w, _)| w))
+    .bind(size.map(|(_, h)| h))
     .execute(tx)
     .await?;
     Ok(())
 }
 
-/// Deletes one image of a product; whether it had it.
-pub async fn delete(tx: &mut PgConnection, product_id: Uuid, image_id: Uuid) -> Result<bool, Error> {
-    let removed = sqlx::query("DELETE FROM product_service.product_images WHERE id = $1 AND product_id = $2")
-        .bind(image_id)
-        .bind(product_id)
-        .execute(tx)
-        .await?
-        .rows_affected();
-    Ok(removed > 0)
+/// Deletes one image of a product; the widths of its stored copies (empty for a link), or `None` if the
+/// product had no such image.
+pub async fn delete(tx: &mut PgConnection, product_id: Uuid, image_id: Uuid) -> Result<Option<Vec<i32>>, Error> {
+    Ok(sqlx::query_scalar(
+        "DELETE FROM product_service.product_images WHERE id = $1 AND product_id = $2 RETURNING stored_widths",
+    )
+    .bind(image_id)
+    .bind(product_id)
+    .fetch_optional(tx)
+    .await?)
 }

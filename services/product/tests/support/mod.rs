@@ -53,14 +53,27 @@ impl Service {
 
     /// The service with its events going where `settings` say (NATS JetStream, or this process).
     pub async fn start_with_events(settings: EventArgs) -> Self {
+        Self::start_with(settings, None).await
+    }
+
+    /// The service storing pictures in `media`.
+    pub async fn start_with_media(media: std::sync::Arc<dyn object_store::ObjectStore>) -> Self {
+        Self::start_with(ec_platform::config::defaults(), Some(media)).await
+    }
+
+    async fn start_with(settings: EventArgs, media: Option<std::sync::Arc<dyn object_store::ObjectStore>>) -> Self {
         let database = TestDatabase::create().await;
         let identity =
             IdentityVerifier::new(&InternalAuthArgs { token: Some(IdentityVerifier::generate_token()) }).unwrap();
         let mut config = ProductConfig::local(SocketAddr::from(([127, 0, 0, 1], 0)));
         config.expiry_interval_secs = 1;
         let events = Events::connect(&settings).await.unwrap();
-        let deps =
-            Dependencies { events, event_settings: settings, ..Dependencies::new(Redis::local(""), identity.clone()) };
+        let deps = Dependencies {
+            events,
+            event_settings: settings,
+            media,
+            ..Dependencies::new(Redis::local(""), identity.clone())
+        };
         let args = DatabaseArgs { url: database.url(), max_connections: 5 };
         let server = Application::build(&config, &args, &deps).await.unwrap();
         let url = format!("http://{}", server.local_addr()).parse().unwrap();
