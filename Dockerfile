@@ -38,11 +38,15 @@ COPY --from=planner /src/recipe.json recipe.json
 RUN cargo chef cook --release --locked --recipe-path recipe.json --package ec-cli --bin ec
 COPY . .
 RUN cargo build --release --locked --package ec-cli --bin ec \
-    && install -D -m 0755 target/release/ec /out/ec
+    && install -D -m 0755 target/release/ec /out/ec \
+    && mkdir -p /out/media
 
 FROM gcr.io/distroless/cc-debian12:nonroot AS runtime
 COPY --from=build /out/ec /usr/local/bin/ec
 COPY --from=web /src/web/dist /srv/web
+# Where a volume of uploaded pictures is mounted (Compose's MEDIA_STORE): owned by the user the processes run
+# as, which a new volume inherits.
+COPY --from=build --chown=65532:65532 /out/media /var/lib/ec/media
 # Containers bind every port on all interfaces (the defaults are loopback, for laptops), log JSON lines and
 # refuse the development stand-ins.
 ENV EC_ENV=production \

@@ -30,7 +30,8 @@ The schemas (the Compose specification, Kubernetes' OpenAPI) say a file is well 
   charts' labels: default-deny ingress and egress; every part has an egress policy of its own and may connect
   to exactly what its settings name (and DNS, and the trace collector), outside the cluster too (the SMTP
   server of SMTP_URL, on the submission ports only; webhook receivers, on 443 only, from a part that delivers
-  webhooks); every port of every part is reachable
+  webhooks; an S3 picture store, on 443 only, from a part that reads MEDIA_STORE); every port of every part is
+  reachable
   from exactly who needs it (the public ports from the ingress controller only, /metrics from Prometheus), and
   so is every port of the stores the parts' settings name in the platform's namespace (PostgreSQL, Redis,
   NATS); Hydra's admin port only from the user service, wherever Hydra's namespace is.
@@ -98,6 +99,9 @@ WITHOUT_ENVIRONMENT = {"migrate", "web"}
 
 # Read by the process but not by its flags.
 NOT_FLAGS = {"RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"}
+# The picture store's client reads the standard AWS_* variables (credentials, region, endpoint) beside
+# MEDIA_STORE: a part whose command reads MEDIA_STORE reads them too.
+READS_AWS = "MEDIA_STORE"
 
 # Which address variable is which part's, and the URL variables that point at a part.
 ADDRESS_OF = {"user": "USER_ADDR", "product": "PRODUCT_ADDR", "order": "ORDER_ADDR", "bff": "BFF_ADDR", "web": "WEB_ADDR"}
@@ -192,7 +196,8 @@ def check_part(ec, where, args, env, own):
         fail(where, f"runs `ec {' '.join(args)}`, which is not a part of the platform")
         return None
     command = Command.of(ec, words)
-    for name in sorted(set(own) - command.env - NOT_FLAGS):
+    aws = {name for name in own if name.startswith("AWS_")} if READS_AWS in command.env else set()
+    for name in sorted(set(own) - command.env - NOT_FLAGS - aws):
         fail(where, f"sets {name}, which `ec {' '.join(words)}` does not read")
     for name in sorted((NEEDED[part] | command.required) - set(env)):
         fail(where, f"does not set {name}, which `ec {' '.join(words)}` needs")
@@ -714,6 +719,8 @@ def check_network_policies(source, documents, workloads, services, platform, sec
         wanted = [(DNS, 53, "UDP", "DNS"), (DNS, 53, "TCP", "DNS")]
         if DELIVERS_WEBHOOKS in command.env:
             wanted.append((OUTSIDE, WEBHOOK_PORT, "TCP", "webhook deliveries"))
+        if (env.get(READS_AWS) or "").startswith("s3://") and READS_AWS in command.env:
+            wanted.append((OUTSIDE, WEBHOOK_PORT, "TCP", "the picture store (S3, MEDIA_STORE)"))
         reads = command.env | ({"OTEL_EXPORTER_OTLP_ENDPOINT"} if kind == "Deployment" else set())
         for variable in sorted(reads & (set(URL_TO) | set(EXTERNAL_LABELS))):
             value = env.get(variable)

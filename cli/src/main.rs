@@ -133,9 +133,6 @@ struct ProcessArgs {
     shutdown: ShutdownArgs,
     #[command(flatten)]
     environment: EnvironmentArgs,
-    /// Read by the product service (which stores uploaded pictures) and the BFF (which serves them).
-    #[command(flatten)]
-    media: MediaArgs,
 }
 
 impl ProcessArgs {
@@ -143,10 +140,7 @@ impl ProcessArgs {
     /// the environment it says (production when it says none).
     async fn dependencies(&self) -> anyhow::Result<Dependencies> {
         let environment = self.environment.resolve(Environment::Production);
-        let mut deps =
-            Dependencies::connect(&self.redis, &self.internal, &self.serving, &self.events, environment).await?;
-        deps.media = self.media.open()?;
-        Ok(deps)
+        Ok(Dependencies::connect(&self.redis, &self.internal, &self.serving, &self.events, environment).await?)
     }
 }
 
@@ -167,6 +161,9 @@ enum Service {
         config: ec_product::config::ProductConfig,
         #[command(flatten)]
         database: DatabaseArgs,
+        /// Where uploaded pictures are written.
+        #[command(flatten)]
+        media: MediaArgs,
         #[command(flatten)]
         process: ProcessArgs,
     },
@@ -183,6 +180,9 @@ enum Service {
     Bff {
         #[command(flatten)]
         config: ec_bff::config::BffConfig,
+        /// Where the pictures served under /media/ are read.
+        #[command(flatten)]
+        media: MediaArgs,
         #[command(flatten)]
         process: ProcessArgs,
     },
@@ -424,8 +424,8 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let app = ec_user::startup::Application::build(&config, &database, &process.dependencies().await?).await?;
             Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
-        Service::Product { config, database, process } => {
-            let deps = process.dependencies().await?;
+        Service::Product { config, database, media, process } => {
+            let deps = Dependencies { media: media.open()?, ..process.dependencies().await? };
             let app = ec_product::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
@@ -434,8 +434,9 @@ async fn serve(service: Service, stop: CancellationToken) -> anyhow::Result<()> 
             let app = ec_order::startup::Application::build(&config, &database, &deps).await?;
             Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
-        Service::Bff { config, process } => {
-            let app = ec_bff::startup::Application::build(&config, &process.dependencies().await?).await?;
+        Service::Bff { config, media, process } => {
+            let deps = Dependencies { media: media.open()?, ..process.dependencies().await? };
+            let app = ec_bff::startup::Application::build(&config, &deps).await?;
             Ok(app.serve(stop, process.shutdown.grace()).await?)
         }
         Service::Web { web, storefront, serving, shutdown } => {

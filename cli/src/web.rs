@@ -121,8 +121,8 @@ pub fn security_headers(
         Framing::SameOrigin => ("'self'", "SAMEORIGIN"),
     };
     let csp = format!(
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; font-src 'self'; \
-         connect-src 'self' {bff} {issuer}; frame-src {frames}; object-src 'none'; base-uri 'none'; \
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' {bff} https: data:; \
+         font-src 'self'; connect-src 'self' {bff} {issuer}; frame-src {frames}; object-src 'none'; base-uri 'none'; \
          form-action 'self'; frame-ancestors {ancestors}",
         issuer = issuer.unwrap_or_default(),
     );

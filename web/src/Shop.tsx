@@ -9,7 +9,7 @@ import { type ListCategoriesResponse, ProductService } from "./gen/product/v1/pr
 import { type Category, type Inventory, ProductStatus, type Sku, StockLevel } from "./gen/product/v1/types_pb";
 import { messages, type Translate, useLanguage } from "./i18n";
 import { formatMoney, toMinorUnits } from "./money";
-import { fallBackToPlaceholder, placeholder } from "./placeholder";
+import { ProductPicture } from "./picture";
 import { useSession } from "./session";
 import { Field, More, Problem, SubmitButton, useFormat } from "./ui";
 
@@ -145,6 +145,14 @@ export function Catalog() {
         <ul className="products">
           {shown.map((product) => (
             <li key={product.id} className="product">
+              <ProductPicture
+                image={product.images[0]}
+                name={product.name}
+                sizes="(min-width: 40rem) 16rem, 100vw"
+                width={400}
+                height={300}
+                decorative
+              />
               <h2>
                 <Link to={`/products/${product.id}`}>{product.name}</Link>
               </h2>
@@ -305,12 +313,13 @@ export function ProductPage({ id }: { id: string }) {
 
   return (
     <article aria-labelledby="product-title" className="product-page">
-      <img
-        src={image?.url || placeholder(item.name)}
-        alt={image?.altText || item.name}
-        width={320}
-        height={320}
-        onError={fallBackToPlaceholder(item.name)}
+      <ProductPicture
+        image={image}
+        name={item.name}
+        sizes="(min-width: 50rem) 30rem, 100vw"
+        width={image?.variants.at(-1)?.width ?? 480}
+        height={image?.variants.at(-1)?.height ?? 360}
+        eager
       />
       <div>
         <h1 id="product-title">{item.name}</h1>

@@ -10,6 +10,7 @@ import { userManager } from "./auth";
 import { loadConfig } from "./config";
 import { ErrorBoundary } from "./Crash";
 import { LanguageProvider } from "./i18n";
+import { MediaProvider } from "./picture";
 import "./styles.css";
 
 const element = document.getElementById("root");
@@ -25,7 +26,9 @@ loadConfig().then(
           <ErrorBoundary>
             <TransportProvider transport={platformTransport(config, users)}>
               <QueryClientProvider client={queries}>
-                <RouterProvider router={createRouter(users)} />
+                <MediaProvider base={config.bffUrl}>
+                  <RouterProvider router={createRouter(users)} />
+                </MediaProvider>
               </QueryClientProvider>
             </TransportProvider>
           </ErrorBoundary>

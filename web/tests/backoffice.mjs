@@ -6,6 +6,8 @@
 //
 //   WEB_URL=http://127.0.0.1:5173 ADMIN_EMAIL=... SHOPPER_EMAIL=... PASSWORD=... \
 //     ORDER_ID=<a confirmed order of the shopper's, of one Sencha> node tests/backoffice.mjs
+import { fileURLToPath } from "node:url";
+
 import { accessible, check, inBrowser, openPath, screenshot, signIn, signOut } from "./browser.mjs";
 
 const { WEB_URL, ADMIN_EMAIL, SHOPPER_EMAIL, NEWCOMER_EMAIL, PASSWORD, ORDER_ID, WEBHOOK_URL } = process.env;
@@ -15,6 +17,8 @@ const yen = (amount) => new Intl.NumberFormat("en", { style: "currency", currenc
 const PRODUCT = "Kyusu teapot";
 const SKU = "KYUSU-300ML";
 const ALT = "A black clay teapot with a side handle";
+/** The picture the owner uploads: one of the demo catalog's, a 1200 x 900 WebP. */
+const PICTURE = fileURLToPath(new URL("../../services/product/demo/pictures/cast-iron-teapot.webp", import.meta.url));
 
 await inBrowser(async (page) => {
   const heading = (level, name) => page.getByRole("heading", { level, name, exact: true });
@@ -22,6 +26,14 @@ await inBrowser(async (page) => {
   const alert = (text) => page.getByRole("alert").filter({ hasText: text });
   const button = (name) => page.getByRole("button", { name, exact: true });
   const text = async (locator) => (await locator.textContent()).trim();
+  /** Waits until `img` has loaded a stored copy of an uploaded picture (from a srcset of WebP copies). */
+  const loaded = async (img) => {
+    await img.waitFor();
+    await page.waitForFunction((e) => e.complete && e.naturalWidth > 0, await img.elementHandle());
+    const [current, srcset] = await img.evaluate((e) => [e.currentSrc, e.srcset]);
+    check(/\/media\/products\/[0-9a-f-]+\/\d+\.webp$/.test(current), `showing ${current}`);
+    check(/ 320w, .* 1200w$/.test(srcset), `srcset ${srcset}`);
+  };
   const section = async (name) => {
     await page.getByRole("navigation", { name: "Back office" }).getByRole("link", { name, exact: true }).click();
     await heading(1, name).waitFor();
@@ -160,16 +172,27 @@ await inBrowser(async (page) => {
   check((await sku.count()) === 1, "the other SKU went too");
   console.log("ok sku price and delete");
 
-  await page.getByLabel("Image URL").fill("https://images.example.com/kyusu.jpg");
-  await page.getByLabel("Alt text").fill(ALT);
-  await button("Add image").click();
-  await page.getByRole("img", { name: ALT }).waitFor();
-  await page.getByLabel("Image URL").fill("https://images.example.com/kyusu-lid.jpg");
-  await page.getByLabel("Alt text").fill("The lid");
+  // A picture uploaded: stored as resized copies the page shows; then a link added beside it, and removed.
+  const upload = page.locator("form").filter({ has: heading(3, "Upload a picture") });
+  await upload.getByLabel("Picture file").setInputFiles(PICTURE);
+  await upload.getByLabel("Alt text").fill(ALT);
+  await button("Upload picture").click();
+  await page.getByText("Stored, 1200 × 900 px").waitFor();
+  await loaded(page.getByRole("img", { name: ALT }));
+  const links = page.locator("form").filter({ has: heading(3, "Or link to a picture elsewhere") });
+  await links.getByLabel("Image URL").fill("https://images.example.com/kyusu-lid.jpg");
+  await links.getByLabel("Alt text").fill("The lid");
   await button("Add image").click();
   await button("Remove image 2: The lid").click();
   await page.getByRole("img", { name: "The lid" }).waitFor({ state: "detached" });
   await button(`Remove image 1: ${ALT}`).waitFor();
+  // What is not a picture is refused with the reason.
+  await upload
+    .getByLabel("Picture file")
+    .setInputFiles({ name: "notes.jpg", mimeType: "image/jpeg", buffer: Buffer.from("not a picture") });
+  await upload.getByLabel("Alt text").fill("Notes");
+  await button("Upload picture").click();
+  await alert("This picture cannot be used: only JPEG, PNG and WebP pictures are taken").waitFor();
   console.log("ok image");
 
   const productStatus = (name) => page.getByTestId("product-status").filter({ hasText: name }).waitFor();
@@ -225,9 +248,7 @@ await inBrowser(async (page) => {
   const listed = (name) => page.getByRole("row").filter({ has: page.getByRole("link", { name, exact: true }) });
   check((await text(listed("Sencha").getByTestId("stock"))) === "8", `Sencha's stock ${await text(listed("Sencha"))}`);
   check((await text(listed("Whisk stand").getByTestId("stock"))) === "Sold out", "the stand is not sold out");
-  const thumbnail = listed(PRODUCT).locator("img");
-  await thumbnail.waitFor({ state: "attached" });
-  check((await thumbnail.getAttribute("src")) === "https://images.example.com/kyusu.jpg", "not the first picture");
+  await loaded(listed(PRODUCT).locator("img"));
   await page.getByLabel("Search products").fill("whisk");
   await button("Search").click();
   await page.getByRole("link", { name: "Sencha" }).waitFor({ state: "detached" });
@@ -348,9 +369,15 @@ await inBrowser(async (page) => {
   check((await page.getByRole("link", { name: "Back office" }).count()) === 0, "a shopper sees the back office link");
   await page.getByLabel("Search products").fill("Kyusu");
   await page.getByRole("button", { name: "Search" }).click();
+  await loaded(
+    page
+      .getByRole("listitem")
+      .filter({ has: heading(2, PRODUCT) })
+      .locator("img"),
+  );
   await heading(2, PRODUCT).getByRole("link", { name: PRODUCT }).click();
   await heading(1, PRODUCT).waitFor();
-  await page.getByRole("img", { name: ALT }).waitFor();
+  await loaded(page.getByRole("img", { name: ALT }));
   console.log("ok shopper finds it");
 
   await openPath(page, "/admin");

@@ -18,12 +18,7 @@ use object_store::{ObjectStore, ObjectStoreExt, path::Path};
 use support::{Service, Who, code};
 
 fn upload(product_id: &str, data: Vec<u8>, alt: &str) -> UploadProductImageRequest {
-    UploadProductImageRequest {
-        product_id: product_id.into(),
-        data,
-        alt_text: alt.into(),
-        ..Default::default()
-    }
+    UploadProductImageRequest { product_id: product_id.into(), data, alt_text: alt.into(), ..Default::default() }
 }
 
 async fn new_product(service: &Service) -> Product {

@@ -5,7 +5,7 @@ import { type FormEvent, useState } from "react";
 import { ProductService } from "../gen/product/v1/product_service_pb";
 import type { Product } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
-import { fallBackToPlaceholder } from "../placeholder";
+import { ProductPicture } from "../picture";
 import { Field, Problem, SubmitButton } from "../ui";
 import { useCatalogChanged } from "./common";
 
@@ -18,11 +18,32 @@ const m = messages({
   remove: { en: "Remove", ja: "削除" },
   removing: { en: "Removing…", ja: "削除しています…" },
   image: { en: "image {number}: {alt}", ja: "画像{number}：{alt}" },
-  addTitle: { en: "Add an image", ja: "画像を追加" },
+  stored: { en: "Stored, {width} × {height} px", ja: "保存済み（{width} × {height} px）" },
+  uploadTitle: { en: "Upload a picture", ja: "画像をアップロード" },
+  file: { en: "Picture file", ja: "画像ファイル" },
+  fileHelp: {
+    en: "JPEG, PNG or WebP, at most 10 MB and 40 megapixels. The shop keeps resized WebP copies, turned upright, without the camera's data (such as where it was taken).",
+    ja: "JPEG・PNG・WebP、10MB・4000万画素まで。ショップは向きを直して縮小したWebPの複製だけを保存し、撮影場所などのカメラの情報は残しません。",
+  },
+  fileTooLarge: {
+    en: "The file is over 10 MB: choose a smaller one.",
+    ja: "ファイルが10MBを超えています。小さいものを選んでください。",
+  },
+  upload: { en: "Upload picture", ja: "画像をアップロード" },
+  uploading: { en: "Uploading…", ja: "アップロードしています…" },
+  uploadRefused: {
+    en: "This picture cannot be used: {reason}",
+    ja: "この画像は使えません：{reason}",
+  },
+  noStore: {
+    en: "This platform stores no pictures (MEDIA_STORE is not set); link to one instead, or remove one if the product has 20.",
+    ja: "このプラットフォームは画像を保存できません（MEDIA_STOREが未設定）。リンクで追加するか、20枚ある場合は1枚削除してください。",
+  },
+  addTitle: { en: "Or link to a picture elsewhere", ja: "またはほかの場所の画像にリンク" },
   url: { en: "Image URL", ja: "画像のURL" },
   urlHelp: {
-    en: "An https address of a picture hosted elsewhere: the shop stores links, not files.",
-    ja: "ほかの場所にある画像のhttpsアドレス。ショップはファイルではなくリンクを保存します。",
+    en: "An https address of a picture hosted elsewhere, kept as a link.",
+    ja: "ほかの場所にある画像のhttpsアドレス。リンクとして保存します。",
   },
   alt: { en: "Alt text", ja: "代替テキスト" },
   altHelp: {
@@ -41,7 +62,10 @@ const m = messages({
   },
 });
 
-/** A product's pictures, in order: each can be removed, and more added by URL. */
+/** The most bytes a picture may have (the product service's limit, checked here first to save the upload). */
+const MAX_PICTURE_BYTES = 10 * 1024 * 1024;
+
+/** A product's pictures, in order: each can be removed, and more uploaded or added by URL. */
 export function Images({ product }: { product: Product }) {
   const { t } = useLanguage();
   const changed = useCatalogChanged();
@@ -69,14 +93,12 @@ export function Images({ product }: { product: Product }) {
         <ul className="images">
           {product.images.map((image, index) => (
             <li key={image.id}>
-              <img
-                src={image.url}
-                alt={image.altText}
-                width={160}
-                height={160}
-                onError={fallBackToPlaceholder(product.name)}
-              />
-              <p className="url">{image.url}</p>
+              <ProductPicture image={image} name={product.name} sizes="10rem" width={160} height={160} />
+              <p className="url">
+                {image.variants.length > 0
+                  ? t(m.stored, { width: image.variants.at(-1)!.width, height: image.variants.at(-1)!.height })
+                  : image.url}
+              </p>
               {/* One removal at a time: every button waits for it, the one it came from says so. */}
               <SubmitButton
                 type="button"
@@ -94,6 +116,7 @@ export function Images({ product }: { product: Product }) {
         </ul>
       )}
       {remove.isError && <Problem error={remove.error} />}
+      <Upload product={product} />
       <form onSubmit={submit} className="stacked">
         <h3>{t(m.addTitle)}</h3>
         <Field
@@ -128,5 +151,88 @@ export function Images({ product }: { product: Product }) {
         <Problem error={add.error} known={{ [Code.InvalidArgument]: m.invalid, [Code.FailedPrecondition]: m.full }} />
       )}
     </section>
+  );
+}
+
+/** The upload form: a picture file and its alt text, sent as the bytes of one UploadProductImage call. */
+function Upload({ product }: { product: Product }) {
+  const { t } = useLanguage();
+  const changed = useCatalogChanged();
+  const [file, setFile] = useState<File | null>(null);
+  const [alt, setAlt] = useState("");
+  const [tooLarge, setTooLarge] = useState(false);
+  const [input, setInput] = useState(0);
+  const upload = useMutation(ProductService.method.uploadProductImage, {
+    onSuccess: () => {
+      setFile(null);
+      setAlt("");
+      // A new file input: the browser keeps no name of the file just sent.
+      setInput((n) => n + 1);
+      return changed();
+    },
+  });
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!file) return;
+    if (file.size > MAX_PICTURE_BYTES) {
+      setTooLarge(true);
+      return;
+    }
+    const data = new Uint8Array(await file.arrayBuffer());
+    upload.mutate({ productId: product.id, data, altText: alt.trim() });
+  };
+  return (
+    <form
+      onSubmit={(event) => {
+        void submit(event);
+      }}
+      className="stacked"
+    >
+      <h3>{t(m.uploadTitle)}</h3>
+      <Field
+        key={input}
+        id="image-file"
+        label={t(m.file)}
+        help={t(m.fileHelp)}
+        type="file"
+        accept="image/jpeg,image/png,image/webp"
+        required
+        onChange={(e) => {
+          setTooLarge(false);
+          upload.reset();
+          setFile(e.target.files?.[0] ?? null);
+        }}
+      />
+      <Field
+        id="image-file-alt"
+        label={t(m.alt)}
+        help={t(m.altHelp)}
+        required
+        maxLength={500}
+        value={alt}
+        onChange={(e) => {
+          setAlt(e.target.value);
+        }}
+      />
+      <SubmitButton pending={upload.isPending} pendingText={t(m.uploading)}>
+        {t(m.upload)}
+      </SubmitButton>
+      {tooLarge && (
+        <p role="alert" className="problem">
+          {t(m.fileTooLarge)}
+        </p>
+      )}
+      {upload.isError &&
+        (upload.error.code === Code.InvalidArgument ? (
+          <p role="alert" className="problem">
+            {t(m.uploadRefused, { reason: upload.error.rawMessage })}
+          </p>
+        ) : (
+          <Problem
+            error={upload.error}
+            known={{ [Code.FailedPrecondition]: m.noStore, [Code.ResourceExhausted]: m.fileTooLarge }}
+          />
+        ))}
+    </form>
   );
 }

@@ -5,6 +5,7 @@ import { Link } from "react-router";
 import { nextPage } from "../api";
 import { ProductService } from "../gen/product/v1/product_service_pb";
 import { type Product, ProductStatus } from "../gen/product/v1/types_pb";
+import { ProductPicture } from "../picture";
 import { messages, useLanguage } from "../i18n";
 import { useCategoryTree } from "../Shop";
 import { More, Problem, useFormat } from "../ui";
@@ -116,7 +117,14 @@ export function ProductsPage() {
                 <tr key={product.id}>
                   <td className="thumbnail">
                     {product.images[0] && (
-                      <img src={product.images[0].url} alt="" width={48} height={48} loading="lazy" />
+                      <ProductPicture
+                        image={product.images[0]}
+                        name={product.name}
+                        sizes="48px"
+                        width={48}
+                        height={48}
+                        decorative
+                      />
                     )}
                   </td>
                   <th scope="row">
