@@ -122,8 +122,14 @@ async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_i
     let database = TestDatabase::create().await;
     let dir = std::env::temp_dir().join(format!("ec-import-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
+    // The demo catalog, its picture files beside it, and a picture store to import them into.
     let json_file = dir.join("catalog.json");
     std::fs::write(&json_file, ec_product::import::DEMO_CATALOG).unwrap();
+    for (name, bytes) in ec_product::import::DEMO_PICTURES {
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+    let media = dir.join("media");
+    let media_store = url::Url::from_directory_path(&media).unwrap().to_string();
     let csv_file = dir.join("more.csv");
     std::fs::write(
         &csv_file,
@@ -134,7 +140,13 @@ async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_i
     )
     .unwrap();
     let import = |file: &std::path::Path| {
-        ec().args(["catalog", "import"]).arg(file).args(["--database-url", &database.url()]).output().unwrap()
+        let store = ["--media-store", &media_store];
+        ec().args(["catalog", "import"])
+            .arg(file)
+            .args(["--database-url", &database.url()])
+            .args(store)
+            .output()
+            .unwrap()
     };
     let count = |table: &'static str| {
         let pool = database.pool.clone();
@@ -146,11 +158,26 @@ async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_i
         }
     };
 
+    // Picture files without a store to put them in: refused, before anything is written.
+    let output =
+        ec().args(["catalog", "import"]).arg(&json_file).args(["--database-url", &database.url()]).output().unwrap();
+    let error = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && error.contains("picture files need a picture store (MEDIA_STORE)"), "{error}");
+    assert_eq!(count("products").await, 0);
     for file in [&json_file, &csv_file] {
         let output = import(file);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     }
     assert_eq!((count("products").await, count("skus").await, count("categories").await), (62, 131, 11));
+    // A picture per demo product, stored as its copies (1200 px wide: four each), and the pen's link.
+    assert_eq!(count("product_images").await, 61);
+    let stored = std::fs::read_dir(media.join("products")).unwrap().count();
+    assert_eq!(stored, 60);
+    let copies: usize = std::fs::read_dir(media.join("products"))
+        .unwrap()
+        .map(|d| std::fs::read_dir(d.unwrap().path()).unwrap().count())
+        .sum();
+    assert_eq!(copies, 240);
     let sold_out: i64 = sqlx::query_scalar("SELECT count(*) FROM product_service.inventory WHERE quantity = 0")
         .fetch_one(&database.pool)
         .await

@@ -276,6 +276,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "bundle",
         "browse",
         "search",
+        "any word and sort",
         "categories",
         "price filter",
         "sign up",
@@ -301,6 +302,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     ];
     let pages = [
         "catalog",
+        "sorted search results",
         "sign-up page",
         "sign-in page",
         "product page",

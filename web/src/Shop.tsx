@@ -5,7 +5,7 @@ import { Link, useLocation, useNavigate } from "react-router";
 import { nextPage, useAnswers } from "./api";
 import { CART_ERRORS, explain } from "./errors";
 import { CartService } from "./gen/order/v1/cart_service_pb";
-import { type ListCategoriesResponse, ProductService } from "./gen/product/v1/product_service_pb";
+import { type ListCategoriesResponse, ProductService, ProductSort } from "./gen/product/v1/product_service_pb";
 import { type Category, type Inventory, ProductStatus, type Sku, StockLevel } from "./gen/product/v1/types_pb";
 import { messages, type Translate, useLanguage } from "./i18n";
 import { formatMoney, toMinorUnits } from "./money";
@@ -27,6 +27,11 @@ const m = messages({
   minPrice: { en: "Lowest price ({currency})", ja: "最低価格（{currency}）" },
   maxPrice: { en: "Highest price ({currency})", ja: "最高価格（{currency}）" },
   clear: { en: "Clear filters", ja: "絞り込みを解除" },
+  sortBy: { en: "Sort by", ja: "並べ替え" },
+  sortRelevance: { en: "Best match", ja: "関連度順" },
+  sortNewest: { en: "Newest", ja: "新着順" },
+  sortPriceAscending: { en: "Price: low to high", ja: "価格の安い順" },
+  sortPriceDescending: { en: "Price: high to low", ja: "価格の高い順" },
   unreadablePrice: {
     en: "A price is a number in the shop's currency, such as {example}.",
     ja: "価格はショップの通貨の金額で入力してください（例：{example}）。",
@@ -53,17 +58,35 @@ interface Filters {
   /** Typed amounts in the currency's major unit (yen, dollars), as they appear in the URL. */
   min: string;
   max: string;
+  /** One of SORTS' names; empty: by relevance when searching, newest first otherwise. */
+  sort: string;
+}
+
+/** The orders a shopper can pick, by their name in the URL. */
+const SORTS = {
+  relevance: ProductSort.RELEVANCE,
+  newest: ProductSort.NEWEST,
+  "price-asc": ProductSort.PRICE_LOW_TO_HIGH,
+  "price-desc": ProductSort.PRICE_HIGH_TO_LOW,
+} as const;
+type SortName = keyof typeof SORTS;
+
+/** The sort `filters` ask for, as the API names it; one the URL names wrongly, or relevance without a search, is the default. */
+function sortOf(filters: Filters): ProductSort {
+  const sort = SORTS[filters.sort as SortName] as ProductSort | undefined;
+  if (sort === undefined || (sort === ProductSort.RELEVANCE && !filters.query)) return ProductSort.UNSPECIFIED;
+  return sort;
 }
 
 function filtersOf(search: string): Filters {
   const params = new URLSearchParams(search);
   const get = (name: string) => params.get(name) ?? "";
-  return { query: get("q"), category: get("category"), min: get("min"), max: get("max") };
+  return { query: get("q"), category: get("category"), min: get("min"), max: get("max"), sort: get("sort") };
 }
 
 function urlOf(filters: Filters): string {
-  const { query: q, category, min, max } = filters;
-  const params = new URLSearchParams(Object.entries({ q, category, min, max }).filter(([, value]) => value));
+  const { query: q, category, min, max, sort } = filters;
+  const params = new URLSearchParams(Object.entries({ q, category, min, max, sort }).filter(([, value]) => value));
   const query = params.toString();
   return query ? `/?${query}` : "/";
 }
@@ -83,6 +106,7 @@ function useCatalog(filters: Filters, currency: string, enabled = true) {
       categoryId: filters.category || undefined,
       minPrice: toMinorUnits(filters.min, currency),
       maxPrice: toMinorUnits(filters.max, currency),
+      sort: sortOf(filters),
     },
     { pageParamKey: "pageToken", getNextPageParam: nextPage, enabled },
   );
@@ -93,7 +117,7 @@ function readable(bound: string, currency: string): boolean {
   return !bound || toMinorUnits(bound, currency) !== undefined;
 }
 
-const NO_FILTERS: Filters = { query: "", category: "", min: "", max: "" };
+const NO_FILTERS: Filters = { query: "", category: "", min: "", max: "", sort: "" };
 
 export function Catalog() {
   const { t, tag } = useLanguage();
@@ -133,6 +157,7 @@ export function Catalog() {
           {filters.query ? t(m.resultsFor, { query: filters.query }) : (category?.name ?? t(m.allProducts))}
         </h1>
         <FilterForm key={search} filters={filters} currency={symbol} />
+        <SortPicker filters={filters} />
         {unreadable ? (
           <p role="alert" className="problem">
             {t(m.unreadablePrice, { example: currency === "JPY" ? "1200" : "12.50" })}
@@ -211,6 +236,42 @@ function FilterForm({ filters, currency }: { filters: Filters; currency: string 
       <button type="submit">{t(m.searchButton)}</button>
       {filtered && <Link to="/">{t(m.clear)}</Link>}
     </form>
+  );
+}
+
+/** The list's order: applied as soon as it is picked (the list below is what changes). */
+function SortPicker({ filters }: { filters: Filters }) {
+  const { t } = useLanguage();
+  const navigate = useNavigate();
+  const current = sortOf(filters);
+  const picked =
+    (Object.keys(SORTS) as SortName[]).find((name) => SORTS[name] === current) ??
+    (filters.query ? "relevance" : "newest");
+  const labels: Record<SortName, string> = {
+    relevance: t(m.sortRelevance),
+    newest: t(m.sortNewest),
+    "price-asc": t(m.sortPriceAscending),
+    "price-desc": t(m.sortPriceDescending),
+  };
+  return (
+    <p className="sort">
+      <label htmlFor="sort">{t(m.sortBy)}</label>{" "}
+      <select
+        id="sort"
+        value={picked}
+        onChange={(e) => {
+          void navigate(urlOf({ ...filters, sort: e.target.value }));
+        }}
+      >
+        {(Object.keys(SORTS) as SortName[])
+          .filter((name) => name !== "relevance" || filters.query)
+          .map((name) => (
+            <option key={name} value={name}>
+              {labels[name]}
+            </option>
+          ))}
+      </select>
+    </p>
   );
 }
 

@@ -80,6 +80,23 @@ await inBrowser(async (page) => {
   check((await listed()).join() === PRODUCT, `searching for ${PRODUCT} found ${await listed()}`);
   console.log("ok search");
 
+  // A search finds products with any of its words, best match first; the list can be sorted by price.
+  const inOrder = async () => await page.locator(".products h2").allTextContents();
+  await page.getByLabel("Search products").fill(`${PRODUCT} ${OTHER_PRODUCT} teapots`);
+  await page.getByRole("button", { name: "Search" }).click();
+  await heading(2, OTHER_PRODUCT).waitFor();
+  check((await listed()).join() === [PRODUCT, OTHER_PRODUCT].sort().join(), `any of the words: ${await listed()}`);
+  check((await page.getByLabel("Sort by").inputValue()) === "relevance", "a search is not sorted by relevance");
+  await page.getByLabel("Sort by").selectOption({ label: "Price: high to low" });
+  await page.waitForURL((url) => url.searchParams.get("sort") === "price-desc");
+  await page.waitForFunction((first) => document.querySelector(".products h2")?.textContent === first, OTHER_PRODUCT);
+  check((await inOrder()).join() === `${OTHER_PRODUCT},${PRODUCT}`, `dearest first: ${await inOrder()}`);
+  await page.getByLabel("Sort by").selectOption({ label: "Price: low to high" });
+  await page.waitForFunction((first) => document.querySelector(".products h2")?.textContent === first, PRODUCT);
+  check((await inOrder()).join() === `${PRODUCT},${OTHER_PRODUCT}`, `cheapest first: ${await inOrder()}`);
+  await accessible(page, "sorted search results");
+  console.log("ok any word and sort");
+
   // The category tree: a category shows its own products and its descendants'.
   const categories = page.getByRole("navigation", { name: "Categories" });
   await page.getByRole("link", { name: "Clear filters" }).click();

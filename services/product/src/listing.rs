@@ -1,9 +1,10 @@
 //! ListProducts: keyset pagination over [`crate::db::products::page`], with the platform's page tokens
 //! ([`ec_platform::page_token`]).
 //!
-//! Products are listed newest first (ids are UUID v7), or with a search query by relevance and then id. A page
-//! token carries where the last page ended ([`Cursor`]: the last id, and its rank when searching), bound to
-//! the filters it was issued for and signed, so a page never repeats or skips products when others are added
+//! Products are listed in a [`Sort`]: newest first (ids are UUID v7), by relevance and then id with a search
+//! query, or by lowest price and then id. A search matches products with any of its words
+//! ([`crate::db::products::page`]). A page token carries where the last page ended ([`Cursor`]: the last id,
+//! and its rank or price when sorted by one), bound to the filters and the sort it was issued for and signed, so a page never repeats or skips products when others are added
 //! or deleted between pages, a token cannot be made up or edited, one issued for other filters (or another
 //! audience: the public and admins see different products) is refused, and one older than a day is refused as
 //! stale, all as `invalid_argument`. An empty token asks for the first page.
@@ -35,11 +36,38 @@ pub struct Filters {
     pub max_price: Option<i64>,
     /// Statuses to include (the public: PUBLISHED only).
     pub statuses: Vec<ProductStatus>,
+    pub sort: Sort,
+}
+
+/// The order of a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Sort {
+    /// Newest first.
+    #[default]
+    Newest,
+    /// Best matches first (with a search only).
+    Relevance,
+    /// Lowest price first; products without a price are left out.
+    PriceAscending,
+    /// Highest price first; products without a price are left out.
+    PriceDescending,
+}
+
+impl Sort {
+    fn name(self) -> &'static str {
+        match self {
+            Sort::Newest => "newest",
+            Sort::Relevance => "relevance",
+            Sort::PriceAscending => "price-asc",
+            Sort::PriceDescending => "price-desc",
+        }
+    }
 }
 
 impl Filters {
     /// What the filters are, as the digest a token is bound to: the category asked for (not its subtree,
-    /// which may grow), the search, the price bounds, and the statuses, which tell the audiences apart.
+    /// which may grow), the search, the price bounds, the statuses, which tell the audiences apart, and the
+    /// sort.
     fn binding(&self) -> [u8; 16] {
         let statuses: Vec<&str> = self.statuses.iter().map(|s| s.as_str()).collect();
         page_token::binding(&[
@@ -48,6 +76,7 @@ impl Filters {
             &self.min_price.map_or([0; 9], tagged),
             &self.max_price.map_or([0; 9], tagged),
             statuses.join(",").as_bytes(),
+            self.sort.name().as_bytes(),
         ])
     }
 }
@@ -59,32 +88,54 @@ fn tagged(value: i64) -> [u8; 9] {
     out
 }
 
-/// Where a page ended: the last product's id, and its rank when searching.
+/// Where a page ended: the last product's id, and what it was sorted by besides.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cursor {
-    pub rank: Option<f32>,
+    pub key: SortKey,
     pub id: Uuid,
 }
 
+/// The value of the last product's sort key before its id.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SortKey {
+    /// Newest first: the id alone.
+    None,
+    Rank(f32),
+    Price(i64),
+}
+
 impl Cursor {
-    /// How long a cursor is in a token: the id, and the rank when searching.
-    fn len(searching: bool) -> usize {
-        16 + if searching { 4 } else { 0 }
+    /// How long a cursor of `sort` is in a token: the id, and the rank or the price.
+    fn len(sort: Sort) -> usize {
+        16 + match sort {
+            Sort::Newest => 0,
+            Sort::Relevance => 4,
+            Sort::PriceAscending | Sort::PriceDescending => 8,
+        }
     }
 
     fn to_bytes(self) -> Vec<u8> {
         let mut bytes = self.id.as_bytes().to_vec();
-        if let Some(rank) = self.rank {
-            bytes.extend_from_slice(&rank.to_bits().to_be_bytes());
+        match self.key {
+            SortKey::None => {}
+            SortKey::Rank(rank) => bytes.extend_from_slice(&rank.to_bits().to_be_bytes()),
+            SortKey::Price(price) => bytes.extend_from_slice(&price.to_be_bytes()),
         }
         bytes
     }
 
-    /// A cursor of [`Self::len`] bytes, as the codec hands it back.
-    fn from_bytes(bytes: &[u8]) -> Self {
+    /// A cursor of [`Self::len`] bytes for `sort`, as the codec hands it back.
+    fn from_bytes(bytes: &[u8], sort: Sort) -> Self {
         let id = Uuid::from_slice(&bytes[..16]).expect("16 bytes");
-        let rank = bytes.get(16..20).map(|rank| f32::from_bits(u32::from_be_bytes(rank.try_into().expect("4 bytes"))));
-        Self { rank, id }
+        let rest = &bytes[16..];
+        let key = match sort {
+            Sort::Newest => SortKey::None,
+            Sort::Relevance => SortKey::Rank(f32::from_bits(u32::from_be_bytes(rest.try_into().expect("4 bytes")))),
+            Sort::PriceAscending | Sort::PriceDescending => {
+                SortKey::Price(i64::from_be_bytes(rest.try_into().expect("8 bytes")))
+            }
+        };
+        Self { key, id }
     }
 }
 
@@ -99,9 +150,9 @@ fn start(tokens: &PageTokens, page_token: &str, filters: &Filters, now: i64) -> 
     if page_token.is_empty() {
         return Ok(None);
     }
-    let length = Cursor::len(filters.search.is_some());
+    let length = Cursor::len(filters.sort);
     let cursor = tokens.decode(page_token, &filters.binding(), length, now)?;
-    Ok(Some(Cursor::from_bytes(&cursor)))
+    Ok(Some(Cursor::from_bytes(&cursor, filters.sort)))
 }
 
 /// One page of products matching `filters`, from `page_token` on, and the next page's token (empty on the last
@@ -119,7 +170,14 @@ pub async fn list(
     let more = hits.len() as i64 > page_size;
     hits.truncate(page_size as usize);
     let next = match (more, hits.last()) {
-        (true, Some(last)) => next_token(tokens, filters, Cursor { rank: last.rank, id: last.id }, now),
+        (true, Some(last)) => {
+            let key = match filters.sort {
+                Sort::Newest => SortKey::None,
+                Sort::Relevance => SortKey::Rank(last.rank.unwrap_or_default()),
+                Sort::PriceAscending | Sort::PriceDescending => SortKey::Price(last.price.unwrap_or_default()),
+            };
+            next_token(tokens, filters, Cursor { key, id: last.id }, now)
+        }
         _ => String::new(),
     };
     let ids: Vec<Uuid> = hits.iter().map(|hit| hit.id).collect();
@@ -136,7 +194,12 @@ mod tests {
     use crate::domain::Reader;
 
     fn filters(search: Option<&str>) -> Filters {
-        Filters { search: search.map(str::to_owned), statuses: vec![ProductStatus::Published], ..Filters::default() }
+        Filters {
+            search: search.map(str::to_owned),
+            statuses: vec![ProductStatus::Published],
+            sort: if search.is_some() { Sort::Relevance } else { Sort::Newest },
+            ..Filters::default()
+        }
     }
 
     /// `result` is the refusal `why`, as `invalid_argument` with its message.
@@ -151,12 +214,12 @@ mod tests {
     #[test]
     fn a_token_starts_where_its_page_ended_for_its_filters_only() {
         let tokens = PageTokens::new(b"key");
-        let cursor = Cursor { rank: Some(0.25), id: Uuid::now_v7() };
+        let cursor = Cursor { key: SortKey::Rank(0.25), id: Uuid::now_v7() };
         let searching = filters(Some("tea"));
         let token = next_token(&tokens, &searching, cursor, 1_000);
         assert_eq!(start(&tokens, &token, &searching, 1_010).unwrap(), Some(cursor));
         let plain = filters(None);
-        let plain_cursor = Cursor { rank: None, id: Uuid::now_v7() };
+        let plain_cursor = Cursor { key: SortKey::None, id: Uuid::now_v7() };
         let plain_token = next_token(&tokens, &plain, plain_cursor, 1_000);
         assert_eq!(start(&tokens, &plain_token, &plain, 1_010).unwrap(), Some(plain_cursor));
 
@@ -173,6 +236,15 @@ mod tests {
         assert_refused(start(&tokens, &token, &admin, 1_010), PageTokenError::OtherFilters, "another audience");
         // A search token carries a rank, so without the search it is the wrong length before it is the wrong list.
         assert_refused(start(&tokens, &token, &plain, 1_010), PageTokenError::Forged, "no search");
+        // The same search in another order is another list; a price cursor keeps its price.
+        let mut by_price = searching.clone();
+        by_price.sort = Sort::PriceAscending;
+        let priced_cursor = Cursor { key: SortKey::Price(1_200), id: Uuid::now_v7() };
+        let priced_token = next_token(&tokens, &by_price, priced_cursor, 1_000);
+        assert_eq!(start(&tokens, &priced_token, &by_price, 1_010).unwrap(), Some(priced_cursor));
+        let mut descending = by_price.clone();
+        descending.sort = Sort::PriceDescending;
+        assert_refused(start(&tokens, &priced_token, &descending, 1_010), PageTokenError::OtherFilters, "another sort");
         let other_key = start(&PageTokens::new(b"other"), &token, &searching, 1_010);
         assert_refused(other_key, PageTokenError::Forged, "another key");
         let stale = start(&tokens, &token, &searching, 1_000 + LIFETIME_SECS + 1);
@@ -185,7 +257,7 @@ mod tests {
         let plain = filters(None);
         assert_eq!(start(&tokens, "", &plain, 1_000).unwrap(), None, "the first page");
 
-        let token = next_token(&tokens, &plain, Cursor { rank: None, id: Uuid::now_v7() }, 1_000);
+        let token = next_token(&tokens, &plain, Cursor { key: SortKey::None, id: Uuid::now_v7() }, 1_000);
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
         bytes[30] ^= 1; // another id
         let edited = URL_SAFE_NO_PAD.encode(&bytes);

@@ -12,8 +12,8 @@
 //! [`WIDTHS`] narrower than it, and at its own width up to the widest. Only pixels go into the copies: EXIF
 //! (camera, GPS position), XMP and colour profiles are left behind with the bytes sent, which are not kept.
 //!
-//! The work takes a core for up to a second on a large photo, so it runs on the blocking pool, at most
-//! [`Pictures::CONCURRENT`] at a time; other uploads wait their turn.
+//! Decoding, resizing and encoding hold a core and, for a 40-megapixel picture, some 300 MB, so the work runs
+//! on the blocking pool, at most [`Pictures::CONCURRENT`] pictures at a time; other uploads wait their turn.
 //!
 //! [`Media`] writes the copies to the picture store ([`ec_platform::media`]) under keys no other picture
 //! ever has, and [`MediaUrls`] names them for clients from `MEDIA_PUBLIC_URL`.
@@ -38,7 +38,7 @@ pub const MAX_SIDE: u32 = 12_000;
 /// The widths of the copies made, narrowest first; a picture narrower than the widest is also kept at its own
 /// width.
 pub const WIDTHS: [u32; 4] = [320, 640, 960, 1600];
-/// WebP quality (0 to 100) of the copies: photographs look as sent at a fifth of a JPEG's bytes.
+/// WebP quality (0 to 100) of the copies: libwebp's lossy encoder, a little above its default of 75.
 const QUALITY: f32 = 82.0;
 
 /// Why an upload was refused; every one is the sender's to fix.
@@ -188,13 +188,14 @@ impl MediaUrls {
 pub fn process(data: &[u8]) -> Result<Vec<Variant>, PictureError> {
     let image = decode(data)?;
     let (full_width, full_height) = (image.width(), image.height());
-    // Widest first, each from the one before: every step shrinks by at least a third, which Lanczos does well.
+    // Widest first, each from the one before, so each step reads fewer pixels than the picture has; Catmull-Rom
+    // (bicubic) is sharp, with a narrower kernel than Lanczos.
     let mut variants = Vec::new();
     let mut source = image;
     for width in widths_for(full_width).into_iter().rev() {
         let height = variant_height(full_width, full_height, width);
         if (width, height) != (source.width(), source.height()) {
-            source = source.resize_exact(width, height, FilterType::Lanczos3);
+            source = source.resize_exact(width, height, FilterType::CatmullRom);
         }
         variants.push(Variant { width, height, webp: encode(&source) });
     }

@@ -11,8 +11,8 @@ use ec_proto::product::v1::{
     AddProductImageRequest, BatchGetSkusRequest, BatchReserveInventoryRequest, CreateCategoryRequest,
     CreateProductRequest, CreateSkuRequest, DeleteCategoryRequest, DeleteProductRequest, DeleteSkuRequest,
     GetProductRequest, GetSkuRequest, HideProductRequest, ListCategoriesRequest, ListProductsRequest, Money, Product,
-    ProductServiceClient, ProductStatus, PublishProductRequest, RemoveProductImageRequest, ReservationItem,
-    UpdateCategoryRequest, UpdateProductRequest, UpdateSkuRequest,
+    ProductServiceClient, ProductSort, ProductStatus, PublishProductRequest, RemoveProductImageRequest,
+    ReservationItem, UpdateCategoryRequest, UpdateProductRequest, UpdateSkuRequest,
 };
 use support::{Service, Who, code};
 
@@ -468,6 +468,39 @@ async fn filters_by_category_subtree_price_status_and_search_with_ranking() {
     let paged = ListProductsRequest { page_size: 1, ..search("tea") };
     let walked = walk(&public, paged, async |_| {}).await;
     assert_eq!(walked.len(), 2, "search results page too: {walked:?}");
+
+    // Any of the words: more of them, and in the name, rank first.
+    assert_eq!(found("teapot warmer").await, ["Teapot warmer", "Cast iron teapot"]);
+    let either = found("kettle watering").await;
+    assert_eq!(either.len(), 3, "{either:?}");
+    assert_eq!(either[2], "Camping stove", "a match in the description ranks below the names': {either:?}");
+    assert!(found("the of and").await.is_empty(), "stop words alone match nothing and are no error");
+
+    // Sorted by price, both ways, page by page; with a search too; products without a price are left out.
+    let by = |sort: ProductSort| ListProductsRequest { sort: sort.into(), page_size: 2, ..Default::default() };
+    let cheapest_first = walk(&public, by(ProductSort::PRODUCT_SORT_PRICE_LOW_TO_HIGH), async |_| {}).await;
+    let priciest = ["Teapot warmer", "Watering can", "Glass kettle", "Camping stove", "Cast iron teapot"];
+    assert_eq!(cheapest_first, priciest);
+    let dearest_first = walk(&public, by(ProductSort::PRODUCT_SORT_PRICE_HIGH_TO_LOW), async |_| {}).await;
+    assert_eq!(dearest_first, priciest.iter().rev().copied().collect::<Vec<_>>());
+    let newest = walk(&public, by(ProductSort::PRODUCT_SORT_NEWEST), async |_| {}).await;
+    assert_eq!(newest, ["Camping stove", "Teapot warmer", "Watering can", "Glass kettle", "Cast iron teapot"]);
+    let tea_by_price =
+        ListProductsRequest { search_query: Some("tea".into()), ..by(ProductSort::PRODUCT_SORT_PRICE_LOW_TO_HIGH) };
+    assert_eq!(walk(&public, tea_by_price, async |_| {}).await, ["Glass kettle", "Cast iron teapot"]);
+    let everything = ListProductsRequest { page_size: 100, ..by(ProductSort::PRODUCT_SORT_PRICE_LOW_TO_HIGH) };
+    let all_priced = walk(&admin, everything, async |_| {}).await;
+    assert!(!all_priced.contains(&"Draft teapot".to_string()), "a product without a price: {all_priced:?}");
+
+    // Relevance needs a search; a sort the contract does not know is refused; a token is its sort's only.
+    let relevance = by(ProductSort::PRODUCT_SORT_RELEVANCE);
+    assert_eq!(code(public.list_products(relevance).await), ErrorCode::InvalidArgument);
+    let unknown = ListProductsRequest { sort: buffa::EnumValue::from(99), ..Default::default() };
+    assert_eq!(code(public.list_products(unknown).await), ErrorCode::InvalidArgument);
+    let first = public.list_products(by(ProductSort::PRODUCT_SORT_PRICE_LOW_TO_HIGH)).await.unwrap().into_owned();
+    let other_order =
+        ListProductsRequest { page_token: first.next_page_token, ..by(ProductSort::PRODUCT_SORT_PRICE_HIGH_TO_LOW) };
+    assert_eq!(code(public.list_products(other_order).await), ErrorCode::InvalidArgument);
     service.stop().await;
 }
 

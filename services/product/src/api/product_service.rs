@@ -37,7 +37,7 @@ use crate::{
     },
     error::Error,
     inventory,
-    listing::{self, Filters},
+    listing::{self, Filters, Sort},
     pictures::{Media, MediaUrls},
 };
 
@@ -165,12 +165,26 @@ impl ProductService for ProductApi {
             Reader::Admin => request.status.map(status_from_wire).transpose()?,
             Reader::Public => None,
         };
+        let sort = match (request.sort.as_known(), search) {
+            (Some(wire::ProductSort::PRODUCT_SORT_UNSPECIFIED), Some(_)) => Sort::Relevance,
+            (Some(wire::ProductSort::PRODUCT_SORT_UNSPECIFIED | wire::ProductSort::PRODUCT_SORT_NEWEST), _) => {
+                Sort::Newest
+            }
+            (Some(wire::ProductSort::PRODUCT_SORT_RELEVANCE), Some(_)) => Sort::Relevance,
+            (Some(wire::ProductSort::PRODUCT_SORT_RELEVANCE), None) => {
+                return Err(Error::InvalidArgument("sorting by relevance needs a search_query".into()).into());
+            }
+            (Some(wire::ProductSort::PRODUCT_SORT_PRICE_LOW_TO_HIGH), _) => Sort::PriceAscending,
+            (Some(wire::ProductSort::PRODUCT_SORT_PRICE_HIGH_TO_LOW), _) => Sort::PriceDescending,
+            (None, _) => return Err(Error::InvalidArgument("sort is not a ProductSort".into()).into()),
+        };
         let filters = Filters {
             category,
             search: search.map(str::to_owned),
             min_price: request.min_price,
             max_price: request.max_price,
             statuses: reader.lists(asked),
+            sort,
         };
         let (views, next_page_token) =
             listing::list(&self.pool, &self.tokens, &filters, page_size, request.page_token).await?;

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     domain::{Description, ProductName, ProductStatus},
     error::Error,
-    listing::{Cursor, Filters},
+    listing::{Cursor, Filters, Sort, SortKey},
 };
 
 /// A product as stored.
@@ -170,29 +170,34 @@ pub async fn none_yet(pool: &PgPool) -> Result<bool, Error> {
     Ok(sqlx::query_scalar("SELECT NOT EXISTS (SELECT 1 FROM product_service.products)").fetch_one(pool).await?)
 }
 
-/// A product ListProducts found: its id, and its rank when searching.
+/// A product ListProducts found: its id, its rank when searching, and its lowest price.
 #[derive(Clone, Copy, Debug, sqlx::FromRow)]
 pub struct Hit {
     pub id: Uuid,
     pub rank: Option<f32>,
+    pub price: Option<i64>,
 }
 
-/// Up to `limit` products matching `filters` after `after`: newest first (ids are UUID v7), or with a search
-/// query by relevance (`ts_rank` over the weighted name and description, a GIN index finding the matches)
-/// and then id.
+/// Up to `limit` products matching `filters` after `after`, in `filters.sort`: newest first (ids are UUID v7),
+/// by relevance (`ts_rank` over the weighted name and description, so products matching more of the words,
+/// and in their name, come first; a GIN index finds the matches), or by lowest price (the `(min_price, id)`
+/// index), each then by id.
 pub async fn page(pool: &PgPool, filters: &Filters, after: Option<Cursor>, limit: i64) -> Result<Vec<Hit>, Error> {
-    let mut query: QueryBuilder<Postgres> = QueryBuilder::new("SELECT p.id, ");
+    let mut query: QueryBuilder<Postgres> = QueryBuilder::new("WITH q AS (SELECT ");
     match &filters.search {
+        // The search's words as a query matching any of them: `plainto_tsquery` stems the words and drops stop
+        // words and punctuation (so nothing typed in a search is an operator), and its ANDs become ORs (lexemes
+        // never hold " & ", so only the operators are replaced).
         Some(search) => {
-            query.push("ts_rank(p.search, websearch_to_tsquery('english', ");
-            query.push_bind(search.clone());
-            query.push("))");
+            query.push("replace(plainto_tsquery('english', ").push_bind(search.clone());
+            query.push(")::text, ' & ', ' | ')::tsquery")
         }
-        None => {
-            query.push("NULL::real");
-        }
-    }
-    query.push(" AS rank FROM product_service.products p WHERE p.deleted_at IS NULL AND p.status = ANY(");
+        None => query.push("NULL::tsquery"),
+    };
+    query.push(" AS words) SELECT p.id, ");
+    query.push(if filters.search.is_some() { "ts_rank(p.search, q.words)" } else { "NULL::real" });
+    query.push(" AS rank, p.min_price AS price FROM product_service.products p, q WHERE p.deleted_at IS NULL");
+    query.push(" AND p.status = ANY(");
     query.push_bind(filters.statuses.iter().map(|s| s.as_str().to_owned()).collect::<Vec<String>>());
     query.push(")");
     if let Some((_, subtree)) = &filters.category {
@@ -204,23 +209,37 @@ pub async fn page(pool: &PgPool, filters: &Filters, after: Option<Cursor>, limit
     if let Some(max) = filters.max_price {
         query.push(" AND p.min_price <= ").push_bind(max);
     }
-    if let Some(search) = &filters.search {
-        query.push(" AND p.search @@ websearch_to_tsquery('english', ").push_bind(search.clone()).push(")");
+    if filters.search.is_some() {
+        query.push(" AND p.search @@ q.words");
     }
-    let order = match (&filters.search, after) {
-        (Some(search), after) => {
-            if let Some(Cursor { rank: Some(rank), id }) = after {
-                query.push(" AND (ts_rank(p.search, websearch_to_tsquery('english', ");
-                query.push_bind(search.clone());
-                query.push(")), p.id) < (").push_bind(rank).push("::real, ").push_bind(id).push(")");
-            }
-            " ORDER BY rank DESC, p.id DESC"
-        }
-        (None, after) => {
-            if let Some(Cursor { id, .. }) = after {
+    let key = after.map(|cursor| (cursor.key, cursor.id));
+    let order = match (filters.sort, key) {
+        (Sort::Newest, after) => {
+            if let Some((_, id)) = after {
                 query.push(" AND p.id < ").push_bind(id);
             }
             " ORDER BY p.id DESC"
+        }
+        (Sort::Relevance, after) => {
+            if let Some((SortKey::Rank(rank), id)) = after {
+                query.push(" AND (ts_rank(p.search, q.words), p.id) < (").push_bind(rank);
+                query.push("::real, ").push_bind(id).push(")");
+            }
+            " ORDER BY rank DESC, p.id DESC"
+        }
+        (Sort::PriceAscending, after) => {
+            query.push(" AND p.min_price IS NOT NULL");
+            if let Some((SortKey::Price(price), id)) = after {
+                query.push(" AND (p.min_price, p.id) > (").push_bind(price).push(", ").push_bind(id).push(")");
+            }
+            " ORDER BY p.min_price, p.id"
+        }
+        (Sort::PriceDescending, after) => {
+            query.push(" AND p.min_price IS NOT NULL");
+            if let Some((SortKey::Price(price), id)) = after {
+                query.push(" AND (p.min_price, p.id) < (").push_bind(price).push(", ").push_bind(id).push(")");
+            }
+            " ORDER BY p.min_price DESC, p.id DESC"
         }
     };
     query.push(order).push(" LIMIT ").push_bind(limit);
