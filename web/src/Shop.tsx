@@ -38,6 +38,10 @@ const m = messages({
   },
   loading: { en: "Loading products…", ja: "商品を読み込んでいます…" },
   none: { en: "No products match your search.", ja: "条件に合う商品はありません。" },
+  someWords: {
+    en: "No product has all of these words; these have some of them.",
+    ja: "すべての語を含む商品はありません。一部の語を含む商品を表示しています。",
+  },
   loadingProduct: { en: "Loading…", ja: "読み込み中…" },
   soldOut: { en: "Sold out", ja: "売り切れ" },
   onlyLeft: { en: "Only {count} left", ja: "残り{count}点" },
@@ -167,6 +171,7 @@ export function Catalog() {
         )}
         {products.isError && <Problem error={products.error} />}
         {products.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
+        {products.data?.pages[0]?.matchedAnyWord && <p>{t(m.someWords)}</p>}
         <ul className="products">
           {shown.map((product) => (
             <li key={product.id} className="product">

@@ -80,12 +80,14 @@ await inBrowser(async (page) => {
   check((await listed()).join() === PRODUCT, `searching for ${PRODUCT} found ${await listed()}`);
   console.log("ok search");
 
-  // A search finds products with any of its words, best match first; the list can be sorted by price.
+  // A search no product matches whole finds those with any of its words, and says so; the list can be sorted
+  // by price.
   const inOrder = async () => await page.locator(".products h2").allTextContents();
   await page.getByLabel("Search products").fill(`${PRODUCT} ${OTHER_PRODUCT} teapots`);
   await page.getByRole("button", { name: "Search" }).click();
   await heading(2, OTHER_PRODUCT).waitFor();
   check((await listed()).join() === [PRODUCT, OTHER_PRODUCT].sort().join(), `any of the words: ${await listed()}`);
+  await page.getByText("No product has all of these words; these have some of them.").waitFor();
   check((await page.getByLabel("Sort by").inputValue()) === "relevance", "a search is not sorted by relevance");
   await page.getByLabel("Sort by").selectOption({ label: "Price: high to low" });
   await page.waitForURL((url) => url.searchParams.get("sort") === "price-desc");

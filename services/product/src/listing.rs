@@ -2,9 +2,11 @@
 //! ([`ec_platform::page_token`]).
 //!
 //! Products are listed in a [`Sort`]: newest first (ids are UUID v7), by relevance and then id with a search
-//! query, or by lowest price and then id. A search matches products with any of its words
-//! ([`crate::db::products::page`]). A page token carries where the last page ended ([`Cursor`]: the last id,
-//! and its rank or price when sorted by one), bound to the filters and the sort it was issued for and signed, so a page never repeats or skips products when others are added
+//! query, or by lowest price and then id. A search lists the products with all of its words; when none has
+//! them all, those with any of them ([`Words`]), best matches first: asking for all first keeps a common
+//! search cheap (the products matching any word of two common ones are many, and each must be ranked). A page
+//! token carries where the last page ended ([`Cursor`]: the last id, its rank or price when sorted by one, and
+//! which words a search matched), bound to the filters and the sort it was issued for and signed, so a page never repeats or skips products when others are added
 //! or deleted between pages, a token cannot be made up or edited, one issued for other filters (or another
 //! audience: the public and admins see different products) is refused, and one older than a day is refused as
 //! stale, all as `invalid_argument`. An empty token asks for the first page.
@@ -88,11 +90,21 @@ fn tagged(value: i64) -> [u8; 9] {
     out
 }
 
-/// Where a page ended: the last product's id, and what it was sorted by besides.
+/// Which of a search's words the products listed have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Words {
+    All,
+    /// Any of them, because no product has them all.
+    Any,
+}
+
+/// Where a page ended: the last product's id, what it was sorted by besides, and, for a search, which words
+/// the list matches.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Cursor {
     pub key: SortKey,
     pub id: Uuid,
+    pub words: Option<Words>,
 }
 
 /// The value of the last product's sort key before its id.
@@ -105,13 +117,15 @@ pub enum SortKey {
 }
 
 impl Cursor {
-    /// How long a cursor of `sort` is in a token: the id, and the rank or the price.
-    fn len(sort: Sort) -> usize {
-        16 + match sort {
+    /// How long a cursor of `sort` is in a token: the id, the rank or the price, and a byte for the words
+    /// when `searching`.
+    fn len(sort: Sort, searching: bool) -> usize {
+        let key = match sort {
             Sort::Newest => 0,
             Sort::Relevance => 4,
             Sort::PriceAscending | Sort::PriceDescending => 8,
-        }
+        };
+        16 + key + usize::from(searching)
     }
 
     fn to_bytes(self) -> Vec<u8> {
@@ -121,21 +135,27 @@ impl Cursor {
             SortKey::Rank(rank) => bytes.extend_from_slice(&rank.to_bits().to_be_bytes()),
             SortKey::Price(price) => bytes.extend_from_slice(&price.to_be_bytes()),
         }
+        if let Some(words) = self.words {
+            bytes.push(u8::from(words == Words::Any));
+        }
         bytes
     }
 
     /// A cursor of [`Self::len`] bytes for `sort`, as the codec hands it back.
-    fn from_bytes(bytes: &[u8], sort: Sort) -> Self {
+    fn from_bytes(bytes: &[u8], sort: Sort, searching: bool) -> Self {
         let id = Uuid::from_slice(&bytes[..16]).expect("16 bytes");
-        let rest = &bytes[16..];
-        let key = match sort {
-            Sort::Newest => SortKey::None,
-            Sort::Relevance => SortKey::Rank(f32::from_bits(u32::from_be_bytes(rest.try_into().expect("4 bytes")))),
+        let (key, rest) = match sort {
+            Sort::Newest => (SortKey::None, &bytes[16..]),
+            Sort::Relevance => {
+                let rank = f32::from_bits(u32::from_be_bytes(bytes[16..20].try_into().expect("4 bytes")));
+                (SortKey::Rank(rank), &bytes[20..])
+            }
             Sort::PriceAscending | Sort::PriceDescending => {
-                SortKey::Price(i64::from_be_bytes(rest.try_into().expect("8 bytes")))
+                (SortKey::Price(i64::from_be_bytes(bytes[16..24].try_into().expect("8 bytes"))), &bytes[24..])
             }
         };
-        Self { key, id }
+        let words = searching.then(|| if rest.first() == Some(&1) { Words::Any } else { Words::All });
+        Self { key, id, words }
     }
 }
 
@@ -150,23 +170,29 @@ fn start(tokens: &PageTokens, page_token: &str, filters: &Filters, now: i64) -> 
     if page_token.is_empty() {
         return Ok(None);
     }
-    let length = Cursor::len(filters.sort);
+    let searching = filters.search.is_some();
+    let length = Cursor::len(filters.sort, searching);
     let cursor = tokens.decode(page_token, &filters.binding(), length, now)?;
-    Ok(Some(Cursor::from_bytes(&cursor, filters.sort)))
+    Ok(Some(Cursor::from_bytes(&cursor, filters.sort, searching)))
 }
 
-/// One page of products matching `filters`, from `page_token` on, and the next page's token (empty on the last
-/// page).
+/// One page of products matching `filters`, from `page_token` on; the next page's token (empty on the last
+/// page); and, for a search, which of its words the products have.
 pub async fn list(
     pool: &PgPool,
     tokens: &PageTokens,
     filters: &Filters,
     page_size: i64,
     page_token: &str,
-) -> Result<(Vec<ProductView>, String), Error> {
+) -> Result<(Vec<ProductView>, String, Option<Words>), Error> {
     let now = chrono::Utc::now().timestamp();
     let after = start(tokens, page_token, filters, now)?;
-    let mut hits = db::products::page(pool, filters, after, page_size + 1).await?;
+    let mut words = filters.search.as_ref().map(|_| after.and_then(|c| c.words).unwrap_or(Words::All));
+    let mut hits = db::products::page(pool, filters, words, after, page_size + 1).await?;
+    if hits.is_empty() && after.is_none() && words == Some(Words::All) {
+        words = Some(Words::Any);
+        hits = db::products::page(pool, filters, words, None, page_size + 1).await?;
+    }
     let more = hits.len() as i64 > page_size;
     hits.truncate(page_size as usize);
     let next = match (more, hits.last()) {
@@ -176,13 +202,13 @@ pub async fn list(
                 Sort::Relevance => SortKey::Rank(last.rank.unwrap_or_default()),
                 Sort::PriceAscending | Sort::PriceDescending => SortKey::Price(last.price.unwrap_or_default()),
             };
-            next_token(tokens, filters, Cursor { key, id: last.id }, now)
+            next_token(tokens, filters, Cursor { key, id: last.id, words }, now)
         }
         _ => String::new(),
     };
     let ids: Vec<Uuid> = hits.iter().map(|hit| hit.id).collect();
     let products = db::products::by_ids(pool, &ids, &filters.statuses).await?;
-    Ok((catalog::with_details(pool, products).await?, next))
+    Ok((catalog::with_details(pool, products).await?, next, words))
 }
 
 #[cfg(test)]
@@ -214,12 +240,12 @@ mod tests {
     #[test]
     fn a_token_starts_where_its_page_ended_for_its_filters_only() {
         let tokens = PageTokens::new(b"key");
-        let cursor = Cursor { key: SortKey::Rank(0.25), id: Uuid::now_v7() };
+        let cursor = Cursor { key: SortKey::Rank(0.25), id: Uuid::now_v7(), words: Some(Words::Any) };
         let searching = filters(Some("tea"));
         let token = next_token(&tokens, &searching, cursor, 1_000);
         assert_eq!(start(&tokens, &token, &searching, 1_010).unwrap(), Some(cursor));
         let plain = filters(None);
-        let plain_cursor = Cursor { key: SortKey::None, id: Uuid::now_v7() };
+        let plain_cursor = Cursor { key: SortKey::None, id: Uuid::now_v7(), words: None };
         let plain_token = next_token(&tokens, &plain, plain_cursor, 1_000);
         assert_eq!(start(&tokens, &plain_token, &plain, 1_010).unwrap(), Some(plain_cursor));
 
@@ -239,7 +265,7 @@ mod tests {
         // The same search in another order is another list; a price cursor keeps its price.
         let mut by_price = searching.clone();
         by_price.sort = Sort::PriceAscending;
-        let priced_cursor = Cursor { key: SortKey::Price(1_200), id: Uuid::now_v7() };
+        let priced_cursor = Cursor { key: SortKey::Price(1_200), id: Uuid::now_v7(), words: Some(Words::All) };
         let priced_token = next_token(&tokens, &by_price, priced_cursor, 1_000);
         assert_eq!(start(&tokens, &priced_token, &by_price, 1_010).unwrap(), Some(priced_cursor));
         let mut descending = by_price.clone();
@@ -257,7 +283,7 @@ mod tests {
         let plain = filters(None);
         assert_eq!(start(&tokens, "", &plain, 1_000).unwrap(), None, "the first page");
 
-        let token = next_token(&tokens, &plain, Cursor { key: SortKey::None, id: Uuid::now_v7() }, 1_000);
+        let token = next_token(&tokens, &plain, Cursor { key: SortKey::None, id: Uuid::now_v7(), words: None }, 1_000);
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
         bytes[30] ^= 1; // another id
         let edited = URL_SAFE_NO_PAD.encode(&bytes);

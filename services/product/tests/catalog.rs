@@ -469,12 +469,19 @@ async fn filters_by_category_subtree_price_status_and_search_with_ranking() {
     let walked = walk(&public, paged, async |_| {}).await;
     assert_eq!(walked.len(), 2, "search results page too: {walked:?}");
 
-    // Any of the words: more of them, and in the name, rank first.
-    assert_eq!(found("teapot warmer").await, ["Teapot warmer", "Cast iron teapot"]);
-    let either = found("kettle watering").await;
-    assert_eq!(either.len(), 3, "{either:?}");
-    assert_eq!(either[2], "Camping stove", "a match in the description ranks below the names': {either:?}");
+    // All the words; when no product has them all, any of them, more of them and in the name first.
+    let answer = async |q: &str| public.list_products(search(q)).await.unwrap().into_owned();
+    assert_eq!(found("teapot warmer").await, ["Teapot warmer"]);
+    assert!(!answer("teapot warmer").await.matched_any_word);
+    let either = answer("watering stove").await;
+    assert!(either.matched_any_word);
+    let names: Vec<&str> = either.products.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names[2], "Glass kettle", "a match in the description ranks below the names': {names:?}");
+    assert_eq!(found("teapot -warmer").await, ["Cast iron teapot"], "an excluded word still excludes");
     assert!(found("the of and").await.is_empty(), "stop words alone match nothing and are no error");
+    let any_paged = ListProductsRequest { page_size: 1, ..search("watering stove") };
+    assert_eq!(walk(&public, any_paged, async |_| {}).await, names, "any-word results page alike");
 
     // Sorted by price, both ways, page by page; with a search too; products without a price are left out.
     let by = |sort: ProductSort| ListProductsRequest { sort: sort.into(), page_size: 2, ..Default::default() };

@@ -186,7 +186,7 @@ impl ProductService for ProductApi {
             statuses: reader.lists(asked),
             sort,
         };
-        let (views, next_page_token) =
+        let (views, next_page_token, words) =
             listing::list(&self.pool, &self.tokens, &filters, page_size, request.page_token).await?;
         // Admins' listings carry each SKU's stock record (the back office's stock column), in one query.
         let products = match reader {
@@ -202,7 +202,8 @@ impl ProductService for ProductApi {
             }
             Reader::Public => views.into_iter().map(|view| product_to_wire(view, &self.urls)).collect(),
         };
-        Response::ok(ListProductsResponse { products, next_page_token, ..Default::default() })
+        let matched_any_word = words == Some(listing::Words::Any);
+        Response::ok(ListProductsResponse { products, next_page_token, matched_any_word, ..Default::default() })
     }
 
     async fn publish_product(

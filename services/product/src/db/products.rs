@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::{
     domain::{Description, ProductName, ProductStatus},
     error::Error,
-    listing::{Cursor, Filters, Sort, SortKey},
+    listing::{Cursor, Filters, Sort, SortKey, Words},
 };
 
 /// A product as stored.
@@ -178,21 +178,30 @@ pub struct Hit {
     pub price: Option<i64>,
 }
 
-/// Up to `limit` products matching `filters` after `after`, in `filters.sort`: newest first (ids are UUID v7),
-/// by relevance (`ts_rank` over the weighted name and description, so products matching more of the words,
-/// and in their name, come first; a GIN index finds the matches), or by lowest price (the `(min_price, id)`
-/// index), each then by id.
-pub async fn page(pool: &PgPool, filters: &Filters, after: Option<Cursor>, limit: i64) -> Result<Vec<Hit>, Error> {
+/// Up to `limit` products matching `filters` (a search's `words`) after `after`, in `filters.sort`: newest
+/// first (ids are UUID v7), by relevance (`ts_rank` over the weighted name and description, so products
+/// matching more of the words, and in their name, come first; a GIN index finds the matches), or by lowest
+/// price (the `(min_price, id)` index), each then by id.
+pub async fn page(
+    pool: &PgPool,
+    filters: &Filters,
+    words: Option<Words>,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<Vec<Hit>, Error> {
     let mut query: QueryBuilder<Postgres> = QueryBuilder::new("WITH q AS (SELECT ");
-    match &filters.search {
-        // The search's words as a query matching any of them: `plainto_tsquery` stems the words and drops stop
-        // words and punctuation (so nothing typed in a search is an operator), and its ANDs become ORs (lexemes
-        // never hold " & ", so only the operators are replaced).
-        Some(search) => {
+    match (&filters.search, words) {
+        // All the words, as a web search engine reads them ("quoted phrases", -excluded words).
+        (Some(search), Some(Words::All) | None) => {
+            query.push("websearch_to_tsquery('english', ").push_bind(search.clone()).push(")")
+        }
+        // Any of the words: `plainto_tsquery` stems them and drops stop words and punctuation (so nothing typed
+        // is an operator), and its ANDs become ORs (lexemes never hold " & ", so only operators are replaced).
+        (Some(search), Some(Words::Any)) => {
             query.push("replace(plainto_tsquery('english', ").push_bind(search.clone());
             query.push(")::text, ' & ', ' | ')::tsquery")
         }
-        None => query.push("NULL::tsquery"),
+        (None, _) => query.push("NULL::tsquery"),
     };
     query.push(" AS words) SELECT p.id, ");
     query.push(if filters.search.is_some() { "ts_rank(p.search, q.words)" } else { "NULL::real" });
