@@ -390,7 +390,15 @@ async fn import_catalog(path: &std::path::Path, database: &DatabaseArgs, media: 
     db::migrate(&pool, ec_product::SCHEMA, ec_product::migrator()).await?;
     let media = media.open()?.map(ec_product::pictures::Media::new);
     let beside = path.parent().unwrap_or(std::path::Path::new("."));
-    let read = |name: &str| std::fs::read(beside.join(name));
+    // Files beside the catalog, or below: an absolute path or `..` would reach anywhere.
+    let read = |name: &str| {
+        let relative = std::path::Path::new(name);
+        let inside = relative.components().all(|part| matches!(part, std::path::Component::Normal(_)));
+        if !inside {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a path beside the catalog"));
+        }
+        std::fs::read(beside.join(relative))
+    };
     let pictures = media.as_ref().map(|media| import::PictureFiles { media, read: &read });
     let actor = ec_product::domain::Actor("import".into());
     let report = import::import(&pool, &actor, &file, pictures.as_ref()).await?;

@@ -112,6 +112,11 @@ async fn pictures_are_uploaded_through_the_bff_in_every_protocol_and_served_from
         alt_text: "The teapot".into(),
         ..Default::default()
     };
+    // Refused from the headers, before the BFF reads the body: no token, or no admin's.
+    for wire in Wire::ALL {
+        let anonymous = catalog(&platform, wire, None).upload_product_image(upload(photo.clone())).await;
+        assert_eq!(anonymous.unwrap_err().code, ErrorCode::Unauthenticated, "{wire:?}");
+    }
     let as_customer = catalog(&platform, Wire::ConnectJson, Some(&customer));
     let refused = as_customer.upload_product_image(upload(photo.clone())).await;
     assert_eq!(refused.unwrap_err().code, ErrorCode::PermissionDenied);

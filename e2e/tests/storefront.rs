@@ -279,7 +279,9 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "any word and sort",
         "categories",
         "price filter",
+        "guest cart",
         "sign up",
+        "guest cart joins the account's",
         "sign in",
         "reload stays signed in",
         "variants",
@@ -303,6 +305,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     let pages = [
         "catalog",
         "sorted search results",
+        "guest cart",
         "sign-up page",
         "sign-in page",
         "product page",

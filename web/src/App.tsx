@@ -1,13 +1,16 @@
-import { useQuery } from "@connectrpc/connect-query";
+import { createClient } from "@connectrpc/connect";
+import { useQuery, useTransport } from "@connectrpc/connect-query";
 import type { UserManager } from "oidc-client-ts";
-import { lazy, Suspense, useEffect, useRef } from "react";
+import { lazy, Suspense, useEffect, useRef, useState } from "react";
 import { createBrowserRouter, Link, NavigationType, Outlet, useLocation, useNavigationType } from "react-router";
 
 import { AccountPage } from "./Account";
 import { CALLBACK_PATH } from "./auth";
-import { CartPage } from "./Cart";
+import { useAnswers } from "./api";
+import { CartPage, GuestCartPage } from "./Cart";
 import { CartService } from "./gen/order/v1/cart_service_pb";
 import { Crash } from "./Crash";
+import { takeGuestCart, useGuestCart } from "./guestCart";
 import { type Locale, LOCALES, messages, useLanguage } from "./i18n";
 import { CheckoutPage, OrderPage, OrdersPage } from "./Orders";
 import { WithId } from "./routing";
@@ -23,6 +26,10 @@ const m = messages({
   orders: { en: "Orders", ja: "注文履歴" },
   cart: { en: "Cart", ja: "カート" },
   inCart: { en: "{count} items", ja: "{count}点" },
+  guestItemsLeftOut: {
+    en: "{count} items from before you signed in could not join your cart (no longer on sale, or over its limits).",
+    ja: "ログイン前に入れた商品のうち{count}品目はカートに入れられませんでした（販売終了、またはカートの上限）。",
+  },
   backOffice: { en: "Back office", ja: "管理画面" },
   signIn: { en: "Sign in", ja: "ログイン" },
   signUp: { en: "Sign up", ja: "新規登録" },
@@ -64,11 +71,11 @@ export function createRouter(users: UserManager | null) {
             { path: CALLBACK_PATH, element: <SigningIn /> },
             { path: "products/:id", element: <WithId page={ProductPage} /> },
             { path: "signup", element: <SignUp /> },
+            { path: "cart", element: <CartRoute /> },
             {
               element: <SignedIn />,
               children: [
                 { path: "account", element: <AccountPage /> },
-                { path: "cart", element: <CartPage /> },
                 { path: "checkout", element: <CheckoutPage /> },
                 { path: "orders", element: <OrdersPage /> },
                 { path: "orders/:id", element: <WithId page={OrderPage} /> },
@@ -130,6 +137,7 @@ function Layout() {
           )}
           {!user && !restoring && users && (
             <>
+              <GuestCartLink />
               <button
                 type="button"
                 className="secondary"
@@ -170,6 +178,7 @@ function Layout() {
             {t(problem)}
           </p>
         )}
+        <GuestCartMerge />
         <Outlet />
       </main>
     </>
@@ -181,26 +190,92 @@ function Layout() {
  * the cart or changing it shows here at once.
  */
 function CartLink() {
-  const { t } = useLanguage();
-  const format = useFormat();
   const units = useQuery(
     CartService.method.getCart,
     {},
     { select: (answer) => answer.cart?.items.reduce((sum, line) => sum + line.quantity, 0n) ?? 0n },
   );
+  return <CartLinkWith units={units.data} />;
+}
+
+/** A link to the cart saying how many `units` it holds (nothing while unknown or none). */
+function CartLinkWith({ units }: { units: bigint | undefined }) {
+  const { t } = useLanguage();
+  const format = useFormat();
   return (
     <Link to="/cart">
       {t(m.cart)}
-      {units.data !== undefined && units.data > 0n && (
+      {units !== undefined && units > 0n && (
         <>
           {" "}
           <span className="badge" data-testid="cart-count" aria-hidden="true">
-            {format.count(units.data)}
+            {format.count(units)}
           </span>
-          <span className="visually-hidden">{t(m.inCart, { count: format.count(units.data) })}</span>
+          <span className="visually-hidden">{t(m.inCart, { count: format.count(units) })}</span>
         </>
       )}
     </Link>
+  );
+}
+
+/** The header's link to a signed-out shopper's cart (guestCart.ts), with how many units it holds. */
+function GuestCartLink() {
+  const { units } = useGuestCart();
+  return <CartLinkWith units={BigInt(units)} />;
+}
+
+/** `/cart`: the account's cart when signed in, this browser's until then. */
+function CartRoute() {
+  const { t } = useLanguage();
+  const { user, restoring } = useSession();
+  if (user) return <CartPage />;
+  if (restoring) return <p role="status">{t(m.checking)}</p>;
+  return <GuestCartPage />;
+}
+
+/**
+ * Once someone is signed in, moves what they put in the cart before into the account's cart, line by line
+ * (AddCartItem adds to a line the account's cart has already), and says how many lines could not join it.
+ */
+function GuestCartMerge() {
+  const { t } = useLanguage();
+  const format = useFormat();
+  const { user } = useSession();
+  const { lines } = useGuestCart();
+  const transport = useTransport();
+  const answers = useAnswers();
+  const [leftOut, setLeftOut] = useState(0);
+  const moving = useRef(false);
+  const waiting = user !== null && lines.length > 0;
+  useEffect(() => {
+    // One move at a time in this tab (other tabs wait on the lock in takeGuestCart).
+    if (!waiting || moving.current) return;
+    moving.current = true;
+    const cart = createClient(CartService, transport);
+    void takeGuestCart(async (taken) => {
+      const failed = [];
+      for (const line of taken) {
+        try {
+          await cart.addCartItem({ skuId: line.skuId, quantity: BigInt(line.quantity) });
+        } catch {
+          failed.push(line);
+        }
+      }
+      return failed;
+    })
+      .then(async (failed) => {
+        if (failed.length > 0) setLeftOut(failed.length);
+        await answers.refresh(CartService.method.getCart);
+      })
+      .finally(() => {
+        moving.current = false;
+      });
+  }, [waiting, transport, answers]);
+  if (leftOut === 0) return null;
+  return (
+    <p role="alert" className="problem">
+      {t(m.guestItemsLeftOut, { count: format.count(BigInt(leftOut)) })}
+    </p>
   );
 }
 

@@ -1,13 +1,16 @@
-import { useMutation, useQuery } from "@connectrpc/connect-query";
+import { skipToken, useMutation, useQuery } from "@connectrpc/connect-query";
 import { useState } from "react";
 import { Link, useNavigate } from "react-router";
 
 import { useAnswers } from "./api";
 import { CART_ERRORS } from "./errors";
 import { CartService } from "./gen/order/v1/cart_service_pb";
+import { ProductService } from "./gen/product/v1/product_service_pb";
+import { useGuestCart } from "./guestCart";
 import type { Cart } from "./gen/order/v1/types_pb";
 import { messages, useLanguage } from "./i18n";
 import { formatMoney } from "./money";
+import { useSession } from "./session";
 import { Problem, SubmitButton, useFormat } from "./ui";
 
 const m = messages({
@@ -28,6 +31,11 @@ const m = messages({
   subtotal: { en: "Subtotal: {amount}", ja: "小計：{amount}" },
   saving: { en: "Saving your cart…", ja: "カートを保存しています…" },
   checkOut: { en: "Check out", ja: "購入手続きへ" },
+  signInToCheckOut: { en: "Sign in to check out", ja: "ログインして購入手続きへ" },
+  guestNote: {
+    en: "Kept in this browser until you sign in; then it joins your account's cart.",
+    ja: "ログインするまでこのブラウザーに保存され、ログインするとアカウントのカートに移ります。",
+  },
 });
 
 export function CartPage() {
@@ -114,6 +122,100 @@ export function CartPage() {
           </button>
         </>
       )}
+    </section>
+  );
+}
+
+/**
+ * The cart of a shopper who has not signed in (guestCart.ts): its lines priced from the catalog as it is now,
+ * changed here, and checked out once signed in, when it has joined the account's cart.
+ */
+export function GuestCartPage() {
+  const { t, tag } = useLanguage();
+  const { signIn } = useSession();
+  const guest = useGuestCart();
+  const ids = guest.lines.map((line) => line.skuId);
+  const found = useQuery(ProductService.method.batchGetSkus, ids.length > 0 ? { ids } : skipToken);
+  if (ids.length === 0)
+    return (
+      <section aria-labelledby="cart-title">
+        <h1 id="cart-title">{t(m.title)}</h1>
+        <p>
+          {t(m.empty)} <Link to="/">{t(m.browse)}</Link>
+        </p>
+      </section>
+    );
+  if (found.isPending) return <p role="status">{t(m.loading)}</p>;
+  if (found.isError) return <Problem error={found.error} />;
+  const skus = new Map(found.data.skus.map((entry) => [entry.sku?.id, entry]));
+  const money = (amount: bigint, currency: string) => formatMoney(amount, currency, tag);
+  const priced = guest.lines.flatMap((line) => {
+    const price = skus.get(line.skuId)?.sku?.price;
+    return price ? [{ amount: price.amount * BigInt(line.quantity), currency: price.currencyCode }] : [];
+  });
+  const currency = priced[0]?.currency;
+  const subtotal = priced.filter((p) => p.currency === currency).reduce((sum, p) => sum + p.amount, 0n);
+  return (
+    <section aria-labelledby="cart-title">
+      <h1 id="cart-title">{t(m.title)}</h1>
+      <p>{t(m.guestNote)}</p>
+      <ul className="cart">
+        {guest.lines.map((line) => {
+          const entry = skus.get(line.skuId);
+          const sku = entry?.sku;
+          const name = entry?.productName ?? "";
+          return (
+            <li key={line.skuId}>
+              {sku ? (
+                <h2>
+                  <Link to={`/products/${sku.productId}`}>{name}</Link>
+                </h2>
+              ) : (
+                <p className="problem">{t(m.unavailable)}</p>
+              )}
+              {sku && <p>{sku.code}</p>}
+              {sku && (
+                <>
+                  <Quantity
+                    key={String(line.quantity)}
+                    skuId={line.skuId}
+                    code={sku.code}
+                    quantity={BigInt(line.quantity)}
+                    save={(quantity) => {
+                      guest.setQuantity(line.skuId, Number(quantity));
+                    }}
+                  />{" "}
+                  <span className="price" data-testid="line-total">
+                    {sku.price ? money(sku.price.amount * BigInt(line.quantity), sku.price.currencyCode) : ""}
+                  </span>{" "}
+                </>
+              )}
+              <button
+                type="button"
+                onClick={() => {
+                  guest.remove(line.skuId);
+                }}
+              >
+                {t(m.remove)}
+                <span className="visually-hidden"> {sku ? `${name} ${sku.code}` : line.skuId}</span>
+              </button>
+            </li>
+          );
+        })}
+      </ul>
+      {currency && (
+        <p className="price" data-testid="subtotal">
+          {t(m.subtotal, { amount: money(subtotal, currency) })}
+        </p>
+      )}
+      <button
+        type="button"
+        onClick={() => {
+          signIn();
+        }}
+      >
+        {t(m.signInToCheckOut)}
+      </button>
     </section>
   );
 }

@@ -10,6 +10,7 @@ import { type Category, type Inventory, ProductStatus, type Sku, StockLevel } fr
 import { messages, type Translate, useLanguage } from "./i18n";
 import { formatMoney, toMinorUnits } from "./money";
 import { ProductPicture } from "./picture";
+import { type GuestCartRefusal, useGuestCart } from "./guestCart";
 import { useSession } from "./session";
 import { Field, More, Problem, SubmitButton, useFormat } from "./ui";
 
@@ -49,7 +50,11 @@ const m = messages({
   checkingStock: { en: "Checking stock…", ja: "在庫を確認しています…" },
   addToCart: { en: "Add to cart", ja: "カートに入れる" },
   adding: { en: "Adding…", ja: "追加しています…" },
-  signInToBuy: { en: "Sign in to buy", ja: "ログインして購入" },
+  guestCartFull: {
+    en: "Your cart holds 50 different items already: remove one first.",
+    ja: "カートには50品目までしか入りません。先に1品目削除してください。",
+  },
+  guestLineFull: { en: "A line holds at most 99 units.", ja: "1品目は99点までです。" },
   added: { en: "Added to your cart.", ja: "カートに追加しました。" },
   seeCart: { en: "See your cart", ja: "カートを見る" },
   notSold: { en: "This combination is not sold.", ja: "この組み合わせは販売していません。" },
@@ -171,7 +176,7 @@ export function Catalog() {
         )}
         {products.isError && <Problem error={products.error} />}
         {products.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
-        {products.data?.pages[0]?.matchedAnyWord && <p>{t(m.someWords)}</p>}
+        {products.data?.pages[0]?.matchedAnyWord && <p role="status">{t(m.someWords)}</p>}
         <ul className="products">
           {shown.map((product) => (
             <li key={product.id} className="product">
@@ -265,7 +270,8 @@ function SortPicker({ filters }: { filters: Filters }) {
         id="sort"
         value={picked}
         onChange={(e) => {
-          void navigate(urlOf({ ...filters, sort: e.target.value }));
+          // Replacing the history entry: trying the orders one by one adds no Back step each.
+          void navigate(urlOf({ ...filters, sort: e.target.value }), { replace: true });
         }}
       >
         {(Object.keys(SORTS) as SortName[])
@@ -347,8 +353,10 @@ function attributesOf(skus: Sku[]): [string, string[]][] {
 
 export function ProductPage({ id }: { id: string }) {
   const { t, tag } = useLanguage();
-  const { user, signIn } = useSession();
+  const { user } = useSession();
   const answers = useAnswers();
+  const guest = useGuestCart();
+  const [guestAdded, setGuestAdded] = useState<GuestCartRefusal | "added" | null>(null);
   const product = useQuery(ProductService.method.getProduct, { id });
   const skus = product.data?.product?.skus ?? [];
   // Listings carry no stock; one call reads every SKU's.
@@ -398,6 +406,7 @@ export function ProductPage({ id }: { id: string }) {
               value={choice[name]}
               onChange={(e) => {
                 add.reset();
+                setGuestAdded(null);
                 setPicked({ ...picked, [name]: e.target.value });
               }}
             >
@@ -430,21 +439,33 @@ export function ProductPage({ id }: { id: string }) {
                 {t(m.addToCart)}
               </SubmitButton>
             ) : (
+              // Signed out: into this browser's cart, which joins the account's on signing in.
               <button
                 type="button"
+                disabled={inventory?.level === StockLevel.SOLD_OUT}
                 onClick={() => {
-                  signIn();
+                  setGuestAdded(guest.add(sku.id) ?? "added");
                 }}
               >
-                {t(m.signInToBuy)}
+                {t(m.addToCart)}
               </button>
             )}
-            {add.isSuccess && (
+            {(add.isSuccess || (!user && guestAdded === "added")) && (
               <p role="status">
                 {t(m.added)} <Link to="/cart">{t(m.seeCart)}</Link>
               </p>
             )}
             {add.isError && <Problem error={add.error} known={CART_ERRORS} />}
+            {!user && guestAdded === "full" && (
+              <p role="alert" className="problem">
+                {t(m.guestCartFull)}
+              </p>
+            )}
+            {!user && guestAdded === "quantity" && (
+              <p role="alert" className="problem">
+                {t(m.guestLineFull)}
+              </p>
+            )}
           </>
         ) : (
           <p>{t(m.notSold)}</p>

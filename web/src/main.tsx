@@ -4,7 +4,7 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { RouterProvider } from "react-router/dom";
 
-import { platformTransport } from "./api";
+import { BinaryTransport, platformTransport } from "./api";
 import { createRouter } from "./App";
 import { userManager } from "./auth";
 import { loadConfig } from "./config";
@@ -25,11 +25,13 @@ loadConfig().then(
         <LanguageProvider>
           <ErrorBoundary>
             <TransportProvider transport={platformTransport(config, users)}>
-              <QueryClientProvider client={queries}>
-                <MediaProvider base={config.bffUrl}>
-                  <RouterProvider router={createRouter(users)} />
-                </MediaProvider>
-              </QueryClientProvider>
+              <BinaryTransport.Provider value={platformTransport(config, users, true)}>
+                <QueryClientProvider client={queries}>
+                  <MediaProvider base={config.bffUrl}>
+                    <RouterProvider router={createRouter(users)} />
+                  </MediaProvider>
+                </QueryClientProvider>
+              </BinaryTransport.Provider>
             </TransportProvider>
           </ErrorBoundary>
         </LanguageProvider>

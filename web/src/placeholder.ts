@@ -10,10 +10,17 @@ export function placeholder(name: string): string {
   return `data:image/svg+xml;charset=utf-8,${encodeURIComponent(svg)}`;
 }
 
-/** An `<img onError>` that shows the placeholder for `name` instead of a broken image (once: no loop). */
+/**
+ * An `<img onError>` that shows the placeholder for `name` instead of a broken image, once: its `srcset` goes
+ * too (a browser picks from `srcset` whatever `src` says, so the broken copy would be fetched again).
+ */
 export function fallBackToPlaceholder(name: string) {
   return (event: { currentTarget: HTMLImageElement }) => {
-    event.currentTarget.onerror = null;
-    event.currentTarget.src = placeholder(name);
+    const img = event.currentTarget;
+    if (img.dataset.placeholder) return;
+    img.dataset.placeholder = "shown";
+    img.removeAttribute("srcset");
+    img.removeAttribute("sizes");
+    img.src = placeholder(name);
   };
 }

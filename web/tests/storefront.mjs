@@ -124,6 +124,24 @@ await inBrowser(async (page) => {
   await product.waitFor();
   console.log("ok price filter");
 
+  // Signed out, a product goes into this browser's cart, priced from the catalog; signing in moves it into the
+  // account's cart (checked after signing up, below).
+  await heading(2, OTHER_PRODUCT).getByRole("link", { name: OTHER_PRODUCT }).click();
+  await heading(1, OTHER_PRODUCT).waitFor();
+  await page.getByText("In stock").waitFor();
+  await page.getByRole("button", { name: "Add to cart" }).click();
+  await page.getByRole("status").filter({ hasText: "Added to your cart" }).waitFor();
+  await page.getByTestId("cart-count").filter({ hasText: /^1$/ }).waitFor();
+  await page.getByRole("banner").getByRole("link", { name: /^Cart/ }).click();
+  await heading(1, "Your cart").waitFor();
+  await heading(2, OTHER_PRODUCT).waitFor();
+  check((await page.getByTestId("subtotal").textContent()) === "Subtotal: ¥1,500", "the guest cart's subtotal");
+  await page.getByRole("button", { name: "Sign in to check out" }).waitFor();
+  await accessible(page, "guest cart");
+  await page.getByRole("banner").getByRole("link", { name: "Shop", exact: true }).click();
+  await heading(1, "All products").waitFor();
+  console.log("ok guest cart");
+
   // Sign up on the platform's registration page (styled like the shop, linked from its sign-in page), and come
   // back signed in; then sign out and in again through the sign-in page.
   await page.getByRole("banner").getByRole("button", { name: "Sign up" }).click();
@@ -144,6 +162,14 @@ await inBrowser(async (page) => {
   await page.getByTestId("signed-in-as").waitFor();
   check((await page.getByTestId("signed-in-as").textContent()) === EMAIL, "not signed in as the new account");
   console.log("ok sign up");
+  // What was put in the cart before signing up is in the account's cart now, and the browser keeps no copy.
+  await page.getByTestId("cart-count").filter({ hasText: /^1$/ }).waitFor();
+  await page.getByRole("banner").getByRole("link", { name: /^Cart/ }).click();
+  await heading(2, OTHER_PRODUCT).waitFor();
+  check((await page.evaluate(() => localStorage.getItem("ec.guest-cart"))) === null, "the guest cart is kept");
+  await page.getByRole("button", { name: /^Remove/ }).click();
+  await page.getByText("Your cart is empty.").waitFor();
+  console.log("ok guest cart joins the account's");
   await signOut(page);
   await page.getByRole("banner").getByRole("button", { name: "Sign in", exact: true }).click();
   await heading(1, "Sign in to Shop").waitFor();

@@ -7,6 +7,8 @@
 //!   region and endpoint come from the standard `AWS_*` variables (`AWS_ACCESS_KEY_ID`, `AWS_REGION`,
 //!   `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`, ...), or from the URL's query string with the same names in lower
 //!   case and without the `aws_` prefix (`?endpoint=http://127.0.0.1:9000&allow_http=true`), which wins.
+//!   Credentials belong in the `AWS_*` variables or the platform's secret store; the query may carry them
+//!   (the tests' moto does), and the setting is kept out of `--help` and debug output for that reason.
 //!
 //! The keys are [`picture_key`]s: one object per picture and width, written once and never changed, so that
 //! whoever serves them may let clients cache them for a year.
@@ -22,13 +24,21 @@ pub const MAX_PICTURE_BYTES: usize = 10 * 1024 * 1024;
 
 /// Where uploaded pictures are stored, for the processes that write (the product service) and serve (the
 /// BFF) them.
-#[derive(Clone, Debug, Default, clap::Args)]
+#[derive(Clone, Default, clap::Args)]
 pub struct MediaArgs {
     /// Where uploaded pictures are stored: file:///absolute/dir, or s3://bucket[/prefix] with the standard
     /// AWS_* variables (docs/operations.md). Unset, pictures cannot be uploaded (products keep image links)
     /// and the BFF serves no /media/. `ec dev` keeps them in a directory of its own.
-    #[arg(id = "media_store", long = "media-store", env = "MEDIA_STORE")]
+    #[arg(id = "media_store", long = "media-store", env = "MEDIA_STORE", hide_env_values = true)]
     pub media_store: Option<String>,
+}
+
+/// The store's URL without its query, which may carry credentials.
+impl std::fmt::Debug for MediaArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = self.media_store.as_deref().map(|url| url.split_once('?').map_or(url, |(base, _)| base));
+        f.debug_struct("MediaArgs").field("media_store", &shown).finish()
+    }
 }
 
 impl MediaArgs {

@@ -4,18 +4,63 @@
 //! A key is written once and never changed (a new picture gets a new id), so every answer may be cached for a
 //! year (`immutable`), and the ETag is the key itself: a revalidation is answered without reading the store.
 //! Only paths a picture key could have are looked up; anything else is 404 without touching the store.
+//!
+//! Uploads come the other way, as `UploadProductImage`, the one procedure whose body may be 10 MiB. Its body
+//! is read (and decompressed) before the route's policy runs, so [`guard_uploads`] checks first, from the
+//! headers alone, that the caller holds a valid admin token with the `backoffice` scope (the route's policy
+//! then checks it all again, revocations included), and lets only a few uploads in at once: no one else can
+//! make the BFF read megabytes.
 
 use std::sync::Arc;
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::{Path, Request, State},
     http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
-use ec_platform::media::parse_picture_path;
+use ec_platform::{claims::Scope, media::parse_picture_path};
+use ec_proto::product::v1::PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC;
 use object_store::{ObjectStore, ObjectStoreExt};
+use tokio::sync::Semaphore;
+
+use crate::gate::Gate;
+
+/// How many uploads the BFF reads at once (each up to 10 MiB, held while it is forwarded); more are refused
+/// with 429, which clients read as `unavailable`.
+const UPLOADS_AT_ONCE: usize = 4;
+
+/// Wraps `app` so that `UploadProductImage` is refused before its body is read unless the caller's token is a
+/// valid admin's with the `backoffice` scope (401 without a usable token, 403 otherwise: clients read them as
+/// `unauthenticated` and `permission_denied`), and while [`UPLOADS_AT_ONCE`] uploads are being read.
+pub fn guard_uploads(app: axum::Router, gate: Arc<Gate>) -> axum::Router {
+    let permits = Arc::new(Semaphore::new(UPLOADS_AT_ONCE));
+    app.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+        let (gate, permits) = (gate.clone(), permits.clone());
+        async move {
+            if request.uri().path() != PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC.procedure {
+                return next.run(request).await;
+            }
+            let verified = match &gate.authenticator {
+                Some(authenticator) => authenticator.token(request.headers()).await.ok().flatten(),
+                None => None,
+            };
+            match verified {
+                None => return StatusCode::UNAUTHORIZED.into_response(),
+                Some(token) if !(token.caller.is_admin() && Scope::Backoffice.granted_in(&token.scopes)) => {
+                    return StatusCode::FORBIDDEN.into_response();
+                }
+                Some(_) => {}
+            }
+            let Ok(_permit) = permits.try_acquire_owned() else {
+                return StatusCode::TOO_MANY_REQUESTS.into_response();
+            };
+            next.run(request).await
+        }
+    }))
+}
 
 /// How long clients and caches may keep a copy: a year, the most HTTP caches honour.
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -54,7 +99,11 @@ async fn picture(State(store): State<Arc<dyn ObjectStore>>, Path(path): Path<Str
             ];
             (fixed, typed, body).into_response()
         }
-        Err(object_store::Error::NotFound { .. }) => StatusCode::NOT_FOUND.into_response(),
+        // Not cached for long: the key may be one whose upload is still being written.
+        Err(object_store::Error::NotFound { .. }) => {
+            (StatusCode::NOT_FOUND, [(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"))])
+                .into_response()
+        }
         Err(e) => {
             tracing::error!(error = %e, %key, "the picture store cannot be read");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

@@ -102,6 +102,7 @@ impl Application {
         routes::table(&mut routes, &backends);
         let services = routes.services();
 
+        let upload_gate = gate.clone();
         let readiness = Arc::new(Readiness { gate, backends });
         crate::metrics::describe();
         let operations = axum::Router::new()
@@ -141,7 +142,10 @@ impl Application {
             Some(store) => public_health.merge(crate::media::routes(store.clone())),
             None => public_health,
         };
-        let server = server.with_routes(public_routes).map_app(|app| edge_layers(app, edge));
+        let server = server
+            .with_routes(public_routes)
+            .map_app(|app| crate::media::guard_uploads(app, upload_gate))
+            .map_app(|app| edge_layers(app, edge));
         Ok(Self { server: server.with_connection_limits(limits), ops })
     }
 

@@ -27,7 +27,7 @@ use crate::{
     },
     error::Error,
     events, inventory,
-    pictures::Media,
+    pictures::{Media, Picture},
 };
 
 /// A product with its live SKUs and its images.
@@ -143,8 +143,9 @@ pub async fn update_product(pool: &PgPool, id: Uuid, change: ProductChange) -> R
     with_details_of(pool, product).await
 }
 
-/// Soft-deletes a product and its SKUs, unless one of them is held by a pending reservation.
-pub async fn delete_product(pool: &PgPool, id: Uuid) -> Result<(), Error> {
+/// Soft-deletes a product and its SKUs, unless one of them is held by a pending reservation; then deletes its
+/// stored pictures' copies from `media` (its image rows stay, as the product's row does).
+pub async fn delete_product(pool: &PgPool, media: Option<&Media>, id: Uuid) -> Result<(), Error> {
     let mut tx = pool.begin().await?;
     // The product, then its SKUs' stock (`lock_for_delete`): reservations in flight finish first and are seen;
     // later ones wait, then find the SKUs gone.
@@ -158,6 +159,11 @@ pub async fn delete_product(pool: &PgPool, id: Uuid) -> Result<(), Error> {
     db::skus::mark_all_deleted(&mut tx, &skus).await?;
     db::products::mark_deleted(&mut tx, id).await?;
     tx.commit().await?;
+    if let Some(media) = media {
+        for image in db::images::of_products(pool, &[id]).await? {
+            media.remove(image.id, &image.stored_widths.iter().map(|w| w.unsigned_abs()).collect::<Vec<_>>()).await;
+        }
+    }
     Ok(())
 }
 
@@ -167,9 +173,8 @@ pub async fn add_image(pool: &PgPool, product_id: Uuid, url: &ImageUrl, alt_text
     append_image(pool, product_id, ImageSource::Link(url), alt_text).await
 }
 
-/// Checks a picture, stores its copies in `media` and appends it to a live product. The cheap refusals (no
-/// such product, too many images) come before the picture is processed, and again, under the product's lock,
-/// after; should that second check or the insert fail, the copies are removed.
+/// Checks a picture, stores its copies in `media` and appends it to a live product ([`store_picture`]). The
+/// cheap refusals (no such product, too many images) come before the picture is processed.
 pub async fn upload_image(
     pool: &PgPool,
     media: &Media,
@@ -180,18 +185,37 @@ pub async fn upload_image(
     let alt_text = checked_alt_text(alt_text)?;
     db::products::find(pool, product_id).await?.ok_or(Error::NotFound("product"))?;
     room_for_an_image(&mut *pool.acquire().await?, product_id).await?;
-    let variants = media.process(data).await?;
-    let widest = variants.last().expect("a picture has at least one copy");
-    let widths: Vec<i32> = variants.iter().map(|v| i32::try_from(v.width).expect("at most 1600")).collect();
-    let (width, height) = (widest.width as i32, widest.height as i32);
-    let id = Uuid::now_v7();
-    media.put(id, &variants).await?;
-    let source = ImageSource::Stored { id, widths: &widths, width, height };
-    let appended = append_image(pool, product_id, source, alt_text).await;
-    if appended.is_err() {
-        media.remove(id, &variants.iter().map(|v| v.width).collect::<Vec<_>>()).await;
-    }
-    appended
+    let picture = media.process(data).await?;
+    store_picture(pool, media, product_id, picture, alt_text).await
+}
+
+/// Writes a processed picture's copies to `media`, then appends it to a live product, checking again under the
+/// product's lock that it has room; should that check or the insert fail, the copies are removed. It runs to
+/// the end on a task of its own, so a caller that goes away meanwhile leaves no copy that no row names.
+pub async fn store_picture(
+    pool: &PgPool,
+    media: &Media,
+    product_id: Uuid,
+    picture: Picture,
+    alt_text: &str,
+) -> Result<ProductView, Error> {
+    let alt_text = checked_alt_text(alt_text)?.to_owned();
+    let (pool, media) = (pool.clone(), media.clone());
+    let stored = tokio::spawn(async move {
+        let id = Uuid::now_v7();
+        let widths: Vec<u32> = picture.variants.iter().map(|v| v.width).collect();
+        media.put(id, &picture.variants).await?;
+        let kept: Vec<i32> = widths.iter().map(|&w| i32::try_from(w).expect("at most 1600")).collect();
+        let size = |side: u32| i32::try_from(side).expect("at most 12,000");
+        let source =
+            ImageSource::Stored { id, widths: &kept, width: size(picture.width), height: size(picture.height) };
+        let appended = append_image(&pool, product_id, source, &alt_text).await;
+        if appended.is_err() {
+            media.remove(id, &widths).await;
+        }
+        appended
+    });
+    stored.await.unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
 }
 
 /// Alt text, trimmed, if it is acceptable.

@@ -30,7 +30,7 @@ use crate::{
         Actor, Attributes, CategoryName, Description, ImageUrl, Price, ProductName, ProductStatus, SkuCode, Slug,
     },
     error::Error,
-    pictures::Media,
+    pictures::{Media, Picture},
 };
 
 /// A catalog file, parsed.
@@ -92,10 +92,11 @@ pub struct PictureFiles<'a> {
     pub read: &'a (dyn Fn(&str) -> std::io::Result<Vec<u8>> + Sync),
 }
 
-/// An image of an entry, checked and read, before anything of its product is written.
+/// An image of an entry, checked (a picture decoded and made into its copies), before anything of its product
+/// is written.
 enum ImageToAdd<'a> {
     Link(ImageUrl, &'a str),
-    Picture(Vec<u8>, &'a str),
+    Picture(Picture, &'a str),
 }
 
 #[derive(Debug, Deserialize)]
@@ -315,6 +316,10 @@ async fn import_product(
         let attributes = Attributes::parse(sku.attributes.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         skus.push((code, price, attributes, sku.stock));
     }
+    if catalog::any_live_sku_code(pool, &skus.iter().map(|(code, ..)| code.clone()).collect::<Vec<_>>()).await? {
+        report.products_skipped += 1;
+        return Ok(());
+    }
     let mut images = Vec::new();
     for image in &entry.images {
         images.push(match (&image.url, &image.file, pictures) {
@@ -322,17 +327,17 @@ async fn import_product(
             (None, Some(file), Some(pictures)) => {
                 let bytes = (pictures.read)(file)
                     .map_err(|e| Error::InvalidArgument(format!("picture file {file:?} cannot be read: {e}")))?;
-                ImageToAdd::Picture(bytes, &image.alt)
+                let picture = pictures.media.process(bytes).await.map_err(|e| match e {
+                    Error::InvalidArgument(why) => Error::InvalidArgument(format!("picture file {file:?}: {why}")),
+                    other => other,
+                })?;
+                ImageToAdd::Picture(picture, &image.alt)
             }
             (None, Some(_), None) => {
                 return Err(Error::FailedPrecondition("picture files need a picture store (MEDIA_STORE)".into()));
             }
             _ => return Err(Error::InvalidArgument("an image has a url or a file, and not both".into())),
         });
-    }
-    if catalog::any_live_sku_code(pool, &skus.iter().map(|(code, ..)| code.clone()).collect::<Vec<_>>()).await? {
-        report.products_skipped += 1;
-        return Ok(());
     }
 
     let product = catalog::create_product(pool, &name, &description, category).await?;
@@ -343,8 +348,8 @@ async fn import_product(
     for image in images {
         match (image, pictures) {
             (ImageToAdd::Link(url, alt), _) => catalog::add_image(pool, product.id, &url, alt).await?,
-            (ImageToAdd::Picture(bytes, alt), Some(pictures)) => {
-                catalog::upload_image(pool, pictures.media, product.id, bytes, alt).await?
+            (ImageToAdd::Picture(picture, alt), Some(pictures)) => {
+                catalog::store_picture(pool, pictures.media, product.id, picture, alt).await?
             }
             (ImageToAdd::Picture(..), None) => unreachable!("picture files are read only with a store"),
         };
@@ -491,7 +496,7 @@ mod tests {
             assert!(image.width() >= 960, "{name} is wide enough for a srcset");
         }
         let copies = crate::pictures::process(DEMO_PICTURES[0].1).unwrap();
-        assert!(copies.len() >= 3);
+        assert!(copies.variants.len() >= 3);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Products are listed in a [`Sort`]: newest first (ids are UUID v7), by relevance and then id with a search
 //! query, or by lowest price and then id. A search lists the products with all of its words; when none has
-//! them all, those with any of them ([`Words`]), best matches first: asking for all first keeps a common
+//! them all (and it excludes no word), those with any of them ([`Words`]), best matches first: asking for all first keeps a common
 //! search cheap (the products matching any word of two common ones are many, and each must be ranked). A page
 //! token carries where the last page ended ([`Cursor`]: the last id, its rank or price when sorted by one, and
 //! which words a search matched), bound to the filters and the sort it was issued for and signed, so a page never repeats or skips products when others are added
@@ -189,7 +189,10 @@ pub async fn list(
     let after = start(tokens, page_token, filters, now)?;
     let mut words = filters.search.as_ref().map(|_| after.and_then(|c| c.words).unwrap_or(Words::All));
     let mut hits = db::products::page(pool, filters, words, after, page_size + 1).await?;
-    if hits.is_empty() && after.is_none() && words == Some(Words::All) {
+    // Not when the search excludes words: any of the others would bring back what it excludes.
+    let excludes =
+        filters.search.as_deref().is_some_and(|q| q.split_whitespace().any(|w| w.len() > 1 && w.starts_with('-')));
+    if hits.is_empty() && after.is_none() && words == Some(Words::All) && !excludes {
         words = Some(Words::Any);
         hits = db::products::page(pool, filters, words, None, page_size + 1).await?;
     }

@@ -12,8 +12,9 @@
 //! [`WIDTHS`] narrower than it, and at its own width up to the widest. Only pixels go into the copies: EXIF
 //! (camera, GPS position), XMP and colour profiles are left behind with the bytes sent, which are not kept.
 //!
-//! Decoding, resizing and encoding hold a core and, for a 40-megapixel picture, some 300 MB, so the work runs
-//! on the blocking pool, at most [`Pictures::CONCURRENT`] pictures at a time; other uploads wait their turn.
+//! Decoding, resizing and encoding hold a core and, for a 40-megapixel picture, up to about 330 MB (the decoder
+//! alone at most 224 MB), so the work runs on the blocking pool, at most [`Pictures::CONCURRENT`] pictures at
+//! a time; other uploads wait their turn, and one whose caller gives up still holds its place until it is done.
 //!
 //! [`Media`] writes the copies to the picture store ([`ec_platform::media`]) under keys no other picture
 //! ever has, and [`MediaUrls`] names them for clients from `MEDIA_PUBLIC_URL`.
@@ -38,6 +39,8 @@ pub const MAX_SIDE: u32 = 12_000;
 /// The widths of the copies made, narrowest first; a picture narrower than the widest is also kept at its own
 /// width.
 pub const WIDTHS: [u32; 4] = [320, 640, 960, 1600];
+/// The most the decoder may allocate: 40 MP of 8-bit RGBA, and 64 MiB besides.
+const DECODER_BUDGET: u64 = MAX_PIXELS * 4 + 64 * 1024 * 1024;
 /// WebP quality (0 to 100) of the copies: libwebp's lossy encoder, a little above its default of 75.
 const QUALITY: f32 = 82.0;
 
@@ -57,6 +60,14 @@ pub enum PictureError {
     TooManyPixels(u32, u32),
     #[error("the picture does not decode: {0}")]
     Undecodable(String),
+}
+
+/// A picture, checked and made into its copies: its size upright, and the copies, narrowest first.
+#[derive(Clone, Debug)]
+pub struct Picture {
+    pub width: u32,
+    pub height: u32,
+    pub variants: Vec<Variant>,
 }
 
 /// One WebP copy of a picture.
@@ -98,11 +109,15 @@ impl Pictures {
     pub const CONCURRENT: usize = 2;
 
     /// Checks `data` and makes its copies, narrowest first.
-    pub async fn process(&self, data: Vec<u8>) -> Result<Vec<Variant>, PictureError> {
-        let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-        tokio::task::spawn_blocking(move || process(&data))
-            .await
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
+    pub async fn process(&self, data: Vec<u8>) -> Result<Picture, PictureError> {
+        let permit = self.permits.clone().acquire_owned().await.expect("the semaphore is never closed");
+        // The permit goes with the work: a caller that stops waiting frees no place while it still runs.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            process(&data)
+        })
+        .await
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic.into_panic()))
     }
 }
 
@@ -125,7 +140,7 @@ impl Media {
     }
 
     /// Checks `data` and makes its copies ([`process`]); the refusal is the caller's to fix.
-    pub async fn process(&self, data: Vec<u8>) -> Result<Vec<Variant>, Error> {
+    pub async fn process(&self, data: Vec<u8>) -> Result<Picture, Error> {
         self.pictures.process(data).await.map_err(|e| Error::InvalidArgument(e.to_string()))
     }
 
@@ -185,7 +200,7 @@ impl MediaUrls {
 }
 
 /// Checks `data` and makes its copies, narrowest first (blocking).
-pub fn process(data: &[u8]) -> Result<Vec<Variant>, PictureError> {
+pub fn process(data: &[u8]) -> Result<Picture, PictureError> {
     let image = decode(data)?;
     let (full_width, full_height) = (image.width(), image.height());
     // Widest first, each from the one before, so each step reads fewer pixels than the picture has; Catmull-Rom
@@ -200,7 +215,7 @@ pub fn process(data: &[u8]) -> Result<Vec<Variant>, PictureError> {
         variants.push(Variant { width, height, webp: encode(&source) });
     }
     variants.reverse();
-    Ok(variants)
+    Ok(Picture { width: full_width, height: full_height, variants })
 }
 
 /// The picture in `data`, checked and upright, as 8-bit RGB or RGBA.
@@ -217,11 +232,19 @@ fn decode(data: &[u8]) -> Result<DynamicImage, PictureError> {
     };
     let undecodable = |e: image::ImageError| PictureError::Undecodable(e.to_string());
     let mut reader = ImageReader::with_format(Cursor::new(data), format);
-    // The dimensions are checked below, from the header; this bounds what the decoder may allocate besides.
+    // The dimensions are checked below, from the header; this bounds what the decoder may allocate: a 40-MP
+    // picture of 8-bit RGBA and a margin, so 16-bit pictures of over about 14 MP are refused.
     let mut limits = Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 8 + 64 * 1024 * 1024);
+    limits.max_alloc = Some(DECODER_BUDGET);
     reader.limits(limits);
-    let mut decoder = reader.into_decoder().map_err(undecodable)?;
+    let too_large = |e: image::ImageError| match e {
+        image::ImageError::Limits(_) => PictureError::Undecodable(format!(
+            "decoding it would take over {} MB (a 16-bit picture of many megapixels?)",
+            DECODER_BUDGET / 1_000_000
+        )),
+        other => PictureError::Undecodable(other.to_string()),
+    };
+    let mut decoder = reader.into_decoder().map_err(too_large)?;
     let (width, height) = decoder.dimensions();
     if width == 0 || height == 0 {
         return Err(PictureError::Undecodable("it has no pixels".into()));
@@ -230,13 +253,15 @@ fn decode(data: &[u8]) -> Result<DynamicImage, PictureError> {
         return Err(PictureError::TooManyPixels(width, height));
     }
     let orientation = decoder.orientation().map_err(undecodable)?;
-    let mut image = DynamicImage::from_decoder(decoder).map_err(undecodable)?;
-    image.apply_orientation(orientation);
-    Ok(if image.color().has_alpha() {
+    let image = DynamicImage::from_decoder(decoder).map_err(too_large)?;
+    // 8 bits a channel before turning, which copies the picture: the larger buffer is gone by then.
+    let mut image = if image.color().has_alpha() {
         DynamicImage::ImageRgba8(image.into_rgba8())
     } else {
         DynamicImage::ImageRgb8(image.into_rgb8())
-    })
+    };
+    image.apply_orientation(orientation);
+    Ok(image)
 }
 
 /// Lossy WebP of an 8-bit RGB or RGBA picture; nothing but its pixels.
@@ -262,7 +287,9 @@ mod tests {
 
     #[test]
     fn copies_are_webp_at_each_narrower_width_and_its_own() {
-        let variants = process(&jpeg(1000, 500)).unwrap();
+        let picture = process(&jpeg(1000, 500)).unwrap();
+        assert_eq!((picture.width, picture.height), (1000, 500));
+        let variants = picture.variants;
         let sizes: Vec<(u32, u32)> = variants.iter().map(|v| (v.width, v.height)).collect();
         assert_eq!(sizes, [(320, 160), (640, 320), (960, 480), (1000, 500)]);
         for variant in &variants {
@@ -270,11 +297,11 @@ mod tests {
             assert_eq!(&variant.webp[8..12], b"WEBP");
             assert_eq!(dimensions(&variant.webp), (variant.width, variant.height));
         }
-        let widest = process(&jpeg(2400, 100)).unwrap();
+        let widest = process(&jpeg(2400, 100)).unwrap().variants;
         assert_eq!(widest.iter().map(|v| v.width).collect::<Vec<_>>(), WIDTHS);
         assert_eq!(widest.last().map(|v| v.height), Some(67));
         assert_eq!(
-            process(&jpeg(200, 300)).unwrap().iter().map(|v| (v.width, v.height)).collect::<Vec<_>>(),
+            process(&jpeg(200, 300)).unwrap().variants.iter().map(|v| (v.width, v.height)).collect::<Vec<_>>(),
             [(200, 300)]
         );
     }
@@ -283,7 +310,9 @@ mod tests {
     fn exif_turns_the_picture_and_goes_no_further() {
         let sent = with_exif(&jpeg(400, 200), 6);
         assert!(sent.windows(EXIF_SECRET.len()).any(|w| w == EXIF_SECRET));
-        let variants = process(&sent).unwrap();
+        let picture = process(&sent).unwrap();
+        assert_eq!((picture.width, picture.height), (200, 400));
+        let variants = picture.variants;
         // Orientation 6: the camera was turned a quarter; upright, the picture is taller than wide.
         assert_eq!(variants.iter().map(|v| (v.width, v.height)).collect::<Vec<_>>(), [(200, 400)]);
         assert!(!carries_metadata(&variants[0].webp));
@@ -298,7 +327,7 @@ mod tests {
         // A PNG cut short after its header (JPEG decoders fill a cut-off picture in grey instead).
         let cut = png(300, 300);
         assert!(matches!(process(&cut[..cut.len() / 3]), Err(PictureError::Undecodable(_))));
-        assert_eq!(process(&png(300, 200)).unwrap().iter().map(|v| v.width).collect::<Vec<_>>(), [300]);
+        assert_eq!(process(&png(300, 200)).unwrap().variants.iter().map(|v| v.width).collect::<Vec<_>>(), [300]);
         // A JPEG whose frame header claims 20,000 x 20,000 pixels: refused before its pixels are decoded.
         let mut huge = jpeg(16, 16);
         let sof = huge.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();

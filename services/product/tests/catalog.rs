@@ -479,6 +479,8 @@ async fn filters_by_category_subtree_price_status_and_search_with_ranking() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert_eq!(names[2], "Glass kettle", "a match in the description ranks below the names': {names:?}");
     assert_eq!(found("teapot -warmer").await, ["Cast iron teapot"], "an excluded word still excludes");
+    let excluding = answer("watering stove -glass").await;
+    assert!(excluding.products.is_empty() && !excluding.matched_any_word, "any word would bring the glass back");
     assert!(found("the of and").await.is_empty(), "stop words alone match nothing and are no error");
     let any_paged = ListProductsRequest { page_size: 1, ..search("watering stove") };
     assert_eq!(walk(&public, any_paged, async |_| {}).await, names, "any-word results page alike");

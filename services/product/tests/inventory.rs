@@ -563,7 +563,7 @@ async fn catalog_edits_deletes_and_reservations_on_one_product_at_once_never_dea
             catalog::hide(&pool, &ec_product::events::outbox(), product).await.map(|_| ())
         }));
         let pool = db.pool.clone();
-        work.push(tokio::spawn(async move { catalog::delete_product(&pool, product).await }));
+        work.push(tokio::spawn(async move { catalog::delete_product(&pool, None, product).await }));
 
         for result in futures::future::join_all(work).await {
             match result.unwrap() {

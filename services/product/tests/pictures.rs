@@ -79,6 +79,16 @@ async fn an_upload_is_kept_in_s3_as_webp_copies_without_metadata_and_removed_wit
     let after = admin.remove_product_image(remove).await.unwrap().into_owned().product.into_option().unwrap();
     assert!(after.images.is_empty());
     assert_eq!(s3.keys().await, Vec::<String>::new());
+
+    // Proportions that do not divide evenly: the heights the product says are the copies' own.
+    let odd = admin.upload_product_image(upload(&product.id, jpeg(1601, 321), "")).await.unwrap();
+    let odd = product_of(odd.into_owned());
+    for variant in &odd.images[0].variants {
+        let key = Path::from(format!("products/{}/{}.webp", odd.images[0].id, variant.width));
+        let bytes = store.get(&key).await.unwrap().bytes().await.unwrap();
+        let decoded = image::load_from_memory_with_format(&bytes, image::ImageFormat::WebP).unwrap();
+        assert_eq!((decoded.width() as i32, decoded.height() as i32), (variant.width, variant.height));
+    }
     service.stop().await;
 }
 

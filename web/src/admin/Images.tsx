@@ -5,6 +5,7 @@ import { type FormEvent, useState } from "react";
 import { ProductService } from "../gen/product/v1/product_service_pb";
 import type { Product } from "../gen/product/v1/types_pb";
 import { messages, useLanguage } from "../i18n";
+import { useBinaryTransport } from "../api";
 import { ProductPicture } from "../picture";
 import { Field, Problem, SubmitButton } from "../ui";
 import { useCatalogChanged } from "./common";
@@ -163,6 +164,8 @@ function Upload({ product }: { product: Product }) {
   const [tooLarge, setTooLarge] = useState(false);
   const [input, setInput] = useState(0);
   const upload = useMutation(ProductService.method.uploadProductImage, {
+    // The bytes go as they are (binary protobuf), not as base64 in JSON.
+    transport: useBinaryTransport(),
     onSuccess: () => {
       setFile(null);
       setAlt("");

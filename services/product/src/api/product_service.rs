@@ -128,7 +128,7 @@ impl ProductService for ProductApi {
         request: ServiceRequest<'_, DeleteProductRequest>,
     ) -> ServiceResult<DeleteProductResponse> {
         self.access.admin(&ctx)?;
-        catalog::delete_product(&self.pool, parse_id(request.id, "id")?).await?;
+        catalog::delete_product(&self.pool, self.media.as_ref(), parse_id(request.id, "id")?).await?;
         Response::ok(DeleteProductResponse::default())
     }
 
