@@ -288,8 +288,10 @@ async fn main() -> anyhow::Result<()> {
 async fn dev(mut args: DevArgs, stop: CancellationToken) -> anyhow::Result<()> {
     let mut embedded = None;
     if args.platform.media.media_store.is_none() {
-        // Beside the embedded PostgreSQL's files: a developer's pictures outlive a restart, as their catalog does.
-        let dir = std::path::absolute(".ec/media")?;
+        // Beside the embedded PostgreSQL's files (`.ec/media` by default): a developer's pictures outlive a
+        // restart, as their catalog does, and go where a test's own data directory is.
+        let beside = args.embedded.data_dir.parent().unwrap_or(std::path::Path::new("."));
+        let dir = std::path::absolute(beside.join("media"))?;
         let url =
             url::Url::from_directory_path(&dir).map_err(|()| anyhow::anyhow!("{} is not a path", dir.display()))?;
         args.platform.media.media_store = Some(url.to_string());

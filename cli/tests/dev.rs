@@ -34,7 +34,10 @@ fn dev(data_dir: &Path, ports: &Ports) -> Process {
 /// `ec dev` on the PostgreSQL database at `url`, with `args`.
 fn dev_on(url: &str, ports: &Ports, args: &[&str]) -> Process {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ec"));
-    command.arg("dev").args(["--database-url", url]).args(args);
+    // Pictures in a directory of the test's own, not `.ec/media` in the crate.
+    let media = std::env::temp_dir().join(format!("ec-dev-media-{}", uuid::Uuid::now_v7().simple()));
+    let media = url::Url::from_directory_path(media).expect("the temporary directory is absolute").to_string();
+    command.arg("dev").args(["--database-url", url, "--media-store", &media]).args(args);
     spawn(command, ports)
 }
 
