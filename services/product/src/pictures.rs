@@ -12,8 +12,8 @@
 //! [`WIDTHS`] narrower than it, and at its own width up to the widest. Only pixels go into the copies: EXIF
 //! (camera, GPS position), XMP and colour profiles are left behind with the bytes sent, which are not kept.
 //!
-//! Decoding, resizing and encoding hold a core and, for a 40-megapixel picture, up to about 330 MB (the decoder
-//! alone at most 224 MB), so the work runs on the blocking pool, at most [`Pictures::CONCURRENT`] pictures at
+//! Decoding, resizing and encoding hold a core and, for a 40-megapixel picture, up to about 340 MB (the decoder
+//! alone at most about 227 MB), so the work runs on the blocking pool, at most [`Pictures::CONCURRENT`] pictures at
 //! a time; other uploads wait their turn, and one whose caller gives up still holds its place until it is done.
 //!
 //! [`Media`] writes the copies to the picture store ([`ec_platform::media`]) under keys no other picture
@@ -233,7 +233,7 @@ fn decode(data: &[u8]) -> Result<DynamicImage, PictureError> {
     let undecodable = |e: image::ImageError| PictureError::Undecodable(e.to_string());
     let mut reader = ImageReader::with_format(Cursor::new(data), format);
     // The dimensions are checked below, from the header; this bounds what the decoder may allocate: a 40-MP
-    // picture of 8-bit RGBA and a margin, so 16-bit pictures of over about 14 MP are refused.
+    // picture of 8-bit RGBA and a margin, so a 16-bit RGBA picture of over about 28 MP is refused.
     let mut limits = Limits::default();
     limits.max_alloc = Some(DECODER_BUDGET);
     reader.limits(limits);
