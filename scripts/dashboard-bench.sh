@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Dashboard benchmark: seeds 100,000 orders (2.5 items each) placed over the last 30 days in two currencies and
-# every status, and 100,000 SKUs for sale, then reports p50/p99 of the back office dashboard's admin RPCs,
-# AdminSalesReport (30 days and a year, in Asia/Tokyo) and ListLowStock, called directly on their services
+# every status by 5,000 customers, and 100,000 SKUs for sale, then reports p50/p99 of the back office's admin
+# RPCs, AdminSalesReport (30 days and a year, in Asia/Tokyo), ListLowStock and AdminListOrders (the newest page,
+# by the start of a customer's email, one day's), called directly on their services
 # as the BFF calls them (an admin's identity with the internal secret), with CLIENTS concurrent clients and
 # with one. Prints Markdown. Results: docs/performance.md.
 #
@@ -42,7 +43,7 @@ SELECT id, CASE WHEN hashtext(id::text) % 40 = 0 THEN abs(hashtext(id::text)) % 
 FROM product_service.skus;
 INSERT INTO order_service.orders (id, user_id, status, payment_status, currency_code, subtotal, shipping_fee, total,
                                   shipping_address, step, next_attempt_at, tracking_number, shipped_at, created_at,
-                                  updated_at)
+                                  updated_at, customer_email, customer_name)
 SELECT gen_random_uuid(), ('00000000-0000-7000-a000-' || lpad(to_hex(1 + i % 5000), 12, '0'))::uuid,
        CASE WHEN i % 100 < 70 THEN 'confirmed' WHEN i % 100 < 85 THEN 'shipped' WHEN i % 100 < 93 THEN 'cancelled'
             WHEN i % 100 < 99 THEN 'failed' ELSE 'pending' END,
@@ -51,7 +52,8 @@ SELECT gen_random_uuid(), ('00000000-0000-7000-a000-' || lpad(to_hex(1 + i % 500
        -- A pending order's saga is due a year from now: the recovery worker leaves it alone meanwhile.
        CASE WHEN i % 100 = 99 THEN 'confirm' ELSE 'done' END,
        CASE WHEN i % 100 = 99 THEN now() + interval '1 year' END, CASE WHEN i % 100 BETWEEN 70 AND 84 THEN 'JP' || i END,
-       CASE WHEN i % 100 BETWEEN 70 AND 84 THEN now() END, now() - (i * interval '30 days' / $ORDERS), now()
+       CASE WHEN i % 100 BETWEEN 70 AND 84 THEN now() END, now() - (i * interval '30 days' / $ORDERS), now(),
+       'Customer' || (1 + i % 5000) || '@example.com', 'Customer no. ' || (1 + i % 5000)
 FROM generate_series(1, $ORDERS) i;
 INSERT INTO order_service.order_items (order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)
 SELECT o.id, ('00000000-0000-7000-9000-' || lpad(to_hex(1 + abs(hashtext(o.id::text || k)) % 100000), 12, '0'))::uuid,
@@ -75,6 +77,11 @@ body() { printf '%s' "$2" >"$work/$1.json"; }
 body month '{"timeZone":"Asia/Tokyo","days":30}'
 body year '{"timeZone":"Asia/Tokyo","days":366}'
 body stock '{"limit":10}'
+# The back office's order list: the newest page, one customer's orders by the start of their email (20 of
+# 100,000), and one day's, 15 days ago (about 3,300).
+body newest '{"pageSize":20}'
+body customer '{"pageSize":20,"customerEmail":"CUSTOMER4242@"}'
+body day "{\"pageSize\":20,\"placedAfter\":\"$(date -u -d '15 days ago' +%FT%TZ)\",\"placedBefore\":\"$(date -u -d '14 days ago' +%FT%TZ)\"}"
 # Each answers, and adds up: the report's 30 days hold every order that went through.
 curl -sf "${headers[@]}" --data-binary "@$work/month.json" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminSalesReport" \
   | python3 -c '
@@ -89,6 +96,14 @@ curl -sf "${headers[@]}" --data-binary "@$work/stock.json" "http://127.0.0.1:$PR
 import json, sys
 r = json.load(sys.stdin)
 print("low stock:", r.get("soldOutCount", 0), "sold out,", r.get("lowCount", 0), "low", file=sys.stderr)'
+for page in newest customer day; do
+  curl -sf "${headers[@]}" --data-binary "@$work/$page.json" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminListOrders" \
+    | python3 -c '
+import json, sys
+orders = json.load(sys.stdin).get("orders", [])
+print(sys.argv[1], "orders:", len(orders), "listed,", len({o.get("customerEmail") for o in orders}), "customers", file=sys.stderr)
+assert len(orders) == 20, orders' "$page"
+done
 
 echo "| request | clients | requests/s | p50 | p75 | p90 | p99 | errors |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -102,4 +117,7 @@ for clients in 1 "$CLIENTS"; do
   measure "AdminSalesReport, 30 days" "$clients" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminSalesReport" month
   measure "AdminSalesReport, 366 days" "$clients" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminSalesReport" year
   measure "ListLowStock, 10 of 100,000 SKUs" "$clients" "http://127.0.0.1:$PRODUCT/product.v1.InventoryService/ListLowStock" stock
+  measure "AdminListOrders, newest 20" "$clients" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminListOrders" newest
+  measure "AdminListOrders, by email prefix" "$clients" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminListOrders" customer
+  measure "AdminListOrders, one day" "$clients" "http://127.0.0.1:$ORDER/order.v1.OrderService/AdminListOrders" day
 done

@@ -2,6 +2,7 @@ import { Code } from "@connectrpc/connect";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 
+import { AddressBook } from "./addresses";
 import { useAnswers } from "./api";
 import { UserService } from "./gen/user/v1/user_service_pb";
 import { messages, useLanguage } from "./i18n";
@@ -95,7 +96,7 @@ function CurrentPassword(props: {
   );
 }
 
-/** The signed-in user's own account: profile, password, and closing the account. */
+/** The signed-in user's own account: profile, address book, password, and closing the account. */
 export function AccountPage() {
   const { t } = useLanguage();
   const userId = useSignedInUser().profile.sub;
@@ -108,6 +109,7 @@ export function AccountPage() {
       <h1 id="account-title">{t(m.account)}</h1>
       <Profile userId={userId} email={user.email} name={user.name ?? ""} />
       <EmailConfirmation userId={userId} confirmed={user.emailVerified} />
+      <AddressBook userId={userId} />
       <ChangePassword userId={userId} />
       <DeleteAccount userId={userId} />
     </section>

@@ -1,28 +1,35 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useMemo, useRef, useState } from "react";
+import { type FormEvent, useRef, useState } from "react";
 import { Link, useNavigate, useSearchParams } from "react-router";
 
 import { nextPage, useAnswers } from "./api";
-import { countryOptions } from "./countries";
+import {
+  ADDRESS_ERRORS,
+  AddressFields,
+  blankAddress,
+  MAX_ADDRESSES,
+  useAddressLines,
+  useSavedAddresses,
+} from "./addresses";
 import { CHECKOUT_ERRORS, explainFailure } from "./errors";
 import { CartService } from "./gen/order/v1/cart_service_pb";
 import { OrderService } from "./gen/order/v1/order_service_pb";
 import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
+import { UserService } from "./gen/user/v1/user_service_pb";
 import { type Message, messages, useLanguage } from "./i18n";
+import { useSignedInUser } from "./session";
 import { Confirm, Field, More, Problem, SubmitButton, useFormat } from "./ui";
 
 const m = messages({
   checkout: { en: "Checkout", ja: "購入手続き" },
   shippingAddress: { en: "Shipping address", ja: "お届け先" },
-  recipientName: { en: "Full name", ja: "氏名" },
-  line1: { en: "Address", ja: "住所" },
-  line2: { en: "Apartment, suite (optional)", ja: "建物名・部屋番号（任意）" },
-  city: { en: "City", ja: "市区町村" },
-  region: { en: "Prefecture or state", ja: "都道府県・州" },
-  postalCode: { en: "Postal code", ja: "郵便番号" },
-  phone: { en: "Phone", ja: "電話番号" },
-  country: { en: "Country", ja: "国" },
+  newAddress: { en: "A new address", ja: "新しいお届け先" },
+  remember: { en: "Save this address in my address book", ja: "このお届け先をアドレス帳に保存する" },
+  addressesUnavailable: {
+    en: "Your saved addresses could not be loaded: enter the address below.",
+    ja: "保存したお届け先を読み込めませんでした。下にご入力ください。",
+  },
   payment: { en: "Payment", ja: "お支払い" },
   card: { en: "Card number", ja: "カード番号" },
   cardHelp: {
@@ -93,35 +100,34 @@ export const STATUS: Record<OrderStatus, Message> = {
   [OrderStatus.SHIPPED]: m.shipped,
 };
 
-const FIELDS = [
-  ["recipientName", "name"],
-  ["line1", "address-line1"],
-  ["line2", "address-line2"],
-  ["city", "address-level2"],
-  ["region", "address-level1"],
-  ["postalCode", "postal-code"],
-  ["phone", "tel"],
-] as const;
-
 /**
- * Checkout: the address, a card, and one press of "Place order". The idempotency key belongs to the request:
+ * Checkout: the address (one of the address book's, the default first, or a new one, which may be saved to the
+ * book), a card, and one press of "Place order". The idempotency key belongs to the request:
  * a retry of the same request (a double click, a lost answer) reuses it, so it can never make two orders; a
  * changed request, or a new attempt after a failed order, gets a new one.
  */
 export function CheckoutPage() {
-  const { t, tag } = useLanguage();
+  const { t } = useLanguage();
   const format = useFormat();
-  const countries = useMemo(() => countryOptions(tag), [tag]);
   const navigate = useNavigate();
   const answers = useAnswers();
-  const [address, setAddress] = useState<Record<string, string>>({ countryCode: "JP" });
+  const userId = useSignedInUser().profile.sub;
+  const lines = useAddressLines();
+  const saved = useSavedAddresses(userId);
+  // The address book's entry the shopper picked ("new" for the form); until they pick, the default one.
+  const [picked, setPicked] = useState<string | null>(null);
+  const [typed, setTyped] = useState(blankAddress);
+  const [remember, setRemember] = useState(false);
   const [card, setCard] = useState("");
   const [failed, setFailed] = useState<Order | null>(null);
   const [totalChanged, setTotalChanged] = useState(false);
   const attempt = useRef<{ key: string; request: string } | null>(null);
+  const book = saved.data ?? [];
+  const choice = book.find((entry) => entry.id === (picked ?? book[0]?.id));
   // The summary is the cart as the server prices it now: the total placed is the one shown here, and sent
   // with the order so that a price that changed meanwhile is shown before anything is charged.
   const cart = useQuery(CartService.method.getCart, {}, { select: (answer) => answer.cart });
+  const save = useMutation(UserService.method.addAddress);
   const place = useMutation(OrderService.method.createOrder, {
     onError: (error) => {
       const changed = ConnectError.from(error);
@@ -144,13 +150,23 @@ export function CheckoutPage() {
       void navigate(`/orders/${order.id}`);
     },
   });
-  const submit = (event: FormEvent) => {
+  const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (place.isPending) return;
-    const request = JSON.stringify({ address, card });
-    if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
+    if (place.isPending || save.isPending) return;
     setFailed(null);
     setTotalChanged(false);
+    let address = choice?.address ?? typed;
+    if (!choice && remember) {
+      // Saved first, so the order goes to the address as the book keeps it; a refusal stops here, said above.
+      const answer = await save.mutateAsync({ userId, address }).catch(() => null);
+      if (!answer?.address?.address) return;
+      address = answer.address.address;
+      setPicked(answer.address.id);
+      setRemember(false);
+      void answers.refresh(UserService.method.listAddresses);
+    }
+    const request = JSON.stringify({ address, card });
+    if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
     place.mutate({
       idempotencyKey: attempt.current.key,
       shippingAddress: address,
@@ -175,6 +191,7 @@ export function CheckoutPage() {
       ) : (
         place.isError && <Problem error={place.error} known={CHECKOUT_ERRORS} />
       )}
+      {save.isError && <Problem error={save.error} known={ADDRESS_ERRORS} />}
       {cart.isError && <Problem error={cart.error} />}
       {cart.data && cart.data.items.length > 0 && (
         <section aria-labelledby="summary-title" className="summary">
@@ -204,42 +221,47 @@ export function CheckoutPage() {
           )}
         </section>
       )}
-      <form onSubmit={submit} className="checkout">
+      <form onSubmit={(event) => void submit(event)} className="checkout">
         <fieldset>
           <legend>{t(m.shippingAddress)}</legend>
-          {FIELDS.map(([name, autocomplete]) => (
-            <Field
-              key={name}
-              id={name}
-              label={t(m[name])}
-              autoComplete={autocomplete}
-              required={name !== "line2"}
-              maxLength={200}
-              value={address[name] ?? ""}
-              onChange={(e) => {
-                setAddress({ ...address, [name]: e.target.value });
-              }}
-            />
-          ))}
-          <Field
-            id="countryCode"
-            label={t(m.country)}
-            control={(wiring) => (
-              <select
-                {...wiring}
-                value={address.countryCode}
-                onChange={(e) => {
-                  setAddress({ ...address, countryCode: e.target.value });
-                }}
-              >
-                {countries.map(([code, name]) => (
-                  <option key={code} value={code}>
-                    {name}
-                  </option>
-                ))}
-              </select>
-            )}
-          />
+          {saved.isError && <p className="problem">{t(m.addressesUnavailable)}</p>}
+          {book.length > 0 && (
+            <ul className="ship-to">
+              {[...book, null].map((entry) => {
+                const id = entry ? entry.id : "new";
+                return (
+                  <li key={id}>
+                    <input
+                      type="radio"
+                      name="ship-to"
+                      id={`ship-to-${id}`}
+                      checked={entry ? choice?.id === id : !choice}
+                      onChange={() => setPicked(id)}
+                    />{" "}
+                    <label htmlFor={`ship-to-${id}`} className={entry ? "address" : undefined}>
+                      {entry?.address ? lines(entry.address).join("\n") : t(m.newAddress)}
+                    </label>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+          {!choice && (
+            <>
+              <AddressFields idPrefix="" value={typed} onChange={setTyped} />
+              {saved.data && book.length < MAX_ADDRESSES && (
+                <p>
+                  <input
+                    id="remember-address"
+                    type="checkbox"
+                    checked={remember}
+                    onChange={(e) => setRemember(e.target.checked)}
+                  />{" "}
+                  <label htmlFor="remember-address">{t(m.remember)}</label>
+                </p>
+              )}
+            </>
+          )}
         </fieldset>
         <fieldset>
           <legend>{t(m.payment)}</legend>
@@ -257,7 +279,7 @@ export function CheckoutPage() {
             }}
           />
         </fieldset>
-        <SubmitButton pending={place.isPending} pendingText={t(m.placing)}>
+        <SubmitButton pending={place.isPending || save.isPending} pendingText={t(m.placing)}>
           {t(m.place)}
         </SubmitButton>
       </form>

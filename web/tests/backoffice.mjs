@@ -284,9 +284,11 @@ await inBrowser(async (page) => {
 
   // Orders: the confirmed order, found by its status, is shipped with a tracking number.
   await section("Orders");
-  const filterOrders = async (statusLabel, customer = "") => {
+  const filterOrders = async (statusLabel, email = "", from = "", to = "") => {
     await page.getByLabel("Status").selectOption({ label: statusLabel });
-    await page.getByLabel("Customer (user id)").fill(customer);
+    await page.getByLabel("Customer's email starts with").fill(email);
+    await page.getByLabel("Placed on or after").fill(from);
+    await page.getByLabel("Placed on or before").fill(to);
     await button("Apply filters").click();
   };
   await filterOrders("Confirmed");
@@ -298,7 +300,8 @@ await inBrowser(async (page) => {
   await order.click();
   await heading(1, "Order").waitFor();
   check((await text(page.getByTestId("order-status"))) === "Confirmed", "the order is not confirmed");
-  const customer = await text(page.getByTestId("customer"));
+  // The customer by the email (and name, if any) they ordered with, not an id.
+  check((await text(page.getByTestId("customer"))) === "buyer@example.com", "the customer is not named");
   await page.getByText("SENCHA-100G").waitFor();
   await accessible(page, "order");
   await page.getByLabel("Tracking number").fill("JP1234567890");
@@ -311,9 +314,33 @@ await inBrowser(async (page) => {
   await filterOrders("Confirmed");
   await order.waitFor({ state: "detached" });
   await page.getByRole("link", { name: /^[0-9a-f-]{36}$/ }).waitFor();
-  await filterOrders("Shipped", customer);
+  await filterOrders("Shipped", "BUYER@");
   await order.waitFor();
   console.log("ok ship");
+
+  // Orders found by the start of the customer's email and by the days they were placed on: the buyer's two
+  // today, none of theirs tomorrow, none of another customer's.
+  const day = (offset) => {
+    const at = new Date();
+    at.setDate(at.getDate() + offset);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${at.getFullYear()}-${two(at.getMonth() + 1)}-${two(at.getDate())}`;
+  };
+  const orderCount = async () => {
+    await page.getByText("Loading orders…").waitFor({ state: "detached" });
+    return page.getByRole("link", { name: /^[0-9a-f-]{36}$/ }).count();
+  };
+  await filterOrders("All statuses", "buyer@ex", day(0), day(0));
+  await order.waitFor();
+  const rows = page.getByRole("row").filter({ hasText: "buyer@example.com" });
+  await rows.nth(1).waitFor();
+  check((await orderCount()) === 2, "the buyer's two orders of today are not listed alone");
+  await accessible(page, "orders by customer");
+  await filterOrders("All statuses", "buyer@", day(1), "");
+  await page.getByText("No orders.").waitFor();
+  await filterOrders("All statuses", "nobody@", "", "");
+  await page.getByText("No orders.").waitFor();
+  console.log("ok orders by customer");
 
   // The product published above reached the endpoint: its delivery is in the log, and can be sent again.
   await section("Webhooks");

@@ -1,7 +1,7 @@
 // The shopper's journey in a real browser (Debian's Chromium driven by playwright-core): browse, search and
 // filter the catalog, sign up and sign in through the platform's login pages, buy, cancel, be declined, manage
-// the account, switch to Japanese, and close the account; no serious accessibility violation (axe-core) on any
-// page seen. Run by e2e/tests/storefront.rs against a platform it started and seeded:
+// the account and its address book, switch to Japanese, and close the account; no serious accessibility
+// violation (axe-core) on any page seen. Run by e2e/tests/storefront.rs against a platform it started and seeded:
 //
 //   WEB_URL=http://127.0.0.1:5173 EMAIL=... PASSWORD=... PRODUCT=Hojicha OTHER_PRODUCT=Sencha FILLERS=11 \
 //     OTHERS_ORDER=<another user's order id> BFF_URL=http://127.0.0.1:8080 ADMIN_TOKEN=<an admin's token> \
@@ -91,11 +91,20 @@ await inBrowser(async (page) => {
   check((await page.getByLabel("Sort by").inputValue()) === "relevance", "a search is not sorted by relevance");
   await page.getByLabel("Sort by").selectOption({ label: "Price: high to low" });
   await page.waitForURL((url) => url.searchParams.get("sort") === "price-desc");
-  await page.waitForFunction((first) => document.querySelector(".products h2")?.textContent === first, OTHER_PRODUCT);
-  check((await inOrder()).join() === `${OTHER_PRODUCT},${PRODUCT}`, `dearest first: ${await inOrder()}`);
+  // The list is replaced while the sorted page loads: wait for it to settle in the expected order.
+  const listedAs = async (expected, what) => {
+    const settled = await page
+      .waitForFunction(
+        (names) => [...document.querySelectorAll(".products h2")].map((h) => h.textContent).join() === names,
+        expected,
+      )
+      .then(() => true)
+      .catch(() => false);
+    check(settled, `${what}: ${await inOrder()}`);
+  };
+  await listedAs(`${OTHER_PRODUCT},${PRODUCT}`, "dearest first");
   await page.getByLabel("Sort by").selectOption({ label: "Price: low to high" });
-  await page.waitForFunction((first) => document.querySelector(".products h2")?.textContent === first, PRODUCT);
-  check((await inOrder()).join() === `${PRODUCT},${OTHER_PRODUCT}`, `cheapest first: ${await inOrder()}`);
+  await listedAs(`${PRODUCT},${OTHER_PRODUCT}`, "cheapest first");
   await accessible(page, "sorted search results");
   console.log("ok any word and sort");
 
@@ -237,16 +246,26 @@ await inBrowser(async (page) => {
     await page.getByRole("button", { name: "Check out" }).click();
     await heading(1, "Checkout").waitFor();
   };
-  const fillAndPlace = async (cardNumber, clicks) => {
-    const fields = {
-      "Full name": "Hanako Yamada",
-      Address: "1-2-3 Marunouchi",
-      City: "Chiyoda-ku",
-      "Prefecture or state": "Tokyo",
-      "Postal code": "100-0005",
-      Phone: "+81 3-1234-5678",
-    };
+  const shippingAddress = {
+    "Full name": "Hanako Yamada",
+    Address: "1-2-3 Marunouchi",
+    City: "Chiyoda-ku",
+    "Prefecture or state": "Tokyo",
+    "Postal code": "100-0005",
+    Phone: "+81 3-1234-5678",
+  };
+  const fillAddress = async (fields) => {
     for (const [label, value] of Object.entries(fields)) await page.getByLabel(label, { exact: true }).fill(value);
+  };
+  // The first checkout types the address (and saves it in the address book); later ones find it chosen.
+  const savedAddress = page.getByRole("radio", { name: /1-2-3 Marunouchi/ });
+  const fillAndPlace = async (cardNumber, clicks) => {
+    if (await page.getByRole("radio").count()) {
+      check(await savedAddress.isChecked(), "the saved address is not chosen");
+    } else {
+      await fillAddress(shippingAddress);
+      await page.getByLabel("Save this address in my address book").check();
+    }
     await page.getByLabel("Card number").fill(cardNumber);
     await page.getByRole("button", { name: "Place order" }).click({ clickCount: clicks });
   };
@@ -355,8 +374,7 @@ await inBrowser(async (page) => {
   await accessible(page, "order not found");
   console.log("ok not found");
 
-  // The account: its address not confirmed yet, a new name, a wrong current password refused, then the
-  // password changed.
+  // The account: its address not confirmed yet and a new name; then its address book, then its password.
   await page.getByTestId("signed-in-as").click();
   await heading(1, "Your account").waitFor();
   // The address is not confirmed (the link went to a mailbox nobody reads here); the link can be sent again,
@@ -369,8 +387,54 @@ await inBrowser(async (page) => {
     .or(page.getByRole("alert").filter({ hasText: "A link was sent less than a minute ago." }))
     .waitFor();
   await page.getByLabel("Name (optional)").fill("Hanako");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save", exact: true }).click();
   await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+  console.log("ok account");
+
+  // The address book: the address saved at checkout is the default; another is added as the default, a phone
+  // number the shop cannot use is refused, an address is edited, the default moved back and one deleted.
+  const book = page.getByRole("region", { name: "Address book" });
+  const entries = book.getByRole("listitem");
+  const entryTexts = async () => (await entries.allTextContents()).map((text) => text.replace(/\s+/g, " "));
+  await entries
+    .first()
+    .filter({ hasText: "1-2-3 Marunouchi" })
+    .filter({ hasText: /Default/ })
+    .waitFor();
+  await fillAddress({ ...shippingAddress, Address: "4-5-6 Umeda", City: "Osaka", Phone: "call me" });
+  await book.getByLabel("Make this my default address").check();
+  await book.getByRole("button", { name: "Save address" }).click();
+  await book.getByRole("alert").filter({ hasText: "Check the address" }).waitFor();
+  await book.getByLabel("Phone", { exact: true }).fill("06-1234-5678");
+  await book.getByRole("button", { name: "Save address" }).click();
+  await book.getByRole("status").filter({ hasText: "Address saved." }).waitFor();
+  await entries
+    .first()
+    .filter({ hasText: "4-5-6 Umeda" })
+    .filter({ hasText: /Default/ })
+    .waitFor();
+  check((await book.getByLabel("Full name", { exact: true }).inputValue()) === "", "the add form was not emptied");
+  await book.getByRole("button", { name: "Edit 4-5-6 Umeda" }).click();
+  const editing = book.getByRole("form", { name: "Edit the address" });
+  await editing.getByLabel("City", { exact: true }).fill("Kita-ku, Osaka");
+  await editing.getByRole("button", { name: "Save address" }).click();
+  await entries.first().filter({ hasText: "Kita-ku, Osaka" }).waitFor();
+  await book.getByRole("button", { name: "Make default 1-2-3 Marunouchi" }).click();
+  await entries
+    .first()
+    .filter({ hasText: "1-2-3 Marunouchi" })
+    .filter({ hasText: /Default/ })
+    .waitFor();
+  await accessible(page, "account");
+  await screenshot(page, "account");
+  await book.getByRole("button", { name: "Delete 4-5-6 Umeda" }).click();
+  await book.getByRole("button", { name: "Yes, delete it" }).click();
+  await book.getByRole("status").filter({ hasText: "Address deleted." }).waitFor();
+  const left = await entryTexts();
+  check(left.length === 1 && left[0].includes("1-2-3 Marunouchi"), `the address book holds ${left}`);
+  console.log("ok address book");
+
+  // The password changed, after a wrong current one was refused.
   await page.getByLabel("Current password").fill("not my password");
   await page.getByLabel("New password").fill(NEW_PASSWORD);
   await page.getByRole("button", { name: "Change password" }).click();
@@ -378,9 +442,7 @@ await inBrowser(async (page) => {
   await page.getByLabel("Current password").fill(PASSWORD);
   await page.getByRole("button", { name: "Change password" }).click();
   await page.getByRole("status").filter({ hasText: "Your password is changed." }).waitFor();
-  await accessible(page, "account");
-  await screenshot(page, "account");
-  console.log("ok account");
+  console.log("ok password");
 
   // In Japanese: the language is the shopper's choice, and prices follow it.
   await page.getByLabel("Language").selectOption("ja");

@@ -7,7 +7,7 @@
 
 use connectrpc::RequestContext;
 
-use crate::identity::{Caller, IdentityVerifier, Refusal};
+use crate::identity::{Caller, Contact, IdentityVerifier, Refusal};
 
 /// The caller checks of a service's handlers.
 #[derive(Clone, Debug)]
@@ -28,6 +28,11 @@ impl Access {
     /// The signed-in caller; an anonymous call is refused.
     pub fn signed_in(&self, ctx: &RequestContext) -> Result<Caller, Refusal> {
         self.identity.signed_in(ctx.headers())
+    }
+
+    /// How the caller's access token names them, as the BFF passed it on; empty when it did not.
+    pub fn contact(&self, ctx: &RequestContext) -> Contact {
+        self.identity.contact(ctx.headers())
     }
 
     /// The signed-in caller, who must be an admin.

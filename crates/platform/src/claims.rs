@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::identity::Role;
+use crate::identity::{Contact, Role};
 
 /// The API's OAuth2 scopes: what a client may do with a token, whatever the account's roles allow.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,6 +109,17 @@ impl AccessTokenClaims<AccountClaims> {
             .clone()
             .or_else(|| self.ext.as_ref().and_then(|ext| ext.roles.clone()))
             .unwrap_or_else(|| vec![Role::Customer])
+    }
+
+    /// The account's email and name: each at the top level, else under `ext`, else empty.
+    pub fn contact(&self) -> Contact {
+        let claim = |pick: fn(&AccountClaims) -> &Option<String>| {
+            pick(&self.top_level).clone().or_else(|| self.ext.as_ref().and_then(|ext| pick(ext).clone()))
+        };
+        Contact {
+            email: claim(|claims| &claims.email).unwrap_or_default(),
+            name: claim(|claims| &claims.name).unwrap_or_default(),
+        }
     }
 }
 

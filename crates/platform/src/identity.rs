@@ -10,6 +10,10 @@
 //!
 //! Services scope every query by [`Caller::user_id`], never by a user id taken from a request body.
 //!
+//! With the identity, the BFF passes how the caller's access token names them ([`Contact`]: email and name,
+//! [`CALLER_EMAIL_HEADER`], [`CALLER_NAME_HEADER`]), so the order service can record who placed an order
+//! without asking the user service. Believed, like the identity, only with the internal secret.
+//!
 //! The secret travels in clear over h2c between BFF and services: run them on a private network (or behind
 //! mTLS in a service mesh) in production.
 
@@ -25,11 +29,46 @@ use crate::environment::{Environment, HOW_TO_MAKE_A_SECRET, SecretError, check_p
 pub const CALLER_ID_HEADER: &str = "x-ec-caller-id";
 /// The caller's roles, comma-separated (`customer,admin`), set by the BFF.
 pub const CALLER_ROLES_HEADER: &str = "x-ec-caller-roles";
+/// The caller's email, as their access token states it (percent-encoded UTF-8), set by the BFF.
+pub const CALLER_EMAIL_HEADER: &str = "x-ec-caller-email";
+/// The caller's display name, as their access token states it (percent-encoded UTF-8), set by the BFF.
+pub const CALLER_NAME_HEADER: &str = "x-ec-caller-name";
 /// The shared secret proving a call comes from inside the platform.
 pub const INTERNAL_TOKEN_HEADER: &str = "x-ec-internal-token";
 /// The platform service making a call on its own behalf (`order`), as opposed to the BFF passing a client's
 /// call on; believed only with the internal secret. The BFF never sends it.
 pub const CALLING_SERVICE_HEADER: &str = "x-ec-calling-service";
+
+/// How a caller's access token names them: their email and display name, as the token was issued (a change
+/// reaches tokens issued after it). Empty when the token says nothing, or the metadata is not to be believed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: String,
+    pub name: String,
+}
+
+impl Contact {
+    /// Longest email kept (RFC 5321's path limit).
+    pub const MAX_EMAIL_CHARS: usize = 254;
+    /// Longest name kept (the user service's own limit).
+    pub const MAX_NAME_CHARS: usize = 100;
+}
+
+/// What is escaped in a contact header: everything but unreserved ASCII, so any UTF-8 text travels.
+const CONTACT_ESCAPED: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~').remove(b'@').remove(b'+');
+
+/// The text of a contact header, or empty when it is missing, not percent-encoded UTF-8, holds a control
+/// character or is longer than `max` characters.
+fn contact_field(headers: &HeaderMap, name: &str, max: usize) -> String {
+    let Some(raw) = headers.get(name).and_then(|value| value.to_str().ok()) else {
+        return String::new();
+    };
+    match percent_encoding::percent_decode_str(raw).decode_utf8() {
+        Ok(text) if text.chars().count() <= max && !text.chars().any(char::is_control) => text.into_owned(),
+        _ => String::new(),
+    }
+}
 
 /// Shortest secret accepted: 32 characters.
 pub const MIN_TOKEN_CHARS: usize = 32;
@@ -302,6 +341,28 @@ impl IdentityVerifier {
         self.is_internal(headers).then_some(service)
     }
 
+    /// Adds how the caller's token names them to a call [`stamp`](Self::stamp)ed with their identity.
+    pub fn stamp_contact(&self, contact: &Contact, headers: &mut HeaderMap) {
+        for (header, text) in [(CALLER_EMAIL_HEADER, &contact.email), (CALLER_NAME_HEADER, &contact.name)] {
+            if text.is_empty() {
+                continue;
+            }
+            let encoded = percent_encoding::utf8_percent_encode(text, CONTACT_ESCAPED).to_string();
+            headers.insert(header, encoded.parse().expect("percent-encoded text is a valid header value"));
+        }
+    }
+
+    /// How the caller's token names them, from metadata sent with the internal secret; empty otherwise.
+    pub fn contact(&self, headers: &HeaderMap) -> Contact {
+        if !self.is_internal(headers) {
+            return Contact::default();
+        }
+        Contact {
+            email: contact_field(headers, CALLER_EMAIL_HEADER, Contact::MAX_EMAIL_CHARS),
+            name: contact_field(headers, CALLER_NAME_HEADER, Contact::MAX_NAME_CHARS),
+        }
+    }
+
     pub fn stamp(&self, caller: Option<&Caller>, headers: &mut HeaderMap) {
         let Some(token) = &self.token else { return };
         headers.insert(INTERNAL_TOKEN_HEADER, token.parse().expect("a configured token is a valid header value"));
@@ -324,6 +385,30 @@ mod tests {
 
     fn admin() -> Caller {
         Caller { user_id: Uuid::now_v7(), roles: vec![Role::Customer, Role::Admin] }
+    }
+
+    #[test]
+    fn a_contact_travels_in_any_language_and_only_with_the_secret() {
+        let secret = IdentityVerifier::generate_token();
+        let contact =
+            Contact { email: "hanako+shop@example.jp".into(), name: "山田 花子, \"Hana\"\u{200b}".into() };
+        let mut headers = HeaderMap::new();
+        verifier(&secret).stamp(Some(&admin()), &mut headers);
+        verifier(&secret).stamp_contact(&contact, &mut headers);
+        assert_eq!(headers[CALLER_EMAIL_HEADER], "hanako+shop@example.jp");
+        assert_eq!(verifier(&secret).contact(&headers), contact);
+        // Without the secret, or with another one, nothing is believed.
+        assert_eq!(verifier(&IdentityVerifier::generate_token()).contact(&headers), Contact::default());
+        headers.remove(INTERNAL_TOKEN_HEADER);
+        assert_eq!(verifier(&secret).contact(&headers), Contact::default());
+        // Text that is not percent-encoded UTF-8, carries a control character or is too long is dropped.
+        let mut forged = HeaderMap::new();
+        verifier(&secret).stamp(None, &mut forged);
+        for (email, name) in [("%FF%FE", "a%0Ab"), (&*"a".repeat(255), &*"n".repeat(101))] {
+            forged.insert(CALLER_EMAIL_HEADER, email.parse().unwrap());
+            forged.insert(CALLER_NAME_HEADER, name.parse().unwrap());
+            assert_eq!(verifier(&secret).contact(&forged), Contact::default(), "{email} {name}");
+        }
     }
 
     #[test]

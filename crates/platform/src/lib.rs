@@ -31,6 +31,7 @@
 //!   h2c) with the standard `grpc.health.v1` health service and server reflection mounted beside it.
 
 pub mod access;
+pub mod address;
 pub mod channel;
 pub mod claims;
 pub mod config;

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ec_platform::{
     claims::{AccessTokenClaims, AccountClaims},
-    identity::Caller,
+    identity::{Caller, Contact},
 };
 use http::HeaderMap;
 use jsonwebtoken::{
@@ -72,6 +72,8 @@ pub enum AuthError {
 pub struct Token {
     /// The account and its roles.
     pub caller: Caller,
+    /// The account's email and name, as the token was issued with them.
+    pub contact: Contact,
     /// The granted scopes, from `scp` (an array, as Hydra writes it) or `scope` (a space-separated string).
     pub scopes: Vec<String>,
     /// When the token was issued (`iat`, Unix seconds).
@@ -201,7 +203,13 @@ impl Authenticator {
         }
         let user_id = Uuid::try_parse(&claims.sub).map_err(|_| AuthError::NotAnAccount)?;
         let caller = Caller { user_id, roles: claims.roles() };
-        Ok(Token { caller, scopes: claims.scopes(), issued_at: claims.iat, expires_at: claims.exp })
+        Ok(Token {
+            caller,
+            contact: claims.contact(),
+            scopes: claims.scopes(),
+            issued_at: claims.iat,
+            expires_at: claims.exp,
+        })
     }
 }
 

@@ -21,13 +21,13 @@ use std::net::IpAddr;
 use connectrpc::{RequestContext, client::CallOptions};
 use ec_platform::{
     claims::Scope,
-    identity::{Caller, IdentityVerifier, Role},
+    identity::{Caller, Contact, IdentityVerifier, Role},
     net::{client_ip, forwarded_for},
     revocation::Revocations,
 };
 
 use crate::{
-    auth::{AuthError, Authenticator},
+    auth::{AuthError, Authenticator, Token},
     error::BffError,
     ratelimit::{Admission, Limit, RateLimiter},
 };
@@ -74,9 +74,9 @@ impl Gate {
                 } else {
                     let revocation = self.revocations.shared_key(account);
                     match self.limiter.admit_caller(account, self.user, revocation, token.issued_at).await {
-                        Admission::Admitted => return Ok(Some(Admitted::new(token.caller, token.scopes, true))),
+                        Admission::Admitted => return Ok(Some(Admitted::new(token, true))),
                         Admission::AdmittedUnchecked => {
-                            return Ok(Some(Admitted::new(token.caller, token.scopes, false)));
+                            return Ok(Some(Admitted::new(token, false)));
                         }
                         Admission::Wait(retry_after) => return Err(rate_limited("user", retry_after)),
                         Admission::Revoked => AuthError::Revoked,
@@ -133,10 +133,14 @@ impl Gate {
         }
     }
 
-    /// The options of a forwarded call: the caller's identity, remaining deadline and request id.
-    pub fn forward(&self, ctx: &RequestContext, caller: Option<&Caller>) -> CallOptions {
+    /// The options of a forwarded call: the caller's identity (and how their token names them), remaining
+    /// deadline and request id.
+    pub fn forward(&self, ctx: &RequestContext, call: Option<&Admitted>) -> CallOptions {
         let mut headers = http::HeaderMap::new();
-        self.identity.stamp(caller, &mut headers);
+        self.identity.stamp(call.map(|call| &call.caller), &mut headers);
+        if let Some(call) = call {
+            self.identity.stamp_contact(&call.contact, &mut headers);
+        }
         if let Some(id) = ctx.header(REQUEST_ID_HEADER) {
             headers.insert(REQUEST_ID_HEADER, id.clone());
         }
@@ -156,6 +160,8 @@ impl Gate {
 pub struct Admitted {
     /// The account, with the roles the token's scopes let it use.
     pub caller: Caller,
+    /// The account's email and name, as the token states them.
+    pub contact: Contact,
     /// The scopes the token was granted.
     pub scopes: Vec<String>,
     /// Whether the shared revocation records were read; `false` when Redis failed and only this process's own
@@ -166,11 +172,12 @@ pub struct Admitted {
 impl Admitted {
     /// The call of `caller` with a token granted `scopes`: the admin role is dropped unless the token has the
     /// `backoffice` scope, so a client the user allowed only to shop never acts as an admin.
-    fn new(mut caller: Caller, scopes: Vec<String>, revocations_checked: bool) -> Self {
+    fn new(token: Token, revocations_checked: bool) -> Self {
+        let Token { mut caller, contact, scopes, .. } = token;
         if !Scope::Backoffice.granted_in(&scopes) {
             caller.roles.retain(|role| *role != Role::Admin);
         }
-        Self { caller, scopes, revocations_checked }
+        Self { caller, contact, scopes, revocations_checked }
     }
 
     /// Whether the token was granted `scope`.

@@ -77,6 +77,23 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
         user,
         own_account!(id),
     );
+    // The address book is its account's, as the account is.
+    routes.add::<ListAddressesRequest, ListAddressesResponse>(
+        USER_SERVICE_LIST_ADDRESSES_SPEC,
+        user,
+        own_account!(user_id),
+    );
+    routes.add::<AddAddressRequest, AddAddressResponse>(USER_SERVICE_ADD_ADDRESS_SPEC, user, own_account!(user_id));
+    routes.add::<UpdateAddressRequest, UpdateAddressResponse>(
+        USER_SERVICE_UPDATE_ADDRESS_SPEC,
+        user,
+        own_account!(user_id),
+    );
+    routes.add::<DeleteAddressRequest, DeleteAddressResponse>(
+        USER_SERVICE_DELETE_ADDRESS_SPEC,
+        user,
+        own_account!(user_id),
+    );
 
     // webhook.v1.WebhookService (served by the user service): admins only.
     {
@@ -285,11 +302,11 @@ impl Routes {
                     crate::metrics::access_denied(&refused);
                     return Err(refused.into());
                 }
-                let caller = call.map(|call| call.caller);
                 if let Some(limit) = limit {
                     gate.route_limit(&ctx, limit).await?;
                 }
-                let options = gate.forward(&ctx, caller.as_ref());
+                let options = gate.forward(&ctx, call.as_ref());
+                let caller = call.map(|call| call.caller);
                 let answer = backend.forward::<Req, Res>(spec, request, options).await?;
                 let response = Response::new(answer);
                 if !cacheable {

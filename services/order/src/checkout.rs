@@ -14,6 +14,7 @@
 
 use std::time::{Duration, Instant};
 
+use ec_platform::identity::Contact;
 use ec_proto::order::v1::CreateOrderRequest;
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -52,12 +53,15 @@ pub struct OrderRequest {
     pub checkout: Checkout,
     /// `None`: the client accepts the total of the moment.
     pub confirmed_total: Option<ConfirmedTotal>,
+    /// Who places it, as their access token names them: recorded on the order, not part of what the key is
+    /// bound to (a retry after a change of name is the same request).
+    pub customer: Contact,
 }
 
 impl OrderRequest {
-    /// Parses the wire request: bad input is `invalid_argument`, field by field in order (the key, the
-    /// address, the card token).
-    pub fn parse(wire: &CreateOrderRequest) -> Result<Self, Error> {
+    /// Parses the wire request of `customer`: bad input is `invalid_argument`, field by field in order (the key,
+    /// the address, the card token).
+    pub fn parse(wire: &CreateOrderRequest, customer: Contact) -> Result<Self, Error> {
         let key = CheckoutKey::parse(&wire.idempotency_key)?;
         let address = wire
             .shipping_address
@@ -65,14 +69,14 @@ impl OrderRequest {
             .ok_or_else(|| Error::InvalidArgument("shipping_address is required".into()))?;
         let checkout = Checkout {
             key,
-            address: Address::parse(address)?,
+            address: Address::parse(address, "shipping_address")?,
             payment_token: PaymentToken::parse(&wire.payment_token)?,
         };
         let confirmed_total = wire
             .expected_total
             .as_option()
             .map(|total| ConfirmedTotal { amount: total.amount, currency_code: total.currency_code.clone() });
-        Ok(Self { checkout, confirmed_total })
+        Ok(Self { checkout, confirmed_total, customer })
     }
 }
 
@@ -124,7 +128,7 @@ impl Checkouts {
                 None => return Err(cannot),
             },
         };
-        match orders::place(&self.pool, checkout, &new, self.saga.lease()).await? {
+        match orders::place(&self.pool, checkout, &request.customer, &new, self.saga.lease()).await? {
             Placed::New(id) => {
                 metrics::counter!("ec_orders_placed_total").increment(1);
                 match self.saga.run_placed(&new, &checkout.address, checkout.payment_token.as_str(), until).await? {

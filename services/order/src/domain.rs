@@ -1,7 +1,8 @@
 //! Values parsed at the edge from wire messages, which can only hold valid data.
 
 use aws_lc_rs::digest;
-use serde::{Deserialize, Serialize};
+pub use ec_platform::address::Address;
+use ec_platform::address::bounded_text;
 use uuid::Uuid;
 
 use crate::error::Error;
@@ -35,16 +36,8 @@ pub fn line_quantity(quantity: i64) -> Result<i64, Error> {
     Ok(quantity)
 }
 
-/// Text of at most `max` characters without control characters (`what` names the field in the error).
 fn text(raw: &str, what: &str, max: usize, required: bool) -> Result<String, Error> {
-    let chars = raw.chars().take(max + 1).count();
-    if (required && raw.trim().is_empty()) || chars > max || raw.chars().any(char::is_control) {
-        let required = if required { "is required: " } else { "must be " };
-        return Err(Error::InvalidArgument(format!(
-            "{what} {required}at most {max} characters, without control characters"
-        )));
-    }
-    Ok(raw.trim().to_owned())
+    bounded_text(raw, what, max, required)
 }
 
 /// CreateOrder's idempotency key: 1 to 128 characters, scoped to the caller.
@@ -67,50 +60,6 @@ impl CheckoutKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-/// A postal delivery address, complete: a recipient, a first line, a city, a postal code and an ISO 3166-1
-/// alpha-2 country; a second line, a region and a phone number if given.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Address {
-    pub recipient_name: String,
-    pub line1: String,
-    pub line2: String,
-    pub city: String,
-    pub region: String,
-    pub postal_code: String,
-    pub country_code: String,
-    pub phone: String,
-}
-
-impl Address {
-    pub fn parse(wire: &ec_proto::order::v1::Address) -> Result<Self, Error> {
-        let field = |raw: &str, name: &str, max: usize, required: bool| {
-            text(raw, &format!("shipping_address.{name}"), max, required)
-        };
-        let country_code = wire.country_code.trim().to_owned();
-        if country_code.len() != 2 || !country_code.bytes().all(|b| b.is_ascii_uppercase()) {
-            return Err(Error::InvalidArgument(
-                "shipping_address.country_code is required: an ISO 3166-1 alpha-2 code such as JP".into(),
-            ));
-        }
-        let phone = field(&wire.phone, "phone", 32, false)?;
-        if !phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) {
-            return Err(Error::InvalidArgument(
-                "shipping_address.phone may hold digits, spaces and + - ( ) . only".into(),
-            ));
-        }
-        Ok(Self {
-            recipient_name: field(&wire.recipient_name, "recipient_name", 200, true)?,
-            line1: field(&wire.line1, "line1", 200, true)?,
-            line2: field(&wire.line2, "line2", 200, false)?,
-            city: field(&wire.city, "city", 100, true)?,
-            region: field(&wire.region, "region", 100, false)?,
-            postal_code: field(&wire.postal_code, "postal_code", 20, true)?,
-            country_code,
-            phone,
-        })
     }
 }
 
@@ -177,6 +126,13 @@ pub fn cancel_reason(raw: &str) -> Result<String, Error> {
     text(raw, "reason", 500, false)
 }
 
+/// AdminListOrders' email filter: the start of a customer's email, lower-cased to compare in any case; `None`
+/// when blank (no filter).
+pub fn email_prefix(raw: &str) -> Result<Option<String>, Error> {
+    let prefix = text(raw, "customer_email", ec_platform::identity::Contact::MAX_EMAIL_CHARS, false)?;
+    Ok(Some(prefix.to_lowercase()).filter(|prefix| !prefix.is_empty()))
+}
+
 /// A carrier's tracking number: 1 to 100 characters.
 pub fn tracking_number(raw: &str) -> Result<String, Error> {
     text(raw, "tracking_number", 100, true)
@@ -185,6 +141,7 @@ pub fn tracking_number(raw: &str) -> Result<String, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::OrderError;
 
     fn address() -> ec_proto::order::v1::Address {
         ec_proto::order::v1::Address {
@@ -198,24 +155,19 @@ mod tests {
     }
 
     #[test]
-    fn an_address_needs_a_recipient_a_street_a_city_a_postal_code_and_a_country() {
-        assert!(Address::parse(&address()).is_ok());
-        let broken: [fn(&mut ec_proto::order::v1::Address); 9] = [
-            |a| a.recipient_name = "  ".into(),
-            |a| a.line1.clear(),
-            |a| a.city.clear(),
-            |a| a.postal_code.clear(),
-            |a| a.country_code = "jp".into(),
-            |a| a.country_code = "JPN".into(),
-            |a| a.line2 = "x".repeat(201),
-            |a| a.city = "Tokyo\u{0}".into(),
-            |a| a.phone = "call me".into(),
-        ];
-        for broken in broken {
-            let mut wire = address();
-            broken(&mut wire);
-            assert!(matches!(Address::parse(&wire), Err(Error::InvalidArgument(_))), "{wire:?}");
-        }
+    fn a_shipping_address_is_checked_under_its_field_name() {
+        let wire = ec_proto::order::v1::Address { city: String::new(), ..address() };
+        assert!(
+            matches!(Address::parse::<OrderError>(&wire, "shipping_address"), Err(Error::InvalidArgument(m)) if m.starts_with("shipping_address.city"))
+        );
+    }
+
+    #[test]
+    fn an_email_filter_is_lower_cased_and_bounded() {
+        assert_eq!(email_prefix(" Hanako@Example ").unwrap().as_deref(), Some("hanako@example"));
+        assert_eq!(email_prefix("  ").unwrap(), None);
+        assert!(email_prefix(&"a".repeat(255)).is_err());
+        assert!(email_prefix("a\nb").is_err());
     }
 
     #[test]
@@ -232,7 +184,10 @@ mod tests {
     fn the_same_key_with_another_address_or_card_is_another_request() {
         let checkout = |line1: &str, token: &str| Checkout {
             key: CheckoutKey::parse("k").unwrap(),
-            address: Address { line1: line1.into(), ..Address::parse(&address()).unwrap() },
+            address: Address {
+                line1: line1.into(),
+                ..Address::parse::<OrderError>(&address(), "shipping_address").unwrap()
+            },
             payment_token: PaymentToken::parse(token).unwrap(),
         };
         let first = checkout("a", "4242424242424242").digest();

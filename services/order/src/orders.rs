@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use ec_platform::identity::Contact;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -161,6 +162,8 @@ pub struct Order {
     pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub shipped_at: Option<DateTime<Utc>>,
+    /// Who placed it, as their access token named them then.
+    pub customer: Contact,
     pub lines: Vec<Line>,
 }
 
@@ -207,8 +210,14 @@ pub async fn find_by_key(pool: &PgPool, user_id: Uuid, checkout: &Checkout) -> R
 /// its first event, all committed together with the key ([`db::orders::place`]); a concurrent call with the
 /// same key waits on the key, then finds the order this one placed. The order is placed held by its caller
 /// for `lease`, to drive its saga at once; the recovery worker takes it only if that lease runs out.
-pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Duration) -> Result<Placed, Error> {
-    if db::orders::place(pool, checkout, new, lease).await? {
+pub async fn place(
+    pool: &PgPool,
+    checkout: &Checkout,
+    customer: &Contact,
+    new: &NewOrder,
+    lease: Duration,
+) -> Result<Placed, Error> {
+    if db::orders::place(pool, checkout, customer, new, lease).await? {
         return Ok(Placed::New(new.id));
     }
     match find_by_key(pool, new.user_id, checkout).await? {
@@ -240,6 +249,12 @@ pub struct ListFilter {
     pub user_id: Option<Uuid>,
     /// Only orders in these statuses; empty means every status.
     pub statuses: Vec<Status>,
+    /// Only orders whose customer's email, lower-cased, starts with this (lower-cased) text.
+    pub customer_email: Option<String>,
+    /// Only orders placed at or after this instant.
+    pub placed_after: Option<DateTime<Utc>>,
+    /// Only orders placed before this instant.
+    pub placed_before: Option<DateTime<Utc>>,
 }
 
 /// Up to `limit` orders matching `filter`, newest first, older than `before` if given.

@@ -10,22 +10,25 @@ use buffa::MessageField;
 use connectrpc::{RequestContext, Response, ServiceRequest, ServiceResult};
 use ec_platform::{
     access::Access,
+    address::Address,
     events::Outbox,
     identity::{Caller, Role},
     page_token::PageTokens,
     revocation::Revocations,
 };
 use ec_proto::user::v1::{
-    self as wire, ChangePasswordRequest, ChangePasswordResponse, CreateUserRequest, CreateUserResponse,
-    CredentialService, DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListUsersRequest,
-    ListUsersResponse, SendVerificationEmailRequest, SendVerificationEmailResponse, SetUserRoleRequest,
-    SetUserRoleResponse, UpdateUserRequest, UpdateUserResponse, User, UserService, VerifyPasswordRequest,
+    self as wire, AddAddressRequest, AddAddressResponse, ChangePasswordRequest, ChangePasswordResponse,
+    CreateUserRequest, CreateUserResponse, CredentialService, DeleteAddressRequest, DeleteAddressResponse,
+    DeleteUserRequest, DeleteUserResponse, GetUserRequest, GetUserResponse, ListAddressesRequest,
+    ListAddressesResponse, ListUsersRequest, ListUsersResponse, SavedAddress, SendVerificationEmailRequest,
+    SendVerificationEmailResponse, SetUserRoleRequest, SetUserRoleResponse, UpdateAddressRequest,
+    UpdateAddressResponse, UpdateUserRequest, UpdateUserResponse, User, UserService, VerifyPasswordRequest,
     VerifyPasswordResponse,
 };
 use sqlx::PgPool;
 
 use crate::{
-    accounts,
+    accounts, addresses,
     db::{NameChange, UserRow},
     domain::{DisplayName, Email, Password, UserId},
     error::Error,
@@ -119,6 +122,27 @@ pub fn to_wire(row: UserRow) -> User {
         email_verified: row.email_verified,
         ..Default::default()
     }
+}
+
+fn address_to_wire(row: addresses::SavedAddress) -> SavedAddress {
+    SavedAddress {
+        id: row.id.to_string(),
+        address: MessageField::some(row.address.to_wire()),
+        is_default: row.is_default,
+        created_at: MessageField::some(row.created_at.into()),
+        updated_at: MessageField::some(row.updated_at.into()),
+        ..Default::default()
+    }
+}
+
+/// The account an address-book request names, in its `user_id` field.
+fn address_book(raw: &str) -> Result<UserId, Error> {
+    UserId::parse(raw).map_err(|_| Error::InvalidArgument("user_id must be a UUID".into()))
+}
+
+/// The address a request carries; a missing one is refused like an empty one.
+fn address(wire: Option<&ec_proto::order::v1::Address>) -> Result<Address, Error> {
+    Address::parse(wire.unwrap_or(&Default::default()), "address")
 }
 
 fn role_to_wire(role: Role) -> wire::Role {
@@ -258,6 +282,59 @@ impl UserService for UserApi {
         let id = UserId::parse(request.id)?;
         self.verifications.resend(&caller, id).await?;
         Response::ok(SendVerificationEmailResponse::default())
+    }
+
+    async fn list_addresses(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, ListAddressesRequest>,
+    ) -> ServiceResult<ListAddressesResponse> {
+        let caller = self.signed_in(&ctx)?;
+        let user = address_book(request.user_id)?;
+        let rows = addresses::list(&self.pool, &caller, user).await?;
+        Response::ok(ListAddressesResponse {
+            addresses: rows.into_iter().map(address_to_wire).collect(),
+            ..Default::default()
+        })
+    }
+
+    async fn add_address(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, AddAddressRequest>,
+    ) -> ServiceResult<AddAddressResponse> {
+        let caller = self.signed_in(&ctx)?;
+        let request = request.to_owned_message();
+        let user = address_book(&request.user_id)?;
+        let address = address(request.address.as_option())?;
+        let row = addresses::add(&self.pool, &caller, user, &address, request.make_default).await?;
+        Response::ok(AddAddressResponse { address: MessageField::some(address_to_wire(row)), ..Default::default() })
+    }
+
+    async fn update_address(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, UpdateAddressRequest>,
+    ) -> ServiceResult<UpdateAddressResponse> {
+        let caller = self.signed_in(&ctx)?;
+        let request = request.to_owned_message();
+        let user = address_book(&request.user_id)?;
+        let id = addresses::parse_id(&request.address_id)?;
+        let address = address(request.address.as_option())?;
+        let row = addresses::update(&self.pool, &caller, user, id, &address, request.make_default).await?;
+        Response::ok(UpdateAddressResponse { address: MessageField::some(address_to_wire(row)), ..Default::default() })
+    }
+
+    async fn delete_address(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, DeleteAddressRequest>,
+    ) -> ServiceResult<DeleteAddressResponse> {
+        let caller = self.signed_in(&ctx)?;
+        let user = address_book(request.user_id)?;
+        let id = addresses::parse_id(request.address_id)?;
+        addresses::delete(&self.pool, &caller, user, id).await?;
+        Response::ok(DeleteAddressResponse::default())
     }
 }
 

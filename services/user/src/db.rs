@@ -213,16 +213,23 @@ pub async fn set_password_hash(pool: &PgPool, id: UserId, checked: &str, hash: &
     Ok(changed == 1)
 }
 
-/// Soft-deletes a live account, freeing its email; `false` when there is no such account.
+/// Soft-deletes a live account, freeing its email, and deletes its address book; `false` when there is no such
+/// account.
 pub async fn soft_delete_user(pool: &PgPool, id: UserId) -> Result<bool, Error> {
-    let done = sqlx::query(
-        "UPDATE user_service.users SET deleted_at = now(), updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
+    let deleted: i64 = sqlx::query_scalar(
+        "WITH deleted AS (
+             UPDATE user_service.users SET deleted_at = now(), updated_at = now()
+             WHERE id = $1 AND deleted_at IS NULL
+             RETURNING id
+         ), addresses AS (
+             DELETE FROM user_service.addresses WHERE user_id IN (SELECT id FROM deleted)
+         )
+         SELECT count(*) FROM deleted",
     )
     .bind(id.0)
-    .execute(pool)
+    .fetch_one(pool)
     .await?;
-    Ok(done.rows_affected() == 1)
+    Ok(deleted == 1)
 }
 
 /// Brings every live account's `email_normalized` up to `normalize` (after the normalisation changed, as when

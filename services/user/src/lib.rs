@@ -2,7 +2,8 @@
 //!
 //! Layout: [`domain`] holds the value types that can only hold valid data (`Email`, `Password`, ...), parsed at
 //! the edge from wire messages; [`password`] hashes with Argon2id off the async runtime; [`db`] is plain SQL
-//! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it;
+//! against the `user_service` schema; [`accounts`] is what can be done with accounts and who may do it, and
+//! [`addresses`] the account's address book, offered at checkout;
 //! [`events`] are the domain events it writes to its outbox with each change they describe; [`mail`] is what
 //! the shop writes to its customers (queued, sent over SMTP, shown in a development mailbox);
 //! [`api`] implements the generated `UserService` and `CredentialService` traits on top; [`error`] is what only the user
@@ -24,6 +25,7 @@
 //! any other database error is logged with its cause and answered with a generic `internal` error.
 
 pub mod accounts;
+pub mod addresses;
 pub mod api;
 pub mod config;
 pub mod db;

@@ -14,9 +14,13 @@ use ec_platform::{
     shutdown::CancellationToken,
     startup::Dependencies,
 };
-use ec_proto::user::v1::{
-    self as wire, ChangePasswordRequest, CreateUserRequest, CredentialServiceClient, DeleteUserRequest, GetUserRequest,
-    ListUsersRequest, SetUserRoleRequest, UpdateUserRequest, User, UserServiceClient, VerifyPasswordRequest,
+use ec_proto::{
+    order::v1::Address,
+    user::v1::{
+        self as wire, AddAddressRequest, ChangePasswordRequest, CreateUserRequest, CredentialServiceClient,
+        DeleteAddressRequest, DeleteUserRequest, GetUserRequest, ListAddressesRequest, ListUsersRequest, SavedAddress,
+        SetUserRoleRequest, UpdateAddressRequest, UpdateUserRequest, User, UserServiceClient, VerifyPasswordRequest,
+    },
 };
 use ec_testing::TestDatabase;
 use ec_user::{
@@ -634,5 +638,172 @@ async fn accounts_from_before_look_alikes_counted_get_their_new_key_at_start() {
     assert_eq!(key("ＥＭＩＬＥ@example.fr"), "emile@example.fr");
     assert_eq!(key("\u{430}\u{43e}\u{430}@example.com"), "\u{430}\u{43e}\u{430}@example.com", "kept: taken");
     assert_eq!(key("aoa@example.com"), "aoa@example.com");
+    service.stop().await;
+}
+
+fn address(line1: &str) -> Address {
+    Address {
+        recipient_name: "Hanako Yamada".into(),
+        line1: line1.into(),
+        city: "Tokyo".into(),
+        postal_code: "150-0002".into(),
+        country_code: "JP".into(),
+        ..Default::default()
+    }
+}
+
+fn add(user_id: &str, address: Address, make_default: bool) -> AddAddressRequest {
+    AddAddressRequest { user_id: user_id.into(), address: address.into(), make_default, ..Default::default() }
+}
+
+/// The address book as (first line, default) pairs, in the order it is listed.
+async fn book(client: &UserServiceClient<HttpClient>, user_id: &str) -> Vec<(String, bool)> {
+    let list = ListAddressesRequest { user_id: user_id.into(), ..Default::default() };
+    let answer = client.list_addresses(list).await.unwrap().into_owned();
+    answer.addresses.into_iter().map(|saved| (saved.address.line1.clone(), saved.is_default)).collect()
+}
+
+async fn saved(client: &UserServiceClient<HttpClient>, request: AddAddressRequest) -> SavedAddress {
+    client.add_address(request).await.unwrap().into_owned().address.into_option().unwrap()
+}
+
+#[tokio::test]
+async fn the_address_book_keeps_one_default_and_only_addresses_that_can_be_shipped_to() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    assert!(book(&as_alice, &alice.id).await.is_empty());
+
+    // The first address is the default whether asked or not; a later one only when asked.
+    let home = saved(&as_alice, add(&alice.id, address(" 1-2-3 Shibuya "), false)).await;
+    assert!(home.is_default);
+    assert_eq!(home.address.line1, "1-2-3 Shibuya", "trimmed, as an order's address is");
+    let office = saved(&as_alice, add(&alice.id, address("4-5-6 Chiyoda"), false)).await;
+    assert!(!office.is_default);
+    let parents = saved(&as_alice, add(&alice.id, address("7-8-9 Naka"), true)).await;
+    assert!(parents.is_default);
+    assert_eq!(
+        book(&as_alice, &alice.id).await,
+        [("7-8-9 Naka".into(), true), ("4-5-6 Chiyoda".into(), false), ("1-2-3 Shibuya".into(), false)]
+    );
+
+    // An address that could not be shipped to is refused, naming the field, and saves nothing.
+    let broken: [fn(&mut Address); 5] = [
+        |a| a.city.clear(),
+        |a| a.country_code = "Japan".into(),
+        |a| a.line1 = "x".repeat(100_000),
+        |a| a.phone = "<script>".into(),
+        |a| a.postal_code = "150\n0002".into(),
+    ];
+    for broken in broken {
+        let mut wrong = address("1-2-3 Shibuya");
+        broken(&mut wrong);
+        let refused = as_alice.add_address(add(&alice.id, wrong, false)).await.unwrap_err();
+        assert_eq!(refused.code, ErrorCode::InvalidArgument);
+        assert!(refused.message.as_deref().unwrap_or_default().starts_with("address."), "{refused:?}");
+    }
+    let missing = AddAddressRequest { user_id: alice.id.clone(), ..Default::default() };
+    assert_eq!(code(as_alice.add_address(missing).await), ErrorCode::InvalidArgument);
+    assert_eq!(code(as_alice.add_address(add("me", address("x"), false)).await), ErrorCode::InvalidArgument);
+    assert_eq!(book(&as_alice, &alice.id).await.len(), 3);
+
+    // Changing an address replaces it; making it the default takes the default from the other.
+    let update = |id: &str, line1: &str, make_default: bool| UpdateAddressRequest {
+        user_id: alice.id.clone(),
+        address_id: id.into(),
+        address: address(line1).into(),
+        make_default,
+        ..Default::default()
+    };
+    as_alice.update_address(update(&office.id, "4-5-7 Chiyoda", false)).await.unwrap();
+    as_alice.update_address(update(&home.id, "1-2-3 Shibuya", true)).await.unwrap();
+    assert_eq!(
+        book(&as_alice, &alice.id).await,
+        [("1-2-3 Shibuya".into(), true), ("7-8-9 Naka".into(), false), ("4-5-7 Chiyoda".into(), false)]
+    );
+    let unknown = Uuid::now_v7().to_string();
+    assert_eq!(code(as_alice.update_address(update(&unknown, "x", true)).await), ErrorCode::NotFound);
+    assert_eq!(code(as_alice.update_address(update("1", "x", true)).await), ErrorCode::InvalidArgument);
+    assert!(book(&as_alice, &alice.id).await[0].1, "a refused change keeps the default where it was");
+
+    // Deleting the default hands it to the newest address left.
+    let delete =
+        |id: &str| DeleteAddressRequest { user_id: alice.id.clone(), address_id: id.into(), ..Default::default() };
+    as_alice.delete_address(delete(&home.id)).await.unwrap();
+    assert_eq!(code(as_alice.delete_address(delete(&home.id)).await), ErrorCode::NotFound);
+    assert_eq!(book(&as_alice, &alice.id).await, [("7-8-9 Naka".into(), true), ("4-5-7 Chiyoda".into(), false)]);
+    as_alice.delete_address(delete(&office.id)).await.unwrap();
+    as_alice.delete_address(delete(&parents.id)).await.unwrap();
+    assert!(book(&as_alice, &alice.id).await.is_empty());
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn another_accounts_address_book_is_out_of_reach_except_to_an_admin() {
+    let service = Service::start().await;
+    let (alice, alice_caller) = service.sign_up("alice@example.com").await;
+    let (bob, bob_caller) = service.sign_up("bob@example.com").await;
+    let (_, admin) = service.sign_up_admin("admin@example.com").await;
+    let as_alice = service.users_as(Some(&alice_caller));
+    let as_bob = service.users_as(Some(&bob_caller));
+    let home = saved(&as_alice, add(&alice.id, address("1-2-3 Shibuya"), false)).await;
+
+    // Naming Alice's book is refused; naming his own with her address's id finds nothing.
+    let list = ListAddressesRequest { user_id: alice.id.clone(), ..Default::default() };
+    assert_eq!(code(service.anonymous().list_addresses(list.clone()).await), ErrorCode::Unauthenticated);
+    assert_eq!(code(as_bob.list_addresses(list).await), ErrorCode::PermissionDenied);
+    assert_eq!(code(as_bob.add_address(add(&alice.id, address("x"), true)).await), ErrorCode::PermissionDenied);
+    let hijack = UpdateAddressRequest {
+        user_id: bob.id.clone(),
+        address_id: home.id.clone(),
+        address: address("Bob's place").into(),
+        make_default: true,
+        ..Default::default()
+    };
+    assert_eq!(code(as_bob.update_address(hijack).await), ErrorCode::NotFound);
+    let remove = DeleteAddressRequest { user_id: bob.id.clone(), address_id: home.id.clone(), ..Default::default() };
+    assert_eq!(code(as_bob.delete_address(remove).await), ErrorCode::NotFound);
+    assert_eq!(book(&as_alice, &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
+
+    // An admin reads anyone's book.
+    assert_eq!(book(&service.users_as(Some(&admin)), &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
+
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_book_holds_twenty_even_when_many_are_added_at_once_and_goes_with_its_account() {
+    let service = Service::start().await;
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let as_alice = service.users_as(Some(&caller));
+    for n in 0..18 {
+        saved(&as_alice, add(&alice.id, address(&format!("{n} Shibuya")), false)).await;
+    }
+    // Six at once onto eighteen, each asking to be the default: two land, and one address is the default.
+    let adds = (0..6).map(|n| as_alice.add_address(add(&alice.id, address(&format!("late {n}")), true)));
+    let outcomes = futures::future::join_all(adds).await;
+    let landed = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
+    assert_eq!(landed, 2);
+    for outcome in outcomes.into_iter().filter_map(Result::err) {
+        assert_eq!(outcome.code, ErrorCode::FailedPrecondition, "{outcome:?}");
+    }
+    let entries = book(&as_alice, &alice.id).await;
+    assert_eq!(entries.len(), 20);
+    assert_eq!(entries.iter().filter(|(_, is_default)| *is_default).count(), 1);
+    assert!(entries[0].0.starts_with("late"), "the default is one of those that asked: {entries:?}");
+
+    // Deleting the account deletes its addresses with it.
+    let delete =
+        DeleteUserRequest { id: alice.id.clone(), current_password: "correct horse".into(), ..Default::default() };
+    as_alice.delete_user(delete).await.unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.addresses")
+        .fetch_one(&service.database.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+    let list = ListAddressesRequest { user_id: alice.id.clone(), ..Default::default() };
+    assert_eq!(code(as_alice.list_addresses(list).await), ErrorCode::NotFound);
+
     service.stop().await;
 }

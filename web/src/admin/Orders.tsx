@@ -1,8 +1,10 @@
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { useInfiniteQuery, useMutation, useQuery } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 import { Link, useSearchParams } from "react-router";
 
+import { useAddressLines } from "../addresses";
 import { nextPage, useAnswers } from "../api";
 import { OrderService } from "../gen/order/v1/order_service_pb";
 import { type Order, OrderStatus, PaymentStatus } from "../gen/order/v1/types_pb";
@@ -16,12 +18,17 @@ const m = messages({
   filters: { en: "Filter orders", ja: "注文の絞り込み" },
   status: { en: "Status", ja: "状況" },
   allStatuses: { en: "All statuses", ja: "すべての状況" },
-  customer: { en: "Customer (user id)", ja: "顧客（ユーザーID）" },
+  customer: { en: "Customer", ja: "顧客" },
+  account: { en: "Account (user id)", ja: "アカウント（ユーザーID）" },
+  email: { en: "Customer's email starts with", ja: "顧客のメールアドレス（前方一致）" },
+  from: { en: "Placed on or after", ja: "注文日（この日から）" },
+  to: { en: "Placed on or before", ja: "注文日（この日まで）" },
   apply: { en: "Apply filters", ja: "絞り込む" },
-  badCustomer: {
-    en: "Enter the customer's user id in full, or leave it empty.",
-    ja: "顧客のユーザーIDを省略せずに入力するか、空欄にしてください。",
+  badFilters: {
+    en: "Check the filters: the last day cannot come before the first.",
+    ja: "絞り込み条件をご確認ください。終了日は開始日より前にできません。",
   },
+  noContact: { en: "Not recorded", ja: "記録なし" },
   loading: { en: "Loading orders…", ja: "注文を読み込んでいます…" },
   none: { en: "No orders.", ja: "注文はありません。" },
   order: { en: "Order", ja: "注文" },
@@ -82,12 +89,30 @@ const STATUSES = [
 
 interface Filters {
   status?: OrderStatus;
-  userId: string;
+  /** The start of the customer's email. */
+  email: string;
+  /** The first and last days, as `<input type="date">` gives them (YYYY-MM-DD), in the admin's time zone. */
+  from: string;
+  to: string;
+}
+
+/** The start of `day` (YYYY-MM-DD), `days` later, in the browser's time zone; none for no day. */
+function startOf(day: string, days = 0) {
+  if (!day) return undefined;
+  const [year, month, date] = day.split("-").map(Number);
+  return timestampFromDate(new Date(year, month - 1, date + days));
+}
+
+/** Who placed an order, as it recorded them: "Name <email>", or the email alone. */
+function customerOf(order: Order) {
+  if (!order.customerEmail) return "";
+  return order.customerName ? `${order.customerName} <${order.customerEmail}>` : order.customerEmail;
 }
 
 /**
- * Every customer's orders, newest first, filtered by status and customer, a page at a time; a link may name the
- * status to start with (`?status=2`, the dashboard's orders waiting to be shipped).
+ * Every customer's orders, newest first, filtered by status, the start of the customer's email and the days
+ * they were placed on, a page at a time; a link may name the status to start with (`?status=2`, the dashboard's
+ * orders waiting to be shipped).
  */
 export function OrdersPage() {
   const { t } = useLanguage();
@@ -95,19 +120,29 @@ export function OrdersPage() {
   const [search] = useSearchParams();
   const linked = Number(search.get("status"));
   const [draft, setDraft] = useState<Filters>({
-    userId: "",
+    email: "",
+    from: "",
+    to: "",
     status: STATUSES.includes(linked) ? linked : undefined,
   });
   const [filters, setFilters] = useState(draft);
   const orders = useInfiniteQuery(
     OrderService.method.adminListOrders,
-    { pageSize: PAGE_SIZE, pageToken: "", status: filters.status, userId: filters.userId || undefined },
+    {
+      pageSize: PAGE_SIZE,
+      pageToken: "",
+      status: filters.status,
+      customerEmail: filters.email,
+      placedAfter: startOf(filters.from),
+      // The whole last day: up to the start of the next.
+      placedBefore: startOf(filters.to, 1),
+    },
     { pageParamKey: "pageToken", getNextPageParam: nextPage },
   );
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   const apply = (event: FormEvent) => {
     event.preventDefault();
-    setFilters({ ...draft, userId: draft.userId.trim() });
+    setFilters({ ...draft, email: draft.email.trim() });
   };
 
   return (
@@ -135,20 +170,39 @@ export function OrdersPage() {
           )}
         />
         <Field
-          id="order-customer"
-          label={t(m.customer)}
-          value={draft.userId}
-          size={36}
-          maxLength={36}
+          id="order-email"
+          label={t(m.email)}
+          type="search"
+          value={draft.email}
+          maxLength={254}
           spellCheck={false}
           onChange={(e) => {
-            setDraft({ ...draft, userId: e.target.value });
+            setDraft({ ...draft, email: e.target.value });
+          }}
+        />
+        <Field
+          id="order-from"
+          label={t(m.from)}
+          type="date"
+          value={draft.from}
+          onChange={(e) => {
+            setDraft({ ...draft, from: e.target.value });
+          }}
+        />
+        <Field
+          id="order-to"
+          label={t(m.to)}
+          type="date"
+          value={draft.to}
+          min={draft.from || undefined}
+          onChange={(e) => {
+            setDraft({ ...draft, to: e.target.value });
           }}
         />
         <button type="submit">{t(m.apply)}</button>
       </form>
       {orders.isPending && <p role="status">{t(m.loading)}</p>}
-      {orders.isError && <Problem error={orders.error} known={{ [Code.InvalidArgument]: m.badCustomer }} />}
+      {orders.isError && <Problem error={orders.error} known={{ [Code.InvalidArgument]: m.badFilters }} />}
       {orders.isSuccess && shown.length === 0 && <p>{t(m.none)}</p>}
       {shown.length > 0 && (
         <Scroll label={t(m.title)}>
@@ -170,7 +224,7 @@ export function OrdersPage() {
                     <Link to={`/admin/orders/${order.id}`}>{order.id}</Link>
                   </th>
                   <td>{format.date(order.createdAt)}</td>
-                  <td className="id">{order.userId}</td>
+                  <td>{customerOf(order) || <span className="id">{order.userId}</span>}</td>
                   <td>{t(STATUS[order.status])}</td>
                   <td>{t(PAYMENT[order.paymentStatus])}</td>
                   <td className="number">{format.money(order.total)}</td>
@@ -189,6 +243,7 @@ export function OrdersPage() {
 export function OrderPage({ id }: { id: string }) {
   const { t } = useLanguage();
   const format = useFormat();
+  const lines = useAddressLines();
   const order = useQuery(OrderService.method.getOrder, { id });
   if (order.isPending) return <p role="status">{t(m.loadingOrder)}</p>;
   if (order.isError)
@@ -204,7 +259,8 @@ export function OrderPage({ id }: { id: string }) {
     [m.status, t(STATUS[o.status]), "order-status"],
     [m.payment, t(PAYMENT[o.paymentStatus])],
     [m.placed, format.date(o.createdAt)],
-    [m.customer, o.userId, "customer"],
+    [m.customer, customerOf(o) || t(m.noContact), "customer"],
+    [m.account, o.userId, "account"],
   ];
   if (o.trackingNumber) facts.push([m.tracking, o.trackingNumber, "tracking-number"]);
   if (o.shippedAt) facts.push([m.shippedAt, format.date(o.shippedAt)]);
@@ -267,18 +323,7 @@ export function OrderPage({ id }: { id: string }) {
       {address && (
         <>
           <h2>{t(m.address)}</h2>
-          <p className="address">
-            {[
-              address.recipientName,
-              address.line1,
-              address.line2,
-              [address.postalCode, address.city, address.region].filter(Boolean).join(" "),
-              format.country(address.countryCode),
-              address.phone,
-            ]
-              .filter(Boolean)
-              .join("\n")}
-          </p>
+          <p className="address">{lines(address).join("\n")}</p>
         </>
       )}
     </article>

@@ -81,6 +81,11 @@ impl OrderApi {
     }
 }
 
+/// An instant as the bytes a page token is bound to; none for no instant.
+fn instant_bytes(at: Option<chrono::DateTime<chrono::Utc>>) -> Vec<u8> {
+    at.map_or_else(Vec::new, |at| at.timestamp_micros().to_be_bytes().to_vec())
+}
+
 #[allow(refining_impl_trait)]
 impl OrderService for OrderApi {
     async fn create_order(
@@ -90,7 +95,7 @@ impl OrderService for OrderApi {
     ) -> ServiceResult<CreateOrderResponse> {
         let caller = self.access.signed_in(&ctx)?;
         self.checkouts.open()?;
-        let request = OrderRequest::parse(&request.to_owned_message())?;
+        let request = OrderRequest::parse(&request.to_owned_message(), self.access.contact(&ctx))?;
         let order = self.checkouts.create(caller.user_id, &request, self.until(&ctx)).await?;
         Response::ok(CreateOrderResponse { order: MessageField::some(wire::order(order)), ..Default::default() })
     }
@@ -123,7 +128,7 @@ impl OrderService for OrderApi {
         let mut fields: Vec<&[u8]> = vec![b"mine", caller.user_id.as_bytes()];
         fields.extend(statuses.iter().map(|s| s.as_str().as_bytes()));
         let binding = page_token::binding(&fields);
-        let filter = ListFilter { user_id: Some(caller.user_id), statuses };
+        let filter = ListFilter { user_id: Some(caller.user_id), statuses, ..Default::default() };
         let (orders, next_page_token) = self.page(filter, binding, request.page_size, request.page_token).await?;
         Response::ok(ListOrdersResponse { orders, next_page_token, ..Default::default() })
     }
@@ -147,15 +152,31 @@ impl OrderService for OrderApi {
         request: ServiceRequest<'_, AdminListOrdersRequest>,
     ) -> ServiceResult<AdminListOrdersResponse> {
         self.access.admin(&ctx)?;
-        let user_id = request.user_id.map(|id| parse_id(id, "user_id")).transpose()?;
+        let request = request.to_owned_message();
+        let user_id = request.user_id.as_deref().map(|id| parse_id(id, "user_id")).transpose()?;
         let status = request.status.map(wire::status_from_wire).transpose()?;
-        let filter = ListFilter { user_id, statuses: status.into_iter().collect() };
+        let customer_email = domain::email_prefix(&request.customer_email)?;
+        let placed_after = request.placed_after.as_option().map(|at| wire::instant(at, "placed_after")).transpose()?;
+        let placed_before =
+            request.placed_before.as_option().map(|at| wire::instant(at, "placed_before")).transpose()?;
+        if let (Some(after), Some(before)) = (placed_after, placed_before)
+            && before <= after
+        {
+            return Err(Error::InvalidArgument("placed_before must be after placed_after".into()).into());
+        }
+        // A page token goes on only with the filters it was issued for.
+        let (after_bytes, before_bytes) = (instant_bytes(placed_after), instant_bytes(placed_before));
         let binding = page_token::binding(&[
             b"all",
             user_id.as_ref().map_or(&[][..], |id| id.as_bytes()),
             status.map_or("", Status::as_str).as_bytes(),
+            customer_email.as_deref().unwrap_or_default().as_bytes(),
+            &after_bytes,
+            &before_bytes,
         ]);
-        let (orders, next_page_token) = self.page(filter, binding, request.page_size, request.page_token).await?;
+        let filter =
+            ListFilter { user_id, statuses: status.into_iter().collect(), customer_email, placed_after, placed_before };
+        let (orders, next_page_token) = self.page(filter, binding, request.page_size, &request.page_token).await?;
         Response::ok(AdminListOrdersResponse { orders, next_page_token, ..Default::default() })
     }
 

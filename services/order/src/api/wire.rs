@@ -4,11 +4,10 @@
 
 use buffa::{EnumValue, MessageField, ProtoBox};
 use buffa_types::Timestamp;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use ec_proto::{order::v1 as wire, product::v1::Money};
 
 use crate::{
-    domain::Address,
     error::Error,
     events::Placed,
     orders::{Line, Order, PaymentStatus, Status},
@@ -69,7 +68,7 @@ pub fn order(order: Order) -> wire::Order {
         subtotal: MessageField::some(money(order.subtotal, currency)),
         shipping_fee: MessageField::some(money(order.shipping_fee, currency)),
         total: MessageField::some(money(order.total, currency)),
-        shipping_address: MessageField::some(address(&order.address)),
+        shipping_address: MessageField::some(order.address.to_wire()),
         payment_status: payment_status(order.payment_status).into(),
         failure_reason: order.failure_reason,
         tracking_number: order.tracking_number.unwrap_or_default(),
@@ -77,6 +76,8 @@ pub fn order(order: Order) -> wire::Order {
         updated_at: MessageField::some(order.updated_at.into()),
         cancelled_at: timestamp(order.cancelled_at),
         shipped_at: timestamp(order.shipped_at),
+        customer_email: order.customer.email,
+        customer_name: order.customer.name,
         ..Default::default()
     }
 }
@@ -104,21 +105,7 @@ pub fn placed_order(placed: &Placed) -> wire::PlacedOrder {
         subtotal: MessageField::some(money(placed.subtotal, currency)),
         shipping_fee: MessageField::some(money(placed.shipping_fee, currency)),
         total: MessageField::some(money(placed.subtotal + placed.shipping_fee, currency)),
-        shipping_address: MessageField::some(address(&placed.address)),
-        ..Default::default()
-    }
-}
-
-fn address(address: &Address) -> wire::Address {
-    wire::Address {
-        recipient_name: address.recipient_name.clone(),
-        line1: address.line1.clone(),
-        line2: address.line2.clone(),
-        city: address.city.clone(),
-        region: address.region.clone(),
-        postal_code: address.postal_code.clone(),
-        country_code: address.country_code.clone(),
-        phone: address.phone.clone(),
+        shipping_address: MessageField::some(placed.address.to_wire()),
         ..Default::default()
     }
 }
@@ -193,6 +180,16 @@ pub fn sales_report(report: Report) -> wire::AdminSalesReportResponse {
 }
 
 /// An order status filter from the wire: `invalid_argument` unless it is a known status.
+/// A timestamp a request carries, as an instant; one outside what PostgreSQL can hold (years 1 to 9999 here)
+/// or with nanoseconds out of range is `invalid_argument` naming `field`.
+pub fn instant(at: &Timestamp, field: &str) -> Result<DateTime<Utc>, Error> {
+    u32::try_from(at.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(at.seconds, nanos))
+        .filter(|at| (1..=9999).contains(&at.year()))
+        .ok_or_else(|| Error::InvalidArgument(format!("{field} is not a valid timestamp")))
+}
+
 pub fn status_from_wire(status: EnumValue<wire::OrderStatus>) -> Result<Status, Error> {
     match status.as_known() {
         Some(wire::OrderStatus::ORDER_STATUS_PENDING) => Ok(Status::Pending),

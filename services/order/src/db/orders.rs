@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ec_platform::events::NewEvent;
-use sqlx::{PgConnection, PgPool};
+use ec_platform::identity::Contact;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{
@@ -26,7 +27,7 @@ use super::order_events::Event;
 /// The columns an [`OrderRow`] is read from.
 const ORDER_COLUMNS: &str = "id, user_id, status, payment_status, currency_code, subtotal, \
      shipping_fee, total, shipping_address::text, failure_reason, tracking_number, created_at, updated_at, \
-     cancelled_at, shipped_at";
+     cancelled_at, shipped_at, customer_email, customer_name";
 
 /// An order's row as read (without its lines).
 #[derive(Clone, Debug, sqlx::FromRow)]
@@ -47,6 +48,8 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub shipped_at: Option<DateTime<Utc>>,
+    pub customer_email: String,
+    pub customer_name: String,
 }
 
 impl OrderRow {
@@ -70,28 +73,36 @@ impl OrderRow {
             updated_at: self.updated_at,
             cancelled_at: self.cancelled_at,
             shipped_at: self.shipped_at,
+            customer: Contact { email: self.customer_email, name: self.customer_name },
             lines,
         }
     }
 }
 
-/// Places `new` under `checkout`'s idempotency key, held by its caller for `lease`; whether it was placed
+/// Places `new` for `customer` under `checkout`'s idempotency key, held by its caller for `lease`; whether it was placed
 /// (`false`: the key is taken, and nothing was written).
 ///
 /// One statement writes five tables: the key (`checkout_keys`), the order, its lines (`order_items`), the
 /// card token the saga will need (`payment_tokens`) and its first event (`order_events`), so the key commits
 /// with the order it names, or not at all. Every insert reads the key's, so none happens when the key is
 /// taken; a concurrent call with the same key waits on the key's index entry, then finds it taken.
-pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Duration) -> Result<bool, Error> {
+pub async fn place(
+    pool: &PgPool,
+    checkout: &Checkout,
+    customer: &Contact,
+    new: &NewOrder,
+    lease: Duration,
+) -> Result<bool, Error> {
     let placed: Option<Uuid> = sqlx::query_scalar(
         "WITH keyed AS (
              INSERT INTO order_service.checkout_keys (user_id, key, request_hash, order_id) VALUES ($2, $8, $9, $1)
              ON CONFLICT DO NOTHING RETURNING order_id
          ), placed AS (
              INSERT INTO order_service.orders
-                 (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until)
+                 (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until,
+                  customer_email, customer_name)
              SELECT order_id, $2, $3, $4, $5, $4 + $5, $6::text::jsonb,
-                    now() + make_interval(secs => $7::double precision)
+                    now() + make_interval(secs => $7::double precision), $17, $18
              FROM keyed RETURNING id
          ), lines AS (
              INSERT INTO order_service.order_items
@@ -120,6 +131,8 @@ pub async fn place(pool: &PgPool, checkout: &Checkout, new: &NewOrder, lease: Du
     .bind(new.lines.iter().map(|l| l.sku_code.clone()).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.quantity).collect::<Vec<_>>())
     .bind(new.lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
+    .bind(&customer.email)
+    .bind(&customer.name)
     .fetch_optional(pool)
     .await?;
     Ok(placed.is_some())
@@ -134,19 +147,52 @@ pub async fn get(pool: &PgPool, id: Uuid) -> Result<Option<OrderRow>, Error> {
 }
 
 /// Up to `limit` orders' rows matching `filter`, newest first, older than `before` if given.
+///
+/// Only the filter's conditions are in the statement, so each combination is planned for what it asks (an
+/// email's prefix from its index, an account's orders from theirs) rather than one plan for every case.
 pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit: i64) -> Result<Vec<OrderRow>, Error> {
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {ORDER_COLUMNS} FROM order_service.orders
-         WHERE ($1::uuid IS NULL OR user_id = $1) AND (cardinality($2::text[]) = 0 OR status = ANY($2))
-           AND ($3::uuid IS NULL OR id < $3)
-         ORDER BY id DESC LIMIT $4"
-    )))
-    .bind(filter.user_id)
-    .bind(filter.statuses.iter().map(|s| s.as_str()).collect::<Vec<_>>())
-    .bind(before)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?)
+    let mut query: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("SELECT {ORDER_COLUMNS} FROM order_service.orders WHERE true"));
+    if let Some(user_id) = filter.user_id {
+        query.push(" AND user_id = ").push_bind(user_id);
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        query.push(" AND status = ANY(").push_bind(statuses).push(")");
+    }
+    if let Some(prefix) = filter.customer_email {
+        // A range of the index's byte order (text_pattern_ops): from the prefix to the first text after all
+        // that start with it.
+        query.push(" AND lower(customer_email) ~>=~ ").push_bind(prefix.clone());
+        if let Some(end) = past_prefix(&prefix) {
+            query.push(" AND lower(customer_email) ~<~ ").push_bind(end);
+        }
+    }
+    if let Some(after) = filter.placed_after {
+        query.push(" AND created_at >= ").push_bind(after);
+    }
+    if let Some(until) = filter.placed_before {
+        query.push(" AND created_at < ").push_bind(until);
+    }
+    if let Some(before) = before {
+        query.push(" AND id < ").push_bind(before);
+    }
+    query.push(" ORDER BY id DESC LIMIT ").push_bind(limit);
+    Ok(query.build_query_as().fetch_all(pool).await?)
+}
+
+/// The first text, in code-point (so UTF-8 byte) order, after every text that starts with `prefix`: the
+/// prefix with its last character's successor; `None` when there is no such text (nothing follows U+10FFFF).
+fn past_prefix(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let next = (u32::from(last) + 1..=0x10FFFF).find_map(char::from_u32);
+        if let Some(next) = next {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
 }
 
 /// Takes the lease, for `lease`, on up to `batch` orders whose saga is unfinished, due and held by no one
@@ -390,4 +436,25 @@ pub async fn recovery_lag(pool: &PgPool) -> Result<f64, Error> {
     )
     .fetch_one(pool)
     .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::past_prefix;
+
+    #[test]
+    fn the_end_of_a_prefix_range_is_the_prefix_with_its_last_character_raised() {
+        assert_eq!(past_prefix("hanako@").as_deref(), Some("hanakoA"));
+        assert_eq!(past_prefix("やまだ").as_deref(), Some("やまち"));
+        // Past the last code point, the character before it is raised; the surrogates are skipped.
+        assert_eq!(past_prefix("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(past_prefix("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(past_prefix("\u{10FFFF}"), None);
+        for prefix in ["a", "hanako@example", "山"] {
+            let end = past_prefix(prefix).unwrap();
+            for text in [prefix.to_owned(), format!("{prefix}\u{10FFFF}zzz"), format!("{prefix}~")] {
+                assert!(prefix.as_bytes() <= text.as_bytes() && text.as_bytes() < end.as_bytes(), "{text}");
+            }
+        }
+    }
 }

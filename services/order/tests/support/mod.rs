@@ -15,7 +15,7 @@ use ec_order::{
 };
 use ec_platform::{
     config::DatabaseArgs,
-    identity::{Caller, IdentityVerifier, InternalAuthArgs, Role},
+    identity::{Caller, Contact, IdentityVerifier, InternalAuthArgs, Role},
     shared::Redis,
     shutdown::CancellationToken,
     startup::Dependencies,
@@ -126,6 +126,16 @@ impl Platform {
 
     pub fn orders(&self, who: &Who) -> OrderServiceClient<HttpClient> {
         OrderServiceClient::new(HttpClient::plaintext_http2_only(), self.config(who))
+    }
+
+    /// Orders for customer `id`, whose access token names them as `contact` (the BFF passes it on).
+    pub fn orders_of(&self, id: Uuid, contact: &Contact) -> OrderServiceClient<HttpClient> {
+        let mut headers = http::HeaderMap::new();
+        self.identity.stamp(Some(&Caller { user_id: id, roles: vec![Role::Customer] }), &mut headers);
+        self.identity.stamp_contact(contact, &mut headers);
+        let config =
+            ClientConfig::new(self.order_url.clone()).with_protocol(Protocol::Grpc).with_default_headers(headers);
+        OrderServiceClient::new(HttpClient::plaintext_http2_only(), config)
     }
 
     /// A published product with one SKU per entry of `stock` (that many units each), priced `price` in
