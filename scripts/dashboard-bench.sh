@@ -43,7 +43,7 @@ SELECT id, CASE WHEN hashtext(id::text) % 40 = 0 THEN abs(hashtext(id::text)) % 
 FROM product_service.skus;
 INSERT INTO order_service.orders (id, user_id, status, payment_status, currency_code, subtotal, shipping_fee, total,
                                   shipping_address, step, next_attempt_at, tracking_number, shipped_at, created_at,
-                                  updated_at, customer_email, customer_name)
+                                  updated_at, customer_email, customer_name, customer_email_key)
 SELECT gen_random_uuid(), ('00000000-0000-7000-a000-' || lpad(to_hex(1 + i % 5000), 12, '0'))::uuid,
        CASE WHEN i % 100 < 70 THEN 'confirmed' WHEN i % 100 < 85 THEN 'shipped' WHEN i % 100 < 93 THEN 'cancelled'
             WHEN i % 100 < 99 THEN 'failed' ELSE 'pending' END,
@@ -53,7 +53,8 @@ SELECT gen_random_uuid(), ('00000000-0000-7000-a000-' || lpad(to_hex(1 + i % 500
        CASE WHEN i % 100 = 99 THEN 'confirm' ELSE 'done' END,
        CASE WHEN i % 100 = 99 THEN now() + interval '1 year' END, CASE WHEN i % 100 BETWEEN 70 AND 84 THEN 'JP' || i END,
        CASE WHEN i % 100 BETWEEN 70 AND 84 THEN now() END, now() - (i * interval '30 days' / $ORDERS), now(),
-       'Customer' || (1 + i % 5000) || '@example.com', 'Customer no. ' || (1 + i % 5000)
+       'Customer' || (1 + i % 5000) || '@example.com', 'Customer no. ' || (1 + i % 5000),
+       'customer' || (1 + i % 5000) || '@example.com'
 FROM generate_series(1, $ORDERS) i;
 INSERT INTO order_service.order_items (order_id, sku_id, product_id, product_name, sku_code, quantity, unit_price)
 SELECT o.id, ('00000000-0000-7000-9000-' || lpad(to_hex(1 + abs(hashtext(o.id::text || k)) % 100000), 12, '0'))::uuid,

@@ -200,6 +200,24 @@ async fn ec_catalog_import_loads_json_and_csv_files_once_and_says_where_a_file_i
     assert!(!output.status.success());
     let error = String::from_utf8_lossy(&output.stderr);
     assert!(error.contains("product 1") && error.contains("price.amount must not be negative"), "{error}");
+
+    // A picture file is read beside the catalog only: a path out of its directory is refused, and nothing of
+    // the product is written.
+    let outside = dir.with_extension("webp");
+    std::fs::write(&outside, ec_product::import::DEMO_PICTURES[0].1).unwrap();
+    let name = outside.file_name().unwrap().to_str().unwrap();
+    let absolute = outside.to_str().unwrap();
+    for path in [format!("../{name}"), absolute.to_owned(), format!("pictures/../../{name}")] {
+        let escaping = dir.join("escaping.json");
+        let catalog = serde_json::json!({"products": [{"name": "Escape", "images": [{"file": path, "alt": "x"}],
+            "skus": [{"code": "ESC-1", "price": 100, "currency": "JPY"}]}]});
+        std::fs::write(&escaping, catalog.to_string()).unwrap();
+        let output = import(&escaping);
+        let error = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success() && error.contains("not a path beside the catalog"), "{path}: {error}");
+    }
+    assert_eq!(count("products").await, 62);
+    std::fs::remove_file(&outside).unwrap();
     std::fs::remove_dir_all(&dir).unwrap();
     database.drop_now().await;
 }
@@ -586,4 +604,19 @@ async fn a_burst_of_sign_ups_keeps_the_user_services_memory_within_its_hashing_b
     );
     stop(user).await;
     database.drop_now().await;
+}
+
+#[test]
+fn a_picture_stores_credentials_never_show_in_the_help() {
+    // MEDIA_STORE may carry a key in its query; `--help` names the setting without its value.
+    for service in ["product", "bff"] {
+        let output = ec()
+            .args(["serve", service, "--help"])
+            .env("MEDIA_STORE", "s3://shop-media/pictures?aws_secret_access_key=not-for-your-eyes")
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success() && help.contains("--media-store"), "{help}");
+        assert!(!help.contains("not-for-your-eyes") && !help.contains("shop-media"), "{help}");
+    }
 }

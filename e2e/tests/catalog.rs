@@ -174,3 +174,50 @@ async fn pictures_are_uploaded_through_the_bff_in_every_protocol_and_served_from
     }
     platform.stop().await;
 }
+
+#[tokio::test]
+async fn the_bff_reads_four_uploads_at_once_and_turns_more_away_until_one_ends() {
+    use ec_proto::product::v1::UploadProductImageRequest;
+    use tokio::io::AsyncWriteExt;
+
+    let platform = TestPlatform::start().await;
+    let admin = platform.access_token("owner@example.com", true).await;
+    let as_admin = catalog(&platform, Wire::ConnectProto, Some(&admin));
+    let create = CreateProductRequest { name: "Teapot".into(), ..Default::default() };
+    let product = as_admin.create_product(create).await.unwrap().into_owned().product;
+    let upload = || UploadProductImageRequest {
+        product_id: product.id.clone(),
+        data: ec_testing::pictures::jpeg(64, 48),
+        ..Default::default()
+    };
+
+    // Four admins' uploads whose bodies are slow to come: each holds its place while the BFF reads it.
+    let address = platform.bff_url().trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    for _ in 0..4 {
+        let mut connection = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /product.v1.ProductService/UploadProductImage HTTP/1.1\r\nhost: {address}\r\n\
+             content-type: application/proto\r\nauthorization: Bearer {admin}\r\ncontent-length: 1000000\r\n\r\n"
+        );
+        connection.write_all(head.as_bytes()).await.unwrap();
+        connection.write_all(&[0x0a; 100]).await.unwrap();
+        slow.push(connection);
+    }
+    // A fifth is turned away (429, which a Connect client reads as `unavailable`) once the four are in.
+    let turned_away =
+        ec_testing::eventually("a fifth upload turned away", std::time::Duration::from_secs(10), || async {
+            match as_admin.upload_product_image(upload()).await {
+                Err(e) if e.code == ErrorCode::Unavailable => Ok(()),
+                other => Err(ec_testing::Seen(format!("{:?}", other.map(|_| "stored")))),
+            }
+        });
+    turned_away.await;
+    // When the slow ones end, uploads go through again.
+    drop(slow);
+    let stored = ec_testing::eventually("an upload through again", std::time::Duration::from_secs(10), || async {
+        as_admin.upload_product_image(upload()).await.map(|_| ()).map_err(|e| ec_testing::Seen(e.code))
+    });
+    stored.await;
+    platform.stop().await;
+}

@@ -11,6 +11,7 @@ use ec_e2e::{
 };
 use ec_proto::product::v1::{
     CreateCategoryRequest, CreateProductRequest, CreateSkuRequest, Money, ProductServiceClient, PublishProductRequest,
+    UploadProductImageRequest,
 };
 use ec_testing::webhooks::{self, WebhookReceiver};
 use serde_json::json;
@@ -143,14 +144,39 @@ async fn publish(
     category: Option<&str>,
     skus: &[(&str, &str, i64, i64)],
 ) -> Vec<String> {
+    publish_pictured(platform, admin, name, category, skus, None).await
+}
+
+/// How a product of the shopper's test is shown: a file of the demo catalog's pictures, and a description.
+type Shown<'a> = (&'a str, &'a str);
+
+/// [`publish`], with a picture uploaded and a description of its own.
+async fn publish_pictured(
+    platform: &TestPlatform,
+    admin: &str,
+    name: &str,
+    category: Option<&str>,
+    skus: &[(&str, &str, i64, i64)],
+    shown: Option<Shown<'_>>,
+) -> Vec<String> {
     let catalog = catalog(platform, admin);
     let create = CreateProductRequest {
         name: name.into(),
-        description: format!("{name}, from Shizuoka."),
+        description: shown.map_or_else(|| format!("{name}, from Shizuoka."), |(_, description)| description.into()),
         category_id: category.map(Into::into),
         ..Default::default()
     };
     let product = catalog.create_product(create).await.unwrap().into_owned().product;
+    if let Some((file, _)) = shown {
+        let data = std::fs::read(repo().join("services/product/demo/pictures").join(file)).unwrap();
+        let upload = UploadProductImageRequest {
+            product_id: product.id.clone(),
+            data,
+            alt_text: name.into(),
+            ..Default::default()
+        };
+        catalog.upload_product_image(upload).await.unwrap();
+    }
     let mut ids = Vec::new();
     for (code, size, yen, stock) in skus {
         let sku = CreateSkuRequest {
@@ -237,8 +263,30 @@ async fn in_browser(script: &str, web: &str, env: &[(&str, &str)], steps: &[&str
     stdout.into_owned()
 }
 
-/// Products beyond the two the shopper's test is about.
-const FILLERS: usize = 11;
+/// Products beyond the two the shopper's test is about: name, how it is shown (a picture of the demo catalog's
+/// and a description) and price in yen. None of them has a word of the two's names, nor "teapot", which the
+/// test searches for.
+const FILLERS: [(&str, Shown, i64); 11] = [
+    ("Genmaicha", ("genmaicha.webp", "Green tea with toasted rice: nutty, mellow, for every day."), 900),
+    ("Ceremonial matcha", ("ceremonial-matcha.webp", "Stone-ground first-flush matcha, 30 g tin."), 2800),
+    ("Tea cups, set of two", ("tea-cups-set-of-two.webp", "Glazed stoneware cups, 150 ml each."), 3200),
+    ("Glass pour-over kettle", ("glass-pour-over-kettle.webp", "Borosilicate glass with a slim spout, 1 l."), 4500),
+    ("Ceramic coffee dripper", ("ceramic-coffee-dripper.webp", "Spiral-ribbed porcelain for one to four cups."), 2400),
+    (
+        "Hand coffee grinder",
+        ("hand-coffee-grinder.webp", "Steel burrs, adjustable from espresso to French press."),
+        6800,
+    ),
+    (
+        "Single-origin coffee beans",
+        ("single-origin-coffee-beans.webp", "Medium roast from Huila, Colombia, 200 g."),
+        1600,
+    ),
+    ("Donabe clay pot", ("donabe-clay-pot.webp", "Iga clay for rice and hot pots, two to three servings."), 7400),
+    ("Hinoki cutting board", ("hinoki-cutting-board.webp", "Japanese cypress, kind to knife edges, 36 cm."), 3900),
+    ("Tamagoyaki pan", ("tamagoyaki-pan.webp", "Tinned copper for rolled omelettes, 13 × 18 cm."), 4200),
+    ("Linen tea towels, set of three", ("linen-tea-towels-set-of-three.webp", "Stonewashed linen, 50 × 70 cm."), 2100),
+];
 
 #[tokio::test]
 async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_real_browser() {
@@ -246,15 +294,20 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
     let admin = platform.access_token("owner@example.com", true).await;
     // More than a page of products (12), so the catalog has a second one to load. The newest come first: these
     // are published before the two the test is about.
-    for n in 1..=FILLERS {
-        let code = format!("SAMPLE-{n:02}");
-        publish(&platform, &admin, &format!("Tea sample {n:02}"), None, &[(code.as_str(), "10g", 300, 5)]).await;
+    // Each with a picture of the demo catalog's, so the screenshots show a shop as a shopper would see it.
+    for (n, (name, shown, yen)) in FILLERS.into_iter().enumerate() {
+        let code = format!("ITEM-{:02}", n + 1);
+        let sku = [(code.as_str(), "one", yen, 5)];
+        publish_pictured(&platform, &admin, name, None, &sku, Some(shown)).await;
     }
     let tea = category(&platform, &admin, "Tea", None).await;
     let green = category(&platform, &admin, "Green tea", Some(&tea)).await;
     let skus = [("HOJICHA-100G", "100g", 1200, 10), ("HOJICHA-200G", "200g", 2200, 3)];
-    let hojicha = publish(&platform, &admin, "Hojicha", Some(&tea), &skus).await;
-    let sencha = publish(&platform, &admin, "Sencha", Some(&green), &[("SENCHA-100G", "100g", 1500, 10)]).await;
+    let shown = ("hojicha-roasted-tea.webp", "Roasted green tea from Shizuoka: toasty, low in caffeine.");
+    let hojicha = publish_pictured(&platform, &admin, "Hojicha", Some(&tea), &skus, Some(shown)).await;
+    let shown = ("sencha-green-tea.webp", "First-flush sencha from Shizuoka, steamed and rolled.");
+    let sencha_sku = [("SENCHA-100G", "100g", 1500, 10)];
+    let sencha = publish_pictured(&platform, &admin, "Sencha", Some(&green), &sencha_sku, Some(shown)).await;
     // Someone else's order, whose URL the shopper must not be able to open.
     let neighbour = platform.access_token("neighbour@example.com", false).await;
     let (theirs, _) = buy(&platform, &neighbour, &sencha[0]).await;
@@ -266,7 +319,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         ("PRODUCT", "Hojicha"),
         ("OTHER_PRODUCT", "Sencha"),
         ("OTHERS_ORDER", &theirs),
-        ("FILLERS", &FILLERS.to_string()),
+        ("FILLERS", &FILLERS.len().to_string()),
         ("BFF_URL", &platform.bff_url()),
         ("ADMIN_TOKEN", &admin),
         ("PRICED_SKU", &hojicha[0]),

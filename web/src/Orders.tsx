@@ -6,7 +6,9 @@ import { Link, useNavigate, useSearchParams } from "react-router";
 import { nextPage, useAnswers } from "./api";
 import {
   ADDRESS_ERRORS,
+  addressFields,
   AddressFields,
+  type AddressForm,
   blankAddress,
   MAX_ADDRESSES,
   useAddressLines,
@@ -15,8 +17,8 @@ import {
 import { CHECKOUT_ERRORS, explainFailure } from "./errors";
 import { CartService } from "./gen/order/v1/cart_service_pb";
 import { OrderService } from "./gen/order/v1/order_service_pb";
-import { type Order, OrderStatus } from "./gen/order/v1/types_pb";
-import { UserService } from "./gen/user/v1/user_service_pb";
+import { type Address, type Order, OrderStatus } from "./gen/order/v1/types_pb";
+import { type SavedAddress, UserService } from "./gen/user/v1/user_service_pb";
 import { type Message, messages, useLanguage } from "./i18n";
 import { useSignedInUser } from "./session";
 import { Confirm, Field, More, Problem, SubmitButton, useFormat } from "./ui";
@@ -122,7 +124,12 @@ export function CheckoutPage() {
   const [failed, setFailed] = useState<Order | null>(null);
   const [totalChanged, setTotalChanged] = useState(false);
   const attempt = useRef<{ key: string; request: string } | null>(null);
-  const book = saved.data ?? [];
+  // Set from a press of "Place order" until its calls are made: a double click sends nothing twice.
+  const submitting = useRef(false);
+  // The address this page saved, until the book as listed holds it.
+  const [justSaved, setJustSaved] = useState<SavedAddress | null>(null);
+  const listed = saved.data ?? [];
+  const book = justSaved && !listed.some((entry) => entry.id === justSaved.id) ? [...listed, justSaved] : listed;
   const choice = book.find((entry) => entry.id === (picked ?? book[0]?.id));
   // The summary is the cart as the server prices it now: the total placed is the one shown here, and sent
   // with the order so that a price that changed meanwhile is shown before anything is charged.
@@ -152,27 +159,35 @@ export function CheckoutPage() {
   });
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (place.isPending || save.isPending) return;
-    setFailed(null);
-    setTotalChanged(false);
-    let address = choice?.address ?? typed;
-    if (!choice && remember) {
-      // Saved first, so the order goes to the address as the book keeps it; a refusal stops here, said above.
-      const answer = await save.mutateAsync({ userId, address }).catch(() => null);
-      if (!answer?.address?.address) return;
-      address = answer.address.address;
-      setPicked(answer.address.id);
-      setRemember(false);
-      void answers.refresh(UserService.method.listAddresses);
+    if (submitting.current || place.isPending) return;
+    submitting.current = true;
+    try {
+      setFailed(null);
+      setTotalChanged(false);
+      let address: AddressForm | Address = choice?.address ?? typed;
+      if (!choice && remember) {
+        // Saved first, so the order goes to the address as the book keeps it; a refusal stops here, said above.
+        const answer = await save.mutateAsync({ userId, address }).catch(() => null);
+        if (!answer?.address?.address) return;
+        address = answer.address.address;
+        setJustSaved(answer.address);
+        setPicked(answer.address.id);
+        setRemember(false);
+        void answers.refresh(UserService.method.listAddresses);
+      }
+      // The request as the server reads it (the address trimmed, field by field): the same address typed or
+      // picked from the book is the same request, and keeps its key.
+      const request = JSON.stringify([...addressFields(address), card.replace(/\s+/g, "")]);
+      if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
+      place.mutate({
+        idempotencyKey: attempt.current.key,
+        shippingAddress: address,
+        paymentToken: card.replace(/\s+/g, ""),
+        expectedTotal: cart.data?.total,
+      });
+    } finally {
+      submitting.current = false;
     }
-    const request = JSON.stringify({ address, card });
-    if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
-    place.mutate({
-      idempotencyKey: attempt.current.key,
-      shippingAddress: address,
-      paymentToken: card.replace(/\s+/g, ""),
-      expectedTotal: cart.data?.total,
-    });
   };
   const total = cart.data?.total;
 

@@ -1,6 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import { useMutation, useQuery } from "@connectrpc/connect-query";
-import { type FormEvent, useMemo, useState } from "react";
+import { type FormEvent, useEffect, useMemo, useRef, useState } from "react";
 
 import { useAnswers } from "./api";
 import { countryOptions } from "./countries";
@@ -91,7 +91,12 @@ function formOf(address: Address | undefined): AddressForm {
   return form;
 }
 
-/** What checkout and the address book send back for a `Code.InvalidArgument` about an address. */
+/** An address's fields in a fixed order, trimmed as the server keeps them: the same address compares equal. */
+export function addressFields(address: Address | AddressForm) {
+  return [...FIELDS.map(([name]) => address[name]), address.countryCode].map((field) => field.trim());
+}
+
+/** What the address book's refusals mean to a shopper: an address it cannot ship to, or a full book. */
 export const ADDRESS_ERRORS = { [Code.InvalidArgument]: m.invalid, [Code.FailedPrecondition]: m.full };
 
 /** An address's lines as a label or a parcel shows them: recipient, street, town, country, phone. */
@@ -169,9 +174,17 @@ export function AddressBook({ userId }: { userId: string }) {
   const { t } = useLanguage();
   const addresses = useSavedAddresses(userId);
   const [done, setDone] = useState<"saved" | "removed" | null>(null);
+  const heading = useRef<HTMLHeadingElement>(null);
+  const finished = (what: "saved" | "removed") => {
+    setDone(what);
+    // A deleted address takes its buttons with it: focus goes to the book rather than to the page.
+    if (what === "removed") heading.current?.focus();
+  };
   return (
     <section aria-labelledby="addresses-title" className="address-book">
-      <h2 id="addresses-title">{t(m.addressBook)}</h2>
+      <h2 id="addresses-title" ref={heading} tabIndex={-1}>
+        {t(m.addressBook)}
+      </h2>
       {done && <p role="status">{t(m[done])}</p>}
       {addresses.isPending && <p role="status">{t(m.loading)}</p>}
       {addresses.isError && <Problem error={addresses.error} />}
@@ -180,14 +193,14 @@ export function AddressBook({ userId }: { userId: string }) {
         <ul className="addresses">
           {addresses.data.map((saved) => (
             <li key={saved.id}>
-              <Entry userId={userId} saved={saved} onDone={setDone} />
+              <Entry userId={userId} saved={saved} onDone={finished} />
             </li>
           ))}
         </ul>
       )}
       {addresses.data &&
         (addresses.data.length < MAX_ADDRESSES ? (
-          <AddAddress userId={userId} onDone={() => setDone("saved")} />
+          <AddAddress userId={userId} onDone={() => finished("saved")} />
         ) : (
           <p>{t(m.full)}</p>
         ))}
@@ -207,11 +220,17 @@ function Entry({ userId, saved, onDone }: EntryProps) {
   const answers = useAnswers();
   const lines = useAddressLines();
   const [editing, setEditing] = useState(false);
+  // Set when the editor closes, so focus goes back to the button that opened it.
+  const returning = useRef(false);
+  const stopEditing = () => {
+    returning.current = true;
+    setEditing(false);
+  };
   const refresh = () => answers.refresh(UserService.method.listAddresses);
   const update = useMutation(UserService.method.updateAddress, {
     onSuccess: async () => {
       await refresh();
-      setEditing(false);
+      stopEditing();
       onDone("saved");
     },
   });
@@ -222,6 +241,8 @@ function Entry({ userId, saved, onDone }: EntryProps) {
     },
   });
   const shown = lines(saved.address!);
+  // What the buttons act on, read by screen readers: the whole address, so two at one street differ.
+  const target = shown.join(", ");
   if (editing)
     return (
       <AddressEditor
@@ -230,7 +251,11 @@ function Entry({ userId, saved, onDone }: EntryProps) {
         initial={formOf(saved.address)}
         pending={update.isPending}
         error={update.error}
-        onCancel={() => setEditing(false)}
+        focusOnOpen
+        onCancel={() => {
+          update.reset();
+          stopEditing();
+        }}
         onSave={(address) => update.mutate({ userId, addressId: saved.id, address })}
       />
     );
@@ -247,8 +272,19 @@ function Entry({ userId, saved, onDone }: EntryProps) {
       </p>
       {(update.isError || remove.isError) && <Problem error={update.error ?? remove.error} known={ADDRESS_ERRORS} />}
       <p className="actions">
-        <button type="button" className="secondary" onClick={() => setEditing(true)}>
-          {t(m.edit)} <span className="visually-hidden">{shown[1]}</span>
+        <button
+          type="button"
+          className="secondary"
+          onClick={() => {
+            update.reset();
+            setEditing(true);
+          }}
+          ref={(button) => {
+            if (button && returning.current) button.focus();
+            returning.current = false;
+          }}
+        >
+          {t(m.edit)} <span className="visually-hidden">{target}</span>
         </button>{" "}
         {!saved.isDefault && (
           <SubmitButton
@@ -256,7 +292,7 @@ function Entry({ userId, saved, onDone }: EntryProps) {
             className="secondary"
             pending={update.isPending}
             pendingText={t(m.makingDefault)}
-            target={shown[1]}
+            target={target}
             onClick={() => update.mutate({ userId, addressId: saved.id, address: saved.address, makeDefault: true })}
           >
             {t(m.makeDefault)}
@@ -264,7 +300,7 @@ function Entry({ userId, saved, onDone }: EntryProps) {
         )}{" "}
         <Confirm
           action={t(m.remove)}
-          target={shown[1] ?? ""}
+          target={target}
           question={t(m.removeQuestion)}
           confirm={t(m.removeConfirm)}
           pendingText={t(m.removing)}
@@ -311,13 +347,20 @@ interface EditorProps {
   error: unknown;
   /** Offers "make this my default address". */
   asDefault?: boolean;
+  /** Takes focus when it opens (in place of the button that opened it). */
+  focusOnOpen?: boolean;
   onCancel?: () => void;
   onSave: (address: AddressForm, makeDefault: boolean) => void;
 }
 
-function AddressEditor({ idPrefix, title, initial, pending, error, asDefault, onCancel, onSave }: EditorProps) {
+function AddressEditor(props: EditorProps) {
+  const { idPrefix, title, initial, pending, error, asDefault, focusOnOpen, onCancel, onSave } = props;
   const { t } = useLanguage();
   const [address, setAddress] = useState(initial);
+  const heading = useRef<HTMLHeadingElement>(null);
+  useEffect(() => {
+    if (focusOnOpen) heading.current?.focus();
+  }, [focusOnOpen]);
   const [makeDefault, setMakeDefault] = useState(false);
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -325,7 +368,9 @@ function AddressEditor({ idPrefix, title, initial, pending, error, asDefault, on
   };
   return (
     <form onSubmit={submit} className="stacked" aria-labelledby={`${idPrefix}title`}>
-      <h3 id={`${idPrefix}title`}>{title}</h3>
+      <h3 id={`${idPrefix}title`} ref={heading} tabIndex={-1}>
+        {title}
+      </h3>
       {error ? <Problem error={error} known={ADDRESS_ERRORS} /> : null}
       <AddressFields idPrefix={idPrefix} value={address} onChange={setAddress} />
       {asDefault && (

@@ -284,9 +284,10 @@ await inBrowser(async (page) => {
 
   // Orders: the confirmed order, found by its status, is shipped with a tracking number.
   await section("Orders");
-  const filterOrders = async (statusLabel, email = "", from = "", to = "") => {
+  const filterOrders = async (statusLabel, { email = "", account = "", from = "", to = "" } = {}) => {
     await page.getByLabel("Status").selectOption({ label: statusLabel });
     await page.getByLabel("Customer's email starts with").fill(email);
+    await page.getByLabel("Account (user id)").fill(account);
     await page.getByLabel("Placed on or after").fill(from);
     await page.getByLabel("Placed on or before").fill(to);
     await button("Apply filters").click();
@@ -302,6 +303,7 @@ await inBrowser(async (page) => {
   check((await text(page.getByTestId("order-status"))) === "Confirmed", "the order is not confirmed");
   // The customer by the email (and name, if any) they ordered with, not an id.
   check((await text(page.getByTestId("customer"))) === "buyer@example.com", "the customer is not named");
+  const account = await text(page.getByTestId("account"));
   await page.getByText("SENCHA-100G").waitFor();
   await accessible(page, "order");
   await page.getByLabel("Tracking number").fill("JP1234567890");
@@ -314,12 +316,12 @@ await inBrowser(async (page) => {
   await filterOrders("Confirmed");
   await order.waitFor({ state: "detached" });
   await page.getByRole("link", { name: /^[0-9a-f-]{36}$/ }).waitFor();
-  await filterOrders("Shipped", "BUYER@");
+  await filterOrders("Shipped", { email: "BUYER@" });
   await order.waitFor();
   console.log("ok ship");
 
-  // Orders found by the start of the customer's email and by the days they were placed on: the buyer's two
-  // today, none of theirs tomorrow, none of another customer's.
+  // Orders found by the start of the customer's email, by the days they were placed on and by the account: the
+  // buyer's two today, none of theirs tomorrow, none of another customer's.
   const day = (offset) => {
     const at = new Date();
     at.setDate(at.getDate() + offset);
@@ -330,16 +332,21 @@ await inBrowser(async (page) => {
     await page.getByText("Loading orders…").waitFor({ state: "detached" });
     return page.getByRole("link", { name: /^[0-9a-f-]{36}$/ }).count();
   };
-  await filterOrders("All statuses", "buyer@ex", day(0), day(0));
+  // (From yesterday, should the run cross midnight.)
+  await filterOrders("All statuses", { email: "buyer@ex", from: day(-1), to: day(0) });
   await order.waitFor();
   const rows = page.getByRole("row").filter({ hasText: "buyer@example.com" });
   await rows.nth(1).waitFor();
   check((await orderCount()) === 2, "the buyer's two orders of today are not listed alone");
   await accessible(page, "orders by customer");
-  await filterOrders("All statuses", "buyer@", day(1), "");
+  await filterOrders("All statuses", { email: "buyer@", from: day(1) });
   await page.getByText("No orders.").waitFor();
-  await filterOrders("All statuses", "nobody@", "", "");
+  await filterOrders("All statuses", { email: "nobody@" });
   await page.getByText("No orders.").waitFor();
+  // And by the account, which orders placed before emails were recorded can be found by.
+  await filterOrders("All statuses", { account });
+  await rows.nth(1).waitFor();
+  check((await orderCount()) === 2, "the account's two orders are not listed alone");
   console.log("ok orders by customer");
 
   // The product published above reached the endpoint: its delivery is in the log, and can be sent again.

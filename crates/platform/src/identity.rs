@@ -10,9 +10,10 @@
 //!
 //! Services scope every query by [`Caller::user_id`], never by a user id taken from a request body.
 //!
-//! With the identity, the BFF passes how the caller's access token names them ([`Contact`]: email and name,
-//! [`CALLER_EMAIL_HEADER`], [`CALLER_NAME_HEADER`]), so the order service can record who placed an order
-//! without asking the user service. Believed, like the identity, only with the internal secret.
+//! With the identity of a call that records it (CreateOrder), the BFF passes how the caller's access token
+//! names them ([`Contact`]: email and name, [`CALLER_EMAIL_HEADER`], [`CALLER_NAME_HEADER`]), so the order
+//! service can record who placed an order without asking the user service. Believed, like the identity, only
+//! with the internal secret.
 //!
 //! The secret travels in clear over h2c between BFF and services: run them on a private network (or behind
 //! mTLS in a service mesh) in production.
@@ -341,8 +342,12 @@ impl IdentityVerifier {
         self.is_internal(headers).then_some(service)
     }
 
-    /// Adds how the caller's token names them to a call [`stamp`](Self::stamp)ed with their identity.
+    /// Adds how the caller's token names them to a call [`stamp`](Self::stamp)ed with their identity; nothing
+    /// without the internal secret, as for the identity.
     pub fn stamp_contact(&self, contact: &Contact, headers: &mut HeaderMap) {
+        if self.token.is_none() {
+            return;
+        }
         for (header, text) in [(CALLER_EMAIL_HEADER, &contact.email), (CALLER_NAME_HEADER, &contact.name)] {
             if text.is_empty() {
                 continue;

@@ -14,9 +14,10 @@
 //! - [`claims`]: the claims of the platform's access tokens, one type for the login pages that write them, the
 //!   embedded OAuth2 server that mints them and the BFF that reads them.
 //! - [`access`]: the caller checks every service handler starts with (signed in, admin, internal caller).
+//! - [`address`]: a postal address, checked one way for an order's shipping address and the address book.
 //! - [`error`]: the answers every service gives for what goes wrong, and their one mapping to Connect codes.
-//! - [`identity`]: the caller identity the BFF passes to the services, and the shared secret that makes it
-//!   trustworthy.
+//! - [`identity`]: the caller identity (and how the caller's token names them) the BFF passes to the services,
+//!   and the shared secret that makes it trustworthy.
 //! - [`media`]: the picture store (`MEDIA_STORE`: a directory or an S3 bucket) and its keys.
 //! - [`net`]: the client's address behind trusted proxies.
 //! - [`outbound`]: answers from other systems, read within a size limit.

@@ -133,12 +133,12 @@ impl Gate {
         }
     }
 
-    /// The options of a forwarded call: the caller's identity (and how their token names them), remaining
-    /// deadline and request id.
-    pub fn forward(&self, ctx: &RequestContext, call: Option<&Admitted>) -> CallOptions {
+    /// The options of a forwarded call: the caller's identity (and, `naming_caller`, how their token names
+    /// them), remaining deadline and request id.
+    pub fn forward(&self, ctx: &RequestContext, call: Option<&Admitted>, naming_caller: bool) -> CallOptions {
         let mut headers = http::HeaderMap::new();
         self.identity.stamp(call.map(|call| &call.caller), &mut headers);
-        if let Some(call) = call {
+        if let Some(call) = call.filter(|_| naming_caller) {
             self.identity.stamp_contact(&call.contact, &mut headers);
         }
         if let Some(id) = ctx.header(REQUEST_ID_HEADER) {

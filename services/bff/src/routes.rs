@@ -169,7 +169,12 @@ pub fn table(routes: &mut Routes, backends: &Backends) {
     routes.add::<ClearCartRequest, ClearCartResponse>(CART_SERVICE_CLEAR_CART_SPEC, order, SignedIn);
 
     // order.v1.OrderService: the caller's own orders (the service scopes them); all orders are admins'.
-    routes.add::<CreateOrderRequest, CreateOrderResponse>(ORDER_SERVICE_CREATE_ORDER_SPEC, order, SignedIn);
+    // The order records who placed it: this call alone carries the caller's email and name.
+    routes.add_naming_caller::<CreateOrderRequest, CreateOrderResponse>(
+        ORDER_SERVICE_CREATE_ORDER_SPEC,
+        order,
+        SignedIn,
+    );
     routes.add::<GetOrderRequest, GetOrderResponse>(ORDER_SERVICE_GET_ORDER_SPEC, order, SignedIn);
     routes.add::<ListOrdersRequest, ListOrdersResponse>(ORDER_SERVICE_LIST_ORDERS_SPEC, order, SignedIn);
     routes.add::<CancelOrderRequest, CancelOrderResponse>(ORDER_SERVICE_CANCEL_ORDER_SPEC, order, SignedIn);
@@ -287,6 +292,32 @@ impl Routes {
         Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
         for<'a> Res::View<'a>: Send,
     {
+        self.route::<Req, Res>(spec, backend, policy, limit, false);
+    }
+
+    /// [`add`](Self::add), passing the service how the caller's token names them (email and name) too: only
+    /// for a procedure that records it, so personal data goes no further than it must.
+    pub fn add_naming_caller<Req, Res>(&mut self, spec: Spec, backend: &Backend, policy: Policy<Req>)
+    where
+        Req: Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
+        Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
+        for<'a> Res::View<'a>: Send,
+    {
+        self.route::<Req, Res>(spec, backend, policy, None, true);
+    }
+
+    fn route<Req, Res>(
+        &mut self,
+        spec: Spec,
+        backend: &Backend,
+        policy: Policy<Req>,
+        limit: Option<RouteLimit>,
+        naming_caller: bool,
+    ) where
+        Req: Message + JsonSerialize + JsonDeserialize + Send + Sync + 'static,
+        Res: HasMessageView + JsonSerialize + JsonDeserialize + Send + 'static,
+        for<'a> Res::View<'a>: Send,
+    {
         // Public reads (Connect GETs among them) say how long their answer may be cached, and for whom.
         let cacheable = policy.access() == Access::Public
             && matches!(spec.idempotency_level, connectrpc::IdempotencyLevel::NoSideEffects);
@@ -305,7 +336,7 @@ impl Routes {
                 if let Some(limit) = limit {
                     gate.route_limit(&ctx, limit).await?;
                 }
-                let options = gate.forward(&ctx, call.as_ref());
+                let options = gate.forward(&ctx, call.as_ref(), naming_caller);
                 let caller = call.map(|call| call.caller);
                 let answer = backend.forward::<Req, Res>(spec, request, options).await?;
                 let response = Response::new(answer);

@@ -249,7 +249,7 @@ pub struct ListFilter {
     pub user_id: Option<Uuid>,
     /// Only orders in these statuses; empty means every status.
     pub statuses: Vec<Status>,
-    /// Only orders whose customer's email, lower-cased, starts with this (lower-cased) text.
+    /// Only orders whose customer's email key ([`crate::domain::email_key`]) starts with this key.
     pub customer_email: Option<String>,
     /// Only orders placed at or after this instant.
     pub placed_after: Option<DateTime<Utc>>,

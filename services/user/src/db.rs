@@ -1,4 +1,5 @@
-//! SQL for the `user_service` schema: plain functions over a pool, one statement (so one transaction) each.
+//! SQL for the `user_service` schema: plain functions over a pool, one statement (so one transaction) each
+//! but [`soft_delete_user`], which says why it takes two.
 //! Invariants live in the database: one live account per normalised email (a partial unique index), known
 //! roles only, `customer` always present (check constraints).
 
@@ -215,21 +216,25 @@ pub async fn set_password_hash(pool: &PgPool, id: UserId, checked: &str, hash: &
 
 /// Soft-deletes a live account, freeing its email, and deletes its address book; `false` when there is no such
 /// account.
+///
+/// Two statements in one transaction: the first takes the account's row lock, so an address-book change under
+/// way (which holds that lock, [`crate::addresses`]) commits first, and the second, reading anew, deletes what
+/// it added. One statement would read the addresses as they were when it began.
 pub async fn soft_delete_user(pool: &PgPool, id: UserId) -> Result<bool, Error> {
-    let deleted: i64 = sqlx::query_scalar(
-        "WITH deleted AS (
-             UPDATE user_service.users SET deleted_at = now(), updated_at = now()
-             WHERE id = $1 AND deleted_at IS NULL
-             RETURNING id
-         ), addresses AS (
-             DELETE FROM user_service.addresses WHERE user_id IN (SELECT id FROM deleted)
-         )
-         SELECT count(*) FROM deleted",
+    let mut tx = pool.begin().await?;
+    let deleted = sqlx::query(
+        "UPDATE user_service.users SET deleted_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL",
     )
     .bind(id.0)
-    .fetch_one(pool)
+    .execute(&mut *tx)
     .await?;
-    Ok(deleted == 1)
+    if deleted.rows_affected() != 1 {
+        return Ok(false);
+    }
+    sqlx::query("DELETE FROM user_service.addresses WHERE user_id = $1").bind(id.0).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Brings every live account's `email_normalized` up to `normalize` (after the normalisation changed, as when

@@ -766,8 +766,33 @@ async fn another_accounts_address_book_is_out_of_reach_except_to_an_admin() {
     assert_eq!(code(as_bob.delete_address(remove).await), ErrorCode::NotFound);
     assert_eq!(book(&as_alice, &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
 
-    // An admin reads anyone's book.
-    assert_eq!(book(&service.users_as(Some(&admin)), &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
+    // Naming her book with her address's id is refused too, before anything is looked up.
+    let named = UpdateAddressRequest {
+        user_id: alice.id.clone(),
+        address_id: home.id.clone(),
+        address: address("Bob's place").into(),
+        ..Default::default()
+    };
+    assert_eq!(code(as_bob.update_address(named).await), ErrorCode::PermissionDenied);
+    let named = DeleteAddressRequest { user_id: alice.id.clone(), address_id: home.id.clone(), ..Default::default() };
+    assert_eq!(code(as_bob.delete_address(named).await), ErrorCode::PermissionDenied);
+    assert_eq!(book(&as_alice, &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
+
+    // An admin reads and keeps anyone's book.
+    let as_admin = service.users_as(Some(&admin));
+    assert_eq!(book(&as_admin, &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
+    let office = saved(&as_admin, add(&alice.id, address("4-5-6 Chiyoda"), true)).await;
+    let moved = UpdateAddressRequest {
+        user_id: alice.id.clone(),
+        address_id: office.id.clone(),
+        address: address("4-5-7 Chiyoda").into(),
+        ..Default::default()
+    };
+    as_admin.update_address(moved).await.unwrap();
+    assert_eq!(book(&as_alice, &alice.id).await, [("4-5-7 Chiyoda".into(), true), ("1-2-3 Shibuya".into(), false)]);
+    let gone = DeleteAddressRequest { user_id: alice.id.clone(), address_id: office.id.clone(), ..Default::default() };
+    as_admin.delete_address(gone).await.unwrap();
+    assert_eq!(book(&as_alice, &alice.id).await, [("1-2-3 Shibuya".into(), true)]);
 
     service.stop().await;
 }
@@ -805,5 +830,31 @@ async fn an_address_book_holds_twenty_even_when_many_are_added_at_once_and_goes_
     let list = ListAddressesRequest { user_id: alice.id.clone(), ..Default::default() };
     assert_eq!(code(as_alice.list_addresses(list).await), ErrorCode::NotFound);
 
+    service.stop().await;
+}
+
+#[tokio::test]
+async fn an_address_added_while_the_account_is_deleted_goes_with_it() {
+    let service = Service::start().await;
+    for round in 0..5 {
+        let (alice, caller) = service.sign_up(&format!("alice{round}@example.com")).await;
+        let as_alice = service.users_as(Some(&caller));
+        saved(&as_alice, add(&alice.id, address("1-2-3 Shibuya"), false)).await;
+        // Adds racing the deletion: each lands before it (and is deleted with the account) or finds no account.
+        let adds = (0..4).map(|n| as_alice.add_address(add(&alice.id, address(&format!("{n} Shibuya")), false)));
+        let delete =
+            DeleteUserRequest { id: alice.id.clone(), current_password: "correct horse".into(), ..Default::default() };
+        let (outcomes, deleted) = tokio::join!(futures::future::join_all(adds), as_alice.delete_user(delete));
+        deleted.unwrap();
+        for outcome in outcomes.into_iter().filter_map(Result::err) {
+            assert_eq!(outcome.code, ErrorCode::NotFound, "{outcome:?}");
+        }
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.addresses WHERE user_id = $1")
+            .bind(alice.id.parse::<Uuid>().unwrap())
+            .fetch_one(&service.database.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 0, "round {round}");
+    }
     service.stop().await;
 }

@@ -25,8 +25,8 @@ const m = messages({
   to: { en: "Placed on or before", ja: "注文日（この日まで）" },
   apply: { en: "Apply filters", ja: "絞り込む" },
   badFilters: {
-    en: "Check the filters: the last day cannot come before the first.",
-    ja: "絞り込み条件をご確認ください。終了日は開始日より前にできません。",
+    en: "Check the filters: an account is a user id in full, and the last day cannot come before the first.",
+    ja: "絞り込み条件をご確認ください。アカウントはユーザーIDを省略せずに入力し、終了日は開始日より前にはできません。",
   },
   noContact: { en: "Not recorded", ja: "記録なし" },
   loading: { en: "Loading orders…", ja: "注文を読み込んでいます…" },
@@ -91,6 +91,8 @@ interface Filters {
   status?: OrderStatus;
   /** The start of the customer's email. */
   email: string;
+  /** One account's orders, by its user id (orders placed before the platform recorded emails have none). */
+  userId: string;
   /** The first and last days, as `<input type="date">` gives them (YYYY-MM-DD), in the admin's time zone. */
   from: string;
   to: string;
@@ -110,8 +112,8 @@ function customerOf(order: Order) {
 }
 
 /**
- * Every customer's orders, newest first, filtered by status, the start of the customer's email and the days
- * they were placed on, a page at a time; a link may name the status to start with (`?status=2`, the dashboard's
+ * Every customer's orders, newest first, filtered by status, the start of the customer's email, the account and
+ * the days they were placed on, a page at a time; a link may name the status to start with (`?status=2`, the dashboard's
  * orders waiting to be shipped).
  */
 export function OrdersPage() {
@@ -121,6 +123,7 @@ export function OrdersPage() {
   const linked = Number(search.get("status"));
   const [draft, setDraft] = useState<Filters>({
     email: "",
+    userId: "",
     from: "",
     to: "",
     status: STATUSES.includes(linked) ? linked : undefined,
@@ -133,6 +136,7 @@ export function OrdersPage() {
       pageToken: "",
       status: filters.status,
       customerEmail: filters.email,
+      userId: filters.userId || undefined,
       placedAfter: startOf(filters.from),
       // The whole last day: up to the start of the next.
       placedBefore: startOf(filters.to, 1),
@@ -142,7 +146,7 @@ export function OrdersPage() {
   const shown = orders.data?.pages.flatMap((page) => page.orders) ?? [];
   const apply = (event: FormEvent) => {
     event.preventDefault();
-    setFilters({ ...draft, email: draft.email.trim() });
+    setFilters({ ...draft, email: draft.email.trim(), userId: draft.userId.trim() });
   };
 
   return (
@@ -178,6 +182,17 @@ export function OrdersPage() {
           spellCheck={false}
           onChange={(e) => {
             setDraft({ ...draft, email: e.target.value });
+          }}
+        />
+        <Field
+          id="order-account"
+          label={t(m.account)}
+          value={draft.userId}
+          size={36}
+          maxLength={36}
+          spellCheck={false}
+          onChange={(e) => {
+            setDraft({ ...draft, userId: e.target.value });
           }}
         />
         <Field

@@ -179,7 +179,6 @@ pub fn sales_report(report: Report) -> wire::AdminSalesReportResponse {
     }
 }
 
-/// An order status filter from the wire: `invalid_argument` unless it is a known status.
 /// A timestamp a request carries, as an instant; one outside what PostgreSQL can hold (years 1 to 9999 here)
 /// or with nanoseconds out of range is `invalid_argument` naming `field`.
 pub fn instant(at: &Timestamp, field: &str) -> Result<DateTime<Utc>, Error> {
@@ -190,6 +189,7 @@ pub fn instant(at: &Timestamp, field: &str) -> Result<DateTime<Utc>, Error> {
         .ok_or_else(|| Error::InvalidArgument(format!("{field} is not a valid timestamp")))
 }
 
+/// An order status filter from the wire: `invalid_argument` unless it is a known status.
 pub fn status_from_wire(status: EnumValue<wire::OrderStatus>) -> Result<Status, Error> {
     match status.as_known() {
         Some(wire::OrderStatus::ORDER_STATUS_PENDING) => Ok(Status::Pending),

@@ -17,7 +17,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use crate::{
-    domain::Checkout,
+    domain::{Checkout, email_key},
     error::Error,
     orders::{Line, ListFilter, NewOrder, Order, PaymentStatus, Status, Units},
 };
@@ -100,9 +100,9 @@ pub async fn place(
          ), placed AS (
              INSERT INTO order_service.orders
                  (id, user_id, currency_code, subtotal, shipping_fee, total, shipping_address, lease_until,
-                  customer_email, customer_name)
+                  customer_email, customer_name, customer_email_key)
              SELECT order_id, $2, $3, $4, $5, $4 + $5, $6::text::jsonb,
-                    now() + make_interval(secs => $7::double precision), $17, $18
+                    now() + make_interval(secs => $7::double precision), $17, $18, $19
              FROM keyed RETURNING id
          ), lines AS (
              INSERT INTO order_service.order_items
@@ -133,6 +133,7 @@ pub async fn place(
     .bind(new.lines.iter().map(|l| l.unit_price).collect::<Vec<_>>())
     .bind(&customer.email)
     .bind(&customer.name)
+    .bind(email_key(&customer.email))
     .fetch_optional(pool)
     .await?;
     Ok(placed.is_some())
@@ -163,9 +164,9 @@ pub async fn list(pool: &PgPool, filter: ListFilter, before: Option<Uuid>, limit
     if let Some(prefix) = filter.customer_email {
         // A range of the index's byte order (text_pattern_ops): from the prefix to the first text after all
         // that start with it.
-        query.push(" AND lower(customer_email) ~>=~ ").push_bind(prefix.clone());
+        query.push(" AND customer_email_key ~>=~ ").push_bind(prefix.clone());
         if let Some(end) = past_prefix(&prefix) {
-            query.push(" AND lower(customer_email) ~<~ ").push_bind(end);
+            query.push(" AND customer_email_key ~<~ ").push_bind(end);
         }
     }
     if let Some(after) = filter.placed_after {
