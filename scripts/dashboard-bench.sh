@@ -48,7 +48,7 @@ SELECT gen_random_uuid(), ('00000000-0000-7000-a000-' || lpad(to_hex(1 + i % 500
        CASE WHEN i % 100 < 70 THEN 'confirmed' WHEN i % 100 < 85 THEN 'shipped' WHEN i % 100 < 93 THEN 'cancelled'
             WHEN i % 100 < 99 THEN 'failed' ELSE 'pending' END,
        'authorized', CASE WHEN i % 10 = 0 THEN 'USD' ELSE 'JPY' END, 0, 500, 500,
-       '{"recipient_name": "Bench", "line1": "1", "city": "Tokyo", "postal_code": "100-0001", "country_code": "JP"}',
+       '{"recipient_name": "Bench", "line1": "1", "line2": "", "city": "Tokyo", "region": "", "postal_code": "100-0001", "country_code": "JP", "phone": ""}',
        -- A pending order's saga is due a year from now: the recovery worker leaves it alone meanwhile.
        CASE WHEN i % 100 = 99 THEN 'confirm' ELSE 'done' END,
        CASE WHEN i % 100 = 99 THEN now() + interval '1 year' END, CASE WHEN i % 100 BETWEEN 70 AND 84 THEN 'JP' || i END,

@@ -333,6 +333,7 @@ async fn a_shopper_signs_up_browses_fills_a_cart_checks_out_and_cancels_in_a_rea
         "categories",
         "price filter",
         "guest cart",
+        "guest cart limits",
         "sign up",
         "guest cart joins the account's",
         "sign in",

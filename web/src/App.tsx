@@ -27,7 +27,7 @@ const m = messages({
   cart: { en: "Cart", ja: "カート" },
   inCart: { en: "{count} items", ja: "{count}点" },
   guestItemsLeftOut: {
-    en: "{count} items from before you signed in could not join your cart (no longer on sale, or over its limits).",
+    en: "Not everything from before you signed in could join your cart: {count} left out (no longer on sale, or over its limits).",
     ja: "ログイン前に入れた商品のうち{count}品目はカートに入れられませんでした（販売終了、またはカートの上限）。",
   },
   backOffice: { en: "Back office", ja: "管理画面" },

@@ -293,7 +293,7 @@ function Entry({ userId, saved, onDone }: EntryProps) {
             pending={update.isPending}
             pendingText={t(m.makingDefault)}
             target={target}
-            onClick={() => update.mutate({ userId, addressId: saved.id, address: saved.address, makeDefault: true })}
+            onClick={() => update.mutate({ userId, addressId: saved.id, makeDefault: true })}
           >
             {t(m.makeDefault)}
           </SubmitButton>

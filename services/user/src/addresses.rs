@@ -88,31 +88,43 @@ pub async fn add(
     Ok(row)
 }
 
-/// Replaces a saved address, and makes it the default when `make_default`.
+/// Replaces a saved address (when `address` is given), and makes it the default when `make_default`.
 pub async fn update(
     pool: &PgPool,
     caller: &Caller,
     user: UserId,
     id: Uuid,
-    address: &Address,
+    address: Option<&Address>,
     make_default: bool,
 ) -> Result<SavedAddress, Error> {
     may_act_for(pool, caller, user).await?;
+    if address.is_none() && !make_default {
+        return Err(Error::InvalidArgument("an address or make_default is needed: there is nothing to change".into()));
+    }
     let mut tx = pool.begin().await?;
     lock_account(&mut tx, user).await?;
     if make_default {
         clear_default(&mut tx, user).await?;
     }
-    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    // Without an address, each field keeps its value (COALESCE of NULL).
+    let fields = address.map(|a| {
+        [&a.recipient_name, &a.line1, &a.line2, &a.city, &a.region, &a.postal_code, &a.country_code, &a.phone]
+    });
+    let mut query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "UPDATE user_service.addresses
-         SET recipient_name = $3, line1 = $4, line2 = $5, city = $6, region = $7, postal_code = $8,
-             country_code = $9, phone = $10, is_default = is_default OR $11, updated_at = now()
+         SET recipient_name = COALESCE($3, recipient_name), line1 = COALESCE($4, line1),
+             line2 = COALESCE($5, line2), city = COALESCE($6, city), region = COALESCE($7, region),
+             postal_code = COALESCE($8, postal_code), country_code = COALESCE($9, country_code),
+             phone = COALESCE($10, phone), is_default = is_default OR $11, updated_at = now()
          WHERE user_id = $1 AND id = $2
          RETURNING {COLUMNS}"
     )))
     .bind(user.0)
     .bind(id);
-    let row = bind_address(row, address).bind(make_default).fetch_optional(&mut *tx).await?;
+    for n in 0..8 {
+        query = query.bind(fields.map(|fields| fields[n]));
+    }
+    let row = query.bind(make_default).fetch_optional(&mut *tx).await?;
     // Not found rolls back the cleared default with the rest.
     let row = row.ok_or(Error::NotFound("address"))?;
     tx.commit().await?;

@@ -320,8 +320,8 @@ impl UserService for UserApi {
         let request = request.to_owned_message();
         let user = address_book(&request.user_id)?;
         let id = addresses::parse_id(&request.address_id)?;
-        let address = address(request.address.as_option())?;
-        let row = addresses::update(&self.pool, &caller, user, id, &address, request.make_default).await?;
+        let address = request.address.as_option().map(|wire| address(Some(wire))).transpose()?;
+        let row = addresses::update(&self.pool, &caller, user, id, address.as_ref(), request.make_default).await?;
         Response::ok(UpdateAddressResponse { address: MessageField::some(address_to_wire(row)), ..Default::default() })
     }
 

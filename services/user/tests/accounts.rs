@@ -721,6 +721,17 @@ async fn the_address_book_keeps_one_default_and_only_addresses_that_can_be_shipp
         book(&as_alice, &alice.id).await,
         [("1-2-3 Shibuya".into(), true), ("7-8-9 Naka".into(), false), ("4-5-7 Chiyoda".into(), false)]
     );
+    // Making an address the default alone leaves it as it is; asking for nothing is refused.
+    let only_default = |id: &str, make_default: bool| UpdateAddressRequest {
+        user_id: alice.id.clone(),
+        address_id: id.into(),
+        make_default,
+        ..Default::default()
+    };
+    as_alice.update_address(only_default(&office.id, true)).await.unwrap();
+    assert_eq!(book(&as_alice, &alice.id).await[0], ("4-5-7 Chiyoda".into(), true));
+    assert_eq!(code(as_alice.update_address(only_default(&office.id, false)).await), ErrorCode::InvalidArgument);
+    as_alice.update_address(only_default(&home.id, true)).await.unwrap();
     let unknown = Uuid::now_v7().to_string();
     assert_eq!(code(as_alice.update_address(update(&unknown, "x", true)).await), ErrorCode::NotFound);
     assert_eq!(code(as_alice.update_address(update("1", "x", true)).await), ErrorCode::InvalidArgument);
