@@ -103,7 +103,7 @@ for page in newest customer day; do
 import json, sys
 orders = json.load(sys.stdin).get("orders", [])
 print(sys.argv[1], "orders:", len(orders), "listed,", len({o.get("customerEmail") for o in orders}), "customers", file=sys.stderr)
-assert len(orders) == 20, orders' "$page"
+assert len(orders) > 0, orders' "$page"
 done
 
 echo "| request | clients | requests/s | p50 | p75 | p90 | p99 | errors |"

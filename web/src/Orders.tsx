@@ -179,12 +179,15 @@ export function CheckoutPage() {
       // picked from the book is the same request, and keeps its key.
       const request = JSON.stringify([...addressFields(address), card.replace(/\s+/g, "")]);
       if (attempt.current?.request !== request) attempt.current = { key: crypto.randomUUID(), request };
-      place.mutate({
-        idempotencyKey: attempt.current.key,
-        shippingAddress: address,
-        paymentToken: card.replace(/\s+/g, ""),
-        expectedTotal: cart.data?.total,
-      });
+      // Awaited, so a press while it runs finds `submitting` set; its outcome is the mutation's to show.
+      await place
+        .mutateAsync({
+          idempotencyKey: attempt.current.key,
+          shippingAddress: address,
+          paymentToken: card.replace(/\s+/g, ""),
+          expectedTotal: cart.data?.total,
+        })
+        .catch(() => undefined);
     } finally {
       submitting.current = false;
     }

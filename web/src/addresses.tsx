@@ -227,10 +227,13 @@ function Entry({ userId, saved, onDone }: EntryProps) {
     setEditing(false);
   };
   const refresh = () => answers.refresh(UserService.method.listAddresses);
+  const editButton = useRef<HTMLButtonElement | null>(null);
   const update = useMutation(UserService.method.updateAddress, {
-    onSuccess: async () => {
+    onSuccess: async (_, request) => {
       await refresh();
-      stopEditing();
+      if (request.address) stopEditing();
+      // "Make default" is gone from the entry now: focus goes to its Edit button rather than to the page.
+      else editButton.current?.focus();
       onDone("saved");
     },
   });
@@ -280,8 +283,11 @@ function Entry({ userId, saved, onDone }: EntryProps) {
             setEditing(true);
           }}
           ref={(button) => {
-            if (button && returning.current) button.focus();
-            returning.current = false;
+            editButton.current = button;
+            if (button && returning.current) {
+              button.focus();
+              returning.current = false;
+            }
           }}
         >
           {t(m.edit)} <span className="visually-hidden">{target}</span>

@@ -463,6 +463,7 @@ await inBrowser(async (page) => {
   await entries.first().filter({ hasText: "Kita-ku, Osaka" }).waitFor();
   check(await focused(book.getByRole("button", { name: /^Edit .*Kita-ku/ })), "focus is not back on Edit");
   await book.getByRole("button", { name: /^Make default .*1-2-3 Marunouchi/ }).click();
+  await page.waitForFunction(() => document.activeElement?.textContent?.startsWith("Edit"));
   await entries
     .first()
     .filter({ hasText: "1-2-3 Marunouchi" })

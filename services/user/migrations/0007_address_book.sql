@@ -1,6 +1,6 @@
 -- An account's address book: addresses its holder saved to ship to, checked as an order's shipping address is.
 -- At most one per account is the default (the one checkout offers first). Deleting the account deletes them
--- in the same statement (db::soft_delete_user): personal data with no use left.
+-- in the same transaction (db::soft_delete_user): personal data with no use left.
 CREATE TABLE user_service.addresses (
     id             uuid        PRIMARY KEY,
     user_id        uuid        NOT NULL REFERENCES user_service.users (id) ON DELETE CASCADE,

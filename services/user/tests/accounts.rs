@@ -847,25 +847,48 @@ async fn an_address_book_holds_twenty_even_when_many_are_added_at_once_and_goes_
 #[tokio::test]
 async fn an_address_added_while_the_account_is_deleted_goes_with_it() {
     let service = Service::start().await;
-    for round in 0..5 {
-        let (alice, caller) = service.sign_up(&format!("alice{round}@example.com")).await;
-        let as_alice = service.users_as(Some(&caller));
-        saved(&as_alice, add(&alice.id, address("1-2-3 Shibuya"), false)).await;
-        // Adds racing the deletion: each lands before it (and is deleted with the account) or finds no account.
-        let adds = (0..4).map(|n| as_alice.add_address(add(&alice.id, address(&format!("{n} Shibuya")), false)));
-        let delete =
-            DeleteUserRequest { id: alice.id.clone(), current_password: "correct horse".into(), ..Default::default() };
-        let (outcomes, deleted) = tokio::join!(futures::future::join_all(adds), as_alice.delete_user(delete));
-        deleted.unwrap();
-        for outcome in outcomes.into_iter().filter_map(Result::err) {
-            assert_eq!(outcome.code, ErrorCode::NotFound, "{outcome:?}");
+    let (alice, caller) = service.sign_up("alice@example.com").await;
+    let id: Uuid = alice.id.parse().unwrap();
+    let pool = service.database.pool.clone();
+    // An address being added, as AddAddress adds one: the account's row locked, the address written, not yet
+    // committed.
+    let mut adding = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM user_service.users WHERE id = $1 FOR NO KEY UPDATE")
+        .bind(id)
+        .execute(&mut *adding)
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO user_service.addresses (id, user_id, recipient_name, line1, city, postal_code, country_code)
+         VALUES ($1, $2, 'Hanako Yamada', '1-2-3 Shibuya', 'Tokyo', '150-0002', 'JP')",
+    )
+    .bind(Uuid::now_v7())
+    .bind(id)
+    .execute(&mut *adding)
+    .await
+    .unwrap();
+    // The account is deleted meanwhile: the deletion waits for the lock, then finds the address committed.
+    let as_alice = service.users_as(Some(&caller));
+    let delete =
+        DeleteUserRequest { id: alice.id.clone(), current_password: "correct horse".into(), ..Default::default() };
+    let deleting = tokio::spawn(async move { as_alice.delete_user(delete).await.map(|_| ()) });
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'UPDATE user_service.users%'";
+    ec_testing::eventually("the deletion waiting for the account's lock", std::time::Duration::from_secs(10), || {
+        let pool = pool.clone();
+        async move {
+            let waiting: i64 = sqlx::query_scalar(waiting).fetch_one(&pool).await.unwrap();
+            if waiting > 0 { Ok(()) } else { Err(ec_testing::Seen(waiting)) }
         }
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.addresses WHERE user_id = $1")
-            .bind(alice.id.parse::<Uuid>().unwrap())
-            .fetch_one(&service.database.pool)
-            .await
-            .unwrap();
-        assert_eq!(left, 0, "round {round}");
-    }
+    })
+    .await;
+    adding.commit().await.unwrap();
+    deleting.await.unwrap().unwrap();
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM user_service.addresses WHERE user_id = $1")
+        .bind(id)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0, "the address added while the account was deleted is left behind");
     service.stop().await;
 }
