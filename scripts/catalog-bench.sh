@@ -41,16 +41,8 @@ SELECT ('00000000-0000-7000-9000-' || lpad(to_hex(r * 10 + c), 12, '0'))::uuid,
 FROM generate_series(1, 10) r, generate_series(1, 5) c;
 INSERT INTO product_service.products (id, name, description, category_id, status)
 SELECT gen_random_uuid(),
-       (ARRAY['Cast iron','Glass','Linen','Ceramic','Bamboo','Copper','Wool','Oak','Steel','Cotton','Paper','Brass',
-              'Stone','Clay','Walnut','Enamel','Silk','Leather','Cedar','Porcelain'])[1 + i % 20] || ' ' ||
-       (ARRAY['teapot','kettle','mug','blanket','lamp','knife','bowl','basket','towel','chair','planter','candle',
-              'notebook','pan','vase','tray','cushion','jar','spoon','board','lantern','bag','scarf','clock','mirror',
-              'shelf','stool','rug','cup','plate','glass','bottle','box','brush','hook','rack','bench','sheet',
-              'pillow','apron','tumbler','grinder','dripper','steamer','whisk','ladle','skillet','pot','lid','tin'])[1 + (i / 20) % 50]
-       || ' no. ' || i,
-       'A ' || (ARRAY['handmade','durable','light','classic','compact','generous','quiet','simple'])[1 + i % 8] ||
-       ' piece for the ' || (ARRAY['kitchen','garden','bedroom','study','terrace','bathroom','hallway','table'])[1 + (i / 8) % 8] ||
-       ', made to last and easy to care for.',
+       $BENCH_PRODUCT_NAME,
+       $BENCH_PRODUCT_DESCRIPTION,
        ('00000000-0000-7000-9000-' || lpad(to_hex((1 + i % 10) * 10 + 1 + (i / 10) % 5), 12, '0'))::uuid,
        CASE WHEN i % 50 = 0 THEN 'hidden' ELSE 'published' END
 FROM generate_series(1, $PRODUCTS) i;

@@ -35,3 +35,17 @@ start_ec_dev() {
 }
 
 psql() { "$PG_BIN/psql" -q -v ON_ERROR_STOP=1 "$url" "$@"; }
+
+# The benchmark catalog's product names and descriptions: SQL expressions of `i`, the product's number (names
+# such as "Copper kettle no. 105": 20 materials by 50 things; descriptions of 8 by 8 phrases), which
+# catalog-bench.sh and search-bench.sh both seed with, so a search finds the same products in either.
+BENCH_PRODUCT_NAME="(ARRAY['Cast iron','Glass','Linen','Ceramic','Bamboo','Copper','Wool','Oak','Steel','Cotton','Paper','Brass',
+              'Stone','Clay','Walnut','Enamel','Silk','Leather','Cedar','Porcelain'])[1 + i % 20] || ' ' ||
+       (ARRAY['teapot','kettle','mug','blanket','lamp','knife','bowl','basket','towel','chair','planter','candle',
+              'notebook','pan','vase','tray','cushion','jar','spoon','board','lantern','bag','scarf','clock','mirror',
+              'shelf','stool','rug','cup','plate','glass','bottle','box','brush','hook','rack','bench','sheet',
+              'pillow','apron','tumbler','grinder','dripper','steamer','whisk','ladle','skillet','pot','lid','tin'])[1 + (i / 20) % 50]
+       || ' no. ' || i"
+BENCH_PRODUCT_DESCRIPTION="'A ' || (ARRAY['handmade','durable','light','classic','compact','generous','quiet','simple'])[1 + i % 8] ||
+       ' piece for the ' || (ARRAY['kitchen','garden','bedroom','study','terrace','bathroom','hallway','table'])[1 + (i / 8) % 8] ||
+       ', made to last and easy to care for.'"

@@ -23,7 +23,7 @@ scratch="${server%/*}/$db"
 work=$(mktemp -d)
 trap '"$PG_BIN/psql" -q "$server" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1; rm -rf "$work"' EXIT
 "$PG_BIN/psql" -q "$server" -c "CREATE DATABASE $db"
-"$PG_BIN/psql" -q "$scratch" <<'SQL'
+"$PG_BIN/psql" -q "$scratch" <<SQL
 CREATE TABLE products (
     id uuid PRIMARY KEY, name text NOT NULL, description text NOT NULL, status text NOT NULL,
     deleted_at timestamptz, min_price bigint,
@@ -34,16 +34,8 @@ CREATE TABLE products (
 CREATE INDEX products_search ON products USING gin (search) WHERE deleted_at IS NULL;
 INSERT INTO products (id, name, description, status, min_price)
 SELECT gen_random_uuid(),
-       (ARRAY['Cast iron','Glass','Linen','Ceramic','Bamboo','Copper','Wool','Oak','Steel','Cotton','Paper','Brass',
-              'Stone','Clay','Walnut','Enamel','Silk','Leather','Cedar','Porcelain'])[1 + i % 20] || ' ' ||
-       (ARRAY['teapot','kettle','mug','blanket','lamp','knife','bowl','basket','towel','chair','planter','candle',
-              'notebook','pan','vase','tray','cushion','jar','spoon','board','lantern','bag','scarf','clock','mirror',
-              'shelf','stool','rug','cup','plate','glass','bottle','box','brush','hook','rack','bench','sheet',
-              'pillow','apron','tumbler','grinder','dripper','steamer','whisk','ladle','skillet','pot','lid','tin'])[1 + (i / 20) % 50]
-       || ' no. ' || i,
-       'A ' || (ARRAY['handmade','durable','light','classic','compact','generous','quiet','simple'])[1 + i % 8] ||
-       ' piece for the ' || (ARRAY['kitchen','garden','bedroom','study','terrace','bathroom','hallway','table'])[1 + (i / 8) % 8] ||
-       ', made to last and easy to care for.',
+       $BENCH_PRODUCT_NAME,
+       $BENCH_PRODUCT_DESCRIPTION,
        CASE WHEN i % 50 = 0 THEN 'hidden' ELSE 'published' END, 100 + i % 49900
 FROM generate_series(1, 100000) i;
 ANALYZE;
