@@ -58,7 +58,10 @@ export async function secured(page, url) {
   console.log("ok security headers");
 }
 
-/** With SCREENSHOTS_DIR set, the page as it is now at desktop and at phone width (docs/screenshots). */
+/**
+ * With SCREENSHOTS_DIR set, the page as it is now at desktop and at phone width (docs/screenshots). The Japanese
+ * pages need a CJK font on the machine (Debian's fonts-noto-cjk); without one their text is boxes.
+ */
 export async function screenshot(page, name) {
   const dir = process.env.SCREENSHOTS_DIR;
   if (!dir) return;
@@ -67,6 +70,14 @@ export async function screenshot(page, name) {
     ["phone", { width: 390, height: 844 }],
   ]) {
     await page.setViewportSize(viewport);
+    // The whole page is shot: lazily loaded pictures below the fold are fetched first, as scrolling would
+    // (at most 10 s).
+    await page.evaluate(() => {
+      for (const img of document.images) img.loading = "eager";
+    });
+    await page
+      .waitForFunction(() => [...document.images].every((img) => img.complete), undefined, { timeout: 10_000 })
+      .catch(() => undefined);
     await page.screenshot({ path: join(dir, `${name}-${size}.png`), fullPage: true });
   }
   await page.setViewportSize({ width: 1280, height: 800 });
