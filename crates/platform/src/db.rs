@@ -155,6 +155,41 @@ mod tests {
         database.drop_now().await;
     }
 
+    /// A caller that gives up while its `BEGIN` is on the wire (a client's deadline, a dropped connection) must
+    /// not hand the pool's next borrower a session still inside that transaction: the borrower's statements
+    /// would hold their locks until the session ends and vanish with it. sqlx 0.9.0 did (the checkout saga
+    /// saw a reservation it had been given come back `not_found`); 0.9.1 rolls the transaction back.
+    #[tokio::test]
+    async fn a_transaction_abandoned_while_it_begins_is_not_left_open_for_the_next_borrower() {
+        let database = TestDatabase::create().await;
+        let pool = connect(&DatabaseArgs { url: database.url(), max_connections: 1 }).await.unwrap();
+        let begin = pool.begin_with("BEGIN; SELECT pg_sleep(0.5)");
+        assert!(tokio::time::timeout(Duration::from_millis(100), begin).await.is_err(), "the BEGIN was cut short");
+
+        // The pool's one connection again: what it writes is there for everyone once the statement returns, and
+        // the session is left idle, not idle in a transaction.
+        let mut borrowed = pool.acquire().await.unwrap();
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()").fetch_one(&mut *borrowed).await.unwrap();
+        sqlx::query("CREATE TABLE public.written (id int)").execute(&mut *borrowed).await.unwrap();
+        let state: Option<String> = sqlx::query_scalar("SELECT state FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&database.pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            state.as_deref(),
+            Some("idle"),
+            "the next borrower's statements ran inside the abandoned transaction"
+        );
+        let seen: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('public.written')::text").fetch_one(&database.pool).await.unwrap();
+        assert_eq!(seen.as_deref(), Some("written"), "another session sees the write");
+
+        drop(borrowed);
+        pool.close().await;
+        database.drop_now().await;
+    }
+
     #[tokio::test]
     async fn an_edited_migration_is_refused() {
         let database = TestDatabase::create().await;
