@@ -4,7 +4,12 @@
 mod support;
 
 use connectrpc::ErrorCode;
-use ec_order::{cart, error::Error};
+use ec_order::{
+    cart,
+    domain::PaymentToken,
+    error::Error,
+    payment::{Authorize, PaymentProvider, SandboxPayments},
+};
 use ec_platform::{db::Unflushed, identity::Contact};
 use ec_product::{
     domain::{IdempotencyKey, ReservationItems},
@@ -290,6 +295,57 @@ async fn a_payment_provider_that_keeps_failing_fails_the_order_and_compensates()
     assert!(order.failure_reason.starts_with("payment_unavailable:"), "{}", order.failure_reason);
     assert_eq!(platform.stock(sku).await, (3, 0));
     assert!(platform.ledger(&order.id).await.is_empty());
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn money_held_by_an_authorisation_whose_answer_never_came_is_found_under_its_key_and_let_go() {
+    let platform = Platform::start_with(|config| config.payment_sandbox_transient_failures = 100).await;
+    let sku = platform.skus(&[3]).await[0];
+    let me = customer();
+    platform.add(&me, sku, 1).await;
+    let order = platform.checkout(&me, "k", FLAKY).await.unwrap();
+    assert!(order.failure_reason.starts_with("payment_unavailable:"), "{}", order.failure_reason);
+    // Now the order is put where authorising leaves it when the last attempt's answer was lost while the
+    // provider did hold the money (under the key the saga uses), or where a driver that died before recording
+    // an authorisation leaves it once reserving gives up: compensating, with no authorisation recorded.
+    let total = order.total.as_option().unwrap();
+    let token = PaymentToken::parse(APPROVE).unwrap();
+    let held = SandboxPayments::new(&Unflushed::beside(platform.pool()), 0)
+        .authorize(Authorize {
+            key: &format!("order:{}:authorize", order.id),
+            reference: &order.id,
+            amount: total.amount,
+            currency_code: &total.currency_code,
+            token: &token,
+        })
+        .await
+        .unwrap();
+    assert_eq!(platform.ledger(&order.id).await[0].status, "authorized");
+    sqlx::query(
+        "UPDATE order_service.orders SET status = 'pending', step = 'release', next_attempt_at = now(),
+             lease_until = NULL
+         WHERE id = $1::uuid AND authorization_id IS NULL AND payment_status = 'pending'",
+    )
+    .bind(&order.id)
+    .execute(platform.pool())
+    .await
+    .unwrap();
+
+    let settled = platform.settled(&me, &order.id).await;
+    assert_eq!(settled.status, OrderStatus::ORDER_STATUS_FAILED);
+    assert!(settled.failure_reason.starts_with("payment_unavailable:"), "{}", settled.failure_reason);
+    assert_eq!(settled.payment_status, PaymentStatus::PAYMENT_STATUS_VOIDED);
+    let ledger = platform.ledger(&order.id).await;
+    assert_eq!((ledger.len(), ledger[0].id.as_str(), ledger[0].status.as_str()), (1, held.as_str(), "voided"));
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT authorization_id FROM order_service.orders WHERE id = $1::uuid")
+            .bind(&order.id)
+            .fetch_one(platform.pool())
+            .await
+            .unwrap();
+    assert_eq!(recorded, Some(held), "the order names the authorisation it let go");
+    assert_eq!(platform.stock(sku).await, (3, 0), "the stock was given back once");
     platform.stop().await;
 }
 

@@ -112,6 +112,9 @@ impl PaymentProvider for Unconfigured {
     fn authorize<'a>(&'a self, _: Authorize<'a>) -> PaymentFuture<'a, String> {
         self.refuse()
     }
+    fn authorized<'a>(&'a self, _: &'a str) -> PaymentFuture<'a, Option<String>> {
+        self.refuse()
+    }
     fn capture<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, ()> {
         self.refuse()
     }
@@ -127,6 +130,11 @@ impl PaymentProvider for Unconfigured {
 pub trait PaymentProvider: Send + Sync {
     /// Holds `amount` on the card; the authorisation's id.
     fn authorize<'a>(&'a self, request: Authorize<'a>) -> PaymentFuture<'a, String>;
+    /// The authorisation an `authorize` under `key` made, if one did, whether or not its answer reached the
+    /// caller (a timeout, a crash); `None` if none under `key` was approved. Providers offer this as a lookup
+    /// by idempotency key or by the shop's reference; the saga asks it before it lets an order fail, so no
+    /// money stays held for an order that was never placed.
+    fn authorized<'a>(&'a self, key: &'a str) -> PaymentFuture<'a, Option<String>>;
     /// Charges what an authorisation holds.
     fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
     /// Lets an authorisation go without charging. Voiding a voided one succeeds.

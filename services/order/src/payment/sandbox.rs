@@ -224,6 +224,20 @@ impl PaymentProvider for SandboxPayments {
         Box::pin(self.authorize_now(request))
     }
 
+    fn authorized<'a>(&'a self, key: &'a str) -> PaymentFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let found: Option<Option<String>> = sqlx::query_scalar(
+                "SELECT authorization_id FROM payment_sandbox.operations
+                 WHERE operation = 'authorize' AND key = $1 AND outcome = 'approved'",
+            )
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(transient)?;
+            Ok(found.flatten())
+        })
+    }
+
     fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()> {
         Box::pin(self.transition("capture", key, authorization, "authorized", "captured"))
     }

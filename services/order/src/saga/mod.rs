@@ -9,7 +9,7 @@
 //!  done (FAILED)   release ◀────────────┘
 //!                     │
 //!                     ▼
-//!                   void (if authorised) ──▶ done (FAILED)
+//!                   void ──▶ done (FAILED)
 //!
 //! cancel (CONFIRMED) ──▶ restock ──▶ void ──▶ done (CANCELLED)
 //! ```
@@ -27,7 +27,9 @@
 //! retried with exponential backoff; forward steps (reserve, authorise) give up after a number of attempts
 //! and compensate; compensations and confirm are retried until they succeed, as they must. No order stays
 //! PENDING forever: a reservation the saga could not confirm expires in the product service, and confirm
-//! then answers that it has, which compensates.
+//! then answers that it has, which compensates. A forward step that gave up may have gone through unanswered,
+//! and an earlier driver may have died before recording what it made: so release asks for the reservation
+//! under its key when none is recorded, and void asks the provider for an authorisation under its key.
 //!
 //! Each transition is one statement ([`db::orders::record_step`]): the order's row, its log lines and what
 //! the outcome changes elsewhere (the card token, the cart, the `order.v1.confirmed` event in the outbox) are

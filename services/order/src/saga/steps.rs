@@ -89,8 +89,9 @@ impl Saga {
                 }
             }
             Step::Release => {
-                let next = if r.authorization_id.is_some() { Step::Void } else { Step::Done };
-                let status = if next == Step::Done { Status::Failed } else { r.status };
+                // Void next even with no authorisation recorded: one may have been made unanswered, or by a
+                // driver lost before it recorded it (Void looks it up under its key).
+                let (next, status) = (Step::Void, r.status);
                 let reservation = match r.reservation_id {
                     Some(reservation) => reservation,
                     // Reserving gave up unanswered, and may have held stock all the same. Asking again under
@@ -129,13 +130,23 @@ impl Saga {
             }
             Step::Void => {
                 let status = if r.status == Status::Pending { Status::Failed } else { r.status };
-                let Some(authorization) = r.authorization_id.as_deref() else {
-                    return compensated(Step::Done, status, "nothing was authorised");
+                let authorization = match r.authorization_id.clone() {
+                    Some(authorization) => authorization,
+                    // Unrecorded is not unheld: an authorisation whose answer was lost holds the shopper's money
+                    // all the same. The provider says under the key whether there is one.
+                    None => match self.payments.authorized(&key("authorize")).await {
+                        Ok(Some(authorization)) => {
+                            tracing::warn!(order = %r.id, authorization, "voiding an authorisation never recorded");
+                            authorization
+                        }
+                        Ok(None) => return compensated(Step::Done, status, "nothing was authorised"),
+                        Err(e) => return Outcome::Retry { error: e.to_string() },
+                    },
                 };
-                let voided = match self.payments.void(&key("void"), authorization).await {
+                let voided = match self.payments.void(&key("void"), &authorization).await {
                     // Captured after all: give the money back.
                     Err(PaymentError::Refused(_)) => {
-                        self.payments.refund(&key("refund"), authorization).await.map(|()| "refunded")
+                        self.payments.refund(&key("refund"), &authorization).await.map(|()| "refunded")
                     }
                     other => other.map(|()| "voided"),
                 };
@@ -143,7 +154,11 @@ impl Saga {
                     Ok(payment) => Outcome::Advance {
                         to: Step::Done,
                         status,
-                        change: Change { payment_status: Some(payment), ..Change::default() },
+                        change: Change {
+                            authorization_id: Some(authorization),
+                            payment_status: Some(payment),
+                            ..Change::default()
+                        },
                         event: format!("payment {payment}"),
                     },
                     Err(e) => Outcome::Retry { error: e.to_string() },
