@@ -65,6 +65,7 @@ impl TestPlatform {
                     anonymous_burst: 10_000,
                     user_burst: 10_000,
                     sign_up_burst: 10_000,
+                    media_burst: 10_000,
                     ..ec_platform::config::defaults()
                 },
             },

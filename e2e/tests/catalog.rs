@@ -120,6 +120,20 @@ async fn pictures_are_uploaded_through_the_bff_in_every_protocol_and_served_from
     let as_customer = catalog(&platform, Wire::ConnectJson, Some(&customer));
     let refused = as_customer.upload_product_image(upload(photo.clone())).await;
     assert_eq!(refused.unwrap_err().code, ErrorCode::PermissionDenied);
+    // A refused picture says why in a detail the BFF passes on, for clients to put in their own words.
+    for wire in Wire::ALL {
+        let refused =
+            catalog(&platform, wire, Some(&admin)).upload_product_image(upload(b"not a picture".to_vec())).await;
+        let error = refused.unwrap_err();
+        assert_eq!(error.code, ErrorCode::InvalidArgument, "{wire:?}");
+        // Named as each protocol names it: by the bare message name in Connect, by a type URL in gRPC's status.
+        let name = match wire {
+            Wire::ConnectJson | Wire::ConnectProto => "product.v1.PictureRefusedDetail",
+            Wire::GrpcWeb | Wire::Grpc => "type.googleapis.com/product.v1.PictureRefusedDetail",
+        };
+        let detail = error.details.iter().find(|d| d.type_url == name);
+        assert!(detail.is_some_and(|d| d.value.is_some()), "{wire:?}: {error:?}");
+    }
     let mut images = Vec::new();
     for wire in Wire::ALL {
         let answer = catalog(&platform, wire, Some(&admin)).upload_product_image(upload(photo.clone())).await;
@@ -172,6 +186,40 @@ async fn pictures_are_uploaded_through_the_bff_in_every_protocol_and_served_from
         let status = http.get(format!("{}{path}", platform.bff_url())).send().await.unwrap().status();
         assert_eq!(status, 404, "{path}");
     }
+    platform.stop().await;
+}
+
+#[tokio::test]
+async fn picture_reads_that_reach_the_store_are_limited_per_client_ip() {
+    let platform = TestPlatform::start_with(|config| {
+        (config.bff.edge.media_per_minute, config.bff.edge.media_burst) = (1, 3);
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: String, etag: Option<String>| {
+        let mut request = http.get(format!("{}{path}", platform.bff_url()));
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        async move { request.send().await.unwrap() }
+    };
+    let made_up = || format!("/media/products/{}/640.webp", uuid::Uuid::now_v7());
+    // Paths no picture could have are answered without the store, and take nothing.
+    for _ in 0..5 {
+        assert_eq!(get("/media/products/x/640.webp".into(), None).await.status(), 404);
+    }
+    // Three made-up keys are looked up and not found; the fourth is not looked up.
+    for n in 0..3 {
+        assert_eq!(get(made_up(), None).await.status(), 404, "lookup {n}");
+    }
+    let limited = get(made_up(), None).await;
+    assert_eq!(limited.status(), 429);
+    let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // A revalidation is answered from the key alone, so it is answered while the client is limited.
+    let key = made_up();
+    let etag = format!("\"{}\"", key.trim_start_matches("/media/"));
+    assert_eq!(get(key, Some(etag)).await.status(), 304);
     platform.stop().await;
 }
 

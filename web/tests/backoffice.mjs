@@ -7,6 +7,7 @@
 //   WEB_URL=http://127.0.0.1:5173 ADMIN_EMAIL=... SHOPPER_EMAIL=... PASSWORD=... \
 //     ORDER_ID=<a confirmed order of the shopper's, of one Sencha> node tests/backoffice.mjs
 import { fileURLToPath } from "node:url";
+import { crc32 } from "node:zlib";
 
 import { accessible, check, inBrowser, openPath, screenshot, signIn, signOut } from "./browser.mjs";
 
@@ -19,6 +20,26 @@ const SKU = "KYUSU-300ML";
 const ALT = "A black clay teapot with a side handle";
 /** The picture the owner uploads: one of the demo catalog's, a 1200 x 900 WebP. */
 const PICTURE = fileURLToPath(new URL("../../services/product/demo/pictures/cast-iron-teapot.webp", import.meta.url));
+
+/** A PNG that says it is `width` x `height` pixels (an empty image data chunk follows): enough to tell its size. */
+function png(width, height) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.writeUInt8(8, 8); // 8 bits a channel
+  header.writeUInt8(2, 9); // RGB
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const empty = Buffer.alloc(0);
+  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", empty), chunk("IEND", empty)]);
+}
 
 await inBrowser(async (page) => {
   const heading = (level, name) => page.getByRole("heading", { level, name, exact: true });
@@ -192,7 +213,13 @@ await inBrowser(async (page) => {
     .setInputFiles({ name: "notes.jpg", mimeType: "image/jpeg", buffer: Buffer.from("not a picture") });
   await upload.getByLabel("Alt text").fill("Notes");
   await button("Upload picture").click();
-  await alert("This picture cannot be used: only JPEG, PNG and WebP pictures are taken").waitFor();
+  await alert("This picture cannot be used: only JPEG, PNG and WebP pictures are taken.").waitFor();
+  // One too wide is refused with its size, from the header alone.
+  await upload
+    .getByLabel("Picture file")
+    .setInputFiles({ name: "banner.png", mimeType: "image/png", buffer: png(13000, 1) });
+  await button("Upload picture").click();
+  await alert("This picture cannot be used: it is 13000 × 1 px, and a picture is at most 12,000 px a side").waitFor();
   console.log("ok image");
 
   const productStatus = (name) => page.getByTestId("product-status").filter({ hasText: name }).waitFor();

@@ -124,6 +124,29 @@ pub struct EdgeConfig {
     )]
     pub sign_up_burst: u32,
 
+    /// Picture reads per minute allowed per client IP that reach the picture store (`/media/`): a revalidation,
+    /// answered from the key alone, and a path no picture could have take nothing. Pictures are cached for a
+    /// year, so a shopper's browser asks once; a flood of made-up keys cannot make the BFF query the store
+    /// faster than this.
+    #[arg(
+        id = "rate_media_per_minute",
+        long = "rate-media-per-minute",
+        env = "RATE_MEDIA_PER_MINUTE",
+        default_value_t = 600,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub media_per_minute: u32,
+
+    /// Burst of picture reads allowed per client IP (a page of product cards asks for one copy of each).
+    #[arg(
+        id = "rate_media_burst",
+        long = "rate-media-burst",
+        env = "RATE_MEDIA_BURST",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub media_burst: u32,
+
     /// Burst of calls allowed per signed-in user.
     #[arg(id = "rate_user_burst", long = "rate-user-burst", env = "RATE_USER_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
     pub user_burst: u32,

@@ -38,7 +38,7 @@ pub enum BffError {
 }
 
 /// A wait rounded up to whole seconds, at least one: what `Retry-After` carries.
-fn whole_seconds(wait: Duration) -> u64 {
+pub(crate) fn whole_seconds(wait: Duration) -> u64 {
     wait.as_secs_f64().ceil().max(1.0) as u64
 }
 
@@ -64,10 +64,23 @@ impl From<BffError> for ConnectError {
                     tracing::error!(code = error.code.as_str(), %message, "backend call failed");
                     ConnectError::new(error.code, "the service is unavailable; try again shortly")
                 }
-                _ => error,
+                _ => with_bare_detail_types(error),
             },
         }
     }
+}
+
+/// `error` with its details named as the Connect protocol names them, by the message's bare name
+/// (`product.v1.PictureRefusedDetail`): a detail that came over gRPC is named by a type URL
+/// (`type.googleapis.com/product.v1.PictureRefusedDetail`), which Connect clients do not match. (On the gRPC
+/// path the prefix is added again.)
+fn with_bare_detail_types(mut error: ConnectError) -> ConnectError {
+    for detail in &mut error.details {
+        if let Some((_, name)) = detail.type_url.rsplit_once('/') {
+            detail.type_url = name.to_owned();
+        }
+    }
+    error
 }
 
 #[cfg(test)]
@@ -97,6 +110,17 @@ mod tests {
             (malformed.code, malformed.message.as_deref()),
             (ErrorCode::InvalidArgument, Some("id must be a UUID"))
         );
+    }
+
+    #[test]
+    fn a_backends_refusal_is_passed_on_with_its_details_named_as_connect_names_them() {
+        let detail = |type_url: &str| connectrpc::ErrorDetail { type_url: type_url.into(), value: None, debug: None };
+        let mut refused = ConnectError::invalid_argument("not a picture");
+        refused.details = vec![detail("type.googleapis.com/product.v1.PictureRefusedDetail"), detail("a.B")];
+        let passed = wire(BffError::Backend(refused));
+        assert_eq!((passed.code, passed.message.as_deref()), (ErrorCode::InvalidArgument, Some("not a picture")));
+        let names: Vec<&str> = passed.details.iter().map(|d| d.type_url.as_str()).collect();
+        assert_eq!(names, ["product.v1.PictureRefusedDetail", "a.B"]);
     }
 
     #[test]

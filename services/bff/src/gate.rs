@@ -16,7 +16,7 @@
 //! Forwarded calls carry the caller's identity (signed with the internal secret), the remaining deadline and
 //! the request id ([`Gate::forward`]); no other inbound header reaches a backend.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use connectrpc::{RequestContext, client::CallOptions};
 use ec_platform::{
@@ -50,6 +50,8 @@ pub struct Gate {
     pub user: Limit,
     /// The sign-up bucket of each client IP, on top of the anonymous one.
     pub sign_up: Limit,
+    /// The bucket of each client IP for picture reads that reach the picture store.
+    pub media: Limit,
     /// Proxies whose X-Forwarded-For is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     /// How long an anonymous public read may be cached, in seconds (0: not at all).
@@ -102,6 +104,12 @@ impl Gate {
         }
     }
 
+    /// Takes a token from the picture-read bucket of the client that connected from `peer` with `headers`;
+    /// refused only with [`BffError::RateLimited`].
+    pub async fn media_read(&self, peer: SocketAddr, headers: &http::HeaderMap) -> Result<(), BffError> {
+        self.take("media", "media", self.media, self.client_of(peer, headers)).await
+    }
+
     /// Takes a token from the `class` bucket (keys `{prefix}:…`) of the client's IP (IPv6 by its /64).
     async fn per_client(
         &self,
@@ -110,16 +118,21 @@ impl Gate {
         limit: Limit,
         ctx: &RequestContext,
     ) -> Result<(), BffError> {
-        let Some(ip) = self.client(ctx) else {
-            return Ok(());
-        };
-        let key = format!("{prefix}:{}", ec_platform::net::client_key(ip));
+        match ctx.peer_addr() {
+            Some(peer) => self.take(class, prefix, limit, self.client_of(peer, ctx.headers())).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Takes a token from the `class` bucket (keys `{prefix}:…`) of `client` (IPv6 by its /64).
+    async fn take(&self, class: &'static str, prefix: &str, limit: Limit, client: IpAddr) -> Result<(), BffError> {
+        let key = format!("{prefix}:{}", ec_platform::net::client_key(client));
         self.limiter.admit(&key, limit).await.map_err(|retry_after| rate_limited(class, retry_after))
     }
 
-    fn client(&self, ctx: &RequestContext) -> Option<IpAddr> {
-        let forwarded = forwarded_for(ctx.headers());
-        ctx.peer_addr().map(|peer| client_ip(peer.ip(), forwarded.as_deref(), &self.trusted_proxies))
+    /// The client behind a connection from `peer`: the peer, or whom a trusted proxy forwards for.
+    fn client_of(&self, peer: SocketAddr, headers: &http::HeaderMap) -> IpAddr {
+        client_ip(peer.ip(), forwarded_for(headers).as_deref(), &self.trusted_proxies)
     }
 
     /// The `Cache-Control` of a public read's answer to `caller`: anonymous answers are the same for everyone

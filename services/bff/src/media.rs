@@ -3,7 +3,9 @@
 //!
 //! A key is written once and never changed (a new picture gets a new id), so every answer may be cached for a
 //! year (`immutable`), and the ETag is the key itself: a revalidation is answered without reading the store.
-//! Only paths a picture key could have are looked up; anything else is 404 without touching the store.
+//! Only paths a picture key could have are looked up; anything else is 404 without touching the store. What
+//! does reach the store takes a token from the client IP's bucket (`RATE_MEDIA_*`), so made-up keys cannot
+//! be sent to it faster than that; beyond it, 429 with `Retry-After`.
 //!
 //! Uploads come the other way, as `UploadProductImage`, the one procedure whose body may be 10 MiB. Its body
 //! is read (and decompressed) before the route's policy runs, so [`guard_uploads`] checks first, from the
@@ -11,12 +13,12 @@
 //! then checks it all again, revocations included), and lets only a few uploads in at once: no one else can
 //! make the BFF read megabytes.
 
-use std::sync::Arc;
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{Path, Request, State},
-    http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header},
+    extract::{ConnectInfo, Path, Request, State},
+    http::{HeaderName, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
@@ -26,7 +28,10 @@ use ec_proto::product::v1::PRODUCT_SERVICE_UPLOAD_PRODUCT_IMAGE_SPEC;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tokio::sync::Semaphore;
 
-use crate::gate::Gate;
+use crate::{
+    error::{BffError, whole_seconds},
+    gate::Gate,
+};
 
 /// How many uploads the BFF reads at once (each up to 10 MiB, held while it is forwarded); more are refused
 /// with 429, which clients read as `unavailable`.
@@ -65,12 +70,17 @@ pub fn guard_uploads(app: axum::Router, gate: Arc<Gate>) -> axum::Router {
 /// How long clients and caches may keep a copy: a year, the most HTTP caches honour.
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
-/// The `/media/` routes over `store`.
-pub fn routes(store: Arc<dyn ObjectStore>) -> axum::Router {
-    axum::Router::new().route("/media/{*path}", get(picture)).with_state(store)
+/// The `/media/` routes over `store`, limited by `gate`'s picture-read buckets.
+pub fn routes(store: Arc<dyn ObjectStore>, gate: Arc<Gate>) -> axum::Router {
+    axum::Router::new().route("/media/{*path}", get(picture)).with_state((store, gate))
 }
 
-async fn picture(State(store): State<Arc<dyn ObjectStore>>, Path(path): Path<String>, headers: HeaderMap) -> Response {
+async fn picture(
+    State((store, gate)): State<(Arc<dyn ObjectStore>, Arc<Gate>)>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Response {
+    let headers = request.headers();
     let Some(key) = parse_picture_path(&path) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -87,6 +97,12 @@ async fn picture(State(store): State<Arc<dyn ObjectStore>>, Path(path): Path<Str
         .any(|tags| tags.to_str().is_ok_and(|tags| tags.split(',').any(|tag| tag.trim() == "*" || tag.trim() == etag)));
     if revalidating {
         return (StatusCode::NOT_MODIFIED, fixed).into_response();
+    }
+    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+        && let Err(BffError::RateLimited { retry_after }) = gate.media_read(*peer, headers).await
+    {
+        let wait = HeaderValue::from(whole_seconds(retry_after));
+        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait)]).into_response();
     }
     match store.get(&key).await {
         Ok(found) => {

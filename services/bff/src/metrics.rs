@@ -6,7 +6,8 @@
 //! - `ec_bff_access_denied_total{reason}`: calls with a valid token that their route's policy refused
 //!   (`scope`: the token lacks the route's scope; `admin`; `own_account`; `revocations_unchecked`: an admin
 //!   route while Redis cannot be read).
-//! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`, `sign_up`).
+//! - `ec_bff_rate_limited_total{class}`: calls refused by the rate limiter (`anonymous`, `user`, `sign_up`),
+//!   and picture reads (`media`).
 //! - `ec_bff_jwks_fetches_total{result}`: fetches of the issuer's keys.
 //! - `ec_bff_jwks_forged_total`: copies of the issuer's keys in Redis whose MAC did not verify (someone who can
 //!   write to Redis tried to plant a key), ignored.
@@ -90,7 +91,7 @@ pub fn describe() {
     for reason in DENIALS {
         counter!("ec_bff_access_denied_total", "reason" => reason).increment(0);
     }
-    for class in ["anonymous", "user", "sign_up"] {
+    for class in ["anonymous", "user", "sign_up", "media"] {
         counter!("ec_bff_rate_limited_total", "class" => class).increment(0);
     }
     for result in ["ok", "error"] {

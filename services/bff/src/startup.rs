@@ -90,6 +90,7 @@ impl Application {
             anonymous: Limit { per_minute: edge.anonymous_per_minute, burst: edge.anonymous_burst },
             user: Limit { per_minute: edge.user_per_minute, burst: edge.user_burst },
             sign_up: Limit { per_minute: edge.sign_up_per_minute, burst: edge.sign_up_burst },
+            media: Limit { per_minute: edge.media_per_minute, burst: edge.media_burst },
             trusted_proxies: edge.trusted_proxies.clone(),
             public_cache_secs: edge.public_cache_secs,
         });
@@ -102,7 +103,7 @@ impl Application {
         routes::table(&mut routes, &backends);
         let services = routes.services();
 
-        let upload_gate = gate.clone();
+        let (upload_gate, media_gate) = (gate.clone(), gate.clone());
         let readiness = Arc::new(Readiness { gate, backends });
         crate::metrics::describe();
         let operations = axum::Router::new()
@@ -139,7 +140,7 @@ impl Application {
         // The public port: each client address may hold only so many connections (trusted proxies exempt).
         let limits = deps.serving.limits().per_client(&deps.serving.connections, edge.trusted_proxies.clone());
         let public_routes = match &deps.media {
-            Some(store) => public_health.merge(crate::media::routes(store.clone())),
+            Some(store) => public_health.merge(crate::media::routes(store.clone(), media_gate)),
             None => public_health,
         };
         let server = server

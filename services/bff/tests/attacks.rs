@@ -95,6 +95,7 @@ impl Fixture {
             anonymous: generous,
             user: generous,
             sign_up: generous,
+            media: generous,
             trusted_proxies: Vec::new(),
             public_cache_secs: 30,
         }

@@ -91,6 +91,7 @@ fn routes() -> Routes {
         anonymous: Limit { per_minute: 1, burst: 1 },
         user: Limit { per_minute: 1, burst: 1 },
         sign_up: Limit { per_minute: 1, burst: 1 },
+        media: Limit { per_minute: 1, burst: 1 },
         trusted_proxies: Vec::new(),
         public_cache_secs: 30,
     };

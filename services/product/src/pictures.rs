@@ -28,7 +28,7 @@ use tokio::sync::Semaphore;
 use url::Url;
 use uuid::Uuid;
 
-use crate::error::Error;
+use crate::error::{Error, ProductError};
 
 /// The largest upload, in bytes.
 pub const MAX_BYTES: usize = ec_platform::media::MAX_PICTURE_BYTES;
@@ -141,7 +141,7 @@ impl Media {
 
     /// Checks `data` and makes its copies ([`process`]); the refusal is the caller's to fix.
     pub async fn process(&self, data: Vec<u8>) -> Result<Picture, Error> {
-        self.pictures.process(data).await.map_err(|e| Error::InvalidArgument(e.to_string()))
+        Ok(self.pictures.process(data).await.map_err(ProductError::from)?)
     }
 
     /// Writes the copies of picture `id`, all at once. On failure, removes what was written.

@@ -5,9 +5,11 @@ mod support;
 
 use std::sync::Arc;
 
-use connectrpc::ErrorCode;
+use base64::{Engine, engine::general_purpose::STANDARD_NO_PAD};
+use connectrpc::{ConnectError, ErrorCode};
 use ec_proto::product::v1::{
-    CreateProductRequest, Product, RemoveProductImageRequest, UploadProductImageRequest, UploadProductImageResponse,
+    CreateProductRequest, PictureRefusal, PictureRefusedDetail, Product, RemoveProductImageRequest,
+    UploadProductImageRequest, UploadProductImageResponse,
 };
 use ec_testing::{
     pictures::{carries_metadata, jpeg, png, with_exif},
@@ -15,7 +17,15 @@ use ec_testing::{
 };
 use futures::StreamExt;
 use object_store::{ObjectStore, ObjectStoreExt, path::Path};
-use support::{Service, Who, code};
+use support::{Service, Who};
+
+/// The reason (and the size in pixels) of the `PictureRefusedDetail` `error` carries, if it carries one.
+fn refusal(error: &ConnectError) -> Option<(PictureRefusal, u32, u32)> {
+    let detail = error.details.iter().find(|d| d.type_url.ends_with("product.v1.PictureRefusedDetail"))?;
+    let bytes = STANDARD_NO_PAD.decode(detail.value.as_deref()?.trim_end_matches('=')).unwrap();
+    let detail = <PictureRefusedDetail as buffa::Message>::decode_from_slice(&bytes).unwrap();
+    Some((detail.reason.as_known().unwrap(), detail.width, detail.height))
+}
 
 fn upload(product_id: &str, data: Vec<u8>, alt: &str) -> UploadProductImageRequest {
     UploadProductImageRequest { product_id: product_id.into(), data, alt_text: alt.into(), ..Default::default() }
@@ -103,33 +113,66 @@ async fn refused_uploads_store_nothing() {
     let whole_png = png(400, 300);
     let cut_png = whole_png[..whole_png.len() / 2].to_vec();
 
+    use PictureRefusal::*;
+    let wide = png(12_001, 1);
+    // Who, which product, the bytes, the alt text; the code, and the reason a refused picture's detail gives.
     let refusals = [
-        (Who::Nobody, product.id.clone(), small.clone(), "", ErrorCode::Unauthenticated),
-        (Who::Customer, product.id.clone(), small.clone(), "", ErrorCode::PermissionDenied),
-        (Who::Admin, "not-a-uuid".into(), small.clone(), "", ErrorCode::InvalidArgument),
-        (Who::Admin, uuid::Uuid::now_v7().to_string(), small.clone(), "", ErrorCode::NotFound),
-        (Who::Admin, product.id.clone(), Vec::new(), "", ErrorCode::InvalidArgument),
-        (Who::Admin, product.id.clone(), b"GIF89a\x01\x00\x01\x00".to_vec(), "", ErrorCode::InvalidArgument),
+        (Who::Nobody, product.id.clone(), small.clone(), "", ErrorCode::Unauthenticated, None),
+        (Who::Customer, product.id.clone(), small.clone(), "", ErrorCode::PermissionDenied, None),
+        (Who::Admin, "not-a-uuid".into(), small.clone(), "", ErrorCode::InvalidArgument, None),
+        (Who::Admin, uuid::Uuid::now_v7().to_string(), small.clone(), "", ErrorCode::NotFound, None),
+        (
+            Who::Admin,
+            product.id.clone(),
+            Vec::new(),
+            "",
+            ErrorCode::InvalidArgument,
+            Some((PICTURE_REFUSAL_EMPTY, 0, 0)),
+        ),
+        (
+            Who::Admin,
+            product.id.clone(),
+            b"GIF89a\x01\x00\x01\x00".to_vec(),
+            "",
+            ErrorCode::InvalidArgument,
+            Some((PICTURE_REFUSAL_UNSUPPORTED_TYPE, 0, 0)),
+        ),
         (
             Who::Admin,
             product.id.clone(),
             b"<svg xmlns='http://www.w3.org/2000/svg'/>".to_vec(),
             "",
             ErrorCode::InvalidArgument,
+            Some((PICTURE_REFUSAL_UNSUPPORTED_TYPE, 0, 0)),
         ),
-        (Who::Admin, product.id.clone(), cut_png.clone(), "", ErrorCode::InvalidArgument),
-        (Who::Admin, product.id.clone(), small.clone(), &"a".repeat(501), ErrorCode::InvalidArgument),
-        (Who::Admin, product.id.clone(), small.clone(), "tab\there", ErrorCode::InvalidArgument),
+        (
+            Who::Admin,
+            product.id.clone(),
+            cut_png.clone(),
+            "",
+            ErrorCode::InvalidArgument,
+            Some((PICTURE_REFUSAL_UNDECODABLE, 0, 0)),
+        ),
+        (
+            Who::Admin,
+            product.id.clone(),
+            wide,
+            "",
+            ErrorCode::InvalidArgument,
+            Some((PICTURE_REFUSAL_TOO_MANY_PIXELS, 12_001, 1)),
+        ),
+        (Who::Admin, product.id.clone(), small.clone(), &"a".repeat(501), ErrorCode::InvalidArgument, None),
+        (Who::Admin, product.id.clone(), small.clone(), "tab\there", ErrorCode::InvalidArgument, None),
     ];
-    for (n, (who, id, data, alt, expected)) in refusals.into_iter().enumerate() {
-        let result = service.catalog(who).upload_product_image(upload(&id, data, alt)).await;
-        assert_eq!(code(result), expected, "refusal {n}");
+    for (n, (who, id, data, alt, expected, reason)) in refusals.into_iter().enumerate() {
+        let error = service.catalog(who).upload_product_image(upload(&id, data, alt)).await.unwrap_err();
+        assert_eq!((error.code, refusal(&error)), (expected, reason), "refusal {n}: {error:?}");
     }
     // Over 10 MiB: refused by the service, not cut off by the transport.
     let mut huge = small.clone();
     huge.resize(ec_platform::media::MAX_PICTURE_BYTES + 1, 0);
     let error = admin.upload_product_image(upload(&product.id, huge, "")).await.unwrap_err();
-    assert_eq!(error.code, ErrorCode::InvalidArgument, "{error:?}");
+    assert_eq!((error.code, refusal(&error)), (ErrorCode::InvalidArgument, Some((PICTURE_REFUSAL_TOO_LARGE, 0, 0))));
     assert!(error.message.as_deref().unwrap_or_default().contains("at most 10 MiB"), "{error:?}");
     assert_eq!(keys(&store).await, Vec::<String>::new());
 

@@ -1,10 +1,10 @@
-import { Code } from "@connectrpc/connect";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import { useMutation } from "@connectrpc/connect-query";
 import { type FormEvent, useState } from "react";
 
 import { ProductService } from "../gen/product/v1/product_service_pb";
-import type { Product } from "../gen/product/v1/types_pb";
-import { messages, useLanguage } from "../i18n";
+import { PictureRefusal, PictureRefusedDetailSchema, type Product } from "../gen/product/v1/types_pb";
+import { type Message, messages, useLanguage } from "../i18n";
 import { useBinaryTransport } from "../api";
 import { ProductPicture } from "../picture";
 import { Field, Problem, SubmitButton } from "../ui";
@@ -32,9 +32,22 @@ const m = messages({
   },
   upload: { en: "Upload picture", ja: "画像をアップロード" },
   uploading: { en: "Uploading…", ja: "アップロードしています…" },
-  uploadRefused: {
-    en: "This picture cannot be used: {reason}",
-    ja: "この画像は使えません：{reason}",
+  refusedEmpty: { en: "This file is empty: choose a picture.", ja: "このファイルは空です。画像を選んでください。" },
+  refusedType: {
+    en: "This picture cannot be used: only JPEG, PNG and WebP pictures are taken.",
+    ja: "この画像は使えません。JPEG・PNG・WebPの画像だけを受け付けます。",
+  },
+  refusedPixels: {
+    en: "This picture cannot be used: it is {width} × {height} px, and a picture is at most 12,000 px a side and 40 megapixels.",
+    ja: "この画像は使えません。{width} × {height} pxですが、画像は1辺12,000px・4000万画素までです。",
+  },
+  refusedUndecodable: {
+    en: "This picture cannot be used: the file is damaged or cut short, or too large to open. Save it again as JPEG, PNG or WebP.",
+    ja: "この画像は使えません。ファイルが壊れているか途中で切れているか、大きすぎて開けません。JPEG・PNG・WebPで保存し直してください。",
+  },
+  altTooLong: {
+    en: "The alt text is at most 500 characters.",
+    ja: "代替テキストは500文字以内にしてください。",
   },
   noStore: {
     en: "This platform stores no pictures (MEDIA_STORE is not set); link to one instead, or remove one if the product has 20.",
@@ -225,17 +238,41 @@ function Upload({ product }: { product: Product }) {
           {t(m.fileTooLarge)}
         </p>
       )}
-      {upload.isError &&
-        (upload.error.code === Code.InvalidArgument ? (
-          <p role="alert" className="problem">
-            {t(m.uploadRefused, { reason: upload.error.rawMessage })}
-          </p>
-        ) : (
-          <Problem
-            error={upload.error}
-            known={{ [Code.FailedPrecondition]: m.noStore, [Code.ResourceExhausted]: m.fileTooLarge }}
-          />
-        ))}
+      {upload.isError && <UploadProblem error={upload.error} />}
     </form>
+  );
+}
+
+/**
+ * Why an upload was refused, in the shop owner's language: a refused picture says why in its
+ * `PictureRefusedDetail` (never read from the server's English message); any other refusal by its code.
+ */
+function UploadProblem({ error }: { error: ConnectError }) {
+  const { t } = useLanguage();
+  const [refused] = error.findDetails(PictureRefusedDetailSchema);
+  if (!refused) {
+    return (
+      <Problem
+        error={error}
+        known={{
+          [Code.InvalidArgument]: m.altTooLong,
+          [Code.FailedPrecondition]: m.noStore,
+          [Code.ResourceExhausted]: m.fileTooLarge,
+        }}
+      />
+    );
+  }
+  // A reason newer than this page is told as the most general one.
+  const why: Partial<Record<PictureRefusal, Message>> = {
+    [PictureRefusal.EMPTY]: m.refusedEmpty,
+    [PictureRefusal.TOO_LARGE]: m.fileTooLarge,
+    [PictureRefusal.UNSUPPORTED_TYPE]: m.refusedType,
+    [PictureRefusal.TOO_MANY_PIXELS]: m.refusedPixels,
+    [PictureRefusal.UNDECODABLE]: m.refusedUndecodable,
+  };
+  return (
+    <p role="alert" className="problem">
+      {t(why[refused.reason] ?? m.refusedUndecodable, { width: refused.width, height: refused.height })}
+    </p>
   );
 }
