@@ -216,6 +216,7 @@ async fn picture_reads_that_reach_the_store_are_limited_per_client_ip() {
     assert_eq!(limited.status(), 429);
     let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    assert_eq!(limited.headers()["cache-control"], "no-store");
     // A revalidation is answered from the key alone, so it is answered while the client is limited.
     let key = made_up();
     let etag = format!("\"{}\"", key.trim_start_matches("/media/"));

@@ -163,8 +163,21 @@ mod tests {
     async fn a_transaction_abandoned_while_it_begins_is_not_left_open_for_the_next_borrower() {
         let database = TestDatabase::create().await;
         let pool = connect(&DatabaseArgs { url: database.url(), max_connections: 1 }).await.unwrap();
-        let begin = pool.begin_with("BEGIN; SELECT pg_sleep(0.5)");
-        assert!(tokio::time::timeout(Duration::from_millis(100), begin).await.is_err(), "the BEGIN was cut short");
+        // Given up once the server runs it: the transaction has begun there, and its answer is still to come.
+        let begin = pool.begin_with("BEGIN; SELECT pg_sleep(2)");
+        let running = ec_testing::eventually("the BEGIN to run on the server", Duration::from_secs(2), || async {
+            let running: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity WHERE query = 'BEGIN; SELECT pg_sleep(2)' AND state = 'active'",
+            )
+            .fetch_one(&database.pool)
+            .await
+            .unwrap();
+            running == 1
+        });
+        tokio::select! {
+            begun = begin => panic!("the BEGIN was answered before it was given up: {:?}", begun.map(|_| ())),
+            () = running => {}
+        }
 
         // The pool's one connection again: what it writes is there for everyone once the statement returns, and
         // the session is left idle, not idle in a transaction.

@@ -98,11 +98,18 @@ async fn picture(
     if revalidating {
         return (StatusCode::NOT_MODIFIED, fixed).into_response();
     }
-    if let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
-        && let Err(BffError::RateLimited { retry_after }) = gate.media_read(*peer, headers).await
-    {
-        let wait = HeaderValue::from(whole_seconds(retry_after));
-        return (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, wait)]).into_response();
+    // Every connection the platform's servers accept carries its peer's address.
+    let Some(&ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        tracing::error!("a picture read came without its peer's address; refused, as it cannot be limited");
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    if let Err(BffError::RateLimited { retry_after }) = gate.media_read(peer, headers).await {
+        let refused = [
+            (header::RETRY_AFTER, HeaderValue::from(whole_seconds(retry_after))),
+            // This client's answer, for now: no cache in between may keep it for others.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ];
+        return (StatusCode::TOO_MANY_REQUESTS, refused).into_response();
     }
     match store.get(&key).await {
         Ok(found) => {

@@ -322,7 +322,7 @@ async fn money_held_by_an_authorisation_whose_answer_never_came_is_found_under_i
         .await
         .unwrap();
     assert_eq!(platform.ledger(&order.id).await[0].status, "authorized");
-    sqlx::query(
+    let put_back = sqlx::query(
         "UPDATE order_service.orders SET status = 'pending', step = 'release', next_attempt_at = now(),
              lease_until = NULL
          WHERE id = $1::uuid AND authorization_id IS NULL AND payment_status = 'pending'",
@@ -331,6 +331,7 @@ async fn money_held_by_an_authorisation_whose_answer_never_came_is_found_under_i
     .execute(platform.pool())
     .await
     .unwrap();
+    assert_eq!(put_back.rows_affected(), 1);
 
     let settled = platform.settled(&me, &order.id).await;
     assert_eq!(settled.status, OrderStatus::ORDER_STATUS_FAILED);

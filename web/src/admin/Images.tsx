@@ -45,9 +45,13 @@ const m = messages({
     en: "This picture cannot be used: the file is damaged or cut short, or too large to open. Save it again as JPEG, PNG or WebP.",
     ja: "この画像は使えません。ファイルが壊れているか途中で切れているか、大きすぎて開けません。JPEG・PNG・WebPで保存し直してください。",
   },
-  altTooLong: {
-    en: "The alt text is at most 500 characters.",
-    ja: "代替テキストは500文字以内にしてください。",
+  refusedOther: {
+    en: "This picture cannot be used: choose a JPEG, PNG or WebP picture of at most 10 MB and 40 megapixels.",
+    ja: "この画像は使えません。10MB・4000万画素までのJPEG・PNG・WebPの画像を選んでください。",
+  },
+  checkUpload: {
+    en: "Please check the alt text: at most 500 characters, without tabs or line breaks.",
+    ja: "代替テキストを確認してください。500文字以内で、タブや改行は使えません。",
   },
   noStore: {
     en: "This platform stores no pictures (MEDIA_STORE is not set); link to one instead, or remove one if the product has 20.",
@@ -255,14 +259,14 @@ function UploadProblem({ error }: { error: ConnectError }) {
       <Problem
         error={error}
         known={{
-          [Code.InvalidArgument]: m.altTooLong,
+          [Code.InvalidArgument]: m.checkUpload,
           [Code.FailedPrecondition]: m.noStore,
           [Code.ResourceExhausted]: m.fileTooLarge,
         }}
       />
     );
   }
-  // A reason newer than this page is told as the most general one.
+  // A reason newer than this page is told in general words.
   const why: Partial<Record<PictureRefusal, Message>> = {
     [PictureRefusal.EMPTY]: m.refusedEmpty,
     [PictureRefusal.TOO_LARGE]: m.fileTooLarge,
@@ -272,7 +276,7 @@ function UploadProblem({ error }: { error: ConnectError }) {
   };
   return (
     <p role="alert" className="problem">
-      {t(why[refused.reason] ?? m.refusedUndecodable, { width: refused.width, height: refused.height })}
+      {t(why[refused.reason] ?? m.refusedOther, { width: refused.width, height: refused.height })}
     </p>
   );
 }

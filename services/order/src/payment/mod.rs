@@ -112,7 +112,7 @@ impl PaymentProvider for Unconfigured {
     fn authorize<'a>(&'a self, _: Authorize<'a>) -> PaymentFuture<'a, String> {
         self.refuse()
     }
-    fn authorized<'a>(&'a self, _: &'a str) -> PaymentFuture<'a, Option<String>> {
+    fn authorized<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, Option<String>> {
         self.refuse()
     }
     fn capture<'a>(&'a self, _: &'a str, _: &'a str) -> PaymentFuture<'a, ()> {
@@ -130,11 +130,14 @@ impl PaymentProvider for Unconfigured {
 pub trait PaymentProvider: Send + Sync {
     /// Holds `amount` on the card; the authorisation's id.
     fn authorize<'a>(&'a self, request: Authorize<'a>) -> PaymentFuture<'a, String>;
-    /// The authorisation an `authorize` under `key` made, if one did, whether or not its answer reached the
-    /// caller (a timeout, a crash); `None` if none under `key` was approved. Providers offer this as a lookup
-    /// by idempotency key or by the shop's reference; the saga asks it before it lets an order fail, so no
-    /// money stays held for an order that was never placed.
-    fn authorized<'a>(&'a self, key: &'a str) -> PaymentFuture<'a, Option<String>>;
+    /// The authorisation an `authorize` under `key` for `reference` made, if one did, whether or not its
+    /// answer reached the caller (a timeout, a crash); `None` if none was approved. The saga asks before it lets
+    /// an order fail, so no money stays held for a failed order. A provider's adapter looks the authorisation up
+    /// by the idempotency key while the provider keeps keys, or by the shop's reference (keys may be kept for
+    /// less than a saga can take: Stripe keeps them 24 hours). The saga asks once its own attempts have been
+    /// answered or have timed out; an `authorize` still in flight elsewhere then (from a driver that outlived
+    /// its lease) is not seen, and its hold lapses as the provider's authorisations do.
+    fn authorized<'a>(&'a self, key: &'a str, reference: &'a str) -> PaymentFuture<'a, Option<String>>;
     /// Charges what an authorisation holds.
     fn capture<'a>(&'a self, key: &'a str, authorization: &'a str) -> PaymentFuture<'a, ()>;
     /// Lets an authorisation go without charging. Voiding a voided one succeeds.

@@ -224,17 +224,18 @@ impl PaymentProvider for SandboxPayments {
         Box::pin(self.authorize_now(request))
     }
 
-    fn authorized<'a>(&'a self, key: &'a str) -> PaymentFuture<'a, Option<String>> {
+    fn authorized<'a>(&'a self, key: &'a str, reference: &'a str) -> PaymentFuture<'a, Option<String>> {
         Box::pin(async move {
-            let found: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT authorization_id FROM payment_sandbox.operations
-                 WHERE operation = 'authorize' AND key = $1 AND outcome = 'approved'",
+            sqlx::query_scalar(
+                "SELECT a.id FROM payment_sandbox.operations o
+                 JOIN payment_sandbox.authorizations a ON a.id = o.authorization_id
+                 WHERE o.operation = 'authorize' AND o.key = $1 AND o.outcome = 'approved' AND a.reference = $2",
             )
             .bind(key)
+            .bind(reference)
             .fetch_optional(&self.pool)
             .await
-            .map_err(transient)?;
-            Ok(found.flatten())
+            .map_err(transient)
         })
     }
 

@@ -9,7 +9,7 @@
 //!  done (FAILED)   release ◀────────────┘
 //!                     │
 //!                     ▼
-//!                   void ──▶ done (FAILED)
+//!                   void (unless declined) ──▶ done (FAILED)
 //!
 //! cancel (CONFIRMED) ──▶ restock ──▶ void ──▶ done (CANCELLED)
 //! ```
@@ -29,7 +29,8 @@
 //! PENDING forever: a reservation the saga could not confirm expires in the product service, and confirm
 //! then answers that it has, which compensates. A forward step that gave up may have gone through unanswered,
 //! and an earlier driver may have died before recording what it made: so release asks for the reservation
-//! under its key when none is recorded, and void asks the provider for an authorisation under its key.
+//! under its key when none is recorded, and void asks the provider for an authorisation under its key (unless
+//! the provider declined under it), waiting for the provider as every compensation waits for what it calls.
 //!
 //! Each transition is one statement ([`db::orders::record_step`]): the order's row, its log lines and what
 //! the outcome changes elsewhere (the card token, the cart, the `order.v1.confirmed` event in the outbox) are
@@ -56,7 +57,7 @@ use crate::{
     domain::Address,
     error::Error,
     events::{self, Placed},
-    orders::{self, NewOrder, Order, Status, Step, Units},
+    orders::{self, NewOrder, Order, PaymentStatus, Status, Step, Units},
     payment::{PaymentProvider, Unconfigured},
     product_client::ProductClient,
 };
@@ -134,6 +135,9 @@ struct Running {
     unrecorded_payment: Option<&'static str>,
     reservation_id: Option<Uuid>,
     authorization_id: Option<String>,
+    /// Whether the provider declined the authorisation asked under the order's key: then it holds nothing, and
+    /// the compensation need not ask it.
+    declined: bool,
     attempts: i32,
     total: i64,
     currency_code: String,
@@ -217,6 +221,7 @@ impl Saga {
             unrecorded_payment: None,
             reservation_id: None,
             authorization_id: None,
+            declined: false,
             attempts: 0,
             total: new.total(),
             currency_code: new.currency_code.clone(),
@@ -278,6 +283,7 @@ impl Saga {
             unrecorded_payment: None,
             reservation_id: row.reservation_id,
             authorization_id: row.authorization_id,
+            declined: order.payment_status == PaymentStatus::Declined,
             attempts: row.attempts,
             total: row.total,
             currency_code: row.currency_code,
@@ -326,6 +332,7 @@ impl Saga {
                     running.recorded = to;
                     running.unrecorded.clear();
                     running.unrecorded_payment = None;
+                    running.declined |= change.payment_status == Some("declined");
                     running.status = status;
                     running.attempts = 0;
                     running.reservation_id = change.reservation_id.or(running.reservation_id);

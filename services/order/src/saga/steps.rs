@@ -89,9 +89,10 @@ impl Saga {
                 }
             }
             Step::Release => {
-                // Void next even with no authorisation recorded: one may have been made unanswered, or by a
-                // driver lost before it recorded it (Void looks it up under its key).
-                let (next, status) = (Step::Void, r.status);
+                // Void next even with no authorisation recorded, unless the provider declined under the key: one
+                // may have been made unanswered, or by a driver lost before it recorded it (Void looks it up).
+                let next = if r.authorization_id.is_none() && r.declined { Step::Done } else { Step::Void };
+                let status = if next == Step::Done { Status::Failed } else { r.status };
                 let reservation = match r.reservation_id {
                     Some(reservation) => reservation,
                     // Reserving gave up unanswered, and may have held stock all the same. Asking again under
@@ -134,7 +135,7 @@ impl Saga {
                     Some(authorization) => authorization,
                     // Unrecorded is not unheld: an authorisation whose answer was lost holds the shopper's money
                     // all the same. The provider says under the key whether there is one.
-                    None => match self.payments.authorized(&key("authorize")).await {
+                    None => match self.payments.authorized(&key("authorize"), &r.id.to_string()).await {
                         Ok(Some(authorization)) => {
                             tracing::warn!(order = %r.id, authorization, "voiding an authorisation never recorded");
                             authorization
