@@ -217,6 +217,9 @@ async fn picture_reads_that_reach_the_store_are_limited_per_client_ip() {
     let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(limited.headers()["cache-control"], "no-store");
+    // A client that is no trusted proxy cannot choose another bucket by saying whom it forwards for.
+    let forwarded = http.get(format!("{}{}", platform.bff_url(), made_up())).header("x-forwarded-for", "203.0.113.9");
+    assert_eq!(forwarded.send().await.unwrap().status(), 429);
     // A revalidation is answered from the key alone, so it is answered while the client is limited.
     let key = made_up();
     let etag = format!("\"{}\"", key.trim_start_matches("/media/"));

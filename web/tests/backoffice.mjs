@@ -219,7 +219,7 @@ await inBrowser(async (page) => {
     .getByLabel("Picture file")
     .setInputFiles({ name: "banner.png", mimeType: "image/png", buffer: png(13000, 1) });
   await button("Upload picture").click();
-  await alert("This picture cannot be used: it is 13000 × 1 px, and a picture is at most 12,000 px a side").waitFor();
+  await alert("This picture cannot be used: it is 13,000 × 1 px, and a picture is at most 12,000 px a side").waitFor();
   console.log("ok image");
 
   const productStatus = (name) => page.getByTestId("product-status").filter({ hasText: name }).waitFor();

@@ -252,7 +252,7 @@ function Upload({ product }: { product: Product }) {
  * `PictureRefusedDetail` (never read from the server's English message); any other refusal by its code.
  */
 function UploadProblem({ error }: { error: ConnectError }) {
-  const { t } = useLanguage();
+  const { t, tag } = useLanguage();
   const [refused] = error.findDetails(PictureRefusedDetailSchema);
   if (!refused) {
     return (
@@ -276,7 +276,10 @@ function UploadProblem({ error }: { error: ConnectError }) {
   };
   return (
     <p role="alert" className="problem">
-      {t(why[refused.reason] ?? m.refusedOther, { width: refused.width, height: refused.height })}
+      {t(why[refused.reason] ?? m.refusedOther, {
+        width: refused.width.toLocaleString(tag),
+        height: refused.height.toLocaleString(tag),
+      })}
     </p>
   );
 }
